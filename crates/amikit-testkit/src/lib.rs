@@ -1,0 +1,87 @@
+//! Test support shared by the amikit crates (not published).
+//!
+//! Conformance tests read real-world vectors from the shared vector folder, which is never
+//! copied into this repository. There is exactly one way to find it:
+//!
+//! 1. the environment variable `AMIKIT_VECTORS`, if set;
+//! 2. else `../shared/vectors` relative to the workspace root.
+//!
+//! When the folder is missing, [`vectors_dir`] prints that the test is skipped and returns
+//! `None`; when the environment variable `CI` is set, a missing folder is a failure instead
+//! (a conformance test that silently skips in CI proves nothing).
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (two levels above this crate's manifest).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where the shared vectors are expected: `$AMIKIT_VECTORS`, else `<workspace>/../shared/vectors`.
+pub fn vectors_path() -> PathBuf {
+    match std::env::var_os("AMIKIT_VECTORS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => workspace_root().join("..").join("shared").join("vectors"),
+    }
+}
+
+/// The shared vector folder, or `None` (with a printed "skipped" line) when it is missing.
+///
+/// # Panics
+///
+/// When the folder is missing and the `CI` environment variable is set.
+#[allow(clippy::panic)]
+pub fn vectors_dir(test: &str) -> Option<PathBuf> {
+    let dir = vectors_path();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{test}: conformance vectors not found at {} (set AMIKIT_VECTORS); CI is set, so this is a failure",
+            dir.display()
+        );
+    }
+    println!(
+        "{test}: SKIPPED, conformance vectors not found at {} (set AMIKIT_VECTORS)",
+        dir.display()
+    );
+    None
+}
+
+/// Reads and parses a JSON file below the vector folder, e.g. `"dlt645/frames.json"`.
+///
+/// Returns `None` (after printing why) when the folder is missing; see [`vectors_dir`].
+///
+/// # Panics
+///
+/// When the folder exists but the file is missing or is not valid JSON.
+#[allow(clippy::panic)]
+pub fn load_json(test: &str, relative: &str) -> Option<serde_json::Value> {
+    let path = vectors_dir(test)?.join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{test}: cannot read {}: {e}", path.display()));
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{test}: {} is not valid JSON: {e}", path.display()));
+    Some(value)
+}
+
+/// Decodes a hex string, ignoring ASCII white space.
+///
+/// # Panics
+///
+/// On invalid hex (test input is trusted).
+#[allow(clippy::panic)]
+pub fn hex(s: &str) -> Vec<u8> {
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    ::hex::decode(&compact).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
+}
+
+/// Encodes bytes as upper-case hex without separators.
+pub fn to_hex(bytes: &[u8]) -> String {
+    ::hex::encode_upper(bytes)
+}

@@ -1,0 +1,43 @@
+//! # amikit
+//!
+//! Reusable protocol and domain libraries for **prepaid electricity metering**, re-exported from
+//! one crate. Each module is a crate of its own that can also be used alone:
+//!
+//! | module | crate | job |
+//! |---|---|---|
+//! | [`dlt645`] | `amikit-dlt645` | DL/T 645-2007 and -1997 meter frames (RS-485) |
+//! | [`gdw376`] | `amikit-gdw376` | Q/GDW 376.1 master-station ↔ terminal frames and sessions |
+//! | [`sts`] | `amikit-sts` | STS (IEC 62055-41) 20-digit tokens |
+//! | [`tariff`] | `amikit-tariff` | tariff and balance arithmetic |
+//! | [`prepay`] | `amikit-prepay` | charge-control state machines |
+//!
+//! Every module sits behind a cargo feature of its name (all on by default). The features
+//! `alloc`, `std` and `serde` are passed through to every enabled crate; `std` is on by default.
+//! For firmware, turn the defaults off and pick what you need:
+//!
+//! ```toml
+//! amikit = { version = "0.1", default-features = false, features = ["dlt645", "sts"] }
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// DL/T 645-2007 and DL/T 645-1997 meter frames (re-export of `amikit-dlt645`).
+#[cfg(feature = "dlt645")]
+pub use amikit_dlt645 as dlt645;
+
+/// Q/GDW 376.1 master-station ↔ terminal frames (re-export of `amikit-gdw376`).
+#[cfg(feature = "gdw376")]
+pub use amikit_gdw376 as gdw376;
+
+/// STS (IEC 62055-41) prepayment tokens (re-export of `amikit-sts`).
+#[cfg(feature = "sts")]
+pub use amikit_sts as sts;
+
+/// Tariff and balance arithmetic (re-export of `amikit-tariff`).
+#[cfg(feature = "tariff")]
+pub use amikit_tariff as tariff;
+
+/// Charge-control state machines (re-export of `amikit-prepay`).
+#[cfg(feature = "prepay")]
+pub use amikit_prepay as prepay;
