@@ -1,0 +1,68 @@
+//! The `amikit` command's common behaviour: help, version, input handling and exit statuses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn amikit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amikit"))
+        .args(args)
+        .output()
+        .expect("run amikit")
+}
+
+fn amikit_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amikit"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn amikit");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let help = amikit(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Usage: amikit"), "{text}");
+    assert!(text.contains("decode"), "{text}");
+
+    let version = amikit(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("amikit {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(amikit(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(amikit(&["decode", "--no-such-flag"]).status.code(), Some(2));
+}
+
+#[test]
+fn bad_input_exits_1_with_a_message() {
+    let out = amikit(&["decode", "6"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("amikit: "), "{err}");
+    assert!(err.contains("odd number of hex digits"), "{err}");
+
+    let out = amikit(&["decode", "01 02 03"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not recognised"));
+
+    let out = amikit_stdin(&["decode"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no input"));
+}
