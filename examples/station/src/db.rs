@@ -1,0 +1,209 @@
+//! The master station's database: SQLite through `rusqlite`, one file, schema versioned with
+//! `PRAGMA user_version` and migrated forward on open.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// Database errors (SQLite's, with the statement context lost: the examples only report them).
+pub type DbResult<T> = Result<T, rusqlite::Error>;
+
+/// The schema, one entry per version. Version N is reached by running entries 0..N in order;
+/// never edit an entry that has shipped, append a new one.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "
+    CREATE TABLE terminals (
+        id          INTEGER PRIMARY KEY,
+        a1          TEXT    NOT NULL,          -- region code as printed (4 BCD digits)
+        a2          INTEGER NOT NULL,          -- terminal address
+        online      INTEGER NOT NULL DEFAULT 0,
+        last_seen   INTEGER,                   -- simulated seconds
+        UNIQUE (a1, a2)
+    );
+    CREATE TABLE tariffs (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL UNIQUE,
+        definition  TEXT    NOT NULL           -- the tariff definition as JSON
+    );
+    CREATE TABLE customers (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL UNIQUE,
+        phone       TEXT,
+        tariff_id   INTEGER NOT NULL REFERENCES tariffs (id),
+        fee_control TEXT    NOT NULL,          -- 'remote' (master station) or 'local' (meter)
+        state       TEXT    NOT NULL           -- charge-control snapshot (JSON)
+    );
+    CREATE TABLE meters (
+        id              INTEGER PRIMARY KEY,
+        customer_id     INTEGER NOT NULL REFERENCES customers (id),
+        terminal_id     INTEGER NOT NULL REFERENCES terminals (id),
+        pn              INTEGER NOT NULL,      -- measurement point on the terminal
+        address         TEXT    NOT NULL UNIQUE, -- DL/T 645 address, 12 digits
+        sts_pan         TEXT,
+        last_energy     INTEGER,               -- last register reading, Wh
+        last_read_at    INTEGER,
+        UNIQUE (terminal_id, pn)
+    );
+    CREATE TABLE readings (
+        id          INTEGER PRIMARY KEY,
+        meter_id    INTEGER NOT NULL REFERENCES meters (id),
+        at          INTEGER NOT NULL,
+        energy      INTEGER NOT NULL,          -- register value, Wh
+        via         TEXT    NOT NULL,          -- 'afn0c' or 'afn10'
+        UNIQUE (meter_id, at)
+    );
+    CREATE TABLE payments (
+        id          INTEGER PRIMARY KEY,
+        order_no    TEXT    NOT NULL UNIQUE,   -- idempotency key
+        customer_id INTEGER NOT NULL REFERENCES customers (id),
+        amount      INTEGER NOT NULL,          -- money, 1e-4 currency units
+        channel     TEXT    NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        meter_id    INTEGER NOT NULL REFERENCES meters (id),
+        order_no    TEXT    NOT NULL UNIQUE,
+        token       TEXT    NOT NULL,
+        energy      INTEGER NOT NULL,          -- tenths of a kWh as carried by the token
+        tid         INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE TABLE commands (
+        id          INTEGER PRIMARY KEY,
+        meter_id    INTEGER NOT NULL REFERENCES meters (id),
+        kind        TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        detail      TEXT
+    );
+    CREATE TABLE jobs (
+        id          INTEGER PRIMARY KEY,
+        command_id  INTEGER NOT NULL REFERENCES commands (id),
+        reason      TEXT    NOT NULL,
+        at          INTEGER NOT NULL,
+        done        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        customer_id INTEGER,
+        terminal_id INTEGER,
+        kind        TEXT    NOT NULL,
+        detail      TEXT    NOT NULL
+    );
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        customer_id INTEGER NOT NULL REFERENCES customers (id),
+        channel     TEXT    NOT NULL,          -- 'sms'
+        message     TEXT    NOT NULL,
+        sent        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX readings_by_meter ON readings (meter_id, at);
+    CREATE INDEX commands_by_status ON commands (status);
+    CREATE INDEX events_by_time ON events (at);
+    ",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// An open database, migrated to [`SCHEMA_VERSION`].
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub fn open(path: &Path) -> DbResult<Self> {
+        Self::from_connection(Connection::open(path)?)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> DbResult<Self> {
+        Self::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(conn: Connection) -> DbResult<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = Self { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// The schema version stored in the file.
+    pub fn version(&self) -> DbResult<u32> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+    }
+
+    fn migrate(&mut self) -> DbResult<()> {
+        let current = self.version()? as usize;
+        if current > MIGRATIONS.len() {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema version {current} is newer than this program ({SCHEMA_VERSION})"
+            )));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as u32 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The underlying connection, for the master station's queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A mutable handle, for transactions.
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Looks up a single integer (or nothing).
+    pub fn query_i64(&self, sql: &str, args: impl rusqlite::Params) -> DbResult<Option<i64>> {
+        self.conn.query_row(sql, args, |row| row.get(0)).optional()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::params;
+
+    #[test]
+    fn fresh_database_is_at_the_current_version_and_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("amikit-db-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("station.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let db = Db::open(&path).unwrap();
+            assert_eq!(db.version().unwrap(), SCHEMA_VERSION);
+            db.conn()
+                .execute(
+                    "INSERT INTO tariffs (name, definition) VALUES ('flat', '{}')",
+                    params![],
+                )
+                .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            db.query_i64("SELECT COUNT(*) FROM tariffs", params![])
+                .unwrap(),
+            Some(1)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
