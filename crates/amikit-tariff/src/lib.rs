@@ -5,8 +5,14 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
+
+pub mod error;
+pub mod quantity;
+
+pub use error::{ParseError, QuantityError};
+pub use quantity::{Cost, Energy, ExactMoney, Money, Price, Remainder, Rounding};
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
