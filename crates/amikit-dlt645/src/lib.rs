@@ -8,5 +8,22 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod address;
+pub mod control;
+pub mod data;
+pub mod di;
+pub mod error;
+pub mod error_word;
+pub mod frame;
+pub mod value;
+
+pub use address::Address;
+pub use control::{Control, Direction, Edition, Function};
+pub use data::Data;
+pub use di::{DataId, Di, Di97};
+pub use error::{EncodeError, FrameError, ParseError, ValueError};
+pub use error_word::ErrorWord;
+pub use frame::Frame;
+
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
