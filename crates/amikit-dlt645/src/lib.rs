@@ -11,6 +11,7 @@ extern crate std;
 pub mod address;
 pub mod control;
 pub mod data;
+pub mod deframer;
 pub mod di;
 pub mod error;
 pub mod error_word;
