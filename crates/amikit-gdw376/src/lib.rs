@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -7,6 +7,38 @@
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+pub mod address;
+pub mod afn;
+pub mod aux;
+pub mod builder;
+pub mod control;
+pub mod dadt;
+pub mod deframer;
+pub mod error;
+pub mod format;
+pub mod frame;
+pub mod profile;
+pub mod security;
+pub mod seq;
+pub mod session;
+pub mod time;
+pub mod units;
+pub mod walker;
+
+pub use address::{Address, AddressWidth};
+pub use afn::{Afn, Command};
+pub use aux::{Ec, Tp};
+pub use builder::{FrameBuilder, FrameWriter};
+pub use control::{Control, Direction, Function};
+pub use dadt::{DaDt, Fn, Pn};
+
+pub use error::{DaDtError, EncodeError, FormatError, FrameError, ParseError, SecurityError, UnitError};
+pub use frame::{Frame, Repr};
+pub use profile::{Leniency, Profile, Version};
+pub use seq::Seq;
+pub use time::{DateTime, Instant};
+pub use walker::{Item, Unit, Units};
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,93 @@
+//! The auxiliary fields after the data units: PW, EC, Tp (notes §2.7).
+//!
+//! Order on the wire: data units, PW (downlink of AFN 01/04/05/06/0F/10, length per
+//! [`Profile`](crate::Profile)), EC (uplink with ACD = 1), Tp (TpV = 1).
+
+use crate::format::{DataFormat, Format16};
+use crate::error::FormatError;
+
+/// EC: the event counters sent with ACD = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Ec {
+    /// EC1: important-event counter.
+    pub important: u8,
+    /// EC2: normal-event counter.
+    pub normal: u8,
+}
+
+impl Ec {
+    /// Wire size.
+    pub const LEN: usize = 2;
+    /// The two bytes.
+    #[must_use]
+    pub const fn to_bytes(self) -> [u8; 2] {
+        [self.important, self.normal]
+    }
+}
+
+/// Tp: the time label `PFC(1) ss mm hh DD(4, format 16) delay(1, minutes BIN)`.
+///
+/// The send time is kept as sent (so that frames re-emit byte for byte); [`Tp::send_time`]
+/// decodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Tp {
+    /// The start-frame counter PFC (its low nibble is the request's PSEQ).
+    pub pfc: u8,
+    /// Send time `ss mm hh DD`, BCD, as sent.
+    pub time: [u8; 4],
+    /// Allowed transmission delay in minutes; 0 = no limit.
+    pub delay_min: u8,
+}
+
+impl Tp {
+    /// Wire size.
+    pub const LEN: usize = 6;
+
+    /// A Tp for a send time.
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError::OutOfRange`] when a field is above 99.
+    pub fn new(pfc: u8, time: Format16, delay_min: u8) -> Result<Self, FormatError> {
+        let mut t = [0u8; 4];
+        time.encode(&mut t)?;
+        Ok(Tp { pfc, time: t, delay_min })
+    }
+    /// Reads the six bytes.
+    #[must_use]
+    pub const fn from_bytes(b: [u8; 6]) -> Self {
+        Tp { pfc: b[0], time: [b[1], b[2], b[3], b[4]], delay_min: b[5] }
+    }
+    /// The six bytes.
+    #[must_use]
+    pub const fn to_bytes(self) -> [u8; 6] {
+        [self.pfc, self.time[0], self.time[1], self.time[2], self.time[3], self.delay_min]
+    }
+    /// The send time.
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError::NotBcd`].
+    pub fn send_time(&self) -> Result<Format16, FormatError> {
+        Format16::decode(&self.time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tp_of_vector() {
+        // gdw376-022: Tp 01 19 44 10 16 05 → PFC 1, 16th 10:44:19, 5 min.
+        let tp = Tp::from_bytes([0x01, 0x19, 0x44, 0x10, 0x16, 0x05]);
+        assert_eq!(tp.pfc, 1);
+        assert_eq!(tp.delay_min, 5);
+        let t = tp.send_time().unwrap();
+        assert_eq!((t.day, t.hour, t.minute, t.second), (16, 10, 44, 19));
+        assert_eq!(Tp::new(1, t, 5).unwrap(), tp);
+        assert_eq!(tp.to_bytes(), [0x01, 0x19, 0x44, 0x10, 0x16, 0x05]);
+    }
+}

@@ -1,0 +1,290 @@
+//! PW (message authentication) through a [`MacProvider`], and Tp replay protection
+//! ([`ReplayGuard`]).
+//!
+//! The standard has the master's crypto unit compute PW and the terminal's ESAM check it; the
+//! algorithm lives in that hardware. This crate routes PW through a trait:
+//! * [`ZeroPw`]: all-zero PW, what test systems send;
+//! * [`AesCmacPw`] (feature `cmac`): AES-128-CMAC, an *open substitute* for an ESAM, not the
+//!   State Grid algorithm. The MAC covers the user data with the PW field left out (C, A, AFN,
+//!   SEQ, the data units, then EC and Tp), so Tp is authenticated too; it is truncated to the
+//!   PW length;
+//! * a hardware provider implements [`MacProvider::sign`] / [`MacProvider::verify`] itself.
+//!
+//! Verification compares in constant time (`subtle`).
+
+use subtle::ConstantTimeEq;
+
+use crate::aux::Tp;
+use crate::error::SecurityError;
+use crate::frame::Repr;
+use crate::time::DateTime;
+
+/// Computes and checks PW.
+pub trait MacProvider {
+    /// Writes the PW for a frame whose user data, PW left out, is `head` (C … data units)
+    /// followed by `tail` (EC, Tp). `pw.len()` is the profile's PW length.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError`] when the provider cannot produce a PW of that length.
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError>;
+
+    /// Checks a received PW. The default signs again and compares in constant time.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError::BadPw`], or [`SecurityError::PwLength`] above 64 bytes.
+    fn verify(&mut self, head: &[u8], tail: &[u8], pw: &[u8]) -> Result<(), SecurityError> {
+        let mut expected = [0u8; 64];
+        let e = expected
+            .get_mut(..pw.len())
+            .ok_or(SecurityError::PwLength { expected: 64, found: pw.len() })?;
+        self.sign(head, tail, e)?;
+        if bool::from(e.ct_eq(pw)) { Ok(()) } else { Err(SecurityError::BadPw) }
+    }
+}
+
+/// The all-zero PW test systems send (notes §2.7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ZeroPw;
+
+impl MacProvider for ZeroPw {
+    fn sign(&mut self, _head: &[u8], _tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        pw.fill(0);
+        Ok(())
+    }
+}
+
+/// AES-128-CMAC over the user data without the PW field, truncated to the PW length
+/// (≤ 16 bytes). An open substitute for ESAM hardware.
+#[cfg(feature = "cmac")]
+#[derive(Clone)]
+pub struct AesCmacPw {
+    key: [u8; 16],
+}
+
+#[cfg(feature = "cmac")]
+impl core::fmt::Debug for AesCmacPw {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AesCmacPw(..)")
+    }
+}
+
+#[cfg(feature = "cmac")]
+impl AesCmacPw {
+    /// A provider with a 128-bit key.
+    #[must_use]
+    pub const fn new(key: [u8; 16]) -> Self {
+        AesCmacPw { key }
+    }
+    /// The full 16-byte tag over `head || tail`.
+    #[must_use]
+    pub fn tag(&self, head: &[u8], tail: &[u8]) -> [u8; 16] {
+        use cmac::{KeyInit, Mac};
+        let mut mac = <cmac::Cmac<aes::Aes128> as KeyInit>::new(&self.key.into());
+        mac.update(head);
+        mac.update(tail);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+#[cfg(feature = "cmac")]
+impl MacProvider for AesCmacPw {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        let tag = self.tag(head, tail);
+        let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength { expected: 16, found: pw.len() })?;
+        pw.copy_from_slice(t);
+        Ok(())
+    }
+}
+
+/// Splits a frame's user data around PW: `(head, pw, tail)`.
+///
+/// # Errors
+///
+/// [`SecurityError::PwMissing`] when the parsed frame carries no PW.
+pub fn split_pw<'a>(user_data: &'a [u8], repr: &Repr<'_>) -> Result<(&'a [u8], &'a [u8], &'a [u8]), SecurityError> {
+    let pw_len = repr.pw.map(<[u8]>::len).ok_or(SecurityError::PwMissing)?;
+    let head_len = 3 + repr.address_width.len() + repr.units.len();
+    let (head, rest) = user_data.split_at_checked(head_len).ok_or(SecurityError::PwMissing)?;
+    let (pw, tail) = rest.split_at_checked(pw_len).ok_or(SecurityError::PwMissing)?;
+    Ok((head, pw, tail))
+}
+
+/// Verifies the PW of a parsed frame; `user_data` is [`Frame::user_data`](crate::Frame::user_data).
+///
+/// # Errors
+///
+/// [`SecurityError::PwMissing`], [`SecurityError::BadPw`].
+pub fn verify_pw<M: MacProvider + ?Sized>(user_data: &[u8], repr: &Repr<'_>, mac: &mut M) -> Result<(), SecurityError> {
+    let (head, pw, tail) = split_pw(user_data, repr)?;
+    mac.verify(head, tail, pw)
+}
+
+/// Replay protection from Tp (notes §2.7): a frame whose send time plus allowed delay has passed
+/// is rejected, and so is a PFC seen again (from the same MSA) while its window is open. Frames
+/// with delay 0 carry no window and are not tracked. Remembers up to `N` open windows; when
+/// full, the window closing first is forgotten.
+#[derive(Debug, Clone)]
+pub struct ReplayGuard<const N: usize = 16> {
+    seen: [Option<(u8, u8, i64)>; N],
+    /// Seconds a send time may lie ahead of the receiver's clock (clock skew); default 300.
+    pub future_tolerance_s: u32,
+}
+
+impl<const N: usize> Default for ReplayGuard<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ReplayGuard<N> {
+    /// An empty guard with a 300 s skew tolerance.
+    #[must_use]
+    pub const fn new() -> Self {
+        ReplayGuard { seen: [None; N], future_tolerance_s: 300 }
+    }
+
+    /// Resolves Tp's `DD hh:mm:ss` to seconds since 1970 relative to `now` (this month, or the
+    /// previous one when the day lies ahead).
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError::BadTime`].
+    pub fn send_seconds(&self, now: &DateTime, tp: &Tp) -> Result<i64, SecurityError> {
+        let t = tp.send_time().map_err(|_| SecurityError::BadTime)?;
+        if !t.is_plausible() {
+            return Err(SecurityError::BadTime);
+        }
+        let now_s = now.to_seconds();
+        let at = |y: i64, m: i64| {
+            crate::time::days_from_civil(y, m, i64::from(t.day)) * 86_400
+                + i64::from(t.hour) * 3600
+                + i64::from(t.minute) * 60
+                + i64::from(t.second)
+        };
+        let (y, m) = (i64::from(now.year), i64::from(now.month));
+        let this = at(y, m);
+        if this <= now_s + i64::from(self.future_tolerance_s) {
+            return Ok(this);
+        }
+        let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+        Ok(at(py, pm))
+    }
+
+    /// Checks a received Tp at local time `now` and remembers its PFC.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError::Expired`], [`SecurityError::Replay`], [`SecurityError::BadTime`].
+    pub fn check(&mut self, now: &DateTime, msa: u8, tp: &Tp) -> Result<(), SecurityError> {
+        let now_s = now.to_seconds();
+        let sent = self.send_seconds(now, tp)?;
+        let age = now_s - sent;
+        if tp.delay_min == 0 {
+            return Ok(());
+        }
+        let allowed = i64::from(tp.delay_min) * 60;
+        if age > allowed {
+            return Err(SecurityError::Expired {
+                age_s: u32::try_from(age).unwrap_or(u32::MAX),
+                allowed_s: u32::try_from(allowed).unwrap_or(u32::MAX),
+            });
+        }
+        for slot in &mut self.seen {
+            if matches!(slot, Some((_, _, exp)) if *exp < now_s) {
+                *slot = None;
+            }
+        }
+        if self.seen.iter().flatten().any(|&(m, p, _)| m == msa && p == tp.pfc) {
+            return Err(SecurityError::Replay(tp.pfc));
+        }
+        let expires = sent + allowed;
+        let slot = match self.seen.iter().position(Option::is_none) {
+            Some(i) => self.seen.get_mut(i),
+            None => {
+                let i = self
+                    .seen
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| s.map_or(i64::MIN, |(_, _, e)| e))
+                    .map_or(0, |(i, _)| i);
+                self.seen.get_mut(i)
+            }
+        };
+        if let Some(slot) = slot {
+            *slot = Some((msa, tp.pfc, expires));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format16;
+
+    fn now() -> DateTime {
+        DateTime { year: 2024, month: 3, day: 1, hour: 0, minute: 2, second: 0 }
+    }
+
+    #[test]
+    fn zero_pw() {
+        let mut z = ZeroPw;
+        let mut pw = [1u8; 16];
+        z.sign(b"head", b"", &mut pw).unwrap();
+        assert_eq!(pw, [0; 16]);
+        assert!(z.verify(b"x", b"", &[0; 16]).is_ok());
+        assert_eq!(z.verify(b"x", b"", &[0, 1]), Err(SecurityError::BadPw));
+    }
+
+    #[cfg(feature = "cmac")]
+    #[test]
+    fn cmac_rfc4493() {
+        // RFC 4493 example 2: key 2b7e1516..., M = 6bc1bee2 2e409f96 e93d7e11 7393172a,
+        // tag 070a16b4 6b4d4144 f79bdd9d d04a287c.
+        let key = [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c];
+        let m = [0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a];
+        let p = AesCmacPw::new(key);
+        assert_eq!(
+            p.tag(&m[..5], &m[5..]),
+            [0x07, 0x0a, 0x16, 0xb4, 0x6b, 0x4d, 0x41, 0x44, 0xf7, 0x9b, 0xdd, 0x9d, 0xd0, 0x4a, 0x28, 0x7c]
+        );
+        let mut mac = p.clone();
+        let mut pw = [0u8; 2];
+        mac.sign(&m, &[], &mut pw).unwrap();
+        assert_eq!(pw, [0x07, 0x0a]);
+        assert!(mac.verify(&m, &[], &pw).is_ok());
+        assert_eq!(mac.verify(&m[1..], &[], &pw), Err(SecurityError::BadPw));
+        let mut long = [0u8; 17];
+        assert!(mac.sign(&m, &[], &mut long).is_err());
+    }
+
+    #[test]
+    fn replay_window() {
+        let mut g = ReplayGuard::<4>::new();
+        let t = |pfc, day, hour, minute, delay| {
+            Tp::new(pfc, Format16 { second: 0, minute, hour, day }, delay).unwrap()
+        };
+        // Sent at 00:00 on the 1st with 5 minutes allowed, received at 00:02: fine.
+        assert_eq!(g.check(&now(), 1, &t(7, 1, 0, 0, 5)), Ok(()));
+        // Same PFC from the same MSA inside the window: replay.
+        assert_eq!(g.check(&now(), 1, &t(7, 1, 0, 0, 5)), Err(SecurityError::Replay(7)));
+        // Another MSA may use the same PFC.
+        assert_eq!(g.check(&now(), 2, &t(7, 1, 0, 0, 5)), Ok(()));
+        // Sent at 23:50 on the 29th of February (previous month), 5 min: expired.
+        assert!(matches!(g.check(&now(), 1, &t(8, 29, 23, 50, 5)), Err(SecurityError::Expired { .. })));
+        // Delay 0: no expiry, no tracking.
+        assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
+        assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
+        // After the window closes the PFC is free again.
+        let later = DateTime { minute: 10, ..now() };
+        assert!(g.check(&later, 1, &t(7, 1, 0, 9, 5)).is_ok());
+        // A day-of-month time ahead of our clock by more than the tolerance is last month's.
+        assert!(matches!(g.check(&now(), 1, &t(3, 1, 0, 20, 5)), Err(SecurityError::Expired { .. })));
+        // Ahead within the tolerance (clock skew) is accepted.
+        assert_eq!(g.check(&now(), 1, &t(4, 1, 0, 5, 5)), Ok(()));
+        let bad = Tp::from_bytes([1, 0xAA, 0, 0, 1, 5]);
+        assert_eq!(g.check(&now(), 1, &bad), Err(SecurityError::BadTime));
+    }
+}

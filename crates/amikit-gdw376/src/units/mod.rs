@@ -1,0 +1,1 @@
+//! Typed data units.
