@@ -9,6 +9,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod address;
+pub mod catalogue;
 pub mod control;
 pub mod data;
 pub mod deframer;

@@ -1,7 +1,761 @@
-//! Exact values: BCD, decimals, timestamps.
+//! Exact values: packed BCD numbers with an implied decimal point, timestamps, bit words.
+//!
+//! Multi-byte values are sent least significant byte first. Numbers are packed BCD; where the
+//! format is signed, the top bit of the most significant byte is the sign (so the magnitude
+//! range is e.g. 0…799999.99). A value whose bytes are all `FF` is the "no data" filler and
+//! decodes to `None`; any other non-decimal nibble is an error. No floating point anywhere.
+
+use core::fmt;
+
+use crate::data::Data;
+use crate::error::ValueError;
 
 /// Whether both nibbles of `b` are decimal digits.
 #[inline]
 pub const fn is_bcd_byte(b: u8) -> bool {
     (b & 0x0F) <= 9 && (b >> 4) <= 9
+}
+
+/// Packs 0..=99 into one BCD byte (`None` above 99).
+#[inline]
+pub const fn to_bcd(v: u8) -> Option<u8> {
+    if v > 99 {
+        None
+    } else {
+        Some(((v / 10) << 4) | (v % 10))
+    }
+}
+
+/// Unpacks one BCD byte.
+#[inline]
+pub const fn from_bcd(b: u8) -> Option<u8> {
+    if is_bcd_byte(b) {
+        Some((b >> 4) * 10 + (b & 0x0F))
+    } else {
+        None
+    }
+}
+
+/// An exact decimal number: `mantissa × 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Decimal {
+    /// The digits as an integer (negative for negative values).
+    pub mantissa: i64,
+    /// Digits after the decimal point.
+    pub scale: u8,
+}
+
+impl Decimal {
+    /// `mantissa × 10^-scale`.
+    pub const fn new(mantissa: i64, scale: u8) -> Self {
+        Decimal { mantissa, scale }
+    }
+
+    /// The same value with trailing fractional zeros removed (`0.020` → `0.02`).
+    pub const fn normalize(self) -> Self {
+        let mut m = self.mantissa;
+        let mut s = self.scale;
+        while s > 0 && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        Decimal {
+            mantissa: m,
+            scale: s,
+        }
+    }
+
+    /// Numeric equality regardless of scale (`0.0 == 0.00`).
+    pub fn same_value(self, other: Decimal) -> bool {
+        let (a, b) = (self.normalize(), other.normalize());
+        a.mantissa == b.mantissa && (a.scale == b.scale || a.mantissa == 0)
+    }
+
+    /// Parses `-12.345` / `220` / `0.02` exactly (at most 18 digits).
+    pub fn parse(text: &str) -> Result<Decimal, ValueError> {
+        let err = ValueError::Text { what: "decimal" };
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        if int.is_empty() || int.len() + frac.len() > 18 {
+            return Err(err);
+        }
+        let mut m: i64 = 0;
+        for c in int.bytes().chain(frac.bytes()) {
+            if !c.is_ascii_digit() {
+                return Err(err);
+            }
+            m = m * 10 + i64::from(c - b'0');
+        }
+        Ok(Decimal::new(if neg { -m } else { m }, frac.len() as u8))
+    }
+}
+
+impl fmt::Display for Decimal {
+    /// `229.7`, `-0.5000`, `0.02`: exactly `scale` fractional digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let neg = self.mantissa < 0;
+        let abs = self.mantissa.unsigned_abs();
+        let div = 10u64.pow(u32::from(self.scale));
+        let (int, frac) = (abs / div, abs % div);
+        if neg {
+            f.write_str("-")?;
+        }
+        if self.scale == 0 {
+            write!(f, "{int}")
+        } else {
+            write!(f, "{int}.{frac:0width$}", width = usize::from(self.scale))
+        }
+    }
+}
+
+/// The order and meaning of the bytes of a time value (printed most significant first;
+/// on the wire the last field comes first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum TimeLayout {
+    /// `YYMMDDhhmmss` (event times; broadcast time `ss mm hh DD MM YY` on the wire).
+    YyMmDdHhMmSs,
+    /// `YYMMDDhhmm` (demand occurrence, switch times).
+    YyMmDdHhMm,
+    /// `YYMMDDWW` (date and weekday, 0 = Sunday).
+    YyMmDdWw,
+    /// `hhmmss`.
+    HhMmSs,
+    /// `MMDDhhmm`.
+    MmDdHhMm,
+    /// `DDhh` (settlement day).
+    DdHh,
+    /// `YYMMDDNN` (holiday date and day-table number).
+    YyMmDdNn,
+    /// `MMDDNN` (time-zone start and day-table number).
+    MmDdNn,
+    /// `hhmmNN` (day-period start and tariff number).
+    HhMmNn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Y,
+    Mo,
+    D,
+    H,
+    Mi,
+    S,
+    W,
+    N,
+}
+
+impl TimeLayout {
+    const fn fields(self) -> &'static [Field] {
+        use Field::*;
+        match self {
+            TimeLayout::YyMmDdHhMmSs => &[Y, Mo, D, H, Mi, S],
+            TimeLayout::YyMmDdHhMm => &[Y, Mo, D, H, Mi],
+            TimeLayout::YyMmDdWw => &[Y, Mo, D, W],
+            TimeLayout::HhMmSs => &[H, Mi, S],
+            TimeLayout::MmDdHhMm => &[Mo, D, H, Mi],
+            TimeLayout::DdHh => &[D, H],
+            TimeLayout::YyMmDdNn => &[Y, Mo, D, N],
+            TimeLayout::MmDdNn => &[Mo, D, N],
+            TimeLayout::HhMmNn => &[H, Mi, N],
+        }
+    }
+
+    /// Bytes on the wire.
+    pub fn len(self) -> u8 {
+        self.fields().len() as u8
+    }
+
+    /// Always false.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+}
+
+/// A validated date/time value; absent fields are `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DateTime {
+    /// Full year (2000 + YY).
+    pub year: Option<u16>,
+    /// 1..=12.
+    pub month: Option<u8>,
+    /// 1..=31 (checked against the month).
+    pub day: Option<u8>,
+    /// 0..=23.
+    pub hour: Option<u8>,
+    /// 0..=59.
+    pub minute: Option<u8>,
+    /// 0..=59.
+    pub second: Option<u8>,
+    /// 0..=6, 0 = Sunday.
+    pub weekday: Option<u8>,
+    /// A table or tariff number attached to the time (`NN` of `YYMMDDNN`, `hhmmNN` …).
+    pub number: Option<u8>,
+}
+
+/// Days in a month (year `None`: February has 29).
+pub const fn days_in_month(year: Option<u16>, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 => match year {
+            Some(y) if !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) => 28,
+            _ => 29,
+        },
+        _ => 0,
+    }
+}
+
+impl DateTime {
+    /// A date and time (all six fields), validated.
+    pub fn ymd_hms(
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+    ) -> Result<Self, ValueError> {
+        let dt = DateTime {
+            year: Some(year),
+            month: Some(month),
+            day: Some(day),
+            hour: Some(hour),
+            minute: Some(minute),
+            second: Some(second),
+            weekday: None,
+            number: None,
+        };
+        dt.validate()?;
+        Ok(dt)
+    }
+
+    /// Checks every present field's range and the day against the month and year.
+    pub fn validate(&self) -> Result<(), ValueError> {
+        let bad = |field, value| Err(ValueError::Time { field, value });
+        if let Some(y) = self.year
+            && !(2000..=2099).contains(&y)
+        {
+            return bad("year", (y % 100) as u8);
+        }
+        if let Some(m) = self.month
+            && !(1..=12).contains(&m)
+        {
+            return bad("month", m);
+        }
+        if let Some(d) = self.day {
+            let max = self.month.map_or(31, |m| days_in_month(self.year, m));
+            if d == 0 || d > max {
+                return bad("day", d);
+            }
+        }
+        if let Some(h) = self.hour
+            && h > 23
+        {
+            return bad("hour", h);
+        }
+        if let Some(m) = self.minute
+            && m > 59
+        {
+            return bad("minute", m);
+        }
+        if let Some(s) = self.second
+            && s > 59
+        {
+            return bad("second", s);
+        }
+        if let Some(w) = self.weekday
+            && w > 6
+        {
+            return bad("weekday", w);
+        }
+        Ok(())
+    }
+
+    /// Decodes wire bytes (least significant field first) of a layout.
+    pub fn decode(layout: TimeLayout, data: Data<'_>) -> Result<Self, ValueError> {
+        let fields = layout.fields();
+        if data.len() != fields.len() {
+            return Err(ValueError::Length {
+                expected: fields.len() as u8,
+                actual: data.len().min(255) as u8,
+            });
+        }
+        let mut dt = DateTime::default();
+        // the wire carries the last printed field first
+        for (i, (field, byte)) in fields.iter().rev().zip(data.iter()).enumerate() {
+            let v = from_bcd(byte).ok_or(ValueError::Bcd {
+                offset: i as u8,
+                byte,
+            })?;
+            match field {
+                Field::Y => dt.year = Some(2000 + u16::from(v)),
+                Field::Mo => dt.month = Some(v),
+                Field::D => dt.day = Some(v),
+                Field::H => dt.hour = Some(v),
+                Field::Mi => dt.minute = Some(v),
+                Field::S => dt.second = Some(v),
+                Field::W => dt.weekday = Some(v),
+                Field::N => dt.number = Some(v),
+            }
+        }
+        dt.validate()?;
+        Ok(dt)
+    }
+
+    /// Encodes into wire bytes (plain, least significant field first); returns the count.
+    pub fn encode(&self, layout: TimeLayout, out: &mut [u8]) -> Result<usize, ValueError> {
+        self.validate()?;
+        let fields = layout.fields();
+        let have = out.len().min(255) as u8;
+        let out = out.get_mut(..fields.len()).ok_or(ValueError::Length {
+            expected: fields.len() as u8,
+            actual: have,
+        })?;
+        for (slot, field) in out.iter_mut().zip(fields.iter().rev()) {
+            let v = match field {
+                Field::Y => self.year.map(|y| (y % 100) as u8),
+                Field::Mo => self.month,
+                Field::D => self.day,
+                Field::H => self.hour,
+                Field::Mi => self.minute,
+                Field::S => self.second,
+                Field::W => self.weekday,
+                Field::N => self.number,
+            }
+            .unwrap_or(0);
+            *slot = to_bcd(v).ok_or(ValueError::Code {
+                what: "time field",
+                value: v,
+            })?;
+        }
+        Ok(fields.len())
+    }
+}
+
+impl fmt::Display for DateTime {
+    /// ISO-like: `2024-05-17 13:45:00`, `13:45:00`, `05-17`, with ` #NN` for a number and
+    /// ` w3` for a weekday.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(y) = self.year {
+            write!(f, "{y:04}")?;
+            sep = "-";
+        }
+        if let Some(m) = self.month {
+            write!(f, "{sep}{m:02}")?;
+            sep = "-";
+        }
+        if let Some(d) = self.day {
+            write!(f, "{sep}{d:02}")?;
+            sep = " ";
+        }
+        if let Some(h) = self.hour {
+            write!(f, "{sep}{h:02}")?;
+            if let Some(m) = self.minute {
+                write!(f, ":{m:02}")?;
+            }
+            if let Some(s) = self.second {
+                write!(f, ":{s:02}")?;
+            }
+            sep = " ";
+        }
+        if let Some(w) = self.weekday {
+            write!(f, "{sep}w{w}")?;
+            sep = " ";
+        }
+        if let Some(n) = self.number {
+            write!(f, "{sep}#{n:02}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the bytes of a data item are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Kind {
+    /// A packed-BCD number with `decimals` implied fractional digits, optionally signed.
+    Number {
+        /// Implied fractional digits.
+        decimals: u8,
+        /// Top bit of the most significant byte is the sign.
+        signed: bool,
+    },
+    /// A date/time.
+    Time(TimeLayout),
+    /// A bit word (status words, feature words): shown as hex, most significant byte first.
+    Word,
+    /// ASCII text (sent last character first, like every multi-byte item).
+    Ascii,
+    /// A packed-BCD digit string kept with its leading zeros (addresses, meter numbers).
+    Digits,
+    /// A maximum demand: `XX.XXXX` (3 bytes) followed by its `YYMMDDhhmm` occurrence time.
+    Demand {
+        /// Top bit of the value's most significant byte is the sign.
+        signed: bool,
+    },
+    /// A multi-member record or a layout not decoded here: raw bytes.
+    Raw,
+}
+
+/// The format of a data item: kind and byte length (0 = variable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Format {
+    /// How to read it.
+    pub kind: Kind,
+    /// Bytes (0 = variable length).
+    pub len: u8,
+}
+
+impl Format {
+    /// An unsigned number.
+    pub const fn number(len: u8, decimals: u8) -> Format {
+        Format {
+            kind: Kind::Number {
+                decimals,
+                signed: false,
+            },
+            len,
+        }
+    }
+
+    /// A signed number (sign in the top bit).
+    pub const fn signed(len: u8, decimals: u8) -> Format {
+        Format {
+            kind: Kind::Number {
+                decimals,
+                signed: true,
+            },
+            len,
+        }
+    }
+
+    /// A time value.
+    pub const fn time(layout: TimeLayout) -> Format {
+        Format {
+            kind: Kind::Time(layout),
+            len: layout.fields().len() as u8,
+        }
+    }
+
+    /// Decodes a value; `Ok(None)` for the all-`FF` "no data" filler.
+    pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
+        if self.len != 0 && data.len() != usize::from(self.len) {
+            return Err(ValueError::Length {
+                expected: self.len,
+                actual: data.len().min(255) as u8,
+            });
+        }
+        if !data.is_empty() && data.iter().all(|b| b == 0xFF) {
+            return Ok(None);
+        }
+        Ok(Some(match self.kind {
+            Kind::Number { decimals, signed } => {
+                Value::Number(decode_number(data, decimals, signed)?)
+            }
+            Kind::Time(layout) => Value::Time(DateTime::decode(layout, data)?),
+            Kind::Word => {
+                if data.len() > 4 {
+                    Value::Bytes(data)
+                } else {
+                    Value::Word(data.iter().rev().fold(0u32, |a, b| (a << 8) | u32::from(b)))
+                }
+            }
+            Kind::Ascii => Value::Ascii(data),
+            Kind::Digits => {
+                if let Some((i, b)) = data.iter().enumerate().find(|(_, b)| !is_bcd_byte(*b)) {
+                    return Err(ValueError::Bcd {
+                        offset: i as u8,
+                        byte: b,
+                    });
+                }
+                Value::Digits(data)
+            }
+            Kind::Demand { signed } => {
+                let (value, time) = data.split_at(3).ok_or(ValueError::Length {
+                    expected: 8,
+                    actual: data.len().min(255) as u8,
+                })?;
+                // A meter without a recorded maximum may fill the time with FF or zeros.
+                let time = if time.iter().all(|b| b == 0xFF || b == 0) {
+                    None
+                } else {
+                    Some(DateTime::decode(TimeLayout::YyMmDdHhMm, time)?)
+                };
+                Value::Demand {
+                    value: decode_number(value, 4, signed)?,
+                    time,
+                }
+            }
+            Kind::Raw => Value::Bytes(data),
+        }))
+    }
+}
+
+/// Decodes a packed-BCD number (wire order, least significant byte first).
+#[inline]
+pub fn decode_number(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
+    let len = data.len();
+    if len == 0 || len > 9 {
+        return Err(ValueError::Length {
+            expected: 9,
+            actual: len.min(255) as u8,
+        });
+    }
+    let mut m: i64 = 0;
+    let mut negative = false;
+    for (i, byte) in data.iter().enumerate().rev() {
+        let b = if signed && i + 1 == len {
+            negative = byte & 0x80 != 0;
+            byte & 0x7F
+        } else {
+            byte
+        };
+        if !is_bcd_byte(b) {
+            return Err(ValueError::Bcd {
+                offset: i as u8,
+                byte,
+            });
+        }
+        m = m * 100 + i64::from(b >> 4) * 10 + i64::from(b & 0x0F);
+    }
+    Ok(Decimal::new(if negative { -m } else { m }, decimals))
+}
+
+/// Encodes a number into `len` BCD bytes (plain, least significant first), with the sign bit
+/// if `signed`. The value's scale must equal `decimals`.
+pub fn encode_number(
+    value: Decimal,
+    len: u8,
+    decimals: u8,
+    signed: bool,
+    out: &mut [u8],
+) -> Result<usize, ValueError> {
+    let len_us = usize::from(len);
+    let bad = ValueError::Code {
+        what: "number out of range for its format",
+        value: len,
+    };
+    let value = if value.scale == decimals {
+        value
+    } else {
+        let n = value.normalize();
+        if n.scale > decimals {
+            return Err(bad);
+        }
+        let factor = 10i64
+            .checked_pow(u32::from(decimals - n.scale))
+            .ok_or(bad)?;
+        Decimal::new(n.mantissa.checked_mul(factor).ok_or(bad)?, decimals)
+    };
+    if value.mantissa < 0 && !signed {
+        return Err(bad);
+    }
+    let have = out.len().min(255) as u8;
+    let out = out.get_mut(..len_us).ok_or(ValueError::Length {
+        expected: len,
+        actual: have,
+    })?;
+    let mut rest = value.mantissa.unsigned_abs();
+    for b in out.iter_mut() {
+        let lo = (rest % 10) as u8;
+        rest /= 10;
+        let hi = (rest % 10) as u8;
+        rest /= 10;
+        *b = (hi << 4) | lo;
+    }
+    if rest != 0 {
+        return Err(bad);
+    }
+    if signed && let Some(top) = out.last_mut() {
+        if *top & 0x80 != 0 {
+            return Err(bad);
+        }
+        if value.mantissa < 0 {
+            *top |= 0x80;
+        }
+    }
+    Ok(len_us)
+}
+
+/// A decoded value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Value<'a> {
+    /// An exact decimal number.
+    Number(Decimal),
+    /// A validated date/time.
+    Time(DateTime),
+    /// A bit word (≤ 4 bytes), most significant byte first.
+    Word(u32),
+    /// ASCII text, in wire order (reverse it for reading order).
+    Ascii(Data<'a>),
+    /// BCD digits in wire order (printed most significant first, leading zeros kept).
+    Digits(Data<'a>),
+    /// A maximum demand and when it occurred (`None`: no time recorded).
+    Demand {
+        /// The demand.
+        value: Decimal,
+        /// Its occurrence time.
+        time: Option<DateTime>,
+    },
+    /// Raw bytes (records, unknown layouts).
+    Bytes(Data<'a>),
+}
+
+impl Value<'_> {
+    /// The number, for [`Value::Number`] and the value of [`Value::Demand`].
+    pub fn number(&self) -> Option<Decimal> {
+        match self {
+            Value::Number(d) | Value::Demand { value: d, .. } => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// Numbers as decimal strings, times ISO-like, words as hex, ASCII in reading order,
+    /// bytes as hex (wire order).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Number(d) => d.fmt(f),
+            Value::Time(t) => t.fmt(f),
+            Value::Word(w) => write!(f, "{w:X}"),
+            Value::Ascii(a) => {
+                for b in a.iter().rev() {
+                    let c = if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    };
+                    write!(f, "{c}")?;
+                }
+                Ok(())
+            }
+            Value::Digits(d) => {
+                for b in d.iter().rev() {
+                    write!(f, "{b:02X}")?;
+                }
+                Ok(())
+            }
+            Value::Demand { value, time } => {
+                value.fmt(f)?;
+                if let Some(t) = time {
+                    write!(f, " @ {t}")?;
+                }
+                Ok(())
+            }
+            Value::Bytes(b) => b.fmt(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn numbers() {
+        // unsurper vector: 02 00 00 00, XXXXXX.XX -> 0.02
+        let d = decode_number(Data::plain(&[0x02, 0, 0, 0]), 2, false).unwrap();
+        assert_eq!(d.to_string(), "0.02");
+        // johngai19 vector: 97 22, XXX.X -> 229.7
+        assert_eq!(
+            decode_number(Data::plain(&[0x97, 0x22]), 1, false)
+                .unwrap()
+                .to_string(),
+            "229.7"
+        );
+        // sign bit: 00 00 00 85 signed -> -50000.00 ; unsigned -> invalid? no: 0x85 is BCD 85
+        assert_eq!(
+            decode_number(Data::plain(&[0, 0, 0, 0x85]), 2, true)
+                .unwrap()
+                .to_string(),
+            "-50000.00"
+        );
+        assert_eq!(
+            decode_number(Data::plain(&[0, 0, 0, 0x85]), 2, false)
+                .unwrap()
+                .to_string(),
+            "850000.00"
+        );
+        assert_eq!(
+            decode_number(Data::plain(&[0x1A]), 0, false),
+            Err(ValueError::Bcd {
+                offset: 0,
+                byte: 0x1A
+            })
+        );
+    }
+
+    #[test]
+    fn filler_is_none() {
+        let f = Format::number(4, 2);
+        assert_eq!(f.decode(Data::plain(&[0xFF; 4])), Ok(None));
+        assert!(f.decode(Data::plain(&[0xFF, 0xFF, 0, 0])).is_err());
+        assert!(f.decode(Data::plain(&[0; 3])).is_err());
+    }
+
+    #[test]
+    fn encode_round_trip() {
+        let mut out = [0u8; 4];
+        encode_number(Decimal::new(-123_456, 2), 4, 2, true, &mut out).unwrap();
+        assert_eq!(out, [0x56, 0x34, 0x12, 0x80]);
+        assert_eq!(
+            decode_number(Data::plain(&out), 2, true).unwrap(),
+            Decimal::new(-123_456, 2)
+        );
+        assert!(encode_number(Decimal::new(80_000_000, 2), 4, 2, true, &mut out).is_err());
+        assert!(encode_number(Decimal::new(1, 3), 4, 2, false, &mut out).is_err());
+        encode_number(Decimal::new(5, 0), 4, 2, false, &mut out).unwrap();
+        assert_eq!(out, [0x00, 0x05, 0, 0]);
+    }
+
+    #[test]
+    fn times() {
+        // 2024-02-29 23:59:58 as ss mm hh DD MM YY
+        let w = [0x58, 0x59, 0x23, 0x29, 0x02, 0x24];
+        let t = DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
+        assert_eq!(t.to_string(), "2024-02-29 23:59:58");
+        let mut out = [0u8; 6];
+        t.encode(TimeLayout::YyMmDdHhMmSs, &mut out).unwrap();
+        assert_eq!(out, w);
+        // 2023-02-29 does not exist
+        let w = [0x58, 0x59, 0x23, 0x29, 0x02, 0x23];
+        assert_eq!(
+            DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)),
+            Err(ValueError::Time {
+                field: "day",
+                value: 29
+            })
+        );
+        // 24 h
+        assert!(DateTime::decode(TimeLayout::HhMmSs, Data::plain(&[0, 0, 0x24])).is_err());
+        // weekday 7
+        assert!(DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[7, 1, 1, 0x24])).is_err());
+        let d = DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
+        assert_eq!(d.to_string(), "2024-05-17 w5");
+    }
+
+    #[test]
+    fn decimal_text() {
+        assert_eq!(Decimal::parse("0.02").unwrap(), Decimal::new(2, 2));
+        assert_eq!(Decimal::parse("-229.70").unwrap().to_string(), "-229.70");
+        assert!(
+            Decimal::parse("220.0")
+                .unwrap()
+                .same_value(Decimal::new(220, 0))
+        );
+        assert!(Decimal::parse("1e5").is_err());
+        assert_eq!(Decimal::new(-5, 3).to_string(), "-0.005");
+    }
 }
