@@ -5,8 +5,17 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
+
+pub mod amount;
+pub mod cipher;
+pub mod crc;
+pub mod error;
+pub mod keys;
+pub mod pan;
+pub mod tid;
+pub mod token;
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,136 @@
+//! The token ciphers: EA07 (STA), EA09 (DES) and EA11 (MISTY1), and [`TokenCipher`], which
+//! holds any of them with its key schedule computed once.
+
+pub mod des;
+pub mod misty1;
+pub mod sta;
+
+pub use self::des::Des;
+pub use self::misty1::Misty1;
+pub use self::sta::{SAMPLE_TABLES, Sta, StaTables};
+
+use crate::error::KeyError;
+use crate::keys::{DecoderKey, EncryptionAlgorithm};
+
+/// A 64-bit block cipher.
+pub trait BlockCipher64 {
+    /// Encrypts one 64-bit block.
+    fn encrypt_block(&self, block: u64) -> u64;
+    /// Decrypts one 64-bit block.
+    fn decrypt_block(&self, block: u64) -> u64;
+}
+
+impl BlockCipher64 for Sta<'_> {
+    fn encrypt_block(&self, block: u64) -> u64 {
+        self.encrypt(block)
+    }
+    fn decrypt_block(&self, block: u64) -> u64 {
+        self.decrypt(block)
+    }
+}
+
+impl BlockCipher64 for Des {
+    fn encrypt_block(&self, block: u64) -> u64 {
+        self.encrypt(block)
+    }
+    fn decrypt_block(&self, block: u64) -> u64 {
+        self.decrypt(block)
+    }
+}
+
+impl BlockCipher64 for Misty1 {
+    fn encrypt_block(&self, block: u64) -> u64 {
+        self.encrypt(block)
+    }
+    fn decrypt_block(&self, block: u64) -> u64 {
+        self.decrypt(block)
+    }
+}
+
+/// A token cipher for one decoder key: EA07, EA09 or EA11, key schedule precomputed.
+#[derive(Debug, Clone)]
+pub enum TokenCipher<'t> {
+    /// EA07 (STA).
+    Sta(Sta<'t>),
+    /// EA09 (DES).
+    Des(Des),
+    /// EA11 (MISTY1).
+    Misty1(Misty1),
+}
+
+impl<'t> TokenCipher<'t> {
+    /// The cipher of `algorithm` for `key`; EA07 needs `tables`.
+    ///
+    /// Errors: a key of the wrong size for the algorithm, or EA07 without tables.
+    pub fn new(
+        algorithm: EncryptionAlgorithm,
+        key: DecoderKey,
+        tables: Option<&'t StaTables>,
+    ) -> Result<TokenCipher<'t>, KeyError> {
+        match (algorithm, key) {
+            (EncryptionAlgorithm::Sta, DecoderKey::Bits64(k)) => {
+                let tables = tables.ok_or(KeyError::MissingStaTables)?;
+                Ok(TokenCipher::Sta(Sta::new(k, tables)))
+            }
+            (EncryptionAlgorithm::Des, DecoderKey::Bits64(k)) => Ok(TokenCipher::Des(Des::new(k))),
+            (EncryptionAlgorithm::Misty1, DecoderKey::Bits128(k)) => {
+                Ok(TokenCipher::Misty1(Misty1::from_u128(k)))
+            }
+            (ea, key) => Err(KeyError::KeySize {
+                bits: key.bits(),
+                ea: ea.code(),
+            }),
+        }
+    }
+
+    /// EA07 with a 64-bit key.
+    pub fn sta(key: u64, tables: &'t StaTables) -> TokenCipher<'t> {
+        TokenCipher::Sta(Sta::new(key, tables))
+    }
+
+    /// EA09 with a 64-bit key.
+    pub fn des(key: u64) -> TokenCipher<'static> {
+        TokenCipher::Des(Des::new(key))
+    }
+
+    /// EA11 with a 128-bit key.
+    pub fn misty1(key: u128) -> TokenCipher<'static> {
+        TokenCipher::Misty1(Misty1::from_u128(key))
+    }
+
+    /// Which algorithm this is.
+    pub fn algorithm(&self) -> EncryptionAlgorithm {
+        match self {
+            TokenCipher::Sta(_) => EncryptionAlgorithm::Sta,
+            TokenCipher::Des(_) => EncryptionAlgorithm::Des,
+            TokenCipher::Misty1(_) => EncryptionAlgorithm::Misty1,
+        }
+    }
+
+    /// Encrypts one 64-bit block.
+    pub fn encrypt(&self, block: u64) -> u64 {
+        match self {
+            TokenCipher::Sta(c) => c.encrypt(block),
+            TokenCipher::Des(c) => c.encrypt(block),
+            TokenCipher::Misty1(c) => c.encrypt(block),
+        }
+    }
+
+    /// Decrypts one 64-bit block.
+    pub fn decrypt(&self, block: u64) -> u64 {
+        match self {
+            TokenCipher::Sta(c) => c.decrypt(block),
+            TokenCipher::Des(c) => c.decrypt(block),
+            TokenCipher::Misty1(c) => c.decrypt(block),
+        }
+    }
+}
+
+impl BlockCipher64 for TokenCipher<'_> {
+    fn encrypt_block(&self, block: u64) -> u64 {
+        self.encrypt(block)
+    }
+    fn decrypt_block(&self, block: u64) -> u64 {
+        self.decrypt(block)
+    }
+}
