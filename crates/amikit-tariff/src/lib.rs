@@ -8,11 +8,32 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod balance;
+pub mod calendar;
+pub mod charge;
 pub mod error;
 pub mod quantity;
+pub mod quote;
+pub mod step;
+pub mod tariff;
+pub mod tou;
 
-pub use error::{ParseError, QuantityError};
+pub use balance::{Applied, Balance, DebtRecovery, OrderNo, RecoveryPeriod, TopUpReceipt};
+pub use calendar::{Date, DateTime, MonthDay, TimeOfDay, Weekday};
+pub use charge::{
+    Charge, ChargeState, MeterChange, Reading, Register, StandingCharges, delta_across_change,
+};
+pub use error::{
+    BalanceError, CalendarError, ChargeError, ParseError, QuantityError, QuoteError, Table,
+    TariffError,
+};
 pub use quantity::{Cost, Energy, ExactMoney, Money, Price, Remainder, Rounding};
+pub use quote::{LineKind, Quote, QuoteLine};
+pub use step::{InvalidDates, Settlement, SettlementDate, StepPosition, StepTable};
+pub use tariff::{
+    Levy, Multiplier, PassiveTariff, Pricing, StandingCharge, Tariff, TariffSet, UnitPrice,
+};
+pub use tou::{DayTable, DayTableId, Period, Rate, Season, SpecialDate, SpecialDay, TouTable};
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -541,8 +541,26 @@ impl ExactMoney {
 /// (Blue Book charge collection "carries the un-billed fractional remainder into the next
 /// period"; State Grid meters keep 4 tail digits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "i64", into = "i64")
+)]
 pub struct Remainder(i64);
+
+impl TryFrom<i64> for Remainder {
+    type Error = QuantityError;
+    /// [`Remainder::from_nanos`].
+    fn try_from(nanos: i64) -> Result<Self, QuantityError> {
+        Self::from_nanos(nanos)
+    }
+}
+
+impl From<Remainder> for i64 {
+    fn from(r: Remainder) -> i64 {
+        r.0
+    }
+}
 
 impl Remainder {
     /// No carried fraction.
