@@ -106,19 +106,6 @@ impl<'a> Data<'a> {
         }
         Some(self.bytes.len())
     }
-
-    /// Writes the bytes **with** the wire offset into `out`; returns the count.
-    pub(crate) fn write_wire(&self, out: &mut [u8]) -> Option<usize> {
-        let dst = out.get_mut(..self.bytes.len())?;
-        if self.wire {
-            dst.copy_from_slice(self.bytes);
-        } else {
-            for (d, &s) in dst.iter_mut().zip(self.bytes) {
-                *d = scramble(s);
-            }
-        }
-        Some(self.bytes.len())
-    }
 }
 
 impl Default for Data<'_> {
@@ -174,7 +161,7 @@ mod tests {
         assert_eq!(Data::wire(&w), Data::plain(&p));
         assert_eq!(Data::wire(&w).first_chunk::<2>(), Some([0x00, 0xCD]));
         let mut out = [0u8; 3];
-        Data::plain(&p).write_wire(&mut out).unwrap();
-        assert_eq!(out, w);
+        Data::wire(&w).copy_to(&mut out).unwrap();
+        assert_eq!(out, p);
     }
 }

@@ -169,6 +169,15 @@ pub enum EncodeError {
         /// The function's snake_case name.
         function: &'static str,
     },
+    /// A field is present/absent against the edition's layout (e.g. an operator code in a
+    /// 1997 write, no `SEQ` in a 2007 follow-up read).
+    #[error("{function}: field {field} does not match the edition's layout")]
+    Layout {
+        /// The function's snake_case name.
+        function: &'static str,
+        /// The field.
+        field: &'static str,
+    },
     /// A field value cannot be encoded.
     #[error(transparent)]
     Value(#[from] ValueError),

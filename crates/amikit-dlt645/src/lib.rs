@@ -17,6 +17,12 @@ pub mod di;
 pub mod error;
 pub mod error_word;
 pub mod frame;
+pub mod meter;
+pub mod multiframe;
+pub mod remote;
+pub mod reply;
+pub mod repr;
+pub mod request;
 pub mod value;
 
 pub use address::Address;
@@ -26,6 +32,11 @@ pub use di::{DataId, Di, Di97};
 pub use error::{EncodeError, FrameError, ParseError, ValueError};
 pub use error_word::ErrorWord;
 pub use frame::Frame;
+pub use remote::{RemoteBody, RemoteCommand, RemoteControl, StatusWord3};
+pub use reply::Reply;
+pub use repr::{Body, Repr};
+pub use request::{Auth, BaudRate, FreezeTime, OperatorCode, Password, Request};
+pub use value::{DateTime, Decimal, Value};
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
