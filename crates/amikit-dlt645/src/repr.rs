@@ -31,7 +31,8 @@ pub enum Body<'a> {
         /// empty.
         extra: Data<'a>,
     },
-    /// A function the edition does not define, kept losslessly.
+    /// A function the edition does not define, or a control byte with bits the function does
+    /// not use (follow-up bit on a write reply, abnormal bit on a request), kept losslessly.
     Unknown {
         /// The control byte.
         control: Control,
@@ -170,12 +171,18 @@ impl<'a> Repr<'a> {
                 control.has_follow_up(),
             )?)
         };
-        Ok(Repr {
+        let mut repr = Repr {
             edition,
             preamble: frame.preamble_len().min(255) as u8,
             address: frame.address(),
             body,
-        })
+        };
+        // Bits the typed form cannot carry (D5 on a function without follow-up frames, D6 on
+        // a request): keep the frame as Unknown so that it re-emits byte for byte.
+        if repr.control().ok() != Some(control) {
+            repr.body = Body::Unknown { control, data };
+        }
+        Ok(repr)
     }
 
     /// The control byte this representation emits.
@@ -535,11 +542,11 @@ fn parse_request<'a>(f: Function, e: Edition, data: Data<'a>) -> Result<Request<
             let fixed = if v2007 { 8 } else { 4 };
             need(f, &rest, fixed, false)?;
             let (head, value) = rest.split_at(fixed).unwrap_or((Data::EMPTY, Data::EMPTY));
-            let a = chunk::<8>(&head);
+            let (p, c) = head.split_at(4).unwrap_or((Data::EMPTY, Data::EMPTY));
             Request::Write {
                 di,
-                password: Password::from_plain([a[0], a[1], a[2], a[3]]),
-                operator: v2007.then_some(OperatorCode([a[4], a[5], a[6], a[7]])),
+                password: Password::from_plain(chunk::<4>(&p)),
+                operator: v2007.then(|| OperatorCode(chunk::<4>(&c))),
                 data: value,
             }
         }
