@@ -295,7 +295,10 @@ pub enum VendError {
     /// A value does not fit its field.
     #[error("{0}")]
     Field(#[from] FieldError),
-    /// The new key does not suit the meter's algorithm, or a section is missing.
-    #[error("key change: {0}")]
+    /// Key material or parameters are not valid.
+    #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// A 128-bit key change carries the supply group code, and none was given.
+    #[error("a 128-bit key change needs the supply group code")]
+    MissingSgc,
 }

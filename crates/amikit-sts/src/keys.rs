@@ -60,7 +60,7 @@ impl fmt::Display for KeyType {
 }
 
 /// Supply group code (SGC): 6 decimal digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SupplyGroupCode(u32);
 
@@ -123,7 +123,7 @@ impl fmt::Display for SupplyGroupCode {
 }
 
 /// Tariff index (TI): 2 decimal digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TariffIndex(u8);
 
@@ -160,6 +160,9 @@ impl fmt::Display for TariffIndex {
 pub struct KeyRevision(u8);
 
 impl KeyRevision {
+    /// KRN 1, the first revision.
+    pub const FIRST: KeyRevision = KeyRevision(1);
+
     /// The KRN 1–15.
     pub const fn new(value: u8) -> Result<KeyRevision, KeyError> {
         if value == 0 || value > 15 {

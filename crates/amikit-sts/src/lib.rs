@@ -9,13 +9,17 @@ extern crate alloc;
 extern crate std;
 
 pub mod amount;
+pub mod block;
 pub mod cipher;
 pub mod crc;
+pub mod dkga;
 pub mod error;
 pub mod keys;
+pub mod meter;
 pub mod pan;
 pub mod tid;
 pub mod token;
+pub mod vend;
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -36,6 +36,11 @@ impl Tid {
         }
     }
 
+    /// The TID of the low 24 bits of `bits` (the upper bits are ignored).
+    pub const fn from_bits(bits: u32) -> Tid {
+        Tid(bits & Tid::MAX)
+    }
+
     /// The TID's value (minutes since the base date).
     pub const fn value(self) -> u32 {
         self.0

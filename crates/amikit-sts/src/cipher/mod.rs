@@ -9,8 +9,10 @@ pub use self::des::Des;
 pub use self::misty1::Misty1;
 pub use self::sta::{SAMPLE_TABLES, Sta, StaTables};
 
-use crate::error::KeyError;
+use crate::block::{MeterTest, TokenData};
+use crate::error::{DecodeError, FieldError, KeyError};
 use crate::keys::{DecoderKey, EncryptionAlgorithm};
+use crate::token::{Token, TokenClass};
 
 /// A 64-bit block cipher.
 pub trait BlockCipher64 {
@@ -124,6 +126,54 @@ impl<'t> TokenCipher<'t> {
             TokenCipher::Misty1(c) => c.decrypt(block),
         }
     }
+
+    /// Makes the token for `data`: the plain block with its CRC, encrypted (except class 1),
+    /// with the class transposed in.
+    pub fn encode(&self, data: &TokenData) -> Result<Token, FieldError> {
+        let class = data.class();
+        let block = data.to_block()?;
+        let block = if class.is_encrypted() {
+            self.encrypt(block)
+        } else {
+            block
+        };
+        Ok(Token::from_block(class, block))
+    }
+
+    /// The plain 64-bit block of a token: decrypted, except for class 1. The CRC is not checked.
+    pub fn plain_block(&self, token: Token) -> u64 {
+        let block = token.block();
+        if token.class().is_encrypted() {
+            self.decrypt(block)
+        } else {
+            block
+        }
+    }
+
+    /// Decrypts a token, checks its CRC and interprets the block.
+    pub fn decode(&self, token: Token) -> Result<TokenData, DecodeError> {
+        TokenData::parse(token.class(), self.plain_block(token))
+    }
+}
+
+/// Makes a class 1 (initiate meter test/display) token, which needs no key.
+pub fn encode_meter_test(test: &MeterTest) -> Result<Token, FieldError> {
+    let data = TokenData::MeterTest(*test);
+    Ok(Token::from_block(
+        TokenClass::INITIATE_TEST,
+        data.to_block()?,
+    ))
+}
+
+/// Decodes a token that is not encrypted (class 1); [`DecodeError::NeedsKey`] for the others.
+pub fn decode_unencrypted(token: Token) -> Result<TokenData, DecodeError> {
+    let class = token.class();
+    if class.is_encrypted() {
+        return Err(DecodeError::NeedsKey {
+            class: class.value(),
+        });
+    }
+    TokenData::parse(class, token.block())
 }
 
 impl BlockCipher64 for TokenCipher<'_> {
