@@ -5,8 +5,44 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
+
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod input;
+pub mod output;
+pub mod pricer;
+pub mod sink;
+pub mod snapshot;
+pub mod state;
+pub mod time;
+pub mod tracker;
+
+pub use command::{Command, CommandGroup, CommandKind, CommandReason};
+pub use config::{
+    Actuation, Config, ConfigError, FriendlyCalendar, LimitField, Limits, Overload, Policy,
+    Profile, Reconnect, Window, weekday_bit,
+};
+pub use engine::{Engine, MAX_OUTPUTS, Outputs};
+pub use input::{Input, InputKind, Param, PurchaseId, Remote, TopUpSource, UserAction};
+pub use output::{
+    AlarmLevel, Cause, Causes, CloseReason, Notification, Output, Record, Rejection, RelayAction,
+    RelayState,
+};
+pub use pricer::{ChargeWith, FlatPricer, NoCharge, PriceError, Pricer, TariffPricer};
+pub use sink::{CountSink, FnSink, Sink};
+pub use snapshot::{RecoverError, SNAPSHOT_LEN, Snapshot, SnapshotError, recover};
+pub use state::CreditState;
+pub use time::Timestamp;
+pub use tracker::{
+    CommandId, CommandStatus, JobReason, Outcome, Tracked, Tracker, TrackerConfig, TrackerError,
+    TrackerEvent,
+};
+
+/// Money, energy, price and the civil calendar, re-exported from `amikit-tariff`.
+pub use amikit_tariff::{Date, DateTime, Energy, Money, Price, Weekday};
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

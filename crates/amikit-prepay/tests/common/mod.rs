@@ -1,0 +1,111 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use amikit_prepay::{
+    CommandKind, Config, CreditState, DateTime, Engine, Input, Money, Output, Price, PriceError,
+    Pricer, Profile, PurchaseId, Remote, Snapshot, TariffPricer, Timestamp, TopUpSource,
+};
+use amikit_tariff::{ChargeState, Energy, Tariff};
+
+/// A customer's tariff and charging state; prices through `amikit-tariff`.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub tariff: Tariff,
+    pub state: ChargeState,
+}
+
+impl Pricer for Customer {
+    fn price(&mut self, at: Timestamp, energy: Energy) -> Result<Money, PriceError> {
+        TariffPricer::new(&self.tariff, &mut self.state).price(at, energy)
+    }
+
+    fn standing(&mut self, at: Timestamp) -> Result<Money, PriceError> {
+        TariffPricer::new(&self.tariff, &mut self.state).standing(at)
+    }
+}
+
+/// Money from a decimal string.
+pub fn m(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+/// 2026-01-07 (a Wednesday) at hh:mm.
+pub fn wed(h: u8, min: u8) -> Timestamp {
+    at(2026, 1, 7, h, min)
+}
+
+/// `year-month-day hh:mm`.
+pub fn at(year: u16, month: u8, day: u8, h: u8, min: u8) -> Timestamp {
+    Timestamp::from_datetime(DateTime::new(year, month, day, h, min, 0).unwrap())
+}
+
+/// A flat tariff of 0.5000 per kWh (`amikit_tariff::Tariff::flat`).
+pub fn half() -> Customer {
+    Customer {
+        tariff: Tariff::flat(Price::parse("0.5").unwrap()).unwrap(),
+        state: ChargeState::new(),
+    }
+}
+
+/// `kwh` (decimal string) of consumption.
+pub fn kwh(s: &str) -> Input {
+    Input::Consume {
+        energy: Energy::parse(s).unwrap(),
+    }
+}
+
+/// A top-up with purchase count `n`.
+pub fn top_up(amount: &str, n: u32, source: TopUpSource) -> Input {
+    Input::TopUp {
+        amount: m(amount),
+        id: PurchaseId::Sequence(n),
+        source,
+    }
+}
+
+/// A remote command valid until `expires`.
+pub fn remote(kind: CommandKind, expires: Timestamp) -> Input {
+    Input::Remote(Remote {
+        kind,
+        expires,
+        operator: 0x0102_0304,
+    })
+}
+
+/// A fixed snapshot standing in for every `Persist` when comparing output lists.
+pub const P: Output = Output::Persist(Snapshot {
+    generation: 0,
+    taken_at: Timestamp(0),
+    balance: Money::ZERO,
+    debt: Money::ZERO,
+    credit: CreditState::Normal,
+    relay: amikit_prepay::RelayState::Closed,
+    flags: 0,
+    last_sequence: 0,
+    last_order: 0,
+    checksum: 0,
+});
+
+/// Replaces the snapshot inside every `Persist` with [`P`]'s, so lists compare by order.
+pub fn norm(outs: impl IntoIterator<Item = Output>) -> Vec<Output> {
+    outs.into_iter()
+        .map(|o| match o {
+            Output::Persist(_) => P,
+            o => o,
+        })
+        .collect()
+}
+
+/// Runs one input and returns the normalised outputs.
+pub fn run(e: &mut Engine, p: &mut Customer, now: Timestamp, input: Input) -> Vec<Output> {
+    let outs = e.step(now, input, p);
+    assert!(outs.len() < amikit_prepay::MAX_OUTPUTS);
+    norm(outs)
+}
+
+/// An engine for `profile` with `config` adjusted by `f`, opening credit `balance`.
+pub fn engine(profile: Profile, balance: &str, f: impl FnOnce(&mut Config)) -> Engine {
+    let mut c = profile.config();
+    f(&mut c);
+    Engine::new(c, m(balance)).unwrap()
+}
