@@ -133,33 +133,43 @@ impl<T: AsRef<[u8]>> Frame<T> {
 ///
 /// The first [`FrameError`] found.
 pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> {
-    let Some(&[s1, l0, l1, l2, l3, s2]) = bytes.first_chunk::<6>() else {
-        if let Some(&b) = bytes.first() {
-            if b != 0x68 {
-                return Err(FrameError::BadStart(b));
-            }
+    // Validate whatever header bytes are present, so that a prefix of a valid frame reports
+    // only `Truncated` (the deframer relies on this).
+    let b = |i: usize| bytes.get(i).copied();
+    match b(0) {
+        None => return Err(FrameError::Truncated { needed: 6, available: 0 }),
+        Some(0x68) => {}
+        Some(other) => return Err(FrameError::BadStart(other)),
+    }
+    if let (Some(l0), Some(l1)) = (b(1), b(2)) {
+        let (user_len, pid) = split_l(u16::from_le_bytes([l0, l1]));
+        if !profile.accepts_protocol_id(pid) {
+            return Err(FrameError::ProtocolId(pid));
         }
+        if user_len < 8 {
+            return Err(FrameError::TooShort(user_len));
+        }
+    }
+    if let (Some(a), Some(c)) = (b(1), b(3)) {
+        if a != c {
+            let first = u16::from_le_bytes([a, b(2).unwrap_or(0)]);
+            return Err(FrameError::LengthMismatch { first, second: u16::from_le_bytes([c, b(4).unwrap_or(0)]) });
+        }
+    }
+    if let (Some(a), Some(c)) = (b(2), b(4)) {
+        if a != c {
+            let first = u16::from_le_bytes([b(1).unwrap_or(0), a]);
+            return Err(FrameError::LengthMismatch { first, second: u16::from_le_bytes([b(3).unwrap_or(0), c]) });
+        }
+    }
+    let Some(&[_, l0, l1, _, _, s2]) = bytes.first_chunk::<6>() else {
         return Err(FrameError::Truncated { needed: 6, available: bytes.len() });
     };
-    if s1 != 0x68 {
-        return Err(FrameError::BadStart(s1));
-    }
-    let first = u16::from_le_bytes([l0, l1]);
-    let second = u16::from_le_bytes([l2, l3]);
-    if first != second {
-        return Err(FrameError::LengthMismatch { first, second });
-    }
     if s2 != 0x68 {
         return Err(FrameError::BadSecondStart(s2));
     }
-    let (user_len, pid) = split_l(first);
-    if !profile.accepts_protocol_id(pid) {
-        return Err(FrameError::ProtocolId(pid));
-    }
-    let header = 8; // C + A(5) + AFN + SEQ; the 7-byte address only makes it longer
-    if user_len < header {
-        return Err(FrameError::TooShort(user_len));
-    }
+    let first = u16::from_le_bytes([l0, l1]);
+    let (user_len, _) = split_l(first);
     let total = user_len + OVERHEAD;
     let Some(frame) = bytes.get(..total) else {
         return Err(FrameError::Truncated { needed: total, available: bytes.len() });

@@ -29,6 +29,7 @@ pub mod walker;
 pub use address::{Address, AddressWidth};
 pub use afn::{Afn, Command};
 pub use aux::{Ec, Tp};
+pub use deframer::Deframer;
 pub use builder::{FrameBuilder, FrameWriter};
 pub use control::{Control, Direction, Function};
 pub use dadt::{DaDt, Fn, Pn};

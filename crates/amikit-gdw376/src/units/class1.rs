@@ -1,0 +1,367 @@
+//! AFN 0C (class-1 realtime data) reply units, also the bodies of AFN 0D (frozen) units.
+
+use super::codec::{FormatSeq, Reader, Writer};
+use crate::error::{EncodeError, UnitError};
+use crate::format::{DataFormat, Format05, Format07, Format08, Format09, Format11, Format14, Format15, Format25};
+
+/// F25: realtime power, power factor, voltage and current (67 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Realtime {
+    /// Terminal meter-read time (format 15).
+    pub read_time: Option<Format15>,
+    /// Active power total, A, B, C (format 09, kW).
+    pub active_power: [Option<Format09>; 4],
+    /// Reactive power total, A, B, C (format 09, kvar).
+    pub reactive_power: [Option<Format09>; 4],
+    /// Power factor total, A, B, C (format 05, %).
+    pub power_factor: [Option<Format05>; 4],
+    /// Voltage A, B, C (format 07, V).
+    pub voltage: [Option<Format07>; 3],
+    /// Current A, B, C (format 25, A).
+    pub current: [Option<Format25>; 3],
+    /// Neutral current (format 25, A).
+    pub neutral_current: Option<Format25>,
+    /// Apparent power total, A, B, C (format 09, kVA).
+    pub apparent_power: [Option<Format09>; 4],
+}
+
+fn arr<const N: usize, F: DataFormat + Copy>(r: &mut Reader<'_>) -> Result<[Option<F>; N], UnitError> {
+    let mut out = [None; N];
+    for v in &mut out {
+        *v = r.fmt()?;
+    }
+    Ok(out)
+}
+
+fn put_arr<F: DataFormat>(w: &mut Writer<'_>, v: &[Option<F>]) -> Result<(), EncodeError> {
+    for x in v {
+        w.fmt(x.as_ref())?;
+    }
+    Ok(())
+}
+
+impl Realtime {
+    /// Wire size.
+    pub const LEN: usize = 67;
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`] (e.g. `EF` filler under a strict profile).
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+        Ok(Realtime {
+            read_time: r.fmt()?,
+            active_power: arr(r)?,
+            reactive_power: arr(r)?,
+            power_factor: arr(r)?,
+            voltage: arr(r)?,
+            current: arr(r)?,
+            neutral_current: r.fmt()?,
+            apparent_power: arr(r)?,
+        })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`], [`EncodeError::Format`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.fmt(self.read_time.as_ref())?;
+        put_arr(w, &self.active_power)?;
+        put_arr(w, &self.reactive_power)?;
+        put_arr(w, &self.power_factor)?;
+        put_arr(w, &self.voltage)?;
+        put_arr(w, &self.current)?;
+        w.fmt(self.neutral_current.as_ref())?;
+        put_arr(w, &self.apparent_power)
+    }
+}
+
+/// `read time (format 15), M (tariff count), M + 1 registers of format F` — total first, then
+/// tariffs 1…M. F129/F131 (forward/reverse active energy, format 14), F130/F132–F136 (format 11),
+/// and the frozen AFN 0D F161… equivalents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registers<'a, F> {
+    /// Terminal meter-read time.
+    pub read_time: Option<Format15>,
+    /// Total, then tariff 1…M.
+    pub values: FormatSeq<'a, F>,
+}
+
+impl<'a, F: DataFormat> Registers<'a, F> {
+    /// Number of tariffs M.
+    #[must_use]
+    pub fn tariffs(&self) -> usize {
+        self.values.len().saturating_sub(1)
+    }
+    /// The total.
+    #[must_use]
+    pub fn total(&self) -> Option<F> {
+        self.values.get(0)
+    }
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let read_time = r.fmt()?;
+        let m = usize::from(r.u8()?);
+        Ok(Registers { read_time, values: r.seq(m + 1)? })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`] without a total.
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.fmt(self.read_time.as_ref())?;
+        let m = u8::try_from(self.tariffs()).map_err(|_| EncodeError::OutOfRange("tariffs"))?;
+        if self.values.is_empty() {
+            return Err(EncodeError::OutOfRange("registers need a total"));
+        }
+        w.u8(m)?;
+        w.bytes(self.values.as_bytes())
+    }
+    /// Writes such a unit from values (total first).
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::OutOfRange`] without a total or above 255 tariffs, else as [`Writer`].
+    pub fn write(w: &mut Writer<'_>, read_time: Option<&Format15>, values: &[Option<F>]) -> Result<(), EncodeError> {
+        if values.is_empty() {
+            return Err(EncodeError::OutOfRange("registers need a total"));
+        }
+        w.fmt(read_time)?;
+        w.u8(u8::try_from(values.len() - 1).map_err(|_| EncodeError::OutOfRange("tariffs"))?)?;
+        put_arr(w, values)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<F: DataFormat + serde::Serialize> serde::Serialize for Registers<'_, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Registers", 3)?;
+        st.serialize_field("read_time", &self.read_time)?;
+        st.serialize_field("tariffs", &self.tariffs())?;
+        st.serialize_field("values", &self.values)?;
+        st.end()
+    }
+}
+
+/// F33 / F34 (and F37 / F38): `read time, M`, then M + 1 registers each of active energy
+/// (format 14) and of three reactive quantities (format 11). For F33: forward active, forward
+/// reactive (combined reactive 1), quadrant I, quadrant IV; for F34: reverse active, reverse
+/// reactive (combined reactive 2), quadrant II, quadrant III.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct EnergyRegisters<'a> {
+    /// Terminal meter-read time.
+    pub read_time: Option<Format15>,
+    /// Active energy, total then tariffs (kWh).
+    pub active: FormatSeq<'a, Format14>,
+    /// Reactive energy, total then tariffs (kvarh).
+    pub reactive: FormatSeq<'a, Format11>,
+    /// Quadrant I (F33) or II (F34) reactive energy.
+    pub quadrant_a: FormatSeq<'a, Format11>,
+    /// Quadrant IV (F33) or III (F34) reactive energy.
+    pub quadrant_b: FormatSeq<'a, Format11>,
+}
+
+impl<'a> EnergyRegisters<'a> {
+    /// Number of tariffs M.
+    #[must_use]
+    pub fn tariffs(&self) -> usize {
+        self.active.len().saturating_sub(1)
+    }
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let read_time = r.fmt()?;
+        let n = usize::from(r.u8()?) + 1;
+        Ok(EnergyRegisters { read_time, active: r.seq(n)?, reactive: r.seq(n)?, quadrant_a: r.seq(n)?, quadrant_b: r.seq(n)? })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::OutOfRange`] when the four runs differ in length, else as [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        let n = self.active.len();
+        if n == 0 || self.reactive.len() != n || self.quadrant_a.len() != n || self.quadrant_b.len() != n {
+            return Err(EncodeError::OutOfRange("energy register runs differ"));
+        }
+        w.fmt(self.read_time.as_ref())?;
+        w.u8(u8::try_from(n - 1).map_err(|_| EncodeError::OutOfRange("tariffs"))?)?;
+        w.bytes(self.active.as_bytes())?;
+        w.bytes(self.reactive.as_bytes())?;
+        w.bytes(self.quadrant_a.as_bytes())?;
+        w.bytes(self.quadrant_b.as_bytes())
+    }
+}
+
+/// F166: meter parameter-change counts and times (19 bytes): read time, clock-change count
+/// (format 08), last clock change (format 15), tariff-period change count (format 08), last
+/// period change (format 15). Layout as recalled from the 2009 text; not confirmed by a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ParamChanges {
+    /// Terminal meter-read time.
+    pub read_time: Option<Format15>,
+    /// Clock-change count.
+    pub clock_changes: Option<Format08>,
+    /// Last clock change.
+    pub last_clock_change: Option<Format15>,
+    /// Tariff-period change count.
+    pub period_changes: Option<Format08>,
+    /// Last tariff-period change.
+    pub last_period_change: Option<Format15>,
+}
+
+impl ParamChanges {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+        Ok(ParamChanges {
+            read_time: r.fmt()?,
+            clock_changes: r.fmt()?,
+            last_clock_change: r.fmt()?,
+            period_changes: r.fmt()?,
+            last_period_change: r.fmt()?,
+        })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.fmt(self.read_time.as_ref())?;
+        w.fmt(self.clock_changes.as_ref())?;
+        w.fmt(self.last_clock_change.as_ref())?;
+        w.fmt(self.period_changes.as_ref())?;
+        w.fmt(self.last_period_change.as_ref())
+    }
+}
+
+/// F167 in the Q/GDW 376.1-2009 layout (41 bytes): meter purchase and usage information —
+/// read time (format 15), purchase count (format 08), remaining money and total purchased money
+/// (format 14, 元), then remaining, overdraft, total purchased, credit-limit, alarm and fault
+/// energy (format 11, kWh). The 2013 layout is 46 bytes and is not typed here (its field layout
+/// is not confirmed by any source in the notes); walk it as a unit of known length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PurchaseInfo {
+    /// Terminal meter-read time.
+    pub read_time: Option<Format15>,
+    /// Number of purchases.
+    pub purchases: Option<Format08>,
+    /// Remaining money (元).
+    pub remaining_money: Option<Format14>,
+    /// Total purchased money (元).
+    pub total_money: Option<Format14>,
+    /// Remaining energy (kWh).
+    pub remaining_energy: Option<Format11>,
+    /// Overdraft energy (kWh).
+    pub overdraft_energy: Option<Format11>,
+    /// Total purchased energy (kWh).
+    pub total_energy: Option<Format11>,
+    /// Credit-limit energy (kWh).
+    pub credit_limit_energy: Option<Format11>,
+    /// Alarm energy (kWh).
+    pub alarm_energy: Option<Format11>,
+    /// Fault energy (kWh).
+    pub fault_energy: Option<Format11>,
+}
+
+impl PurchaseInfo {
+    /// Wire size (2009 layout).
+    pub const LEN: usize = 41;
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+        Ok(PurchaseInfo {
+            read_time: r.fmt()?,
+            purchases: r.fmt()?,
+            remaining_money: r.fmt()?,
+            total_money: r.fmt()?,
+            remaining_energy: r.fmt()?,
+            overdraft_energy: r.fmt()?,
+            total_energy: r.fmt()?,
+            credit_limit_energy: r.fmt()?,
+            alarm_energy: r.fmt()?,
+            fault_energy: r.fmt()?,
+        })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.fmt(self.read_time.as_ref())?;
+        w.fmt(self.purchases.as_ref())?;
+        w.fmt(self.remaining_money.as_ref())?;
+        w.fmt(self.total_money.as_ref())?;
+        w.fmt(self.remaining_energy.as_ref())?;
+        w.fmt(self.overdraft_energy.as_ref())?;
+        w.fmt(self.total_energy.as_ref())?;
+        w.fmt(self.credit_limit_energy.as_ref())?;
+        w.fmt(self.alarm_energy.as_ref())?;
+        w.fmt(self.fault_energy.as_ref())
+    }
+}
+
+/// F168: meter settlement information — read time, M, settled active energy (total, tariffs)
+/// and unsettled active energy (total, tariffs), format 14. Layout as recalled from the 2009
+/// text; not confirmed by a capture (the one real F168 in the shared vectors is a shorter,
+/// different layout and walks as opaque).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Settlement<'a> {
+    /// Terminal meter-read time.
+    pub read_time: Option<Format15>,
+    /// Settled active energy, total then tariffs (kWh).
+    pub settled: FormatSeq<'a, Format14>,
+    /// Unsettled active energy, total then tariffs (kWh).
+    pub unsettled: FormatSeq<'a, Format14>,
+}
+
+impl<'a> Settlement<'a> {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let read_time = r.fmt()?;
+        let n = usize::from(r.u8()?) + 1;
+        Ok(Settlement { read_time, settled: r.seq(n)?, unsettled: r.seq(n)? })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::OutOfRange`] when the runs differ, else as [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        let n = self.settled.len();
+        if n == 0 || self.unsettled.len() != n {
+            return Err(EncodeError::OutOfRange("settlement runs differ"));
+        }
+        w.fmt(self.read_time.as_ref())?;
+        w.u8(u8::try_from(n - 1).map_err(|_| EncodeError::OutOfRange("tariffs"))?)?;
+        w.bytes(self.settled.as_bytes())?;
+        w.bytes(self.unsettled.as_bytes())
+    }
+}

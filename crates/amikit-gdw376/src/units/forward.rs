@@ -1,0 +1,135 @@
+//! AFN 10 F1: transparent forwarding (notes §2.11). Downlink `port ctrl frame-timeout
+//! byte-timeout k(2) payload`; uplink `port k(2) payload`. The payload is usually a DL/T 645
+//! frame; with the `dlt645` feature, [`ForwardRequest::inner_645`] / [`ForwardReply::inner_645`]
+//! parse it through `amikit-dlt645`.
+
+use super::codec::{Reader, Writer};
+use crate::error::{EncodeError, UnitError};
+
+/// Serial settings byte of a forward request: D7–D5 baud index, D4 stop bits, D3 parity on,
+/// D2 odd parity, D1–D0 data bits − 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CommControl(pub u8);
+
+impl CommControl {
+    /// 2400 bps, even parity, 8 data bits, 1 stop bit — the usual DL/T 645 setting (`6B`).
+    pub const DLT645_2400_8E1: CommControl = CommControl(0x6B);
+    /// Baud index (1 = 600 … 7 = 19200).
+    #[must_use]
+    pub const fn baud_index(self) -> u8 {
+        self.0 >> 5
+    }
+    /// Baud rate for indices 1–7 (index 0 is "default"/unverified and gives `None`).
+    #[must_use]
+    pub const fn baud(self) -> Option<u32> {
+        match self.baud_index() {
+            1 => Some(600),
+            2 => Some(1200),
+            3 => Some(2400),
+            4 => Some(4800),
+            5 => Some(7200),
+            6 => Some(9600),
+            7 => Some(19200),
+            _ => None,
+        }
+    }
+    /// Data bits (5–8).
+    #[must_use]
+    pub const fn data_bits(self) -> u8 {
+        (self.0 & 3) + 5
+    }
+    /// Parity: `None` (off), `Some(true)` odd, `Some(false)` even.
+    #[must_use]
+    pub const fn parity_odd(self) -> Option<bool> {
+        if self.0 & 0x08 == 0 { None } else { Some(self.0 & 0x04 != 0) }
+    }
+    /// Stop bits (1 or 2).
+    #[must_use]
+    pub const fn stop_bits(self) -> u8 {
+        if self.0 & 0x10 != 0 { 2 } else { 1 }
+    }
+}
+
+/// AFN 10 F1 downlink: forward `payload` on `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ForwardRequest<'a> {
+    /// Terminal port.
+    pub port: u8,
+    /// Serial settings.
+    pub control: CommControl,
+    /// Frame timeout: D7 unit (1 = s, 0 = 10 ms), D6–D0 value.
+    pub frame_timeout: u8,
+    /// Byte timeout, 10 ms units.
+    pub byte_timeout: u8,
+    /// The forwarded bytes.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "super::common::ser_hex"))]
+    pub payload: &'a [u8],
+}
+
+impl<'a> ForwardRequest<'a> {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let port = r.u8()?;
+        let control = CommControl(r.u8()?);
+        let frame_timeout = r.u8()?;
+        let byte_timeout = r.u8()?;
+        let k = r.u16()?;
+        Ok(ForwardRequest { port, control, frame_timeout, byte_timeout, payload: r.bytes(usize::from(k))? })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.bytes(&[self.port, self.control.0, self.frame_timeout, self.byte_timeout])?;
+        w.u16(u16::try_from(self.payload.len()).map_err(|_| EncodeError::OutOfRange("forward length"))?)?;
+        w.bytes(self.payload)
+    }
+    /// Frame timeout in milliseconds.
+    #[must_use]
+    pub const fn frame_timeout_ms(&self) -> u32 {
+        let v = (self.frame_timeout & 0x7F) as u32;
+        if self.frame_timeout & 0x80 != 0 { v * 1000 } else { v * 10 }
+    }
+}
+
+/// AFN 10 F1 uplink: the answer received on `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ForwardReply<'a> {
+    /// Terminal port.
+    pub port: u8,
+    /// The bytes received from the device.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "super::common::ser_hex"))]
+    pub payload: &'a [u8],
+}
+
+impl<'a> ForwardReply<'a> {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let port = r.u8()?;
+        let k = r.u16()?;
+        Ok(ForwardReply { port, payload: r.bytes(usize::from(k))? })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u8(self.port)?;
+        w.u16(u16::try_from(self.payload.len()).map_err(|_| EncodeError::OutOfRange("forward length"))?)?;
+        w.bytes(self.payload)
+    }
+}
