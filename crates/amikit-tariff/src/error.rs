@@ -14,6 +14,9 @@ pub enum QuantityError {
     /// A division by zero (for example energy purchasable at a price of zero).
     #[error("division by zero")]
     DivisionByZero,
+    /// An exact conversion would lose digits beyond the quantity's decimals.
+    #[error("value has more decimals than the quantity holds")]
+    Inexact,
 }
 
 /// A decimal string could not be read as a quantity.

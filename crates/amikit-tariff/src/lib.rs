@@ -11,12 +11,18 @@ extern crate std;
 pub mod balance;
 pub mod calendar;
 pub mod charge;
+#[cfg(feature = "decimal")]
+pub mod decimal;
+#[cfg(all(feature = "serde", feature = "alloc"))]
+pub mod def;
 pub mod error;
 pub mod quantity;
 pub mod quote;
 pub mod step;
 pub mod tariff;
 pub mod tou;
+#[cfg(all(feature = "serde", feature = "alloc"))]
+pub mod validate;
 
 pub use balance::{Applied, Balance, DebtRecovery, OrderNo, RecoveryPeriod, TopUpReceipt};
 pub use calendar::{Date, DateTime, MonthDay, TimeOfDay, Weekday};
