@@ -25,6 +25,7 @@ mod extra;
 mod generated;
 pub mod v1997;
 
+#[cfg(feature = "names")]
 use core::fmt;
 
 use crate::data::Data;
