@@ -103,6 +103,16 @@ impl Misty1 {
         Misty1::new(&key.to_be_bytes())
     }
 
+    /// The extended key K'1..K'8 (`K'_i = FI(K_i, K_{i+1})`), as RFC 2994 lists it for its
+    /// test key.
+    pub fn extended_key(&self) -> [u16; 8] {
+        let mut out = [0u16; 8];
+        for (o, k) in out.iter_mut().zip(self.ek.iter().skip(8)) {
+            *o = *k;
+        }
+        out
+    }
+
     #[inline(always)]
     fn key(&self, index: usize) -> u16 {
         k(&self.ek, index)
