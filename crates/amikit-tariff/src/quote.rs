@@ -165,6 +165,7 @@ impl Schedule {
         Ok(fine)
     }
 
+    #[inline(never)]
     fn total(&self, metered: i64, rounding: Rounding) -> Result<Money, QuantityError> {
         let billed = metered
             .checked_mul(self.multiplier)

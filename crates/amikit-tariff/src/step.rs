@@ -66,6 +66,24 @@ impl SettlementDate {
     }
 }
 
+/// Insertion sort for at most [`MAX_SETTLEMENT_DATES`] dates (`sort_unstable` would link
+/// several KiB of generic sorting code into firmware).
+fn sort_small(v: &mut [SettlementDate]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 {
+            let (Some(a), Some(b)) = (v.get(j - 1), v.get(j)) else {
+                break;
+            };
+            if a <= b {
+                break;
+            }
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 /// When the step energy register is cleared.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Settlement {
@@ -106,7 +124,7 @@ impl Settlement {
                 table: Table::SettlementDates,
                 max: MAX_SETTLEMENT_DATES as u16,
             })?;
-        v.sort_unstable();
+        sort_small(&mut v);
         for w in v.windows(2) {
             if let [a, b] = w
                 && a == b
@@ -151,7 +169,7 @@ impl Settlement {
             }
         }
         if !valid.is_empty() {
-            valid.sort_unstable();
+            sort_small(&mut valid);
             return Some(Self::Yearly(valid));
         }
         if let Some(&(_, d, h)) = dates.first()

@@ -205,6 +205,9 @@ impl Hasher for Fnv {
     fn finish(&self) -> u64 {
         self.0
     }
+    // Out of line: a derived `Hash` calls this for every field, and inlining it each time
+    // costs kilobytes of firmware.
+    #[inline(never)]
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);

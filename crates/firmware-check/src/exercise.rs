@@ -43,9 +43,78 @@ fn sts(seed: u32) -> u32 {
     seed ^ amikit_sts::VERSION.len() as u32
 }
 
+/// A stepped time-of-use tariff with seed-derived prices and consumption: meter-side
+/// charging across a step boundary, a vending quote and a top-up.
 #[cfg(feature = "tariff")]
 fn tariff(seed: u32) -> u32 {
-    seed ^ amikit_tariff::VERSION.len() as u32
+    use amikit_tariff::{
+        Balance, ChargeState, DateTime, DayTable, DayTableId, DebtRecovery, Energy, Levy, Money,
+        MonthDay, OrderNo, Period, Price, Rate, Rounding, Season, Settlement, SettlementDate,
+        StepTable, Tariff, TimeOfDay, TouTable,
+    };
+    let run = || -> Option<u32> {
+        let s = i64::from(seed);
+        let (peak, valley) = (Rate::new(1)?, Rate::new(2)?);
+        let day = DayTable::new(&[
+            Period {
+                start: TimeOfDay::new(8, 0).ok()?,
+                rate: peak,
+            },
+            Period {
+                start: TimeOfDay::new(22, 0).ok()?,
+                rate: valley,
+            },
+        ])
+        .ok()?;
+        let tou = TouTable::new(
+            &[
+                Some(Price::from_raw(5_000 + s % 1_000)),
+                Some(Price::from_raw(2_500 + s % 700)),
+            ],
+            &[day],
+            &[Season::every_day(
+                MonthDay::new(1, 1).ok()?,
+                DayTableId::new(1)?,
+            )],
+            &[],
+        )
+        .ok()?;
+        let steps = StepTable::new(
+            &[Energy::from_wh(2_760_000), Energy::from_wh(4_800_000)],
+            &[Price::ZERO, Price::from_raw(500), Price::from_raw(3_000)],
+            Settlement::yearly(&[SettlementDate::new(1, 1, 0).ok()?]).ok()?,
+        )
+        .ok()?;
+        let tariff = Tariff::tou(tou)
+            .with_steps(steps)
+            .with_levy(Levy::new(130_000, false).ok()?)
+            .ok()?;
+        let start = DateTime::new(2024, 12, 31, 20, 0, 0).ok()?;
+        let mut state = ChargeState::with_period_energy(Energy::from_wh(2_700_000 + s), start);
+        let mut digest = 0u32;
+        for i in 0..8u8 {
+            let at = DateTime::new(2024, 12, 31, 20 + i / 2, (i % 2) * 30, 0).ok()?;
+            let c = tariff
+                .charge(&mut state, at, Energy::from_wh(10_000 + s * i64::from(i)))
+                .ok()?;
+            digest = digest.rotate_left(3) ^ (c.total.raw() as u32);
+        }
+        let q = tariff
+            .quote_money(
+                Some(start),
+                state.period_energy(),
+                Money::from_raw(s * 1_000),
+                Rounding::Down,
+            )
+            .ok()?;
+        let mut balance: Balance<4> = Balance::new(DebtRecovery::Full);
+        balance
+            .top_up(OrderNo(u64::from(seed)), Money::from_raw(s + 1))
+            .ok()?;
+        balance.charge(q.total).ok()?;
+        Some(digest ^ (q.energy.wh() as u32) ^ (balance.credit().raw() as u32))
+    };
+    run().unwrap_or(seed)
 }
 
 #[cfg(feature = "prepay")]
