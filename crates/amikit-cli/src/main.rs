@@ -4,6 +4,7 @@
 //! standard error; the exit status is 1 for an error, 2 for a usage error (clap's convention).
 
 mod decode;
+mod dlt645;
 mod error;
 mod input;
 mod output;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Recognise the protocol of a frame or token and decode it.
     Decode(decode::Args),
+    /// DL/T 645: decode frames, build read requests.
+    Dlt645(dlt645::Args),
 }
 
 fn main() {
@@ -36,6 +39,7 @@ fn main() {
     let printer = Printer::new(cli.json);
     let result: Result<(), CliError> = match cli.command {
         Command::Decode(args) => decode::run(&args, &printer),
+        Command::Dlt645(args) => dlt645::run(&args, &printer),
     };
     if let Err(err) = result {
         eprintln!("amikit: {err}");

@@ -30,7 +30,62 @@ pub fn run(seed: u32) -> u32 {
 
 #[cfg(feature = "dlt645")]
 fn dlt645(seed: u32) -> u32 {
-    seed ^ amikit_dlt645::VERSION.len() as u32
+    use amikit_dlt645::deframer::{Deframer, Event};
+    use amikit_dlt645::{Address, Body, Data, DataId, Di, Edition, Frame, Repr, catalogue};
+
+    let mut digest = 0u32;
+    let address =
+        Address::from_number(u64::from(seed) % 1_000_000_000_000).unwrap_or(Address::WILDCARD);
+    // master side: a read request of forward active energy
+    let mut buf = [0u8; 64];
+    let n = Repr::read(address, Di(0x0001_0000 | (seed & 0x0F)))
+        .emit(&mut buf)
+        .unwrap_or(0);
+    // meter side: a read reply carrying a seed-derived BCD value
+    let v = seed % 100;
+    let value = [((v / 10) << 4 | (v % 10)) as u8, 0x00, 0x00, 0x00];
+    let reply = Repr::new(
+        Edition::V2007,
+        address,
+        Body::Reply(amikit_dlt645::Reply::Read {
+            di: DataId::V2007(Di::FORWARD_ACTIVE_ENERGY),
+            data: Data::plain(&value),
+            more: false,
+        }),
+    )
+    .with_preamble((seed % 4) as u8);
+    let mut stream = [0u8; 128];
+    let n = n.min(64);
+    let (head, tail) = stream.split_at_mut(n);
+    head.copy_from_slice(buf.get(..n).unwrap_or(&[]));
+    let m = reply.emit(tail).unwrap_or(0);
+    // streaming: find both frames in the byte stream
+    let mut deframer = Deframer::<256>::new();
+    let _ = deframer.push(stream.get(..n + m).unwrap_or(&[]));
+    while let Some(event) = deframer.next() {
+        if let Event::Frame(frame) = event {
+            digest = digest.rotate_left(3) ^ u32::from(frame.checksum());
+            if let Ok(Repr {
+                body:
+                    Body::Reply(amikit_dlt645::Reply::Read {
+                        di: DataId::V2007(di),
+                        data,
+                        ..
+                    }),
+                ..
+            }) = Repr::parse(&frame, Edition::V2007)
+                && let Some(entry) = catalogue::lookup(di)
+                && let Ok(Some(value)) = entry.decode(data)
+                && let Some(number) = value.number()
+            {
+                digest ^= number.mantissa as u32;
+            }
+        }
+    }
+    if let Ok(frame) = Frame::new_checked(buf.get(..n).unwrap_or(&[])) {
+        digest ^= u32::from(frame.control().0);
+    }
+    digest
 }
 
 #[cfg(feature = "gdw376")]
