@@ -56,7 +56,12 @@ impl Address {
     /// A terminal address with MSA 0 (what terminals send in frames they initiate).
     #[must_use]
     pub const fn new(a1: u16, a2: u32) -> Self {
-        Address { a1, a2, msa: 0, group: false }
+        Address {
+            a1,
+            a2,
+            msa: 0,
+            group: false,
+        }
     }
     /// This address with another MSA (masked to 7 bits).
     #[must_use]
@@ -71,7 +76,12 @@ impl Address {
             AddressWidth::Five => 0xFFFF,
             AddressWidth::Seven => 0xFFFF_FFFF,
         };
-        Address { a1, a2, msa: msa & 0x7F, group: true }
+        Address {
+            a1,
+            a2,
+            msa: msa & 0x7F,
+            group: true,
+        }
     }
     /// True for the broadcast address (A2 all ones in either width, group flag set).
     #[must_use]
@@ -129,11 +139,14 @@ impl Address {
     pub fn emit(&self, out: &mut [u8], width: AddressWidth) -> Result<usize, EncodeError> {
         let n = width.len();
         let got = out.len();
-        let dst = out.get_mut(..n).ok_or(EncodeError::BufferTooSmall { needed: n, got })?;
+        let dst = out
+            .get_mut(..n)
+            .ok_or(EncodeError::BufferTooSmall { needed: n, got })?;
         let [a1l, a1h] = self.a1.to_le_bytes();
         match width {
             AddressWidth::Five => {
-                let a2 = u16::try_from(self.a2).map_err(|_| EncodeError::OutOfRange("A2 above 65535"))?;
+                let a2 = u16::try_from(self.a2)
+                    .map_err(|_| EncodeError::OutOfRange("A2 above 65535"))?;
                 let [a2l, a2h] = a2.to_le_bytes();
                 dst.copy_from_slice(&[a1l, a1h, a2l, a2h, self.a3()]);
             }
@@ -148,7 +161,14 @@ impl Address {
 
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Address({:04X}-{} msa={}{})", self.a1, self.a2, self.msa, if self.group { " group" } else { "" })
+        write!(
+            f,
+            "Address({:04X}-{} msa={}{})",
+            self.a1,
+            self.a2,
+            self.msa,
+            if self.group { " group" } else { "" }
+        )
     }
 }
 

@@ -3,8 +3,8 @@
 //! Order on the wire: data units, PW (downlink of AFN 01/04/05/06/0F/10, length per
 //! [`Profile`](crate::Profile)), EC (uplink with ACD = 1), Tp (TpV = 1).
 
-use crate::format::{DataFormat, Format16};
 use crate::error::FormatError;
+use crate::format::{DataFormat, Format16};
 
 /// EC: the event counters sent with ACD = 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -53,17 +53,32 @@ impl Tp {
     pub fn new(pfc: u8, time: Format16, delay_min: u8) -> Result<Self, FormatError> {
         let mut t = [0u8; 4];
         time.encode(&mut t)?;
-        Ok(Tp { pfc, time: t, delay_min })
+        Ok(Tp {
+            pfc,
+            time: t,
+            delay_min,
+        })
     }
     /// Reads the six bytes.
     #[must_use]
     pub const fn from_bytes(b: [u8; 6]) -> Self {
-        Tp { pfc: b[0], time: [b[1], b[2], b[3], b[4]], delay_min: b[5] }
+        Tp {
+            pfc: b[0],
+            time: [b[1], b[2], b[3], b[4]],
+            delay_min: b[5],
+        }
     }
     /// The six bytes.
     #[must_use]
     pub const fn to_bytes(self) -> [u8; 6] {
-        [self.pfc, self.time[0], self.time[1], self.time[2], self.time[3], self.delay_min]
+        [
+            self.pfc,
+            self.time[0],
+            self.time[1],
+            self.time[2],
+            self.time[3],
+            self.delay_min,
+        ]
     }
     /// The send time.
     ///

@@ -141,7 +141,11 @@ impl FrameBuilder {
         c.advance(n);
         c.put(&[self.afn.0, self.seq.with_tpv(self.tp.is_some()).0])?;
         let head_end = c.pos();
-        Ok(FrameWriter { c, head_end, b: *self })
+        Ok(FrameWriter {
+            c,
+            head_end,
+            b: *self,
+        })
     }
 }
 
@@ -221,8 +225,14 @@ impl FrameWriter<'_> {
         }
         let end = self.c.pos();
         if pw_len > 0 {
-            let (head, rest) = self.c.buf.split_at_mut_checked(units_end).ok_or(EncodeError::OutOfRange("pw"))?;
-            let (pw, tail) = rest.split_at_mut_checked(pw_len).ok_or(EncodeError::OutOfRange("pw"))?;
+            let (head, rest) = self
+                .c
+                .buf
+                .split_at_mut_checked(units_end)
+                .ok_or(EncodeError::OutOfRange("pw"))?;
+            let (pw, tail) = rest
+                .split_at_mut_checked(pw_len)
+                .ok_or(EncodeError::OutOfRange("pw"))?;
             let head = head.get(6..).unwrap_or(&[]);
             let tail = tail.get(..end - units_end - pw_len).unwrap_or(&[]);
             mac.sign(head, tail, pw)?;
@@ -238,7 +248,9 @@ impl FrameWriter<'_> {
     /// [`EncodeError::OutOfRange`] on a PW of the wrong length, else as [`FrameWriter::finish`].
     pub fn finish_with_pw(mut self, pw: &[u8]) -> Result<usize, EncodeError> {
         if pw.len() != self.b.pw_len {
-            return Err(EncodeError::OutOfRange("PW length differs from the profile's"));
+            return Err(EncodeError::OutOfRange(
+                "PW length differs from the profile's",
+            ));
         }
         self.c.put(pw)?;
         if let Some(ec) = self.b.ec {

@@ -64,7 +64,11 @@ impl Control {
     /// D7: direction.
     #[must_use]
     pub const fn dir(self) -> Direction {
-        if self.0 & 0x80 != 0 { Direction::Up } else { Direction::Down }
+        if self.0 & 0x80 != 0 {
+            Direction::Up
+        } else {
+            Direction::Down
+        }
     }
     /// D6: PRM, 1 when the frame comes from the initiating station.
     #[must_use]
@@ -103,7 +107,11 @@ impl Control {
     /// This byte with ACD (uplink) / FCB (downlink) set or cleared.
     #[must_use]
     pub const fn with_fcb_acd(self, on: bool) -> Self {
-        if on { Control(self.0 | 0x20) } else { Control(self.0 & !0x20) }
+        if on {
+            Control(self.0 | 0x20)
+        } else {
+            Control(self.0 & !0x20)
+        }
     }
 }
 
@@ -267,12 +275,21 @@ mod tests {
         assert_eq!(c.function(), Function::Primary(PrimaryFunction::LinkTest));
         let r = Control(0x4B);
         assert_eq!(r.dir(), Direction::Down);
-        assert_eq!(r.function(), Function::Primary(PrimaryFunction::RequestClass2));
+        assert_eq!(
+            r.function(),
+            Function::Primary(PrimaryFunction::RequestClass2)
+        );
         assert!(Control(0xA8).acd());
         assert!(!Control(0x6B).acd()); // downlink D5 is FCB
-        assert_eq!(Control(0x98).function(), Function::Secondary(SecondaryFunction::UserData));
+        assert_eq!(
+            Control(0x98).function(),
+            Function::Secondary(SecondaryFunction::UserData)
+        );
         assert!(Control(0x98).fcv());
-        assert_eq!(Control::new(Direction::Up, false, true, false, 8), Control(0xA8));
+        assert_eq!(
+            Control::new(Direction::Up, false, true, false, 8),
+            Control(0xA8)
+        );
         for b in 0..=255u8 {
             let c = Control(b);
             let back = Control::new(c.dir(), c.prm(), c.fcb_acd(), c.fcv(), c.function_code());

@@ -31,7 +31,11 @@ impl Pn {
 
 impl fmt::Debug for Pn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_all() { f.write_str("p(all)") } else { write!(f, "p{}", self.0) }
+        if self.is_all() {
+            f.write_str("p(all)")
+        } else {
+            write!(f, "p{}", self.0)
+        }
     }
 }
 
@@ -79,7 +83,11 @@ pub struct DaDt {
 
 impl fmt::Debug for DaDt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DaDt({:02X}{:02X} {:02X}{:02X})", self.da1, self.da2, self.dt1, self.dt2)
+        write!(
+            f,
+            "DaDt({:02X}{:02X} {:02X}{:02X})",
+            self.da1, self.da2, self.dt1, self.dt2
+        )
     }
 }
 
@@ -90,7 +98,12 @@ impl DaDt {
     /// Reads the four bytes (no validation; see [`DaDt::check`]).
     #[must_use]
     pub const fn from_bytes(b: [u8; 4]) -> Self {
-        DaDt { da1: b[0], da2: b[1], dt1: b[2], dt2: b[3] }
+        DaDt {
+            da1: b[0],
+            da2: b[1],
+            dt1: b[2],
+            dt2: b[3],
+        }
     }
     /// The four bytes.
     #[must_use]
@@ -105,12 +118,22 @@ impl DaDt {
     ///
     /// [`DaDtError::BadDa`] or [`DaDtError::BadDt`].
     pub const fn check(self) -> Result<(), DaDtError> {
-        let da_ok = (self.da1 == 0 && self.da2 == 0) || (self.da1 == 0xFF && self.da2 == 0) || (self.da1 != 0 && self.da2 != 0);
+        let da_ok = if self.da2 == 0 {
+            matches!(self.da1, 0 | 0xFF)
+        } else {
+            self.da1 != 0
+        };
         if !da_ok {
-            return Err(DaDtError::BadDa { da1: self.da1, da2: self.da2 });
+            return Err(DaDtError::BadDa {
+                da1: self.da1,
+                da2: self.da2,
+            });
         }
         if self.dt1 == 0 || self.dt2 > 30 {
-            return Err(DaDtError::BadDt { dt1: self.dt1, dt2: self.dt2 });
+            return Err(DaDtError::BadDt {
+                dt1: self.dt1,
+                dt2: self.dt2,
+            });
         }
         Ok(())
     }
@@ -118,12 +141,21 @@ impl DaDt {
     /// The points named by DA, ascending.
     #[must_use]
     pub const fn pns(self) -> Pns {
-        Pns { da1: self.da1, da2: self.da2, bit: 0 }
+        Pns {
+            da1: self.da1,
+            da2: self.da2,
+            bit: 0,
+        }
     }
     /// The Fn named by DT (bit-mask reading), ascending.
     #[must_use]
     pub const fn fns(self) -> Fns {
-        Fns { mask: self.dt1, dt2: self.dt2, bit: 0, number: false }
+        Fns {
+            mask: self.dt1,
+            dt2: self.dt2,
+            bit: 0,
+            number: false,
+        }
     }
     /// The Fn named by DT with the "Fn written as a number" leniency (notes §6.3): a DT1 with
     /// more than one bit set is read as the Fn *number* inside the group (`03 00` → F3).
@@ -131,7 +163,12 @@ impl DaDt {
     #[must_use]
     pub const fn fns_number_lenient(self) -> Fns {
         if self.dt1.count_ones() > 1 && self.dt1 <= 8 {
-            Fns { mask: self.dt1, dt2: self.dt2, bit: 0, number: true }
+            Fns {
+                mask: self.dt1,
+                dt2: self.dt2,
+                bit: 0,
+                number: true,
+            }
         } else {
             self.fns()
         }
@@ -139,18 +176,32 @@ impl DaDt {
     /// Number of (pn, Fn) pairs.
     #[must_use]
     pub const fn pair_count(self) -> usize {
-        let p = if self.da1 == 0 || (self.da1 == 0xFF && self.da2 == 0) { 1 } else { self.da1.count_ones() as usize };
+        let p = if self.da1 == 0 || (self.da1 == 0xFF && self.da2 == 0) {
+            1
+        } else {
+            self.da1.count_ones() as usize
+        };
         p * (self.dt1.count_ones() as usize)
     }
     /// The (pn, Fn) pairs in pn-major, Fn-minor order (the order of the data units).
     #[must_use]
     pub const fn pairs(self) -> Pairs {
-        Pairs { pns: self.pns(), current: None, fns: self.fns(), template: self.fns() }
+        Pairs {
+            pns: self.pns(),
+            current: None,
+            fns: self.fns(),
+            template: self.fns(),
+        }
     }
     /// As [`DaDt::pairs`] with [`DaDt::fns_number_lenient`] for the Fn.
     #[must_use]
     pub const fn pairs_lenient(self) -> Pairs {
-        Pairs { pns: self.pns(), current: None, fns: self.fns_number_lenient(), template: self.fns_number_lenient() }
+        Pairs {
+            pns: self.pns(),
+            current: None,
+            fns: self.fns_number_lenient(),
+            template: self.fns_number_lenient(),
+        }
     }
 
     /// The DA for one point.
@@ -349,11 +400,23 @@ mod tests {
         d.check().unwrap();
         assert_eq!(d.pairs().collect::<Vec<_>>(), vec![(Pn(5), Fn(25))]);
         // gdw376-058: DT 40 14 → F167; gdw376-060: DT 80 14 → F168.
-        assert_eq!(DaDt::from_bytes([1, 1, 0x40, 0x14]).fns().next(), Some(Fn(167)));
-        assert_eq!(DaDt::from_bytes([1, 1, 0x80, 0x14]).fns().next(), Some(Fn(168)));
+        assert_eq!(
+            DaDt::from_bytes([1, 1, 0x40, 0x14]).fns().next(),
+            Some(Fn(167))
+        );
+        assert_eq!(
+            DaDt::from_bytes([1, 1, 0x80, 0x14]).fns().next(),
+            Some(Fn(168))
+        );
         // p0 and all points.
-        assert_eq!(DaDt::from_bytes([0, 0, 1, 0]).pns().collect::<Vec<_>>(), vec![Pn::P0]);
-        assert_eq!(DaDt::from_bytes([0xFF, 0, 1, 0]).pns().collect::<Vec<_>>(), vec![Pn::ALL]);
+        assert_eq!(
+            DaDt::from_bytes([0, 0, 1, 0]).pns().collect::<Vec<_>>(),
+            vec![Pn::P0]
+        );
+        assert_eq!(
+            DaDt::from_bytes([0xFF, 0, 1, 0]).pns().collect::<Vec<_>>(),
+            vec![Pn::ALL]
+        );
         // gdw376-019: DT 03 00 is F1+F2 as a mask, F3 with the number leniency.
         let odd = DaDt::from_bytes([0, 0, 3, 0]);
         assert_eq!(odd.fns().collect::<Vec<_>>(), vec![Fn(1), Fn(2)]);
@@ -369,12 +432,20 @@ mod tests {
         assert_eq!(d.to_bytes(), [0b101, 1, 0b11, 3]);
         assert_eq!(
             d.pairs().collect::<Vec<_>>(),
-            vec![(Pn(1), Fn(25)), (Pn(1), Fn(26)), (Pn(3), Fn(25)), (Pn(3), Fn(26))]
+            vec![
+                (Pn(1), Fn(25)),
+                (Pn(1), Fn(26)),
+                (Pn(3), Fn(25)),
+                (Pn(3), Fn(26))
+            ]
         );
         assert_eq!(d.pair_count(), 4);
         assert!(DaDt::group(&[Pn(1), Pn(9)], &[Fn(1)]).is_err());
         assert!(DaDt::single(Pn(2041), Fn(1)).is_err());
         assert!(DaDt::single(Pn(1), Fn(249)).is_err());
-        assert_eq!(DaDt::single(Pn(2040), Fn(248)).unwrap().to_bytes(), [0x80, 255, 0x80, 30]);
+        assert_eq!(
+            DaDt::single(Pn(2040), Fn(248)).unwrap().to_bytes(),
+            [0x80, 255, 0x80, 30]
+        );
     }
 }

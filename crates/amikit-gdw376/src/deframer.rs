@@ -88,7 +88,17 @@ impl<const N: usize> Deframer<N> {
     /// A deframer accepting the protocol ids the profile accepts.
     #[must_use]
     pub const fn with_profile(profile: Profile) -> Self {
-        Deframer { buf: [0; N], len: 0, profile, stats: Stats { frames: 0, skipped: 0, rejected: 0, last_error: None } }
+        Deframer {
+            buf: [0; N],
+            len: 0,
+            profile,
+            stats: Stats {
+                frames: 0,
+                skipped: 0,
+                rejected: 0,
+                last_error: None,
+            },
+        }
     }
     /// Counters.
     #[must_use]
@@ -113,7 +123,10 @@ impl<const N: usize> Deframer<N> {
                 if let Some(&[_, l0, l1]) = bytes.first_chunk::<3>() {
                     let total = split_l(u16::from_le_bytes([l0, l1])).0 + OVERHEAD;
                     if total > N {
-                        return Candidate::Bad(FrameError::TooLong { length: total, limit: N });
+                        return Candidate::Bad(FrameError::TooLong {
+                            length: total,
+                            limit: N,
+                        });
                     }
                 }
                 Candidate::Partial
@@ -141,7 +154,10 @@ impl<const N: usize> Deframer<N> {
             }
             .min(N);
             let take = want.saturating_sub(self.len).min(input.len() - pos);
-            if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + take), input.get(pos..pos + take)) {
+            if let (Some(dst), Some(src)) = (
+                self.buf.get_mut(self.len..self.len + take),
+                input.get(pos..pos + take),
+            ) {
                 dst.copy_from_slice(src);
             }
             self.len += take;
@@ -151,11 +167,17 @@ impl<const N: usize> Deframer<N> {
                 Candidate::Complete(n) => {
                     self.len = 0;
                     self.stats.frames += 1;
-                    return Output { consumed: pos, frame: self.buf.get(..n) };
+                    return Output {
+                        consumed: pos,
+                        frame: self.buf.get(..n),
+                    };
                 }
                 Candidate::Partial => {
                     if pos == input.len() {
-                        return Output { consumed: pos, frame: None };
+                        return Output {
+                            consumed: pos,
+                            frame: None,
+                        };
                     }
                 }
                 Candidate::Bad(e) => {
@@ -174,7 +196,10 @@ impl<const N: usize> Deframer<N> {
             let rest = input.get(pos..).unwrap_or(&[]);
             let Some(start) = rest.iter().position(|&b| b == 0x68) else {
                 self.stats.skipped += rest.len() as u64;
-                return Output { consumed: input.len(), frame: None };
+                return Output {
+                    consumed: input.len(),
+                    frame: None,
+                };
             };
             self.stats.skipped += start as u64;
             pos += start;
@@ -182,7 +207,10 @@ impl<const N: usize> Deframer<N> {
             match self.classify(cand) {
                 Candidate::Complete(n) => {
                     self.stats.frames += 1;
-                    return Output { consumed: pos + n, frame: cand.get(..n) };
+                    return Output {
+                        consumed: pos + n,
+                        frame: cand.get(..n),
+                    };
                 }
                 Candidate::Partial => {
                     let n = cand.len();
@@ -190,7 +218,10 @@ impl<const N: usize> Deframer<N> {
                         dst.copy_from_slice(cand);
                         self.len = n;
                     }
-                    return Output { consumed: input.len(), frame: None };
+                    return Output {
+                        consumed: input.len(),
+                        frame: None,
+                    };
                 }
                 Candidate::Bad(e) => {
                     self.reject(e);
@@ -207,12 +238,12 @@ mod tests {
     use super::*;
 
     const LOGIN: [u8; 20] = [
-        0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x78, 0x00, 0x00, 0x01, 0x00,
-        0xE0, 0x16,
+        0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x78, 0x00,
+        0x00, 0x01, 0x00, 0xE0, 0x16,
     ];
     const HEARTBEAT: [u8; 20] = [
-        0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x79, 0x00, 0x00, 0x04, 0x00,
-        0xE4, 0x16,
+        0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x79, 0x00,
+        0x00, 0x04, 0x00, 0xE4, 0x16,
     ];
 
     fn all_frames<const N: usize>(d: &mut Deframer<N>, reads: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -244,7 +275,11 @@ mod tests {
             let mut d = Deframer::<256>::new();
             let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
             let frames = all_frames(&mut d, &reads);
-            assert_eq!(frames, vec![LOGIN.to_vec(), HEARTBEAT.to_vec(), LOGIN.to_vec()], "chunk {chunk}");
+            assert_eq!(
+                frames,
+                vec![LOGIN.to_vec(), HEARTBEAT.to_vec(), LOGIN.to_vec()],
+                "chunk {chunk}"
+            );
             assert_eq!(d.stats().frames, 3);
             assert_eq!(d.pending(), 0);
         }
@@ -259,7 +294,11 @@ mod tests {
         for chunk in [1usize, 5, 40] {
             let mut d = Deframer::<64>::new();
             let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
-            assert_eq!(all_frames(&mut d, &reads), vec![HEARTBEAT.to_vec()], "chunk {chunk}");
+            assert_eq!(
+                all_frames(&mut d, &reads),
+                vec![HEARTBEAT.to_vec()],
+                "chunk {chunk}"
+            );
             assert!(d.stats().rejected >= 1);
         }
     }
@@ -276,7 +315,13 @@ mod tests {
         let mut d = Deframer::<64>::new();
         let o = d.push(&stream[..7]);
         assert_eq!((o.consumed, o.frame), (7, None));
-        assert!(matches!(d.stats().last_error, Some(FrameError::TooLong { length: 208, limit: 64 })));
+        assert!(matches!(
+            d.stats().last_error,
+            Some(FrameError::TooLong {
+                length: 208,
+                limit: 64
+            })
+        ));
     }
 
     #[test]

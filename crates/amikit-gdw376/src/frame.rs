@@ -122,7 +122,11 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
     /// The CS byte.
     pub fn checksum(&self) -> u8 {
-        self.buffer.as_ref().get(6 + self.user_len()).copied().unwrap_or(0)
+        self.buffer
+            .as_ref()
+            .get(6 + self.user_len())
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -137,7 +141,12 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
     // only `Truncated` (the deframer relies on this).
     let b = |i: usize| bytes.get(i).copied();
     match b(0) {
-        None => return Err(FrameError::Truncated { needed: 6, available: 0 }),
+        None => {
+            return Err(FrameError::Truncated {
+                needed: 6,
+                available: 0,
+            });
+        }
         Some(0x68) => {}
         Some(other) => return Err(FrameError::BadStart(other)),
     }
@@ -150,20 +159,29 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
             return Err(FrameError::TooShort(user_len));
         }
     }
-    if let (Some(a), Some(c)) = (b(1), b(3)) {
-        if a != c {
-            let first = u16::from_le_bytes([a, b(2).unwrap_or(0)]);
-            return Err(FrameError::LengthMismatch { first, second: u16::from_le_bytes([c, b(4).unwrap_or(0)]) });
-        }
+    if let (Some(a), Some(c)) = (b(1), b(3))
+        && a != c
+    {
+        let first = u16::from_le_bytes([a, b(2).unwrap_or(0)]);
+        return Err(FrameError::LengthMismatch {
+            first,
+            second: u16::from_le_bytes([c, b(4).unwrap_or(0)]),
+        });
     }
-    if let (Some(a), Some(c)) = (b(2), b(4)) {
-        if a != c {
-            let first = u16::from_le_bytes([b(1).unwrap_or(0), a]);
-            return Err(FrameError::LengthMismatch { first, second: u16::from_le_bytes([b(3).unwrap_or(0), c]) });
-        }
+    if let (Some(a), Some(c)) = (b(2), b(4))
+        && a != c
+    {
+        let first = u16::from_le_bytes([b(1).unwrap_or(0), a]);
+        return Err(FrameError::LengthMismatch {
+            first,
+            second: u16::from_le_bytes([b(3).unwrap_or(0), c]),
+        });
     }
     let Some(&[_, l0, l1, _, _, s2]) = bytes.first_chunk::<6>() else {
-        return Err(FrameError::Truncated { needed: 6, available: bytes.len() });
+        return Err(FrameError::Truncated {
+            needed: 6,
+            available: bytes.len(),
+        });
     };
     if s2 != 0x68 {
         return Err(FrameError::BadSecondStart(s2));
@@ -172,7 +190,10 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
     let (user_len, _) = split_l(first);
     let total = user_len + OVERHEAD;
     let Some(frame) = bytes.get(..total) else {
-        return Err(FrameError::Truncated { needed: total, available: bytes.len() });
+        return Err(FrameError::Truncated {
+            needed: total,
+            available: bytes.len(),
+        });
     };
     let user = frame.get(6..6 + user_len).unwrap_or(&[]);
     let computed = checksum(user);
@@ -223,7 +244,10 @@ impl<'a> Repr<'a> {
     /// [`ParseError::AuxTooLong`] when the user data cannot hold the header plus the AUX fields
     /// the profile requires; [`ParseError::RegionNotBcd`] when A1 is not BCD and the profile is
     /// strict about it.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&'a T>, profile: &Profile) -> Result<Self, ParseError> {
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        frame: &Frame<&'a T>,
+        profile: &Profile,
+    ) -> Result<Self, ParseError> {
         let bytes: &'a [u8] = frame.buffer.as_ref();
         let (user_len, protocol_id) = match bytes {
             [_, l0, l1, ..] => split_l(u16::from_le_bytes([*l0, *l1])),
@@ -249,14 +273,19 @@ impl<'a> Repr<'a> {
     /// # Errors
     ///
     /// As [`Repr::parse`].
-    pub fn parse_user_data(user: &'a [u8], protocol_id: u8, profile: &Profile) -> Result<Self, ParseError> {
+    pub fn parse_user_data(
+        user: &'a [u8],
+        protocol_id: u8,
+        profile: &Profile,
+    ) -> Result<Self, ParseError> {
         let aw = profile.address.len();
         let header = 3 + aw;
         let Some((&c, rest)) = user.split_first() else {
             return Err(FrameError::TooShort(0).into());
         };
         let control = Control(c);
-        let address = Address::parse(rest, profile.address).ok_or(FrameError::TooShort(user.len()))?;
+        let address =
+            Address::parse(rest, profile.address).ok_or(FrameError::TooShort(user.len()))?;
         if !address.region_is_bcd() && !profile.allows(Leniency::REGION_NOT_BCD) {
             return Err(ParseError::RegionNotBcd(address.a1));
         }
@@ -271,19 +300,38 @@ impl<'a> Repr<'a> {
         let aux = pw_len + ec_len + tp_len;
         let needed = header + aux;
         if user.len() < needed {
-            return Err(ParseError::AuxTooLong { needed, available: user.len() });
+            return Err(ParseError::AuxTooLong {
+                needed,
+                available: user.len(),
+            });
         }
         let body = user.get(header..).unwrap_or(&[]);
-        let (units, aux_bytes) = body.split_at_checked(body.len() - aux).unwrap_or((&[], &[]));
+        let (units, aux_bytes) = body
+            .split_at_checked(body.len() - aux)
+            .unwrap_or((&[], &[]));
         let (pw_bytes, rest) = aux_bytes.split_at_checked(pw_len).unwrap_or((&[], &[]));
         let (ec_bytes, tp_bytes) = rest.split_at_checked(ec_len).unwrap_or((&[], &[]));
         let pw = (pw_len > 0).then_some(pw_bytes);
         let ec = match ec_bytes {
-            [a, b] => Some(Ec { important: *a, normal: *b }),
+            [a, b] => Some(Ec {
+                important: *a,
+                normal: *b,
+            }),
             _ => None,
         };
         let tp = tp_bytes.first_chunk::<6>().map(|b| Tp::from_bytes(*b));
-        Ok(Repr { protocol_id, control, address, address_width: profile.address, afn, seq, units, pw, ec, tp })
+        Ok(Repr {
+            protocol_id,
+            control,
+            address,
+            address_width: profile.address,
+            afn,
+            seq,
+            units,
+            pw,
+            ec,
+            tp,
+        })
     }
 
     /// The direction (from C).
@@ -327,7 +375,9 @@ impl<'a> Repr<'a> {
         }
         let total = user_len + OVERHEAD;
         let got = out.len();
-        let out = out.get_mut(..total).ok_or(EncodeError::BufferTooSmall { needed: total, got })?;
+        let out = out
+            .get_mut(..total)
+            .ok_or(EncodeError::BufferTooSmall { needed: total, got })?;
         let mut w = crate::builder::Cursor::new(out);
         let [l0, l1] = make_l(user_len, self.protocol_id).to_le_bytes();
         w.put(&[0x68, l0, l1, l0, l1, 0x68, self.control.0])?;
@@ -392,25 +442,40 @@ mod tests {
         bad[18] ^= 1;
         assert_eq!(
             Frame::new_checked(&bad[..]).unwrap_err(),
-            FrameError::Checksum { found: 0xE1, computed: 0xE0 }
+            FrameError::Checksum {
+                found: 0xE1,
+                computed: 0xE0
+            }
         );
         let mut bad = LOGIN;
         bad[3] = 0x36;
-        assert!(matches!(Frame::new_checked(&bad[..]), Err(FrameError::LengthMismatch { .. })));
+        assert!(matches!(
+            Frame::new_checked(&bad[..]),
+            Err(FrameError::LengthMismatch { .. })
+        ));
         let mut bad = LOGIN;
         bad[19] = 0x17;
-        assert_eq!(Frame::new_checked(&bad[..]).unwrap_err(), FrameError::BadEnd(0x17));
+        assert_eq!(
+            Frame::new_checked(&bad[..]).unwrap_err(),
+            FrameError::BadEnd(0x17)
+        );
         let mut bad = LOGIN;
         bad[1] = 0x31;
         bad[3] = 0x31;
-        assert_eq!(Frame::new_checked(&bad[..]).unwrap_err(), FrameError::ProtocolId(1));
+        assert_eq!(
+            Frame::new_checked(&bad[..]).unwrap_err(),
+            FrameError::ProtocolId(1)
+        );
         assert!(Frame::new_checked_with(&bad[..], &Profile::LENIENT).is_ok());
         for n in 0..LOGIN.len() {
             assert!(Frame::new_checked(&LOGIN[..n]).is_err());
         }
         let mut long = [0u8; 21];
         long[..20].copy_from_slice(&LOGIN);
-        assert_eq!(Frame::new_checked(&long[..]).unwrap_err(), FrameError::TrailingBytes(1));
+        assert_eq!(
+            Frame::new_checked(&long[..]).unwrap_err(),
+            FrameError::TrailingBytes(1)
+        );
         assert_eq!(check_link(&long, &Profile::default()), Ok(20));
     }
 

@@ -29,12 +29,14 @@ pub mod walker;
 pub use address::{Address, AddressWidth};
 pub use afn::{Afn, Command};
 pub use aux::{Ec, Tp};
-pub use deframer::Deframer;
 pub use builder::{FrameBuilder, FrameWriter};
 pub use control::{Control, Direction, Function};
 pub use dadt::{DaDt, Fn, Pn};
+pub use deframer::Deframer;
 
-pub use error::{DaDtError, EncodeError, FormatError, FrameError, ParseError, SecurityError, UnitError};
+pub use error::{
+    DaDtError, EncodeError, FormatError, FrameError, ParseError, SecurityError, UnitError,
+};
 pub use frame::{Frame, Repr};
 pub use profile::{Leniency, Profile, Version};
 pub use seq::Seq;

@@ -106,7 +106,10 @@ impl Profile {
         leniency: Leniency::NONE,
     };
     /// Strict Q/GDW 376.1-2009 (2009 data-unit layouts).
-    pub const STRICT_2009: Profile = Profile { version: Version::V2009, ..Profile::STRICT_2013 };
+    pub const STRICT_2009: Profile = Profile {
+        version: Version::V2009,
+        ..Profile::STRICT_2013
+    };
     /// `pw2`: 2-byte PW wherever a PW is sent, as Q/GDW 130-2005-era and some provincial master
     /// stations do (notes §6.5, vector gdw376-042). 2009 layouts.
     pub const PW2: Profile = Profile {
@@ -121,10 +124,21 @@ impl Profile {
         ..Profile::STRICT_2009
     };
     /// `lenient`: 2009 layouts with every [`Leniency`] on (standard PW lengths).
-    pub const LENIENT: Profile = Profile { leniency: Leniency::ALL, ..Profile::STRICT_2009 };
+    pub const LENIENT: Profile = Profile {
+        leniency: Leniency::ALL,
+        ..Profile::STRICT_2009
+    };
 
     /// Names accepted by [`Profile::by_name`].
-    pub const NAMES: [&'static str; 7] = ["2013", "2009", "pw2", "no-pw-0f-10", "lenient", "addr7", "lenient-2013"];
+    pub const NAMES: [&'static str; 7] = [
+        "2013",
+        "2009",
+        "pw2",
+        "no-pw-0f-10",
+        "lenient",
+        "addr7",
+        "lenient-2013",
+    ];
 
     /// A named profile: `2013`, `2009`, `pw2`, `no-pw-0f-10`, `lenient` (2009 + all leniencies),
     /// `lenient-2013`, `addr7` (2013 with the 7-byte address).
@@ -136,8 +150,14 @@ impl Profile {
             "pw2" => Profile::PW2,
             "no-pw-0f-10" => Profile::NO_PW_FILE_FORWARD,
             "lenient" => Profile::LENIENT,
-            "lenient-2013" => Profile { leniency: Leniency::ALL, ..Profile::STRICT_2013 },
-            "addr7" => Profile { address: AddressWidth::Seven, ..Profile::STRICT_2013 },
+            "lenient-2013" => Profile {
+                leniency: Leniency::ALL,
+                ..Profile::STRICT_2013
+            },
+            "addr7" => Profile {
+                address: AddressWidth::Seven,
+                ..Profile::STRICT_2013
+            },
             _ => return None,
         })
     }
@@ -156,13 +176,13 @@ impl Profile {
     }
     /// This profile with one AFN's PW length changed for one direction.
     #[must_use]
-    pub const fn with_pw_len(mut self, afn: Afn, dir: Direction, len: u8) -> Self {
-        let i = afn.0 as usize;
-        if i < 17 {
-            match dir {
-                Direction::Down => self.pw_down[i] = len,
-                Direction::Up => self.pw_up[i] = len,
-            }
+    pub fn with_pw_len(mut self, afn: Afn, dir: Direction, len: u8) -> Self {
+        let table = match dir {
+            Direction::Down => &mut self.pw_down,
+            Direction::Up => &mut self.pw_up,
+        };
+        if let Some(slot) = table.get_mut(usize::from(afn.0)) {
+            *slot = len;
         }
         self
     }
@@ -173,15 +193,12 @@ impl Profile {
     }
     /// PW bytes expected in a frame of this AFN and direction.
     #[must_use]
-    pub const fn pw_len(&self, afn: Afn, dir: Direction) -> usize {
-        let i = afn.0 as usize;
-        if i >= 17 {
-            return 0;
-        }
-        match dir {
-            Direction::Down => self.pw_down[i] as usize,
-            Direction::Up => self.pw_up[i] as usize,
-        }
+    pub fn pw_len(&self, afn: Afn, dir: Direction) -> usize {
+        let table = match dir {
+            Direction::Down => &self.pw_down,
+            Direction::Up => &self.pw_up,
+        };
+        table.get(usize::from(afn.0)).map_or(0, |&l| usize::from(l))
     }
     /// True when the L protocol id is accepted (2 always; 1 with [`Leniency::PROTOCOL_130`]).
     #[must_use]
@@ -206,14 +223,26 @@ mod tests {
         assert_eq!(p.pw_len(Afn(6), Direction::Up), 16);
         assert_eq!(p.pw_len(Afn(5), Direction::Up), 0);
         assert_eq!(Profile::PW2.pw_len(Afn(5), Direction::Down), 2);
-        assert_eq!(Profile::NO_PW_FILE_FORWARD.pw_len(Afn(0x0F), Direction::Down), 0);
-        assert_eq!(Profile::NO_PW_FILE_FORWARD.pw_len(Afn(0x05), Direction::Down), 16);
-        assert_eq!(p.with_pw_len(Afn(4), Direction::Down, 0).pw_len(Afn(4), Direction::Down), 0);
+        assert_eq!(
+            Profile::NO_PW_FILE_FORWARD.pw_len(Afn(0x0F), Direction::Down),
+            0
+        );
+        assert_eq!(
+            Profile::NO_PW_FILE_FORWARD.pw_len(Afn(0x05), Direction::Down),
+            16
+        );
+        assert_eq!(
+            p.with_pw_len(Afn(4), Direction::Down, 0)
+                .pw_len(Afn(4), Direction::Down),
+            0
+        );
         for n in Profile::NAMES {
             assert!(Profile::by_name(n).is_some(), "{n}");
         }
         assert!(Profile::by_name("nope").is_none());
-        let all = Leniency::NAMES.iter().fold(Leniency::NONE, |a, (_, l)| a.with(*l));
+        let all = Leniency::NAMES
+            .iter()
+            .fold(Leniency::NONE, |a, (_, l)| a.with(*l));
         assert_eq!(all, Leniency::ALL);
         assert!(!p.accepts_protocol_id(1));
         assert!(Profile::LENIENT.accepts_protocol_id(1));

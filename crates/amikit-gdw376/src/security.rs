@@ -38,9 +38,16 @@ pub trait MacProvider {
         let mut expected = [0u8; 64];
         let e = expected
             .get_mut(..pw.len())
-            .ok_or(SecurityError::PwLength { expected: 64, found: pw.len() })?;
+            .ok_or(SecurityError::PwLength {
+                expected: 64,
+                found: pw.len(),
+            })?;
         self.sign(head, tail, e)?;
-        if bool::from(e.ct_eq(pw)) { Ok(()) } else { Err(SecurityError::BadPw) }
+        if bool::from(e.ct_eq(pw)) {
+            Ok(())
+        } else {
+            Err(SecurityError::BadPw)
+        }
     }
 }
 
@@ -92,22 +99,32 @@ impl AesCmacPw {
 impl MacProvider for AesCmacPw {
     fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
         let tag = self.tag(head, tail);
-        let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength { expected: 16, found: pw.len() })?;
+        let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength {
+            expected: 16,
+            found: pw.len(),
+        })?;
         pw.copy_from_slice(t);
         Ok(())
     }
 }
+
+/// A frame's user data split around PW: `(head, pw, tail)`.
+pub type PwSplit<'a> = (&'a [u8], &'a [u8], &'a [u8]);
 
 /// Splits a frame's user data around PW: `(head, pw, tail)`.
 ///
 /// # Errors
 ///
 /// [`SecurityError::PwMissing`] when the parsed frame carries no PW.
-pub fn split_pw<'a>(user_data: &'a [u8], repr: &Repr<'_>) -> Result<(&'a [u8], &'a [u8], &'a [u8]), SecurityError> {
+pub fn split_pw<'a>(user_data: &'a [u8], repr: &Repr<'_>) -> Result<PwSplit<'a>, SecurityError> {
     let pw_len = repr.pw.map(<[u8]>::len).ok_or(SecurityError::PwMissing)?;
     let head_len = 3 + repr.address_width.len() + repr.units.len();
-    let (head, rest) = user_data.split_at_checked(head_len).ok_or(SecurityError::PwMissing)?;
-    let (pw, tail) = rest.split_at_checked(pw_len).ok_or(SecurityError::PwMissing)?;
+    let (head, rest) = user_data
+        .split_at_checked(head_len)
+        .ok_or(SecurityError::PwMissing)?;
+    let (pw, tail) = rest
+        .split_at_checked(pw_len)
+        .ok_or(SecurityError::PwMissing)?;
     Ok((head, pw, tail))
 }
 
@@ -116,7 +133,11 @@ pub fn split_pw<'a>(user_data: &'a [u8], repr: &Repr<'_>) -> Result<(&'a [u8], &
 /// # Errors
 ///
 /// [`SecurityError::PwMissing`], [`SecurityError::BadPw`].
-pub fn verify_pw<M: MacProvider + ?Sized>(user_data: &[u8], repr: &Repr<'_>, mac: &mut M) -> Result<(), SecurityError> {
+pub fn verify_pw<M: MacProvider + ?Sized>(
+    user_data: &[u8],
+    repr: &Repr<'_>,
+    mac: &mut M,
+) -> Result<(), SecurityError> {
     let (head, pw, tail) = split_pw(user_data, repr)?;
     mac.verify(head, tail, pw)
 }
@@ -142,7 +163,10 @@ impl<const N: usize> ReplayGuard<N> {
     /// An empty guard with a 300 s skew tolerance.
     #[must_use]
     pub const fn new() -> Self {
-        ReplayGuard { seen: [None; N], future_tolerance_s: 300 }
+        ReplayGuard {
+            seen: [None; N],
+            future_tolerance_s: 300,
+        }
     }
 
     /// Resolves Tp's `DD hh:mm:ss` to seconds since 1970 relative to `now` (this month, or the
@@ -196,7 +220,12 @@ impl<const N: usize> ReplayGuard<N> {
                 *slot = None;
             }
         }
-        if self.seen.iter().flatten().any(|&(m, p, _)| m == msa && p == tp.pfc) {
+        if self
+            .seen
+            .iter()
+            .flatten()
+            .any(|&(m, p, _)| m == msa && p == tp.pfc)
+        {
             return Err(SecurityError::Replay(tp.pfc));
         }
         let expires = sent + allowed;
@@ -225,7 +254,14 @@ mod tests {
     use crate::format::Format16;
 
     fn now() -> DateTime {
-        DateTime { year: 2024, month: 3, day: 1, hour: 0, minute: 2, second: 0 }
+        DateTime {
+            year: 2024,
+            month: 3,
+            day: 1,
+            hour: 0,
+            minute: 2,
+            second: 0,
+        }
     }
 
     #[test]
@@ -243,12 +279,21 @@ mod tests {
     fn cmac_rfc4493() {
         // RFC 4493 example 2: key 2b7e1516..., M = 6bc1bee2 2e409f96 e93d7e11 7393172a,
         // tag 070a16b4 6b4d4144 f79bdd9d d04a287c.
-        let key = [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c];
-        let m = [0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a];
+        let key = [
+            0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf,
+            0x4f, 0x3c,
+        ];
+        let m = [
+            0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93,
+            0x17, 0x2a,
+        ];
         let p = AesCmacPw::new(key);
         assert_eq!(
             p.tag(&m[..5], &m[5..]),
-            [0x07, 0x0a, 0x16, 0xb4, 0x6b, 0x4d, 0x41, 0x44, 0xf7, 0x9b, 0xdd, 0x9d, 0xd0, 0x4a, 0x28, 0x7c]
+            [
+                0x07, 0x0a, 0x16, 0xb4, 0x6b, 0x4d, 0x41, 0x44, 0xf7, 0x9b, 0xdd, 0x9d, 0xd0, 0x4a,
+                0x28, 0x7c
+            ]
         );
         let mut mac = p.clone();
         let mut pw = [0u8; 2];
@@ -264,24 +309,46 @@ mod tests {
     fn replay_window() {
         let mut g = ReplayGuard::<4>::new();
         let t = |pfc, day, hour, minute, delay| {
-            Tp::new(pfc, Format16 { second: 0, minute, hour, day }, delay).unwrap()
+            Tp::new(
+                pfc,
+                Format16 {
+                    second: 0,
+                    minute,
+                    hour,
+                    day,
+                },
+                delay,
+            )
+            .unwrap()
         };
         // Sent at 00:00 on the 1st with 5 minutes allowed, received at 00:02: fine.
         assert_eq!(g.check(&now(), 1, &t(7, 1, 0, 0, 5)), Ok(()));
         // Same PFC from the same MSA inside the window: replay.
-        assert_eq!(g.check(&now(), 1, &t(7, 1, 0, 0, 5)), Err(SecurityError::Replay(7)));
+        assert_eq!(
+            g.check(&now(), 1, &t(7, 1, 0, 0, 5)),
+            Err(SecurityError::Replay(7))
+        );
         // Another MSA may use the same PFC.
         assert_eq!(g.check(&now(), 2, &t(7, 1, 0, 0, 5)), Ok(()));
         // Sent at 23:50 on the 29th of February (previous month), 5 min: expired.
-        assert!(matches!(g.check(&now(), 1, &t(8, 29, 23, 50, 5)), Err(SecurityError::Expired { .. })));
+        assert!(matches!(
+            g.check(&now(), 1, &t(8, 29, 23, 50, 5)),
+            Err(SecurityError::Expired { .. })
+        ));
         // Delay 0: no expiry, no tracking.
         assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
         assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
         // After the window closes the PFC is free again.
-        let later = DateTime { minute: 10, ..now() };
+        let later = DateTime {
+            minute: 10,
+            ..now()
+        };
         assert!(g.check(&later, 1, &t(7, 1, 0, 9, 5)).is_ok());
         // A day-of-month time ahead of our clock by more than the tolerance is last month's.
-        assert!(matches!(g.check(&now(), 1, &t(3, 1, 0, 20, 5)), Err(SecurityError::Expired { .. })));
+        assert!(matches!(
+            g.check(&now(), 1, &t(3, 1, 0, 20, 5)),
+            Err(SecurityError::Expired { .. })
+        ));
         // Ahead within the tolerance (clock skew) is accepted.
         assert_eq!(g.check(&now(), 1, &t(4, 1, 0, 5, 5)), Ok(()));
         let bad = Tp::from_bytes([1, 0xAA, 0, 0, 1, 5]);

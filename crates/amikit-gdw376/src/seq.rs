@@ -25,7 +25,11 @@ impl Seq {
     /// Builds SEQ.
     #[must_use]
     pub const fn new(tpv: bool, fir: bool, fin: bool, con: bool, seq: u8) -> Self {
-        Seq(((tpv as u8) << 7) | ((fir as u8) << 6) | ((fin as u8) << 5) | ((con as u8) << 4) | (seq & 0x0F))
+        Seq(((tpv as u8) << 7)
+            | ((fir as u8) << 6)
+            | ((fin as u8) << 5)
+            | ((con as u8) << 4)
+            | (seq & 0x0F))
     }
     /// A single frame (FIR = FIN = 1).
     #[must_use]
@@ -70,7 +74,11 @@ impl Seq {
     /// This SEQ with TpV changed.
     #[must_use]
     pub const fn with_tpv(self, tpv: bool) -> Self {
-        if tpv { Seq(self.0 | 0x80) } else { Seq(self.0 & 0x7F) }
+        if tpv {
+            Seq(self.0 | 0x80)
+        } else {
+            Seq(self.0 & 0x7F)
+        }
     }
 }
 

@@ -113,7 +113,12 @@ impl DateTime {
     /// As format 16 (Tp send time `ss mm hh DD`).
     #[must_use]
     pub const fn to_format16(&self) -> Format16 {
-        Format16 { second: self.second, minute: self.minute, hour: self.hour, day: self.day }
+        Format16 {
+            second: self.second,
+            minute: self.minute,
+            hour: self.hour,
+            day: self.day,
+        }
     }
 }
 
@@ -123,11 +128,27 @@ mod tests {
 
     #[test]
     fn calendar() {
-        let t = DateTime { year: 2015, month: 3, day: 17, hour: 7, minute: 39, second: 0 };
+        let t = DateTime {
+            year: 2015,
+            month: 3,
+            day: 17,
+            hour: 7,
+            minute: 39,
+            second: 0,
+        };
         // gdw376-062 says 2015-03-17 was a Tuesday (weekday 2).
         assert_eq!(t.weekday(), 2);
         assert_eq!(DateTime::from_seconds(t.to_seconds()), t);
-        assert_eq!(DateTime { year: 1970, month: 1, day: 1, ..t }.to_seconds(), 7 * 3600 + 39 * 60);
+        assert_eq!(
+            DateTime {
+                year: 1970,
+                month: 1,
+                day: 1,
+                ..t
+            }
+            .to_seconds(),
+            7 * 3600 + 39 * 60
+        );
         for s in (0..4_000_000_000i64).step_by(86_399 * 17) {
             assert_eq!(DateTime::from_seconds(s).to_seconds(), s);
         }

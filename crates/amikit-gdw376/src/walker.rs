@@ -87,7 +87,14 @@ impl<'a> Units<'a> {
     /// Walks `region` of a frame with this AFN and direction.
     #[must_use]
     pub fn new(region: &'a [u8], afn: Afn, dir: Direction, profile: &Profile) -> Self {
-        Units { rest: region, afn, dir, profile: *profile, group: None, done: false }
+        Units {
+            rest: region,
+            afn,
+            dir,
+            profile: *profile,
+            group: None,
+            done: false,
+        }
     }
 
     fn pairs_of(&self, d: DaDt) -> Pairs {
@@ -98,10 +105,21 @@ impl<'a> Units<'a> {
         }
     }
 
-    fn opaque(&mut self, dadt: Option<DaDt>, at: Option<(Pn, Fn)>, bytes: &'a [u8], reason: OpaqueReason) -> Option<Item<'a>> {
+    fn opaque(
+        &mut self,
+        dadt: Option<DaDt>,
+        at: Option<(Pn, Fn)>,
+        bytes: &'a [u8],
+        reason: OpaqueReason,
+    ) -> Option<Item<'a>> {
         self.done = true;
         self.rest = &[];
-        Some(Item::Opaque(Opaque { dadt, at, bytes, reason }))
+        Some(Item::Opaque(Opaque {
+            dadt,
+            at,
+            bytes,
+            reason,
+        }))
     }
 
     /// Length of the group of `d` starting at `body`: `Some(total)` when every unit's length is
@@ -147,11 +165,23 @@ impl<'a> Iterator for Units<'a> {
                             Some((data, tail)) => {
                                 self.rest = tail;
                                 *left = left.saturating_sub(1);
-                                Some(Item::Unit(Unit { dadt: d, pn, fn_: f, data }))
+                                Some(Item::Unit(Unit {
+                                    dadt: d,
+                                    pn,
+                                    fn_: f,
+                                    data,
+                                }))
                             }
-                            None => self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::LengthMismatch),
+                            None => self.opaque(
+                                Some(d),
+                                Some((pn, f)),
+                                rest,
+                                OpaqueReason::LengthMismatch,
+                            ),
                         },
-                        UnitLen::Unknown => self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::UnknownLayout),
+                        UnitLen::Unknown => {
+                            self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::UnknownLayout)
+                        }
                     };
                 }
                 self.group = None;
@@ -258,7 +288,9 @@ pub fn unit_len(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, d: &[u8]) 
                 3 | 4 | 11 | 12 | 19 | 20 => m(5).map(|m| 6 + 14 * (m + 1)),
                 5..=8 | 21..=24 => m(0).map(|m| 1 + 4 * (m + 1)),
                 161 | 163 | 169 | 171 | 177 | 179 => m(5).map(|m| 6 + 5 * (m + 1)),
-                162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => m(5).map(|m| 6 + 4 * (m + 1)),
+                162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => {
+                    m(5).map(|m| 6 + 4 * (m + 1))
+                }
                 185..=196 => m(5).map(|m| 6 + 7 * (m + 1)),
                 _ => None,
             };
@@ -423,15 +455,18 @@ mod tests {
                 _ => panic!(),
             })
             .collect();
-        assert_eq!(got, vec![(1, 25), (1, 26), (2, 25), (2, 26), (3, 25), (3, 26)]);
+        assert_eq!(
+            got,
+            vec![(1, 25), (1, 26), (2, 25), (2, 26), (3, 25), (3, 26)]
+        );
     }
 
     #[test]
     fn events_by_le() {
         // gdw376-076: EC1 2, EC2 0, Pm 0, Pn 2; ERC14 (Le 10) and ERC16 (Le 9).
         let d = [
-            2, 0, 0, 2, 0x0E, 0x0A, 0x31, 0x10, 0x07, 0x12, 0x10, 0x32, 0x10, 0x07, 0x12, 0x10, 0x10, 0x09, 0x33,
-            0x10, 0x07, 0x12, 0x10, 0x80, 0x02, 0x35, 0x90,
+            2, 0, 0, 2, 0x0E, 0x0A, 0x31, 0x10, 0x07, 0x12, 0x10, 0x32, 0x10, 0x07, 0x12, 0x10,
+            0x10, 0x09, 0x33, 0x10, 0x07, 0x12, 0x10, 0x80, 0x02, 0x35, 0x90,
         ];
         assert_eq!(event_block_len(&d), Some(d.len()));
         assert_eq!(event_block_len(&d[..d.len() - 1]), None);

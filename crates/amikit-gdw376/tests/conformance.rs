@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Conformance over `../shared/vectors/gdw376/frames.json` (real frames from public projects;
 //! every expectation in that file names its source). Frames flagged as dialect variants decode
 //! under the named profile.
@@ -14,7 +19,11 @@ fn hex(b: &[u8]) -> String {
 
 /// Strips trailing zeros so that "1.700" and JSON's 1.7 compare as text (no floats involved).
 fn norm(s: &str) -> String {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s.to_string() }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 fn jnum(v: &J) -> String {
@@ -50,38 +59,115 @@ fn every_vector_decodes_as_expected() {
         if pname != "2013" {
             variants += 1;
         }
-        let frame = Frame::new_checked_with(&bytes[..], &profile).unwrap_or_else(|err| panic!("{id}: {err}"));
-        assert_eq!(frame.user_len() as u64, e["length_L"].as_u64().unwrap(), "{id} L");
-        assert_eq!(u64::from(frame.protocol_id()), e["protocol_id"].as_u64().unwrap(), "{id} pid");
-        assert_eq!(format!("{:02X}", frame.checksum()), e["checksum"].as_str().unwrap(), "{id} cs");
+        let frame = Frame::new_checked_with(&bytes[..], &profile)
+            .unwrap_or_else(|err| panic!("{id}: {err}"));
+        assert_eq!(
+            frame.user_len() as u64,
+            e["length_L"].as_u64().unwrap(),
+            "{id} L"
+        );
+        assert_eq!(
+            u64::from(frame.protocol_id()),
+            e["protocol_id"].as_u64().unwrap(),
+            "{id} pid"
+        );
+        assert_eq!(
+            format!("{:02X}", frame.checksum()),
+            e["checksum"].as_str().unwrap(),
+            "{id} cs"
+        );
         let r = Repr::parse(&frame, &profile).unwrap_or_else(|err| panic!("{id}: {err}"));
         // Control field.
-        assert_eq!(format!("{:02X}", r.control.0), e["C"].as_str().unwrap(), "{id}");
-        assert_eq!(u64::from(r.control.dir() == Direction::Up), e["dir"].as_u64().unwrap(), "{id} dir");
-        assert_eq!(u64::from(r.control.prm()), e["prm"].as_u64().unwrap(), "{id} prm");
-        assert_eq!(u64::from(r.control.function_code()), e["function_code"].as_u64().unwrap(), "{id} fn code");
+        assert_eq!(
+            format!("{:02X}", r.control.0),
+            e["C"].as_str().unwrap(),
+            "{id}"
+        );
+        assert_eq!(
+            u64::from(r.control.dir() == Direction::Up),
+            e["dir"].as_u64().unwrap(),
+            "{id} dir"
+        );
+        assert_eq!(
+            u64::from(r.control.prm()),
+            e["prm"].as_u64().unwrap(),
+            "{id} prm"
+        );
+        assert_eq!(
+            u64::from(r.control.function_code()),
+            e["function_code"].as_u64().unwrap(),
+            "{id} fn code"
+        );
         if r.control.dir() == Direction::Up {
-            assert_eq!(u64::from(r.control.acd()), e["acd"].as_u64().unwrap(), "{id} acd");
-            assert_eq!(u64::from(r.control.fcv()), e["d4_reserved"].as_u64().unwrap(), "{id} d4");
+            assert_eq!(
+                u64::from(r.control.acd()),
+                e["acd"].as_u64().unwrap(),
+                "{id} acd"
+            );
+            assert_eq!(
+                u64::from(r.control.fcv()),
+                e["d4_reserved"].as_u64().unwrap(),
+                "{id} d4"
+            );
         } else {
-            assert_eq!(u64::from(r.control.fcb_acd()), e["fcb"].as_u64().unwrap(), "{id} fcb");
-            assert_eq!(u64::from(r.control.fcv()), e["fcv"].as_u64().unwrap(), "{id} fcv");
+            assert_eq!(
+                u64::from(r.control.fcb_acd()),
+                e["fcb"].as_u64().unwrap(),
+                "{id} fcb"
+            );
+            assert_eq!(
+                u64::from(r.control.fcv()),
+                e["fcv"].as_u64().unwrap(),
+                "{id} fcv"
+            );
         }
         // Address.
-        assert_eq!(format!("{:04X}", r.address.a1), e["A1"].as_str().unwrap(), "{id} A1");
-        assert_eq!(u64::from(r.address.a2), e["A2"].as_u64().unwrap(), "{id} A2");
-        assert_eq!(format!("{:02X}", r.address.a3()), e["A3"].as_str().unwrap(), "{id} A3");
-        assert_eq!(u64::from(r.address.msa), e["MSA"].as_u64().unwrap(), "{id} MSA");
-        assert_eq!(u64::from(r.address.group), e["group_address"].as_u64().unwrap(), "{id} group");
+        assert_eq!(
+            format!("{:04X}", r.address.a1),
+            e["A1"].as_str().unwrap(),
+            "{id} A1"
+        );
+        assert_eq!(
+            u64::from(r.address.a2),
+            e["A2"].as_u64().unwrap(),
+            "{id} A2"
+        );
+        assert_eq!(
+            format!("{:02X}", r.address.a3()),
+            e["A3"].as_str().unwrap(),
+            "{id} A3"
+        );
+        assert_eq!(
+            u64::from(r.address.msa),
+            e["MSA"].as_u64().unwrap(),
+            "{id} MSA"
+        );
+        assert_eq!(
+            u64::from(r.address.group),
+            e["group_address"].as_u64().unwrap(),
+            "{id} group"
+        );
         // AFN, SEQ.
-        assert_eq!(format!("{:02X}", r.afn.0), e["AFN"].as_str().unwrap(), "{id} AFN");
+        assert_eq!(
+            format!("{:02X}", r.afn.0),
+            e["AFN"].as_str().unwrap(),
+            "{id} AFN"
+        );
         let s = &e["SEQ"];
-        assert_eq!(format!("{:02X}", r.seq.0), s["raw"].as_str().unwrap(), "{id}");
+        assert_eq!(
+            format!("{:02X}", r.seq.0),
+            s["raw"].as_str().unwrap(),
+            "{id}"
+        );
         assert_eq!(u64::from(r.seq.tpv()), s["TpV"].as_u64().unwrap(), "{id}");
         assert_eq!(u64::from(r.seq.fir()), s["FIR"].as_u64().unwrap(), "{id}");
         assert_eq!(u64::from(r.seq.fin()), s["FIN"].as_u64().unwrap(), "{id}");
         assert_eq!(u64::from(r.seq.con()), s["CON"].as_u64().unwrap(), "{id}");
-        assert_eq!(u64::from(r.seq.seq()), s["PSEQ_RSEQ"].as_u64().unwrap(), "{id}");
+        assert_eq!(
+            u64::from(r.seq.seq()),
+            s["PSEQ_RSEQ"].as_u64().unwrap(),
+            "{id}"
+        );
         // AUX.
         let aux = &e["AUX"];
         match (&aux["PW"], r.pw) {
@@ -105,7 +191,11 @@ fn every_vector_decodes_as_expected() {
             (want, got) => panic!("{id}: Tp {want:?} vs {got:?}"),
         }
         // Data-unit region and its DA/DT groups (strict pn/Fn reading, as the file states).
-        assert_eq!(hex(r.units), e["data_units_hex"].as_str().unwrap(), "{id} units");
+        assert_eq!(
+            hex(r.units),
+            e["data_units_hex"].as_str().unwrap(),
+            "{id} units"
+        );
         let items: Vec<Item> = r.units(&profile).collect();
         let mut groups = Vec::new();
         for it in &items {
@@ -114,10 +204,10 @@ fn every_vector_decodes_as_expected() {
                 Item::Opaque(o) => o.dadt,
                 Item::Filler(_) => None,
             };
-            if let Some(d) = d {
-                if groups.last() != Some(&d) {
-                    groups.push(d);
-                }
+            if let Some(d) = d
+                && groups.last() != Some(&d)
+            {
+                groups.push(d);
             }
         }
         let want = e["data_units"].as_array().unwrap();
@@ -128,8 +218,18 @@ fn every_vector_decodes_as_expected() {
             assert_eq!(hex(&b[2..]), w["DT"].as_str().unwrap(), "{id}");
             let pns: Vec<u64> = g.pns().map(|p| u64::from(p.0)).collect();
             let fns: Vec<u64> = g.fns().map(|f| u64::from(f.0)).collect();
-            let wp: Vec<u64> = w["pn"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-            let wf: Vec<u64> = w["Fn"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+            let wp: Vec<u64> = w["pn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let wf: Vec<u64> = w["Fn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
             assert_eq!(pns, wp, "{id} pn");
             assert_eq!(fns, wf, "{id} Fn");
         }
@@ -141,8 +241,13 @@ fn every_vector_decodes_as_expected() {
         checked += 1;
     }
     assert_eq!(checked, frames.len());
-    assert!(checked >= 52, "expected the 52 frames of the file, got {checked}");
-    println!("gdw376 conformance: {checked} frames checked ({variants} under a dialect profile), {values_checked} with typed values compared");
+    assert!(
+        checked >= 52,
+        "expected the 52 frames of the file, got {checked}"
+    );
+    println!(
+        "gdw376 conformance: {checked} frames checked ({variants} under a dialect profile), {values_checked} with typed values compared"
+    );
 }
 
 fn first_value<'a>(r: &Repr<'a>, p: &Profile) -> (Fn, Value<'a>) {
@@ -152,7 +257,9 @@ fn first_value<'a>(r: &Repr<'a>, p: &Profile) -> (Fn, Value<'a>) {
 fn try_first_value<'a>(r: &Repr<'a>, p: &Profile) -> Option<(Fn, Value<'a>)> {
     for it in r.units(p) {
         if let Item::Unit(u) = it {
-            let v = u.value(p, r.afn, r.dir()).unwrap_or_else(|e| panic!("{e} in {u:?}"))?;
+            let v = u
+                .value(p, r.afn, r.dir())
+                .unwrap_or_else(|e| panic!("{e} in {u:?}"))?;
             return Some((u.fn_, v));
         }
     }
@@ -169,18 +276,30 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             // Strict: F1 followed by unexplained bytes is flagged (opaque); with the
             // `trailing-fill` leniency the six zero bytes are filler.
             let strict: Vec<Item> = r.units(p).collect();
-            assert!(matches!(strict[0], Item::Opaque(ref o) if o.reason == OpaqueReason::LengthMismatch));
+            assert!(
+                matches!(strict[0], Item::Opaque(ref o) if o.reason == OpaqueReason::LengthMismatch)
+            );
             let lenient: Vec<Item> = r.units(&Profile::LENIENT).collect();
             assert!(matches!(lenient[0], Item::Unit(ref u) if u.fn_ == Fn(1)));
-            assert_eq!(lenient[1], Item::Filler(&amikit_testkit::hex(v["trailing_bytes_after_DADT"].as_str().unwrap())[..]));
+            assert_eq!(
+                lenient[1],
+                Item::Filler(
+                    &amikit_testkit::hex(v["trailing_bytes_after_DADT"].as_str().unwrap())[..]
+                )
+            );
             1
         }
         (0x00, _) if id == "gdw376-019" => {
             let lp = Profile::LENIENT;
             let (fn_, val) = first_value(r, &lp);
             assert_eq!(fn_, Fn(3));
-            let Value::ItemResults(items) = val else { panic!("{id}") };
-            assert_eq!(format!("{:02X}", items.afn.0), v["confirmed_AFN"].as_str().unwrap());
+            let Value::ItemResults(items) = val else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                format!("{:02X}", items.afn.0),
+                v["confirmed_AFN"].as_str().unwrap()
+            );
             let want = v["items"].as_array().unwrap();
             let got: Vec<_> = items.iter().collect();
             assert_eq!(got.len(), want.len());
@@ -193,15 +312,40 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             1
         }
         (0x04, false) | (0x0A, true) => {
-            let Some((fn_, val)) = try_first_value(r, p) else { return 0 };
+            let Some((fn_, val)) = try_first_value(r, p) else {
+                return 0;
+            };
             match (fn_.0, val) {
                 (1, Value::CommParams(c)) => {
-                    assert_eq!(u64::from(c.rts_20ms), v.get("RTS_20ms_units").or(v.get("RTS")).unwrap().as_u64().unwrap());
-                    assert_eq!(u64::from(c.master_delay_min), v["master_allowed_delay_min"].as_u64().unwrap());
-                    assert_eq!(hex(&c.timeout_retry.to_le_bytes()), v["timeout_retry_raw"].as_str().unwrap());
-                    assert_eq!(u64::from(c.heartbeat_min), v["heartbeat_min"].as_u64().unwrap());
-                    assert_eq!(format!("{:02X}", c.con_flags), v["con_flags"].as_str().unwrap());
-                    let strict = if v["timeout_s_strict"].is_null() { &v["strict_decode"]["timeout_s"] } else { &v["timeout_s_strict"] };
+                    assert_eq!(
+                        u64::from(c.rts_20ms),
+                        v.get("RTS_20ms_units")
+                            .or(v.get("RTS"))
+                            .unwrap()
+                            .as_u64()
+                            .unwrap()
+                    );
+                    assert_eq!(
+                        u64::from(c.master_delay_min),
+                        v["master_allowed_delay_min"].as_u64().unwrap()
+                    );
+                    assert_eq!(
+                        hex(&c.timeout_retry.to_le_bytes()),
+                        v["timeout_retry_raw"].as_str().unwrap()
+                    );
+                    assert_eq!(
+                        u64::from(c.heartbeat_min),
+                        v["heartbeat_min"].as_u64().unwrap()
+                    );
+                    assert_eq!(
+                        format!("{:02X}", c.con_flags),
+                        v["con_flags"].as_str().unwrap()
+                    );
+                    let strict = if v["timeout_s_strict"].is_null() {
+                        &v["strict_decode"]["timeout_s"]
+                    } else {
+                        &v["timeout_s_strict"]
+                    };
                     assert_eq!(u64::from(c.timeout_s()), strict.as_u64().unwrap());
                     if let Some(src) = v.get("source_decoded_as") {
                         let (t, n) = c.split_bytes();
@@ -211,9 +355,14 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
                     1
                 }
                 (3, Value::MasterAddresses(m)) => {
-                    let ip = |a: [u8; 4], port: u16| format!("{}.{}.{}.{}:{port}", a[0], a[1], a[2], a[3]);
+                    let ip = |a: [u8; 4], port: u16| {
+                        format!("{}.{}.{}.{}:{port}", a[0], a[1], a[2], a[3])
+                    };
                     assert_eq!(ip(m.main_ip, m.main_port), v["main"].as_str().unwrap());
-                    assert_eq!(ip(m.backup_ip, m.backup_port), v["backup"].as_str().unwrap());
+                    assert_eq!(
+                        ip(m.backup_ip, m.backup_port),
+                        v["backup"].as_str().unwrap()
+                    );
                     assert_eq!(m.apn_str(), v["APN"].as_str().unwrap());
                     1
                 }
@@ -221,7 +370,12 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
                     assert_eq!(t.len() as u64, v["count"].as_u64().unwrap(), "{id}");
                     if let Some(pns) = v.get("meter_pns") {
                         let got: Vec<u64> = t.iter().map(|m| u64::from(m.pn)).collect();
-                        let want: Vec<u64> = pns.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+                        let want: Vec<u64> = pns
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x.as_u64().unwrap())
+                            .collect();
                         assert_eq!(got, want);
                     }
                     if let Some(ms) = v.get("meters") {
@@ -243,9 +397,14 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
         (0x05, false) => {
             let (fn_, val) = first_value(r, p);
             assert_eq!(fn_, Fn(31));
-            let Value::ClockSync(Some(c)) = val else { panic!("{id}") };
+            let Value::ClockSync(Some(c)) = val else {
+                panic!("{id}")
+            };
             assert_eq!(c.to_string(), v["clock"]["datetime"].as_str().unwrap());
-            assert_eq!(u64::from(c.weekday), v["clock"]["weekday"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(c.weekday),
+                v["clock"]["weekday"].as_u64().unwrap()
+            );
             assert_eq!(hex(r.pw.unwrap()), v["PW"].as_str().unwrap());
             1
         }
@@ -254,12 +413,23 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             // The first register is `00 EE EE EE EE`: neither a number nor the absent marker, so
             // the typed decode must fail at offset 9 (Td 3 + time 5 + M 1); the label, time and M
             // before it decode.
-            let Some(Item::Unit(u)) = r.units(p).next() else { panic!("{id}") };
+            let Some(Item::Unit(u)) = r.units(p).next() else {
+                panic!("{id}")
+            };
             let err = u.value(p, r.afn, r.dir()).unwrap_err();
-            assert!(matches!(err, amikit_gdw376::UnitError::Format { offset: 9, .. }), "{err:?}");
+            assert!(
+                matches!(err, amikit_gdw376::UnitError::Format { offset: 9, .. }),
+                "{err:?}"
+            );
             use amikit_gdw376::format::{DataFormat, Format15, Format20};
-            assert_eq!(Format20::decode(&u.data[..3]).unwrap().to_string(), v["Td_d"].as_str().unwrap());
-            assert_eq!(Format15::decode(&u.data[3..8]).unwrap().to_string(), v["read_time"].as_str().unwrap());
+            assert_eq!(
+                Format20::decode(&u.data[..3]).unwrap().to_string(),
+                v["Td_d"].as_str().unwrap()
+            );
+            assert_eq!(
+                Format15::decode(&u.data[3..8]).unwrap().to_string(),
+                v["read_time"].as_str().unwrap()
+            );
             assert_eq!(u64::from(u.data[8]), v["M"].as_u64().unwrap());
             1
         }
@@ -268,7 +438,10 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             let label = match val {
                 Value::FrozenRequest(l) => l,
                 Value::FrozenEnergy { label, registers } => {
-                    assert_eq!(registers.read_time.unwrap().to_string(), v["read_time"].as_str().unwrap());
+                    assert_eq!(
+                        registers.read_time.unwrap().to_string(),
+                        v["read_time"].as_str().unwrap()
+                    );
                     assert_eq!(registers.tariffs() as u64, v["M"].as_u64().unwrap());
                     if let Some(t) = v.get("forward_active_total_kWh") {
                         assert_eq!(norm(&registers.active.get(0).unwrap().to_string()), jnum(t));
@@ -278,15 +451,21 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
                 other => panic!("{id}: {other:?}"),
             };
             match label {
-                amikit_gdw376::units::TimeLabel::Day(d) => assert_eq!(d.unwrap().to_string(), v["Td_d"].as_str().unwrap()),
-                amikit_gdw376::units::TimeLabel::Month(m) => assert_eq!(m.unwrap().to_string(), v["Td_m"].as_str().unwrap()),
+                amikit_gdw376::units::TimeLabel::Day(d) => {
+                    assert_eq!(d.unwrap().to_string(), v["Td_d"].as_str().unwrap())
+                }
+                amikit_gdw376::units::TimeLabel::Month(m) => {
+                    assert_eq!(m.unwrap().to_string(), v["Td_m"].as_str().unwrap())
+                }
                 other => panic!("{id}: {other:?}"),
             }
             1
         }
         (0x0E, true) => {
             let (_, val) = first_value(r, p);
-            let Value::Events(b) = val else { panic!("{id}") };
+            let Value::Events(b) = val else {
+                panic!("{id}")
+            };
             assert_eq!(u64::from(b.ec1), v["EC1"].as_u64().unwrap());
             assert_eq!(u64::from(b.ec2), v["EC2"].as_u64().unwrap());
             assert_eq!(u64::from(b.pm), v["Pm"].as_u64().unwrap());
@@ -334,7 +513,9 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
         }
         (0x10, true) => {
             let (_, val) = first_value(r, p);
-            let Value::ForwardReply(fr) = val else { panic!("{id}") };
+            let Value::ForwardReply(fr) = val else {
+                panic!("{id}")
+            };
             assert_eq!(u64::from(fr.port), v["port"].as_u64().unwrap());
             assert_eq!(fr.payload.len() as u64, v["length"].as_u64().unwrap());
             assert_eq!(hex(fr.payload), v["forwarded_frame"].as_str().unwrap());
@@ -345,21 +526,25 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
 }
 
 fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
-    let unit = r
-        .units(p)
-        .find_map(|i| match i {
-            Item::Unit(u) => Some(u),
-            _ => None,
-        });
+    let unit = r.units(p).find_map(|i| match i {
+        Item::Unit(u) => Some(u),
+        _ => None,
+    });
     match id {
         // F167, 46 bytes: known length under 2013 (no typed layout), opaque under 2009.
         "gdw376-059" => {
             let u = unit.expect("F167 unit under 2013");
             assert_eq!(u.data.len() as u64, v["data_unit_length"].as_u64().unwrap());
             assert_eq!(u.value(p, r.afn, r.dir()).unwrap(), None);
-            let p9 = Profile { version: Version::V2009, ..*p };
+            let p9 = Profile {
+                version: Version::V2009,
+                ..*p
+            };
             let items: Vec<Item> = r.units(&p9).collect();
-            assert!(matches!(items.as_slice(), [Item::Opaque(o)] if o.reason == OpaqueReason::LengthMismatch), "{items:?}");
+            assert!(
+                matches!(items.as_slice(), [Item::Opaque(o)] if o.reason == OpaqueReason::LengthMismatch),
+                "{items:?}"
+            );
             return 1;
         }
         // F168 in a short, provincial layout: opaque, never a mis-split.
@@ -375,9 +560,14 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
     let value = u.value(p, r.afn, r.dir());
     match u.fn_.0 {
         2 => {
-            let Ok(Some(Value::Clock(Some(c)))) = value else { panic!("{id}") };
+            let Ok(Some(Value::Clock(Some(c)))) = value else {
+                panic!("{id}")
+            };
             assert_eq!(c.to_string(), v["clock"]["datetime"].as_str().unwrap());
-            assert_eq!(u64::from(c.weekday), v["clock"]["weekday"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(c.weekday),
+                v["clock"]["weekday"].as_u64().unwrap()
+            );
             1
         }
         25 => {
@@ -386,14 +576,23 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
             let rt = if id == "gdw376-052" {
                 assert!(value.is_err(), "{id}: EF filler must not decode strictly");
                 let lp = Profile::LENIENT;
-                let Ok(Some(Value::Realtime(rt))) = u.value(&lp, r.afn, r.dir()) else { panic!("{id}") };
-                assert!(rt.neutral_current.is_none() && rt.apparent_power.iter().all(Option::is_none));
+                let Ok(Some(Value::Realtime(rt))) = u.value(&lp, r.afn, r.dir()) else {
+                    panic!("{id}")
+                };
+                assert!(
+                    rt.neutral_current.is_none() && rt.apparent_power.iter().all(Option::is_none)
+                );
                 rt
             } else {
-                let Ok(Some(Value::Realtime(rt))) = value else { panic!("{id}: {value:?}") };
+                let Ok(Some(Value::Realtime(rt))) = value else {
+                    panic!("{id}: {value:?}")
+                };
                 rt
             };
-            assert_eq!(rt.read_time.unwrap().to_string(), v["read_time"].as_str().unwrap());
+            assert_eq!(
+                rt.read_time.unwrap().to_string(),
+                v["read_time"].as_str().unwrap()
+            );
             let check = |key: &str, got: Option<String>| {
                 if let Some(w) = v.get(key) {
                     assert_eq!(got.map(|s| norm(&s)), Some(jnum(w)), "{id} {key}");
@@ -404,7 +603,10 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
             check("P_a_kW", s(rt.active_power[1].map(|x| x.to_string())));
             check("P_b_kW", s(rt.active_power[2].map(|x| x.to_string())));
             check("P_c_kW", s(rt.active_power[3].map(|x| x.to_string())));
-            check("Q_total_kvar", s(rt.reactive_power[0].map(|x| x.to_string())));
+            check(
+                "Q_total_kvar",
+                s(rt.reactive_power[0].map(|x| x.to_string())),
+            );
             check("PF_total_pct", s(rt.power_factor[0].map(|x| x.to_string())));
             check("PF_a_pct", s(rt.power_factor[1].map(|x| x.to_string())));
             check("U_a_V", s(rt.voltage[0].map(|x| x.to_string())));
@@ -416,10 +618,18 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
             1
         }
         33 => {
-            let Ok(Some(Value::EnergyRegisters(e))) = value else { panic!("{id}") };
-            assert_eq!(e.read_time.unwrap().to_string(), v["read_time"].as_str().unwrap());
+            let Ok(Some(Value::EnergyRegisters(e))) = value else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                e.read_time.unwrap().to_string(),
+                v["read_time"].as_str().unwrap()
+            );
             assert_eq!(e.tariffs() as u64, v["M"].as_u64().unwrap());
-            assert_eq!(norm(&e.active.get(0).unwrap().to_string()), jnum(&v["forward_active_total_kWh"]));
+            assert_eq!(
+                norm(&e.active.get(0).unwrap().to_string()),
+                jnum(&v["forward_active_total_kWh"])
+            );
             let rates = v["forward_active_rates_kWh"].as_array().unwrap();
             for (i, want) in rates.iter().enumerate() {
                 assert!(want.is_null() && e.active.get(i + 1).is_none());
@@ -427,11 +637,23 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
             1
         }
         129 => {
-            let Ok(Some(Value::ActiveEnergy(e))) = value else { panic!("{id}") };
-            assert_eq!(e.read_time.unwrap().to_string(), v["read_time"].as_str().unwrap());
+            let Ok(Some(Value::ActiveEnergy(e))) = value else {
+                panic!("{id}")
+            };
+            assert_eq!(
+                e.read_time.unwrap().to_string(),
+                v["read_time"].as_str().unwrap()
+            );
             assert_eq!(e.tariffs() as u64, v["M"].as_u64().unwrap());
             assert_eq!(norm(&e.total().unwrap().to_string()), jnum(&v["total_kWh"]));
-            assert!(v["rates_kWh"].as_array().unwrap().iter().enumerate().all(|(i, w)| w.is_null() && e.values.get(i + 1).is_none()));
+            assert!(
+                v["rates_kWh"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .all(|(i, w)| w.is_null() && e.values.get(i + 1).is_none())
+            );
             1
         }
         _ => 0,

@@ -16,8 +16,9 @@ mod numeric;
 mod time;
 
 pub use numeric::{
-    Amount, AmountUnit, Format02, Format03, Format04, Format05, Format06, Format07, Format08, Format09,
-    Format10, Format11, Format12, Format13, Format14, Format22, Format23, Format25, Format26, Format27,
+    Amount, AmountUnit, Format02, Format03, Format04, Format05, Format06, Format07, Format08,
+    Format09, Format10, Format11, Format12, Format13, Format14, Format22, Format23, Format25,
+    Format26, Format27,
 };
 pub use time::{
     Format01, Format15, Format16, Format17, Format18, Format19, Format20, Format21, Format24,
@@ -112,9 +113,10 @@ pub fn is_absent(bytes: &[u8]) -> bool {
 ///
 /// As [`DataFormat::decode`].
 pub fn read<F: DataFormat>(bytes: &[u8], opts: ReadOptions) -> Result<Option<F>, FormatError> {
-    let field = bytes
-        .get(..F::LEN)
-        .ok_or(FormatError::Truncated { needed: F::LEN, available: bytes.len() })?;
+    let field = bytes.get(..F::LEN).ok_or(FormatError::Truncated {
+        needed: F::LEN,
+        available: bytes.len(),
+    })?;
     if is_absent(field) || (opts.ef_absent && field.iter().all(|&b| b == 0xEF)) {
         return Ok(None);
     }
@@ -132,7 +134,10 @@ pub fn write<F: DataFormat>(value: Option<&F>, out: &mut [u8]) -> Result<(), For
         None => {
             let got = out.len();
             out.get_mut(..F::LEN)
-                .ok_or(FormatError::Truncated { needed: F::LEN, available: got })?
+                .ok_or(FormatError::Truncated {
+                    needed: F::LEN,
+                    available: got,
+                })?
                 .fill(0xEE);
             Ok(())
         }
@@ -162,14 +167,20 @@ pub(crate) fn take<const N: usize>(bytes: &[u8]) -> Result<[u8; N], FormatError>
     bytes
         .first_chunk::<N>()
         .copied()
-        .ok_or(FormatError::Truncated { needed: N, available: bytes.len() })
+        .ok_or(FormatError::Truncated {
+            needed: N,
+            available: bytes.len(),
+        })
 }
 
 /// Writes `N` bytes at the start of `out`, or [`FormatError::Truncated`].
 pub(crate) fn put<const N: usize>(out: &mut [u8], bytes: [u8; N]) -> Result<(), FormatError> {
     let got = out.len();
     out.first_chunk_mut::<N>()
-        .ok_or(FormatError::Truncated { needed: N, available: got })?
+        .ok_or(FormatError::Truncated {
+            needed: N,
+            available: got,
+        })?
         .copy_from_slice(&bytes);
     Ok(())
 }
@@ -186,18 +197,27 @@ mod tests {
         assert_eq!(Decimal::new(-5, 1).to_string(), "-0.5");
         assert_eq!(Decimal::new(1000, 1).to_string(), "100.0");
         assert_eq!(Decimal::new(42, 0).to_string(), "42");
-        assert_eq!(Decimal::new(i64::MIN, 3).to_string(), "-9223372036854775.808");
+        assert_eq!(
+            Decimal::new(i64::MIN, 3).to_string(),
+            "-9223372036854775.808"
+        );
     }
 
     #[test]
     fn absent_and_filler() {
         // Vector gdw376-051: EE = absent; gdw376-052: EF filler is not BCD (strict).
-        assert_eq!(read::<Format09>(&[0xEE; 3], ReadOptions::default()), Ok(None));
+        assert_eq!(
+            read::<Format09>(&[0xEE; 3], ReadOptions::default()),
+            Ok(None)
+        );
         assert!(matches!(
             read::<Format09>(&[0xEF; 3], ReadOptions::default()),
             Err(FormatError::NotBcd { .. })
         ));
-        assert_eq!(read::<Format09>(&[0xEF; 3], ReadOptions { ef_absent: true }), Ok(None));
+        assert_eq!(
+            read::<Format09>(&[0xEF; 3], ReadOptions { ef_absent: true }),
+            Ok(None)
+        );
         let mut out = [0u8; 3];
         write::<Format09>(None, &mut out).unwrap();
         assert_eq!(out, [0xEE; 3]);

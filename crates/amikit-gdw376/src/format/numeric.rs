@@ -10,7 +10,11 @@ fn digits(bytes: &[u8], top_mask: u8) -> Result<u64, FormatError> {
     let mut v: u64 = 0;
     let last = bytes.len().saturating_sub(1);
     for (i, &b) in bytes.iter().enumerate().rev() {
-        let b2 = if i == last { b & ((top_mask << 4) | 0x0F) } else { b };
+        let b2 = if i == last {
+            b & ((top_mask << 4) | 0x0F)
+        } else {
+            b
+        };
         let d = bcd2(b2, i)?;
         v = v.saturating_mul(100).saturating_add(u64::from(d));
     }
@@ -217,9 +221,16 @@ impl DataFormat for Format02 {
         let lo = bcd2(b0, 0)?;
         let h = b1 & 0x0F;
         if h > 9 {
-            return Err(FormatError::NotBcd { offset: 1, byte: b1 });
+            return Err(FormatError::NotBcd {
+                offset: 1,
+                byte: b1,
+            });
         }
-        Ok(Format02 { negative: b1 & 0x10 != 0, digits: u16::from(h) * 100 + u16::from(lo), g: b1 >> 5 })
+        Ok(Format02 {
+            negative: b1 & 0x10 != 0,
+            digits: u16::from(h) * 100 + u16::from(lo),
+            g: b1 >> 5,
+        })
     }
     fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.digits > 999 || self.g > 7 {
@@ -227,7 +238,10 @@ impl DataFormat for Format02 {
         }
         let lo = super::to_bcd2((self.digits % 100) as u8)?;
         let h = (self.digits / 100) as u8;
-        put(out, [lo, (self.g << 5) | (u8::from(self.negative) << 4) | h])
+        put(
+            out,
+            [lo, (self.g << 5) | (u8::from(self.negative) << 4) | h],
+        )
     }
 }
 
@@ -286,7 +300,13 @@ impl Format03 {
     #[must_use]
     pub fn in_small_units(&self) -> Amount {
         let v = self.signed();
-        Amount { small_units: if self.unit == AmountUnit::MwhOrYuan { v * 1000 } else { v } }
+        Amount {
+            small_units: if self.unit == AmountUnit::MwhOrYuan {
+                v * 1000
+            } else {
+                v
+            },
+        }
     }
     /// A fee in 元 as an exact decimal (厘 → 3 decimals).
     #[must_use]
@@ -306,13 +326,20 @@ impl DataFormat for Format03 {
         let low = digits(&[b0, b1, b2], 0x0F)?;
         let h = b3 & 0x0F;
         if h > 9 {
-            return Err(FormatError::NotBcd { offset: 3, byte: b3 });
+            return Err(FormatError::NotBcd {
+                offset: 3,
+                byte: b3,
+            });
         }
         let magnitude = u32::from(h) * 1_000_000 + u32::try_from(low).unwrap_or(0);
         Ok(Format03 {
             negative: b3 & 0x10 != 0,
             magnitude,
-            unit: if b3 & 0x40 != 0 { AmountUnit::MwhOrYuan } else { AmountUnit::KwhOrLi },
+            unit: if b3 & 0x40 != 0 {
+                AmountUnit::MwhOrYuan
+            } else {
+                AmountUnit::KwhOrLi
+            },
         })
     }
     fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
@@ -322,8 +349,15 @@ impl DataFormat for Format03 {
         let mut b = [0u8; 3];
         put_digits(&mut b, u64::from(self.magnitude % 1_000_000), 9)?;
         let h = (self.magnitude / 1_000_000) as u8;
-        let g = if self.unit == AmountUnit::MwhOrYuan { 0x40 } else { 0 };
-        put(out, [b[0], b[1], b[2], g | (u8::from(self.negative) << 4) | h])
+        let g = if self.unit == AmountUnit::MwhOrYuan {
+            0x40
+        } else {
+            0
+        };
+        put(
+            out,
+            [b[0], b[1], b[2], g | (u8::from(self.negative) << 4) | h],
+        )
     }
 }
 
@@ -365,13 +399,19 @@ impl DataFormat for Format04 {
     const NUMBER: u8 = 4;
     fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let [b] = take::<1>(bytes)?;
-        Ok(Format04 { down: b & 0x80 != 0, percent: bcd2(b & 0x7F, 0)? })
+        Ok(Format04 {
+            down: b & 0x80 != 0,
+            percent: bcd2(b & 0x7F, 0)?,
+        })
     }
     fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.percent > 79 {
             return Err(FormatError::OutOfRange);
         }
-        put(out, [(u8::from(self.down) << 7) | super::to_bcd2(self.percent)?])
+        put(
+            out,
+            [(u8::from(self.down) << 7) | super::to_bcd2(self.percent)?],
+        )
     }
 }
 
@@ -384,17 +424,41 @@ mod tests {
         // gdw376-052 (powerstation Decoder376Test): P total 73 11 01 = 1.1173 kW (format 09),
         // PF total 99 09 = 99.9 % (format 05), U_a 90 21 = 219.0 V (format 07),
         // I_a 00 17 00 = 1.700 A (format 25).
-        assert_eq!(Format09::decode(&[0x73, 0x11, 0x01]).unwrap().value(), Decimal::new(11173, 4));
-        assert_eq!(Format05::decode(&[0x99, 0x09]).unwrap().value(), Decimal::new(999, 1));
-        assert_eq!(Format07::decode(&[0x90, 0x21]).unwrap().value(), Decimal::new(2190, 1));
-        assert_eq!(Format25::decode(&[0x00, 0x17, 0x00]).unwrap().value(), Decimal::new(1700, 3));
+        assert_eq!(
+            Format09::decode(&[0x73, 0x11, 0x01]).unwrap().value(),
+            Decimal::new(11173, 4)
+        );
+        assert_eq!(
+            Format05::decode(&[0x99, 0x09]).unwrap().value(),
+            Decimal::new(999, 1)
+        );
+        assert_eq!(
+            Format07::decode(&[0x90, 0x21]).unwrap().value(),
+            Decimal::new(2190, 1)
+        );
+        assert_eq!(
+            Format25::decode(&[0x00, 0x17, 0x00]).unwrap().value(),
+            Decimal::new(1700, 3)
+        );
         // gdw376-051: PF 00 10 = 100.0 %, U 27 24 = 242.7 V.
-        assert_eq!(Format05::decode(&[0x00, 0x10]).unwrap().value(), Decimal::new(1000, 1));
-        assert_eq!(Format07::decode(&[0x27, 0x24]).unwrap().value(), Decimal::new(2427, 1));
+        assert_eq!(
+            Format05::decode(&[0x00, 0x10]).unwrap().value(),
+            Decimal::new(1000, 1)
+        );
+        assert_eq!(
+            Format07::decode(&[0x27, 0x24]).unwrap().value(),
+            Decimal::new(2427, 1)
+        );
         // gdw376-054: 01 00 00 00 00 = 0.0100 kWh (format 14).
-        assert_eq!(Format14::decode(&[0x00, 0x01, 0, 0, 0]).unwrap().value(), Decimal::new(100, 4));
+        assert_eq!(
+            Format14::decode(&[0x00, 0x01, 0, 0, 0]).unwrap().value(),
+            Decimal::new(100, 4)
+        );
         // Sign bit.
-        assert_eq!(Format09::decode(&[0x00, 0x50, 0x80]).unwrap().value(), Decimal::new(-5000, 4));
+        assert_eq!(
+            Format09::decode(&[0x00, 0x50, 0x80]).unwrap().value(),
+            Decimal::new(-5000, 4)
+        );
         assert!(Format07::decode(&[0x0A, 0x00]).is_err());
     }
 
@@ -417,6 +481,13 @@ mod tests {
         let mut out = [0u8; 4];
         g.encode(&mut out).unwrap();
         assert_eq!(out, [0x00, 0x50, 0x00, 0x10]);
-        assert!(Format03 { magnitude: 10_000_000, ..g }.encode(&mut out).is_err());
+        assert!(
+            Format03 {
+                magnitude: 10_000_000,
+                ..g
+            }
+            .encode(&mut out)
+            .is_err()
+        );
     }
 }

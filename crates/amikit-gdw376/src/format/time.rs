@@ -231,9 +231,19 @@ mod tests {
         assert_eq!(t.to_string(), "2010-07-31T14:40");
         assert!(t.is_plausible());
         // gdw376-066: 27 08 18 → 2018-08-27; gdw376-070: 07 18 → 2018-07.
-        assert_eq!(Format20::decode(&[0x27, 0x08, 0x18]).unwrap().to_string(), "2018-08-27");
-        assert_eq!(Format21::decode(&[0x07, 0x18]).unwrap().to_string(), "2018-07");
+        assert_eq!(
+            Format20::decode(&[0x27, 0x08, 0x18]).unwrap().to_string(),
+            "2018-08-27"
+        );
+        assert_eq!(
+            Format21::decode(&[0x07, 0x18]).unwrap().to_string(),
+            "2018-07"
+        );
         assert!(Format15::decode(&[0x4A, 0, 0, 0, 0]).is_err());
-        assert!(!Format15::decode(&[0x61, 0, 1, 1, 0]).unwrap().is_plausible());
+        assert!(
+            !Format15::decode(&[0x61, 0, 1, 1, 0])
+                .unwrap()
+                .is_plausible()
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use super::codec::{FormatSeq, Reader, Writer};
 use crate::error::{EncodeError, UnitError};
-use crate::format::{DataFormat, Format05, Format07, Format08, Format09, Format11, Format14, Format15, Format25};
+use crate::format::{
+    DataFormat, Format05, Format07, Format08, Format09, Format11, Format14, Format15, Format25,
+};
 
 /// F25: realtime power, power factor, voltage and current (67 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,7 +28,9 @@ pub struct Realtime {
     pub apparent_power: [Option<Format09>; 4],
 }
 
-fn arr<const N: usize, F: DataFormat + Copy>(r: &mut Reader<'_>) -> Result<[Option<F>; N], UnitError> {
+fn arr<const N: usize, F: DataFormat + Copy>(
+    r: &mut Reader<'_>,
+) -> Result<[Option<F>; N], UnitError> {
     let mut out = [None; N];
     for v in &mut out {
         *v = r.fmt()?;
@@ -108,7 +112,10 @@ impl<'a, F: DataFormat> Registers<'a, F> {
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let read_time = r.fmt()?;
         let m = usize::from(r.u8()?);
-        Ok(Registers { read_time, values: r.seq(m + 1)? })
+        Ok(Registers {
+            read_time,
+            values: r.seq(m + 1)?,
+        })
     }
     /// Writes the unit.
     ///
@@ -129,7 +136,11 @@ impl<'a, F: DataFormat> Registers<'a, F> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] without a total or above 255 tariffs, else as [`Writer`].
-    pub fn write(w: &mut Writer<'_>, read_time: Option<&Format15>, values: &[Option<F>]) -> Result<(), EncodeError> {
+    pub fn write(
+        w: &mut Writer<'_>,
+        read_time: Option<&Format15>,
+        values: &[Option<F>],
+    ) -> Result<(), EncodeError> {
         if values.is_empty() {
             return Err(EncodeError::OutOfRange("registers need a total"));
         }
@@ -184,7 +195,13 @@ impl<'a> EnergyRegisters<'a> {
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let read_time = r.fmt()?;
         let n = usize::from(r.u8()?) + 1;
-        Ok(EnergyRegisters { read_time, active: r.seq(n)?, reactive: r.seq(n)?, quadrant_a: r.seq(n)?, quadrant_b: r.seq(n)? })
+        Ok(EnergyRegisters {
+            read_time,
+            active: r.seq(n)?,
+            reactive: r.seq(n)?,
+            quadrant_a: r.seq(n)?,
+            quadrant_b: r.seq(n)?,
+        })
     }
     /// Writes the unit.
     ///
@@ -193,7 +210,11 @@ impl<'a> EnergyRegisters<'a> {
     /// [`EncodeError::OutOfRange`] when the four runs differ in length, else as [`Writer`].
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         let n = self.active.len();
-        if n == 0 || self.reactive.len() != n || self.quadrant_a.len() != n || self.quadrant_b.len() != n {
+        if n == 0
+            || self.reactive.len() != n
+            || self.quadrant_a.len() != n
+            || self.quadrant_b.len() != n
+        {
             return Err(EncodeError::OutOfRange("energy register runs differ"));
         }
         w.fmt(self.read_time.as_ref())?;
@@ -347,7 +368,11 @@ impl<'a> Settlement<'a> {
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let read_time = r.fmt()?;
         let n = usize::from(r.u8()?) + 1;
-        Ok(Settlement { read_time, settled: r.seq(n)?, unsettled: r.seq(n)? })
+        Ok(Settlement {
+            read_time,
+            settled: r.seq(n)?,
+            unsettled: r.seq(n)?,
+        })
     }
     /// Writes the unit.
     ///

@@ -21,8 +21,12 @@ impl TdKind {
     #[must_use]
     pub const fn of(fn_: u8) -> Option<TdKind> {
         match fn_ {
-            1..=12 | 25..=32 | 41..=43 | 49 | 50 | 153..=156 | 161..=176 | 185..=192 => Some(TdKind::Day),
-            17..=24 | 33..=39 | 44 | 51 | 52 | 157..=160 | 177..=184 | 193..=196 => Some(TdKind::Month),
+            1..=12 | 25..=32 | 41..=43 | 49 | 50 | 153..=156 | 161..=176 | 185..=192 => {
+                Some(TdKind::Day)
+            }
+            17..=24 | 33..=39 | 44 | 51 | 52 | 157..=160 | 177..=184 | 193..=196 => {
+                Some(TdKind::Month)
+            }
             73..=76 | 81..=95 | 97..=110 | 145..=148 => Some(TdKind::Curve),
             _ => None,
         }
@@ -58,7 +62,11 @@ impl TimeLabel {
         Ok(match kind {
             TdKind::Day => TimeLabel::Day(r.fmt()?),
             TdKind::Month => TimeLabel::Month(r.fmt()?),
-            TdKind::Curve => TimeLabel::Curve { start: r.fmt()?, density: r.u8()?, points: r.u8()? },
+            TdKind::Curve => TimeLabel::Curve {
+                start: r.fmt()?,
+                density: r.u8()?,
+                points: r.u8()?,
+            },
         })
     }
     /// Writes the label.
@@ -70,7 +78,11 @@ impl TimeLabel {
         match self {
             TimeLabel::Day(d) => w.fmt(d.as_ref()),
             TimeLabel::Month(m) => w.fmt(m.as_ref()),
-            TimeLabel::Curve { start, density, points } => {
+            TimeLabel::Curve {
+                start,
+                density,
+                points,
+            } => {
                 w.fmt(start.as_ref())?;
                 w.u8(*density)?;
                 w.u8(*points)

@@ -42,7 +42,10 @@ impl<'a> Reader<'a> {
     /// [`UnitError::Length`].
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], UnitError> {
         let end = self.off + n;
-        let b = self.data.get(self.off..end).ok_or(UnitError::Length { needed: end, available: self.data.len() })?;
+        let b = self.data.get(self.off..end).ok_or(UnitError::Length {
+            needed: end,
+            available: self.data.len(),
+        })?;
         self.off = end;
         Ok(b)
     }
@@ -53,7 +56,10 @@ impl<'a> Reader<'a> {
     /// [`UnitError::Length`].
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], UnitError> {
         let b = self.bytes(N)?;
-        b.first_chunk::<N>().copied().ok_or(UnitError::Length { needed: N, available: b.len() })
+        b.first_chunk::<N>().copied().ok_or(UnitError::Length {
+            needed: N,
+            available: b.len(),
+        })
     }
     /// One byte.
     ///
@@ -99,9 +105,16 @@ impl<'a> Reader<'a> {
         let at = self.off;
         let b = self.bytes(count * F::LEN)?;
         for (i, c) in b.chunks_exact(F::LEN).enumerate() {
-            read::<F>(c, self.opts).map_err(|error| UnitError::Format { offset: at + i * F::LEN, error })?;
+            read::<F>(c, self.opts).map_err(|error| UnitError::Format {
+                offset: at + i * F::LEN,
+                error,
+            })?;
         }
-        Ok(FormatSeq { bytes: b, opts: self.opts, _f: PhantomData })
+        Ok(FormatSeq {
+            bytes: b,
+            opts: self.opts,
+            _f: PhantomData,
+        })
     }
     /// Fails unless every byte was read.
     ///
@@ -112,7 +125,10 @@ impl<'a> Reader<'a> {
         if self.off == self.data.len() {
             Ok(())
         } else {
-            Err(UnitError::Length { needed: self.off, available: self.data.len() })
+            Err(UnitError::Length {
+                needed: self.off,
+                available: self.data.len(),
+            })
         }
     }
 }
@@ -137,7 +153,10 @@ impl<'b> Writer<'b> {
     fn slot(&mut self, n: usize) -> Result<&mut [u8], EncodeError> {
         let end = self.pos + n;
         let got = self.buf.len();
-        let s = self.buf.get_mut(self.pos..end).ok_or(EncodeError::BufferTooSmall { needed: end, got })?;
+        let s = self
+            .buf
+            .get_mut(self.pos..end)
+            .ok_or(EncodeError::BufferTooSmall { needed: end, got })?;
         self.pos = end;
         Ok(s)
     }
@@ -200,13 +219,20 @@ impl<'a, F: DataFormat> FormatSeq<'a, F> {
     ///
     /// [`FormatError`] of the first bad field, or [`FormatError::Truncated`] for a partial one.
     pub fn new(bytes: &'a [u8], opts: ReadOptions) -> Result<Self, FormatError> {
-        if bytes.len() % F::LEN != 0 {
-            return Err(FormatError::Truncated { needed: F::LEN, available: bytes.len() % F::LEN });
+        if !bytes.len().is_multiple_of(F::LEN) {
+            return Err(FormatError::Truncated {
+                needed: F::LEN,
+                available: bytes.len() % F::LEN,
+            });
         }
         for c in bytes.chunks_exact(F::LEN) {
             read::<F>(c, opts)?;
         }
-        Ok(FormatSeq { bytes, opts, _f: PhantomData })
+        Ok(FormatSeq {
+            bytes,
+            opts,
+            _f: PhantomData,
+        })
     }
     /// Number of fields.
     #[must_use]
@@ -227,7 +253,9 @@ impl<'a, F: DataFormat> FormatSeq<'a, F> {
     /// The fields (absent ones as `None`).
     pub fn iter(&self) -> impl Iterator<Item = Option<F>> + 'a {
         let opts = self.opts;
-        self.bytes.chunks_exact(F::LEN).map(move |c| read::<F>(c, opts).ok().flatten())
+        self.bytes
+            .chunks_exact(F::LEN)
+            .map(move |c| read::<F>(c, opts).ok().flatten())
     }
     /// The raw bytes.
     #[must_use]
@@ -260,7 +288,10 @@ impl Writer<'_> {
         if at >= self.pos {
             return Err(EncodeError::OutOfRange("patch position"));
         }
-        let b = self.buf.get_mut(at).ok_or(EncodeError::OutOfRange("patch position"))?;
+        let b = self
+            .buf
+            .get_mut(at)
+            .ok_or(EncodeError::OutOfRange("patch position"))?;
         *b = v;
         Ok(())
     }

@@ -31,6 +31,9 @@ impl serde::Serialize for HexBytes<'_> {
 
 /// Serialises a byte slice or array as a hex string (for `#[serde(serialize_with)]`).
 #[cfg(feature = "serde")]
-pub(crate) fn ser_hex<S: serde::Serializer, B: AsRef<[u8]>>(b: &B, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_hex<S: serde::Serializer, B: AsRef<[u8]>>(
+    b: &B,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_str(&HexBytes(b.as_ref()))
 }

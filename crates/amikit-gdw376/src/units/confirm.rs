@@ -41,8 +41,11 @@ impl<'a> ItemResults<'a> {
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let afn = Afn(r.u8()?);
         let items = r.remaining();
-        if items.len() % 5 != 0 {
-            return Err(UnitError::Length { needed: items.len() / 5 * 5 + 5, available: items.len() });
+        if !items.len().is_multiple_of(5) {
+            return Err(UnitError::Length {
+                needed: items.len() / 5 * 5 + 5,
+                available: items.len(),
+            });
         }
         r.bytes(items.len())?;
         Ok(ItemResults { afn, items })
@@ -53,16 +56,25 @@ impl<'a> ItemResults<'a> {
     ///
     /// [`UnitError::Length`] unless whole 5-byte records.
     pub fn from_raw(afn: Afn, items: &'a [u8]) -> Result<Self, UnitError> {
-        if items.len() % 5 != 0 {
-            return Err(UnitError::Length { needed: items.len() / 5 * 5 + 5, available: items.len() });
+        if !items.len().is_multiple_of(5) {
+            return Err(UnitError::Length {
+                needed: items.len() / 5 * 5 + 5,
+                available: items.len(),
+            });
         }
         Ok(ItemResults { afn, items })
     }
     /// The items.
     pub fn iter(&self) -> impl Iterator<Item = ItemResult> + 'a {
         self.items.chunks_exact(5).map(|c| match *c {
-            [a, b, d, e, err] => ItemResult { dadt: DaDt::from_bytes([a, b, d, e]), err },
-            _ => ItemResult { dadt: DaDt::default(), err: 0xFF },
+            [a, b, d, e, err] => ItemResult {
+                dadt: DaDt::from_bytes([a, b, d, e]),
+                err,
+            },
+            _ => ItemResult {
+                dadt: DaDt::default(),
+                err: 0xFF,
+            },
         })
     }
     /// Number of items.
@@ -89,7 +101,11 @@ impl<'a> ItemResults<'a> {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn write(w: &mut Writer<'_>, afn: Afn, items: impl IntoIterator<Item = ItemResult>) -> Result<(), EncodeError> {
+    pub fn write(
+        w: &mut Writer<'_>,
+        afn: Afn,
+        items: impl IntoIterator<Item = ItemResult>,
+    ) -> Result<(), EncodeError> {
         w.u8(afn.0)?;
         for it in items {
             w.bytes(&it.dadt.to_bytes())?;
@@ -128,8 +144,19 @@ impl serde::Serialize for ItemSer {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("Item", 4)?;
-        let (pn, fn_) = self.0.dadt.pairs().next().map_or((0, 0), |(p, f)| (p.0, f.0));
-        st.serialize_field("dadt", &format_args!("{:02X}{:02X}{:02X}{:02X}", self.0.dadt.da1, self.0.dadt.da2, self.0.dadt.dt1, self.0.dadt.dt2))?;
+        let (pn, fn_) = self
+            .0
+            .dadt
+            .pairs()
+            .next()
+            .map_or((0, 0), |(p, f)| (p.0, f.0));
+        st.serialize_field(
+            "dadt",
+            &format_args!(
+                "{:02X}{:02X}{:02X}{:02X}",
+                self.0.dadt.da1, self.0.dadt.da2, self.0.dadt.dt1, self.0.dadt.dt2
+            ),
+        )?;
         st.serialize_field("pn", &pn)?;
         st.serialize_field("fn", &fn_)?;
         st.serialize_field("err", &self.0.err)?;

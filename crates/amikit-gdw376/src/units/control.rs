@@ -26,7 +26,10 @@ impl RemoteTrip {
     /// [`UnitError::Length`].
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
         let b = r.u8()?;
-        Ok(RemoteTrip { alarm_delay_min: b >> 4, limit_half_hours: b & 0x0F })
+        Ok(RemoteTrip {
+            alarm_delay_min: b >> 4,
+            limit_half_hours: b & 0x0F,
+        })
     }
     /// Writes the unit.
     ///
@@ -56,7 +59,9 @@ impl GuardOn {
     ///
     /// [`UnitError::Length`].
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
-        Ok(GuardOn { half_hours: r.u8()? })
+        Ok(GuardOn {
+            half_hours: r.u8()?,
+        })
     }
     /// Writes the unit.
     ///

@@ -25,7 +25,10 @@ impl EventRequest {
     ///
     /// [`UnitError::Length`].
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
-        Ok(EventRequest { pm: r.u8()?, pn: r.u8()? })
+        Ok(EventRequest {
+            pm: r.u8()?,
+            pn: r.u8()?,
+        })
     }
     /// Writes the unit.
     ///
@@ -115,7 +118,10 @@ impl<'a> EventRecord<'a> {
     #[must_use]
     pub fn decode(&self, opts: ReadOptions) -> Erc<'a> {
         let d = self.data;
-        let t = |off: usize| d.get(off..).and_then(|b| read::<Format15>(b, opts).ok().flatten());
+        let t = |off: usize| {
+            d.get(off..)
+                .and_then(|b| read::<Format15>(b, opts).ok().flatten())
+        };
         let typed = match self.erc {
             1 => match d.get(5..14) {
                 Some(&[flags, a, b, c, e, f, g, h, i]) => Some(Erc::Init {
@@ -127,14 +133,24 @@ impl<'a> EventRecord<'a> {
                 _ => None,
             },
             3 => match d.get(5..) {
-                Some([msa, rest @ ..]) if rest.len() % 4 == 0 => Some(Erc::ParameterChange { time: t(0), msa: *msa, dadts: rest }),
+                Some([msa, rest @ ..]) if rest.len() % 4 == 0 => Some(Erc::ParameterChange {
+                    time: t(0),
+                    msa: *msa,
+                    dadts: rest,
+                }),
                 _ => None,
             },
-            14 if d.len() >= 10 => Some(Erc::PowerOffOn { off: t(0), on: t(5) }),
+            14 if d.len() >= 10 => Some(Erc::PowerOffOn {
+                off: t(0),
+                on: t(5),
+            }),
             24 if d.len() >= 14 => match d.get(5..8) {
                 Some(&[p0, p1, flags]) => {
                     let word = u16::from_le_bytes([p0, p1]);
-                    let v = |off: usize| d.get(off..).and_then(|b| read::<Format07>(b, opts).ok().flatten());
+                    let v = |off: usize| {
+                        d.get(off..)
+                            .and_then(|b| read::<Format07>(b, opts).ok().flatten())
+                    };
                     Some(Erc::VoltageLimit {
                         time: t(0),
                         pn: word & 0x0FFF,
@@ -155,7 +171,8 @@ impl<'a> EventRecord<'a> {
     }
     /// The changed DA/DTs of an ERC 3 record.
     pub fn dadts(data: &'a [u8]) -> impl Iterator<Item = DaDt> + 'a {
-        data.chunks_exact(4).filter_map(|c| c.first_chunk::<4>().map(|b| DaDt::from_bytes(*b)))
+        data.chunks_exact(4)
+            .filter_map(|c| c.first_chunk::<4>().map(|b| DaDt::from_bytes(*b)))
     }
 }
 
@@ -193,7 +210,14 @@ impl<'a> EventBlock<'a> {
             r.bytes(usize::from(le))?;
             len += 2 + usize::from(le);
         }
-        Ok(EventBlock { ec1, ec2, pm, pn, records: start.get(..len).unwrap_or(&[]), opts: r.options() })
+        Ok(EventBlock {
+            ec1,
+            ec2,
+            pm,
+            pn,
+            records: start.get(..len).unwrap_or(&[]),
+            opts: r.options(),
+        })
     }
     /// The records, in order.
     pub fn records(&self) -> impl Iterator<Item = EventRecord<'a>> + 'a {
@@ -238,7 +262,9 @@ impl<'a> EventBlock<'a> {
             w.u8(r.erc)?;
             w.u8(u8::try_from(r.data.len()).map_err(|_| EncodeError::OutOfRange("event record"))?)?;
             w.bytes(r.data)?;
-            n = n.checked_add(1).ok_or(EncodeError::OutOfRange("event count"))?;
+            n = n
+                .checked_add(1)
+                .ok_or(EncodeError::OutOfRange("event count"))?;
         }
         w.patch(start + 3, pm.wrapping_add(n))
     }
@@ -251,7 +277,11 @@ impl serde::Serialize for EventBlock<'_> {
         struct Events<'b>(EventBlock<'b>);
         impl serde::Serialize for Events<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.records().map(|r| Rec(r.erc, r.data.len(), r.decode(self.0.opts))))
+                s.collect_seq(
+                    self.0
+                        .records()
+                        .map(|r| Rec(r.erc, r.data.len(), r.decode(self.0.opts))),
+                )
             }
         }
         struct Rec<'b>(u8, usize, Erc<'b>);

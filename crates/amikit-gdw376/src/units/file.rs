@@ -36,7 +36,14 @@ impl<'a> FileSegment<'a> {
         let segments = r.u16()?;
         let index = r.u32()?;
         let len = r.u16()?;
-        Ok(FileSegment { file_id, attr, cmd, segments, index, data: r.bytes(usize::from(len))? })
+        Ok(FileSegment {
+            file_id,
+            attr,
+            cmd,
+            segments,
+            index,
+            data: r.bytes(usize::from(len))?,
+        })
     }
     /// Writes the unit.
     ///
@@ -47,7 +54,10 @@ impl<'a> FileSegment<'a> {
         w.bytes(&[self.file_id, self.attr, self.cmd])?;
         w.u16(self.segments)?;
         w.u32(self.index)?;
-        w.u16(u16::try_from(self.data.len()).map_err(|_| EncodeError::OutOfRange("segment length"))?)?;
+        w.u16(
+            u16::try_from(self.data.len())
+                .map_err(|_| EncodeError::OutOfRange("segment length"))?,
+        )?;
         w.bytes(self.data)
     }
 }

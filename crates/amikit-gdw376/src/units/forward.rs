@@ -1,6 +1,6 @@
 //! AFN 10 F1: transparent forwarding (notes §2.11). Downlink `port ctrl frame-timeout
 //! byte-timeout k(2) payload`; uplink `port k(2) payload`. The payload is usually a DL/T 645
-//! frame; with the `dlt645` feature, [`ForwardRequest::inner_645`] / [`ForwardReply::inner_645`]
+//! frame; with the `dlt645` feature, `ForwardRequest::inner_645` / `ForwardReply::inner_645`
 //! parse it through `amikit-dlt645`.
 
 use super::codec::{Reader, Writer};
@@ -42,7 +42,11 @@ impl CommControl {
     /// Parity: `None` (off), `Some(true)` odd, `Some(false)` even.
     #[must_use]
     pub const fn parity_odd(self) -> Option<bool> {
-        if self.0 & 0x08 == 0 { None } else { Some(self.0 & 0x04 != 0) }
+        if self.0 & 0x08 == 0 {
+            None
+        } else {
+            Some(self.0 & 0x04 != 0)
+        }
     }
     /// Stop bits (1 or 2).
     #[must_use]
@@ -80,7 +84,13 @@ impl<'a> ForwardRequest<'a> {
         let frame_timeout = r.u8()?;
         let byte_timeout = r.u8()?;
         let k = r.u16()?;
-        Ok(ForwardRequest { port, control, frame_timeout, byte_timeout, payload: r.bytes(usize::from(k))? })
+        Ok(ForwardRequest {
+            port,
+            control,
+            frame_timeout,
+            byte_timeout,
+            payload: r.bytes(usize::from(k))?,
+        })
     }
     /// Writes the unit.
     ///
@@ -88,15 +98,27 @@ impl<'a> ForwardRequest<'a> {
     ///
     /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.bytes(&[self.port, self.control.0, self.frame_timeout, self.byte_timeout])?;
-        w.u16(u16::try_from(self.payload.len()).map_err(|_| EncodeError::OutOfRange("forward length"))?)?;
+        w.bytes(&[
+            self.port,
+            self.control.0,
+            self.frame_timeout,
+            self.byte_timeout,
+        ])?;
+        w.u16(
+            u16::try_from(self.payload.len())
+                .map_err(|_| EncodeError::OutOfRange("forward length"))?,
+        )?;
         w.bytes(self.payload)
     }
     /// Frame timeout in milliseconds.
     #[must_use]
     pub const fn frame_timeout_ms(&self) -> u32 {
         let v = (self.frame_timeout & 0x7F) as u32;
-        if self.frame_timeout & 0x80 != 0 { v * 1000 } else { v * 10 }
+        if self.frame_timeout & 0x80 != 0 {
+            v * 1000
+        } else {
+            v * 10
+        }
     }
 }
 
@@ -120,7 +142,10 @@ impl<'a> ForwardReply<'a> {
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let port = r.u8()?;
         let k = r.u16()?;
-        Ok(ForwardReply { port, payload: r.bytes(usize::from(k))? })
+        Ok(ForwardReply {
+            port,
+            payload: r.bytes(usize::from(k))?,
+        })
     }
     /// Writes the unit.
     ///
@@ -129,7 +154,10 @@ impl<'a> ForwardReply<'a> {
     /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u8(self.port)?;
-        w.u16(u16::try_from(self.payload.len()).map_err(|_| EncodeError::OutOfRange("forward length"))?)?;
+        w.u16(
+            u16::try_from(self.payload.len())
+                .map_err(|_| EncodeError::OutOfRange("forward length"))?,
+        )?;
         w.bytes(self.payload)
     }
 }

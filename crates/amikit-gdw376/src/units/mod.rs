@@ -37,8 +37,14 @@ use crate::profile::{Leniency, Profile, Version};
 
 /// A typed data unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
+// No heap to box the large variants into; a Value lives on the stack for one unit at a time.
+#[allow(clippy::large_enum_variant)]
 pub enum Value<'a> {
     /// A unit without data: AFN 00 F1 (all confirmed) / F2 (all denied), AFN 01 F1–F4 resets,
     /// AFN 02 F1 login / F2 logout / F3 heartbeat, AFN 05 F2 allow close, F16/F24 purchase
@@ -123,7 +129,9 @@ pub enum Value<'a> {
 /// Read options a profile implies.
 #[must_use]
 pub fn read_options(profile: &Profile) -> ReadOptions {
-    ReadOptions { ef_absent: profile.allows(Leniency::EF_ABSENT) }
+    ReadOptions {
+        ef_absent: profile.allows(Leniency::EF_ABSENT),
+    }
 }
 
 /// Decodes a unit's data when a typed layout is known; `Ok(None)` when not.
@@ -131,7 +139,13 @@ pub fn read_options(profile: &Profile) -> ReadOptions {
 /// # Errors
 ///
 /// [`UnitError`] when the layout is known but the bytes do not fit it (length, non-BCD digits).
-pub fn decode<'a>(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, data: &'a [u8]) -> Result<Option<Value<'a>>, UnitError> {
+pub fn decode<'a>(
+    profile: &Profile,
+    afn: Afn,
+    dir: Direction,
+    fn_: Fn,
+    data: &'a [u8],
+) -> Result<Option<Value<'a>>, UnitError> {
     let mut r = Reader::new(data, read_options(profile));
     let down = matches!(dir, Direction::Down);
     let f = fn_.0;
@@ -139,7 +153,9 @@ pub fn decode<'a>(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, data: &'
         (0x00, _, 1 | 2) => Value::Empty,
         (0x00, _, 3) => Value::ItemResults(ItemResults::parse(&mut r)?),
         (0x01, true, 1..=4) => Value::Empty,
-        (0x02, _, 1..=3) if profile.allows(Leniency::LINK_DATA) && !data.is_empty() => Value::LinkData(r.bytes(data.len())?),
+        (0x02, _, 1..=3) if profile.allows(Leniency::LINK_DATA) && !data.is_empty() => {
+            Value::LinkData(r.bytes(data.len())?)
+        }
         (0x02, _, 1..=3) => Value::Empty,
         (0x04, true, _) | (0x0A, false, _) => match f {
             1 => Value::CommParams(CommParams::parse(&mut r)?),
@@ -163,22 +179,33 @@ pub fn decode<'a>(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, data: &'
             129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
             130 | 132..=136 | 138 | 140..=144 => Value::ReactiveEnergy(Registers::parse(&mut r)?),
             166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
-            167 if profile.version == Version::V2009 => Value::PurchaseInfo(PurchaseInfo::parse(&mut r)?),
+            167 if profile.version == Version::V2009 => {
+                Value::PurchaseInfo(PurchaseInfo::parse(&mut r)?)
+            }
             168 => Value::Settlement(Settlement::parse(&mut r)?),
             _ => return Ok(None),
         },
         (0x0D, _, _) => {
-            let Some(kind) = TdKind::of(f) else { return Ok(None) };
+            let Some(kind) = TdKind::of(f) else {
+                return Ok(None);
+            };
             let label = TimeLabel::parse(&mut r, kind)?;
             if down {
                 Value::FrozenRequest(label)
             } else {
                 match f {
-                    1 | 2 | 9 | 10 | 17 | 18 => Value::FrozenEnergy { label, registers: EnergyRegisters::parse(&mut r)? },
-                    161 | 163 | 169 | 171 | 177 | 179 => Value::FrozenActive { label, registers: Registers::parse(&mut r)? },
-                    162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => {
-                        Value::FrozenReactive { label, registers: Registers::parse(&mut r)? }
-                    }
+                    1 | 2 | 9 | 10 | 17 | 18 => Value::FrozenEnergy {
+                        label,
+                        registers: EnergyRegisters::parse(&mut r)?,
+                    },
+                    161 | 163 | 169 | 171 | 177 | 179 => Value::FrozenActive {
+                        label,
+                        registers: Registers::parse(&mut r)?,
+                    },
+                    162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => Value::FrozenReactive {
+                        label,
+                        registers: Registers::parse(&mut r)?,
+                    },
                     _ => return Ok(None),
                 }
             }
@@ -253,7 +280,12 @@ impl<'a> crate::walker::Unit<'a> {
     /// # Errors
     ///
     /// As [`decode`].
-    pub fn value(&self, profile: &Profile, afn: Afn, dir: Direction) -> Result<Option<Value<'a>>, UnitError> {
+    pub fn value(
+        &self,
+        profile: &Profile,
+        afn: Afn,
+        dir: Direction,
+    ) -> Result<Option<Value<'a>>, UnitError> {
         decode(profile, afn, dir, self.fn_, self.data)
     }
 }

@@ -243,7 +243,9 @@ impl<'a> MeterTable<'a> {
     }
     /// The meters.
     pub fn iter(&self) -> impl Iterator<Item = MeterConfig> + 'a {
-        self.raw.chunks_exact(MeterConfig::LEN).filter_map(|c| MeterConfig::parse(&mut Reader::new(c, Default::default())).ok())
+        self.raw
+            .chunks_exact(MeterConfig::LEN)
+            .filter_map(|c| MeterConfig::parse(&mut Reader::new(c, Default::default())).ok())
     }
     /// Writes the unit.
     ///
@@ -259,7 +261,10 @@ impl<'a> MeterTable<'a> {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`].
-    pub fn write(w: &mut Writer<'_>, meters: impl IntoIterator<Item = MeterConfig> + Clone) -> Result<(), EncodeError> {
+    pub fn write(
+        w: &mut Writer<'_>,
+        meters: impl IntoIterator<Item = MeterConfig> + Clone,
+    ) -> Result<(), EncodeError> {
         let n = meters.clone().into_iter().count();
         w.u16(u16::try_from(n).map_err(|_| EncodeError::OutOfRange("meter count"))?)?;
         for m in meters {
@@ -309,7 +314,13 @@ impl PurchaseControl {
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
-        Ok(PurchaseControl { order: r.u32()?, mode: r.u8()?, amount: r.fmt()?, alarm: r.fmt()?, trip: r.fmt()? })
+        Ok(PurchaseControl {
+            order: r.u32()?,
+            mode: r.u8()?,
+            amount: r.fmt()?,
+            alarm: r.fmt()?,
+            trip: r.fmt()?,
+        })
     }
     /// Writes the unit.
     ///

@@ -1,0 +1,866 @@
+//! The terminal (concentrator) side of a session (notes §3).
+//!
+//! ```text
+//! connected(now) ─▶ LoggingIn ──(AFN 00 confirm)──▶ Online ──logout()──▶ LoggingOut ─▶ Disconnected
+//!                      │ no confirm after `retries`       │ heartbeat unanswered after `retries`
+//!                      └──▶ LoginFailed ─▶ Disconnected   └──▶ LinkLost ─▶ Disconnected
+//! ```
+//!
+//! Requests from the master are answered through a [`RequestHandler`]: reads (AFN 09, 0A, 0C,
+//! 0D, 0E, 0F, 10) with data units (split into several frames with FIR/FIN when longer than
+//! `max_units_per_frame` bytes), commands (AFN 01, 04, 05) with AFN 00 F1 (all confirmed),
+//! F2 (all denied) or F3 (per item). PW is verified through the [`MacProvider`], Tp through a
+//! [`ReplayGuard`] once a wall clock is set; a repeated request (same MSA, SEQ and checksum)
+//! gets the previous response again instead of being executed twice.
+
+use crate::address::Address;
+use crate::afn::Afn;
+use crate::aux::Ec;
+use crate::builder::FrameBuilder;
+use crate::control::{Control, Direction};
+use crate::dadt::{DaDt, Fn, Pn};
+use crate::deframer::Deframer;
+use crate::error::{ParseError, SecurityError};
+use crate::frame::{Frame, Repr};
+use crate::profile::Profile;
+use crate::security::{MacProvider, ReplayGuard, ZeroPw, verify_pw};
+use crate::seq::Seq;
+use crate::time::{DateTime, Instant};
+use crate::units::{ItemResult, ItemResults, Writer};
+use crate::walker::Item;
+
+use super::{Backoff, Outbox, WallClock, is_confirmation};
+
+/// When heartbeats are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatMode {
+    /// Every period, whatever else was sent (a fixed clock).
+    Fixed,
+    /// After a period without any frame sent or received.
+    AfterSilence,
+}
+
+/// Terminal settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalConfig {
+    /// This terminal's address (MSA 0).
+    pub address: Address,
+    /// Dialect.
+    pub profile: Profile,
+    /// Heartbeat period (AFN 04 F1 last byte, minutes → ms).
+    pub heartbeat_ms: u64,
+    /// Heartbeat policy.
+    pub heartbeat: HeartbeatMode,
+    /// How long to wait for the master's confirm (AFN 04 F1 timeout).
+    pub response_timeout_ms: u64,
+    /// Retransmissions before giving up (AFN 04 F1 retries, max 3).
+    pub retries: u8,
+    /// Delay before re-dialling after a failure.
+    pub reconnect: Backoff,
+    /// Largest data-unit region per reply frame; longer replies are split.
+    pub max_units_per_frame: usize,
+}
+
+impl TerminalConfig {
+    /// Defaults: 2009/2013 strict profile, 1-minute heartbeat after silence, 30 s timeout,
+    /// 3 retries, re-dial back-off 5 s … 5 min, 1 KiB of units per frame.
+    #[must_use]
+    pub const fn new(address: Address) -> Self {
+        TerminalConfig {
+            address,
+            profile: Profile::STRICT_2013,
+            heartbeat_ms: 60_000,
+            heartbeat: HeartbeatMode::AfterSilence,
+            response_timeout_ms: 30_000,
+            retries: 3,
+            reconnect: Backoff {
+                initial_ms: 5_000,
+                max_ms: 300_000,
+            },
+            max_units_per_frame: 1024,
+        }
+    }
+}
+
+/// The link state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No connection.
+    Disconnected,
+    /// Connected, login sent or about to be.
+    LoggingIn,
+    /// Logged in.
+    Online,
+    /// Logout sent.
+    LoggingOut,
+}
+
+/// Why a request item was not served; the ERR code of an AFN 00 F3 item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such data / not supported (ERR 1).
+    NoData,
+    /// Refused (ERR 1).
+    Denied,
+    /// A specific ERR code.
+    Error(u8),
+}
+
+impl Refusal {
+    const fn code(self) -> u8 {
+        match self {
+            Refusal::NoData | Refusal::Denied => 1,
+            Refusal::Error(c) => c,
+        }
+    }
+}
+
+/// One (pn, Fn) item of a master request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRequest<'a> {
+    /// The request's AFN.
+    pub afn: Afn,
+    /// Point.
+    pub pn: Pn,
+    /// Information class.
+    pub fn_: Fn,
+    /// The item's data (parameters to set, a Td, event pointers, a forwarded frame …).
+    pub data: &'a [u8],
+    /// The requesting master station.
+    pub msa: u8,
+}
+
+/// Serves master requests. Both methods have safe defaults (refuse).
+pub trait RequestHandler {
+    /// A read item (AFN 09, 0A, 0C, 0D, 0E, 0F, 10, …): write the unit's data into `out` and
+    /// return its length.
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`]; the item is left out of the reply (all refused → AFN 00 F2).
+    fn read(&mut self, req: &ItemRequest<'_>, out: &mut [u8]) -> Result<usize, Refusal> {
+        let _ = (req, out);
+        Err(Refusal::NoData)
+    }
+    /// A command item (AFN 01 reset, 04 set, 05 control): execute it.
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`], reported per item in AFN 00 F3 (or F2 when all fail).
+    fn command(&mut self, req: &ItemRequest<'_>) -> Result<(), Refusal> {
+        let _ = req;
+        Err(Refusal::Denied)
+    }
+}
+
+/// Why a received frame was not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// It did not parse.
+    Parse(ParseError),
+    /// PW or Tp check failed.
+    Security(SecurityError),
+    /// Another terminal's address.
+    NotForUs,
+}
+
+/// What happened, for the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalEvent<'a> {
+    /// The master confirmed the login.
+    LoggedIn,
+    /// Login unanswered or denied; call [`Terminal::disconnected`] and re-dial after
+    /// [`Terminal::reconnect_delay`].
+    LoginFailed,
+    /// A heartbeat was confirmed.
+    HeartbeatConfirmed,
+    /// Heartbeats went unanswered; drop the connection and re-dial.
+    LinkLost,
+    /// Logout confirmed (or timed out).
+    LoggedOut,
+    /// A report sent with CON was confirmed (its PSEQ).
+    ReportConfirmed(u8),
+    /// A report sent with CON was never confirmed (its PSEQ).
+    ReportUnconfirmed(u8),
+    /// A request was served (the reply is queued).
+    Request(Repr<'a>),
+    /// A repeated request: the previous response was queued again.
+    Duplicate,
+    /// A frame was not served.
+    Rejected(Rejection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    Login,
+    Heartbeat,
+    Logout,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    pseq: u8,
+    afn: Afn,
+    deadline: Instant,
+    tries: u8,
+}
+
+const REPORT_MAX: usize = 512;
+const ITEMS_MAX: usize = 64;
+
+/// Everything except the deframer (so that a received frame can borrow the deframer while
+/// the rest is updated).
+#[derive(Debug)]
+struct Core<M, const TX: usize> {
+    cfg: TerminalConfig,
+    mac: M,
+    out: Outbox<TX>,
+    scratch: [u8; TX],
+    state: State,
+    pfc: u8,
+    link: Option<(LinkKind, Pending)>,
+    report: Option<Pending>,
+    report_frame: [u8; REPORT_MAX],
+    report_len: usize,
+    next_heartbeat: Instant,
+    last_activity: Instant,
+    ec: Ec,
+    acd: bool,
+    clock: WallClock,
+    guard: ReplayGuard<16>,
+    last_request: Option<(u8, u8, u8, Afn)>,
+    last_response: [u8; REPORT_MAX],
+    last_response_len: usize,
+    reconnects: u32,
+}
+
+/// A terminal session. `RX` bounds a received frame, `TX` the queued output and a reply's
+/// data units.
+#[derive(Debug)]
+pub struct Terminal<M: MacProvider = ZeroPw, const RX: usize = 2048, const TX: usize = 4096> {
+    deframer: Deframer<RX>,
+    core: Core<M, TX>,
+}
+
+impl<const RX: usize, const TX: usize> Terminal<ZeroPw, RX, TX> {
+    /// A terminal that accepts the all-zero test PW.
+    #[must_use]
+    pub fn new(cfg: TerminalConfig) -> Self {
+        Self::with_mac(cfg, ZeroPw)
+    }
+}
+
+impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
+    /// A terminal verifying PW with `mac`.
+    #[must_use]
+    pub fn with_mac(cfg: TerminalConfig, mac: M) -> Self {
+        Terminal {
+            deframer: Deframer::with_profile(cfg.profile),
+            core: Core {
+                cfg,
+                mac,
+                out: Outbox::new(),
+                scratch: [0; TX],
+                state: State::Disconnected,
+                pfc: 0,
+                link: None,
+                report: None,
+                report_frame: [0; REPORT_MAX],
+                report_len: 0,
+                next_heartbeat: Instant(0),
+                last_activity: Instant(0),
+                ec: Ec::default(),
+                acd: false,
+                clock: WallClock::default(),
+                guard: ReplayGuard::new(),
+                last_request: None,
+                last_response: [0; REPORT_MAX],
+                last_response_len: 0,
+                reconnects: 0,
+            },
+        }
+    }
+
+    /// The link state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.core.state
+    }
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &TerminalConfig {
+        &self.core.cfg
+    }
+    /// Changes the heartbeat period (e.g. after AFN 04 F1 was set).
+    pub fn set_heartbeat_ms(&mut self, ms: u64) {
+        self.core.cfg.heartbeat_ms = ms;
+    }
+    /// Tells the terminal the local time at `now` (enables Tp expiry / replay checks).
+    pub fn set_wall_clock(&mut self, now: Instant, wall: DateTime) {
+        self.core.clock.set(now, wall);
+    }
+    /// The event counters reported in EC.
+    #[must_use]
+    pub fn event_counters(&self) -> Ec {
+        self.core.ec
+    }
+    /// Records a new event: the counters advance; an important event sets ACD until the master
+    /// has read events up to EC1.
+    pub fn record_event(&mut self, important: bool) {
+        if important {
+            self.core.ec.important = self.core.ec.important.wrapping_add(1);
+            self.core.acd = true;
+        } else {
+            self.core.ec.normal = self.core.ec.normal.wrapping_add(1);
+        }
+    }
+    /// True while ACD is raised.
+    #[must_use]
+    pub fn acd(&self) -> bool {
+        self.core.acd
+    }
+    /// Delay before the next dial attempt (grows with each failure, reset by a login).
+    #[must_use]
+    pub fn reconnect_delay(&self) -> u64 {
+        self.core.cfg.reconnect.delay(self.core.reconnects)
+    }
+
+    /// The transport is up: log in (on the next [`Terminal::poll`]).
+    pub fn connected(&mut self, now: Instant) {
+        self.deframer.reset();
+        self.core.out.clear();
+        self.core.state = State::LoggingIn;
+        self.core.link = None;
+        self.core.report = None;
+        self.core.last_activity = now;
+    }
+    /// The transport is down.
+    pub fn disconnected(&mut self, _now: Instant) {
+        if self.core.state != State::Online {
+            self.core.reconnects = self.core.reconnects.saturating_add(1);
+        }
+        self.core.state = State::Disconnected;
+        self.core.link = None;
+        self.core.report = None;
+        self.core.out.clear();
+        self.deframer.reset();
+    }
+    /// Sends logout (AFN 02 F2) and waits for its confirm.
+    pub fn logout(&mut self, now: Instant) {
+        if self.core.state == State::Online {
+            self.core.state = State::LoggingOut;
+            self.core.send_link(now, LinkKind::Logout, None);
+        }
+    }
+
+    /// Sends a terminal-initiated report (C = `C4`, e.g. AFN 0E F1 events) whose data-unit
+    /// region is `units`. With `con`, it is retransmitted until confirmed; returns its PSEQ.
+    /// `None` when not online, when a confirmed report is still pending, or when it does not fit.
+    pub fn report(&mut self, now: Instant, afn: Afn, units: &[u8], con: bool) -> Option<u8> {
+        let c = &mut self.core;
+        if c.state != State::Online || (con && c.report.is_some()) {
+            return None;
+        }
+        c.pfc = c.pfc.wrapping_add(1);
+        let pseq = c.pfc & 0x0F;
+        let b = FrameBuilder::new(
+            &c.cfg.profile,
+            Control::TERMINAL_REPORT,
+            c.cfg.address,
+            afn,
+            Seq::single(false, con, pseq),
+        )
+        .with_ec(c.acd.then_some(c.ec));
+        let n = {
+            let mut w = b.begin(&mut c.report_frame).ok()?;
+            w.raw(units).ok()?;
+            w.finish(&mut c.mac).ok()?
+        };
+        c.report_len = n;
+        if !c.out.push(c.report_frame.get(..n)?) {
+            return None;
+        }
+        c.last_activity = now;
+        if con {
+            c.report = Some(Pending {
+                pseq,
+                afn,
+                deadline: now.add_ms(c.cfg.response_timeout_ms),
+                tries: 0,
+            });
+        }
+        Some(pseq)
+    }
+
+    /// The latest instant at which [`Terminal::poll`] must be called.
+    #[must_use]
+    pub fn poll_at(&self) -> Option<Instant> {
+        let c = &self.core;
+        let mut t: Option<Instant> = None;
+        let mut min = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        if let Some((_, p)) = c.link {
+            min(p.deadline);
+        }
+        if let Some(p) = c.report {
+            min(p.deadline);
+        }
+        if c.state == State::Online && c.link.is_none() {
+            min(c.heartbeat_due());
+        }
+        if c.state == State::LoggingIn && c.link.is_none() {
+            min(Instant(0));
+        }
+        t
+    }
+
+    /// Runs the timers (login, heartbeat, retransmissions) and moves queued bytes into `out`;
+    /// returns the bytes to send.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+        events: &mut impl FnMut(TerminalEvent<'_>),
+    ) -> usize {
+        self.core.timers(now, events);
+        self.core.out.pop_into(out)
+    }
+
+    /// Feeds received bytes; requests are answered through `handler`, replies queued for
+    /// [`Terminal::poll`].
+    pub fn on_bytes(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        handler: &mut impl RequestHandler,
+        events: &mut impl FnMut(TerminalEvent<'_>),
+    ) {
+        let mut rest = bytes;
+        loop {
+            let o = self.deframer.push(rest);
+            let consumed = o.consumed;
+            if let Some(frame) = o.frame {
+                self.core.on_frame(now, frame, handler, events);
+            }
+            rest = rest.get(consumed..).unwrap_or(&[]);
+            if o.frame.is_none() {
+                break;
+            }
+        }
+    }
+}
+
+impl<M: MacProvider, const TX: usize> Core<M, TX> {
+    fn heartbeat_due(&self) -> Instant {
+        match self.cfg.heartbeat {
+            HeartbeatMode::Fixed => self.next_heartbeat,
+            HeartbeatMode::AfterSilence => self.last_activity.add_ms(self.cfg.heartbeat_ms),
+        }
+    }
+
+    fn send_link(&mut self, now: Instant, kind: LinkKind, pseq: Option<u8>) {
+        let pseq = pseq.unwrap_or_else(|| {
+            self.pfc = self.pfc.wrapping_add(1);
+            self.pfc & 0x0F
+        });
+        let fn_ = match kind {
+            LinkKind::Login => Fn(1),
+            LinkKind::Logout => Fn(2),
+            LinkKind::Heartbeat => Fn(3),
+        };
+        let b = FrameBuilder::new(
+            &self.cfg.profile,
+            Control::TERMINAL_LINK_TEST,
+            self.cfg.address,
+            Afn::LINK_TEST,
+            Seq::single(false, true, pseq),
+        );
+        let buf = self.out.reserve();
+        let n = b.begin(buf).and_then(|mut w| {
+            w.unit(Pn::P0, fn_, &[])?;
+            w.finish(&mut ZeroPw)
+        });
+        if let Ok(n) = n {
+            self.out.commit(n);
+        }
+        let tries = match self.link {
+            Some((k, p)) if k == kind && p.pseq == pseq => p.tries.saturating_add(1),
+            _ => 0,
+        };
+        self.link = Some((
+            kind,
+            Pending {
+                pseq,
+                afn: Afn::LINK_TEST,
+                deadline: now.add_ms(self.cfg.response_timeout_ms),
+                tries,
+            },
+        ));
+        self.last_activity = now;
+    }
+
+    fn timers(&mut self, now: Instant, events: &mut impl FnMut(TerminalEvent<'_>)) {
+        match (self.state, self.link) {
+            (State::LoggingIn, None) => self.send_link(now, LinkKind::Login, None),
+            (State::Online, None) if now >= self.heartbeat_due() => {
+                self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                self.send_link(now, LinkKind::Heartbeat, None);
+            }
+            (_, Some((kind, p))) if now >= p.deadline => {
+                if p.tries < self.cfg.retries {
+                    // A retransmission keeps PSEQ (notes §2.5).
+                    self.send_link(now, kind, Some(p.pseq));
+                } else {
+                    self.link = None;
+                    match kind {
+                        LinkKind::Login => {
+                            self.state = State::Disconnected;
+                            self.reconnects = self.reconnects.saturating_add(1);
+                            events(TerminalEvent::LoginFailed);
+                        }
+                        LinkKind::Heartbeat => {
+                            self.state = State::Disconnected;
+                            self.reconnects = self.reconnects.saturating_add(1);
+                            events(TerminalEvent::LinkLost);
+                        }
+                        LinkKind::Logout => {
+                            self.state = State::Disconnected;
+                            events(TerminalEvent::LoggedOut);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(p) = self.report
+            && now >= p.deadline
+        {
+            if p.tries < self.cfg.retries {
+                let n = self.report_len;
+                if let Some(f) = self.report_frame.get(..n) {
+                    self.out.push(f);
+                }
+                self.report = Some(Pending {
+                    deadline: now.add_ms(self.cfg.response_timeout_ms),
+                    tries: p.tries + 1,
+                    ..p
+                });
+            } else {
+                self.report = None;
+                events(TerminalEvent::ReportUnconfirmed(p.pseq));
+            }
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        handler: &mut impl RequestHandler,
+        events: &mut impl FnMut(TerminalEvent<'_>),
+    ) {
+        let profile = self.cfg.profile;
+        let f = Frame::new_unchecked(frame);
+        let repr = match Repr::parse(&f, &profile) {
+            Ok(r) => r,
+            Err(e) => return events(TerminalEvent::Rejected(Rejection::Parse(e))),
+        };
+        if repr.dir() != Direction::Down {
+            return;
+        }
+        let ours = repr.address.same_terminal(&self.cfg.address) || repr.address.is_broadcast();
+        if !ours {
+            return events(TerminalEvent::Rejected(Rejection::NotForUs));
+        }
+        if self.cfg.heartbeat == HeartbeatMode::AfterSilence {
+            self.last_activity = now;
+        }
+        if !repr.control.prm() {
+            self.on_confirm(now, &repr, events);
+            return;
+        }
+        // A repeated request: send the previous response again, do not execute twice.
+        let key = (repr.address.msa, repr.seq.0, f.checksum(), repr.afn);
+        if self.last_request == Some(key) && self.last_response_len > 0 {
+            if let Some(r) = self.last_response.get(..self.last_response_len) {
+                self.out.push(r);
+            }
+            return events(TerminalEvent::Duplicate);
+        }
+        if profile.pw_len(repr.afn, Direction::Down) > 0
+            && let Err(e) = verify_pw(f.user_data(), &repr, &mut self.mac)
+        {
+            self.reply_confirm(&repr, None, &[]);
+            return events(TerminalEvent::Rejected(Rejection::Security(e)));
+        }
+        if let (Some(tp), Some(wall)) = (repr.tp, self.clock.at(now))
+            && let Err(e) = self.guard.check(&wall, repr.address.msa, &tp)
+        {
+            return events(TerminalEvent::Rejected(Rejection::Security(e)));
+        }
+        let before = self.out.len();
+        if repr.afn.is_command() {
+            self.serve_command(&repr, handler);
+        } else {
+            self.serve_read(&repr, handler);
+        }
+        // Cache the response for a repeated request.
+        self.last_request = Some(key);
+        self.last_response_len = 0;
+        let added = self.out.len().saturating_sub(before);
+        let tail = self.out.tail(added);
+        if let Some(dst) = self.last_response.get_mut(..tail.len()) {
+            dst.copy_from_slice(tail);
+            self.last_response_len = tail.len();
+        }
+        events(TerminalEvent::Request(repr));
+    }
+
+    fn on_confirm(
+        &mut self,
+        now: Instant,
+        repr: &Repr<'_>,
+        events: &mut impl FnMut(TerminalEvent<'_>),
+    ) {
+        let rseq = repr.seq.seq();
+        if let Some((kind, p)) = self.link
+            && p.pseq == rseq
+            && let Some(ok) = is_confirmation(repr, &self.cfg.profile, p.afn)
+        {
+            self.link = None;
+            match (kind, ok) {
+                (LinkKind::Login, true) => {
+                    self.state = State::Online;
+                    self.reconnects = 0;
+                    self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                    events(TerminalEvent::LoggedIn);
+                }
+                (LinkKind::Login, false) => {
+                    self.state = State::Disconnected;
+                    self.reconnects = self.reconnects.saturating_add(1);
+                    events(TerminalEvent::LoginFailed);
+                }
+                (LinkKind::Heartbeat, _) => events(TerminalEvent::HeartbeatConfirmed),
+                (LinkKind::Logout, _) => {
+                    self.state = State::Disconnected;
+                    events(TerminalEvent::LoggedOut);
+                }
+            }
+            return;
+        }
+        if let Some(p) = self.report
+            && p.pseq == rseq
+            && is_confirmation(repr, &self.cfg.profile, p.afn).is_some()
+        {
+            self.report = None;
+            events(TerminalEvent::ReportConfirmed(p.pseq));
+        }
+    }
+
+    fn reply_builder(
+        &self,
+        req: &Repr<'_>,
+        afn: Afn,
+        control: Control,
+        fir: bool,
+        fin: bool,
+        i: u8,
+    ) -> FrameBuilder {
+        let seq = Seq::new(
+            req.tp.is_some(),
+            fir,
+            fin,
+            false,
+            req.seq.seq().wrapping_add(i),
+        );
+        let addr = self.cfg.address.with_msa(req.address.msa);
+        FrameBuilder::new(&self.cfg.profile, control, addr, afn, seq)
+            .with_tp(req.tp)
+            .with_ec(self.acd.then_some(self.ec))
+    }
+
+    /// AFN 00 reply: F1 when `items` is `Some` and all are confirmed, F2 when `None` or all
+    /// denied, F3 otherwise.
+    fn reply_confirm(&mut self, req: &Repr<'_>, items: Option<&[ItemResult]>, _extra: &[u8]) {
+        if req.address.group {
+            return;
+        }
+        let all_ok = items.is_some_and(|i| i.iter().all(ItemResult::ok));
+        let none_ok = items.is_none_or(|i| !i.iter().any(ItemResult::ok));
+        let (control, fn_) = if all_ok {
+            (Control::TERMINAL_CONFIRM, Fn(1))
+        } else if none_ok {
+            (Control::TERMINAL_DENY, Fn(2))
+        } else {
+            (Control::TERMINAL_CONFIRM, Fn(3))
+        };
+        let b = self.reply_builder(req, Afn::CONFIRM, control, true, true, 0);
+        let afn = req.afn;
+        let buf = self.out.reserve();
+        let n = b.begin(buf).and_then(|mut w| {
+            if fn_.0 == 3 {
+                w.group_with(DaDt::single(Pn::P0, fn_)?, |out| {
+                    let mut wr = Writer::new(out);
+                    ItemResults::write(&mut wr, afn, items.unwrap_or(&[]).iter().copied())?;
+                    Ok(wr.pos())
+                })?;
+            } else {
+                w.unit(Pn::P0, fn_, &[])?;
+            }
+            w.finish(&mut ZeroPw)
+        });
+        if let Ok(n) = n {
+            self.out.commit(n);
+        }
+    }
+
+    fn serve_command(&mut self, req: &Repr<'_>, handler: &mut impl RequestHandler) {
+        let mut results = [ItemResult {
+            dadt: DaDt::default(),
+            err: 0,
+        }; ITEMS_MAX];
+        let mut n = 0usize;
+        for item in req.units(&self.cfg.profile) {
+            let (pn, fn_, data) = match item {
+                Item::Unit(u) => (u.pn, u.fn_, Some(u.data)),
+                Item::Opaque(o) => match o.at {
+                    Some((pn, fn_)) => (pn, fn_, None),
+                    None => break,
+                },
+                Item::Filler(_) => break,
+            };
+            let err = match data {
+                Some(data) => {
+                    let r = ItemRequest {
+                        afn: req.afn,
+                        pn,
+                        fn_,
+                        data,
+                        msa: req.address.msa,
+                    };
+                    handler.command(&r).map_or_else(Refusal::code, |()| 0)
+                }
+                None => 1,
+            };
+            if let (Some(slot), Ok(dadt)) = (results.get_mut(n), DaDt::single(pn, fn_)) {
+                *slot = ItemResult { dadt, err };
+                n += 1;
+            }
+        }
+        let items = results.get(..n).unwrap_or(&[]);
+        self.reply_confirm(req, (!items.is_empty()).then_some(items), &[]);
+    }
+
+    fn serve_read(&mut self, req: &Repr<'_>, handler: &mut impl RequestHandler) {
+        // Collect reply units into scratch, remembering where each ends.
+        let mut ends = [0usize; ITEMS_MAX];
+        let mut count = 0usize;
+        let mut pos = 0usize;
+        let profile = self.cfg.profile;
+        for item in req.units(&profile) {
+            let Item::Unit(u) = item else { break };
+            let r = ItemRequest {
+                afn: req.afn,
+                pn: u.pn,
+                fn_: u.fn_,
+                data: u.data,
+                msa: req.address.msa,
+            };
+            let Ok(dadt) = DaDt::single(u.pn, u.fn_) else {
+                continue;
+            };
+            let Some(dst) = self.scratch.get_mut(pos..) else {
+                break;
+            };
+            let Some((head, body)) = dst.split_first_chunk_mut::<4>() else {
+                break;
+            };
+            if let Ok(n) = handler.read(&r, body) {
+                head.copy_from_slice(&dadt.to_bytes());
+                pos += 4 + n.min(body.len());
+                if let Some(e) = ends.get_mut(count) {
+                    *e = pos;
+                    count += 1;
+                } else {
+                    break;
+                }
+                // Reading the important events up to EC1 clears ACD.
+                if req.afn == Afn::CLASS3
+                    && u.fn_ == Fn(1)
+                    && u.data.get(1) == Some(&self.ec.important)
+                {
+                    self.acd = false;
+                }
+            }
+        }
+        if count == 0 {
+            self.reply_confirm(req, None, &[]);
+            return;
+        }
+        if req.address.group {
+            return;
+        }
+        // Split into frames of at most `max_units_per_frame` bytes of units.
+        let max = self.cfg.max_units_per_frame.max(1);
+        let mut frames = [(0usize, 0usize); ITEMS_MAX];
+        let mut nf = 0usize;
+        let mut start = 0usize;
+        let mut prev = 0usize;
+        for &end in ends.get(..count).unwrap_or(&[]) {
+            if end - start > max && prev > start {
+                if let Some(f) = frames.get_mut(nf) {
+                    *f = (start, prev);
+                    nf += 1;
+                }
+                start = prev;
+            }
+            prev = end;
+        }
+        if let Some(f) = frames.get_mut(nf) {
+            *f = (start, prev);
+            nf += 1;
+        }
+        for (i, &(s, e)) in frames.get(..nf).unwrap_or(&[]).iter().enumerate() {
+            let b = self.reply_builder(
+                req,
+                req.afn,
+                Control::TERMINAL_DATA,
+                i == 0,
+                i + 1 == nf,
+                (i % 16) as u8,
+            );
+            let units = self.scratch.get(s..e).unwrap_or(&[]);
+            let buf = self.out.reserve();
+            let n = b.begin(buf).and_then(|mut w| {
+                w.raw(units)?;
+                w.finish(&mut ZeroPw)
+            });
+            if let Ok(n) = n {
+                self.out.commit(n);
+            }
+        }
+    }
+}
+
+/// Builds the AFN 00 F1 "all confirmed" acknowledgement a master sends to a login / heartbeat
+/// (C = `0B`, SEQ = `60 | RSEQ`, p0 F1, MSA 0; notes §3.3).
+///
+/// # Errors
+///
+/// [`crate::EncodeError`].
+pub fn link_ack(
+    out: &mut [u8],
+    profile: &Profile,
+    terminal: Address,
+    rseq: u8,
+) -> Result<usize, crate::EncodeError> {
+    let b = FrameBuilder::new(
+        profile,
+        Control::MASTER_LINK_ACK,
+        terminal.with_msa(0),
+        Afn::CONFIRM,
+        Seq::single(false, false, rseq),
+    );
+    let mut w = b.begin(out)?;
+    w.unit(Pn::P0, Fn(1), &[])?;
+    w.finish(&mut ZeroPw)
+}

@@ -1,0 +1,643 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Master ↔ terminal sessions driven against each other, sans-IO: bytes and time in, frames
+//! and events out (notes §3).
+
+use amikit_gdw376::format::{DataFormat, Format09, Format14, Format15};
+use amikit_gdw376::session::master::{
+    MasterConfig, MasterEvent, MasterSession, Request, RequestId, write_units,
+};
+use amikit_gdw376::session::terminal::{
+    HeartbeatMode, ItemRequest, Refusal, RequestHandler, State, Terminal, TerminalConfig,
+};
+use amikit_gdw376::units::{self, EventBlock, EventRecord, Realtime, Registers, Value, Writer};
+use amikit_gdw376::walker::Item;
+use amikit_gdw376::{Address, Afn, DateTime, Direction, Fn, Instant, Pn, Profile, Repr};
+
+#[derive(Default)]
+struct Meter {
+    trips: Vec<u16>,
+    refuse_fn: Option<u8>,
+}
+
+impl RequestHandler for Meter {
+    fn read(&mut self, req: &ItemRequest<'_>, out: &mut [u8]) -> Result<usize, Refusal> {
+        let mut w = Writer::new(out);
+        match (req.afn, req.fn_.0) {
+            (Afn::CLASS1, 25) => {
+                let mut rt = Realtime::default();
+                rt.active_power[0] = Some(Format09::from_mantissa(11_173).unwrap());
+                rt.emit(&mut w).unwrap();
+            }
+            (Afn::CLASS1, 129) => {
+                let t = Format15 {
+                    minute: 1,
+                    hour: 2,
+                    day: 3,
+                    month: 4,
+                    year: 24,
+                };
+                let v = [Some(
+                    Format14::from_mantissa(i64::from(req.pn.0) * 10_000).unwrap(),
+                )];
+                Registers::write(&mut w, Some(&t), &v).unwrap();
+            }
+            (Afn::CLASS3, 1) => {
+                let pm = req.data[0];
+                let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
+                EventBlock::write(
+                    &mut w,
+                    1,
+                    0,
+                    pm,
+                    [EventRecord {
+                        erc: 14,
+                        data: &rec,
+                    }],
+                )
+                .unwrap();
+            }
+            _ => return Err(Refusal::NoData),
+        }
+        Ok(w.pos())
+    }
+    fn command(&mut self, req: &ItemRequest<'_>) -> Result<(), Refusal> {
+        if Some(req.fn_.0) == self.refuse_fn {
+            return Err(Refusal::Denied);
+        }
+        if req.afn == Afn::CONTROL && req.fn_ == Fn(1) {
+            self.trips.push(req.pn.0);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum M {
+    Login,
+    Heartbeat,
+    Logout,
+    Online,
+    Offline,
+    Response(u32, u8),
+    Complete(u32, u8, Vec<u8>),
+    Timeout(u32),
+    Report(u8),
+    Events(Vec<u8>),
+    Duplicate,
+    Other(String),
+}
+
+fn m_event(e: MasterEvent<'_>) -> M {
+    match e {
+        MasterEvent::Login(_) => M::Login,
+        MasterEvent::Heartbeat => M::Heartbeat,
+        MasterEvent::Logout => M::Logout,
+        MasterEvent::Online => M::Online,
+        MasterEvent::Offline => M::Offline,
+        MasterEvent::Response { id, index, .. } => M::Response(id.0, index),
+        MasterEvent::Complete { id, afn, units } => M::Complete(id.0, afn.0, units.to_vec()),
+        MasterEvent::Timeout(RequestId(id)) => M::Timeout(id),
+        MasterEvent::Report(r) => M::Report(r.afn.0),
+        MasterEvent::Events(r) => M::Events(r.units.to_vec()),
+        MasterEvent::Duplicate => M::Duplicate,
+        other => M::Other(format!("{other:?}")),
+    }
+}
+
+struct Rig {
+    t: Terminal,
+    m: MasterSession,
+    h: Meter,
+    tev: Vec<String>,
+    mev: Vec<M>,
+    wire_to_master: Vec<Vec<u8>>,
+}
+
+const ADDR: Address = Address {
+    a1: 0x0171,
+    a2: 2082,
+    msa: 0,
+    group: false,
+};
+
+impl Rig {
+    fn new(tcfg: TerminalConfig, mcfg: MasterConfig) -> Self {
+        Rig {
+            t: Terminal::new(tcfg),
+            m: MasterSession::new(mcfg, Instant(0)),
+            h: Meter::default(),
+            tev: vec![],
+            mev: vec![],
+            wire_to_master: vec![],
+        }
+    }
+    fn pump(&mut self, now: u64) {
+        let now = Instant(now);
+        for _ in 0..50 {
+            let mut a = [0u8; 4096];
+            let mut b = [0u8; 4096];
+            let tev = &mut self.tev;
+            let n = self
+                .t
+                .poll(now, &mut a, &mut |e| tev.push(format!("{e:?}")));
+            if n > 0 {
+                self.wire_to_master.push(a[..n].to_vec());
+                let mev = &mut self.mev;
+                self.m.on_bytes(now, &a[..n], &mut |e| mev.push(m_event(e)));
+            }
+            let mev = &mut self.mev;
+            let k = self.m.poll(now, &mut b, &mut |e| mev.push(m_event(e)));
+            if k > 0 {
+                let tev = &mut self.tev;
+                self.t.on_bytes(now, &b[..k], &mut self.h, &mut |e| {
+                    tev.push(format!("{e:?}"))
+                });
+            }
+            if n == 0 && k == 0 {
+                return;
+            }
+        }
+        panic!("no quiescence");
+    }
+    fn login(&mut self) {
+        self.t.connected(Instant(0));
+        self.pump(0);
+        assert_eq!(self.t.state(), State::Online);
+        assert!(self.tev.contains(&"LoggedIn".to_string()), "{:?}", self.tev);
+        assert_eq!(self.mev.first(), Some(&M::Login));
+        assert_eq!(self.m.terminal().unwrap().a2, 2082);
+        self.tev.clear();
+        self.mev.clear();
+    }
+}
+
+fn tcfg() -> TerminalConfig {
+    TerminalConfig::new(ADDR)
+}
+
+fn mcfg() -> MasterConfig {
+    MasterConfig::new(Profile::default())
+}
+
+#[test]
+fn login_read_and_control() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    // The login frame is the standard one (C9, AFN 02, CON, p0 F1, no data).
+    let login = &rig.wire_to_master[0];
+    let r = Repr::decode(login, &Profile::default()).unwrap();
+    assert_eq!(
+        (r.control.0, r.afn, r.units),
+        (0xC9, Afn::LINK_TEST, &[0u8, 0, 1, 0][..])
+    );
+    assert!(r.seq.con());
+
+    // Realtime read of p1 F25.
+    let mut units = [0u8; 16];
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let id = rig
+        .m
+        .request(
+            Instant(1000),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(1000);
+    let Some(M::Complete(cid, afn, region)) = rig
+        .mev
+        .iter()
+        .find(|e| matches!(e, M::Complete(..)))
+        .cloned()
+    else {
+        panic!("{:?}", rig.mev)
+    };
+    assert_eq!((cid, afn), (id.0, 0x0C));
+    let items: Vec<Item> =
+        amikit_gdw376::Units::new(&region, Afn::CLASS1, Direction::Up, &Profile::default())
+            .collect();
+    let Item::Unit(u) = items[0] else { panic!() };
+    let Some(Value::Realtime(rt)) = u
+        .value(&Profile::default(), Afn::CLASS1, Direction::Up)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(rt.active_power[0].unwrap().to_string(), "1.1173");
+    rig.mev.clear();
+
+    // Remote trip of round 1 (AFN 05 F1, PW all zero): executed once, confirmed with AFN 00 F1.
+    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    let id = rig
+        .m
+        .request(
+            Instant(2000),
+            &Request {
+                afn: Afn::CONTROL,
+                units: &units[..n],
+                con: true,
+            },
+        )
+        .unwrap();
+    rig.pump(2000);
+    assert_eq!(rig.h.trips, vec![1]);
+    assert!(
+        rig.mev.contains(&M::Complete(id.0, 0x00, vec![0, 0, 1, 0])),
+        "{:?}",
+        rig.mev
+    );
+}
+
+#[test]
+fn per_item_results_and_deny() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    rig.h.refuse_fn = Some(25);
+    // F1 (trip) accepted, F25 (guard on) refused → AFN 00 F3 with two items.
+    let mut units = [0u8; 32];
+    let n = write_units(
+        &mut units,
+        &[(Pn(1), Fn(1), &[0x00]), (Pn::P0, Fn(25), &[0x00])],
+    )
+    .unwrap();
+    let id = rig
+        .m
+        .request(
+            Instant(10),
+            &Request {
+                afn: Afn::CONTROL,
+                units: &units[..n],
+                con: true,
+            },
+        )
+        .unwrap();
+    rig.pump(10);
+    let Some(M::Complete(_, 0, region)) = rig
+        .mev
+        .iter()
+        .find(|e| matches!(e, M::Complete(i, ..) if *i == id.0))
+        .cloned()
+    else {
+        panic!("{:?}", rig.mev)
+    };
+    let Some(Item::Unit(u)) =
+        amikit_gdw376::Units::new(&region, Afn::CONFIRM, Direction::Up, &Profile::default()).next()
+    else {
+        panic!()
+    };
+    let Some(Value::ItemResults(items)) = u
+        .value(&Profile::default(), Afn::CONFIRM, Direction::Up)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(items.afn, Afn::CONTROL);
+    let errs: Vec<u8> = items.iter().map(|i| i.err).collect();
+    assert_eq!(errs, vec![0, 1]);
+    // A read nobody serves is denied (AFN 00 F2).
+    let n = write_units(&mut units, &[(Pn(1), Fn(2), &[])]).unwrap();
+    let id = rig
+        .m
+        .request(
+            Instant(20),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(20);
+    assert!(
+        rig.mev.contains(&M::Complete(id.0, 0x00, vec![0, 0, 2, 0])),
+        "{:?}",
+        rig.mev
+    );
+}
+
+#[test]
+fn multi_frame_reassembly() {
+    let mut t = tcfg();
+    t.max_units_per_frame = 30; // one F129 unit (4 + 11 bytes) per frame... two fit in 30
+    let mut rig = Rig::new(t, mcfg());
+    rig.login();
+    let mut units = [0u8; 16];
+    let d = amikit_gdw376::DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[Fn(129)]).unwrap();
+    units[..4].copy_from_slice(&d.to_bytes());
+    let id = rig
+        .m
+        .request(
+            Instant(5),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..4],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(5);
+    let responses: Vec<&M> = rig
+        .mev
+        .iter()
+        .filter(|e| matches!(e, M::Response(..)))
+        .collect();
+    assert_eq!(
+        responses,
+        vec![&M::Response(id.0, 0), &M::Response(id.0, 1)],
+        "{:?}",
+        rig.mev
+    );
+    let Some(M::Complete(_, 0x0C, region)) = rig
+        .mev
+        .iter()
+        .find(|e| matches!(e, M::Complete(..)))
+        .cloned()
+    else {
+        panic!()
+    };
+    let totals: Vec<String> =
+        amikit_gdw376::Units::new(&region, Afn::CLASS1, Direction::Up, &Profile::default())
+            .map(|i| {
+                let Item::Unit(u) = i else { panic!("{i:?}") };
+                let Some(Value::ActiveEnergy(r)) = u
+                    .value(&Profile::default(), Afn::CLASS1, Direction::Up)
+                    .unwrap()
+                else {
+                    panic!()
+                };
+                format!("p{}={}", u.pn.0, r.total().unwrap())
+            })
+            .collect();
+    assert_eq!(totals, vec!["p1=1.0000", "p2=2.0000", "p3=3.0000"]);
+    // The first frame says FIR=1 FIN=0, the last FIR=0 FIN=1, RSEQ counting up from PSEQ.
+}
+
+#[test]
+fn heartbeat_offline_and_timeouts() {
+    let mut t = tcfg();
+    t.heartbeat = HeartbeatMode::Fixed;
+    t.heartbeat_ms = 60_000;
+    let mut rig = Rig::new(t, mcfg());
+    rig.login();
+    rig.pump(59_000);
+    assert!(rig.mev.is_empty());
+    rig.pump(60_000);
+    assert_eq!(rig.mev, vec![M::Heartbeat]);
+    assert!(rig.tev.contains(&"HeartbeatConfirmed".to_string()));
+    // Master-side offline after 3 silent periods.
+    let mut buf = [0u8; 256];
+    let mut ev = vec![];
+    rig.m.poll(Instant(60_000 + 180_001), &mut buf, &mut |e| {
+        ev.push(m_event(e))
+    });
+    assert_eq!(ev, vec![M::Offline]);
+    assert!(!rig.m.is_online());
+    // A request the terminal never answers: two retransmissions (same bytes), then a timeout.
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let id = rig
+        .m
+        .request(
+            Instant(300_000),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    let mut sent = vec![];
+    let mut ev = vec![];
+    for now in [300_000u64, 330_000, 360_000, 400_000, 480_000, 600_000] {
+        let k = rig
+            .m
+            .poll(Instant(now), &mut buf, &mut |e| ev.push(m_event(e)));
+        if k > 0 {
+            sent.push(buf[..k].to_vec());
+        }
+    }
+    assert_eq!(sent.len(), 3, "original + 2 retries");
+    assert!(
+        sent.iter().all(|s| s == &sent[0]),
+        "a retransmission keeps PSEQ"
+    );
+    assert_eq!(ev, vec![M::Timeout(id.0)]);
+}
+
+#[test]
+fn terminal_login_retries_then_fails() {
+    let mut t: Terminal = Terminal::new(tcfg());
+    t.connected(Instant(0));
+    let mut buf = [0u8; 128];
+    let mut ev = vec![];
+    let mut frames = vec![];
+    for s in 0..200u64 {
+        let n = t.poll(Instant(s * 1000), &mut buf, &mut |e| {
+            ev.push(format!("{e:?}"))
+        });
+        if n > 0 {
+            frames.push(buf[..n].to_vec());
+        }
+    }
+    assert_eq!(frames.len(), 4, "login + 3 retries");
+    assert!(frames.iter().all(|f| f == &frames[0]));
+    assert_eq!(ev, vec!["LoginFailed"]);
+    assert_eq!(t.state(), State::Disconnected);
+    assert_eq!(t.reconnect_delay(), 10_000);
+}
+
+#[test]
+fn acd_triggers_event_pull() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    rig.t.record_event(true);
+    assert!(rig.t.acd());
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    rig.m
+        .request(
+            Instant(100),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(100);
+    let Some(M::Events(region)) = rig.mev.iter().find(|e| matches!(e, M::Events(..))).cloned()
+    else {
+        panic!("{:?}", rig.mev)
+    };
+    let Some(Item::Unit(u)) =
+        amikit_gdw376::Units::new(&region, Afn::CLASS3, Direction::Up, &Profile::default()).next()
+    else {
+        panic!()
+    };
+    let Some(Value::Events(b)) = u
+        .value(&Profile::default(), Afn::CLASS3, Direction::Up)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.pm, b.pn), (0, 1));
+    assert!(matches!(
+        b.events().next(),
+        Some(units::Erc::PowerOffOn { .. })
+    ));
+    assert!(!rig.t.acd(), "reading events up to EC1 clears ACD");
+}
+
+#[test]
+fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    // Terminal-initiated event report with CON.
+    let mut units = [0u8; 64];
+    let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
+    let d = amikit_gdw376::DaDt::single(Pn::P0, Fn(1)).unwrap();
+    units[..4].copy_from_slice(&d.to_bytes());
+    let mut w = Writer::new(&mut units[4..]);
+    EventBlock::write(
+        &mut w,
+        1,
+        0,
+        0,
+        [EventRecord {
+            erc: 14,
+            data: &rec,
+        }],
+    )
+    .unwrap();
+    let n = 4 + w.pos();
+    let pseq = rig
+        .t
+        .report(Instant(50), Afn::CLASS3, &units[..n], true)
+        .unwrap();
+    rig.pump(50);
+    assert_eq!(rig.mev, vec![M::Report(0x0E)]);
+    assert!(
+        rig.tev.contains(&format!("ReportConfirmed({pseq})")),
+        "{:?}",
+        rig.tev
+    );
+    // A response frame delivered twice is suppressed the second time.
+    rig.mev.clear();
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    rig.m
+        .request(
+            Instant(60),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(60);
+    let reply = rig.wire_to_master.last().unwrap().clone();
+    let mut ev = vec![];
+    rig.m
+        .on_bytes(Instant(61), &reply, &mut |e| ev.push(m_event(e)));
+    assert_eq!(ev, vec![M::Duplicate]);
+}
+
+#[test]
+fn repeated_request_is_answered_not_executed_twice() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    let mut units = [0u8; 16];
+    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    rig.m
+        .request(
+            Instant(10),
+            &Request {
+                afn: Afn::CONTROL,
+                units: &units[..n],
+                con: true,
+            },
+        )
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let k = rig.m.poll(Instant(10), &mut buf, &mut |_| {});
+    let req = buf[..k].to_vec();
+    let mut out = [0u8; 512];
+    let mut ev = vec![];
+    rig.t.on_bytes(Instant(10), &req, &mut rig.h, &mut |e| {
+        ev.push(format!("{e:?}"))
+    });
+    let first = rig.t.poll(Instant(10), &mut out, &mut |_| {});
+    let first_reply = out[..first].to_vec();
+    rig.t.on_bytes(Instant(11), &req, &mut rig.h, &mut |e| {
+        ev.push(format!("{e:?}"))
+    });
+    let second = rig.t.poll(Instant(11), &mut out, &mut |_| {});
+    assert_eq!(out[..second].to_vec(), first_reply);
+    assert_eq!(rig.h.trips, vec![1]);
+    assert_eq!(ev.last().unwrap(), "Duplicate");
+}
+
+#[test]
+fn tp_replay_and_expiry_rejected() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    let wall = DateTime {
+        year: 2024,
+        month: 5,
+        day: 10,
+        hour: 8,
+        minute: 0,
+        second: 0,
+    };
+    rig.m.set_wall_clock(Instant(0), wall);
+    rig.t.set_wall_clock(Instant(0), wall);
+    let mut units = [0u8; 16];
+    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    rig.m
+        .request(
+            Instant(1000),
+            &Request {
+                afn: Afn::CONTROL,
+                units: &units[..n],
+                con: true,
+            },
+        )
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let k = rig.m.poll(Instant(1000), &mut buf, &mut |_| {});
+    let req = buf[..k].to_vec();
+    assert!(
+        Repr::decode(&req, &Profile::default())
+            .unwrap()
+            .tp
+            .is_some()
+    );
+    // Delivered 6 minutes late (allowed 5): rejected, not executed.
+    let mut ev = vec![];
+    rig.t
+        .on_bytes(Instant(361_000), &req, &mut rig.h, &mut |e| {
+            ev.push(format!("{e:?}"))
+        });
+    assert!(ev[0].contains("Expired"), "{ev:?}");
+    assert!(rig.h.trips.is_empty());
+    // On time: executed.
+    ev.clear();
+    rig.t.on_bytes(Instant(2000), &req, &mut rig.h, &mut |e| {
+        ev.push(format!("{e:?}"))
+    });
+    assert_eq!(rig.h.trips, vec![1]);
+    // The same frame again is a repeated request (answered from the cache, not executed).
+    rig.t.on_bytes(Instant(3000), &req, &mut rig.h, &mut |e| {
+        ev.push(format!("{e:?}"))
+    });
+    assert_eq!(rig.h.trips, vec![1]);
+    let _ = Format15::LEN;
+}
