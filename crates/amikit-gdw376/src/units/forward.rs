@@ -1,6 +1,6 @@
 //! AFN 10 F1: transparent forwarding (notes §2.11). Downlink `port ctrl frame-timeout
 //! byte-timeout k(2) payload`; uplink `port k(2) payload`. The payload is usually a DL/T 645
-//! frame; with the `dlt645` feature, `ForwardRequest::inner_645` / `ForwardReply::inner_645`
+//! frame; with the `dlt645` feature, [`ForwardRequest::inner_645`] / [`ForwardReply::inner_645`]
 //! parse it through `amikit-dlt645`.
 
 use super::codec::{Reader, Writer};
@@ -159,5 +159,31 @@ impl<'a> ForwardReply<'a> {
                 .map_err(|_| EncodeError::OutOfRange("forward length"))?,
         )?;
         w.bytes(self.payload)
+    }
+}
+
+#[cfg(feature = "dlt645")]
+impl<'a> ForwardRequest<'a> {
+    /// The payload as a checked DL/T 645 frame (`FE` preamble allowed, nothing after the end
+    /// byte), through `amikit-dlt645`.
+    ///
+    /// # Errors
+    ///
+    /// The DL/T 645 frame error.
+    pub fn inner_645(&self) -> Result<amikit_dlt645::Frame<&'a [u8]>, amikit_dlt645::FrameError> {
+        amikit_dlt645::Frame::new_checked(self.payload)
+    }
+}
+
+#[cfg(feature = "dlt645")]
+impl<'a> ForwardReply<'a> {
+    /// The payload as a checked DL/T 645 frame (`FE` preamble allowed, nothing after the end
+    /// byte), through `amikit-dlt645`.
+    ///
+    /// # Errors
+    ///
+    /// The DL/T 645 frame error.
+    pub fn inner_645(&self) -> Result<amikit_dlt645::Frame<&'a [u8]>, amikit_dlt645::FrameError> {
+        amikit_dlt645::Frame::new_checked(self.payload)
     }
 }
