@@ -8,6 +8,7 @@ mod dlt645;
 mod error;
 mod input;
 mod output;
+mod tariff;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,8 @@ enum Command {
     Decode(decode::Args),
     /// DL/T 645: decode frames, build read requests.
     Dlt645(dlt645::Args),
+    /// Tariffs: vending quotes and charging register readings.
+    Tariff(tariff::Args),
 }
 
 fn main() {
@@ -40,6 +43,7 @@ fn main() {
     let result: Result<(), CliError> = match cli.command {
         Command::Decode(args) => decode::run(&args, &printer),
         Command::Dlt645(args) => dlt645::run(&args, &printer),
+        Command::Tariff(args) => tariff::run(&args, &printer),
     };
     if let Err(err) = result {
         eprintln!("amikit: {err}");
