@@ -264,9 +264,7 @@ impl<'t> Sta<'t> {
         let mut k = (!key).rotate_right(12);
         let mut select = [0u16; 16];
         for s in &mut select {
-            *s = (0..16).fold(0u16, |acc, n| {
-                acc | ((((k >> (4 * n + 3)) & 1) as u16) << n)
-            });
+            *s = nibble_top_bits(k);
             k = k.rotate_left(1);
         }
         Sta { tables, select }
@@ -312,6 +310,16 @@ impl<'t> Sta<'t> {
         }
         out
     }
+}
+
+/// Gathers bit `4n + 3` of `k` into bit `n` of the result, for n = 0..16.
+#[inline(always)]
+const fn nibble_top_bits(k: u64) -> u16 {
+    let mut x = (k >> 3) & 0x1111_1111_1111_1111;
+    x = (x | x >> 3) & 0x0303_0303_0303_0303;
+    x = (x | x >> 6) & 0x000F_000F_000F_000F;
+    x = (x | x >> 12) & 0x0000_00FF_0000_00FF;
+    ((x | x >> 24) & 0xFFFF) as u16
 }
 
 /// One round: substitute every nibble with the box `select` chooses, then permute, as 16
@@ -383,6 +391,18 @@ mod tests {
             assert_eq!(sta.decrypt(c), x);
             key = key.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(7) ^ c;
             x = x.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ key;
+        }
+    }
+
+    #[test]
+    fn gathers_selection_bits() {
+        let mut k = 0x0123_4567_89AB_CDEFu64;
+        for _ in 0..100 {
+            let slow = (0..16).fold(0u16, |acc, n| {
+                acc | ((((k >> (4 * n + 3)) & 1) as u16) << n)
+            });
+            assert_eq!(nibble_top_bits(k), slow);
+            k = k.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
         }
     }
 
