@@ -86,7 +86,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with `balance` opening credit, the relay closed and no purchases yet. The first
+    /// An engine with `balance` opening credit (below minus the overdraft limit the excess is
+    /// debt), the relay closed and no purchases yet. The first
     /// step (e.g. [`Input::Tick`]) emits the relay action and alarm the opening credit calls for.
     ///
     /// # Errors
@@ -114,6 +115,11 @@ impl Engine {
                 dirty: false,
             },
         };
+        // An opening debt beyond the overdraft limit is debt, not wallet.
+        if let Ok((balance, debt)) = e.clamp_to_floor(&e.config, balance, Money::ZERO) {
+            e.s.balance = balance;
+            e.s.debt = debt;
+        }
         e.s.credit = e.classify(e.net());
         Ok(e)
     }
@@ -624,26 +630,7 @@ impl Engine {
         }
         cfg.validate().map_err(Rejection::InvalidParameter)?;
         // A lower overdraft limit moves what the wallet owes beyond it into debt (net unchanged).
-        let floor = Money::from_raw(
-            cfg.limits
-                .overdraft
-                .unwrap_or(Money::ZERO)
-                .raw()
-                .saturating_neg(),
-        );
-        let (balance, debt) = if self.s.balance < floor {
-            let excess = floor
-                .checked_sub(self.s.balance)
-                .map_err(|_| Rejection::Overflow)?;
-            let debt = self
-                .s
-                .debt
-                .checked_add(excess)
-                .map_err(|_| Rejection::Overflow)?;
-            (floor, debt)
-        } else {
-            (self.s.balance, self.s.debt)
-        };
+        let (balance, debt) = self.clamp_to_floor(&cfg, self.s.balance, self.s.debt)?;
         self.config = cfg;
         self.s.balance = balance;
         self.s.debt = debt;
@@ -667,9 +654,12 @@ impl Engine {
         if !snap.verify() {
             return Err(Rejection::BadSnapshot);
         }
+        // A wallet below the floor of the current configuration keeps its net: the excess
+        // moves into debt (as for a lower overdraft limit).
+        let (balance, debt) = self.clamp_to_floor(&self.config, snap.balance, snap.debt)?;
         self.s = State {
-            balance: snap.balance,
-            debt: snap.debt,
+            balance,
+            debt,
             last_order: snap.last_order,
             last_persist: now,
             over_since: None,
@@ -690,6 +680,32 @@ impl Engine {
             generation: snap.generation,
         }));
         Ok(())
+    }
+
+    /// `(balance, debt)` with the wallet raised to the floor of `cfg` and the difference moved
+    /// into debt (net unchanged).
+    fn clamp_to_floor(
+        &self,
+        cfg: &Config,
+        balance: Money,
+        debt: Money,
+    ) -> Result<(Money, Money), Rejection> {
+        let _ = self;
+        let floor = Money::from_raw(
+            cfg.limits
+                .overdraft
+                .unwrap_or(Money::ZERO)
+                .raw()
+                .saturating_neg(),
+        );
+        if balance >= floor {
+            return Ok((balance, debt));
+        }
+        let excess = floor
+            .checked_sub(balance)
+            .map_err(|_| Rejection::Overflow)?;
+        let debt = debt.checked_add(excess).map_err(|_| Rejection::Overflow)?;
+        Ok((floor, debt))
     }
 
     // ---- evaluation ----------------------------------------------------------------------

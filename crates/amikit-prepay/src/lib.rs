@@ -11,6 +11,8 @@ extern crate std;
 pub mod command;
 pub mod config;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod input;
 pub mod output;
 pub mod pricer;

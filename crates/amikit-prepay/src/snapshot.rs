@@ -287,18 +287,24 @@ impl Reader<'_> {
 /// 2. The anti-replay counters are the **highest** among intact copies (a purchase recorded in
 ///    any copy can never be applied again), and so is the generation.
 /// 3. Money comes from the copies that carry those latest counters (copies from before the last
-///    purchase lack its money and cannot be compared with it): the **least balance and the most
-///    debt** among them, each on its own (the State Grid rule). If no copy carries both latest
-///    counters, all intact copies are used.
+///    purchase lack its money and cannot be compared with it; if no copy carries both latest
+///    counters, all intact copies are used): the copy with the **least credit net of debt**,
+///    and among equals the **most debt**. This is the State Grid rule "least remaining money,
+///    most overdraft" (`payment-domain.md` §2.4) for a wallet whose money can sit in two
+///    registers: taking the smallest balance from one copy and the largest debt from another
+///    would count the same consumption twice.
 /// 4. The credit state is the most severe among those copies (a hard cut is never lifted by
 ///    recovery); relay position and flags come from the newest of them (highest generation).
 ///
 /// # Errors
 ///
 /// [`RecoverError::NoIntactCopy`] when no copy passes its checksum.
-pub fn recover<'a>(
-    copies: impl IntoIterator<Item = &'a Snapshot> + Clone,
-) -> Result<Snapshot, RecoverError> {
+pub fn recover<'a, I>(copies: I) -> Result<Snapshot, RecoverError>
+where
+    I: IntoIterator<Item = &'a Snapshot>,
+    I::IntoIter: Clone,
+{
+    let copies = copies.into_iter();
     let mut count = 0usize;
     let mut max_seq = 0u32;
     let mut max_order = 0u64;
@@ -318,37 +324,41 @@ pub fn recover<'a>(
         return Err(RecoverError::NoIntactCopy(count));
     }
     let latest = |s: &Snapshot| s.last_sequence == max_seq && s.last_order == max_order;
-    let use_all = !copies.clone().into_iter().any(|s| s.verify() && latest(s));
-    let mut out: Option<Snapshot> = None;
-    for s in copies {
-        if !s.verify() || !(use_all || latest(s)) {
-            continue;
+    let use_all = !copies.clone().any(|s| s.verify() && latest(s));
+    let group = copies.filter(|s| s.verify() && (use_all || latest(s)));
+    let mut money: Option<&Snapshot> = None;
+    let mut newest: Option<&Snapshot> = None;
+    let mut credit = CreditState::Normal;
+    for s in group {
+        credit = credit.max(s.credit);
+        if newest.is_none_or(|n| s.generation > n.generation) {
+            newest = Some(s);
         }
-        out = Some(match out {
-            None => *s,
-            Some(o) => {
-                let newest = if s.generation > o.generation { s } else { &o };
-                Snapshot {
-                    generation: o.generation.max(s.generation),
-                    taken_at: newest.taken_at,
-                    balance: o.balance.min(s.balance),
-                    debt: o.debt.max(s.debt),
-                    credit: o.credit.max(s.credit),
-                    relay: newest.relay,
-                    flags: newest.flags,
-                    last_sequence: 0,
-                    last_order: 0,
-                    checksum: 0,
-                }
-            }
-        });
+        let poorer = |m: &Snapshot| {
+            let (sn, mn) = (
+                i128::from(s.balance.raw()) - i128::from(s.debt.raw()),
+                i128::from(m.balance.raw()) - i128::from(m.debt.raw()),
+            );
+            sn < mn || (sn == mn && s.debt > m.debt)
+        };
+        if money.is_none_or(poorer) {
+            money = Some(s);
+        }
     }
-    let o = out.ok_or(RecoverError::NoIntactCopy(count))?;
+    let (Some(m), Some(n)) = (money, newest) else {
+        return Err(RecoverError::NoIntactCopy(count));
+    };
     Ok(Snapshot {
         generation: max_gen,
+        taken_at: n.taken_at,
+        balance: m.balance,
+        debt: m.debt,
+        credit,
+        relay: n.relay,
+        flags: n.flags,
         last_sequence: max_seq,
         last_order: max_order,
-        ..o
+        checksum: 0,
     }
     .sealed())
 }

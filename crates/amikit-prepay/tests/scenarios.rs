@@ -1209,6 +1209,7 @@ fn recovery_is_conservative() {
     corrupt.debt = m("0.0001"); // flipped after sealing
     let r = recover([&a, &b, &c, &old, &corrupt]).unwrap();
     assert!(r.verify());
+    // c has the least net (18 − 1 = 17) among the copies with the latest count.
     assert_eq!((r.balance, r.debt), (m("18"), m("1")));
     assert_eq!(r.credit, CreditState::Low);
     assert_eq!((r.generation, r.last_sequence), (8, 4));

@@ -1,0 +1,366 @@
+//! Command tracking (master station): queued → sent → acknowledged / failed / expired, retries
+//! with back-off, manual job after N failures, supersede, payment cancels a pending trip and
+//! restores within the configured time (`system-design.md`: job review, charge control item 6).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use amikit_prepay::{
+    Cause, CloseReason, Command, CommandKind, CommandReason, CommandStatus, JobReason, Outcome,
+    Sink, Timestamp, Tracker, TrackerConfig, TrackerError, TrackerEvent,
+};
+
+type Ev = TrackerEvent<u32>;
+
+/// Collects events (a `Vec` sink without the crate's `alloc` feature).
+#[derive(Debug, Default)]
+struct Events(Vec<Ev>);
+
+impl Sink<Ev> for Events {
+    fn push(&mut self, e: Ev) {
+        self.0.push(e);
+    }
+}
+
+impl Events {
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl PartialEq<Vec<Ev>> for Events {
+    fn eq(&self, other: &Vec<Ev>) -> bool {
+        &self.0 == other
+    }
+}
+
+impl core::ops::Index<usize> for Events {
+    type Output = Ev;
+    fn index(&self, i: usize) -> &Ev {
+        &self.0[i]
+    }
+}
+
+const CFG: TrackerConfig = TrackerConfig {
+    validity: 1800,
+    ack_timeout: 30,
+    retry_base: 30,
+    retry_max: 600,
+    max_failures: 3,
+    restore_within: 300,
+};
+
+fn t(s: i64) -> Timestamp {
+    Timestamp(1_767_780_000 + s)
+}
+
+fn trip() -> Command {
+    Command {
+        kind: CommandKind::Trip,
+        reason: CommandReason::Open(Cause::Fee),
+    }
+}
+
+fn restore() -> Command {
+    Command {
+        kind: CommandKind::AllowClose,
+        reason: CommandReason::Close(CloseReason::Payment),
+    }
+}
+
+fn poll(tr: &mut Tracker<u32, 8>, now: i64) -> Vec<Ev> {
+    let mut v = Events::default();
+    tr.poll(t(now), &mut v);
+    v.0
+}
+
+#[test]
+fn queued_sent_acknowledged() {
+    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut ev = Events::default();
+    let id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    assert!(ev.0.is_empty());
+    assert_eq!(tr.get(id).unwrap().status, CommandStatus::Queued);
+    assert_eq!(
+        poll(&mut tr, 0),
+        vec![Ev::Send {
+            id,
+            meter: 7,
+            kind: CommandKind::Trip,
+            expires: t(1800),
+            attempt: 1
+        }]
+    );
+    assert_eq!(tr.get(id).unwrap().status, CommandStatus::Sent);
+    // Nothing more to do before the acknowledgement timeout.
+    assert_eq!(poll(&mut tr, 29), vec![]);
+    tr.acknowledge(id, &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![Ev::Finished {
+            id,
+            meter: 7,
+            command: trip(),
+            outcome: Outcome::Acknowledged
+        }]
+    );
+    assert!(tr.is_empty());
+    assert_eq!(
+        tr.acknowledge(id, &mut ev),
+        Err(TrackerError::UnknownCommand(id.0))
+    );
+}
+
+#[test]
+fn retries_with_back_off_then_manual_job() {
+    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut ev = Events::default();
+    let id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    poll(&mut tr, 0); // attempt 1 sent at 0
+    // Timeout at 30: failure 1, back-off 30 s → retry at 60.
+    assert_eq!(
+        poll(&mut tr, 30),
+        vec![Ev::Retry {
+            id,
+            meter: 7,
+            failures: 1,
+            retry_at: t(60)
+        }]
+    );
+    assert_eq!(poll(&mut tr, 59), vec![]);
+    assert!(matches!(
+        poll(&mut tr, 60)[..],
+        [Ev::Send { attempt: 2, .. }]
+    ));
+    // A denial from the meter: failure 2, back-off doubles to 60 s.
+    tr.fail(t(61), id, &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![Ev::Retry {
+            id,
+            meter: 7,
+            failures: 2,
+            retry_at: t(121)
+        }]
+    );
+    // A failure cannot be reported twice for the same attempt.
+    assert_eq!(
+        tr.fail(t(62), id, &mut ev),
+        Err(TrackerError::NotSent(id.0))
+    );
+    assert!(matches!(
+        poll(&mut tr, 121)[..],
+        [Ev::Send { attempt: 3, .. }]
+    ));
+    // Third failure (max_failures = 3): finished, manual job.
+    assert_eq!(
+        poll(&mut tr, 151),
+        vec![
+            Ev::Finished {
+                id,
+                meter: 7,
+                command: trip(),
+                outcome: Outcome::Failed
+            },
+            Ev::ManualJob {
+                id,
+                meter: 7,
+                command: trip(),
+                reason: JobReason::TooManyFailures(3)
+            },
+        ]
+    );
+    assert!(tr.is_empty());
+}
+
+#[test]
+fn back_off_is_capped() {
+    let cfg = TrackerConfig {
+        max_failures: 20,
+        validity: 1_000_000,
+        ..CFG
+    };
+    let mut tr = Tracker::<u32, 8>::new(cfg);
+    let mut ev = Events::default();
+    let id = tr.submit(t(0), 1, trip(), &mut ev).unwrap();
+    let mut now = 0;
+    let mut gaps = Vec::new();
+    for _ in 0..8 {
+        poll(&mut tr, now);
+        ev.clear();
+        tr.fail(t(now), id, &mut ev).unwrap();
+        let Ev::Retry { retry_at, .. } = ev[0] else {
+            panic!()
+        };
+        gaps.push(retry_at.0 - t(now).0);
+        now = retry_at.0 - t(0).0;
+    }
+    assert_eq!(gaps, vec![30, 60, 120, 240, 480, 600, 600, 600]);
+}
+
+#[test]
+fn later_command_supersedes_earlier_of_the_same_group() {
+    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut ev = Events::default();
+    let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    let other_meter = tr.submit(t(0), 8, trip(), &mut ev).unwrap();
+    let alarm = Command {
+        kind: CommandKind::Alarm,
+        reason: CommandReason::Reminder,
+    };
+    let al = tr.submit(t(0), 7, alarm, &mut ev).unwrap();
+    assert!(ev.0.is_empty());
+    let direct = Command {
+        kind: CommandKind::DirectClose,
+        reason: CommandReason::Operator,
+    };
+    let b = tr.submit(t(5), 7, direct, &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![Ev::Finished {
+            id: a,
+            meter: 7,
+            command: trip(),
+            outcome: Outcome::Superseded
+        }]
+    );
+    let live: Vec<_> = tr.live().map(|x| x.id).collect();
+    assert_eq!(live, vec![other_meter, al, b]);
+}
+
+#[test]
+fn payment_cancels_pending_trip_and_restores_within_deadline() {
+    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut ev = Events::default();
+    let tr_id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    poll(&mut tr, 0); // the trip is out, not yet acknowledged
+    let r = tr.submit(t(10), 7, restore(), &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![Ev::Finished {
+            id: tr_id,
+            meter: 7,
+            command: trip(),
+            outcome: Outcome::Cancelled
+        }]
+    );
+    assert_eq!(tr.get(r).unwrap().deadline, Some(t(310)));
+    // Sent at once.
+    assert!(matches!(
+        poll(&mut tr, 10)[..],
+        [Ev::Send {
+            kind: CommandKind::AllowClose,
+            attempt: 1,
+            ..
+        }]
+    ));
+    // Failures: back-off never goes past the deadline.
+    ev.clear();
+    tr.fail(t(20), r, &mut ev).unwrap();
+    poll(&mut tr, 50);
+    ev.clear();
+    tr.fail(t(290), r, &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![Ev::Retry {
+            id: r,
+            meter: 7,
+            failures: 2,
+            retry_at: t(310)
+        }]
+    );
+    assert!(matches!(
+        poll(&mut tr, 310)[..],
+        [Ev::Send { attempt: 3, .. }]
+    ));
+    // Not acknowledged by the deadline: manual job.
+    assert_eq!(
+        poll(&mut tr, 311),
+        vec![
+            Ev::Finished {
+                id: r,
+                meter: 7,
+                command: restore(),
+                outcome: Outcome::Overdue
+            },
+            Ev::ManualJob {
+                id: r,
+                meter: 7,
+                command: restore(),
+                reason: JobReason::RestoreOverdue
+            },
+        ]
+    );
+}
+
+#[test]
+fn expired_command_raises_a_manual_job() {
+    let cfg = TrackerConfig {
+        max_failures: 100,
+        validity: 100,
+        ..CFG
+    };
+    let mut tr = Tracker::<u32, 8>::new(cfg);
+    let mut ev = Events::default();
+    let id = tr.submit(t(0), 3, trip(), &mut ev).unwrap();
+    poll(&mut tr, 0);
+    poll(&mut tr, 30); // timeout → retry at 60
+    poll(&mut tr, 60); // attempt 2
+    poll(&mut tr, 90); // timeout → retry at 150
+    assert_eq!(poll(&mut tr, 100), vec![]); // still valid at its expiry second
+    assert_eq!(
+        poll(&mut tr, 101),
+        vec![
+            Ev::Finished {
+                id,
+                meter: 3,
+                command: trip(),
+                outcome: Outcome::Expired
+            },
+            Ev::ManualJob {
+                id,
+                meter: 3,
+                command: trip(),
+                reason: JobReason::Expired
+            },
+        ]
+    );
+}
+
+#[test]
+fn late_acknowledgement_counts() {
+    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut ev = Events::default();
+    let id = tr.submit(t(0), 3, trip(), &mut ev).unwrap();
+    assert_eq!(
+        tr.acknowledge(id, &mut ev),
+        Err(TrackerError::NotSent(id.0))
+    );
+    poll(&mut tr, 0);
+    poll(&mut tr, 30); // timed out, queued for retry
+    tr.acknowledge(id, &mut ev).unwrap();
+    assert!(matches!(
+        ev.0[..],
+        [Ev::Finished {
+            outcome: Outcome::Acknowledged,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn capacity_is_fixed() {
+    let mut tr = Tracker::<u32, 2>::new(CFG);
+    let mut ev = Events::default();
+    tr.submit(t(0), 1, trip(), &mut ev).unwrap();
+    tr.submit(t(0), 2, trip(), &mut ev).unwrap();
+    assert_eq!(
+        tr.submit(t(0), 3, trip(), &mut ev),
+        Err(TrackerError::Full { capacity: 2 })
+    );
+    // Superseding frees a slot first.
+    assert!(tr.submit(t(0), 2, restore(), &mut ev).is_ok());
+}
