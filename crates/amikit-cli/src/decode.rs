@@ -83,7 +83,9 @@ pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     let bytes = input::hex_bytes(&text)?;
     match recognise_frame(&bytes) {
         Some(Protocol::Dlt645) => crate::dlt645::decode_bytes(&bytes, None, printer),
-        Some(Protocol::Gdw376) => not_built(Protocol::Gdw376, printer),
+        Some(Protocol::Gdw376) => {
+            crate::gdw376::decode_bytes(&bytes, &amikit_gdw376::Profile::default(), printer)
+        }
         Some(Protocol::StsToken) | None => Err(CliError::new(
             "not recognised: neither a DL/T 645 frame, a Q/GDW 376.1 frame nor a 20-digit STS token",
         )),

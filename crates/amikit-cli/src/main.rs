@@ -6,6 +6,7 @@
 mod decode;
 mod dlt645;
 mod error;
+mod gdw376;
 mod input;
 mod output;
 mod tariff;
@@ -33,6 +34,8 @@ enum Command {
     Decode(decode::Args),
     /// DL/T 645: decode frames, build read requests.
     Dlt645(dlt645::Args),
+    /// Q/GDW 376.1: decode frames, build master-station requests.
+    Gdw376(gdw376::Args),
     /// Tariffs: vending quotes and charging register readings.
     Tariff(tariff::Args),
 }
@@ -43,6 +46,7 @@ fn main() {
     let result: Result<(), CliError> = match cli.command {
         Command::Decode(args) => decode::run(&args, &printer),
         Command::Dlt645(args) => dlt645::run(&args, &printer),
+        Command::Gdw376(args) => gdw376::run(&args, &printer),
         Command::Tariff(args) => tariff::run(&args, &printer),
     };
     if let Err(err) = result {

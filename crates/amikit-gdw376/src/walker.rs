@@ -26,6 +26,7 @@ pub struct Unit<'a> {
 
 /// Why the walker gave up on the rest of the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum OpaqueReason {
     /// The walker does not know this Fn's layout (for this AFN, direction and profile).

@@ -15,7 +15,7 @@ fn digits(bytes: &[u8], top_mask: u8) -> Result<u64, FormatError> {
         } else {
             b
         };
-        let d = bcd2(b2, i)?;
+        let d = bcd2(b2, i).map_err(|_| FormatError::NotBcd { offset: i, byte: b })?;
         v = v.saturating_mul(100).saturating_add(u64::from(d));
     }
     Ok(v)
