@@ -18,18 +18,6 @@ pub enum Protocol {
     Dlt645,
     /// `68 L L L L 68 C …`
     Gdw376,
-    /// Twenty decimal digits.
-    StsToken,
-}
-
-impl Protocol {
-    fn name(self) -> &'static str {
-        match self {
-            Protocol::Dlt645 => "dlt645",
-            Protocol::Gdw376 => "gdw376",
-            Protocol::StsToken => "sts",
-        }
-    }
 }
 
 /// Recognises a 20-digit STS token (optionally grouped with `-` or spaces).
@@ -78,7 +66,7 @@ fn dlt645_checksum_ok(frame: &[u8]) -> bool {
 pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     let text = input::text(&args.input)?;
     if is_sts_token(&text) {
-        return not_built(Protocol::StsToken, printer);
+        return crate::sts::decode_text(&text, printer);
     }
     let bytes = input::hex_bytes(&text)?;
     match recognise_frame(&bytes) {
@@ -86,22 +74,10 @@ pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
         Some(Protocol::Gdw376) => {
             crate::gdw376::decode_bytes(&bytes, &amikit_gdw376::Profile::default(), printer)
         }
-        Some(Protocol::StsToken) | None => Err(CliError::new(
+        None => Err(CliError::new(
             "not recognised: neither a DL/T 645 frame, a Q/GDW 376.1 frame nor a 20-digit STS token",
         )),
     }
-}
-
-/// Reports a recognised protocol whose decoder does not exist yet (exit status 1).
-fn not_built(protocol: Protocol, printer: &Printer) -> Result<(), CliError> {
-    printer.print(
-        format_args!("protocol: {}", protocol.name()),
-        &serde_json::json!({ "protocol": protocol.name() }),
-    );
-    Err(CliError::new(format!(
-        "recognised as {}, but its decoder is not built yet",
-        protocol.name()
-    )))
 }
 
 #[cfg(test)]

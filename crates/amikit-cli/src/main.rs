@@ -9,6 +9,7 @@ mod error;
 mod gdw376;
 mod input;
 mod output;
+mod sts;
 mod tariff;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Dlt645(dlt645::Args),
     /// Q/GDW 376.1: decode frames, build master-station requests.
     Gdw376(gdw376::Args),
+    /// STS (IEC 62055-41) tokens: decode, derive keys, generate.
+    Sts(sts::Args),
     /// Tariffs: vending quotes and charging register readings.
     Tariff(tariff::Args),
 }
@@ -47,6 +50,7 @@ fn main() {
         Command::Decode(args) => decode::run(&args, &printer),
         Command::Dlt645(args) => dlt645::run(&args, &printer),
         Command::Gdw376(args) => gdw376::run(&args, &printer),
+        Command::Sts(args) => sts::run(&args, &printer),
         Command::Tariff(args) => tariff::run(&args, &printer),
     };
     if let Err(err) = result {
