@@ -126,13 +126,40 @@ struct Seen {
 /// # Ok::<(), amikit_tariff::BalanceError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "BalanceRepr<N>")
+)]
 pub struct Balance<const N: usize = 16> {
     credit: Money,
     debt: Money,
     recovery: DebtRecovery,
     recovery_mark: Option<DateTime>,
     seen: Deque<Seen, N>,
+}
+
+/// The serialized form of a [`Balance`], checked on the way in (debt not negative, a valid
+/// recovery rule).
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct BalanceRepr<const N: usize> {
+    credit: Money,
+    debt: Money,
+    recovery: DebtRecovery,
+    recovery_mark: Option<DateTime>,
+    seen: Deque<Seen, N>,
+}
+
+#[cfg(feature = "serde")]
+impl<const N: usize> TryFrom<BalanceRepr<N>> for Balance<N> {
+    type Error = BalanceError;
+    fn try_from(r: BalanceRepr<N>) -> Result<Self, BalanceError> {
+        let mut b = Self::with_opening(r.credit, r.debt, r.recovery)?;
+        b.recovery_mark = r.recovery_mark;
+        b.seen = r.seen;
+        Ok(b)
+    }
 }
 
 impl<const N: usize> Balance<N> {

@@ -281,7 +281,8 @@ pub enum QuoteError {
     /// Negative money or energy.
     #[error("the amount to quote must not be negative")]
     Negative,
-    /// Every price is zero: any amount of money buys unlimited energy.
+    /// The price from the period-to-date usage on is zero (any money buys unlimited energy), or
+    /// so small that the energy would exceed 2.3e15 kWh.
     #[error("the price is zero: energy for money is unbounded")]
     ZeroPrice,
     /// Arithmetic overflow.

@@ -133,10 +133,10 @@ impl Multiplier {
         self.pt
     }
 
-    /// CT × PT.
+    /// CT × PT (saturating at `i64::MAX`; any charge then reports an overflow).
     #[must_use]
     pub const fn factor(self) -> i64 {
-        self.ct as i64 * self.pt as i64
+        (self.ct as i64).saturating_mul(self.pt as i64)
     }
 }
 

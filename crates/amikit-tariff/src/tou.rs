@@ -32,9 +32,29 @@ pub const MAX_SPECIAL_DAYS: usize = 64;
 /// A time-of-use rate number, 1-based as on meters: by State Grid convention 1 尖 (sharp),
 /// 2 峰 (peak), 3 平 (flat), 4 谷 (valley); any 1–[`MAX_RATES`] is allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "u8", into = "u8")
+)]
 pub struct Rate(u8);
+
+impl TryFrom<u8> for Rate {
+    type Error = TariffError;
+    /// [`Rate::new`]; out of range is [`TariffError::TooMany`].
+    fn try_from(n: u8) -> Result<Self, TariffError> {
+        Self::new(n).ok_or(TariffError::TooMany {
+            table: Table::Rates,
+            max: MAX_RATES as u16,
+        })
+    }
+}
+
+impl From<Rate> for u8 {
+    fn from(v: Rate) -> u8 {
+        v.0
+    }
+}
 
 impl Rate {
     /// Rate 1, 尖 sharp (State Grid numbering).
@@ -63,15 +83,35 @@ impl Rate {
     }
 
     const fn slot(self) -> usize {
-        self.0 as usize - 1
+        (self.0 as usize).saturating_sub(1)
     }
 }
 
 /// A day table number, 1-based as on meters (日时段表号).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "u8", into = "u8")
+)]
 pub struct DayTableId(u8);
+
+impl TryFrom<u8> for DayTableId {
+    type Error = TariffError;
+    /// [`DayTableId::new`]; out of range is [`TariffError::TooMany`].
+    fn try_from(n: u8) -> Result<Self, TariffError> {
+        Self::new(n).ok_or(TariffError::TooMany {
+            table: Table::DayTables,
+            max: MAX_DAY_TABLES as u16,
+        })
+    }
+}
+
+impl From<DayTableId> for u8 {
+    fn from(v: DayTableId) -> u8 {
+        v.0
+    }
+}
 
 impl DayTableId {
     /// Day table `n`, if `1 <= n <= MAX_DAY_TABLES`.
@@ -91,7 +131,7 @@ impl DayTableId {
     }
 
     const fn slot(self) -> usize {
-        self.0 as usize - 1
+        (self.0 as usize).saturating_sub(1)
     }
 }
 
