@@ -134,7 +134,7 @@ pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     }
 }
 
-fn load<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, CliError> {
+pub(crate) fn load<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::new(format!("{what} {}: {e}", path.display())))?;
     let is_toml = path
@@ -148,7 +148,7 @@ fn load<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, CliE
     }
 }
 
-fn load_tariff(path: &Path) -> Result<(TariffDef, TariffSet), CliError> {
+pub(crate) fn load_tariff(path: &Path) -> Result<(TariffDef, TariffSet), CliError> {
     let def: TariffDef = load(path, "tariff")?;
     let set = def
         .to_tariff_set()

@@ -276,6 +276,21 @@ pub struct FriendlyCalendar {
 }
 
 impl FriendlyCalendar {
+    /// A calendar from its parts.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::TooManyHolidays`] beyond [`MAX_HOLIDAYS`] dates.
+    pub fn new(daily: Option<Window>, days: u8, holidays: &[Date]) -> Result<Self, ConfigError> {
+        let holidays = heapless::Vec::from_slice(holidays)
+            .map_err(|_| ConfigError::TooManyHolidays(holidays.len()))?;
+        Ok(Self {
+            daily,
+            days,
+            holidays,
+        })
+    }
+
     /// Whether `t` is inside a friendly window.
     #[must_use]
     pub fn contains(&self, t: Timestamp) -> bool {
@@ -344,6 +359,9 @@ pub enum ConfigError {
     /// Overload limit of zero watts.
     #[error("overload limit must be positive")]
     OverloadLimit,
+    /// More holiday dates than [`MAX_HOLIDAYS`].
+    #[error("{0} holidays, at most {MAX_HOLIDAYS}")]
+    TooManyHolidays(usize),
     /// A friendly window minute outside 0..1440.
     #[error("friendly window minute {0} out of range")]
     WindowMinute(u16),
