@@ -10,6 +10,7 @@ mod gdw376;
 mod input;
 mod output;
 mod prepay;
+mod sts;
 mod tariff;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Dlt645(dlt645::Args),
     /// Q/GDW 376.1: decode frames, build master-station requests.
     Gdw376(gdw376::Args),
+    /// STS (IEC 62055-41) tokens: decode, derive keys, generate.
+    Sts(sts::Args),
     /// Charge control: replay a timed event list through the prepayment engine.
     Prepay(prepay::Args),
     /// Tariffs: vending quotes and charging register readings.
@@ -50,6 +53,7 @@ fn main() {
         Command::Decode(args) => decode::run(&args, &printer),
         Command::Dlt645(args) => dlt645::run(&args, &printer),
         Command::Gdw376(args) => gdw376::run(&args, &printer),
+        Command::Sts(args) => sts::run(&args, &printer),
         Command::Prepay(args) => prepay::run(&args, &printer),
         Command::Tariff(args) => tariff::run(&args, &printer),
     };
