@@ -106,6 +106,29 @@ impl<'a> Units<'a> {
         }
     }
 
+    /// `(pn, Fn)` when the DA/DT names exactly one pair.
+    #[inline]
+    fn single_pair(&self, d: DaDt) -> Option<(Pn, Fn)> {
+        let pn = match (d.da1, d.da2) {
+            (0, 0) => Pn::P0,
+            (0xFF, 0) => Pn::ALL,
+            (m, g) if m.is_power_of_two() && g != 0 => {
+                Pn((u16::from(g) - 1) * 8 + m.trailing_zeros() as u16 + 1)
+            }
+            _ => return None,
+        };
+        let lenient =
+            self.profile.allows(Leniency::FN_AS_NUMBER) && matches!(self.afn.0, 0x00 | 0x02);
+        let f = if d.dt1.is_power_of_two() {
+            u16::from(d.dt2) * 8 + d.dt1.trailing_zeros() as u16 + 1
+        } else if lenient && d.dt1 <= 8 {
+            u16::from(d.dt2) * 8 + u16::from(d.dt1)
+        } else {
+            return None;
+        };
+        Some((pn, Fn(u8::try_from(f).ok()?)))
+    }
+
     fn opaque(
         &mut self,
         dadt: Option<DaDt>,
@@ -205,6 +228,28 @@ impl<'a> Iterator for Units<'a> {
             if let Err(e) = d.check() {
                 let r = self.rest;
                 return self.opaque(None, None, r, OpaqueReason::BadDaDt(e));
+            }
+            // The common case: one pn and one Fn.
+            if let Some((pn, f)) = self.single_pair(d) {
+                return match unit_len(&self.profile, self.afn, self.dir, f, body) {
+                    UnitLen::Exact(n) => match body.split_at_checked(n) {
+                        Some((data, after)) if self.ends_cleanly(after) => {
+                            self.rest = after;
+                            Some(Item::Unit(Unit {
+                                dadt: d,
+                                pn,
+                                fn_: f,
+                                data,
+                            }))
+                        }
+                        _ => {
+                            self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::LengthMismatch)
+                        }
+                    },
+                    UnitLen::Unknown => {
+                        self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::UnknownLayout)
+                    }
+                };
             }
             // Check that the whole group is understood and ends at a group boundary before
             // yielding any of its units; otherwise report it as one opaque item.

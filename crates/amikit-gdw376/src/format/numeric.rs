@@ -5,20 +5,37 @@ use core::fmt;
 use super::{DataFormat, Decimal, bcd2, put, take};
 use crate::error::FormatError;
 
-/// Decodes `bytes` as little-endian BCD; the top byte's high nibble is masked with `top_mask`.
+/// Decodes `bytes` (at most 8) as little-endian BCD; the top byte's high nibble is masked with
+/// `top_mask`. Eight digits pairs at a time (SWAR); the byte-wise path only names the bad byte.
+#[inline]
 fn digits(bytes: &[u8], top_mask: u8) -> Result<u64, FormatError> {
-    let mut v: u64 = 0;
-    let last = bytes.len().saturating_sub(1);
-    for (i, &b) in bytes.iter().enumerate().rev() {
-        let b2 = if i == last {
-            b & ((top_mask << 4) | 0x0F)
-        } else {
-            b
-        };
-        let d = bcd2(b2, i).map_err(|_| FormatError::NotBcd { offset: i, byte: b })?;
-        v = v.saturating_mul(100).saturating_add(u64::from(d));
+    const LO: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+    const SIX: u64 = 0x0606_0606_0606_0606;
+    const CARRY: u64 = 0x1010_1010_1010_1010;
+    let n = bytes.len();
+    let mut raw = [0u8; 8];
+    let Some(dst) = raw.get_mut(..n) else {
+        return Err(FormatError::OutOfRange);
+    };
+    dst.copy_from_slice(bytes);
+    if let Some(top) = n.checked_sub(1).and_then(|i| raw.get_mut(i)) {
+        *top &= (top_mask << 4) | 0x0F;
     }
-    Ok(v)
+    let x = u64::from_le_bytes(raw);
+    let lo = x & LO;
+    let hi = (x >> 4) & LO;
+    if ((lo + SIX) | (hi + SIX)) & CARRY != 0 {
+        // Name the first bad byte (as sent).
+        for (i, (&b, &m)) in bytes.iter().zip(raw.iter()).enumerate() {
+            if bcd2(m, i).is_err() {
+                return Err(FormatError::NotBcd { offset: i, byte: b });
+            }
+        }
+    }
+    let b = lo + hi * 10; // each byte: 0–99
+    let w = (b & 0x00FF_00FF_00FF_00FF) + ((b >> 8) & 0x00FF_00FF_00FF_00FF) * 100; // 0–9999
+    let d = (w & 0x0000_FFFF_0000_FFFF) + ((w >> 16) & 0x0000_FFFF_0000_FFFF) * 10_000;
+    Ok((d & 0xFFFF_FFFF) + (d >> 32) * 100_000_000)
 }
 
 /// Writes `v` as little-endian BCD into `out`; the top byte's high nibble may hold at most
@@ -42,21 +59,21 @@ fn put_digits(out: &mut [u8], mut v: u64, top_max: u8) -> Result<(), FormatError
 }
 
 macro_rules! bcd_number {
-    ($(#[$doc:meta])* $name:ident, number = $num:expr, len = $len:expr, scale = $scale:expr, signed = $signed:expr) => {
+    ($(#[$doc:meta])* $name:ident, number = $num:expr, len = $len:expr, scale = $scale:expr, signed = $signed:expr, mag = $mag:ty) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name {
             /// Sign bit (always false for unsigned formats). Kept apart so that `-0` round-trips.
             pub negative: bool,
             /// The digits as an integer (value = magnitude × 10^-scale).
-            pub magnitude: u64,
+            pub magnitude: $mag,
         }
 
         impl $name {
             /// Digits after the decimal point.
             pub const SCALE: u8 = $scale;
             /// Largest magnitude the format holds.
-            pub const MAX: u64 = if $signed { 8 * 10u64.pow(2 * $len - 1) - 1 } else { 10u64.pow(2 * $len) - 1 };
+            pub const MAX: $mag = (if $signed { 8 * 10u64.pow(2 * $len - 1) - 1 } else { 10u64.pow(2 * $len) - 1 }) as $mag;
 
             /// A value from a signed mantissa in units of 10^-scale.
             ///
@@ -65,10 +82,10 @@ macro_rules! bcd_number {
             /// [`FormatError::OutOfRange`] when it does not fit (or is negative for an unsigned format).
             pub fn from_mantissa(m: i64) -> Result<Self, FormatError> {
                 let magnitude = m.unsigned_abs();
-                if magnitude > Self::MAX || (m < 0 && !$signed) {
+                if magnitude > Self::MAX as u64 || (m < 0 && !$signed) {
                     return Err(FormatError::OutOfRange);
                 }
-                Ok($name { negative: m < 0, magnitude })
+                Ok($name { negative: m < 0, magnitude: magnitude as $mag })
             }
             /// The exact value.
             #[must_use]
@@ -86,11 +103,12 @@ macro_rules! bcd_number {
                 let b: [u8; $len] = take(bytes)?;
                 let top = b[$len - 1];
                 let (negative, mask) = if $signed { (top & 0x80 != 0, 0x07) } else { (false, 0x0F) };
-                Ok($name { negative, magnitude: digits(&b, mask)? })
+                // At most 16 digits, below MAX for the type by construction of the mask.
+                Ok($name { negative, magnitude: digits(&b, mask)? as $mag })
             }
             fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
                 let mut b = [0u8; $len];
-                put_digits(&mut b, self.magnitude, if $signed { 7 } else { 9 })?;
+                put_digits(&mut b, u64::from(self.magnitude), if $signed { 7 } else { 9 })?;
                 if $signed && self.negative {
                     b[$len - 1] |= 0x80;
                 } else if self.negative {
@@ -121,63 +139,63 @@ macro_rules! bcd_number {
 
 bcd_number!(
     /// Format 05 (table A.6): ±XXX.X, 2 bytes, sign in D7 of byte 2 — power factor (%), angles.
-    Format05, number = 5, len = 2, scale = 1, signed = true
+    Format05, number = 5, len = 2, scale = 1, signed = true, mag = u32
 );
 bcd_number!(
     /// Format 06 (table A.7): ±XX.XX, 2 bytes, sign in D7 of byte 2.
-    Format06, number = 6, len = 2, scale = 2, signed = true
+    Format06, number = 6, len = 2, scale = 2, signed = true, mag = u32
 );
 bcd_number!(
     /// Format 07 (table A.8): XXX.X, 2 bytes — voltage (V).
-    Format07, number = 7, len = 2, scale = 1, signed = false
+    Format07, number = 7, len = 2, scale = 1, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 08 (table A.9): XXXX, 2 bytes — counts (e.g. purchase count).
-    Format08, number = 8, len = 2, scale = 0, signed = false
+    Format08, number = 8, len = 2, scale = 0, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 09 (table A.10): ±XX.XXXX, 3 bytes, sign in D7 of byte 3 — kW, kvar, kVA.
-    Format09, number = 9, len = 3, scale = 4, signed = true
+    Format09, number = 9, len = 3, scale = 4, signed = true, mag = u32
 );
 bcd_number!(
     /// Format 10 (table A.11): XXXXXX, 3 bytes.
-    Format10, number = 10, len = 3, scale = 0, signed = false
+    Format10, number = 10, len = 3, scale = 0, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 11 (table A.12): XXXXXX.XX, 4 bytes — energy (kWh, kvarh).
-    Format11, number = 11, len = 4, scale = 2, signed = false
+    Format11, number = 11, len = 4, scale = 2, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 12 (table A.13): 12 BCD digits, 6 bytes — meter / collector address.
-    Format12, number = 12, len = 6, scale = 0, signed = false
+    Format12, number = 12, len = 6, scale = 0, signed = false, mag = u64
 );
 bcd_number!(
     /// Format 13 (table A.14): XXXX.XXXX, 4 bytes.
-    Format13, number = 13, len = 4, scale = 4, signed = false
+    Format13, number = 13, len = 4, scale = 4, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 14 (table A.15): XXXXXX.XXXX, 5 bytes — energy registers (kWh), money (元).
-    Format14, number = 14, len = 5, scale = 4, signed = false
+    Format14, number = 14, len = 5, scale = 4, signed = false, mag = u64
 );
 bcd_number!(
     /// Format 22 (table A.23): X.X, 1 byte.
-    Format22, number = 22, len = 1, scale = 1, signed = false
+    Format22, number = 22, len = 1, scale = 1, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 23 (table A.24): XX.XXXX, 3 bytes — demand (kW).
-    Format23, number = 23, len = 3, scale = 4, signed = false
+    Format23, number = 23, len = 3, scale = 4, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 25 (table A.26): ±XXX.XXX, 3 bytes, sign in D7 of byte 3 — current (A).
-    Format25, number = 25, len = 3, scale = 3, signed = true
+    Format25, number = 25, len = 3, scale = 3, signed = true, mag = u32
 );
 bcd_number!(
     /// Format 26 (table A.27): X.XXX, 2 bytes.
-    Format26, number = 26, len = 2, scale = 3, signed = false
+    Format26, number = 26, len = 2, scale = 3, signed = false, mag = u32
 );
 bcd_number!(
     /// Format 27 (table A.28): XXXXXXXX, 4 bytes.
-    Format27, number = 27, len = 4, scale = 0, signed = false
+    Format27, number = 27, len = 4, scale = 0, signed = false, mag = u32
 );
 
 /// Format 02 (table A.2, exponent code table A.3): ±XXX × 10^n, 2 bytes. Byte 2 holds
