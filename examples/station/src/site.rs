@@ -1,0 +1,244 @@
+//! The deployment both examples read: terminals, the meters behind them, their customers,
+//! tariffs, fee-control mode and STS key parameters (`examples/sites/*.toml`).
+//!
+//! The master station seeds its database from it on first start (customers, meters, tariffs,
+//! opening balances); the terminal builds its simulated meters from it. Both therefore agree on
+//! addresses and measurement points without any extra protocol.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The demo deployment, compiled in (the default of `--site`).
+pub const DEMO_SITE: &str = include_str!("../../sites/demo.toml");
+
+/// A deployment: one region, the master-station address, tariffs and terminals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// A1: administrative region code of every terminal (4 BCD digits as printed).
+    pub region: String,
+    /// MSA: the master station's address (1–127) in A3.
+    pub msa: u8,
+    /// Tariffs by name.
+    pub tariffs: Vec<SiteTariff>,
+    /// Terminals (concentrators) and their meters.
+    pub terminals: Vec<SiteTerminal>,
+    /// STS vending keys (master station only).
+    #[serde(default)]
+    pub vending: Option<Vending>,
+}
+
+/// A named tariff file (path relative to the workspace root, or absolute).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteTariff {
+    /// The name meters refer to.
+    pub name: String,
+    /// The tariff definition file (TOML or JSON, see `amikit_tariff::def`).
+    pub file: PathBuf,
+}
+
+/// A terminal and the meters behind it on its RS-485 bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteTerminal {
+    /// A2: the terminal address (1–65535).
+    pub a2: u16,
+    /// Its meters, one measurement point each.
+    pub meters: Vec<SiteMeter>,
+}
+
+/// Who keeps the balance and switches the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeControl {
+    /// The master station keeps the balance and sends trip / allow-close commands.
+    Remote,
+    /// The meter keeps its own balance (credit arrives as STS tokens) and switches itself.
+    Local,
+}
+
+/// One meter, its measurement point and its customer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteMeter {
+    /// Measurement point number on the terminal (pn, 1–2040).
+    pub pn: u16,
+    /// DL/T 645 address, 12 digits as printed.
+    pub address: String,
+    /// Customer name.
+    pub customer: String,
+    /// Where the SMS service sends notifications.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Tariff name (one of [`Site::tariffs`]).
+    pub tariff: String,
+    /// Remote (master station) or local (meter) fee control.
+    pub fee_control: FeeControl,
+    /// Opening balance, currency units as a decimal string.
+    pub opening_balance: String,
+    /// Energy register at the start, kWh as a decimal string.
+    pub opening_kwh: String,
+    /// Average load in watts (the simulated consumption).
+    pub load_watts: u32,
+    /// Reminder (alarm) threshold, currency units.
+    pub alarm_threshold: String,
+    /// Trip threshold, currency units.
+    pub trip_threshold: String,
+    /// Under guard (保电) from the start: never cut for lack of credit.
+    #[serde(default)]
+    pub guarded: bool,
+    /// STS key parameters for meters with a token keypad.
+    #[serde(default)]
+    pub sts: Option<StsMeter>,
+}
+
+/// STS key parameters of a meter (IEC 62055-41).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsMeter {
+    /// Meter PAN, 18 digits with its Luhn check digit.
+    pub pan: String,
+    /// Supply group code, 6 digits.
+    pub sgc: String,
+    /// Tariff index, 2 digits.
+    pub ti: String,
+    /// Key revision number.
+    pub krn: u8,
+    /// Key type (2 = unique).
+    pub kt: u8,
+    /// Base date: 1993, 2014 or 2035.
+    pub base_date: u16,
+}
+
+/// The vending side's secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vending {
+    /// DKGA04 vending key, 40 hex digits.
+    pub dkga04_key: String,
+}
+
+impl Site {
+    /// Parses a site file's text and checks it for consistency.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let site: Site = toml::from_str(text).map_err(|e| format!("site file: {e}"))?;
+        site.check()?;
+        Ok(site)
+    }
+
+    /// Reads and parses a site file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read site file {}: {e}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    /// The compiled-in demo site.
+    pub fn demo() -> Self {
+        match Self::parse(DEMO_SITE) {
+            Ok(site) => site,
+            Err(e) => unreachable_site(&e),
+        }
+    }
+
+    /// All meters with the A2 of their terminal.
+    pub fn meters(&self) -> impl Iterator<Item = (u16, &SiteMeter)> {
+        self.terminals
+            .iter()
+            .flat_map(|t| t.meters.iter().map(move |m| (t.a2, m)))
+    }
+
+    /// The tariff file of a tariff name, resolved against `root`.
+    pub fn tariff_path(&self, name: &str, root: &Path) -> Option<PathBuf> {
+        let t = self.tariffs.iter().find(|t| t.name == name)?;
+        Some(if t.file.is_absolute() {
+            t.file.clone()
+        } else {
+            root.join(&t.file)
+        })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.region.len() != 4 || !self.region.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("region {:?} is not 4 decimal digits", self.region));
+        }
+        if !(1..=127).contains(&self.msa) {
+            return Err(format!("msa {} is not 1–127", self.msa));
+        }
+        let mut terminals = BTreeSet::new();
+        let mut addresses = BTreeSet::new();
+        for t in &self.terminals {
+            if t.a2 == 0 || !terminals.insert(t.a2) {
+                return Err(format!("terminal a2 {} is zero or repeated", t.a2));
+            }
+            let mut pns = BTreeSet::new();
+            for m in &t.meters {
+                if m.pn == 0 || !pns.insert(m.pn) {
+                    return Err(format!(
+                        "terminal {}: pn {} is zero or repeated",
+                        t.a2, m.pn
+                    ));
+                }
+                if m.address.len() != 12 || !m.address.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("meter address {:?} is not 12 digits", m.address));
+                }
+                if !addresses.insert(m.address.clone()) {
+                    return Err(format!("meter address {} is repeated", m.address));
+                }
+                if !self.tariffs.iter().any(|x| x.name == m.tariff) {
+                    return Err(format!(
+                        "meter {}: unknown tariff {:?}",
+                        m.address, m.tariff
+                    ));
+                }
+                if m.fee_control == FeeControl::Local && m.sts.is_none() {
+                    return Err(format!(
+                        "meter {}: local fee control needs sts parameters",
+                        m.address
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::panic)] // the compiled-in demo site is checked by a unit test
+fn unreachable_site(e: &str) -> ! {
+    panic!("the compiled-in demo site is invalid: {e}")
+}
+
+/// The workspace root (where `examples/` lives), for resolving relative paths in site files.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_site_parses_and_its_tariffs_exist() {
+        let site = Site::demo();
+        assert_eq!(site.meters().count(), 5);
+        for (_, m) in site.meters() {
+            let path = site.tariff_path(&m.tariff, &workspace_root()).unwrap();
+            assert!(path.is_file(), "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn inconsistent_sites_are_refused() {
+        let bad = DEMO_SITE.replace("pn = 2", "pn = 1");
+        assert!(Site::parse(&bad).unwrap_err().contains("pn 1"));
+        let bad = DEMO_SITE.replace("region = \"4403\"", "region = \"44A3\"");
+        assert!(Site::parse(&bad).is_err());
+    }
+}
