@@ -522,10 +522,15 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             #[cfg(feature = "dlt645")]
             {
                 // The forwarded DL/T 645 frame, through amikit-dlt645.
-                let inner = fr.inner_645().unwrap_or_else(|e| panic!("{id}: inner 645: {e}"));
+                let inner = fr
+                    .inner_645()
+                    .unwrap_or_else(|e| panic!("{id}: inner 645: {e}"));
                 if let Some(w) = v.get("inner_645") {
                     assert_eq!(inner.address().to_string(), w["address"].as_str().unwrap());
-                    assert_eq!(format!("{:02X}", inner.control().0), w["control"].as_str().unwrap());
+                    assert_eq!(
+                        format!("{:02X}", inner.control().0),
+                        w["control"].as_str().unwrap()
+                    );
                     assert_eq!(u64::from(inner.data_len()), w["len"].as_u64().unwrap());
                     assert_eq!(hex(&inner.data_raw()[..2]), w["DI_raw"].as_str().unwrap());
                 }
