@@ -93,9 +93,105 @@ fn gdw376(seed: u32) -> u32 {
     seed ^ amikit_gdw376::VERSION.len() as u32
 }
 
+/// STS: derive decoder keys (DKGA02, DKGA04) from seed-derived vending keys, vend a credit and a
+/// management token (EA07 with the sample tables, EA11), type the 20 digits into a meter-side
+/// decoder with a TID memory, and replay one (rejected as USED).
 #[cfg(feature = "sts")]
 fn sts(seed: u32) -> u32 {
-    seed ^ amikit_sts::VERSION.len() as u32
+    use amikit_sts::block::{CreditKind, Rnd};
+    use amikit_sts::cipher::{SAMPLE_TABLES, TokenCipher};
+    use amikit_sts::dkga::{Dkga02, Dkga04};
+    use amikit_sts::keys::{
+        DecoderKey, EncryptionAlgorithm, KeyParameters, KeyRevision, KeyType, SupplyGroupCode,
+        TariffIndex,
+    };
+    use amikit_sts::meter::{Meter, MeterConfig};
+    use amikit_sts::pan::MeterPan;
+    use amikit_sts::tid::{BaseDate, Tid};
+    use amikit_sts::token::Token;
+    use amikit_sts::vend::{Issue, Management, Vendor};
+
+    let wide = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let Ok(pan) = MeterPan::from_parts("600727", "00000000000") else {
+        return seed;
+    };
+    let (Ok(sgc), Ok(ti), Ok(krn)) = (
+        SupplyGroupCode::new(seed % 1_000_000),
+        TariffIndex::new((seed % 100) as u8),
+        KeyRevision::new((seed % 9 + 1) as u8),
+    ) else {
+        return seed;
+    };
+    let mut params = KeyParameters {
+        pan,
+        sgc,
+        ti,
+        krn,
+        kt: KeyType::Unique,
+        base_date: BaseDate::Y1993,
+        ea: EncryptionAlgorithm::Sta,
+    };
+    let mut digest = seed;
+    let mut fold = |v: u64| digest = digest.rotate_left(7) ^ (v as u32) ^ ((v >> 32) as u32);
+
+    // EA07 with a DKGA02 key: vend, type the digits, replay.
+    let key = Dkga02::new(wide.to_be_bytes()).derive64(&params);
+    let config = MeterConfig::from_parameters(DecoderKey::Bits64(key), &params);
+    let Ok(mut meter) = Meter::<'static, 16>::new(config, Some(&SAMPLE_TABLES)) else {
+        return digest;
+    };
+    let vendor = Vendor::new(
+        TokenCipher::sta(key, &SAMPLE_TABLES),
+        KeyType::Unique,
+        BaseDate::Y1993,
+    );
+    let tid = Tid::from_bits(seed.wrapping_mul(2_654_435_761) & !1);
+    let credit = vendor.credit(
+        CreditKind::Electricity,
+        u64::from(seed % 100_000),
+        Issue::Tid(tid),
+        Rnd::from_bits(seed as u8),
+    );
+    let limit = vendor.management(
+        Management::MaxPowerLimit {
+            watts: u64::from(seed % 20_000),
+        },
+        Issue::Tid(Tid::from_bits(tid.value().wrapping_add(2))),
+        Rnd::from_bits((seed >> 4) as u8),
+    );
+    for token in [credit, limit].into_iter().flatten() {
+        let digits = token.to_digits();
+        match Token::parse_bytes(&digits) {
+            Ok(typed) => {
+                fold(u64::from(meter.enter(typed, u64::from(seed)).is_ok()));
+                fold(u64::from(meter.enter(typed, u64::from(seed)).is_err()));
+            }
+            Err(_) => fold(0xBAD),
+        }
+        fold(token.value() as u64);
+    }
+    fold(meter.credit());
+
+    // EA11 with a DKGA04 key: encode and decode one credit token.
+    params.ea = EncryptionAlgorithm::Misty1;
+    let mut vk = [0u8; 20];
+    for (i, b) in vk.iter_mut().enumerate() {
+        *b = (wide >> ((i % 8) * 8)) as u8 ^ i as u8;
+    }
+    if let Ok(Ok(DecoderKey::Bits128(k))) = Dkga04::new(&vk).map(|d| d.derive(&params)) {
+        let misty = Vendor::new(TokenCipher::misty1(k), KeyType::Unique, BaseDate::Y1993);
+        if let Ok(token) = misty.credit(
+            CreditKind::Water,
+            u64::from(seed % 1000),
+            Issue::Tid(tid),
+            Rnd::default(),
+        ) {
+            fold(token.value() as u64);
+            fold(u64::from(misty.cipher().decode(token).is_ok()));
+        }
+        fold(k as u64);
+    }
+    digest
 }
 
 /// A stepped time-of-use tariff with seed-derived prices and consumption: meter-side
