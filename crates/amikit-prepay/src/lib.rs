@@ -43,6 +43,9 @@ pub use tracker::{
     TrackerEvent,
 };
 
+/// The tariff crate this engine prices through (same version), for `Tariff`, `ChargeState`, ….
+pub use amikit_tariff as tariff;
+
 /// Money, energy, price and the civil calendar, re-exported from `amikit-tariff`.
 pub use amikit_tariff::{Date, DateTime, Energy, Money, Price, Weekday};
 

@@ -293,8 +293,12 @@ impl Reader<'_> {
 ///    most overdraft" (`payment-domain.md` §2.4) for a wallet whose money can sit in two
 ///    registers: taking the smallest balance from one copy and the largest debt from another
 ///    would count the same consumption twice.
-/// 4. The credit state is the most severe among those copies (a hard cut is never lifted by
-///    recovery); relay position and flags come from the newest of them (highest generation).
+/// 4. Credit state, relay position and flags come from the newest of those copies (highest
+///    generation): the engine persists every change of them, so the newest copy is the state
+///    at the failure. (Taking the most severe credit state of all copies instead would let an
+///    old copy re-impose a hard cut that a parameter change had lawfully lifted.) The engine
+///    re-evaluates the credit state for the recovered money at power-up, so a copy with less
+///    money still enters a cut it calls for.
 ///
 /// # Errors
 ///
@@ -328,9 +332,7 @@ where
     let group = copies.filter(|s| s.verify() && (use_all || latest(s)));
     let mut money: Option<&Snapshot> = None;
     let mut newest: Option<&Snapshot> = None;
-    let mut credit = CreditState::Normal;
     for s in group {
-        credit = credit.max(s.credit);
         if newest.is_none_or(|n| s.generation > n.generation) {
             newest = Some(s);
         }
@@ -353,7 +355,7 @@ where
         taken_at: n.taken_at,
         balance: m.balance,
         debt: m.debt,
-        credit,
+        credit: n.credit,
         relay: n.relay,
         flags: n.flags,
         last_sequence: max_seq,

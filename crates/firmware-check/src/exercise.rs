@@ -270,5 +270,87 @@ fn tariff(seed: u32) -> u32 {
 
 #[cfg(feature = "prepay")]
 fn prepay(seed: u32) -> u32 {
-    seed ^ amikit_prepay::VERSION.len() as u32
+    use amikit_prepay::{
+        Command, CommandKind, CommandReason, CountSink, Energy, Engine, Input, Money, Output,
+        Outputs, Price, Profile, PurchaseId, Remote, Snapshot, TariffPricer, Timestamp,
+        TopUpSource, Tracker, TrackerConfig, UserAction, recover,
+    };
+    use amikit_prepay::tariff::{ChargeState, Tariff};
+    let run = || -> Option<u32> {
+        let s = i64::from(seed);
+        let tariff = Tariff::flat(Price::from_raw(5_000 + s % 1_000)).ok()?;
+        let mut state = ChargeState::new();
+        let profile = *Profile::ALL.get(seed as usize % 3)?;
+        let mut engine = Engine::new(profile.config(), Money::from_raw(150_000 + s)).ok()?;
+        let t0 = Timestamp(1_767_571_200 + s);
+        let mut out = Outputs::new();
+        let mut digest = 0u32;
+        let mut saved: Option<Snapshot> = None;
+        let mut purchases = 0u32;
+        for i in 0..32u32 {
+            let now = t0.plus(i * 600);
+            let input = match seed.wrapping_add(i) % 8 {
+                0 => {
+                    purchases += 1;
+                    Input::TopUp {
+                        amount: Money::from_raw(s * 10 + 1),
+                        id: PurchaseId::Sequence(purchases),
+                        source: TopUpSource::Card,
+                    }
+                }
+                1 => Input::User(UserAction::Button),
+                2 => Input::Remote(Remote {
+                    kind: if i % 3 == 0 {
+                        CommandKind::Trip
+                    } else {
+                        CommandKind::DirectClose
+                    },
+                    expires: now.plus(60),
+                    operator: seed,
+                }),
+                3 => Input::Load { watts: seed % 9000 },
+                4 => Input::Tick,
+                _ => Input::Consume {
+                    energy: Energy::from_wh(s % 5_000 + 1_000 * i64::from(i)),
+                },
+            };
+            out.clear();
+            engine.handle(
+                now,
+                input,
+                &mut TariffPricer::new(&tariff, &mut state),
+                &mut out,
+            );
+            for o in &out {
+                if let Output::Persist(snap) = o {
+                    saved = Some(*snap);
+                }
+            }
+            digest = digest.rotate_left(3) ^ (engine.net().raw() as u32) ^ out.len() as u32;
+        }
+        // Power failure: bytes round trip, recovery from two copies, power-up.
+        let snap = saved?;
+        let back = Snapshot::from_bytes(&snap.to_bytes()).ok()?;
+        let r = recover([&back, &snap]).ok()?;
+        out.clear();
+        engine.handle(
+            t0,
+            Input::PowerUp(r),
+            &mut TariffPricer::new(&tariff, &mut state),
+            &mut out,
+        );
+        // Master-station command tracking.
+        let mut tracker: Tracker<u32, 4> = Tracker::new(TrackerConfig::default());
+        let mut events = CountSink(0);
+        let command = Command {
+            kind: CommandKind::Trip,
+            reason: CommandReason::Operator,
+        };
+        let id = tracker.submit(t0, seed, command, &mut events).ok()?;
+        tracker.poll(t0.plus(seed % 100), &mut events);
+        let _ = tracker.fail(t0.plus(seed % 100 + 1), id, &mut events);
+        tracker.poll(t0.plus(seed % 7_000), &mut events);
+        Some(digest ^ (engine.balance().raw() as u32) ^ events.0 as u32 ^ r.checksum)
+    };
+    run().unwrap_or(seed)
 }
