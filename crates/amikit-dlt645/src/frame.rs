@@ -57,6 +57,19 @@ pub fn checksum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b))
 }
 
+/// Whether all six bytes are packed BCD (both nibbles 0..=9), eight nibbles at a time.
+#[inline]
+fn all_bcd(a: [u8; 6]) -> bool {
+    const NIBBLES: u64 = 0x0F0F_0F0F_0F0F;
+    const SIX: u64 = 0x0606_0606_0606;
+    const CARRY: u64 = 0x1010_1010_1010;
+    let x = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], 0, 0]);
+    let lo = x & NIBBLES;
+    let hi = (x >> 4) & NIBBLES;
+    // a nibble above 9 carries into bit 4 when 6 is added
+    ((lo + SIX) | (hi + SIX)) & CARRY == 0
+}
+
 /// Number of leading `FE` bytes.
 #[inline]
 pub fn preamble_len(bytes: &[u8]) -> usize {
@@ -68,19 +81,68 @@ pub fn preamble_len(bytes: &[u8]) -> usize {
 pub struct Frame<T: AsRef<[u8]>> {
     buffer: T,
     preamble: usize,
+    /// `L`, read once (0 when the buffer is too short to hold it).
+    len: u8,
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
     /// A view without any check (counts the `FE` preamble). Call [`Frame::check_len`] before
     /// the accessors if the buffer is untrusted; they return zeros/empty data otherwise.
     pub fn new_unchecked(buffer: T) -> Self {
-        let preamble = preamble_len(buffer.as_ref());
-        Frame { buffer, preamble }
+        let bytes = buffer.as_ref();
+        let preamble = preamble_len(bytes);
+        let len = bytes.get(preamble + field::LEN).copied().unwrap_or(0);
+        Frame {
+            buffer,
+            preamble,
+            len,
+        }
     }
 
     /// A fully validated frame: start bytes, length, address (BCD or `AA`), checksum, end byte,
     /// and no bytes after the end byte.
     pub fn new_checked(buffer: T) -> Result<Self, FrameError> {
+        let bytes = buffer.as_ref();
+        let preamble = preamble_len(bytes);
+        let body = bytes.get(preamble..).unwrap_or(&[]);
+        // Fast path: one pass over a complete frame.
+        if let Some((header, rest)) = body.split_first_chunk::<{ field::DATA }>()
+            && header[field::START1] == START
+            && header[field::START2] == START
+            && let Some((data, tail)) = rest.split_at_checked(usize::from(header[field::LEN]))
+            && let [cs, end, extra @ ..] = tail
+        {
+            let computed = checksum(header).wrapping_add(checksum(data));
+            if computed != *cs {
+                return Err(FrameError::Checksum {
+                    computed,
+                    found: *cs,
+                });
+            }
+            if *end != END {
+                return Err(FrameError::BadEnd(*end));
+            }
+            let address = [
+                header[1], header[2], header[3], header[4], header[5], header[6],
+            ];
+            if !all_bcd(address)
+                && let Some(index) = crate::address::first_invalid(&address)
+            {
+                return Err(FrameError::BadAddress {
+                    index,
+                    byte: header.get(1 + usize::from(index)).copied().unwrap_or(0),
+                });
+            }
+            if !extra.is_empty() {
+                return Err(FrameError::Trailing(extra.len()));
+            }
+            return Ok(Frame {
+                len: header[field::LEN],
+                buffer,
+                preamble,
+            });
+        }
+        // Slow path: say exactly what is wrong.
         let frame = Self::new_unchecked(buffer);
         frame.check()?;
         let extra = frame.buffer.as_ref().len() - frame.total_len();
@@ -195,7 +257,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// `L`, the data field length.
     pub fn data_len(&self) -> u8 {
-        self.byte(field::LEN)
+        self.len
     }
 
     /// The data field as on the wire (+0x33).
@@ -255,16 +317,14 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
     /// The data field (borrowed for the buffer's lifetime).
     pub fn data(&self) -> Data<'a> {
         let buf: &'a [u8] = self.buffer.as_ref();
-        let len = buf.get(self.preamble + field::LEN).copied().unwrap_or(0);
         let start = self.preamble + field::DATA;
-        Data::wire(buf.get(start..start + usize::from(len)).unwrap_or(&[]))
+        Data::wire(buf.get(start..start + usize::from(self.len)).unwrap_or(&[]))
     }
 
     /// The frame's bytes from the first `68` through the end byte.
     pub fn frame_bytes(&self) -> &'a [u8] {
         let buf: &'a [u8] = self.buffer.as_ref();
-        let len = buf.get(self.preamble + field::LEN).copied().unwrap_or(0);
-        buf.get(self.preamble..self.preamble + OVERHEAD + usize::from(len))
+        buf.get(self.preamble..self.preamble + OVERHEAD + usize::from(self.len))
             .unwrap_or(&[])
     }
 
@@ -285,6 +345,7 @@ impl<'a> Frame<&'a [u8]> {
         let view = Frame {
             buffer: bytes.get(..used).unwrap_or(bytes),
             preamble: frame.preamble,
+            len: frame.len,
         };
         Ok((view, used))
     }
@@ -461,6 +522,18 @@ mod tests {
                 byte: 0x7B
             })
         );
+    }
+
+    #[test]
+    fn swar_bcd_check_matches_bytewise() {
+        for b in 0..=255u8 {
+            for pos in 0..6 {
+                let mut a = [0x12u8; 6];
+                a[pos] = b;
+                let bytewise = a.iter().all(|&x| crate::value::is_bcd_byte(x));
+                assert_eq!(all_bcd(a), bytewise, "{b:02X} at {pos}");
+            }
+        }
     }
 
     #[test]

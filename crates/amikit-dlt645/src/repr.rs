@@ -3,7 +3,7 @@
 
 use crate::address::Address;
 use crate::control::{Control, Edition, Function};
-use crate::data::Data;
+use crate::data::{Data, descramble};
 use crate::di::{DataId, Di};
 use crate::error::{EncodeError, ParseError, ValueError};
 use crate::error_word::ErrorWord;
@@ -150,6 +150,33 @@ impl<'a> Repr<'a> {
         }
         let control = frame.control();
         let data = frame.data();
+        // Fast path for the bulk of the traffic: a normal read reply (91/B1, 81/A1).
+        let read = match edition {
+            Edition::V2007 => 0x91,
+            Edition::V1997 => 0x81,
+        };
+        if control.0 & !Control::FOLLOW_UP == read
+            && let Some((_, value)) = data.split_at(edition.di_len())
+        {
+            let (raw, _) = data.raw();
+            let di = match (edition, raw.first_chunk::<4>(), raw.first_chunk::<2>()) {
+                (Edition::V2007, Some(b), _) => DataId::V2007(Di::from_wire(b.map(descramble))),
+                (Edition::V1997, _, Some(b)) => {
+                    DataId::V1997(crate::di::Di97::from_wire(b.map(descramble)))
+                }
+                _ => DataId::V2007(Di(0)),
+            };
+            return Ok(Repr {
+                edition,
+                preamble: frame.preamble_len().min(255) as u8,
+                address: frame.address(),
+                body: Body::Reply(Reply::Read {
+                    di,
+                    data: value,
+                    more: control.has_follow_up(),
+                }),
+            });
+        }
         let function = control.function(edition);
         let body = if let Function::Unknown(_) = function {
             Body::Unknown { control, data }

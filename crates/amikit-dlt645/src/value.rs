@@ -453,7 +453,22 @@ impl Format {
                 actual: data.len().min(255) as u8,
             });
         }
-        if !data.is_empty() && data.iter().all(|b| b == 0xFF) {
+        if let Kind::Number { decimals, signed } = self.kind
+            && (1..=8).contains(&data.len())
+        {
+            // one load for the filler test and the digits
+            let x = load_plain(data);
+            let all = if data.len() == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * data.len())) - 1
+            };
+            if x == all {
+                return Ok(None);
+            }
+            return swar_digits(x, data, decimals, signed).map(|d| Some(Value::Number(d)));
+        }
+        if is_filler(data) {
             return Ok(None);
         }
         Ok(Some(match self.kind {
@@ -499,6 +514,18 @@ impl Format {
     }
 }
 
+/// Whether a value is the all-`FF` "no data" filler (and not empty).
+#[inline]
+pub fn is_filler(data: Data<'_>) -> bool {
+    let (bytes, wire) = data.raw();
+    let ff = if wire {
+        crate::data::scramble(0xFF)
+    } else {
+        0xFF
+    };
+    !bytes.is_empty() && bytes.iter().all(|&b| b == ff)
+}
+
 /// Decodes a packed-BCD number (wire order, least significant byte first).
 #[inline]
 pub fn decode_number(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
@@ -509,23 +536,109 @@ pub fn decode_number(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decim
             actual: len.min(255) as u8,
         });
     }
-    let mut m: i64 = 0;
+    if len <= 8 {
+        return decode_number_swar(data, decimals, signed);
+    }
+    let mut plain = [0u8; 9];
+    data.copy_to(&mut plain);
     let mut negative = false;
-    for (i, byte) in data.iter().enumerate().rev() {
-        let b = if signed && i + 1 == len {
-            negative = byte & 0x80 != 0;
-            byte & 0x7F
-        } else {
-            byte
-        };
+    if signed && let Some(top) = plain.get_mut(len - 1) {
+        negative = *top & 0x80 != 0;
+        *top &= 0x7F;
+    }
+    let mut m: i64 = 0;
+    for (i, &b) in plain.iter().take(len).enumerate().rev() {
         if !is_bcd_byte(b) {
             return Err(ValueError::Bcd {
                 offset: i as u8,
-                byte,
+                byte: data.get(i).unwrap_or(b),
             });
         }
         m = m * 100 + i64::from(b >> 4) * 10 + i64::from(b & 0x0F);
     }
+    Ok(Decimal::new(if negative { -m } else { m }, decimals))
+}
+
+const LANES_0F: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+const LANES_80: u64 = 0x8080_8080_8080_8080;
+const LANES_33: u64 = 0x3333_3333_3333_3333;
+
+/// Up to 8 bytes as one little-endian word, −0x33 per byte when `wire`.
+#[inline]
+fn load_plain(data: Data<'_>) -> u64 {
+    let (bytes, wire) = data.raw();
+    let x = match *bytes {
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_le_bytes([a, b])),
+        [a, b, c] => u64::from(u32::from_le_bytes([a, b, c, 0])),
+        [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(bytes) {
+                *d = *s;
+            }
+            u64::from_le_bytes(b)
+        }
+    };
+    if wire {
+        // per-byte wrapping subtraction of 0x33 without borrows between bytes
+        let mask = if bytes.len() >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * bytes.len())) - 1
+        };
+        (((x | LANES_80) - LANES_33) ^ ((x ^ !LANES_33) & LANES_80)) & mask
+    } else {
+        x
+    }
+}
+
+/// `decode_number` for 1..=8 bytes, eight digits pairs at a time.
+#[inline]
+fn decode_number_swar(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
+    swar_digits(load_plain(data), data, decimals, signed)
+}
+
+/// The digits of `x` (the plain bytes of `data`, 1..=8 of them, little-endian).
+#[inline]
+fn swar_digits(
+    mut x: u64,
+    data: Data<'_>,
+    decimals: u8,
+    signed: bool,
+) -> Result<Decimal, ValueError> {
+    let len = data.len();
+    let top_bit = 8 * (len as u32) - 1;
+    let negative = signed && (x >> top_bit) & 1 == 1;
+    if signed {
+        x &= !(1u64 << top_bit);
+    }
+    let lo = x & LANES_0F;
+    let hi = (x >> 4) & LANES_0F;
+    let six = 0x0606_0606_0606_0606u64;
+    let carry = 0x1010_1010_1010_1010u64;
+    if ((lo + six) | (hi + six)) & carry != 0 {
+        // report the first bad byte
+        for (i, byte) in data.iter().enumerate() {
+            let b = if signed && i + 1 == len {
+                byte & 0x7F
+            } else {
+                byte
+            };
+            if !is_bcd_byte(b) {
+                return Err(ValueError::Bcd {
+                    offset: i as u8,
+                    byte,
+                });
+            }
+        }
+    }
+    // per byte: tens * 10 + units, then pairs of lanes: low + high * 100, …
+    let v = lo + hi * 10;
+    let v = (v & 0x00FF_00FF_00FF_00FF) + ((v >> 8) & 0x00FF_00FF_00FF_00FF) * 100;
+    let v = (v & 0x0000_FFFF_0000_FFFF) + ((v >> 16) & 0x0000_FFFF_0000_FFFF) * 10_000;
+    let v = (v & 0xFFFF_FFFF) + (v >> 32) * 100_000_000;
+    let m = v as i64;
     Ok(Decimal::new(if negative { -m } else { m }, decimals))
 }
 
@@ -694,6 +807,53 @@ mod tests {
                 offset: 0,
                 byte: 0x1A
             })
+        );
+    }
+
+    #[test]
+    fn swar_matches_bytewise() {
+        // every 2-byte plain and wire value, both signs
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for signed in [false, true] {
+                    let plain = [a, b];
+                    let wire = [a.wrapping_add(0x33), b.wrapping_add(0x33)];
+                    let fast = decode_number(Data::plain(&plain), 1, signed);
+                    let fast_w = decode_number(Data::wire(&wire), 1, signed);
+                    // bytewise reference
+                    let top = if signed { b & 0x7F } else { b };
+                    let ok = is_bcd_byte(a) && is_bcd_byte(top);
+                    if ok {
+                        let m = i64::from(from_bcd(top).unwrap()) * 100
+                            + i64::from(from_bcd(a).unwrap());
+                        let m = if signed && b & 0x80 != 0 { -m } else { m };
+                        assert_eq!(fast, Ok(Decimal::new(m, 1)));
+                        assert_eq!(fast_w, fast);
+                    } else {
+                        assert!(
+                            matches!(fast, Err(ValueError::Bcd { .. })),
+                            "{a:02X}{b:02X}"
+                        );
+                        assert!(matches!(fast_w, Err(ValueError::Bcd { .. })));
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            decode_number(Data::plain(&[0x99; 8]), 0, false)
+                .unwrap()
+                .mantissa,
+            9_999_999_999_999_999
+        );
+        assert_eq!(
+            decode_number(
+                Data::plain(&[0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56]),
+                0,
+                false
+            )
+            .unwrap()
+            .mantissa,
+            5_634_129_078_563_412
         );
     }
 

@@ -304,9 +304,27 @@ def main():
             % (hi, m["d1"][0], m["d1"][1], m["d0"][0], m["d0"][1], r["fmt"], r["unit"], r["access"],
                json.dumps(r["zh"], ensure_ascii=False), en))
     out.append("];\n")
+    keys = []
+    starts = []
+    for i, m in enumerate(merged):
+        k = m["di"] >> 16
+        if not keys or keys[-1] != k:
+            keys.append(k)
+            starts.append(i)
+    starts.append(len(merged))
+    out.append("\n/// The distinct DI3 DI2 keys of [`RULES`], ascending.\n")
+    out.append("pub(super) static KEYS: [u16; %d] = [%s];\n" % (len(keys), ", ".join("0x%04X" % k for k in keys)))
+    out.append("\n/// `RULES[STARTS[i]..STARTS[i + 1]]` are the rules of `KEYS[i]`.\n")
+    out.append("pub(super) static STARTS: [u16; %d] = [%s];\n" % (len(starts), ", ".join(str(x) for x in starts)))
     with open(OUT, "w", encoding="utf-8") as f:
         f.write("".join(out))
     print("wrote %s: %d entries in %d rules" % (OUT, len(rows), len(merged)))
+    # keep the committed file rustfmt-clean
+    try:
+        import subprocess
+        subprocess.run(["rustfmt", "--edition", "2024", OUT], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("rustfmt not run (%s): format the file before committing" % e)
 
 
 if __name__ == "__main__":

@@ -319,9 +319,21 @@ fn entry(rule: &'static Rule, di: Di, source: Source) -> Entry {
 }
 
 /// Looks up a (non-block) DL/T 645-2007 identifier.
+#[inline]
 pub fn lookup(di: Di) -> Option<Entry> {
     let key = (di.0 >> 16) as u16;
-    TABLES.iter().find_map(|&(table, source)| {
+    // the generated table through its key index
+    if let Ok(i) = generated::KEYS.binary_search(&key) {
+        let lo = generated::STARTS.get(i).copied().unwrap_or(0);
+        let hi = generated::STARTS.get(i + 1).copied().unwrap_or(0);
+        if let Some(rule) = generated::RULES
+            .get(usize::from(lo)..usize::from(hi))
+            .and_then(|rules| rules.iter().find(|r| r.contains(di)))
+        {
+            return Some(entry(rule, di, Source::Package));
+        }
+    }
+    TABLES.iter().skip(1).find_map(|&(table, source)| {
         rules_of(table, key)
             .iter()
             .find(|r| r.contains(di))
@@ -456,6 +468,21 @@ mod tests {
     use crate::value::{Decimal, Kind};
     use std::string::ToString;
     use std::vec::Vec;
+
+    #[test]
+    fn key_index_matches_rules() {
+        assert_eq!(generated::STARTS.len(), generated::KEYS.len() + 1);
+        for (i, k) in generated::KEYS.iter().enumerate() {
+            let rules = &generated::RULES
+                [usize::from(generated::STARTS[i])..usize::from(generated::STARTS[i + 1])];
+            assert!(!rules.is_empty());
+            assert!(rules.iter().all(|r| r.key == *k));
+        }
+        assert_eq!(
+            usize::from(*generated::STARTS.last().unwrap()),
+            generated::RULES.len()
+        );
+    }
 
     #[test]
     fn tables_sorted_and_disjoint() {
