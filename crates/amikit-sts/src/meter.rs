@@ -134,6 +134,7 @@ pub enum Reject {
 
 /// What the meter must do after accepting a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Action {
     /// Credit was added to the register.
@@ -218,6 +219,7 @@ pub enum Action {
 
 /// An accepted token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Accepted {
     /// The decoded data block.
     pub data: TokenData,
@@ -227,6 +229,7 @@ pub struct Accepted {
 
 /// A meter's decoder configuration (what it was manufactured or last key-changed with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MeterConfig {
     /// The current decoder key.
     pub key: DecoderKey,

@@ -123,7 +123,7 @@ impl Token {
     pub fn parse_bytes(text: &[u8]) -> Result<Token, TokenError> {
         let mut value: u128 = 0;
         let mut digits = 0usize;
-        let grouped = text.len() == 24;
+        let grouped = text.len() == 24 && matches!(text.get(4), Some(b'-' | b' '));
         for (position, &byte) in text.iter().enumerate() {
             match byte {
                 b'0'..=b'9' => {
@@ -258,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             "51043-465-4434-2085-6213".parse::<Token>(),
-            Err(TokenError::Grouping { position: 4 })
+            Err(TokenError::Grouping { position: 5 })
         );
         assert_eq!(
             "5104-3465-44342-085-6213".parse::<Token>(),
@@ -274,6 +274,11 @@ mod tests {
             Err(TokenError::TooLarge)
         );
         assert!("73786976294838206463".parse::<Token>().is_ok());
+        // 24 digits are a length error, not a grouping one.
+        assert_eq!(
+            "510434654434208562131234".parse::<Token>(),
+            Err(TokenError::Length(24))
+        );
     }
 
     #[test]
