@@ -67,6 +67,8 @@ struct Step {
     guard_command: Option<CommandKind>,
     /// Persistent flags before the input (after a power-up: the restored ones).
     flags_before: u8,
+    /// Master station: the meter reported the customer's close; emit no command for it.
+    reported_close: bool,
 }
 
 /// The charge-control engine: balance, credit state, relay causes, guard, emergency and friendly
@@ -276,6 +278,7 @@ impl Engine {
             overload_tripped: false,
             guard_command: None,
             flags_before: before.flags,
+            reported_close: false,
         };
         let result = match input {
             Input::Consume { energy } => self.consume(now, energy, pricer, sink),
@@ -516,6 +519,16 @@ impl Engine {
     // ---- the customer, remote commands, load, parameters, power-up ---------------------
 
     fn user<S: Sink<Output>>(&mut self, _action: UserAction, step: &mut Step, sink: &mut S) {
+        if self.config.policy.actuation == Actuation::Commands {
+            // Master station: the meter reported that its customer closed an allowed relay.
+            // Nothing is released here (a remote fee cut is not the customer's to lift), and
+            // no command is due for a close that already happened.
+            if self.s.relay == RelayState::Armed {
+                step.force = Some(CloseReason::User);
+                step.reported_close = true;
+            }
+            return;
+        }
         if self.s.credit == CreditState::Alarm2 && self.s.flags & flags::ALARM2_RELEASED == 0 {
             self.s.flags |= flags::ALARM2_RELEASED;
             sink.push(Output::Record(Record::Alarm2Restored));
@@ -888,7 +901,9 @@ impl Engine {
                 reason: CommandReason::Operator,
             }));
         }
-        if let Some(a) = action {
+        if let Some(a) = action
+            && !(step.reported_close && matches!(a, RelayAction::Close { .. }))
+        {
             if commands {
                 let command = match a {
                     RelayAction::Open { cause, .. } => Command {

@@ -136,7 +136,9 @@ pub enum Input {
     },
     /// Time passed (friendly-credit windows, overload reclose, periodic persistence).
     Tick,
-    /// The customer pressed the button or inserted a card.
+    /// The customer pressed the button or inserted a card. In the master-station profile: the
+    /// meter reported that its customer closed a relay the station had allowed to close (the
+    /// engine records the relay as closed and sends nothing).
     User(UserAction),
     /// A remote control command.
     Remote(Remote),

@@ -1088,6 +1088,19 @@ fn master_profile_turns_thresholds_into_commands() {
         ]
     );
     assert!(matches!(outs[4], Output::Command(c) if c.is_restoring()));
+    assert_eq!(e.relay(), RelayState::Armed);
+    // The meter reports that the customer closed it: no command is due.
+    let mut reported = e.clone();
+    assert_eq!(
+        run(
+            &mut reported,
+            &mut p,
+            wed(12, 3),
+            Input::User(UserAction::Button)
+        ),
+        vec![P, notify(Notification::Restored)]
+    );
+    assert_eq!(reported.relay(), RelayState::Closed);
     // An operator's guard is passed on as a command.
     assert_eq!(
         run(
@@ -1232,4 +1245,3 @@ fn engine_state_fits_in_512_bytes() {
     let size = core::mem::size_of::<Engine>();
     assert!(size <= 512, "Engine is {size} bytes");
 }
-
