@@ -122,6 +122,57 @@ impl<'a> Repr<'a> {
         )
     }
 
+    /// A 1997 read request.
+    pub const fn read_1997(address: Address, di: crate::di::Di97) -> Self {
+        Self::request(
+            Edition::V1997,
+            address,
+            Request::Read {
+                di: DataId::V1997(di),
+                extra: Data::EMPTY,
+            },
+        )
+    }
+
+    /// A 2007 read-address request to `AAAAAAAAAAAA` (point-to-point lines).
+    pub const fn read_address() -> Self {
+        Self::request(Edition::V2007, Address::WILDCARD, Request::ReadAddress)
+    }
+
+    /// A broadcast time synchronisation to `999999999999`.
+    pub const fn broadcast_time(edition: Edition, time: DateTime) -> Self {
+        Self::request(edition, Address::BROADCAST, Request::BroadcastTime { time })
+    }
+
+    /// A 2007 write of `data` (plain bytes, wire order) to `di`.
+    pub const fn write(address: Address, di: Di, auth: Auth, data: Data<'a>) -> Self {
+        Self::request(
+            Edition::V2007,
+            address,
+            Request::Write {
+                di: DataId::V2007(di),
+                password: auth.password,
+                operator: Some(auth.operator),
+                data,
+            },
+        )
+    }
+
+    /// A plaintext 2007 remote-control command (trip, allow close, guard …) valid until
+    /// `valid_until`.
+    pub const fn remote_control(
+        address: Address,
+        auth: Auth,
+        command: RemoteCommand,
+        valid_until: DateTime,
+    ) -> Self {
+        Self::request(
+            Edition::V2007,
+            address,
+            Request::RemoteControl(RemoteControl::plain(auth, command, valid_until)),
+        )
+    }
+
     /// The same frame with `n` `FE` preamble bytes.
     pub const fn with_preamble(mut self, n: u8) -> Self {
         self.preamble = n;

@@ -623,6 +623,30 @@ fn known_bytes() {
 }
 
 #[test]
+fn convenience_builders() {
+    let a = addr();
+    let t = time();
+    let cases: [(Repr<'static>, u8); 5] = [
+        (Repr::read_1997(a, Di97(0x9010)), 0x01),
+        (Repr::read_address(), 0x13),
+        (Repr::broadcast_time(Edition::V2007, t), 0x08),
+        (
+            Repr::write(a, Di(0x0400_0103), auth(), Data::plain(&[0x15])),
+            0x14,
+        ),
+        (
+            Repr::remote_control(a, auth(), RemoteCommand::AllowClose, t),
+            0x1C,
+        ),
+    ];
+    for (r, c) in cases {
+        let (b, n) = r.to_array::<64>().unwrap();
+        assert_eq!(b[8], c);
+        assert_eq!(Repr::parse_bytes(&b[..n], r.edition).unwrap(), r);
+    }
+}
+
+#[test]
 fn builders_refuse_illegal_combinations() {
     let a = addr();
     // 1997 function on a 2007 frame and vice versa
