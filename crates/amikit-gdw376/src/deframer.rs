@@ -63,6 +63,8 @@ pub struct Output<'a> {
 pub struct Deframer<const N: usize = 2048> {
     buf: [u8; N],
     len: usize,
+    /// Bytes at the start of `buf` that were returned as a frame; dropped on the next push.
+    returned: usize,
     profile: Profile,
     stats: Stats,
 }
@@ -91,6 +93,7 @@ impl<const N: usize> Deframer<N> {
         Deframer {
             buf: [0; N],
             len: 0,
+            returned: 0,
             profile,
             stats: Stats {
                 frames: 0,
@@ -108,11 +111,12 @@ impl<const N: usize> Deframer<N> {
     /// Bytes held from an incomplete frame.
     #[must_use]
     pub const fn pending(&self) -> usize {
-        self.len
+        self.len - self.returned
     }
     /// Drops any partial frame (e.g. on reconnect).
     pub fn reset(&mut self) {
         self.len = 0;
+        self.returned = 0;
     }
 
     fn classify(&self, bytes: &[u8]) -> Candidate {
@@ -145,6 +149,13 @@ impl<const N: usize> Deframer<N> {
     /// until no frame comes back.
     pub fn push<'a>(&'a mut self, input: &'a [u8]) -> Output<'a> {
         let mut pos = 0usize;
+        if self.returned > 0 {
+            // The last frame came from the buffer; keep what followed it.
+            let r = self.returned.min(self.len);
+            self.buf.copy_within(r..self.len, 0);
+            self.len -= r;
+            self.returned = 0;
+        }
         // Finish a buffered partial frame first.
         while self.len > 0 {
             let held = self.buf.get(..self.len).unwrap_or(&[]);
@@ -165,7 +176,8 @@ impl<const N: usize> Deframer<N> {
             let held = self.buf.get(..self.len).unwrap_or(&[]);
             match self.classify(held) {
                 Candidate::Complete(n) => {
-                    self.len = 0;
+                    // Bytes held after the frame (after a resync) are kept for the next push.
+                    self.returned = n;
                     self.stats.frames += 1;
                     return Output {
                         consumed: pos,
@@ -184,7 +196,11 @@ impl<const N: usize> Deframer<N> {
                     // Resync inside the held bytes: drop the first byte, keep from the next 68.
                     let next = held.iter().skip(1).position(|&b| b == 0x68).map(|i| i + 1);
                     let from = next.unwrap_or(self.len);
-                    self.reject(e);
+                    // Bytes kept after a frame need not start with 68: skipping them is not a
+                    // rejected candidate (as on the fast path).
+                    if !matches!(e, FrameError::BadStart(_)) {
+                        self.reject(e);
+                    }
                     self.stats.skipped += from as u64;
                     self.buf.copy_within(from..self.len, 0);
                     self.len -= from;

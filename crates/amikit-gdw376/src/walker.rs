@@ -47,8 +47,11 @@ pub struct Opaque<'a> {
     pub dadt: Option<DaDt>,
     /// The first (pn, Fn) not walked, when known.
     pub at: Option<(Pn, Fn)>,
-    /// The bytes (after the DA/DT when `dadt` is `Some`).
+    /// The bytes not walked; they follow the DA/DT when `header_len` is 4.
     pub bytes: &'a [u8],
+    /// 4 when the group's DA/DT was consumed with this item (no unit of the group was yielded
+    /// before it), else 0: the item covers `header_len + bytes.len()` bytes of the region.
+    pub header_len: usize,
     /// Why.
     pub reason: OpaqueReason,
 }
@@ -135,6 +138,7 @@ impl<'a> Units<'a> {
         at: Option<(Pn, Fn)>,
         bytes: &'a [u8],
         reason: OpaqueReason,
+        header_len: usize,
     ) -> Option<Item<'a>> {
         self.done = true;
         self.rest = &[];
@@ -143,6 +147,7 @@ impl<'a> Units<'a> {
             at,
             bytes,
             reason,
+            header_len,
         }))
     }
 
@@ -182,6 +187,7 @@ impl<'a> Iterator for Units<'a> {
         loop {
             if let Some((d, pairs, left)) = &mut self.group {
                 let d = *d;
+                let header = if *left == d.pair_count() { DaDt::LEN } else { 0 };
                 if let Some((pn, f)) = pairs.next() {
                     let rest = self.rest;
                     return match unit_len(&self.profile, self.afn, self.dir, f, rest) {
@@ -201,10 +207,11 @@ impl<'a> Iterator for Units<'a> {
                                 Some((pn, f)),
                                 rest,
                                 OpaqueReason::LengthMismatch,
+                                header,
                             ),
                         },
                         UnitLen::Unknown => {
-                            self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::UnknownLayout)
+                            self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::UnknownLayout, header)
                         }
                     };
                 }
@@ -222,12 +229,12 @@ impl<'a> Iterator for Units<'a> {
             }
             let Some((head, body)) = self.rest.split_first_chunk::<4>() else {
                 let r = self.rest;
-                return self.opaque(None, None, r, OpaqueReason::Truncated);
+                return self.opaque(None, None, r, OpaqueReason::Truncated, 0);
             };
             let d = DaDt::from_bytes(*head);
             if let Err(e) = d.check() {
                 let r = self.rest;
-                return self.opaque(None, None, r, OpaqueReason::BadDaDt(e));
+                return self.opaque(None, None, r, OpaqueReason::BadDaDt(e), 0);
             }
             // The common case: one pn and one Fn.
             if let Some((pn, f)) = self.single_pair(d) {
@@ -243,11 +250,11 @@ impl<'a> Iterator for Units<'a> {
                             }))
                         }
                         _ => {
-                            self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::LengthMismatch)
+                            self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::LengthMismatch, DaDt::LEN)
                         }
                     },
                     UnitLen::Unknown => {
-                        self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::UnknownLayout)
+                        self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::UnknownLayout, DaDt::LEN)
                     }
                 };
             }
@@ -257,7 +264,7 @@ impl<'a> Iterator for Units<'a> {
             if let Some(total) = self.group_len(d, body) {
                 let after = body.get(total..).unwrap_or(&[]);
                 if !self.ends_cleanly(after) {
-                    return self.opaque(Some(d), first, body, OpaqueReason::LengthMismatch);
+                    return self.opaque(Some(d), first, body, OpaqueReason::LengthMismatch, DaDt::LEN);
                 }
             }
             // Unknown or short units are reported when reached (earlier units stay usable).

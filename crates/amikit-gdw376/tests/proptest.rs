@@ -328,13 +328,21 @@ proptest! {
         let mut again = [0u8; 160];
         let m = r.emit(&mut again).unwrap();
         prop_assert_eq!(&again[..m], frame);
-        // The walker never panics and never reads past the region.
-        let total: usize = r.units(&p).map(|i| match i {
-            Item::Unit(u) => 4 + u.data.len(),
-            Item::Opaque(o) => o.bytes.len() + if o.dadt.is_some() { 4 } else { 0 },
-            Item::Filler(f) => f.len(),
-        }).sum();
-        prop_assert!(total <= units.len() + 4 * 64);
+        // The walker never desynchronises: items are in order and end at the region's end.
+        let base = r.units.as_ptr() as usize;
+        let mut end = 0usize;
+        for i in r.units(&p) {
+            let (b, len) = match i {
+                Item::Unit(u) => (u.data.as_ptr() as usize, u.data.len()),
+                Item::Opaque(o) => (o.bytes.as_ptr() as usize, o.bytes.len()),
+                Item::Filler(f) => (f.as_ptr() as usize, f.len()),
+            };
+            let e = b - base + len;
+            prop_assert!(e >= end);
+            end = e;
+        }
+        let total = end;
+prop_assert_eq!(total, units.len(), "items cover the region exactly");
     }
 }
 
