@@ -90,7 +90,82 @@ fn dlt645(seed: u32) -> u32 {
 
 #[cfg(feature = "gdw376")]
 fn gdw376(seed: u32) -> u32 {
-    seed ^ amikit_gdw376::VERSION.len() as u32
+    use amikit_gdw376::deframer::Deframer;
+    use amikit_gdw376::format::Format09;
+    use amikit_gdw376::security::ZeroPw;
+    use amikit_gdw376::session::terminal::{
+        ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
+    };
+    use amikit_gdw376::units::{Realtime, Value, Writer};
+    use amikit_gdw376::walker::Item;
+    use amikit_gdw376::{Address, Afn, Control, Fn, FrameBuilder, Instant, Pn, Profile, Repr, Seq};
+
+    struct Meter(u32);
+    impl RequestHandler for Meter {
+        fn read(&mut self, req: &ItemRequest<'_>, out: &mut [u8]) -> Result<usize, Refusal> {
+            let mut rt = Realtime::default();
+            rt.active_power[0] = Format09::from_mantissa(i64::from(self.0 % 800_000)).ok();
+            let mut w = Writer::new(out);
+            match req.fn_.0 {
+                25 => rt.emit(&mut w).map_err(|_| Refusal::NoData)?,
+                _ => return Err(Refusal::NoData),
+            }
+            Ok(w.pos())
+        }
+    }
+
+    let p = Profile::default();
+    let mut digest = 0u32;
+    let terminal = Address::new(0x0171, seed & 0xFFFF | 1);
+    // master side: a realtime read (AFN 0C F25) of a seed-derived point
+    let mut req = [0u8; 64];
+    let b = FrameBuilder::new(
+        &p,
+        Control::MASTER_READ,
+        terminal.with_msa(1),
+        Afn::CLASS1,
+        Seq::single(false, false, (seed & 0x0F) as u8),
+    );
+    let n = b
+        .begin(&mut req)
+        .and_then(|mut w| {
+            w.unit(Pn((seed % 2040) as u16 + 1), Fn(25), &[])?;
+            w.finish(&mut ZeroPw)
+        })
+        .unwrap_or(0);
+    // terminal side: the session answers through the handler
+    let mut t: Terminal<ZeroPw, 256, 512> = Terminal::new(TerminalConfig::new(terminal));
+    t.connected(Instant(u64::from(seed)));
+    let mut out = [0u8; 512];
+    let mut events = 0u32;
+    let _ = t.poll(Instant(u64::from(seed)), &mut out, &mut |_| events += 1);
+    t.on_bytes(
+        Instant(u64::from(seed)),
+        req.get(..n).unwrap_or(&[]),
+        &mut Meter(seed),
+        &mut |_| events += 1,
+    );
+    let m = t.poll(Instant(u64::from(seed) + 1), &mut out, &mut |_| events += 1);
+    // master side again: deframe and decode the reply with its typed values
+    let mut d = Deframer::<512>::new();
+    let mut rest = out.get(..m).unwrap_or(&[]);
+    loop {
+        let o = d.push(rest);
+        let Some(frame) = o.frame else { break };
+        if let Ok(r) = Repr::decode(frame, &p) {
+            digest = digest.rotate_left(3) ^ u32::from(r.seq.0);
+            for item in r.units(&p) {
+                if let Item::Unit(u) = item
+                    && let Ok(Some(Value::Realtime(rt))) = u.value(&p, r.afn, r.dir())
+                    && let Some(pw) = rt.active_power[0]
+                {
+                    digest ^= pw.magnitude;
+                }
+            }
+        }
+        rest = rest.get(o.consumed..).unwrap_or(&[]);
+    }
+    digest ^ events
 }
 
 /// STS: derive decoder keys (DKGA02, DKGA04) from seed-derived vending keys, vend a credit and a
@@ -270,12 +345,12 @@ fn tariff(seed: u32) -> u32 {
 
 #[cfg(feature = "prepay")]
 fn prepay(seed: u32) -> u32 {
+    use amikit_prepay::tariff::{ChargeState, Tariff};
     use amikit_prepay::{
         Command, CommandKind, CommandReason, CountSink, Energy, Engine, Input, Money, Output,
         Outputs, Price, Profile, PurchaseId, Remote, Snapshot, TariffPricer, Timestamp,
         TopUpSource, Tracker, TrackerConfig, UserAction, recover,
     };
-    use amikit_prepay::tariff::{ChargeState, Tariff};
     let run = || -> Option<u32> {
         let s = i64::from(seed);
         let tariff = Tariff::flat(Price::from_raw(5_000 + s % 1_000)).ok()?;
