@@ -426,7 +426,8 @@ impl<'a> Repr<'a> {
         )
     }
 
-    /// Emits into a fixed array (convenience for small frames); `None` if it does not fit.
+    /// Emits into a fixed `N`-byte array (convenience for small frames); returns the array and
+    /// the byte count, or [`EncodeError::BufferTooSmall`] when `N` is too small.
     pub fn to_array<const N: usize>(&self) -> Result<([u8; N], usize), EncodeError> {
         let mut out = [0u8; N];
         let n = self.emit(&mut out)?;
