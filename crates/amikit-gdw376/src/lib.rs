@@ -19,6 +19,7 @@ pub mod error;
 pub mod format;
 pub mod frame;
 pub mod profile;
+pub mod requests;
 pub mod security;
 pub mod seq;
 pub mod session;

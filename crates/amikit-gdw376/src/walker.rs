@@ -187,7 +187,11 @@ impl<'a> Iterator for Units<'a> {
         loop {
             if let Some((d, pairs, left)) = &mut self.group {
                 let d = *d;
-                let header = if *left == d.pair_count() { DaDt::LEN } else { 0 };
+                let header = if *left == d.pair_count() {
+                    DaDt::LEN
+                } else {
+                    0
+                };
                 if let Some((pn, f)) = pairs.next() {
                     let rest = self.rest;
                     return match unit_len(&self.profile, self.afn, self.dir, f, rest) {
@@ -210,9 +214,13 @@ impl<'a> Iterator for Units<'a> {
                                 header,
                             ),
                         },
-                        UnitLen::Unknown => {
-                            self.opaque(Some(d), Some((pn, f)), rest, OpaqueReason::UnknownLayout, header)
-                        }
+                        UnitLen::Unknown => self.opaque(
+                            Some(d),
+                            Some((pn, f)),
+                            rest,
+                            OpaqueReason::UnknownLayout,
+                            header,
+                        ),
                     };
                 }
                 self.group = None;
@@ -249,13 +257,21 @@ impl<'a> Iterator for Units<'a> {
                                 data,
                             }))
                         }
-                        _ => {
-                            self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::LengthMismatch, DaDt::LEN)
-                        }
+                        _ => self.opaque(
+                            Some(d),
+                            Some((pn, f)),
+                            body,
+                            OpaqueReason::LengthMismatch,
+                            DaDt::LEN,
+                        ),
                     },
-                    UnitLen::Unknown => {
-                        self.opaque(Some(d), Some((pn, f)), body, OpaqueReason::UnknownLayout, DaDt::LEN)
-                    }
+                    UnitLen::Unknown => self.opaque(
+                        Some(d),
+                        Some((pn, f)),
+                        body,
+                        OpaqueReason::UnknownLayout,
+                        DaDt::LEN,
+                    ),
                 };
             }
             // Check that the whole group is understood and ends at a group boundary before
@@ -264,7 +280,13 @@ impl<'a> Iterator for Units<'a> {
             if let Some(total) = self.group_len(d, body) {
                 let after = body.get(total..).unwrap_or(&[]);
                 if !self.ends_cleanly(after) {
-                    return self.opaque(Some(d), first, body, OpaqueReason::LengthMismatch, DaDt::LEN);
+                    return self.opaque(
+                        Some(d),
+                        first,
+                        body,
+                        OpaqueReason::LengthMismatch,
+                        DaDt::LEN,
+                    );
                 }
             }
             // Unknown or short units are reported when reached (earlier units stay usable).
