@@ -369,6 +369,45 @@ where
 mod tests {
     use super::*;
 
+    /// A snapshot laid out and sealed by an independent implementation (Python's
+    /// `struct.pack` + `zlib.crc32`): generation 7, 2026-01-07 10:00 local, balance 20.0000,
+    /// debt 0, purchase count 4, order 0, credit normal, relay closed, no flags.
+    const SEALED_ELSEWHERE: [u8; SNAPSHOT_LEN] = [
+        0x41, 0x50, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, // "AP", v1, credit, relay, flags, 0 0
+        0x07, 0x00, 0x00, 0x00, // generation
+        0xA0, 0x2E, 0x5E, 0x69, 0x00, 0x00, 0x00, 0x00, // taken_at 1 767 780 000
+        0x40, 0x0D, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, // balance 200 000 (1e-4)
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // debt
+        0x04, 0x00, 0x00, 0x00, // last purchase count
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // last order number
+        0x1E, 0x90, 0xF9, 0x41, // CRC-32
+    ];
+
+    #[test]
+    fn parses_a_snapshot_sealed_elsewhere() {
+        let s = Snapshot::from_bytes(&SEALED_ELSEWHERE).unwrap();
+        assert_eq!(s.generation, 7);
+        assert_eq!(s.taken_at, Timestamp(1_767_780_000));
+        assert_eq!(s.balance, Money::from_raw(200_000));
+        assert_eq!((s.last_sequence, s.last_order), (4, 0));
+        assert_eq!(
+            (s.credit, s.relay, s.flags),
+            (CreditState::Normal, RelayState::Closed, 0)
+        );
+        assert!(s.verify());
+        assert_eq!(s.to_bytes(), SEALED_ELSEWHERE);
+        // Every single-bit flip is caught.
+        for i in 0..SNAPSHOT_LEN * 8 {
+            let mut b = SEALED_ELSEWHERE;
+            b[i / 8] ^= 1 << (i % 8);
+            assert!(Snapshot::from_bytes(&b).is_err(), "bit {i}");
+        }
+        assert_eq!(
+            Snapshot::from_bytes(&SEALED_ELSEWHERE[..51]),
+            Err(SnapshotError::Length(51))
+        );
+    }
+
     #[test]
     fn crc32_check_value() {
         // The standard check value of CRC-32/ISO-HDLC (Greg Cook's CRC catalogue).
