@@ -373,7 +373,9 @@ pub(crate) fn write_frame(
         .get_mut(..needed)
         .ok_or(EncodeError::BufferTooSmall { needed, got })?;
     let (pre, frame) = out.split_at_mut(fe);
-    pre.fill(PREAMBLE);
+    if fe > 0 {
+        pre.fill(PREAMBLE);
+    }
     let (header, rest) = frame
         .split_first_chunk_mut::<10>()
         .ok_or(EncodeError::BufferTooSmall { needed, got })?;

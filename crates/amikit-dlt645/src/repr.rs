@@ -413,6 +413,28 @@ impl<'a> Repr<'a> {
     /// only for broadcast time / freeze / change baud / output control; `AA…AA` for read
     /// address).
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        // Fast path for the most common frame: a plain read request.
+        if let Body::Request(Request::Read { di, extra }) = &self.body
+            && extra.is_empty()
+            && di.edition() == self.edition
+            && !self.address.is_broadcast()
+        {
+            let code = match self.edition {
+                Edition::V2007 => 0x11,
+                Edition::V1997 => 0x01,
+            };
+            return write_frame(
+                out,
+                usize::from(self.preamble),
+                self.address,
+                Control(code),
+                di.len(),
+                |d| {
+                    di.write_plain(d);
+                    Ok(())
+                },
+            );
+        }
         let control = self.control()?;
         self.validate()?;
         let len = self.data_len();
