@@ -21,5 +21,12 @@ pub mod tid;
 pub mod token;
 pub mod vend;
 
+pub use block::TokenData;
+pub use cipher::{SAMPLE_TABLES, StaTables, TokenCipher};
+pub use keys::{DecoderKey, EncryptionAlgorithm, KeyParameters};
+pub use meter::{Meter, MeterConfig};
+pub use token::{Token, TokenClass};
+pub use vend::Vendor;
+
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

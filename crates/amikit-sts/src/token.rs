@@ -97,9 +97,7 @@ impl Token {
 
     /// The 20 ASCII digits, zero padded.
     pub fn to_digits(self) -> [u8; 20] {
-        // One 128-bit division; the two halves then fit in u64 (2^66 < 10^20).
-        let high = (self.0 / 10_000_000_000) as u64;
-        let low = (self.0 % 10_000_000_000) as u64;
+        let (high, low) = split_decimal(self.0);
         let mut out = [b'0'; 20];
         write_digits(&mut out, 0, high);
         write_digits(&mut out, 10, low);
@@ -149,6 +147,17 @@ impl Token {
         }
         Token::from_u128(value)
     }
+}
+
+/// `(value / 10^10, value % 10^10)` for `value < 2^66`, with 64-bit arithmetic only (a 128-bit
+/// division is a slow library call on most targets).
+const fn split_decimal(value: u128) -> (u64, u64) {
+    const E10: u64 = 10_000_000_000;
+    // 2^64 = 1_844_674_407 · 10^10 + 3_709_551_616.
+    let hi = (value >> 64) as u64; // 0..=3
+    let lo = value as u64;
+    let t = hi * 3_709_551_616 + lo % E10; // < 2.2 · 10^10
+    (hi * 1_844_674_407 + lo / E10 + t / E10, t % E10)
 }
 
 fn count_digits(text: &[u8]) -> usize {
@@ -279,6 +288,21 @@ mod tests {
             "510434654434208562131234".parse::<Token>(),
             Err(TokenError::Length(24))
         );
+    }
+
+    #[test]
+    fn decimal_split() {
+        for v in [
+            0u128,
+            1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            TOKEN_LIMIT - 1,
+        ] {
+            let (h, l) = split_decimal(v);
+            assert_eq!(u128::from(h) * 10_000_000_000 + u128::from(l), v);
+            assert!(l < 10_000_000_000);
+        }
     }
 
     #[test]
