@@ -95,19 +95,47 @@ impl Decimal {
 }
 
 impl fmt::Display for Decimal {
-    /// `229.7`, `-0.5000`, `0.02`: exactly `scale` fractional digits.
+    /// `229.7`, `-0.5000`, `0.02`: exactly `scale` fractional digits (any scale).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let neg = self.mantissa < 0;
-        let abs = self.mantissa.unsigned_abs();
-        let div = 10u64.pow(u32::from(self.scale));
-        let (int, frac) = (abs / div, abs % div);
-        if neg {
+        // digits of |mantissa|, least significant first
+        let mut buf = [0u8; 20];
+        let mut n = self.mantissa.unsigned_abs();
+        let mut len = 0usize;
+        loop {
+            if let Some(slot) = buf.get_mut(len) {
+                *slot = b'0' + (n % 10) as u8;
+            }
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = buf.get(..len).unwrap_or(&[]);
+        let scale = usize::from(self.scale);
+        if self.mantissa < 0 {
             f.write_str("-")?;
         }
-        if self.scale == 0 {
-            write!(f, "{int}")
+        let write_rev = |f: &mut fmt::Formatter<'_>, d: &[u8]| -> fmt::Result {
+            for &c in d.iter().rev() {
+                write!(f, "{}", c as char)?;
+            }
+            Ok(())
+        };
+        if len <= scale {
+            f.write_str("0.")?;
+            for _ in 0..scale - len {
+                f.write_str("0")?;
+            }
+            write_rev(f, digits)
         } else {
-            write!(f, "{int}.{frac:0width$}", width = usize::from(self.scale))
+            let (frac, int) = digits.split_at(scale);
+            write_rev(f, int)?;
+            if scale > 0 {
+                f.write_str(".")?;
+                write_rev(f, frac)?;
+            }
+            Ok(())
         }
     }
 }
@@ -917,5 +945,16 @@ mod tests {
         );
         assert!(Decimal::parse("1e5").is_err());
         assert_eq!(Decimal::new(-5, 3).to_string(), "-0.005");
+        assert_eq!(Decimal::new(0, 2).to_string(), "0.00");
+        assert_eq!(Decimal::new(120, 0).to_string(), "120");
+        assert_eq!(
+            Decimal::new(i64::MIN, 0).to_string(),
+            "-9223372036854775808"
+        );
+        assert_eq!(
+            Decimal::new(7, 25).to_string(),
+            "0.0000000000000000000000007"
+        );
+        assert_eq!(Decimal::new(1_234_567, 2).to_string(), "12345.67");
     }
 }

@@ -180,6 +180,18 @@ proptest! {
         prop_assert_eq!(whole.0.last(), Some(&last));
     }
 
+    /// Decimal text round-trips exactly; numbers encode and decode back.
+    #[test]
+    fn decimal_round_trips(m in -999_999_999_999_999i64..=999_999_999_999_999, scale in 0u8..=15, signed in any::<bool>()) {
+        let d = Decimal::new(m, scale);
+        prop_assert_eq!(Decimal::parse(&d.to_string()).unwrap(), d);
+        let m = if signed { m % 80_000_000 } else { m.abs() % 100_000_000 };
+        let d = Decimal::new(m, scale % 5);
+        let mut out = [0u8; 4];
+        value::encode_number(d, 4, scale % 5, signed, &mut out).unwrap();
+        prop_assert_eq!(value::decode_number(Data::plain(&out), scale % 5, signed).unwrap(), d);
+    }
+
     /// Nothing panics on arbitrary bytes.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), len in 0u8..12, dec in 0u8..6, signed in any::<bool>()) {
