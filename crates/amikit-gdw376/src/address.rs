@@ -107,6 +107,7 @@ impl Address {
 
     /// Reads an address from the start of `bytes`; `None` when too short.
     #[must_use]
+    #[inline]
     pub fn parse(bytes: &[u8], width: AddressWidth) -> Option<Self> {
         match width {
             AddressWidth::Five => {

@@ -488,3 +488,83 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod leniency_tests {
+    use super::*;
+    use crate::builder::FrameBuilder;
+    use crate::dadt::{Fn, Pn};
+    use crate::security::ZeroPw;
+    use crate::walker::Item;
+
+    fn login(profile: &Profile, a1: u16, data: &[u8]) -> ([u8; 64], usize) {
+        let b = FrameBuilder::new(
+            profile,
+            Control::TERMINAL_LINK_TEST,
+            Address::new(a1, 7),
+            Afn::LINK_TEST,
+            Seq::single(false, true, 1),
+        );
+        let mut out = [0u8; 64];
+        let mut w = b.begin(&mut out).unwrap();
+        w.unit(Pn::P0, Fn(1), data).unwrap();
+        let n = w.finish(&mut ZeroPw).unwrap();
+        (out, n)
+    }
+
+    #[test]
+    fn region_not_bcd() {
+        let strict = Profile::default();
+        let (f, n) = login(&strict, 0x0A01, &[]);
+        assert_eq!(
+            Repr::decode(&f[..n], &strict),
+            Err(ParseError::RegionNotBcd(0x0A01))
+        );
+        let lenient = strict.with_leniency(Leniency::REGION_NOT_BCD);
+        assert_eq!(Repr::decode(&f[..n], &lenient).unwrap().address.a1, 0x0A01);
+    }
+
+    #[test]
+    fn link_data() {
+        // Notes §3.2: some terminals append a version after the login DA/DT.
+        let strict = Profile::default();
+        let (f, n) = login(&strict, 0x0171, &[0x01, 0x02]);
+        let r = Repr::decode(&f[..n], &strict).unwrap();
+        assert!(matches!(r.units(&strict).next(), Some(Item::Opaque(_))));
+        let lenient = strict.with_leniency(Leniency::LINK_DATA);
+        let Some(Item::Unit(u)) = r.units(&lenient).next() else {
+            panic!()
+        };
+        assert_eq!(u.data, &[0x01, 0x02]);
+        assert_eq!(
+            u.value(&lenient, r.afn, r.dir()).unwrap(),
+            Some(crate::units::Value::LinkData(&[0x01, 0x02]))
+        );
+    }
+
+    #[test]
+    fn seven_byte_address() {
+        let p = Profile::by_name("addr7").unwrap();
+        let b = FrameBuilder::new(
+            &p,
+            Control::MASTER_READ,
+            Address::new(0x4403, 0x0123_4567).with_msa(3),
+            Afn::CLASS1,
+            Seq::single(false, false, 2),
+        );
+        let mut out = [0u8; 64];
+        let mut w = b.begin(&mut out).unwrap();
+        w.unit(Pn(1), Fn(25), &[]).unwrap();
+        let n = w.finish(&mut ZeroPw).unwrap();
+        assert_eq!(n, 22); // two bytes longer than the 5-byte-address frame
+        let r = Repr::decode(&out[..n], &p).unwrap();
+        assert_eq!((r.address.a2, r.address.msa), (0x0123_4567, 3));
+        // The same bytes under the 5-byte profile do not decode to that request.
+        let p5 = Profile::default();
+        if let Ok(r5) = Repr::decode(&out[..n], &p5) {
+            assert!(
+                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == Fn(25) && u.pn == Pn(1))
+            );
+        }
+    }
+}

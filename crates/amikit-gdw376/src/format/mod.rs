@@ -103,6 +103,7 @@ pub struct ReadOptions {
 
 /// True when every byte is `EE` (absent data).
 #[must_use]
+#[inline]
 pub fn is_absent(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| b == 0xEE)
 }
@@ -112,6 +113,7 @@ pub fn is_absent(bytes: &[u8]) -> bool {
 /// # Errors
 ///
 /// As [`DataFormat::decode`].
+#[inline]
 pub fn read<F: DataFormat>(bytes: &[u8], opts: ReadOptions) -> Result<Option<F>, FormatError> {
     let field = bytes.get(..F::LEN).ok_or(FormatError::Truncated {
         needed: F::LEN,
@@ -145,6 +147,7 @@ pub fn write<F: DataFormat>(value: Option<&F>, out: &mut [u8]) -> Result<(), For
 }
 
 /// Two BCD digits of a byte; `offset` is reported on error.
+#[inline]
 pub(crate) const fn bcd2(byte: u8, offset: usize) -> Result<u8, FormatError> {
     let hi = byte >> 4;
     let lo = byte & 0x0F;
@@ -163,6 +166,7 @@ pub(crate) const fn to_bcd2(v: u8) -> Result<u8, FormatError> {
 }
 
 /// The first `N` bytes of `bytes`, or [`FormatError::Truncated`].
+#[inline]
 pub(crate) fn take<const N: usize>(bytes: &[u8]) -> Result<[u8; N], FormatError> {
     bytes
         .first_chunk::<N>()

@@ -99,6 +99,7 @@ macro_rules! bcd_number {
         impl DataFormat for $name {
             const LEN: usize = $len;
             const NUMBER: u8 = $num;
+#[inline]
             fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
                 let b: [u8; $len] = take(bytes)?;
                 let top = b[$len - 1];

@@ -27,6 +27,7 @@ macro_rules! bcd_time {
         impl DataFormat for $name {
             const LEN: usize = [$(stringify!($field)),+].len();
             const NUMBER: u8 = $num;
+#[inline]
             fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
                 let b: [u8; Self::LEN] = take(bytes)?;
                 let mut it = b.iter().copied().enumerate();

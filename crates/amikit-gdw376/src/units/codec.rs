@@ -40,6 +40,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`].
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], UnitError> {
         let end = self.off + n;
         let b = self.data.get(self.off..end).ok_or(UnitError::Length {
@@ -54,6 +55,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`].
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], UnitError> {
         let b = self.bytes(N)?;
         b.first_chunk::<N>().copied().ok_or(UnitError::Length {
@@ -66,6 +68,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`].
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, UnitError> {
         let [b] = self.array::<1>()?;
         Ok(b)
@@ -91,6 +94,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
+    #[inline]
     pub fn fmt<F: DataFormat>(&mut self) -> Result<Option<F>, UnitError> {
         let at = self.off;
         let b = self.bytes(F::LEN)?;
