@@ -3,9 +3,9 @@
 //! Input: `n`, then `n` chunk sizes, then the stream.
 #![no_main]
 
+use amikit_gdw376::Profile;
 use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::frame::check_link;
-use amikit_gdw376::Profile;
 use libfuzzer_sys::fuzz_target;
 
 fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {

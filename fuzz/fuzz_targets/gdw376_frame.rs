@@ -8,9 +8,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for name in Profile::NAMES {
-        let Some(p) = Profile::by_name(name) else { continue };
-        let Ok(frame) = Frame::new_checked_with(data, &p) else { continue };
-        let Ok(r) = Repr::parse(&frame, &p) else { continue };
+        let Some(p) = Profile::by_name(name) else {
+            continue;
+        };
+        let Ok(frame) = Frame::new_checked_with(data, &p) else {
+            continue;
+        };
+        let Ok(r) = Repr::parse(&frame, &p) else {
+            continue;
+        };
         let mut out = vec![0u8; r.buffer_len()];
         let n = r.emit(&mut out).expect("re-emit");
         assert_eq!(&out[..n], data);

@@ -5,7 +5,9 @@
 #![no_main]
 
 use amikit_gdw376::session::master::{MasterConfig, MasterSession, Request};
-use amikit_gdw376::session::terminal::{ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig};
+use amikit_gdw376::session::terminal::{
+    ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
+};
 use amikit_gdw376::{Address, Afn, Instant, Profile};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -36,7 +38,11 @@ impl RequestHandler for Echo {
         Ok(n)
     }
     fn command(&mut self, req: &ItemRequest<'_>) -> Result<(), Refusal> {
-        if req.pn.0 % 2 == 0 { Ok(()) } else { Err(Refusal::Error(2)) }
+        if req.pn.0 % 2 == 0 {
+            Ok(())
+        } else {
+            Err(Refusal::Error(2))
+        }
     }
 }
 
@@ -45,7 +51,8 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut tcfg = TerminalConfig::new(addr);
     tcfg.max_units_per_frame = 64;
     let mut t: Terminal<_, 512, 1024> = Terminal::new(tcfg);
-    let mut m: MasterSession<_, 512, 1024, 4, 512> = MasterSession::new(MasterConfig::new(Profile::default()), Instant(0));
+    let mut m: MasterSession<_, 512, 1024, 4, 512> =
+        MasterSession::new(MasterConfig::new(Profile::default()), Instant(0));
     let mut now = 0u64;
     let mut buf = [0u8; 2048];
     let mut h = Echo;
@@ -66,7 +73,14 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
             }
             Op::Request { afn, units, con } => {
-                let _ = m.request(Instant(now), &Request { afn: Afn(afn % 0x12), units: &units, con });
+                let _ = m.request(
+                    Instant(now),
+                    &Request {
+                        afn: Afn(afn % 0x12),
+                        units: &units,
+                        con,
+                    },
+                );
             }
             Op::Connect => t.connected(Instant(now)),
             Op::Disconnect => t.disconnected(Instant(now)),

@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&[afn, flags], region)) = data.split_first_chunk::<2>() else {
         return;
     };
-    let dir = if flags & 1 != 0 { Direction::Up } else { Direction::Down };
+    let dir = if flags & 1 != 0 {
+        Direction::Up
+    } else {
+        Direction::Down
+    };
     let name = Profile::NAMES[usize::from(flags >> 1) % Profile::NAMES.len()];
     let p = Profile::by_name(name).expect("named profile");
     let afn = Afn(afn % 0x12);
@@ -29,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
                 end(u.data);
                 if let Ok(Some(v)) = u.value(&p, afn, dir) {
                     let mut buf = vec![0u8; u.data.len()];
-                    let n = v.emit(&mut buf).expect("a decoded value fits its own length");
+                    let n = v
+                        .emit(&mut buf)
+                        .expect("a decoded value fits its own length");
                     assert_eq!(n, u.data.len());
                 }
             }
