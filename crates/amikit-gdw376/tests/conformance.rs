@@ -595,6 +595,7 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
                 let Ok(Some(Value::Realtime(rt))) = u.value(&lp, r.afn, r.dir()) else {
                     panic!("{id}")
                 };
+                let rt = rt.get();
                 assert!(
                     rt.neutral_current.is_none() && rt.apparent_power.iter().all(Option::is_none)
                 );
@@ -603,7 +604,7 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
                 let Ok(Some(Value::Realtime(rt))) = value else {
                     panic!("{id}: {value:?}")
                 };
-                rt
+                rt.get()
             };
             assert_eq!(
                 rt.read_time.unwrap().to_string(),

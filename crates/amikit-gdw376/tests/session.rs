@@ -231,7 +231,7 @@ fn login_read_and_control() {
     else {
         panic!()
     };
-    assert_eq!(rt.active_power[0].unwrap().to_string(), "1.1173");
+    assert_eq!(rt.get().active_power[0].unwrap().to_string(), "1.1173");
     rig.mev.clear();
 
     // Remote trip of round 1 (AFN 05 F1, PW all zero): executed once, confirmed with AFN 00 F1.

@@ -157,7 +157,7 @@ fn gdw376(seed: u32) -> u32 {
             for item in r.units(&p) {
                 if let Item::Unit(u) = item
                     && let Ok(Some(Value::Realtime(rt))) = u.value(&p, r.afn, r.dir())
-                    && let Some(pw) = rt.active_power[0]
+                    && let Some(pw) = rt.get().active_power[0]
                 {
                     digest ^= pw.magnitude;
                 }

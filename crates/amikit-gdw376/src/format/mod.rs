@@ -84,6 +84,15 @@ pub trait DataFormat: Sized {
     ///
     /// [`FormatError::Truncated`] on a short slice, [`FormatError::NotBcd`] on a bad nibble.
     fn decode(bytes: &[u8]) -> Result<Self, FormatError>;
+    /// Checks that [`DataFormat::decode`] would succeed, without building the value.
+    ///
+    /// # Errors
+    ///
+    /// As [`DataFormat::decode`].
+    #[inline]
+    fn validate(bytes: &[u8]) -> Result<(), FormatError> {
+        Self::decode(bytes).map(|_| ())
+    }
     /// Encodes into the first [`DataFormat::LEN`] bytes of `out`.
     ///
     /// # Errors

@@ -38,6 +38,12 @@ fn digits(bytes: &[u8], top_mask: u8) -> Result<u64, FormatError> {
     Ok((d & 0xFFFF_FFFF) + (d >> 32) * 100_000_000)
 }
 
+/// Checks `bytes` (at most 8) as little-endian BCD with the top byte's high nibble masked.
+#[inline]
+fn check_digits(bytes: &[u8], top_mask: u8) -> Result<(), FormatError> {
+    digits(bytes, top_mask).map(|_| ())
+}
+
 /// Writes `v` as little-endian BCD into `out`; the top byte's high nibble may hold at most
 /// `top_max`.
 fn put_digits(out: &mut [u8], mut v: u64, top_max: u8) -> Result<(), FormatError> {
@@ -106,6 +112,11 @@ macro_rules! bcd_number {
                 let (negative, mask) = if $signed { (top & 0x80 != 0, 0x07) } else { (false, 0x0F) };
                 // At most 16 digits, below MAX for the type by construction of the mask.
                 Ok($name { negative, magnitude: digits(&b, mask)? as $mag })
+            }
+            #[inline]
+            fn validate(bytes: &[u8]) -> Result<(), FormatError> {
+                let b: [u8; $len] = take(bytes)?;
+                check_digits(&b, if $signed { 0x07 } else { 0x0F })
             }
             fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
                 let mut b = [0u8; $len];

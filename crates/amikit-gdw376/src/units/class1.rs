@@ -82,6 +82,119 @@ impl Realtime {
     }
 }
 
+/// F25 as decoded by [`decode`](super::decode): the unit's 67 bytes, checked field by field;
+/// [`RealtimeRef::get`] (or a field accessor) reads the typed values. Keeps
+/// [`Value`](super::Value) small, so that decoding a unit moves no large struct around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealtimeRef<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> RealtimeRef<'a> {
+    /// Checks the 67 bytes (every field absent or valid) and wraps them.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let start = r.remaining();
+        r.check::<Format15>()?;
+        for _ in 0..8 {
+            r.check::<Format09>()?;
+        }
+        for _ in 0..4 {
+            r.check::<Format05>()?;
+        }
+        for _ in 0..3 {
+            r.check::<Format07>()?;
+        }
+        for _ in 0..4 {
+            r.check::<Format25>()?;
+        }
+        for _ in 0..4 {
+            r.check::<Format09>()?;
+        }
+        Ok(RealtimeRef {
+            raw: start.get(..Realtime::LEN).unwrap_or(&[]),
+        })
+    }
+    /// The typed values.
+    #[must_use]
+    pub fn get(&self) -> Realtime {
+        Realtime::parse(&mut Reader::new(self.raw, super::codec::VALIDATED)).unwrap_or_default()
+    }
+    /// The unit's bytes.
+    #[must_use]
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.bytes(self.raw)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for RealtimeRef<'_> {
+    /// As [`Realtime`].
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+/// F167 (2009 layout) as decoded by [`decode`](super::decode): the 41 bytes, checked;
+/// [`PurchaseInfoRef::get`] reads the typed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseInfoRef<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> PurchaseInfoRef<'a> {
+    /// Checks the 41 bytes and wraps them.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let start = r.remaining();
+        r.check::<Format15>()?;
+        r.check::<Format08>()?;
+        r.check::<Format14>()?;
+        r.check::<Format14>()?;
+        for _ in 0..6 {
+            r.check::<Format11>()?;
+        }
+        Ok(PurchaseInfoRef {
+            raw: start.get(..PurchaseInfo::LEN).unwrap_or(&[]),
+        })
+    }
+    /// The typed values.
+    #[must_use]
+    pub fn get(&self) -> PurchaseInfo {
+        PurchaseInfo::parse(&mut Reader::new(self.raw, super::codec::VALIDATED)).unwrap_or_default()
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`].
+    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.bytes(self.raw)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for PurchaseInfoRef<'_> {
+    /// As [`PurchaseInfo`].
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
 /// `read time (format 15), M (tariff count), M + 1 registers of format F` — total first, then
 /// tariffs 1…M. F129/F131 (forward/reverse active energy, format 14), F130/F132–F136 (format 11),
 /// and the frozen AFN 0D F161… equivalents.

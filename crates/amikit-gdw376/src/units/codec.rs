@@ -100,6 +100,20 @@ impl<'a> Reader<'a> {
         let b = self.bytes(F::LEN)?;
         read::<F>(b, self.opts).map_err(|error| UnitError::Format { offset: at, error })
     }
+    /// Skips a field of format `F` after checking it (absent or valid).
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    #[inline]
+    pub fn check<F: DataFormat>(&mut self) -> Result<(), UnitError> {
+        let at = self.off;
+        let b = self.bytes(F::LEN)?;
+        if crate::format::is_absent(b) || (self.opts.ef_absent && b.iter().all(|&x| x == 0xEF)) {
+            return Ok(());
+        }
+        F::validate(b).map_err(|error| UnitError::Format { offset: at, error })
+    }
     /// `count` consecutive fields of format `F`, checked now and read lazily.
     ///
     /// # Errors
@@ -116,7 +130,6 @@ impl<'a> Reader<'a> {
         }
         Ok(FormatSeq {
             bytes: b,
-            opts: self.opts,
             _f: PhantomData,
         })
     }
@@ -208,11 +221,15 @@ impl<'b> Writer<'b> {
     }
 }
 
+/// Options for re-reading fields that were validated when their unit was parsed: a field that
+/// passed a strict check is `EE` or BCD, so reading `EF` as absent changes nothing; one that
+/// passed a lenient check may be all `EF`, which is absent.
+pub(crate) const VALIDATED: ReadOptions = ReadOptions { ef_absent: true };
+
 /// A run of fields of one format, validated when the unit was parsed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FormatSeq<'a, F> {
     bytes: &'a [u8],
-    opts: ReadOptions,
     _f: PhantomData<F>,
 }
 
@@ -234,7 +251,6 @@ impl<'a, F: DataFormat> FormatSeq<'a, F> {
         }
         Ok(FormatSeq {
             bytes,
-            opts,
             _f: PhantomData,
         })
     }
@@ -252,14 +268,13 @@ impl<'a, F: DataFormat> FormatSeq<'a, F> {
     #[must_use]
     pub fn get(&self, i: usize) -> Option<F> {
         let c = self.bytes.get(i * F::LEN..(i + 1) * F::LEN)?;
-        read::<F>(c, self.opts).ok().flatten()
+        read::<F>(c, VALIDATED).ok().flatten()
     }
     /// The fields (absent ones as `None`).
     pub fn iter(&self) -> impl Iterator<Item = Option<F>> + 'a {
-        let opts = self.opts;
         self.bytes
             .chunks_exact(F::LEN)
-            .map(move |c| read::<F>(c, opts).ok().flatten())
+            .map(move |c| read::<F>(c, VALIDATED).ok().flatten())
     }
     /// The raw bytes.
     #[must_use]

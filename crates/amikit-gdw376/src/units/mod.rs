@@ -16,7 +16,10 @@ pub mod file;
 pub mod forward;
 pub mod param;
 
-pub use class1::{EnergyRegisters, ParamChanges, PurchaseInfo, Realtime, Registers, Settlement};
+pub use class1::{
+    EnergyRegisters, ParamChanges, PurchaseInfo, PurchaseInfoRef, Realtime, RealtimeRef, Registers,
+    Settlement,
+};
 pub use class2::{TdKind, TimeLabel};
 pub use codec::{FormatSeq, Reader, Writer};
 pub use common::HexBytes;
@@ -43,8 +46,6 @@ use crate::profile::{Leniency, Profile, Version};
     serde(rename_all = "snake_case")
 )]
 #[non_exhaustive]
-// No heap to box the large variants into; a Value lives on the stack for one unit at a time.
-#[allow(clippy::large_enum_variant)]
 pub enum Value<'a> {
     /// A unit without data: AFN 00 F1 (all confirmed) / F2 (all denied), AFN 01 F1–F4 resets,
     /// AFN 02 F1 login / F2 logout / F3 heartbeat, AFN 05 F2 allow close, F16/F24 purchase
@@ -74,8 +75,8 @@ pub enum Value<'a> {
     Clock(Option<Format01>),
     /// AFN 0C F23: remaining energy / fee of a total-add group (format 03).
     Remaining(Option<Format03>),
-    /// AFN 0C F25: realtime P, Q, PF, U, I, S.
-    Realtime(Realtime),
+    /// AFN 0C F25: realtime P, Q, PF, U, I, S (checked; [`RealtimeRef::get`] reads them).
+    Realtime(RealtimeRef<'a>),
     /// AFN 0C F33/F34/F37/F38: energy registers.
     EnergyRegisters(EnergyRegisters<'a>),
     /// AFN 0C F129/F131/F137/F139: active energy registers (format 14).
@@ -84,8 +85,9 @@ pub enum Value<'a> {
     ReactiveEnergy(Registers<'a, Format11>),
     /// AFN 0C F166: meter parameter changes.
     ParamChanges(ParamChanges),
-    /// AFN 0C F167 (2009 layout): meter purchase / usage information.
-    PurchaseInfo(PurchaseInfo),
+    /// AFN 0C F167 (2009 layout): meter purchase / usage information (checked;
+    /// [`PurchaseInfoRef::get`] reads it).
+    PurchaseInfo(PurchaseInfoRef<'a>),
     /// AFN 0C F168: meter settlement information.
     Settlement(Settlement<'a>),
     /// AFN 0D request: the time label.
@@ -174,13 +176,13 @@ pub fn decode<'a>(
         (0x0C, false, _) => match f {
             2 => Value::Clock(r.fmt()?),
             23 => Value::Remaining(r.fmt()?),
-            25 => Value::Realtime(Realtime::parse(&mut r)?),
+            25 => Value::Realtime(RealtimeRef::parse(&mut r)?),
             33 | 34 | 37 | 38 => Value::EnergyRegisters(EnergyRegisters::parse(&mut r)?),
             129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
             130 | 132..=136 | 138 | 140..=144 => Value::ReactiveEnergy(Registers::parse(&mut r)?),
             166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
             167 if profile.version == Version::V2009 => {
-                Value::PurchaseInfo(PurchaseInfo::parse(&mut r)?)
+                Value::PurchaseInfo(PurchaseInfoRef::parse(&mut r)?)
             }
             168 => Value::Settlement(Settlement::parse(&mut r)?),
             _ => return Ok(None),
