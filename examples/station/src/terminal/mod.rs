@@ -1,0 +1,908 @@
+//! The terminal (concentrator): a Q/GDW 376.1 client over TCP in front of simulated DL/T 645
+//! meters on an in-process RS-485 bus.
+//!
+//! ```text
+//!  master station ◀──TCP, 376.1 (gdw376 Terminal session)──▶ terminal task (tokio)
+//!                                                              │ RequestHandler (handler.rs)
+//!                                                              ▼
+//!                                         RS-485 bus (bus.rs): DL/T 645 bytes, deframers,
+//!                                         injected noise, retries
+//!                                                              │
+//!                     meters (meter.rs): registers, relay (prepay engine), STS keypad,
+//!                     local fee control (prepay engine + tariff)
+//! ```
+//!
+//! * **Link**: [`start`] spawns one tokio task per terminal. It dials the master station, logs
+//!   in (AFN 02 F1), heartbeats (AFN 02 F3) after every simulated 60 s of silence
+//!   ([`Timing::heartbeat`]), answers requests through [`handler::Station`], and when the link
+//!   drops (EOF, error, unanswered heartbeats, [`TerminalHandle::drop_link`]) re-dials after
+//!   the session's back-off ([`Timing::reconnect_initial`] doubling up to
+//!   [`Timing::reconnect_max`]). The session (`amikit_gdw376::session::terminal::Terminal`,
+//!   strict 2013 profile, all-zero test PW) keeps its counters across reconnects.
+//! * **Time**: the session runs on real milliseconds (timeouts are real time); the meters, the
+//!   tariff, command validity and event times use the simulated civil clock ([`SimClock`]),
+//!   which AFN 05 F31 can correct. The terminal sets no wall clock in the session, so Tp is
+//!   echoed but not checked: a Tp delay in minutes means nothing to a clock running faster
+//!   than real time (the master station sends none either).
+//! * **Events**: what happens at the meters (relay changes, tokens accepted / rejected, local
+//!   credit alarms) is counted as an important event (EC1, ACD) and stored as an ERC record
+//!   ([`erc`]) for AFN 0E F1.
+//! * **Requests**: see [`handler`] (AFN 0C F129 / F25 / F2, AFN 0E F1, AFN 10 F1, AFN 05
+//!   F1 / F2 / F25 / F33 / F26 / F34 / F31). Control round n is the meter at measurement point n.
+//! * **Scale**: a terminal is one task, a boxed session (about 8 KiB with the 1 KiB receive and
+//!   2 KiB transmit buffers used here), its meters (about 1 KiB each) and a few small buffers.
+//!   [`start_many`] loads each tariff once for all terminals and ramps the first connections.
+//!
+//! In-process handle for the demo: [`TerminalHandle`] (keypad, button, noise burst, link drop,
+//! meter views, a note stream).
+
+pub mod bus;
+pub mod cli;
+pub mod erc;
+pub mod handler;
+pub mod meter;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use amikit_gdw376::security::ZeroPw;
+use amikit_gdw376::session::Backoff;
+use amikit_gdw376::session::terminal::{State, Terminal, TerminalConfig, TerminalEvent};
+use amikit_gdw376::{Address as Address376, Instant as SessionInstant};
+use amikit_prepay::tariff::TariffSet;
+use amikit_sts::dkga::VendingKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+pub use bus::{Bus, BusError, BusStats, NoiseConfig};
+pub use erc::{MeterEvent, StationEvent};
+pub use handler::Station;
+pub use meter::{MeterView, SimMeter};
+
+use crate::clock::{Civil, SimClock};
+use crate::site::{FeeControl, Site, workspace_root};
+
+/// The session type: all-zero PW, 1 KiB receive, 2 KiB transmit buffers.
+type Session = Terminal<ZeroPw, 1024, 2048>;
+
+/// Real-time settings of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Heartbeat after this much silence (a simulated minute by default).
+    pub heartbeat: Duration,
+    /// Wait this long for the master's confirm of a login / heartbeat.
+    pub response_timeout: Duration,
+    /// Retransmissions of a login / heartbeat before the link counts as lost.
+    pub retries: u8,
+    /// First re-dial delay; doubles with each failure.
+    pub reconnect_initial: Duration,
+    /// Longest re-dial delay.
+    pub reconnect_max: Duration,
+    /// Give up a TCP connect after this long.
+    pub connect_timeout: Duration,
+    /// How often local-fee-control meters run their fee control (a simulated minute by default).
+    pub tick: Duration,
+    /// Wait this long before the first connection.
+    pub first_connect: Duration,
+}
+
+impl Timing {
+    /// Defaults for a clock: heartbeat and meter tick every simulated minute (at least 10 ms
+    /// real), 3 s response timeout, 3 retries, re-dial after 200 ms doubling to 5 s.
+    pub fn for_clock(clock: &SimClock) -> Self {
+        let minute = clock.real(60).max(Duration::from_millis(10));
+        Timing {
+            heartbeat: minute,
+            response_timeout: Duration::from_secs(3),
+            retries: 3,
+            reconnect_initial: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            tick: minute,
+            first_connect: Duration::ZERO,
+        }
+    }
+}
+
+/// Everything [`start`] needs. Build it with [`TerminalOptions::new`] and change fields.
+#[derive(Debug, Clone)]
+pub struct TerminalOptions {
+    /// The deployment (its terminal `a2` and that terminal's meters are simulated).
+    pub site: Site,
+    /// Which terminal of the site this is.
+    pub a2: u16,
+    /// The master station's terminal port.
+    pub master: SocketAddr,
+    /// The simulated clock (business time).
+    pub clock: SimClock,
+    /// Line noise on the RS-485 bus (off by default).
+    pub noise: NoiseConfig,
+    /// Link timing (real time).
+    pub timing: Timing,
+}
+
+impl TerminalOptions {
+    /// Options with a clean bus and [`Timing::for_clock`].
+    pub fn new(site: Site, a2: u16, master: SocketAddr, clock: SimClock) -> Self {
+        let timing = Timing::for_clock(&clock);
+        TerminalOptions {
+            site,
+            a2,
+            master,
+            clock,
+            noise: NoiseConfig::OFF,
+            timing,
+        }
+    }
+}
+
+/// A line for the log: what the terminal did, at simulated time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Simulated time.
+    pub at: Civil,
+    /// The terminal.
+    pub a2: u16,
+    /// What happened.
+    pub text: String,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} terminal {}: {}", self.at, self.a2, self.text)
+    }
+}
+
+/// Counters of a terminal's link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// TCP connections made.
+    pub connects: u64,
+    /// Logins confirmed.
+    pub logins: u64,
+    /// Heartbeats confirmed.
+    pub heartbeats: u64,
+    /// Requests served (duplicates excluded).
+    pub requests: u64,
+    /// Frames rejected (parse, security, another terminal's address).
+    pub rejected: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    connects: AtomicU64,
+    logins: AtomicU64,
+    heartbeats: AtomicU64,
+    requests: AtomicU64,
+    rejected: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    a2: u16,
+    station: Mutex<Station>,
+    wake: Notify,
+    logged_in: AtomicBool,
+    drop_link: AtomicBool,
+    stop: AtomicBool,
+    counters: Counters,
+    notes: Mutex<Option<mpsc::UnboundedSender<Note>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    fn station(&self) -> MutexGuard<'_, Station> {
+        lock(&self.station)
+    }
+
+    fn noting(&self) -> bool {
+        lock(&self.notes).is_some()
+    }
+
+    fn note(&self, at: Civil, text: String) {
+        let mut tx = lock(&self.notes);
+        if let Some(s) = tx.as_ref()
+            && s.send(Note {
+                at,
+                a2: self.a2,
+                text,
+            })
+            .is_err()
+        {
+            *tx = None;
+        }
+    }
+}
+
+/// A running terminal.
+#[derive(Debug)]
+pub struct TerminalHandle {
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl TerminalHandle {
+    /// The terminal address A2.
+    pub fn a2(&self) -> u16 {
+        self.shared.a2
+    }
+
+    /// Types `token` on the keypad of the meter at `pn`: `Ok(what it did)`, or `Err(why it
+    /// was rejected)` (also when there is no such meter).
+    pub fn keypad(&self, pn: u16, token: &str) -> Result<String, String> {
+        let r = {
+            let mut st = self.shared.station();
+            let now = st.now();
+            let r = match st.bus.meter_mut(pn) {
+                Some(m) => m.keypad(now, token),
+                None => return Err(format!("no meter at pn {pn}")),
+            };
+            st.collect_events();
+            r
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// The customer at the meter at `pn` presses the button (to restore supply after an
+    /// allow-close). Returns what the meter did.
+    pub fn press_button(&self, pn: u16) -> Option<String> {
+        let r = {
+            let mut st = self.shared.station();
+            let now = st.now();
+            let r = st.bus.meter_mut(pn).map(|m| m.press_button(now));
+            st.collect_events();
+            r
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// Heavy line noise ([`NoiseConfig::BURST`]) on the RS-485 bus for `real` time.
+    pub fn noise_burst(&self, real: Duration) {
+        self.shared
+            .station()
+            .bus
+            .burst(std::time::Instant::now() + real);
+    }
+
+    /// Sets the bus's background noise.
+    pub fn set_noise(&self, noise: NoiseConfig) {
+        self.shared.station().bus.set_noise(noise);
+    }
+
+    /// Closes the TCP connection; the terminal re-dials by itself.
+    pub fn drop_link(&self) {
+        self.shared.drop_link.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// The meter at `pn` now.
+    pub fn meter(&self, pn: u16) -> Option<MeterView> {
+        let mut st = self.shared.station();
+        let now = st.now();
+        let v = st.bus.meter_mut(pn).map(|m| m.view(now));
+        st.collect_events();
+        if !st.pending.is_empty() {
+            self.shared.wake.notify_one();
+        }
+        v
+    }
+
+    /// Every meter now.
+    pub fn meters(&self) -> Vec<MeterView> {
+        let mut st = self.shared.station();
+        let now = st.now();
+        let v = st.bus.meters_mut().map(|m| m.view(now)).collect();
+        st.collect_events();
+        v
+    }
+
+    /// True while logged in to the master station.
+    pub fn is_logged_in(&self) -> bool {
+        self.shared.logged_in.load(Ordering::SeqCst)
+    }
+
+    /// Link counters.
+    pub fn link_stats(&self) -> LinkStats {
+        let c = &self.shared.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LinkStats {
+            connects: g(&c.connects),
+            logins: g(&c.logins),
+            heartbeats: g(&c.heartbeats),
+            requests: g(&c.requests),
+            rejected: g(&c.rejected),
+            bytes_in: g(&c.bytes_in),
+            bytes_out: g(&c.bytes_out),
+        }
+    }
+
+    /// Bus counters.
+    pub fn bus_stats(&self) -> BusStats {
+        self.shared.station().bus.stats()
+    }
+
+    /// A stream of log lines from now on (replaces an earlier subscription).
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Note> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *lock(&self.shared.notes) = Some(tx);
+        rx
+    }
+
+    /// Logs out (best effort), closes the link and stops the task.
+    pub async fn shutdown(self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        let _ = self.task.await;
+    }
+}
+
+/// Tariffs by name, loaded once.
+#[derive(Debug, Default)]
+struct Tariffs(HashMap<String, Arc<TariffSet>>);
+
+impl Tariffs {
+    fn get(&mut self, site: &Site, name: &str) -> Result<Arc<TariffSet>, String> {
+        if let Some(t) = self.0.get(name) {
+            return Ok(Arc::clone(t));
+        }
+        let path = site
+            .tariff_path(name, &workspace_root())
+            .ok_or_else(|| format!("unknown tariff {name:?}"))?;
+        let t = Arc::new(meter::load_tariff(&path)?);
+        self.0.insert(name.to_string(), Arc::clone(&t));
+        Ok(t)
+    }
+}
+
+/// A1 of the site (its 4 BCD digits read as hex, the way the address field carries them).
+fn region(site: &Site) -> Result<u16, String> {
+    u16::from_str_radix(&site.region, 16).map_err(|_| format!("region {:?}", site.region))
+}
+
+struct Prepared {
+    a1: u16,
+    a2: u16,
+    station: Station,
+    has_local: bool,
+}
+
+fn prepare(
+    site: &Site,
+    a2: u16,
+    clock: &SimClock,
+    noise: NoiseConfig,
+    tariffs: &mut Tariffs,
+    vending: Option<&VendingKey>,
+) -> Result<Prepared, String> {
+    let a1 = region(site)?;
+    let terminal = site
+        .terminals
+        .iter()
+        .find(|t| t.a2 == a2)
+        .ok_or_else(|| format!("the site has no terminal with a2 {a2}"))?;
+    let start = clock.now();
+    let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
+    let mut has_local = false;
+    for m in &terminal.meters {
+        let tariff = tariffs.get(site, &m.tariff)?;
+        has_local |= m.fee_control == FeeControl::Local;
+        bus.attach(SimMeter::from_site(m, tariff, vending, start)?);
+    }
+    Ok(Prepared {
+        a1,
+        a2,
+        station: Station::new(bus, clock.clone(), a2),
+        has_local,
+    })
+}
+
+fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
+    let shared = Arc::new(Shared {
+        a2: p.a2,
+        station: Mutex::new(p.station),
+        wake: Notify::new(),
+        logged_in: AtomicBool::new(false),
+        drop_link: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        counters: Counters::default(),
+        notes: Mutex::new(None),
+    });
+    let task = tokio::spawn(run(Arc::clone(&shared), p.a1, master, timing, p.has_local));
+    TerminalHandle { shared, task }
+}
+
+/// Starts a terminal (inside a tokio runtime): builds its meters from the site and spawns the
+/// link task. Fails when the site has no such terminal or a tariff / key does not load.
+pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, String> {
+    let vk = meter::vending_key(&opts.site)?;
+    let p = prepare(
+        &opts.site,
+        opts.a2,
+        &opts.clock,
+        opts.noise,
+        &mut Tariffs::default(),
+        vk.as_ref(),
+    )?;
+    Ok(spawn(p, opts.master, opts.timing))
+}
+
+/// Starts the terminals `a2s` of `site` (every tariff loaded once), spreading their first
+/// connections evenly over `ramp`.
+pub async fn start_many(
+    site: &Site,
+    a2s: &[u16],
+    master: SocketAddr,
+    clock: &SimClock,
+    noise: NoiseConfig,
+    timing: Timing,
+    ramp: Duration,
+) -> Result<Vec<TerminalHandle>, String> {
+    let vk = meter::vending_key(site)?;
+    let mut tariffs = Tariffs::default();
+    let n = u32::try_from(a2s.len().max(1)).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(a2s.len());
+    for (i, &a2) in a2s.iter().enumerate() {
+        let p = prepare(site, a2, clock, noise, &mut tariffs, vk.as_ref())?;
+        let mut t = timing;
+        t.first_connect += ramp * u32::try_from(i).unwrap_or(u32::MAX) / n;
+        out.push(spawn(p, master, t));
+    }
+    Ok(out)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The link task.
+async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, has_local: bool) {
+    let origin = tokio::time::Instant::now();
+    let now = move || SessionInstant(millis(origin.elapsed()));
+    let mut cfg = TerminalConfig::new(Address376::new(a1, u32::from(shared.a2)));
+    cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
+    cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
+    cfg.retries = timing.retries;
+    cfg.reconnect = Backoff {
+        initial_ms: millis(timing.reconnect_initial),
+        max_ms: millis(timing.reconnect_max),
+    };
+    let mut term: Box<Session> = Box::new(Terminal::new(cfg));
+    let mut tick = tokio::time::interval(timing.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if !timing.first_connect.is_zero() && !sleep_or_stop(&shared, timing.first_connect).await {
+        return;
+    }
+    while !shared.stop.load(Ordering::SeqCst) {
+        let connect = tokio::time::timeout(timing.connect_timeout, TcpStream::connect(master));
+        let stream = match connect.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(_)) | Err(_) => {
+                term.disconnected(now());
+                let delay = Duration::from_millis(term.reconnect_delay());
+                if !sleep_or_stop(&shared, delay).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+        shared.drop_link.store(false, Ordering::SeqCst);
+        term.connected(now());
+        let why = serve(&shared, &mut term, stream, origin, &mut tick, has_local).await;
+        term.disconnected(now());
+        shared.logged_in.store(false, Ordering::SeqCst);
+        if shared.noting() {
+            let at = Civil::from_sim(shared.station().now());
+            shared.note(at, format!("link down: {why}"));
+        }
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let delay = Duration::from_millis(term.reconnect_delay());
+        if !sleep_or_stop(&shared, delay).await {
+            return;
+        }
+    }
+}
+
+/// Sleeps `d` unless asked to stop; false when stopping.
+async fn sleep_or_stop(shared: &Shared, d: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + d;
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return !shared.stop.load(Ordering::SeqCst),
+            () = shared.wake.notified() => {}
+        }
+    }
+}
+
+/// Counts the meters' new events in the session (EC1, ACD) and stores them for AFN 0E;
+/// forwards notes.
+fn sync_events(shared: &Shared, term: &mut Session) {
+    let noting = shared.noting();
+    let mut notes = Vec::new();
+    {
+        let mut st = shared.station();
+        st.collect_events();
+        while let Some(e) = st.pending.pop_front() {
+            let pointer = term.event_counters().important;
+            st.log.store(pointer, &e);
+            term.record_event(true);
+            if noting {
+                notes.push((Civil::from_sim(e.at), e.describe()));
+            }
+        }
+        if noting {
+            let at = Civil::from_sim(st.now());
+            notes.extend(st.notes.drain(..).map(|n| (at, n)));
+        } else {
+            st.notes.clear();
+        }
+    }
+    for (at, n) in notes {
+        shared.note(at, n);
+    }
+}
+
+/// One connection: until it drops. Returns why it ended.
+async fn serve(
+    shared: &Shared,
+    term: &mut Session,
+    mut stream: TcpStream,
+    origin: tokio::time::Instant,
+    tick: &mut tokio::time::Interval,
+    has_local: bool,
+) -> &'static str {
+    let now = || SessionInstant(millis(origin.elapsed()));
+    let mut out = [0u8; 2048];
+    let mut inbuf = [0u8; 1024];
+    loop {
+        sync_events(shared, term);
+        let mut h = Happened::default();
+        loop {
+            let n = term.poll(now(), &mut out, &mut |e| on_event(shared, e, &mut h));
+            if n == 0 {
+                break;
+            }
+            let Some(bytes) = out.get(..n) else { break };
+            if stream.write_all(bytes).await.is_err() {
+                return "write failed";
+            }
+            shared
+                .counters
+                .bytes_out
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        h.report(shared);
+        if h.lost || term.state() == State::Disconnected {
+            return "login or heartbeat unanswered";
+        }
+        if shared.drop_link.swap(false, Ordering::SeqCst) {
+            return "dropped on request";
+        }
+        if shared.stop.load(Ordering::SeqCst) {
+            if term.state() == State::Online {
+                term.logout(now());
+                let n = term.poll(now(), &mut out, &mut |_| {});
+                if let Some(bytes) = out.get(..n) {
+                    let _ = stream.write_all(bytes).await;
+                }
+            }
+            return "shut down";
+        }
+        let wake_at = term
+            .poll_at()
+            .map(|t| origin + Duration::from_millis(t.0))
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            r = stream.read(&mut inbuf) => match r {
+                Ok(0) => return "closed by the master station",
+                Err(_) => return "read failed",
+                Ok(n) => {
+                    shared.counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                    let mut h = Happened::default();
+                    {
+                        let mut st = shared.station();
+                        st.ec = term.event_counters();
+                        let bytes = inbuf.get(..n).unwrap_or(&[]);
+                        term.on_bytes(now(), bytes, &mut *st, &mut |e| on_event(shared, e, &mut h));
+                    }
+                    h.report(shared);
+                }
+            },
+            () = tokio::time::sleep_until(wake_at) => {}
+            _ = tick.tick(), if has_local => shared.station().tick(),
+            () = shared.wake.notified() => {}
+        }
+    }
+}
+
+/// What the session reported during one call.
+#[derive(Debug, Default)]
+struct Happened {
+    lost: bool,
+    logged_in: bool,
+}
+
+/// Counts a session event; never locks the station (it may be locked by the caller).
+fn on_event(shared: &Shared, e: TerminalEvent<'_>, h: &mut Happened) {
+    let c = &shared.counters;
+    match e {
+        TerminalEvent::LoggedIn => {
+            c.logins.fetch_add(1, Ordering::Relaxed);
+            shared.logged_in.store(true, Ordering::SeqCst);
+            h.logged_in = true;
+        }
+        TerminalEvent::HeartbeatConfirmed => {
+            c.heartbeats.fetch_add(1, Ordering::Relaxed);
+        }
+        TerminalEvent::LoginFailed | TerminalEvent::LinkLost | TerminalEvent::LoggedOut => {
+            h.lost = true;
+        }
+        TerminalEvent::Request(_) => {
+            c.requests.fetch_add(1, Ordering::Relaxed);
+        }
+        TerminalEvent::Rejected(_) => {
+            c.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+impl Happened {
+    /// Notes what needs a note (after the station lock is released).
+    fn report(&self, shared: &Shared) {
+        if self.logged_in && shared.noting() {
+            let at = Civil::from_sim(shared.station().now());
+            shared.note(at, "logged in".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amikit_gdw376::format::{Format14, ReadOptions};
+    use amikit_gdw376::session::master::{
+        MasterConfig, MasterEvent, MasterSession, Request as MasterRequest, write_units,
+    };
+    use amikit_gdw376::units::{EventBlock, Reader, Registers};
+    use amikit_gdw376::{Afn, Direction, Fn, Item, Pn, Profile, Units};
+    use tokio::net::TcpListener;
+
+    /// What the scripted master saw.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Seen {
+        Login(u16, u32),
+        Heartbeat,
+        Complete(Afn, Vec<u8>),
+        Events(Vec<u8>),
+    }
+
+    /// A master station reduced to a gdw376 `MasterSession` on one accepted connection.
+    struct Script {
+        stream: TcpStream,
+        session: MasterSession,
+        origin: tokio::time::Instant,
+        seen: Vec<Seen>,
+    }
+
+    impl Script {
+        async fn accept(listener: &TcpListener) -> Script {
+            let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+                .await
+                .expect("no connection")
+                .unwrap();
+            let mut cfg = MasterConfig::new(Profile::STRICT_2013);
+            cfg.tp_delay_min = None;
+            cfg.response_timeout_ms = 2000;
+            Script {
+                stream,
+                session: MasterSession::new(cfg, SessionInstant(0)),
+                origin: tokio::time::Instant::now(),
+                seen: Vec::new(),
+            }
+        }
+
+        fn now(&self) -> SessionInstant {
+            SessionInstant(millis(self.origin.elapsed()))
+        }
+
+        fn record(seen: &mut Vec<Seen>, e: MasterEvent<'_>) {
+            match e {
+                MasterEvent::Login(a) => seen.push(Seen::Login(a.a1, a.a2)),
+                MasterEvent::Heartbeat => seen.push(Seen::Heartbeat),
+                MasterEvent::Complete { afn, units, .. } => {
+                    seen.push(Seen::Complete(afn, units.to_vec()))
+                }
+                MasterEvent::Events(repr) => seen.push(Seen::Events(repr.units.to_vec())),
+                _ => {}
+            }
+        }
+
+        /// Runs the session until `done` holds for what was seen (or 10 s pass).
+        async fn until(&mut self, done: impl std::ops::Fn(&[Seen]) -> bool) {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let mut buf = [0u8; 4096];
+            loop {
+                let now = self.now();
+                let seen = &mut self.seen;
+                let n = self
+                    .session
+                    .poll(now, &mut buf, &mut |e| Self::record(seen, e));
+                if n > 0 {
+                    self.stream.write_all(&buf[..n]).await.unwrap();
+                }
+                if done(&self.seen) {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "timed out: {:?}",
+                    self.seen
+                );
+                let r = tokio::time::timeout(Duration::from_millis(20), self.stream.read(&mut buf))
+                    .await;
+                if let Ok(r) = r {
+                    let n = r.unwrap();
+                    assert!(n > 0, "terminal closed the link");
+                    let now = self.now();
+                    let seen = &mut self.seen;
+                    self.session
+                        .on_bytes(now, &buf[..n], &mut |e| Self::record(seen, e));
+                }
+            }
+        }
+
+        fn request(&mut self, afn: Afn, items: &[(Pn, Fn, &[u8])]) {
+            let mut units = [0u8; 256];
+            let n = write_units(&mut units, items).unwrap();
+            let now = self.now();
+            self.session
+                .request(
+                    now,
+                    &MasterRequest {
+                        afn,
+                        units: &units[..n],
+                        con: false,
+                    },
+                )
+                .unwrap();
+        }
+    }
+
+    fn data_of(afn: Afn, units: &[u8]) -> Vec<u8> {
+        let profile = Profile::STRICT_2013;
+        match Units::new(units, afn, Direction::Up, &profile).next() {
+            Some(Item::Unit(u)) => u.data.to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logs_in_heartbeats_answers_reports_events_and_reconnects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // 600x: a simulated minute (the heartbeat period) is 100 ms.
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock))
+            .await
+            .unwrap();
+        let mut notes = handle.subscribe();
+        let mut m = Script::accept(&listener).await;
+        m.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
+        // Heartbeats after a simulated minute of silence.
+        m.until(|s| s.iter().filter(|e| **e == Seen::Heartbeat).count() >= 2)
+            .await;
+        assert!(handle.is_logged_in());
+        // One read: forward active energy of pn 5 (990.00 kWh at the start, 900 W).
+        m.request(Afn::CLASS1, &[(Pn(5), Fn(129), &[])]);
+        m.until(|s| {
+            s.iter()
+                .any(|e| matches!(e, Seen::Complete(Afn::CLASS1, _)))
+        })
+        .await;
+        let Some(Seen::Complete(afn, units)) = m
+            .seen
+            .iter()
+            .find(|e| matches!(e, Seen::Complete(..)))
+            .cloned()
+        else {
+            unreachable!()
+        };
+        let data = data_of(afn, &units);
+        let regs =
+            Registers::<Format14>::parse(&mut Reader::new(&data, ReadOptions::default())).unwrap();
+        let kwh = regs.total().unwrap().magnitude;
+        assert!((9_900_000..9_910_000).contains(&kwh), "{kwh}");
+        // A token rejected at the keypad is an important event: ACD makes the master pull it.
+        // (Heartbeats carry no EC: the ACD of the next reply is what the master sees.)
+        assert!(handle.keypad(2, "1234-5678-9012-3456-7890").is_err());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        m.request(Afn::CLASS1, &[(Pn(1), Fn(129), &[])]);
+        m.until(|s| s.iter().any(|e| matches!(e, Seen::Events(_))))
+            .await;
+        let Some(Seen::Events(units)) = m
+            .seen
+            .iter()
+            .find(|e| matches!(e, Seen::Events(..)))
+            .cloned()
+        else {
+            unreachable!()
+        };
+        let data = data_of(Afn::CLASS3, &units);
+        let block = EventBlock::parse(&mut Reader::new(&data, ReadOptions::default())).unwrap();
+        let events: Vec<_> = block
+            .records()
+            .filter_map(|r| StationEvent::decode(r.erc, r.data))
+            .collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].pn, 2);
+        assert!(matches!(events[0].event, MeterEvent::TokenRejected { .. }));
+        // Drop the link: the terminal re-dials and logs in again on a new connection.
+        handle.drop_link();
+        let mut m2 = Script::accept(&listener).await;
+        m2.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
+        for _ in 0..100 {
+            if handle.link_stats().logins == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stats = handle.link_stats();
+        assert_eq!((stats.connects, stats.logins), (2, 2));
+        assert!(stats.heartbeats >= 2 && stats.requests >= 2, "{stats:?}");
+        let mut texts = Vec::new();
+        while let Ok(n) = notes.try_recv() {
+            texts.push(n.text);
+        }
+        assert!(texts.iter().any(|t| t == "logged in"), "{texts:?}");
+        assert!(
+            texts.iter().any(|t| t.starts_with("link down: dropped")),
+            "{texts:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.contains("token rejected")),
+            "{texts:?}"
+        );
+        handle.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_terminal_and_unreachable_master() {
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let err = start(TerminalOptions::new(Site::demo(), 9, addr, clock.clone()))
+            .await
+            .unwrap_err();
+        assert!(err.contains("a2 9"), "{err}");
+        // Nobody listens: the terminal keeps re-dialling and stops when asked.
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!handle.is_logged_in());
+        assert_eq!(handle.meters().len(), 5);
+        handle.shutdown().await;
+    }
+}
