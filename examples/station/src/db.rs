@@ -107,6 +107,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX commands_by_status ON commands (status);
     CREATE INDEX events_by_time ON events (at);
     ",
+    // Version 2 (master station): per-customer purchase counts for the engine's anti-replay,
+    // command details for restarts, relay / remaining money read from meters, the event
+    // pointer of each terminal, token amounts and notification recipients.
+    "
+    ALTER TABLE payments ADD COLUMN seq INTEGER;         -- purchase count of the customer
+    CREATE UNIQUE INDEX payments_by_customer_seq ON payments (customer_id, seq);
+    ALTER TABLE commands ADD COLUMN reason TEXT;         -- why the engine issued it (JSON)
+    ALTER TABLE commands ADD COLUMN expires_at INTEGER;  -- simulated seconds
+    ALTER TABLE commands ADD COLUMN via TEXT;            -- 'afn05' or 'afn10'
+    ALTER TABLE meters ADD COLUMN relay TEXT;            -- 'open' / 'closed' as last read
+    ALTER TABLE meters ADD COLUMN relay_at INTEGER;
+    ALTER TABLE meters ADD COLUMN remaining INTEGER;     -- remaining money read, 1e-4 units
+    ALTER TABLE meters ADD COLUMN remaining_at INTEGER;
+    ALTER TABLE terminals ADD COLUMN event_ptr INTEGER;  -- next AFN 0E record index to store
+    ALTER TABLE tokens ADD COLUMN amount INTEGER;        -- money paid, 1e-4 units
+    ALTER TABLE outbox ADD COLUMN recipient TEXT;        -- phone number
+    ALTER TABLE outbox ADD COLUMN kind TEXT;             -- low_credit, payment_reminder, …
+    CREATE INDEX events_by_customer ON events (customer_id, at);
+    CREATE INDEX commands_by_meter ON commands (meter_id, id);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -6,5 +6,6 @@
 
 pub mod clock;
 pub mod db;
+pub mod master;
 pub mod site;
 pub mod terminal;

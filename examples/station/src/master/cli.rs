@@ -1,0 +1,183 @@
+//! `cargo run --example master_station -- [OPTIONS]`: the master station as a program.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use super::{ControlVia, MasterOptions, start};
+use crate::clock::{Civil, SimClock};
+use crate::db::Db;
+use crate::site::Site;
+
+/// The amikit example master station: a 376.1 front-end for terminals, SQLite accounts,
+/// remote fee control, STS vending and an operator HTTP API on loopback.
+#[derive(Debug, Parser)]
+#[command(name = "master_station", version)]
+pub struct Args {
+    /// SQLite database file (created, migrated and seeded from the site on first start).
+    #[arg(long, default_value = "master.db")]
+    pub db: PathBuf,
+    /// Site file (default: the compiled-in demo site, examples/sites/demo.toml).
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+    /// Address terminals connect to.
+    #[arg(long, default_value = "127.0.0.1:3760")]
+    pub listen: SocketAddr,
+    /// Address of the operator API (keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1:8376")]
+    pub http: SocketAddr,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 60)]
+    pub speed: u32,
+    /// How control commands reach meters: afn05 (AFN 05 F1/F2/…) or afn10 (DL/T 645 1C frames
+    /// forwarded through AFN 10 F1).
+    #[arg(long, default_value = "afn05")]
+    pub control_via: ControlVia,
+    /// Simulated start time, `YYYY-MM-DDTHH:MM` (default: where the database left off, or
+    /// 2026-03-02T06:00 for a new database).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Simulated seconds between reads of each meter.
+    #[arg(long, default_value_t = 900)]
+    pub read_every: u64,
+    /// The terminals' heartbeat period, simulated seconds.
+    #[arg(long, default_value_t = 60)]
+    pub heartbeat: u64,
+}
+
+/// Parses `YYYY-MM-DDTHH:MM[:SS]` (or with a space).
+pub fn parse_civil(s: &str) -> Result<Civil, String> {
+    let bad = || format!("time {s:?}: expected YYYY-MM-DDTHH:MM");
+    let (date, time) = s.split_once(['T', ' ']).ok_or_else(bad)?;
+    let d: Vec<&str> = date.split('-').collect();
+    let t: Vec<&str> = time.split(':').collect();
+    let num = |x: Option<&&str>| x.and_then(|v| v.parse::<u32>().ok()).ok_or_else(bad);
+    let year = num(d.first())?;
+    let month = num(d.get(1))?;
+    let day = num(d.get(2))?;
+    let hour = num(t.first())?;
+    let minute = num(t.get(1))?;
+    let second = if t.len() > 2 { num(t.get(2))? } else { 0 };
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return Err(bad());
+    }
+    let c = |v: u32| u8::try_from(v).map_err(|_| bad());
+    Ok(Civil::new(
+        i32::try_from(year).map_err(|_| bad())?,
+        c(month)?,
+        c(day)?,
+        c(hour)?,
+        c(minute)?,
+        c(second)?,
+    ))
+}
+
+/// The latest simulated time the database has seen (readings, events), if any.
+pub fn resume_time(db: &std::path::Path) -> Option<Civil> {
+    if !db.exists() {
+        return None;
+    }
+    let db = Db::open(db).ok()?;
+    let t = db
+        .query_i64(
+            "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM readings UNION ALL SELECT MAX(at) FROM events)",
+            [],
+        )
+        .ok()
+        .flatten()?;
+    Some(Civil::from_sim(t + 1))
+}
+
+/// Runs the master station until interrupted (Ctrl-C), then shuts it down cleanly.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("master_station: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let site = match &args.site {
+        Some(p) => Site::load(p)?,
+        None => Site::demo(),
+    };
+    let start_at = match &args.start {
+        Some(s) => parse_civil(s)?,
+        None => resume_time(&args.db).unwrap_or(Civil::new(2026, 3, 2, 6, 0, 0)),
+    };
+    let clock = SimClock::new(start_at, args.speed);
+    let mut opts = MasterOptions::new(site, args.db.clone(), clock);
+    opts.listen = args.listen;
+    opts.http = args.http;
+    opts.control_via = args.control_via;
+    opts.read_every = args.read_every;
+    opts.heartbeat = args.heartbeat;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let handle = start(opts).await?;
+        println!(
+            "master station: terminals on {}, operator API on http://{}/api/customers, \
+             database {}, simulated time {} (x{}), control via {}",
+            handle.terminal_addr(),
+            handle.http_addr(),
+            args.db.display(),
+            handle.clock().civil(),
+            args.speed,
+            args.control_via.name(),
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        println!("master station: stopping");
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_times_parse() {
+        assert_eq!(
+            parse_civil("2026-03-02T06:30").unwrap(),
+            Civil::new(2026, 3, 2, 6, 30, 0)
+        );
+        assert_eq!(
+            parse_civil("2026-03-02 06:30:15").unwrap(),
+            Civil::new(2026, 3, 2, 6, 30, 15)
+        );
+        assert!(parse_civil("2026-13-02T06:30").is_err());
+        assert!(parse_civil("yesterday").is_err());
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let a = Args::try_parse_from([
+            "master_station",
+            "--db",
+            "x.db",
+            "--control-via",
+            "afn10",
+            "--speed",
+            "600",
+        ])
+        .unwrap();
+        assert_eq!(a.control_via, ControlVia::Afn10);
+        assert_eq!(a.speed, 600);
+        assert!(Args::try_parse_from(["master_station", "--control-via", "afn07"]).is_err());
+    }
+}

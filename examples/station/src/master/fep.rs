@@ -1,0 +1,801 @@
+//! The front-end processor: a tokio TCP server with one task per terminal connection, each
+//! driving an `amikit-gdw376` [`MasterSession`].
+//!
+//! A connection task owns its session (about 8 KiB, boxed), a 1 KiB read buffer, a 1 KiB write
+//! buffer and a short queue of jobs; it never blocks on the database or the core (readings and
+//! results go to the core through a bounded channel). Per connection at most four requests
+//! are outstanding (the session's slots); more wait in the queue (bounded: the oldest reads
+//! are dropped first, commands never).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use amikit_dlt645::Di;
+use amikit_gdw376::control::Direction;
+use amikit_gdw376::session::Backoff;
+use amikit_gdw376::session::master::{
+    AckStyle, MasterConfig, MasterEvent, MasterSession, Request, RequestError, RequestId,
+    write_units,
+};
+use amikit_gdw376::units::{Value, read_options};
+use amikit_gdw376::{Address, Afn, Fn, Instant, Item, Pn, Units};
+use amikit_prepay::{CommandKind, Timestamp};
+use amikit_tariff::Energy;
+use rusqlite::params;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::control::{
+    CmdKey, Fwd, afn05_units, afn10_units, confirm_outcome, decode_forward, dlt645_control_frame,
+    dlt645_read_frame,
+};
+use super::core::CoreMsg;
+use super::stats::Stats;
+use super::{ControlVia, Shared};
+
+/// What the core asks a connection to do.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnCmd {
+    /// Send a control command to a meter.
+    Control {
+        /// The tracked command.
+        key: CmdKey,
+        /// Meter slot.
+        meter: usize,
+        /// What.
+        kind: CommandKind,
+        /// Its expiry (DL/T 645 valid-until).
+        expires: Timestamp,
+    },
+    /// Read a meter's relay state now.
+    ReadStatus {
+        /// Meter slot.
+        meter: usize,
+    },
+}
+
+/// Attempts per read per round.
+const READ_TRIES: u8 = 3;
+/// Jobs waiting per connection.
+const QUEUE_MAX: usize = 64;
+
+type Session = MasterSession;
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    /// AFN 0C F129 + F25 of one meter.
+    Read { meter: usize, tries: u8 },
+    /// AFN 10 F1 with a DL/T 645 read.
+    Forward { meter: usize, di: Di, tries: u8 },
+    /// A command.
+    Control {
+        key: CmdKey,
+        meter: usize,
+        kind: CommandKind,
+        expires: Timestamp,
+    },
+}
+
+struct Inflight {
+    id: RequestId,
+    job: Job,
+    sent: std::time::Instant,
+}
+
+/// An owned copy of what the session reported.
+enum Ev {
+    Login(Address),
+    Logout,
+    Heartbeat,
+    Online,
+    Offline,
+    Complete {
+        id: RequestId,
+        afn: Afn,
+        units: Vec<u8>,
+    },
+    Failed(RequestId),
+    Events(Vec<u8>),
+}
+
+/// Accepts terminals until `stop`, then closes every connection and waits for them.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    Stats::bump(&shared.stats.connections);
+                    tasks.spawn(connection(shared.clone(), stream, stop.clone()));
+                }
+                Err(e) => {
+                    eprintln!("master: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while tasks.join_next().await.is_some() {}
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    session: Box<Session>,
+    terminal: Option<usize>,
+    tx: Option<mpsc::Sender<ConnCmd>>,
+    registered: Option<mpsc::WeakSender<ConnCmd>>,
+    queue: VecDeque<Job>,
+    inflight: Vec<Inflight>,
+    next_round: Option<tokio::time::Instant>,
+    out: Vec<u8>,
+    units: Vec<u8>,
+    frame: Vec<u8>,
+}
+
+async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    let link = shared.link;
+    let cfg = MasterConfig {
+        profile: link.profile,
+        msa: link.msa,
+        response_timeout_ms: link.response_timeout_ms,
+        retries: 2,
+        backoff: Backoff {
+            initial_ms: link.response_timeout_ms,
+            max_ms: link.response_timeout_ms.saturating_mul(2),
+        },
+        tp_delay_min: None,
+        heartbeat_ms: link.heartbeat_ms,
+        offline_after: 3,
+        ack: AckStyle::AllConfirm,
+        pull_events: true,
+    };
+    let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
+    let now = Instant(shared.link_ms());
+    let mut c = Conn {
+        session: Box::new(Session::new(cfg, now)),
+        shared,
+        terminal: None,
+        tx: Some(tx),
+        registered: None,
+        queue: VecDeque::new(),
+        inflight: Vec::new(),
+        next_round: None,
+        out: vec![0u8; 1024],
+        units: vec![0u8; 512],
+        frame: vec![0u8; 256],
+    };
+    let mut buf = vec![0u8; 1024];
+    let mut evs: Vec<Ev> = Vec::new();
+    loop {
+        if c.pump(&mut stream, &mut evs).await.is_err() {
+            break;
+        }
+        let now_ms = c.shared.link_ms();
+        let mut wake = c.session.poll_at().map(|t| {
+            tokio::time::Instant::now() + Duration::from_millis(t.0.saturating_sub(now_ms))
+        });
+        if let Some(r) = c.next_round {
+            wake = Some(wake.map_or(r, |w| w.min(r)));
+        }
+        let wake = wake.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    Stats::add(&c.shared.stats.bytes_in, n as u64);
+                    let now = Instant(c.shared.link_ms());
+                    let bytes = buf.get(..n).unwrap_or(&[]);
+                    let stats = c.shared.stats.clone();
+                    c.session.on_bytes(now, bytes, &mut |e| collect(e, &mut evs, &stats));
+                    if !c.handle(&mut evs) {
+                        break;
+                    }
+                }
+            },
+            cmd = rx.recv() => match cmd {
+                // The registry dropped our sender: a newer connection of the same terminal.
+                None => break,
+                Some(ConnCmd::Control { key, meter, kind, expires }) => {
+                    c.queue.push_front(Job::Control { key, meter, kind, expires });
+                }
+                Some(ConnCmd::ReadStatus { meter }) => {
+                    c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0 });
+                }
+            },
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    c.close().await;
+}
+
+fn collect(e: MasterEvent<'_>, evs: &mut Vec<Ev>, stats: &Stats) {
+    match e {
+        MasterEvent::Login(a) => {
+            Stats::bump(&stats.frames_in);
+            Stats::bump(&stats.logins);
+            evs.push(Ev::Login(a));
+        }
+        MasterEvent::Logout => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::Logout);
+        }
+        MasterEvent::Heartbeat => {
+            Stats::bump(&stats.frames_in);
+            Stats::bump(&stats.heartbeats);
+            evs.push(Ev::Heartbeat);
+        }
+        MasterEvent::Online => evs.push(Ev::Online),
+        MasterEvent::Offline => evs.push(Ev::Offline),
+        MasterEvent::Response { .. } => Stats::bump(&stats.frames_in),
+        MasterEvent::Complete { id, afn, units } => evs.push(Ev::Complete {
+            id,
+            afn,
+            units: units.to_vec(),
+        }),
+        MasterEvent::Overflow(id) | MasterEvent::Timeout(id) => {
+            Stats::bump(&stats.timeouts);
+            evs.push(Ev::Failed(id));
+        }
+        MasterEvent::Report(r) | MasterEvent::Events(r) => {
+            Stats::bump(&stats.frames_in);
+            if r.afn == Afn::CLASS3 {
+                evs.push(Ev::Events(r.units.to_vec()));
+            }
+        }
+        MasterEvent::Duplicate | MasterEvent::Unmatched(_) => Stats::bump(&stats.frames_in),
+        MasterEvent::Rejected(_) => {
+            Stats::bump(&stats.frames_in);
+            Stats::bump(&stats.rejected);
+        }
+    }
+}
+
+/// Counts the whole frames in `bytes` (the session queues whole frames only).
+fn count_frames(bytes: &[u8]) -> u64 {
+    let mut n = 0u64;
+    let mut rest = bytes;
+    while let Some(&[0x68, l0, l1, _, _, 0x68]) = rest.first_chunk::<6>() {
+        let user = usize::from(u16::from_le_bytes([l0, l1]) >> 2);
+        n += 1;
+        rest = rest.get(user + 8..).unwrap_or(&[]);
+    }
+    n
+}
+
+impl Conn {
+    /// Runs the session's timers, issues queued jobs, writes what is due.
+    async fn pump(&mut self, stream: &mut TcpStream, evs: &mut Vec<Ev>) -> Result<(), ()> {
+        for _ in 0..4 {
+            let now = Instant(self.shared.link_ms());
+            let stats = self.shared.stats.clone();
+            let n = self
+                .session
+                .poll(now, &mut self.out, &mut |e| collect(e, evs, &stats));
+            if !evs.is_empty() && !self.handle(evs) {
+                return Err(());
+            }
+            if n > 0 {
+                let bytes = self.out.get(..n).unwrap_or(&[]);
+                Stats::add(&stats.frames_out, count_frames(bytes));
+                Stats::add(&stats.bytes_out, n as u64);
+                match tokio::time::timeout(Duration::from_secs(10), stream.write_all(bytes)).await {
+                    Ok(Ok(())) => {}
+                    _ => return Err(()),
+                }
+            }
+            if self.terminal.is_some()
+                && let Some(r) = self.next_round
+                && tokio::time::Instant::now() >= r
+            {
+                self.round();
+            }
+            let issued = self.issue();
+            if n == 0 && !issued {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles collected session events; false to close the connection.
+    fn handle(&mut self, evs: &mut Vec<Ev>) -> bool {
+        let mut keep = true;
+        for e in evs.drain(..) {
+            match e {
+                Ev::Login(a) => keep &= self.login(a),
+                Ev::Heartbeat | Ev::Online => self.seen(),
+                Ev::Logout | Ev::Offline => keep = false,
+                Ev::Complete { id, afn, units } => {
+                    self.seen();
+                    self.complete(id, afn, &units);
+                }
+                Ev::Failed(id) => self.failed(id),
+                Ev::Events(units) => self.events(&units),
+            }
+        }
+        keep
+    }
+
+    fn seen(&self) {
+        if let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) {
+            t.last_seen
+                .store(self.shared.clock.now(), Ordering::Relaxed);
+        }
+    }
+
+    fn login(&mut self, a: Address) -> bool {
+        let Some(&slot) = self.shared.term_by_addr.get(&(a.a1, a.a2)) else {
+            let at = self.shared.clock.now();
+            let (a1, a2) = (a.a1, a.a2);
+            self.shared.store.exec(move |c| {
+                c.execute(
+                    "INSERT INTO events (at, kind, detail) VALUES (?1, 'unknown_terminal', ?2)",
+                    params![at, json!({"a1": format!("{a1:04X}"), "a2": a2}).to_string()],
+                )?;
+                Ok(())
+            });
+            return false;
+        };
+        if self.terminal.is_some_and(|t| t != slot) {
+            return false;
+        }
+        let Some(t) = self.shared.terminals.get(slot) else {
+            return false;
+        };
+        if self.terminal.is_none() {
+            self.terminal = Some(slot);
+            if let (Ok(mut g), Some(tx)) = (t.conn.lock(), self.tx.take()) {
+                // Replacing an older connection of this terminal drops its sender: it closes.
+                self.registered = Some(tx.downgrade());
+                *g = Some(tx);
+            }
+        }
+        let at = self.shared.clock.now();
+        t.online.store(true, Ordering::Relaxed);
+        t.last_seen.store(at, Ordering::Relaxed);
+        let id = t.id;
+        self.shared.store.exec(move |c| {
+            c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
+                .execute(params![id, at])?;
+            c.prepare_cached(
+                "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, 'login', '{}')",
+            )?
+            .execute(params![at, id])?;
+            Ok(())
+        });
+        let _ = self.shared.core.try_send(CoreMsg::Link {
+            terminal: slot,
+            online: true,
+        });
+        // Read at once (the first reading after a (re)connection), then on the schedule.
+        self.next_round = Some(tokio::time::Instant::now());
+        true
+    }
+
+    fn enqueue(&mut self, job: Job) {
+        if self.queue.len() >= QUEUE_MAX {
+            if let Some(i) = self
+                .queue
+                .iter()
+                .position(|j| !matches!(j, Job::Control { .. }))
+            {
+                self.queue.remove(i);
+            } else {
+                return;
+            }
+        }
+        self.queue.push_back(job);
+    }
+
+    /// Queues one read round and schedules the next (staggered per terminal).
+    fn round(&mut self) {
+        let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) else {
+            return;
+        };
+        let meters = t.meters.clone();
+        let offset = t.offset;
+        for m in meters {
+            self.enqueue(Job::Read { meter: m, tries: 0 });
+            let Some((local, watch)) = self.shared.meters.get(m).map(|info| {
+                (
+                    info.fee == crate::site::FeeControl::Local,
+                    info.watch.load(Ordering::Relaxed),
+                )
+            }) else {
+                continue;
+            };
+            if local {
+                self.enqueue(Job::Forward {
+                    meter: m,
+                    di: Di::REMAINING_MONEY,
+                    tries: 0,
+                });
+            }
+            if watch {
+                self.enqueue(Job::Forward {
+                    meter: m,
+                    di: Di::STATUS_WORD_3,
+                    tries: 0,
+                });
+            }
+        }
+        let every = self.shared.link.read_every;
+        let now = self.shared.clock.now();
+        let phase = u64::try_from(now).unwrap_or(0).wrapping_sub(offset);
+        let next = every - phase % every;
+        self.next_round = Some(tokio::time::Instant::now() + self.shared.clock.real(next));
+    }
+
+    /// Sends queued jobs while the session has free slots; true if any was sent.
+    fn issue(&mut self) -> bool {
+        if self.terminal.is_none() {
+            return false;
+        }
+        let mut any = false;
+        while self.session.outstanding() < 4 {
+            let Some(job) = self.queue.pop_front() else {
+                break;
+            };
+            let built = self.build(job);
+            let (afn, n) = match built {
+                Ok(x) => x,
+                Err(e) => {
+                    self.job_failed(job, &e);
+                    continue;
+                }
+            };
+            let now = Instant(self.shared.link_ms());
+            let req = Request {
+                afn,
+                units: self.units.get(..n).unwrap_or(&[]),
+                con: false,
+            };
+            match self.session.request(now, &req) {
+                Ok(id) => {
+                    Stats::bump(&self.shared.stats.requests);
+                    self.inflight.push(Inflight {
+                        id,
+                        job,
+                        sent: std::time::Instant::now(),
+                    });
+                    any = true;
+                }
+                Err(RequestError::Busy | RequestError::NoTerminal) => {
+                    self.queue.push_front(job);
+                    break;
+                }
+                Err(e) => self.job_failed(job, &format!("{e:?}")),
+            }
+        }
+        any
+    }
+
+    fn build(&mut self, job: Job) -> Result<(Afn, usize), String> {
+        let meter = match job {
+            Job::Read { meter, .. } | Job::Forward { meter, .. } | Job::Control { meter, .. } => {
+                meter
+            }
+        };
+        let info = self
+            .shared
+            .meters
+            .get(meter)
+            .ok_or_else(|| "unknown meter".to_string())?;
+        match job {
+            Job::Read { .. } => {
+                let n = write_units(
+                    &mut self.units,
+                    &[(Pn(info.pn), Fn(129), &[]), (Pn(info.pn), Fn(25), &[])],
+                )
+                .map_err(|e| e.to_string())?;
+                Ok((Afn::CLASS1, n))
+            }
+            Job::Forward { di, .. } => {
+                let k = dlt645_read_frame(info.address, di, &mut self.frame)?;
+                let n = afn10_units(self.frame.get(..k).unwrap_or(&[]), &mut self.units)?;
+                Ok((Afn::FORWARD, n))
+            }
+            Job::Control { kind, expires, .. } => match self.shared.link.control_via {
+                ControlVia::Afn05 => {
+                    Ok((Afn::CONTROL, afn05_units(kind, info.pn, &mut self.units)?))
+                }
+                ControlVia::Afn10 => {
+                    let k = dlt645_control_frame(info.address, kind, expires, &mut self.frame)?;
+                    let n = afn10_units(self.frame.get(..k).unwrap_or(&[]), &mut self.units)?;
+                    Ok((Afn::FORWARD, n))
+                }
+            },
+        }
+    }
+
+    fn take(&mut self, id: RequestId) -> Option<Inflight> {
+        let i = self.inflight.iter().position(|f| f.id == id)?;
+        Some(self.inflight.swap_remove(i))
+    }
+
+    fn complete(&mut self, id: RequestId, afn: Afn, units: &[u8]) {
+        let Some(f) = self.take(id) else {
+            return;
+        };
+        Stats::bump(&self.shared.stats.responses);
+        self.shared.stats.record_latency(f.sent.elapsed());
+        let profile = self.shared.link.profile;
+        let at = self.shared.clock.now();
+        match f.job {
+            Job::Read { meter, tries } => {
+                let pn = self.shared.meters.get(meter).map_or(0, |m| m.pn);
+                let (energy, power) = if afn == Afn::CLASS1 {
+                    decode_read(units, &profile, pn)
+                } else {
+                    (None, None)
+                };
+                match energy {
+                    Some(energy) => {
+                        let _ = self.shared.core.try_send(CoreMsg::Reading {
+                            meter,
+                            at,
+                            energy,
+                            power_w: power,
+                        });
+                    }
+                    None => self.retry(Job::Read {
+                        meter,
+                        tries: tries + 1,
+                    }),
+                }
+            }
+            Job::Forward { meter, di, tries } => {
+                let r = if afn == Afn::FORWARD {
+                    decode_forward(units, &profile)
+                } else {
+                    Fwd::Unexpected
+                };
+                let msg = match r {
+                    Fwd::Money(money) => Some(CoreMsg::Remaining { meter, at, money }),
+                    Fwd::Status(s) => Some(CoreMsg::Relay {
+                        meter,
+                        at,
+                        open: s.relay_open(),
+                    }),
+                    _ => None,
+                };
+                match msg {
+                    Some(m) => {
+                        let _ = self.shared.core.try_send(m);
+                    }
+                    None => self.retry(Job::Forward {
+                        meter,
+                        di,
+                        tries: tries + 1,
+                    }),
+                }
+            }
+            Job::Control { key, .. } => {
+                let result = match self.shared.link.control_via {
+                    ControlVia::Afn05 => match confirm_outcome(units, &profile, Afn::CONTROL) {
+                        Some(true) => Ok(()),
+                        Some(false) => Err("denied by the terminal (AFN 00)".to_string()),
+                        None => Err(format!("unexpected AFN {:02X} reply", afn.0)),
+                    },
+                    ControlVia::Afn10 if afn == Afn::FORWARD => {
+                        match decode_forward(units, &profile) {
+                            Fwd::Ack => Ok(()),
+                            Fwd::Denied(e) => {
+                                Err(format!("denied by the meter (error word {e:02X})"))
+                            }
+                            Fwd::Silent => Err("no reply from the meter".to_string()),
+                            _ => Err("unexpected meter reply".to_string()),
+                        }
+                    }
+                    ControlVia::Afn10 => Err("forwarding refused by the terminal".to_string()),
+                };
+                self.command_done(key, result);
+            }
+        }
+    }
+
+    fn retry(&mut self, job: Job) {
+        let tries = match job {
+            Job::Read { tries, .. } | Job::Forward { tries, .. } => tries,
+            Job::Control { .. } => 0,
+        };
+        if tries < READ_TRIES {
+            self.enqueue(job);
+        }
+    }
+
+    fn failed(&mut self, id: RequestId) {
+        let Some(f) = self.take(id) else {
+            return;
+        };
+        match f.job {
+            Job::Read { meter, tries } => self.retry(Job::Read {
+                meter,
+                tries: tries + 1,
+            }),
+            Job::Forward { meter, di, tries } => self.retry(Job::Forward {
+                meter,
+                di,
+                tries: tries + 1,
+            }),
+            Job::Control { key, .. } => self.command_done(key, Err("no response".into())),
+        }
+    }
+
+    fn job_failed(&mut self, job: Job, why: &str) {
+        if let Job::Control { key, .. } = job {
+            self.command_done(key, Err(why.to_string()));
+        }
+    }
+
+    fn command_done(&self, key: CmdKey, result: Result<(), String>) {
+        let _ = self
+            .shared
+            .core
+            .try_send(CoreMsg::CommandDone { key, result });
+    }
+
+    /// Stores important events pulled (or reported) from the terminal, once each.
+    fn events(&mut self, units: &[u8]) {
+        let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) else {
+            return;
+        };
+        let profile = self.shared.link.profile;
+        let opts = read_options(&profile);
+        let at = self.shared.clock.now();
+        let mut rows = Vec::new();
+        let mut ptr = t.event_ptr.lock().map(|g| *g).unwrap_or(None);
+        for item in Units::new(units, Afn::CLASS3, Direction::Up, &profile) {
+            let Item::Unit(u) = item else { continue };
+            let Ok(Some(Value::Events(block))) = u.value(&profile, Afn::CLASS3, Direction::Up)
+            else {
+                continue;
+            };
+            for (i, rec) in block.records().enumerate() {
+                let idx = block.pm.wrapping_add(u8::try_from(i).unwrap_or(u8::MAX));
+                let fresh = ptr.is_none_or(|p| idx.wrapping_sub(p) < 128);
+                if fresh {
+                    let decoded = serde_json::to_value(rec.decode(opts)).unwrap_or_default();
+                    rows.push(json!({
+                        "erc": rec.erc,
+                        "index": idx,
+                        "data": rec.data.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+                        "event": decoded,
+                    }));
+                }
+            }
+            ptr = Some(block.pn);
+        }
+        if let Ok(mut g) = t.event_ptr.lock() {
+            *g = ptr;
+        }
+        let id = t.id;
+        let p = ptr.map(i64::from);
+        self.shared.store.exec(move |c| {
+            for r in rows {
+                let kind = format!("erc{}", r.get("erc").and_then(|e| e.as_u64()).unwrap_or(0));
+                c.prepare_cached(
+                    "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![at, id, kind, r.to_string()])?;
+            }
+            c.prepare_cached("UPDATE terminals SET event_ptr = ?2 WHERE id = ?1")?
+                .execute(params![id, p])?;
+            Ok(())
+        });
+    }
+
+    /// The connection ends: unregister (if still the terminal's connection), fail commands.
+    async fn close(mut self) {
+        let pending: Vec<Job> = self
+            .inflight
+            .drain(..)
+            .map(|f| f.job)
+            .chain(self.queue.drain(..))
+            .collect();
+        for job in pending {
+            if let Job::Control { key, .. } = job {
+                let _ = self
+                    .shared
+                    .core
+                    .send(CoreMsg::CommandDone {
+                        key,
+                        result: Err("link lost".into()),
+                    })
+                    .await;
+            }
+        }
+        let Some(slot) = self.terminal else {
+            return;
+        };
+        let Some(t) = self.shared.terminals.get(slot) else {
+            return;
+        };
+        let ours = match t.conn.lock() {
+            Ok(mut g) => {
+                // Still ours if nobody replaced the sender we registered.
+                let mine = self.registered.as_ref().and_then(mpsc::WeakSender::upgrade);
+                let ours = match (g.as_ref(), mine) {
+                    (Some(s), Some(m)) => s.same_channel(&m),
+                    _ => false,
+                };
+                if ours {
+                    *g = None;
+                }
+                ours
+            }
+            Err(_) => false,
+        };
+        if !ours {
+            return;
+        }
+        t.online.store(false, Ordering::Relaxed);
+        let at = self.shared.clock.now();
+        let id = t.id;
+        self.shared.store.exec(move |c| {
+            c.prepare_cached("UPDATE terminals SET online = 0 WHERE id = ?1")?
+                .execute(params![id])?;
+            c.prepare_cached(
+                "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, 'offline', '{}')",
+            )?
+            .execute(params![at, id])?;
+            Ok(())
+        });
+        let _ = self
+            .shared
+            .core
+            .send(CoreMsg::Link {
+                terminal: slot,
+                online: false,
+            })
+            .await;
+    }
+}
+
+/// Forward active energy (F129 total) and total active power (F25) of measurement point `pn`.
+fn decode_read(
+    units: &[u8],
+    profile: &amikit_gdw376::Profile,
+    pn: u16,
+) -> (Option<Energy>, Option<i64>) {
+    let mut energy = None;
+    let mut power = None;
+    for item in Units::new(units, Afn::CLASS1, Direction::Up, profile) {
+        let Item::Unit(u) = item else { continue };
+        if u.pn != Pn(pn) {
+            continue;
+        }
+        match u.value(profile, Afn::CLASS1, Direction::Up) {
+            Ok(Some(Value::ActiveEnergy(r))) if u.fn_ == Fn(129) => {
+                // Format 14: 1e-4 kWh = 0.1 Wh.
+                energy = r
+                    .total()
+                    .and_then(|f| i64::try_from(f.magnitude / 10).ok())
+                    .map(Energy::from_wh);
+            }
+            Ok(Some(Value::Realtime(rt))) => {
+                // Format 09: 1e-4 kW = 0.1 W.
+                power = rt.get().active_power.first().copied().flatten().map(|p| {
+                    let w = i64::from(p.magnitude) / 10;
+                    if p.negative { -w } else { w }
+                });
+            }
+            _ => {}
+        }
+    }
+    (energy, power)
+}

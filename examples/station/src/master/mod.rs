@@ -1,0 +1,485 @@
+//! The master station: a front-end processor for Q/GDW 376.1 terminals, SQLite accounts,
+//! remote fee control, STS vending and an operator HTTP API.
+//!
+//! ```text
+//!  terminals ──TCP 376.1──▶ fep (one tokio task per connection, a gdw376 MasterSession each)
+//!                              │ readings, relay states, command results        ▲ commands
+//!                              ▼                                               │
+//!                           core (one task: tariff charging, prepay engines, command tracker)
+//!                              │ one closure per input                 ▲ payments (after commit)
+//!                              ▼                                       │
+//!                           store (one DB thread, one SQLite transaction per batch)
+//!  operator ──HTTP/JSON──▶ api (axum on loopback) ──▶ core / store
+//! ```
+//!
+//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 identify it among the site's
+//!   terminals), heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
+//!   frame. Every `read_every` simulated seconds (staggered per terminal) the master reads
+//!   each meter with AFN 0C F129 + F25 (pn = measurement point); local-fee-control meters also
+//!   get AFN 10 F1 forwarded DL/T 645 reads of remaining money `00900200` and status word 3
+//!   `04000503`; remote meters get the status-word read while their relay is not closed or a
+//!   relay command is live. Reads that fail are retried (three tries per round); a terminal
+//!   that raises ACD has its important events pulled (AFN 0E F1) and stored.
+//! * [`billing`] and the core: readings are priced with the customer's tariff (`amikit-tariff`,
+//!   rollover, split at price changes) and fed to the customer's `amikit-prepay` engine (State
+//!   Grid remote profile); its commands go to the tracker, its notifications to `outbox`.
+//! * [`control`]: the tracker (`amikit-prepay`'s, sharded) and the AFN 05 / AFN 10 encodings.
+//! * [`store`]: the DB thread; [`crate::db`] holds the schema (version 2 adds the master's
+//!   columns).
+//! * [`api`]: the operator API. [`http::http_json`] is a small client for it.
+//!
+//! Time: business time (tariff periods, command expiry, TIDs, the `at` columns) is the
+//! simulated clock ([`SimClock`]); link timeouts (response timeout, offline detection) are
+//! real milliseconds from a tokio-independent monotonic clock. Requests carry no Tp: with a
+//! clock compressed `speed` times, Tp's minute-resolution delay check would refuse
+//! retransmissions (which keep their Tp) after a fraction of a real second.
+//!
+//! # Operator HTTP API (JSON, loopback)
+//!
+//! | method and path | body / query | answer |
+//! |---|---|---|
+//! | `POST /api/payments` | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "duplicate", seq, balance, …}` |
+//! | `POST /api/tokens` | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order) |
+//! | `POST /api/guard` | `{customer, on}` | `{customer, guarded}` |
+//! | `GET /api/customers` | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
+//! | `GET /api/commands` | `?customer=&status=&limit=` | every command and its status |
+//! | `GET /api/jobs` | | manual jobs |
+//! | `GET /api/events` | `?customer=&kind=&after=&limit=` | the event log |
+//! | `GET /api/outbox` | `?customer=&limit=` | notifications (SMS) |
+//! | `GET /api/payments` | `?customer=` | payments |
+//! | `GET /api/readings` | `?meter=&limit=` | register readings |
+//! | `GET /api/terminals` | | online state, last seen, meters |
+//! | `GET /api/stats` | | frames in/out, requests, p50/p99 request latency, DB batches |
+//! | `POST /api/stats/reset` | | zeroes the counters |
+//!
+//! `customer` is a name or a numeric id; `meter` is a 12-digit DL/T 645 address; `amount` is a
+//! decimal string (`"50.00"`) or an integer. Money in answers is an exact decimal string with
+//! four decimals.
+
+pub mod api;
+pub mod billing;
+pub mod cli;
+pub mod control;
+pub mod core;
+pub mod fep;
+pub mod http;
+pub mod stats;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::{Arc, Mutex};
+
+use amikit_gdw376::Profile;
+use amikit_prepay::{Timestamp, TrackerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::{SimClock, SimSeconds};
+use crate::db::Db;
+use crate::site::{FeeControl, Site, workspace_root};
+
+pub use http::http_json;
+
+/// How control commands reach the meters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ControlVia {
+    /// AFN 05 F1/F2/F25/F33/F26/F34 with pn = the meter's measurement point.
+    #[default]
+    Afn05,
+    /// AFN 10 F1 carrying a DL/T 645 `1C` frame built by the master.
+    Afn10,
+}
+
+impl ControlVia {
+    /// `afn05` / `afn10`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ControlVia::Afn05 => "afn05",
+            ControlVia::Afn10 => "afn10",
+        }
+    }
+}
+
+impl std::str::FromStr for ControlVia {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "afn05" => Ok(ControlVia::Afn05),
+            "afn10" => Ok(ControlVia::Afn10),
+            other => Err(format!("--control-via {other:?}: expected afn05 or afn10")),
+        }
+    }
+}
+
+/// Everything [`start`] needs.
+#[derive(Debug, Clone)]
+pub struct MasterOptions {
+    /// The deployment (customers, meters, tariffs, vending key); seeds an empty database.
+    pub site: Site,
+    /// The SQLite file (created and migrated on first start).
+    pub db: PathBuf,
+    /// Where terminals connect (port 0: any free port, see [`MasterHandle::terminal_addr`]).
+    pub listen: SocketAddr,
+    /// The operator API (port 0: any free port, see [`MasterHandle::http_addr`]).
+    pub http: SocketAddr,
+    /// The simulated clock (business time).
+    pub clock: SimClock,
+    /// How commands reach meters.
+    pub control_via: ControlVia,
+    /// Simulated seconds between reads of a meter (900: every 15 minutes).
+    pub read_every: u64,
+    /// The terminals' heartbeat period, simulated seconds (offline after three silent periods,
+    /// but never sooner than 3 real seconds).
+    pub heartbeat: u64,
+    /// Real milliseconds to wait for a response before retransmitting (two retransmissions).
+    pub response_timeout_ms: u64,
+    /// Command tracking (simulated seconds); `None`: derived from the clock speed so that the
+    /// tracker's acknowledgement timeout covers the link's real-time retries
+    /// ([`default_tracker`]).
+    pub tracker: Option<TrackerConfig>,
+}
+
+impl MasterOptions {
+    /// Options with the defaults: loopback on free ports, AFN 05 control, reads every 15
+    /// simulated minutes, 60 s heartbeat, 2 s response timeout, tracker derived from the speed.
+    pub fn new(site: Site, db: PathBuf, clock: SimClock) -> Self {
+        let lo = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            site,
+            db,
+            listen: lo,
+            http: lo,
+            clock,
+            control_via: ControlVia::Afn05,
+            read_every: 900,
+            heartbeat: 60,
+            response_timeout_ms: 2000,
+            tracker: None,
+        }
+    }
+}
+
+/// Tracker timing for a clock running `speed` times real time with link timeouts of
+/// `response_timeout_ms`: the acknowledgement timeout covers a request and its two
+/// retransmissions (about 4 × the response timeout, real), retries start after half a real
+/// second, a restoring close must be acknowledged within 15 simulated minutes or twice the
+/// acknowledgement timeout, whichever is longer; manual job after 5 failures.
+pub fn default_tracker(speed: u32, response_timeout_ms: u64) -> TrackerConfig {
+    let speed = u64::from(speed.max(1));
+    let sim =
+        |real_ms: u64| u32::try_from(real_ms.saturating_mul(speed) / 1000).unwrap_or(u32::MAX);
+    let ack_timeout = sim(response_timeout_ms.saturating_mul(4) + 500).max(30);
+    let retry_base = sim(500).max(30);
+    let retry_max = retry_base.saturating_mul(8).max(600);
+    TrackerConfig {
+        validity: ack_timeout
+            .saturating_mul(8)
+            .saturating_add(retry_max.saturating_mul(5))
+            .max(1800),
+        ack_timeout,
+        retry_base,
+        retry_max,
+        max_failures: 5,
+        restore_within: ack_timeout.saturating_mul(2).max(900),
+    }
+}
+
+/// Seconds from 1970-01-01 to 2000-01-01 (local civil time in both).
+const UNIX_2000: i64 = 946_684_800;
+
+/// The engine timestamp of a simulated time.
+pub fn sim_ts(t: SimSeconds) -> Timestamp {
+    Timestamp(t + UNIX_2000)
+}
+
+/// Simulated seconds of a local-time count since 1970.
+pub fn unix_to_sim(u: i64) -> SimSeconds {
+    u - UNIX_2000
+}
+
+/// Link settings shared by the connection tasks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkCfg {
+    pub profile: Profile,
+    pub msa: u8,
+    pub read_every: u64,
+    pub heartbeat_ms: u64,
+    pub response_timeout_ms: u64,
+    pub control_via: ControlVia,
+}
+
+/// A terminal of the site, with its live state.
+#[derive(Debug)]
+pub(crate) struct TermInfo {
+    pub id: i64,
+    pub a1: u16,
+    pub a2: u32,
+    pub meters: Vec<usize>,
+    pub online: AtomicBool,
+    pub last_seen: AtomicI64,
+    pub conn: Mutex<Option<mpsc::Sender<fep::ConnCmd>>>,
+    pub event_ptr: Mutex<Option<u8>>,
+    /// Stagger of the read rounds, simulated seconds.
+    pub offset: u64,
+}
+
+/// A meter of the site.
+#[derive(Debug)]
+pub(crate) struct MeterInfo {
+    pub id: i64,
+    pub terminal: usize,
+    pub pn: u16,
+    pub address: amikit_dlt645::Address,
+    pub address_text: String,
+    pub customer_id: i64,
+    pub fee: FeeControl,
+    /// Read the relay state (status word 3) in every round.
+    pub watch: AtomicBool,
+}
+
+/// A customer as the API resolves it.
+#[derive(Debug, Clone)]
+pub(crate) struct CustInfo {
+    pub id: i64,
+    pub name: String,
+    pub fee: FeeControl,
+    pub meters: Vec<usize>,
+}
+
+/// State shared by every task of one master.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub clock: SimClock,
+    pub link: LinkCfg,
+    pub terminals: Vec<TermInfo>,
+    pub term_by_addr: HashMap<(u16, u32), usize>,
+    pub meters: Vec<MeterInfo>,
+    pub meter_by_id: HashMap<i64, usize>,
+    pub meter_by_address: HashMap<String, usize>,
+    pub customers: Vec<CustInfo>,
+    pub customer_by_id: HashMap<i64, usize>,
+    pub customer_by_name: HashMap<String, usize>,
+    pub stats: Arc<stats::Stats>,
+    pub core: mpsc::Sender<core::CoreMsg>,
+    pub store: store::Store,
+    pub epoch: std::time::Instant,
+}
+
+impl Shared {
+    /// Milliseconds of the link clock.
+    pub fn link_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A running master station.
+#[derive(Debug)]
+pub struct MasterHandle {
+    terminal_addr: SocketAddr,
+    http_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    fep: JoinHandle<()>,
+    http: JoinHandle<()>,
+    core: JoinHandle<()>,
+    db_thread: std::thread::JoinHandle<()>,
+}
+
+impl MasterHandle {
+    /// Where terminals connect.
+    pub fn terminal_addr(&self) -> SocketAddr {
+        self.terminal_addr
+    }
+
+    /// The operator API.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The simulated clock the master runs on.
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    /// The counters (`GET /api/stats` shows the same).
+    pub fn stats(&self) -> serde_json::Value {
+        self.shared.stats.to_json()
+    }
+
+    /// Stops accepting terminals, closes every connection (failing commands in flight, which
+    /// stay live in the database and are sent again after a restart), stops the API, lets the
+    /// core finish, commits the database and closes it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.fep.await;
+        let _ = self.http.await;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        if self
+            .shared
+            .core
+            .send(core::CoreMsg::Stop { reply })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+        let _ = self.core.await;
+        self.shared.store.stop().await;
+        let t = self.db_thread;
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+}
+
+fn region_a1(region: &str) -> Result<u16, String> {
+    u16::from_str_radix(region, 16).map_err(|e| format!("region {region:?}: {e}"))
+}
+
+/// Starts a master station: opens (creating, migrating and seeding) the database, binds the
+/// terminal and API listeners, and runs until [`MasterHandle::shutdown`].
+pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
+    let now = opts.clock.now();
+    let path = opts.db.clone();
+    let site = opts.site.clone();
+    let (db, loaded) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let mut db = Db::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        store::seed(&mut db, &site, &workspace_root(), now)?;
+        let loaded = store::load(&db)?;
+        Ok((db, loaded))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+
+    let stats = Arc::new(stats::Stats::new());
+    let (store, db_thread) =
+        store::Store::spawn(db, stats.clone()).map_err(|e| format!("db thread: {e}"))?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("listen {}: {e}", opts.listen))?;
+    let http_listener = TcpListener::bind(opts.http)
+        .await
+        .map_err(|e| format!("http {}: {e}", opts.http))?;
+    let terminal_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+
+    let a1 = region_a1(&opts.site.region)?;
+    let read_every = opts.read_every.max(1);
+    let mut terminals = Vec::new();
+    let mut term_by_addr = HashMap::new();
+    let mut term_by_id = HashMap::new();
+    for t in &loaded.terminals {
+        let t_a1 = region_a1(&t.a1)?;
+        let i = terminals.len();
+        term_by_addr.insert((t_a1, t.a2), i);
+        term_by_id.insert(t.id, i);
+        terminals.push(TermInfo {
+            id: t.id,
+            a1: t_a1,
+            a2: t.a2,
+            meters: Vec::new(),
+            online: AtomicBool::new(false),
+            last_seen: AtomicI64::new(t.last_seen.unwrap_or(i64::MIN)),
+            conn: Mutex::new(None),
+            event_ptr: Mutex::new(t.event_ptr),
+            offset: (u64::from(t.a2).wrapping_mul(7919)) % read_every,
+        });
+    }
+    let _ = a1;
+    let mut customers = Vec::new();
+    let mut customer_by_id = HashMap::new();
+    let mut customer_by_name = HashMap::new();
+    for c in &loaded.customers {
+        let i = customers.len();
+        customer_by_id.insert(c.id, i);
+        customer_by_name.insert(c.name.clone(), i);
+        customers.push(CustInfo {
+            id: c.id,
+            name: c.name.clone(),
+            fee: c.fee_control,
+            meters: Vec::new(),
+        });
+    }
+    let mut meters = Vec::new();
+    let mut meter_by_id = HashMap::new();
+    let mut meter_by_address = HashMap::new();
+    for m in &loaded.meters {
+        let Some(&terminal) = term_by_id.get(&m.terminal_id) else {
+            continue;
+        };
+        let Some(&cust) = customer_by_id.get(&m.customer_id) else {
+            continue;
+        };
+        let address = amikit_dlt645::Address::parse(&m.address)
+            .map_err(|e| format!("meter {}: {e}", m.address))?;
+        let i = meters.len();
+        meter_by_id.insert(m.id, i);
+        meter_by_address.insert(m.address.clone(), i);
+        if let Some(t) = terminals.get_mut(terminal) {
+            t.meters.push(i);
+        }
+        let fee = customers.get(cust).map_or(FeeControl::Remote, |c| c.fee);
+        if let Some(c) = customers.get_mut(cust) {
+            c.meters.push(i);
+        }
+        meters.push(MeterInfo {
+            id: m.id,
+            terminal,
+            pn: m.pn,
+            address,
+            address_text: m.address.clone(),
+            customer_id: m.customer_id,
+            fee,
+            watch: AtomicBool::new(fee == FeeControl::Local || m.relay.as_deref() == Some("open")),
+        });
+    }
+
+    let heartbeat_ms = u64::try_from(opts.clock.real(opts.heartbeat.max(1)).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1000);
+    let (core_tx, core_rx) = mpsc::channel(65_536);
+    let shared = Arc::new(Shared {
+        clock: opts.clock.clone(),
+        link: LinkCfg {
+            profile: Profile::STRICT_2013,
+            msa: opts.site.msa,
+            read_every,
+            heartbeat_ms,
+            response_timeout_ms: opts.response_timeout_ms.max(50),
+            control_via: opts.control_via,
+        },
+        terminals,
+        term_by_addr,
+        meters,
+        meter_by_id,
+        meter_by_address,
+        customers,
+        customer_by_id,
+        customer_by_name,
+        stats,
+        core: core_tx,
+        store,
+        epoch: std::time::Instant::now(),
+    });
+
+    let tracker = opts
+        .tracker
+        .unwrap_or_else(|| default_tracker(opts.clock.speed(), shared.link.response_timeout_ms));
+    let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;
+    let core = tokio::spawn(core.run(core_rx));
+    let (stop, stop_rx) = watch::channel(false);
+    let fep = tokio::spawn(fep::serve(shared.clone(), listener, stop_rx.clone()));
+    let http = tokio::spawn(api::serve(shared.clone(), http_listener, stop_rx));
+    Ok(MasterHandle {
+        terminal_addr,
+        http_addr,
+        shared,
+        stop,
+        fep,
+        http,
+        core,
+        db_thread,
+    })
+}

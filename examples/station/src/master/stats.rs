@@ -1,0 +1,222 @@
+//! Counters and a request-latency histogram, shared by every connection task without locks.
+//!
+//! The scale run reads them through `GET /api/stats` (and resets them with
+//! `POST /api/stats/reset` after its warm-up).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Histogram resolution: 50 µs buckets up to 100 ms, then one overflow bucket.
+const BUCKET_US: u64 = 50;
+const BUCKETS: usize = 2000;
+
+/// Process-wide counters of the front-end processor.
+#[derive(Debug)]
+pub struct Stats {
+    /// TCP connections accepted.
+    pub connections: AtomicU64,
+    /// Logins (AFN 02 F1) received.
+    pub logins: AtomicU64,
+    /// Heartbeats (AFN 02 F3) received.
+    pub heartbeats: AtomicU64,
+    /// Frames received from terminals.
+    pub frames_in: AtomicU64,
+    /// Frames sent to terminals (requests, retransmissions, acknowledgements).
+    pub frames_out: AtomicU64,
+    /// Bytes received.
+    pub bytes_in: AtomicU64,
+    /// Bytes sent.
+    pub bytes_out: AtomicU64,
+    /// Requests issued by the master (reads, forwards, controls).
+    pub requests: AtomicU64,
+    /// Requests that got a complete response.
+    pub responses: AtomicU64,
+    /// Requests that timed out after all retransmissions.
+    pub timeouts: AtomicU64,
+    /// Frames that did not parse.
+    pub rejected: AtomicU64,
+    /// Register readings stored.
+    pub readings: AtomicU64,
+    /// DB transactions committed.
+    pub db_batches: AtomicU64,
+    /// DB operations executed.
+    pub db_ops: AtomicU64,
+    /// DB operations that failed.
+    pub db_errors: AtomicU64,
+    latency: Vec<AtomicU64>,
+    latency_max_us: AtomicU64,
+    latency_sum_us: AtomicU64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn counter() -> AtomicU64 {
+    AtomicU64::new(0)
+}
+
+impl Stats {
+    /// All zero.
+    pub fn new() -> Self {
+        Self {
+            connections: counter(),
+            logins: counter(),
+            heartbeats: counter(),
+            frames_in: counter(),
+            frames_out: counter(),
+            bytes_in: counter(),
+            bytes_out: counter(),
+            requests: counter(),
+            responses: counter(),
+            timeouts: counter(),
+            rejected: counter(),
+            readings: counter(),
+            db_batches: counter(),
+            db_ops: counter(),
+            db_errors: counter(),
+            latency: (0..=BUCKETS).map(|_| counter()).collect(),
+            latency_max_us: counter(),
+            latency_sum_us: counter(),
+        }
+    }
+
+    /// Adds one to a counter.
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the latency of one request (request sent → response complete).
+    pub fn record_latency(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let i = usize::try_from(us / BUCKET_US)
+            .unwrap_or(BUCKETS)
+            .min(BUCKETS);
+        if let Some(b) = self.latency.get(i) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency_max_us.fetch_max(us, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// The latency below which `q` (0–1000 ‰) of the recorded requests fall, in µs (the upper
+    /// edge of the bucket), or `None` without samples.
+    pub fn latency_quantile_us(&self, permille: u64) -> Option<u64> {
+        let counts: Vec<u64> = self
+            .latency
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = (total * permille).div_ceil(1000).max(1);
+        let mut seen = 0u64;
+        for (i, n) in counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                if i >= BUCKETS {
+                    return Some(self.latency_max_us.load(Ordering::Relaxed));
+                }
+                return Some((i as u64 + 1) * BUCKET_US);
+            }
+        }
+        Some(self.latency_max_us.load(Ordering::Relaxed))
+    }
+
+    /// Zeroes every counter (the scale run calls this after its warm-up).
+    pub fn reset(&self) {
+        for c in [
+            &self.connections,
+            &self.logins,
+            &self.heartbeats,
+            &self.frames_in,
+            &self.frames_out,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.requests,
+            &self.responses,
+            &self.timeouts,
+            &self.rejected,
+            &self.readings,
+            &self.db_batches,
+            &self.db_ops,
+            &self.db_errors,
+            &self.latency_max_us,
+            &self.latency_sum_us,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        for b in &self.latency {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters as JSON (`GET /api/stats`).
+    pub fn to_json(&self) -> Value {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let samples: u64 = self.latency.iter().map(get).sum();
+        let mean = self
+            .latency_sum_us
+            .load(Ordering::Relaxed)
+            .checked_div(samples);
+        json!({
+            "connections": get(&self.connections),
+            "logins": get(&self.logins),
+            "heartbeats": get(&self.heartbeats),
+            "frames_in": get(&self.frames_in),
+            "frames_out": get(&self.frames_out),
+            "bytes_in": get(&self.bytes_in),
+            "bytes_out": get(&self.bytes_out),
+            "requests": get(&self.requests),
+            "responses": get(&self.responses),
+            "timeouts": get(&self.timeouts),
+            "rejected": get(&self.rejected),
+            "readings": get(&self.readings),
+            "db_batches": get(&self.db_batches),
+            "db_ops": get(&self.db_ops),
+            "db_errors": get(&self.db_errors),
+            "latency_us": {
+                "samples": samples,
+                "mean": mean,
+                "p50": self.latency_quantile_us(500),
+                "p90": self.latency_quantile_us(900),
+                "p99": self.latency_quantile_us(990),
+                "max": get(&self.latency_max_us),
+                "bucket": BUCKET_US,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_come_from_the_buckets() {
+        let s = Stats::new();
+        assert_eq!(s.latency_quantile_us(990), None);
+        for us in 1..=100u64 {
+            s.record_latency(Duration::from_micros(us * 100));
+        }
+        // 100 samples at 0.1, 0.2, …, 10 ms: the median is 5.0 ms (bucket edge 5.05 → 5.05?)
+        // Buckets are 50 µs wide; 5000 µs lies in bucket 100, upper edge 5050 µs.
+        assert_eq!(s.latency_quantile_us(500), Some(5050));
+        assert_eq!(s.latency_quantile_us(990), Some(9950));
+        s.record_latency(Duration::from_secs(1));
+        assert_eq!(s.latency_quantile_us(1000), Some(1_000_000));
+        s.reset();
+        assert_eq!(s.latency_quantile_us(500), None);
+    }
+}
