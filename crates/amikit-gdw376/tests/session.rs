@@ -452,6 +452,13 @@ fn terminal_login_retries_then_fails() {
     assert_eq!(ev, vec!["LoginFailed"]);
     assert_eq!(t.state(), State::Disconnected);
     assert_eq!(t.reconnect_delay(), 10_000);
+    // The application drops the link: the failure is not counted twice.
+    t.disconnected(Instant(200_000));
+    assert_eq!(t.reconnect_delay(), 10_000);
+    // A link lost while logging in counts.
+    t.connected(Instant(200_000));
+    t.disconnected(Instant(200_001));
+    assert_eq!(t.reconnect_delay(), 20_000);
 }
 
 #[test]

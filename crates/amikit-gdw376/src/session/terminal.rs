@@ -336,7 +336,8 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
     }
     /// The transport is down.
     pub fn disconnected(&mut self, _now: Instant) {
-        if self.core.state != State::Online {
+        // A failure already counted (LoginFailed, LinkLost) left the state Disconnected.
+        if matches!(self.core.state, State::LoggingIn | State::LoggingOut) {
             self.core.reconnects = self.core.reconnects.saturating_add(1);
         }
         self.core.state = State::Disconnected;
