@@ -466,6 +466,33 @@ pub async fn start_many(
     Ok(out)
 }
 
+/// A site for scale runs: `terminals` terminals (A2 1…n) with one remote-fee-control meter
+/// each, copied from the first remote meter of `base` (address `0000` + 8 digits of the A2,
+/// customer `customer-<a2>`), with `base`'s region, tariffs and vending key.
+pub fn scale_site(base: &Site, terminals: u16) -> Result<Site, String> {
+    let template = base
+        .meters()
+        .map(|(_, m)| m)
+        .find(|m| m.fee_control == FeeControl::Remote)
+        .ok_or("the base site has no remote-fee-control meter")?;
+    let mut site = base.clone();
+    site.terminals = (1..=terminals)
+        .map(|a2| crate::site::SiteTerminal {
+            a2,
+            meters: vec![crate::site::SiteMeter {
+                pn: 1,
+                address: format!("{:012}", a2),
+                customer: format!("customer-{a2}"),
+                phone: None,
+                guarded: false,
+                sts: None,
+                ..template.clone()
+            }],
+        })
+        .collect();
+    Ok(site)
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -488,19 +515,26 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
     if !timing.first_connect.is_zero() && !sleep_or_stop(&shared, timing.first_connect).await {
         return;
     }
+    // Failed dials in a row: the session only counts failures of a connection it was told
+    // about, so the dial back-off is counted here.
+    let mut dial_failures = 0u32;
     while !shared.stop.load(Ordering::SeqCst) {
         let connect = tokio::time::timeout(timing.connect_timeout, TcpStream::connect(master));
         let stream = match connect.await {
             Ok(Ok(s)) => s,
             Ok(Err(_)) | Err(_) => {
-                term.disconnected(now());
-                let delay = Duration::from_millis(term.reconnect_delay());
-                if !sleep_or_stop(&shared, delay).await {
+                let delay = cfg
+                    .reconnect
+                    .delay(dial_failures)
+                    .max(term.reconnect_delay());
+                dial_failures = dial_failures.saturating_add(1);
+                if !sleep_or_stop(&shared, Duration::from_millis(delay)).await {
                     return;
                 }
                 continue;
             }
         };
+        dial_failures = 0;
         let _ = stream.set_nodelay(true);
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         shared.drop_link.store(false, Ordering::SeqCst);
@@ -904,5 +938,165 @@ mod tests {
         assert!(!handle.is_logged_in());
         assert_eq!(handle.meters().len(), 5);
         handle.shutdown().await;
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The scale run starts 10 000 terminals in one process: keep each one small.
+    #[test]
+    fn per_terminal_state_is_a_few_kib() {
+        let site = Site::demo();
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+        let vk = meter::vending_key(&site).unwrap();
+        let p = prepare(
+            &site,
+            1,
+            &clock,
+            NoiseConfig::OFF,
+            &mut Tariffs::default(),
+            vk.as_ref(),
+        )
+        .unwrap();
+        let shared = Arc::new(Shared {
+            a2: 1,
+            station: Mutex::new(p.station),
+            wake: Notify::new(),
+            logged_in: AtomicBool::new(false),
+            drop_link: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            counters: Counters::default(),
+            notes: Mutex::new(None),
+        });
+        let task = run(
+            Arc::clone(&shared),
+            0x4403,
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            Timing::for_clock(&clock),
+            false,
+        );
+        let session = std::mem::size_of::<Session>();
+        let future = std::mem::size_of_val(&task);
+        let meter =
+            std::mem::size_of::<SimMeter>() + std::mem::size_of::<meter::StsDecoder>() + 320;
+        let station = std::mem::size_of::<Station>() + std::mem::size_of::<Shared>();
+        let total = session + future + meter + station;
+        assert!(session < 8 * 1024, "session {session}");
+        assert!(total < 16 * 1024, "terminal with one meter: {total} bytes");
+    }
+}
+
+#[cfg(test)]
+mod scale_smoke {
+    use super::*;
+    use amikit_gdw376::Profile;
+    use amikit_gdw376::session::master::{MasterConfig, MasterEvent, MasterSession};
+    use tokio::net::TcpListener;
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    /// `cargo test -p amikit-station --release scale_smoke -- --ignored --nocapture`: 2 000
+    /// terminals (env `SCALE_TERMINALS`) at 600× (env `SCALE_SPEED`) against a master that only
+    /// acknowledges logins and heartbeats, in the same process (two descriptors a terminal).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a smoke run of start_many, not a unit test"]
+    async fn two_thousand_terminals_log_in() {
+        let env = |k: &str, d: u32| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let n = u16::try_from(env("SCALE_TERMINALS", 2000)).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let logins = Arc::new(AtomicU64::new(0));
+        let beats = Arc::new(AtomicU64::new(0));
+        let (l2, b2) = (Arc::clone(&logins), Arc::clone(&beats));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let (l, b) = (Arc::clone(&l2), Arc::clone(&b2));
+                tokio::spawn(async move {
+                    let origin = tokio::time::Instant::now();
+                    let mut m = MasterSession::<ZeroPw, 512, 512, 1, 512>::new(
+                        MasterConfig::new(Profile::STRICT_2013),
+                        SessionInstant(0),
+                    );
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        let now = SessionInstant(millis(origin.elapsed()));
+                        let k = m.poll(now, &mut buf, &mut |_| {});
+                        if k > 0 && s.write_all(&buf[..k]).await.is_err() {
+                            return;
+                        }
+                        let Ok(k) = s.read(&mut buf).await else {
+                            return;
+                        };
+                        if k == 0 {
+                            return;
+                        }
+                        let now = SessionInstant(millis(origin.elapsed()));
+                        m.on_bytes(now, &buf[..k], &mut |e| match e {
+                            MasterEvent::Login(_) => {
+                                l.fetch_add(1, Ordering::Relaxed);
+                            }
+                            MasterEvent::Heartbeat => {
+                                b.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
+                        });
+                    }
+                });
+            }
+        });
+        let before = rss_kib();
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), env("SCALE_SPEED", 600));
+        let site = scale_site(&Site::demo(), n).unwrap();
+        let a2s: Vec<u16> = (1..=n).collect();
+        let t0 = std::time::Instant::now();
+        let handles = start_many(
+            &site,
+            &a2s,
+            addr,
+            &clock,
+            NoiseConfig::OFF,
+            Timing::for_clock(&clock),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        for _ in 0..200 {
+            if logins.load(Ordering::Relaxed) >= u64::from(n) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let t_login = t0.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = rss_kib();
+        println!(
+            "{n} terminals: all logged in after {t_login:?}; {} heartbeats in 2 s; RSS +{} KiB ({} KiB per terminal incl. the master side)",
+            beats.load(Ordering::Relaxed),
+            after.saturating_sub(before),
+            after.saturating_sub(before) / u64::from(n)
+        );
+        assert_eq!(logins.load(Ordering::Relaxed), u64::from(n));
+        assert!(handles.iter().all(TerminalHandle::is_logged_in));
+        for h in handles {
+            h.shutdown().await;
+        }
     }
 }
