@@ -536,6 +536,27 @@ fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
         "{:?}",
         rig.tev
     );
+    // The report carried events up to pointer 1: when the terminal raises ACD with EC1 = 1,
+    // nothing is pulled again.
+    rig.t.record_event(true);
+    rig.mev.clear();
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    rig.m
+        .request(
+            Instant(55),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(55);
+    assert!(
+        !rig.mev.iter().any(|e| matches!(e, M::Events(_))),
+        "{:?}",
+        rig.mev
+    );
     // A response frame delivered twice is suppressed the second time.
     rig.mev.clear();
     let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();

@@ -567,6 +567,14 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 if repr.seq.con() {
                     self.ack(&repr);
                 }
+                // Important events the terminal reported itself need not be pulled again.
+                if repr.afn == Afn::CLASS3
+                    && let Some(Item::Unit(u)) = repr.units(&self.cfg.profile).next()
+                    && u.fn_ == Fn(1)
+                    && let Some(&pn) = u.data.get(3)
+                {
+                    self.event_pointer = Some(pn);
+                }
                 events(MasterEvent::Report(repr));
             }
             self.maybe_pull(now, &repr);
