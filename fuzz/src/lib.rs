@@ -9,7 +9,10 @@ pub fn chunks<'a>(data: &'a [u8], sizes: &'a [u8]) -> impl Iterator<Item = &'a [
         if rest.is_empty() {
             return None;
         }
-        let size = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(u8::MAX);
+        let size = sizes
+            .get(i % sizes.len().max(1))
+            .copied()
+            .unwrap_or(u8::MAX);
         i = i.wrapping_add(1);
         let (head, tail) = rest.split_at(usize::from(size.max(1)).min(rest.len()));
         rest = tail;
