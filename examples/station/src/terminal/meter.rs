@@ -193,6 +193,12 @@ pub struct MeterView {
     pub tokens_accepted: u32,
     /// Tokens rejected on the keypad.
     pub tokens_rejected: u32,
+    /// Times the relay opened (closed → open).
+    pub trips: u32,
+    /// Times the relay closed again (open or armed → closed).
+    pub restores: u32,
+    /// Times an alarm indication went on (remote reminder or local credit alarm).
+    pub alarms: u32,
     /// The load while supplied, watts.
     pub load_watts: u32,
 }
@@ -217,6 +223,9 @@ pub struct SimMeter {
     sw3: u16,
     tokens_accepted: u32,
     tokens_rejected: u32,
+    trips: u32,
+    restores: u32,
+    alarms: u32,
     events: Vec<StationEvent>,
 }
 
@@ -297,6 +306,9 @@ impl SimMeter {
             sw3: 0,
             tokens_accepted: 0,
             tokens_rejected: 0,
+            trips: 0,
+            restores: 0,
+            alarms: 0,
             events: Vec::new(),
         };
         if m.guarded {
@@ -315,6 +327,7 @@ impl SimMeter {
             .map_err(|e| ctx(format!("opening state: {e}")))?;
         meter.sw3 = meter.status_word();
         meter.events.clear();
+        (meter.trips, meter.restores, meter.alarms) = (0, 0, 0);
         Ok(meter)
     }
 
@@ -373,7 +386,11 @@ impl SimMeter {
         for o in outs {
             match o {
                 Output::Reject { reason, .. } => result = Err(reason),
-                Output::Alarm { on: true, level } if self.fee == FeeControl::Local => {
+                Output::Alarm { on: true, .. } if self.fee == FeeControl::Remote => {
+                    self.alarms += 1;
+                }
+                Output::Alarm { on: true, level } => {
+                    self.alarms += 1;
                     let level = match level {
                         AlarmLevel::Reminder => continue,
                         AlarmLevel::Low => 1,
@@ -394,6 +411,12 @@ impl SimMeter {
             }
         }
         let after = self.status_word();
+        let open = |w: u16| w & StatusWord3::RELAY_OPEN != 0;
+        match (open(self.sw3), open(after)) {
+            (false, true) => self.trips += 1,
+            (true, false) => self.restores += 1,
+            _ => {}
+        }
         if (after ^ self.sw3) & SW3_EVENT_BITS != 0 {
             self.events.push(StationEvent {
                 at: now,
@@ -589,6 +612,9 @@ impl SimMeter {
             status_word: self.status_word(),
             tokens_accepted: self.tokens_accepted,
             tokens_rejected: self.tokens_rejected,
+            trips: self.trips,
+            restores: self.restores,
+            alarms: self.alarms,
             load_watts: self.load_watts,
         }
     }
@@ -990,5 +1016,8 @@ pub(crate) mod tests {
         // low alarm at the start is not reported (opening state); exhausted alarm, trip,
         // token accepted, relay closed by the token, two rejections.
         assert_eq!(kinds, vec![23, 33, 33, 19, 20, 20]);
+        let v = m.view(t + 5 * 3600 + 60);
+        assert_eq!((v.trips, v.restores), (1, 1));
+        assert!(v.alarms >= 1);
     }
 }

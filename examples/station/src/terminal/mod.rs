@@ -42,7 +42,7 @@ pub mod erc;
 pub mod handler;
 pub mod meter;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -197,8 +197,18 @@ struct Shared {
     drop_link: AtomicBool,
     stop: AtomicBool,
     counters: Counters,
-    notes: Mutex<Option<mpsc::UnboundedSender<Note>>>,
+    notes: Mutex<Notes>,
 }
+
+/// Where notes go: the subscriber, or a short backlog until somebody subscribes.
+#[derive(Debug, Default)]
+struct Notes {
+    tx: Option<mpsc::UnboundedSender<Note>>,
+    backlog: VecDeque<Note>,
+}
+
+/// Notes kept for a subscriber that has not subscribed yet.
+const NOTE_BACKLOG: usize = 32;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -209,22 +219,28 @@ impl Shared {
         lock(&self.station)
     }
 
-    fn noting(&self) -> bool {
-        lock(&self.notes).is_some()
-    }
-
     fn note(&self, at: Civil, text: String) {
-        let mut tx = lock(&self.notes);
-        if let Some(s) = tx.as_ref()
-            && s.send(Note {
-                at,
-                a2: self.a2,
-                text,
-            })
-            .is_err()
-        {
-            *tx = None;
+        let note = Note {
+            at,
+            a2: self.a2,
+            text,
+        };
+        let mut n = lock(&self.notes);
+        let note = match &n.tx {
+            None => note,
+            Some(tx) => match tx.send(note) {
+                Ok(()) => return,
+                // The subscriber went away: keep a backlog again.
+                Err(e) => {
+                    n.tx = None;
+                    e.0
+                }
+            },
+        };
+        if n.backlog.len() >= NOTE_BACKLOG {
+            n.backlog.pop_front();
         }
+        n.backlog.push_back(note);
     }
 }
 
@@ -309,6 +325,9 @@ impl TerminalHandle {
         let now = st.now();
         let v = st.bus.meters_mut().map(|m| m.view(now)).collect();
         st.collect_events();
+        if !st.pending.is_empty() {
+            self.shared.wake.notify_one();
+        }
         v
     }
 
@@ -337,10 +356,15 @@ impl TerminalHandle {
         self.shared.station().bus.stats()
     }
 
-    /// A stream of log lines from now on (replaces an earlier subscription).
+    /// A stream of log lines: the last few from before the call (up to 32, kept while nobody
+    /// listens), then every new one. Replaces an earlier subscription.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Note> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *lock(&self.shared.notes) = Some(tx);
+        let mut n = lock(&self.shared.notes);
+        for note in n.backlog.drain(..) {
+            let _ = tx.send(note);
+        }
+        n.tx = Some(tx);
         rx
     }
 
@@ -421,7 +445,7 @@ fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
         drop_link: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         counters: Counters::default(),
-        notes: Mutex::new(None),
+        notes: Mutex::new(Notes::default()),
     });
     let task = tokio::spawn(run(Arc::clone(&shared), p.a1, master, timing, p.has_local));
     TerminalHandle { shared, task }
@@ -542,10 +566,8 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
         let why = serve(&shared, &mut term, stream, origin, &mut tick, has_local).await;
         term.disconnected(now());
         shared.logged_in.store(false, Ordering::SeqCst);
-        if shared.noting() {
-            let at = Civil::from_sim(shared.station().now());
-            shared.note(at, format!("link down: {why}"));
-        }
+        let at = Civil::from_sim(shared.station().now());
+        shared.note(at, format!("link down: {why}"));
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
@@ -573,7 +595,6 @@ async fn sleep_or_stop(shared: &Shared, d: Duration) -> bool {
 /// Counts the meters' new events in the session (EC1, ACD) and stores them for AFN 0E;
 /// forwards notes.
 fn sync_events(shared: &Shared, term: &mut Session) {
-    let noting = shared.noting();
     let mut notes = Vec::new();
     {
         let mut st = shared.station();
@@ -582,16 +603,10 @@ fn sync_events(shared: &Shared, term: &mut Session) {
             let pointer = term.event_counters().important;
             st.log.store(pointer, &e);
             term.record_event(true);
-            if noting {
-                notes.push((Civil::from_sim(e.at), e.describe()));
-            }
+            notes.push((Civil::from_sim(e.at), e.describe()));
         }
-        if noting {
-            let at = Civil::from_sim(st.now());
-            notes.extend(st.notes.drain(..).map(|n| (at, n)));
-        } else {
-            st.notes.clear();
-        }
+        let at = Civil::from_sim(st.now());
+        notes.extend(st.notes.drain(..).map(|n| (at, n)));
     }
     for (at, n) in notes {
         shared.note(at, n);
@@ -706,7 +721,7 @@ fn on_event(shared: &Shared, e: TerminalEvent<'_>, h: &mut Happened) {
 impl Happened {
     /// Notes what needs a note (after the station lock is released).
     fn report(&self, shared: &Shared) {
-        if self.logged_in && shared.noting() {
+        if self.logged_in {
             let at = Civil::from_sim(shared.station().now());
             shared.note(at, "logged in".into());
         }
@@ -967,7 +982,7 @@ mod size_tests {
             drop_link: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             counters: Counters::default(),
-            notes: Mutex::new(None),
+            notes: Mutex::new(Notes::default()),
         });
         let task = run(
             Arc::clone(&shared),
