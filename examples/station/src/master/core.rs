@@ -303,6 +303,7 @@ impl Core {
             .map(|(id, (_, set))| (id, Arc::new(set)))
             .collect();
         let mut accounts = Vec::new();
+        let mut powered_up: Vec<(usize, Vec<Output>)> = Vec::new();
         for (i, c) in loaded.customers.iter().enumerate() {
             let info = shared.customers.get(i);
             let site_meter = info
@@ -322,11 +323,24 @@ impl Core {
                     let mut e = Engine::new(config, Money::ZERO)
                         .map_err(|e| format!("customer {}: {e}", c.name))?;
                     // PowerUp re-emits the alarm command for the restored credit (the engine
-                    // does not keep its alarm indication in the snapshot); those outputs are
-                    // dropped: live commands come back from the database instead.
+                    // does not keep its alarm indication in the snapshot): those are dropped,
+                    // live commands come back from the database. A relay decision is kept: it
+                    // is new (the snapshot's relay disagreed with its credit, e.g. a customer
+                    // seeded at zero).
                     let out = e.step(sim_ts(now), Input::PowerUp(snap), &mut NoCharge);
                     if out.iter().any(|o| matches!(o, Output::Reject { .. })) {
                         return Err(format!("customer {}: snapshot refused", c.name));
+                    }
+                    let keep: Vec<Output> = out
+                        .iter()
+                        .filter(|o| {
+                            matches!(o, Output::Command(c)
+                                if !matches!(c.kind, CommandKind::Alarm | CommandKind::AlarmRelease))
+                        })
+                        .copied()
+                        .collect();
+                    if !keep.is_empty() {
+                        powered_up.push((i, keep));
                     }
                     Some(e)
                 }
@@ -397,10 +411,15 @@ impl Core {
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
         };
+        core.resubmit(&loaded.pending_commands);
+        for (ai, outputs) in powered_up {
+            let mut w = Writes::default();
+            core.dispatch(ai, now, &outputs, false, &mut w);
+            core.flush(w);
+        }
         for p in &loaded.unapplied {
             core.apply_payment(p.customer_id, p.seq, Money::from_raw(p.amount), &p.order_no);
         }
-        core.resubmit(&loaded.pending_commands);
         for i in 0..core.accounts.len() {
             core.init_account(i);
         }
