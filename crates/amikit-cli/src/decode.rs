@@ -29,28 +29,59 @@ pub fn is_sts_token(text: &str) -> bool {
     digits.len() == 20 && digits.iter().all(char::is_ascii_digit)
 }
 
-/// Recognises a frame by its header shape, after any `FE` preamble.
+/// Recognises the protocol of the first frame in `bytes`, skipping any garbage before it: the
+/// first `68` that starts a frame whose checksum holds decides; failing that, the first `68`
+/// with the header shape of either protocol.
 pub fn recognise_frame(bytes: &[u8]) -> Option<Protocol> {
-    let start = bytes.iter().position(|&b| b != 0xFE)?;
-    let frame = bytes.get(start..)?;
-    let gdw = matches!(frame, [0x68, l1, l2, l3, l4, 0x68, ..] if l1 == l3 && l2 == l4);
-    let dlt = matches!(frame, [0x68, _, _, _, _, _, _, 0x68, ..]);
-    match (dlt, gdw) {
-        (true, false) => Some(Protocol::Dlt645),
-        (false, true) => Some(Protocol::Gdw376),
-        (true, true) => {
-            // Both shapes match: the checksum decides. DL/T 645 sums from the first 68 through
-            // the data; Q/GDW 376.1 sums the user data (from C).
-            if dlt645_checksum_ok(frame) {
+    let starts = || {
+        bytes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == 0x68)
+            .filter_map(|(i, _)| bytes.get(i..))
+    };
+    starts()
+        .find_map(|frame| {
+            if dlt645_shape(frame) && dlt645_checksum_ok(frame) {
                 Some(Protocol::Dlt645)
-            } else {
+            } else if gdw376_shape(frame) && gdw376_checksum_ok(frame) {
                 Some(Protocol::Gdw376)
+            } else {
+                None
             }
-        }
-        (false, false) => None,
+        })
+        .or_else(|| {
+            starts().find_map(|frame| match (dlt645_shape(frame), gdw376_shape(frame)) {
+                (true, _) => Some(Protocol::Dlt645),
+                (false, true) => Some(Protocol::Gdw376),
+                (false, false) => None,
+            })
+        })
+}
+
+/// `68 A0..A5 68`.
+fn dlt645_shape(frame: &[u8]) -> bool {
+    matches!(frame, [0x68, _, _, _, _, _, _, 0x68, ..])
+}
+
+/// `68 L L 68` with both copies of L equal.
+fn gdw376_shape(frame: &[u8]) -> bool {
+    matches!(frame, [0x68, l1, l2, l3, l4, 0x68, ..] if l1 == l3 && l2 == l4)
+}
+
+/// Q/GDW 376.1 sums the user data (from C, L >> 2 bytes).
+fn gdw376_checksum_ok(frame: &[u8]) -> bool {
+    let [_, l0, l1, ..] = frame else {
+        return false;
+    };
+    let len = usize::from(u16::from_le_bytes([*l0, *l1]) >> 2);
+    match (frame.get(6..6 + len), frame.get(6 + len)) {
+        (Some(summed), Some(&cs)) => summed.iter().fold(0u8, |a, &b| a.wrapping_add(b)) == cs,
+        _ => false,
     }
 }
 
+/// DL/T 645 sums from the first 68 through the data.
 fn dlt645_checksum_ok(frame: &[u8]) -> bool {
     let Some(&len) = frame.get(9) else {
         return false;
@@ -102,6 +133,13 @@ mod tests {
         ];
         assert_eq!(recognise_frame(&gdw), Some(Protocol::Gdw376));
         assert_eq!(recognise_frame(&[0x01, 0x02]), None);
+        // Garbage before the frame does not hide it.
+        let mut noisy = vec![0x00, 0x68, 0x16, 0x68];
+        noisy.extend_from_slice(&gdw);
+        assert_eq!(recognise_frame(&noisy), Some(Protocol::Gdw376));
+        let mut noisy = vec![0x11, 0x68, 0x68];
+        noisy.extend_from_slice(&dlt);
+        assert_eq!(recognise_frame(&noisy), Some(Protocol::Dlt645));
         assert!(is_sts_token("5104-3465-4434-2085-6213"));
         assert!(!is_sts_token("5104346544342085621"));
     }

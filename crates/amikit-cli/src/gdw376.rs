@@ -6,6 +6,7 @@
 
 use amikit_gdw376::address::Address;
 use amikit_gdw376::control::Direction;
+use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::format::Format16;
 use amikit_gdw376::units::{GuardOn, RemoteTrip, Value, Writer};
 use amikit_gdw376::walker::{Item, OpaqueReason};
@@ -130,17 +131,73 @@ fn profile(name: &str) -> Result<Profile, CliError> {
 pub fn decode_bytes(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<(), CliError> {
     let start = bytes.iter().take_while(|&&b| b == 0xFE).count();
     let frame_bytes = bytes.get(start..).unwrap_or(&[]);
-    let frame = Frame::new_checked_with(frame_bytes, profile)
-        .map_err(|e| CliError::new(format!("not a valid Q/GDW 376.1 frame: {e}")))?;
-    let repr = Repr::parse(&frame, profile).map_err(|e| {
+    match Frame::new_checked_with(frame_bytes, profile) {
+        // The usual case: exactly one frame (after any FE wake-up bytes).
+        Ok(frame) => decode_frame(&frame, profile, printer),
+        // Several frames, or garbage around them: find every frame in the stream. When there is
+        // none, the error of the strict parse says why the input is not a frame.
+        Err(strict) => {
+            let found = decode_stream(bytes, profile, printer)?;
+            if found == 0 {
+                return Err(CliError::new(format!(
+                    "not a valid Q/GDW 376.1 frame: {strict}"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn decode_frame(
+    frame: &Frame<&[u8]>,
+    profile: &Profile,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let repr = Repr::parse(frame, profile).map_err(|e| {
         CliError::new(format!(
             "Q/GDW 376.1 frame does not fit the profile: {e} (try --profile; `amikit gdw376 decode --profile lenient`)"
         ))
     })?;
-    let j = frame_json(&frame, &repr, profile);
+    let j = frame_json(frame, &repr, profile);
     printer.print(text(&j), &j);
     Ok(())
 }
+
+/// Prints every frame the deframer finds in `bytes` and reports skipped bytes on stderr.
+fn decode_stream(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<usize, CliError> {
+    let mut deframer = Deframer::<{ MAX_FRAME }>::with_profile(*profile);
+    let mut found = 0usize;
+    let mut framed = 0usize;
+    let mut rest = bytes;
+    loop {
+        let out = deframer.push(rest);
+        rest = rest.get(out.consumed..).unwrap_or(&[]);
+        match out.frame {
+            Some(f) => {
+                found += 1;
+                framed += f.len();
+                let frame = Frame::new_checked_with(f, profile)
+                    .map_err(|e| CliError::new(format!("not a valid Q/GDW 376.1 frame: {e}")))?;
+                decode_frame(&frame, profile, printer)?;
+            }
+            None if rest.is_empty() || out.consumed == 0 => break,
+            None => {}
+        }
+    }
+    let skipped = bytes.len().saturating_sub(framed);
+    if found > 0 && skipped > 0 {
+        let last = deframer
+            .stats()
+            .last_error
+            .map(|e| format!("; last rejected candidate: {e}"))
+            .unwrap_or_default();
+        eprintln!("amikit: {found} frame(s); skipped {skipped} byte(s){last}");
+    }
+    Ok(found)
+}
+
+/// The largest Q/GDW 376.1 frame: 14-bit user-data length plus the fixed overhead.
+const MAX_FRAME: usize = 16_383 + 8;
 
 fn pn_json(pn: Pn) -> Json {
     if pn.is_all() {

@@ -71,3 +71,36 @@ fn bad_input_exits_1_with_a_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no input"));
 }
+
+#[test]
+fn decode_finds_frames_behind_garbage() {
+    // Login frame from liangminhua/qgdw376.1.ksy packet-sample/login.3761, twice, with garbage
+    // (including a stray 68) before, between and after.
+    let login = "683200320068C97101220800027800000100E016";
+    let input = format!("00 68 11 {login} 00 {login} 16");
+    let out = amikit(&["--json", "decode", &input]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let frames: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(frames.len(), 2, "{stdout}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["protocol"] == "gdw376" && f["afn"] == "02")
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 frame(s); skipped 5 byte(s)"), "{err}");
+
+    // DL/T 645 read request (Jayla630/Dlt645Master tests) behind garbage.
+    let out = amikit(&["decode", "01 02 68AAAAAAAAAAAA68110433333433AE16"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DL/T 645-2007 read request"));
+}
