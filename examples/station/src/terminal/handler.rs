@@ -13,6 +13,11 @@
 //!
 //! **Convention**: the standard addresses AFN 05 trip / allow-close by *control round*; this
 //! terminal maps control round n to the meter at measurement point n.
+//!
+//! Not simulated: the alarm delay and power-limit duration of AFN 05 F1 (the trip is
+//! immediate) and the duration of F25 (guard holds until F33). A reply that does not arrive
+//! after the bus's retries makes an AFN 0C item absent from the answer (all absent: AFN 00 F2)
+//! and an AFN 05 item denied.
 
 use std::collections::VecDeque;
 
@@ -599,6 +604,36 @@ mod tests {
         // 3.00 yuan at the start (a second of consumption costs less than a fen).
         let money = amikit_dlt645::value::decode_number(data, 2, false).unwrap();
         assert_eq!(money.mantissa, 300);
+        // A 1C trip built by the master, forwarded as it is: the meter's 9C comes back.
+        let until = dlt645_time(p.st.now() + 600).unwrap();
+        let auth = Auth {
+            password: Password::new(2, 0),
+            operator: OperatorCode([0; 4]),
+        };
+        let trip = Repr::request(
+            Edition::V2007,
+            Address::parse("000000000105").unwrap(),
+            Request::RemoteControl(RemoteControl::plain(auth, RemoteCommand::Trip, until)),
+        );
+        let (frame, n) = trip.to_array::<48>().unwrap();
+        let fr = ForwardRequest {
+            payload: &frame[..n],
+            ..fr
+        };
+        let mut unit = [0u8; 96];
+        let mut w = Writer::new(&mut unit);
+        fr.emit(&mut w).unwrap();
+        let len = w.pos();
+        let (afn, units) = p.request(Afn::FORWARD, &[(Pn::P0, Fn(1), &unit[..len])]);
+        let (_, _, d) = first_unit(afn, &units);
+        let reply = ForwardReply::parse(&mut reader(&d)).unwrap();
+        let repr = Repr::parse_bytes(reply.payload, Edition::V2007).unwrap();
+        assert_eq!(repr.control().unwrap().0, 0x9C);
+        let now = p.st.now();
+        assert_eq!(
+            p.st.bus.meter_mut(5).unwrap().view(now).relay,
+            amikit_prepay::RelayState::Open
+        );
         // Clock sync to 2026-03-03 00:00:00.
         let t = Format01 {
             second: 0,
@@ -615,5 +650,23 @@ mod tests {
         assert_eq!(first_unit(afn, &units).1, Fn(1));
         let now = Civil::from_sim(p.st.now());
         assert_eq!((now.day, now.hour), (3, 0));
+    }
+
+    #[test]
+    fn reads_through_a_noise_burst_still_answer() {
+        let start = Civil::new(2026, 3, 2, 10, 0, 0);
+        let mut p = Pair::new(station(start));
+        p.st.bus
+            .burst(std::time::Instant::now() + std::time::Duration::from_secs(60));
+        for _ in 0..30 {
+            let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), Fn(129), &[])]);
+            assert_eq!(afn, Afn::CLASS1, "a read was lost");
+            let (_, _, d) = first_unit(afn, &units);
+            let regs = Registers::<Format14>::parse(&mut reader(&d)).unwrap();
+            assert_eq!(regs.tariffs(), 4);
+        }
+        let s = p.st.bus.stats();
+        assert_eq!(s.failures, 0);
+        assert!(s.attempts > s.exchanges, "{s:?}");
     }
 }
