@@ -485,6 +485,11 @@ async fn reminder_trip_payment_allow_close_and_guard() {
     })
     .await;
     assert!(fake.with(|t| t.afn05.contains(&(2, 25))));
+    // Its opening credit (2.00) is below the alarm threshold: a reminder alarm (F26) too.
+    until("clinic reminder", 20, || async {
+        has(&commands(&m, "Clinic").await, "alarm", "acknowledged").then_some(())
+    })
+    .await;
 
     // 8 kWh at the peak price (0.568): 4.544 yuan, 12.00 → 7.456 ≤ 8.00: reminder.
     fake.with(|t| *t.energy.get_mut(&1).unwrap() += 8_000);

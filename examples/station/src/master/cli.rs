@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     pub site: Option<PathBuf>,
     /// Address terminals connect to.
-    #[arg(long, default_value = "127.0.0.1:3760")]
+    #[arg(long, default_value = "127.0.0.1:9376")]
     pub listen: SocketAddr,
     /// Address of the operator API (keep it on loopback).
     #[arg(long, default_value = "127.0.0.1:8376")]

@@ -315,6 +315,18 @@ impl Core {
                 .cloned()
                 .ok_or_else(|| format!("customer {}: unknown tariff", c.name))?;
             let engine = match c.state.engine {
+                Some(snap) if !c.state.init_done => {
+                    // Seeded, never run: the opening state is a fresh engine (the opening step
+                    // below takes its first decisions, after guard).
+                    let config = match site_meter {
+                        Some(m) => billing::engine_config(m)?,
+                        None => amikit_prepay::Profile::StateGridRemote.config(),
+                    };
+                    Some(
+                        Engine::new(config, snap.net())
+                            .map_err(|e| format!("customer {}: {e}", c.name))?,
+                    )
+                }
                 Some(snap) => {
                     let config = match site_meter {
                         Some(m) => billing::engine_config(m)?,
