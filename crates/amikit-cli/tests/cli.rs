@@ -6,32 +6,8 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .output()
-        .expect("run amikit")
-}
-
-fn amikit_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn amikit");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+mod common;
+use common::{amikit, amikit_stdin};
 
 #[test]
 fn help_and_version_succeed() {

@@ -7,23 +7,8 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .output()
-        .expect("run amikit")
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect()
-}
+mod common;
+use common::{amikit, json_lines};
 
 /// unsurper/dlt645go test/dlt645_0x33333433_test.go: forward active energy 0.02 kWh.
 const ENERGY: &str = "687602024702026891083333343335333333C916";

@@ -7,25 +7,10 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
+mod common;
+use common::{amikit, json};
 
 use serde_json::Value;
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .output()
-        .expect("run amikit")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// liangminhua/qgdw376.1.ksy packet-sample/login.3761 (vector gdw376-001).
 const LOGIN: &str = "683200320068C97101220800027800000100E016";

@@ -6,27 +6,10 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
+mod common;
+use common::{amikit, json};
 
 use serde_json::{Value, json};
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run amikit")
-}
-
-fn json_of(o: &Output) -> Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 const CN: &str = "examples/tariffs/cn-residential-steps-tou.toml";
 const SG_EVENTS: &str = "examples/events/state-grid-run-out-and-top-up.toml";
@@ -34,7 +17,7 @@ const UK: &str = "examples/events/uk-flat-gbp.toml";
 const UK_EVENTS: &str = "examples/events/uk-emergency-credit-weekend.toml";
 
 fn simulate(profile: &str, tariff: &str, events: &str) -> Value {
-    json_of(&amikit(&[
+    json(&amikit(&[
         "--json",
         "prepay",
         "simulate",

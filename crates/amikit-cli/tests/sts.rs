@@ -11,17 +11,10 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::{amikit, stdout};
 
 use serde_json::Value;
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .output()
-        .expect("run amikit")
-}
 
 fn ok_json(args: &[&str]) -> Value {
     let out = amikit(args);
@@ -33,29 +26,6 @@ fn ok_json(args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// The shared STS vector folder, as `amikit_testkit` finds it.
-fn vectors() -> Option<PathBuf> {
-    let dir = match std::env::var_os("AMIKIT_VECTORS") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
-    };
-    let sts = dir.join("sts");
-    if sts.is_dir() {
-        return Some(sts);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "STS vectors not found at {} (CI is set)",
-        sts.display()
-    );
-    println!("SKIPPED: STS vectors not found at {}", sts.display());
-    None
 }
 
 fn load(dir: &std::path::Path) -> Value {
@@ -309,7 +279,9 @@ fn bad_sta_tables_file() {
 /// With the production tables file and the first compliance vectors of the shared set.
 #[test]
 fn compliance_vectors_through_the_cli() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = amikit_testkit::vectors_dir("cli sts vectors").map(|d| d.join("sts")) else {
+        return;
+    };
     let v = load(&dir);
     let tables = dir.join("sta_production_tables.json");
     let tables = tables.to_str().unwrap();

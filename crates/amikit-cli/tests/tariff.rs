@@ -6,29 +6,8 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
-
-fn amikit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amikit"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run amikit")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+mod common;
+use common::{amikit, json, stdout};
 
 const CN: &str = "examples/tariffs/cn-residential-steps-tou.toml";
 const KES: &str = "examples/tariffs/flat-prepaid-kes.toml";
