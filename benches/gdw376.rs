@@ -10,13 +10,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-// The counting allocator (proof of zero allocations) needs `unsafe impl GlobalAlloc`; it only
-// forwards to `System`.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amikit::gdw376::deframer::Deframer;
 use amikit::gdw376::format::{Format05, Format07, Format09, Format15, Format25};
@@ -24,23 +19,11 @@ use amikit::gdw376::security::ZeroPw;
 use amikit::gdw376::units::{Realtime, Value, Writer};
 use amikit::gdw376::walker::Item;
 use amikit::gdw376::{Address, Afn, Control, Fn, Frame, FrameBuilder, Pn, Profile, Repr, Seq, Tp};
+use amikit_testkit::alloc::CountingAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
 const TERMINAL: Address = Address {
     a1: 0x0171,
@@ -187,13 +170,13 @@ fn benches(c: &mut Criterion) {
     let fwd = forward_reply();
 
     // Zero allocations in decode, checked once before measuring.
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOC.allocations();
     for _ in 0..1000 {
         black_box(decode_all(black_box(&login), &p));
         black_box(decode_all(black_box(&rt), &p));
         black_box(decode_all(black_box(&fwd), &p));
     }
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), before, "decode allocated");
+    assert_eq!(ALLOC.allocations(), before, "decode allocated");
 
     let mut g = c.benchmark_group("gdw376_decode");
     g.throughput(Throughput::Bytes(login.len() as u64));

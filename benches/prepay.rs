@@ -8,12 +8,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-// A counting global allocator proves "zero allocations per event"; it needs `unsafe impl`.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amikit::prepay::{
     CommandKind, Engine, Input, Money, Outputs, Profile, PurchaseId, Remote, TariffPricer,
@@ -23,27 +19,11 @@ use amikit::tariff::{
     ChargeState, DayTable, DayTableId, Energy, MonthDay, Period, Price, Rate, Season, Settlement,
     SettlementDate, StepTable, Tariff, TouTable,
 };
+use amikit_testkit::alloc::CountingAllocator;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
 /// Peak 0.568 from 08:00, valley 0.288 from 22:00, annual steps at 2760 / 4800 kWh adding
 /// 0.05 / 0.30 (the tariff crate's README example).
@@ -150,13 +130,9 @@ fn bench(c: &mut Criterion) {
             b.iter_batched_ref(
                 || (engine.clone(), ChargeState::new()),
                 |(e, st)| {
-                    let before = ALLOCATIONS.load(Ordering::Relaxed);
+                    let before = ALLOC.allocations();
                     let n = run(e, &tariff, st, black_box(&events));
-                    assert_eq!(
-                        ALLOCATIONS.load(Ordering::Relaxed),
-                        before,
-                        "an event allocated"
-                    );
+                    assert_eq!(ALLOC.allocations(), before, "an event allocated");
                     assert_eq!((e.net(), e.credit(), n), expected);
                 },
                 BatchSize::LargeInput,

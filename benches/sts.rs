@@ -1,5 +1,6 @@
 //! STS tokens (amikit-sts): generating and decoding one credit token, key derivation, and the
-//! STA block cipher alone.
+//! STA block cipher alone. A counting allocator proves that generating and decoding a token
+//! allocate nothing.
 //!
 //! `cargo bench --bench sts`. Throughput is in tokens (elements) per second. "Key given" means
 //! the decoder key's cipher (key schedule) is prepared once, as a vending server or a meter
@@ -25,7 +26,11 @@ use amikit::sts::keys::{
 use amikit::sts::tid::{BaseDate, Tid};
 use amikit::sts::token::Token;
 use amikit::sts::vend::{Issue, Vendor};
+use amikit_testkit::alloc::CountingAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
 /// STS 531 CTSA01 key parameters (PAN 600727000000000009, SGC 123456/123457, TI 01, KRN 1).
 fn params(ea: EncryptionAlgorithm) -> KeyParameters {
@@ -55,6 +60,26 @@ fn bench_pair(c: &mut Criterion, name: &str, cipher: &TokenCipher<'_>) {
         .unwrap();
     let digits = token.to_digits();
     let text = std::str::from_utf8(&digits).unwrap().to_owned();
+
+    let before = ALLOC.allocations();
+    for _ in 0..1000 {
+        let t = vendor
+            .credit(
+                CreditKind::Electricity,
+                black_box(256),
+                Issue::Tid(tid),
+                rnd,
+            )
+            .unwrap();
+        assert_eq!(t.to_digits(), digits);
+        let parsed: Token = black_box(text.as_str()).parse().unwrap();
+        black_box(cipher.decode(parsed).unwrap());
+    }
+    assert_eq!(
+        ALLOC.allocations(),
+        before,
+        "{name}: generate or decode allocated"
+    );
 
     let mut group = c.benchmark_group(format!("sts/{name}"));
     group.throughput(Throughput::Elements(1));

@@ -8,39 +8,14 @@
     clippy::indexing_slicing
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use amikit_tariff::{
     ChargeState, DateTime, DayTable, DayTableId, Energy, Levy, MonthDay, Period, Price, Rate,
     Season, Settlement, SettlementDate, StepTable, Tariff, TouTable,
 };
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use amikit_testkit::alloc::CountingAllocator;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
 #[test]
 fn charging_does_not_allocate() {
@@ -97,7 +72,7 @@ fn charging_does_not_allocate() {
         })
         .collect();
     let mut state = ChargeState::with_period_energy(Energy::from_kwh(4700).unwrap(), times[0]);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOC.allocations();
     let mut settled = 0;
     for at in &times {
         let c = tariff
@@ -105,7 +80,7 @@ fn charging_does_not_allocate() {
             .unwrap();
         settled += usize::from(c.settled);
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = ALLOC.allocations();
     assert_eq!(after - before, 0, "charging allocated");
     assert!(settled >= 2, "the run crossed {settled} settlements");
 }

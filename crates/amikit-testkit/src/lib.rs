@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod alloc;
+
 /// The workspace root (two levels above this crate's manifest).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
