@@ -459,6 +459,9 @@ fn terminal_login_retries_then_fails() {
     t.connected(Instant(200_000));
     t.disconnected(Instant(200_001));
     assert_eq!(t.reconnect_delay(), 20_000);
+    // Dials that fail before the transport comes up count too.
+    t.dial_failed();
+    assert_eq!(t.reconnect_delay(), 40_000);
 }
 
 #[test]

@@ -334,6 +334,11 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
         self.core.report = None;
         self.core.last_activity = now;
     }
+    /// A dial attempt failed before the transport came up: the next
+    /// [`Terminal::reconnect_delay`] grows (a login resets it).
+    pub fn dial_failed(&mut self) {
+        self.core.reconnects = self.core.reconnects.saturating_add(1);
+    }
     /// The transport is down.
     pub fn disconnected(&mut self, _now: Instant) {
         // A failure already counted (LoginFailed, LinkLost) left the state Disconnected.

@@ -539,26 +539,19 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
     if !timing.first_connect.is_zero() && !sleep_or_stop(&shared, timing.first_connect).await {
         return;
     }
-    // Failed dials in a row: the session only counts failures of a connection it was told
-    // about, so the dial back-off is counted here.
-    let mut dial_failures = 0u32;
     while !shared.stop.load(Ordering::SeqCst) {
         let connect = tokio::time::timeout(timing.connect_timeout, TcpStream::connect(master));
         let stream = match connect.await {
             Ok(Ok(s)) => s,
             Ok(Err(_)) | Err(_) => {
-                let delay = cfg
-                    .reconnect
-                    .delay(dial_failures)
-                    .max(term.reconnect_delay());
-                dial_failures = dial_failures.saturating_add(1);
+                let delay = term.reconnect_delay();
+                term.dial_failed();
                 if !sleep_or_stop(&shared, Duration::from_millis(delay)).await {
                     return;
                 }
                 continue;
             }
         };
-        dial_failures = 0;
         let _ = stream.set_nodelay(true);
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         shared.drop_link.store(false, Ordering::SeqCst);
