@@ -542,6 +542,104 @@ impl Format {
     }
 }
 
+impl Format {
+    /// Encodes a value into plain wire bytes (least significant byte first, before the +0x33
+    /// scrambling that [`Repr::emit`](crate::Repr::emit) applies); returns the byte count. The
+    /// inverse of [`Format::decode`]: numbers are rescaled exactly to the format's decimals (a
+    /// value that needs more decimals, more digits or a sign the format lacks is refused), times
+    /// are validated, words must fit, digit strings, ASCII and raw bytes must have the format's
+    /// length (any length for a variable-length format).
+    ///
+    /// A meter answers a read with it: look the identifier up in the
+    /// [`catalogue`](crate::catalogue) and encode the value there.
+    ///
+    /// ```
+    /// use amikit_dlt645::value::{Decimal, Value};
+    /// use amikit_dlt645::{Data, Di, catalogue};
+    ///
+    /// // Forward active energy 1520.37 kWh (XXXXXX.XX) as a meter sends it.
+    /// let entry = catalogue::lookup(Di(0x0001_0000)).unwrap();
+    /// let mut out = [0u8; 8];
+    /// let n = entry.format.encode(&Value::Number(Decimal::new(152_037, 2)), &mut out).unwrap();
+    /// assert_eq!(&out[..n], &[0x37, 0x20, 0x15, 0x00]);
+    /// let back = entry.decode(Data::plain(&out[..n])).unwrap().unwrap();
+    /// assert_eq!(back.number(), Some(Decimal::new(152_037, 2)));
+    /// ```
+    pub fn encode(&self, value: &Value<'_>, out: &mut [u8]) -> Result<usize, ValueError> {
+        let have = out.len().min(255) as u8;
+        let mismatch = ValueError::Code {
+            what: "value kind for this format",
+            value: self.len,
+        };
+        match (self.kind, value) {
+            (Kind::Number { decimals, signed }, Value::Number(d)) => {
+                encode_number(*d, self.len, decimals, signed, out)
+            }
+            (Kind::Time(layout), Value::Time(t)) => t.encode(layout, out),
+            (Kind::Word, Value::Word(w)) => {
+                let len = usize::from(self.len);
+                if len < 4 && u64::from(*w) >> (8 * len) != 0 {
+                    return Err(ValueError::Code {
+                        what: "word too wide for its format",
+                        value: self.len,
+                    });
+                }
+                let dst = out.get_mut(..len).ok_or(ValueError::Length {
+                    expected: self.len,
+                    actual: have,
+                })?;
+                for (i, b) in dst.iter_mut().enumerate() {
+                    *b = u32::checked_shr(*w, 8 * i as u32).unwrap_or(0) as u8;
+                }
+                Ok(len)
+            }
+            (Kind::Digits, Value::Digits(d))
+            | (Kind::Ascii, Value::Ascii(d))
+            | (Kind::Raw, Value::Bytes(d)) => {
+                if self.len != 0 && d.len() != usize::from(self.len) {
+                    return Err(ValueError::Length {
+                        expected: self.len,
+                        actual: d.len().min(255) as u8,
+                    });
+                }
+                let dst = out.get_mut(..d.len()).ok_or(ValueError::Length {
+                    expected: d.len().min(255) as u8,
+                    actual: have,
+                })?;
+                for (slot, b) in dst.iter_mut().zip(d.iter()) {
+                    *slot = b;
+                }
+                Ok(d.len())
+            }
+            (Kind::Demand { signed }, Value::Demand { value, time }) => {
+                let n = encode_number(*value, 3, 4, signed, out)?;
+                let rest = out.get_mut(n..).unwrap_or_default();
+                let m = match time {
+                    Some(t) => t.encode(TimeLayout::YyMmDdHhMm, rest)?,
+                    None => fill(rest, 5, 0x00)?,
+                };
+                Ok(n + m)
+            }
+            _ => Err(mismatch),
+        }
+    }
+
+    /// Writes the all-`FF` "no data" filler of a fixed-length format; returns the byte count.
+    pub fn encode_filler(&self, out: &mut [u8]) -> Result<usize, ValueError> {
+        fill(out, self.len, 0xFF)
+    }
+}
+
+fn fill(out: &mut [u8], len: u8, byte: u8) -> Result<usize, ValueError> {
+    let have = out.len().min(255) as u8;
+    let dst = out.get_mut(..usize::from(len)).ok_or(ValueError::Length {
+        expected: len,
+        actual: have,
+    })?;
+    dst.fill(byte);
+    Ok(dst.len())
+}
+
 /// Whether a value is the all-`FF` "no data" filler (and not empty).
 #[inline]
 pub fn is_filler(data: Data<'_>) -> bool {

@@ -29,8 +29,9 @@
 
 use std::sync::Arc;
 
+use amikit_dlt645::catalogue;
 use amikit_dlt645::meter::Handler;
-use amikit_dlt645::value::{DateTime as Dt645, Decimal, TimeLayout, encode_number};
+use amikit_dlt645::value::{DateTime as Dt645, Decimal, TimeLayout, Value};
 use amikit_dlt645::{
     Address, DataId, Di, ErrorWord, RemoteBody, RemoteCommand, RemoteControl, StatusWord3,
 };
@@ -629,28 +630,22 @@ impl SimMeter {
     }
 }
 
-fn put(
-    out: &mut [u8],
-    mantissa: i64,
-    len: u8,
-    decimals: u8,
-    signed: bool,
-) -> Result<usize, ErrorWord> {
-    encode_number(Decimal::new(mantissa, decimals), len, decimals, signed, out)
+/// Encodes a number in the catalogue format of `di`: length, decimals and sign come from the
+/// DL/T 645 identifier catalogue, not from this simulator.
+fn put(out: &mut [u8], di: u32, value: Decimal) -> Result<usize, ErrorWord> {
+    let entry = catalogue::lookup(Di(di)).ok_or(ErrorWord(ErrorWord::NO_REQUESTED_DATA))?;
+    entry
+        .format
+        .encode(&Value::Number(value), out)
         .map_err(|_| ErrorWord(ErrorWord::OTHER))
 }
 
-fn put_many(
-    out: &mut [u8],
-    values: &[i64],
-    len: u8,
-    decimals: u8,
-    signed: bool,
-) -> Result<usize, ErrorWord> {
+/// Encodes the members of a block one after the other: `first`, then DI1 + 1 for each next.
+fn put_block(out: &mut [u8], first: u32, values: &[Decimal]) -> Result<usize, ErrorWord> {
     let mut at = 0usize;
-    for &v in values {
+    for (i, &v) in values.iter().enumerate() {
         let slot = out.get_mut(at..).ok_or(ErrorWord(ErrorWord::OTHER))?;
-        at += put(slot, v, len, decimals, signed)?;
+        at += put(slot, first + ((i as u32) << 8), v)?;
     }
     Ok(at)
 }
@@ -675,29 +670,43 @@ impl Handler for SimMeter {
         let p = self.power();
         let rates = self.rate_wh.map(register);
         let total = register(self.total_wh);
+        let hundredths = |v: i64| Decimal::new(v, 2); // XXXXXX.XX (kWh or yuan)
+        let kw = |e4: i64| Decimal::new(e4, 4); // XX.XXXX
         match di {
             // Combined and forward active energy, total / rates / block.
-            0x0000_0000 | 0x0001_0000 => put(out, total, 4, 2, false),
+            0x0000_0000 | 0x0001_0000 => put(out, di, hundredths(total)),
             0x0000_0100..=0x0000_0400 | 0x0001_0100..=0x0001_0400 => {
                 let i = usize::from((di >> 8) as u8) - 1;
-                put(out, rates.get(i).copied().ok_or(none)?, 4, 2, false)
+                put(out, di, hundredths(rates.get(i).copied().ok_or(none)?))
             }
             0x0000_FF00 | 0x0001_FF00 => {
                 let [r1, r2, r3, r4] = rates;
-                put_many(out, &[total, r1, r2, r3, r4], 4, 2, false)
+                put_block(
+                    out,
+                    di & 0xFFFF_00FF,
+                    &[total, r1, r2, r3, r4].map(hundredths),
+                )
             }
             // Reverse active energy: none.
-            0x0002_0000 => put(out, 0, 4, 2, false),
+            0x0002_0000 => put(out, di, hundredths(0)),
             // Voltage, current (A phase; a single-phase meter).
-            0x0201_0100 => put(out, VOLTAGE_DV, 2, 1, false),
-            0x0201_FF00 => put_many(out, &[VOLTAGE_DV, 0, 0], 2, 1, false),
-            0x0202_0100 => put(out, p * 1000 / (VOLTAGE_DV * PF_MILLI / 100), 3, 3, true),
+            0x0201_0100 => put(out, di, Decimal::new(VOLTAGE_DV, 1)),
+            0x0201_FF00 => put_block(
+                out,
+                0x0201_0100,
+                &[VOLTAGE_DV, 0, 0].map(|v| Decimal::new(v, 1)),
+            ),
+            0x0202_0100 => put(
+                out,
+                di,
+                Decimal::new(p * 1000 / (VOLTAGE_DV * PF_MILLI / 100), 3),
+            ),
             // Active / reactive power (total, A), power factor (total, A).
-            0x0203_0000 | 0x0203_0100 => put(out, p, 3, 4, true),
-            0x0203_FF00 => put_many(out, &[p, p, 0, 0], 3, 4, true),
-            0x0204_0000 | 0x0204_0100 => put(out, p * TAN_PHI_E4 / 10_000, 3, 4, true),
-            0x0206_0000 | 0x0206_0100 => put(out, PF_MILLI, 2, 3, true),
-            0x0280_0002 => put(out, 5000, 2, 2, false),
+            0x0203_0000 | 0x0203_0100 => put(out, di, kw(p)),
+            0x0203_FF00 => put_block(out, 0x0203_0000, &[p, p, 0, 0].map(kw)),
+            0x0204_0000 | 0x0204_0100 => put(out, di, kw(p * TAN_PHI_E4 / 10_000)),
+            0x0206_0000 | 0x0206_0100 => put(out, di, Decimal::new(PF_MILLI, 3)),
+            0x0280_0002 => put(out, di, Decimal::new(5000, 2)),
             // Date (YYMMDDWW, 0 = Sunday) and time.
             0x0400_0101 | 0x0400_0102 => {
                 let c = Civil::from_sim(self.now);
@@ -729,7 +738,7 @@ impl Handler for SimMeter {
                 } else {
                     (-net).max(0)
                 };
-                put(out, v, 4, 2, false)
+                put(out, di, hundredths(v))
             }
             _ => Err(none),
         }
