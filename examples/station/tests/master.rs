@@ -621,20 +621,47 @@ async fn a_restart_loses_nothing_and_applies_nothing_twice() {
     let db = temp_db("restart");
     let site = site(
         8,
-        &[M {
-            pn: 1,
-            address: "000000000801",
-            customer: "Wang Fang",
-            fee: "remote",
-            opening: "100.00",
-            kwh: "2000",
-            guarded: false,
-        }],
+        &[
+            M {
+                pn: 1,
+                address: "000000000801",
+                customer: "Wang Fang",
+                fee: "remote",
+                opening: "100.00",
+                kwh: "2000",
+                guarded: false,
+            },
+            M {
+                pn: 2,
+                address: "000000000802",
+                customer: "Sun Li",
+                fee: "remote",
+                opening: "0.00",
+                kwh: "100",
+                guarded: false,
+            },
+        ],
     );
-    let opts = options(site.clone(), db.clone());
-    let m = start(opts.clone()).await.unwrap();
+    // Commands are retried slowly and never escalate: Sun Li's trip (opening credit zero)
+    // stays live across the restart while the terminal refuses it.
+    let slow = TrackerConfig {
+        validity: 1_000_000,
+        ack_timeout: 300,
+        retry_base: 60,
+        retry_max: 120,
+        max_failures: 100,
+        restore_within: 900,
+    };
+    let mut opts = options(site.clone(), db.clone());
+    opts.tracker = Some(slow);
+    let m = start(opts).await.unwrap();
     let listen = m.terminal_addr();
-    let fake = Fake::start(listen, 8, &[(1, "000000000801", 2_000_000)]);
+    let fake = Fake::start(
+        listen,
+        8,
+        &[(1, "000000000801", 2_000_000), (2, "000000000802", 100_000)],
+    );
+    fake.with(|t| t.deny = true);
     until("first reading", 20, || async {
         (readings(&m, "000000000801").await > 0).then_some(())
     })
@@ -658,11 +685,26 @@ async fn a_restart_loses_nothing_and_applies_nothing_twice() {
     .await;
     let before = customer(&m, "Wang Fang").await;
     let n_readings = readings(&m, "000000000801").await;
+    until("Sun Li's trip refused", 20, || async {
+        let c = commands(&m, "Sun Li").await;
+        c.iter()
+            .any(|c| c["kind"] == "trip" && c["attempts"].as_i64() >= Some(1))
+            .then_some(())
+    })
+    .await;
+    let trip_id = commands(&m, "Sun Li")
+        .await
+        .iter()
+        .find(|c| c["kind"] == "trip")
+        .unwrap()["id"]
+        .clone();
     m.shutdown().await;
+    fake.with(|t| t.deny = false);
 
     // Restart on the same database and port.
     let mut opts2 = options(site, db);
     opts2.listen = listen;
+    opts2.tracker = Some(slow);
     // The second run's clock starts where the first left off.
     opts2.clock = SimClock::new(Civil::new(2026, 3, 2, 12, 0, 0), 60);
     let m = start(opts2).await.unwrap();
@@ -680,6 +722,14 @@ async fn a_restart_loses_nothing_and_applies_nothing_twice() {
     })
     .await;
     assert_eq!(customer(&m, "Wang Fang").await["net"], before["net"]);
+    // The live trip was sent again after the restart (same command row) and confirmed.
+    until("trip confirmed after the restart", 20, || async {
+        let c = commands(&m, "Sun Li").await;
+        let trips: Vec<&Value> = c.iter().filter(|c| c["kind"] == "trip").collect();
+        (trips.len() == 1 && trips[0]["status"] == "acknowledged" && trips[0]["id"] == trip_id)
+            .then_some(())
+    })
+    .await;
     fake.stop().await;
     m.shutdown().await;
 }
@@ -694,7 +744,7 @@ async fn commands_that_keep_failing_become_a_manual_job() {
             address: "000000000903",
             customer: "Chen Jie",
             fee: "remote",
-            opening: "0.00",
+            opening: "0.50",
             kwh: "10",
             guarded: false,
         }],
@@ -711,6 +761,12 @@ async fn commands_that_keep_failing_become_a_manual_job() {
     let m = start(o).await.unwrap();
     let fake = Fake::start(m.terminal_addr(), 9, &[(3, "000000000903", 10_000)]);
     fake.with(|t| t.deny = true);
+    until("first reading", 20, || async {
+        (readings(&m, "000000000903").await > 0).then_some(())
+    })
+    .await;
+    // 2 kWh at 0.568: the credit runs out while the terminal is online and refusing.
+    fake.with(|t| *t.energy.get_mut(&3).unwrap() += 2_000);
     let jobs = until("manual job for the trip", 30, || async {
         let j = get(&m, "/api/jobs").await;
         j.as_array()
@@ -738,7 +794,13 @@ async fn commands_that_keep_failing_become_a_manual_job() {
     );
     let cmds = commands(&m, "Chen Jie").await;
     assert!(has(&cmds, "trip", "failed"), "{cmds:?}");
-    assert!(fake.with(|t| t.afn05.iter().filter(|c| **c == (3, 1)).count()) >= 3);
+    // Three attempts, each denied by the terminal.
+    let trip_cmd = cmds.iter().find(|c| c["kind"] == "trip").unwrap();
+    assert_eq!(trip_cmd["attempts"], 3, "{trip_cmd}");
+    assert_eq!(
+        fake.with(|t| t.afn05.iter().filter(|c| **c == (3, 1)).count()),
+        3
+    );
     fake.stop().await;
     m.shutdown().await;
 }

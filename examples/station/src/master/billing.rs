@@ -19,9 +19,7 @@
 //! `t` becomes alarm 2 when `t > 0` (cut at or below `t`), nothing when `t = 0` (cut at or below
 //! zero), an overdraft of `|t|` when `t < 0` (cut at or below `t`).
 
-use amikit_prepay::{
-    Config, Engine, Input, Notification, Output, Outputs, PriceError, Pricer, Profile, Timestamp,
-};
+use amikit_prepay::{Config, Notification, PriceError, Pricer, Profile, Timestamp};
 use amikit_tariff::{
     ChargeError, ChargeState, DateTime, Energy, Money, QuantityError, Register, TariffSet,
 };
@@ -186,38 +184,13 @@ pub fn yuan(m: Money) -> String {
     format!("{sign}{}.{:02}", fen / 100, fen % 100)
 }
 
-/// What one engine step produced, sorted for the caller.
-#[derive(Debug, Default)]
-pub struct Effects {
-    /// Everything, in the engine's order.
-    pub outputs: Vec<Output>,
-}
-
-impl Effects {
-    /// Collects the outputs of one step.
-    pub fn of(out: &Outputs) -> Self {
-        Self {
-            outputs: out.iter().copied().collect(),
-        }
-    }
-}
-
-/// Runs one engine step with a pricer.
-pub fn step(
-    engine: &mut Engine,
-    now: Timestamp,
-    input: Input,
-    pricer: &mut impl Pricer,
-) -> Effects {
-    let out = engine.step(now, input, pricer);
-    Effects::of(&out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::site::Site;
-    use amikit_prepay::{CommandKind, CreditState, NoCharge, PurchaseId, TopUpSource};
+    use amikit_prepay::{
+        CommandKind, CreditState, Engine, Input, NoCharge, Output, PurchaseId, TopUpSource,
+    };
 
     fn tariff() -> TariffSet {
         let site = Site::demo();
@@ -302,8 +275,7 @@ mod tests {
         let mut e = Engine::new(cfg, Money::parse("12").unwrap()).unwrap();
         let now = Timestamp(1_800_000_000);
         let _ = e.step(now, Input::Tick, &mut NoCharge);
-        let fx = step(
-            &mut e,
+        let fx = e.step(
             now,
             Input::Charge {
                 amount: Money::parse("4.5").unwrap(),
@@ -311,12 +283,10 @@ mod tests {
             &mut NoCharge,
         );
         assert!(
-            fx.outputs
-                .iter()
+            fx.iter()
                 .any(|o| matches!(o, Output::Notify(Notification::LowCredit { .. })))
         );
-        let fx = step(
-            &mut e,
+        let fx = e.step(
             now,
             Input::Charge {
                 amount: Money::parse("8").unwrap(),
@@ -324,7 +294,7 @@ mod tests {
             &mut NoCharge,
         );
         assert_eq!(e.credit(), CreditState::Exhausted);
-        assert!(fx.outputs.iter().any(|o| matches!(
+        assert!(fx.iter().any(|o| matches!(
             o,
             Output::Command(c) if c.kind == CommandKind::Trip
         )));
@@ -333,18 +303,14 @@ mod tests {
             id: PurchaseId::Sequence(seq),
             source: TopUpSource::Counter,
         };
-        let fx = step(&mut e, now, pay(1), &mut NoCharge);
-        assert!(fx.outputs.iter().any(|o| matches!(
+        let fx = e.step(now, pay(1), &mut NoCharge);
+        assert!(fx.iter().any(|o| matches!(
             o,
             Output::Command(c) if c.kind == CommandKind::AllowClose && c.is_restoring()
         )));
         // The same purchase count again is refused.
-        let fx = step(&mut e, now, pay(1), &mut NoCharge);
-        assert!(
-            fx.outputs
-                .iter()
-                .any(|o| matches!(o, Output::Reject { .. }))
-        );
+        let fx = e.step(now, pay(1), &mut NoCharge);
+        assert!(fx.iter().any(|o| matches!(o, Output::Reject { .. })));
         assert_eq!(e.net(), Money::parse("19.5").unwrap());
         // A negative trip threshold is an overdraft; a positive one is alarm 2.
         let mut m = li.clone();

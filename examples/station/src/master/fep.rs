@@ -279,7 +279,9 @@ fn count_frames(bytes: &[u8]) -> u64 {
 impl Conn {
     /// Runs the session's timers, issues queued jobs, writes what is due.
     async fn pump(&mut self, stream: &mut TcpStream, evs: &mut Vec<Ev>) -> Result<(), ()> {
-        for _ in 0..4 {
+        // Ends when nothing was written and nothing issued (a request is written by the next
+        // iteration's poll, and at most four can be outstanding); the bound is a safety net.
+        for _ in 0..64 {
             let now = Instant(self.shared.link_ms());
             let stats = self.shared.stats.clone();
             let n = self
@@ -474,7 +476,8 @@ impl Conn {
                     });
                     any = true;
                 }
-                Err(RequestError::Busy | RequestError::NoTerminal) => {
+                // A full output queue (TooLong) is transient: the next poll empties it.
+                Err(RequestError::Busy | RequestError::NoTerminal | RequestError::TooLong) => {
                     self.queue.push_front(job);
                     break;
                 }

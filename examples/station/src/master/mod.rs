@@ -365,7 +365,7 @@ pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
     let terminal_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
 
-    let a1 = region_a1(&opts.site.region)?;
+    region_a1(&opts.site.region)?;
     let read_every = opts.read_every.max(1);
     let mut terminals = Vec::new();
     let mut term_by_addr = HashMap::new();
@@ -387,7 +387,6 @@ pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
             offset: (u64::from(t.a2).wrapping_mul(7919)) % read_every,
         });
     }
-    let _ = a1;
     let mut customers = Vec::new();
     let mut customer_by_id = HashMap::new();
     let mut customer_by_name = HashMap::new();

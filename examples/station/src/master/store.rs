@@ -621,3 +621,104 @@ pub fn time_json(at: Option<SimSeconds>) -> serde_json::Value {
 pub fn ts_to_sim(t: amikit_prepay::time::Timestamp) -> SimSeconds {
     unix_to_sim(t.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::workspace_root;
+
+    #[test]
+    fn seeding_is_idempotent_and_loading_finds_unfinished_work() {
+        let site = Site::demo();
+        let mut db = Db::in_memory().unwrap();
+        assert_eq!(db.version().unwrap(), crate::db::SCHEMA_VERSION);
+        seed(&mut db, &site, &workspace_root(), 1000).unwrap();
+        let count = |db: &Db, t: &str| {
+            db.query_i64(&format!("SELECT COUNT(*) FROM {t}"), [])
+                .unwrap()
+                .unwrap()
+        };
+        let before: Vec<i64> = ["tariffs", "terminals", "customers", "meters"]
+            .iter()
+            .map(|t| count(&db, t))
+            .collect();
+        assert_eq!(before, vec![1, 1, 5, 5]);
+        // A second start seeds nothing and keeps the balances.
+        db.conn()
+            .execute(
+                "UPDATE customers SET state = json_set(state, '$.init_done', json('true'))",
+                [],
+            )
+            .unwrap();
+        seed(&mut db, &site, &workspace_root(), 2000).unwrap();
+        let after: Vec<i64> = ["tariffs", "terminals", "customers", "meters"]
+            .iter()
+            .map(|t| count(&db, t))
+            .collect();
+        assert_eq!(before, after);
+        let loaded = load(&db).unwrap();
+        let li = loaded
+            .customers
+            .iter()
+            .find(|c| c.name == "Li Wei")
+            .unwrap();
+        assert!(li.state.init_done);
+        assert_eq!(
+            li.state.engine.unwrap().net(),
+            amikit_tariff::Money::parse("12").unwrap()
+        );
+        let zhang = loaded
+            .customers
+            .iter()
+            .find(|c| c.name == "Zhang Min")
+            .unwrap();
+        assert_eq!(zhang.fee_control, FeeControl::Local);
+        assert!(zhang.state.engine.is_none());
+        let clinic = loaded
+            .customers
+            .iter()
+            .find(|c| c.name == "Community clinic")
+            .unwrap();
+        assert!(clinic.state.guard_at_start);
+        let m = loaded
+            .meters
+            .iter()
+            .find(|m| m.address == "000000000101")
+            .unwrap();
+        assert_eq!(m.last, Some((1_520_000, 1000)));
+        assert!(loaded.unapplied.is_empty() && loaded.pending_commands.is_empty());
+
+        // A payment committed but not yet in the engine's snapshot, and a live command.
+        db.conn()
+            .execute(
+                "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq)
+                 VALUES ('A-1', ?1, 500000, 'api', 3000, 1)",
+                [li.id],
+            )
+            .unwrap();
+        db.conn()
+            .execute(
+                "INSERT INTO commands (id, meter_id, kind, status, created_at, updated_at, reason)
+                 VALUES (1, ?1, 'trip', 'retry', 3000, 3000, '{}'),
+                        (2, ?1, 'alarm', 'acknowledged', 3000, 3000, '{}')",
+                [m.id],
+            )
+            .unwrap();
+        // The same order number twice is refused by the unique key.
+        assert!(
+            db.conn()
+                .execute(
+                    "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq)
+                     VALUES ('A-1', ?1, 500000, 'api', 3001, 2)",
+                    [li.id],
+                )
+                .is_err()
+        );
+        let loaded = load(&db).unwrap();
+        assert_eq!(loaded.unapplied.len(), 1);
+        assert_eq!(loaded.unapplied[0].seq, 1);
+        assert_eq!(loaded.pending_commands.len(), 1);
+        assert_eq!(loaded.pending_commands[0].id, 1);
+        assert_eq!(loaded.next_command_id, 3);
+    }
+}
