@@ -958,18 +958,28 @@ async fn vending_local_meters_events_and_api_errors() {
 
     // The terminal raises ACD: the master pulls the event and stores it once.
     fake.with(|t| {
-        t.events
-            .push((51, vec![0x00, 0x10, 0x02, 0x03, 0x26, 0x02, 0x00]));
+        // ERC 33 in the amikit layout: time (format 15), pn 2, status word before / after,
+        // cause.
+        t.events.push((
+            33,
+            vec![0x00, 0x10, 0x02, 0x03, 0x26, 0x02, 0x00, 0, 0, 0x50, 0, 2],
+        ));
         t.new_events += 1;
     });
     until("event pulled", 20, || async {
-        let ev = get(&m, "/api/events?kind=erc51").await;
+        let ev = get(&m, "/api/events?kind=erc33").await;
         (ev.as_array().unwrap().len() == 1).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let ev = get(&m, "/api/events?kind=erc33").await;
+    assert_eq!(ev[0]["customer"], "Zhang Min");
     assert_eq!(
-        get(&m, "/api/events?kind=erc51")
+        ev[0]["detail"]["event"]["Other"]["time"],
+        "2026-03-02T10:00"
+    );
+    assert_eq!(
+        get(&m, "/api/events?kind=erc33")
             .await
             .as_array()
             .unwrap()

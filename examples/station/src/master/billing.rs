@@ -7,12 +7,12 @@
 //!   change ([`ChargeError::CrossesPriceChange`]), so the pricer splits the energy at each
 //!   change in proportion to the time on either side (a head-end apportioning the crate does
 //!   not offer) and charges the pieces in order.
-//! * The money goes into the customer's `amikit-prepay` [`Engine`] with the State Grid remote
-//!   profile ([`Profile::StateGridRemote`]) as [`Input::Consume`]; a [`Input::Tick`] follows
-//!   for standing charges. Payments are [`Input::TopUp`] with the customer's purchase count
-//!   ([`PurchaseId::Sequence`]), so the engine refuses a payment applied twice even if the DB
+//! * The money goes into the customer's `amikit-prepay` [`Engine`](amikit_prepay::Engine) with the State Grid remote
+//!   profile ([`Profile::StateGridRemote`]) as [`Input::Consume`](amikit_prepay::Input::Consume); a [`Input::Tick`](amikit_prepay::Input::Tick) follows
+//!   for standing charges. Payments are [`Input::TopUp`](amikit_prepay::Input::TopUp) with the customer's purchase count
+//!   ([`PurchaseId::Sequence`](amikit_prepay::PurchaseId::Sequence)), so the engine refuses a payment applied twice even if the DB
 //!   unique key were bypassed.
-//! * The engine's decisions come back as [`Output`]s: commands for the command tracker,
+//! * The engine's decisions come back as [`Output`](amikit_prepay::Output)s: commands for the command tracker,
 //!   notifications for the SMS outbox, records for the event log.
 //!
 //! Thresholds from the site file: `alarm_threshold` is alarm 1 (reminder); `trip_threshold`

@@ -673,12 +673,28 @@ impl Conn {
                 let fresh = ptr.is_none_or(|p| idx.wrapping_sub(p) < 128);
                 if fresh {
                     let decoded = serde_json::to_value(rec.decode(opts)).unwrap_or_default();
-                    rows.push(json!({
-                        "erc": rec.erc,
-                        "index": idx,
-                        "data": rec.data.iter().map(|b| format!("{b:02X}")).collect::<String>(),
-                        "event": decoded,
-                    }));
+                    // The amikit terminal's records of meter events (ERC 19, 20, 23, 33) carry
+                    // the measurement point after the time (see `terminal::erc`).
+                    let meter = match (rec.erc, rec.data.get(5..7)) {
+                        (19 | 20 | 23 | 33, Some(&[lo, hi])) => {
+                            let pn = u16::from_le_bytes([lo, hi]);
+                            t.meters
+                                .iter()
+                                .filter_map(|&m| self.shared.meters.get(m))
+                                .find(|m| m.pn == pn)
+                        }
+                        _ => None,
+                    };
+                    rows.push((
+                        meter.map(|m| m.customer_id),
+                        json!({
+                            "erc": rec.erc,
+                            "index": idx,
+                            "meter": meter.map(|m| m.address_text.clone()),
+                            "data": rec.data.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+                            "event": decoded,
+                        }),
+                    ));
                 }
             }
             ptr = Some(block.pn);
@@ -689,12 +705,13 @@ impl Conn {
         let id = t.id;
         let p = ptr.map(i64::from);
         self.shared.store.exec(move |c| {
-            for r in rows {
+            for (customer, r) in rows {
                 let kind = format!("erc{}", r.get("erc").and_then(|e| e.as_u64()).unwrap_or(0));
                 c.prepare_cached(
-                    "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO events (at, customer_id, terminal_id, kind, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![at, id, kind, r.to_string()])?;
+                .execute(params![at, customer, id, kind, r.to_string()])?;
             }
             c.prepare_cached("UPDATE terminals SET event_ptr = ?2 WHERE id = ?1")?
                 .execute(params![id, p])?;

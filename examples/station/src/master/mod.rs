@@ -55,6 +55,34 @@
 //! `customer` is a name or a numeric id; `meter` is a 12-digit DL/T 645 address; `amount` is a
 //! decimal string (`"50.00"`) or an integer. Money in answers is an exact decimal string with
 //! four decimals.
+//!
+//! With `cargo run --example master_station` (API on `127.0.0.1:8376`) and
+//! `cargo run --example terminal` running:
+//!
+//! ```text
+//! curl -s localhost:8376/api/customers
+//! curl -s -X POST localhost:8376/api/payments -H 'content-type: application/json' \
+//!      -d '{"customer": "Li Wei", "amount": "50.00", "order_no": "WX-20260302-0001", "channel": "wechat"}'
+//! curl -s -X POST localhost:8376/api/tokens -H 'content-type: application/json' \
+//!      -d '{"customer": "Zhang Min", "amount": "20.00", "order_no": "T-0001"}'
+//! curl -s -X POST localhost:8376/api/guard -H 'content-type: application/json' \
+//!      -d '{"customer": "Wang Fang", "on": true}'
+//! curl -s 'localhost:8376/api/commands?customer=Li%20Wei'
+//! curl -s 'localhost:8376/api/events?after=0&limit=50'
+//! curl -s localhost:8376/api/outbox
+//! curl -s localhost:8376/api/stats
+//! ```
+//!
+//! Sending the same payment twice answers `"status": "duplicate"` and changes nothing.
+//!
+//! # Conventions with the terminal
+//!
+//! AFN 05 control items use pn = the meter's measurement point; AFN 10 F1 forwards go to port 2
+//! (2400 8E1); DL/T 645 `1C` frames built here use password level 02, password 000000,
+//! operator code 00000000. Important events of the amikit terminal (ERC 19, 20, 23, 33) carry
+//! the measurement point after their time, which the master uses to file them under the
+//! customer. Readings are timed when the response arrives (master's simulated clock), not by
+//! the terminal's read time (format 15 has minute resolution).
 
 pub mod api;
 pub mod billing;
