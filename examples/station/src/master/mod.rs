@@ -369,6 +369,12 @@ fn region_a1(region: &str) -> Result<u16, String> {
 /// Starts a master station: opens (creating, migrating and seeding) the database, binds the
 /// terminal and API listeners, and runs until [`MasterHandle::shutdown`].
 pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
+    if !opts.http.ip().is_loopback() {
+        return Err(format!(
+            "the operator API has no authentication: bind it to a loopback address, not {}",
+            opts.http
+        ));
+    }
     let now = opts.clock.now();
     let path = opts.db.clone();
     let site = opts.site.clone();
