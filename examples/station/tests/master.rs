@@ -974,6 +974,7 @@ async fn vending_local_meters_events_and_api_errors() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ev = get(&m, "/api/events?kind=erc33").await;
     assert_eq!(ev[0]["customer"], "Zhang Min");
+    assert_eq!(ev[0]["detail"]["name"], "meter_status");
     assert_eq!(
         ev[0]["detail"]["event"]["Other"]["time"],
         "2026-03-02T10:00"

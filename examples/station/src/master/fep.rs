@@ -689,6 +689,7 @@ impl Conn {
                         meter.map(|m| m.customer_id),
                         json!({
                             "erc": rec.erc,
+                            "name": erc_name(rec.erc),
                             "index": idx,
                             "meter": meter.map(|m| m.address_text.clone()),
                             "data": rec.data.iter().map(|b| format!("{b:02X}")).collect::<String>(),
@@ -783,6 +784,17 @@ impl Conn {
                 online: false,
             })
             .await;
+    }
+}
+
+/// What the amikit terminal's event codes mean (its layouts: `terminal::erc`).
+fn erc_name(erc: u8) -> Option<&'static str> {
+    match erc {
+        19 => Some("token_accepted"),
+        20 => Some("token_rejected"),
+        23 => Some("credit_alarm"),
+        33 => Some("meter_status"),
+        _ => None,
     }
 }
 
