@@ -210,8 +210,8 @@ mod tests {
         for us in 1..=100u64 {
             s.record_latency(Duration::from_micros(us * 100));
         }
-        // 100 samples at 0.1, 0.2, …, 10 ms: the median is 5.0 ms (bucket edge 5.05 → 5.05?)
-        // Buckets are 50 µs wide; 5000 µs lies in bucket 100, upper edge 5050 µs.
+        // 100 samples at 0.1, 0.2, …, 10 ms. The 50th is 5000 µs, in the 50 µs bucket
+        // [5000, 5050): the median reads as its upper edge, 5050 µs; the 99th (9900 µs) as 9950.
         assert_eq!(s.latency_quantile_us(500), Some(5050));
         assert_eq!(s.latency_quantile_us(990), Some(9950));
         s.record_latency(Duration::from_secs(1));
