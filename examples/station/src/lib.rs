@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod db;
+pub mod demo;
 pub mod master;
 pub mod site;
 pub mod terminal;
