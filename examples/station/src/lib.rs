@@ -8,5 +8,6 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod master;
+pub mod scale;
 pub mod site;
 pub mod terminal;
