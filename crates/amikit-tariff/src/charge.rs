@@ -177,6 +177,31 @@ pub struct Charge {
     pub settled: bool,
 }
 
+impl Charge {
+    /// The sum of two consecutive charges: energies and money add; rate, step and unit price
+    /// are `later`'s; `settled` if either settled.
+    ///
+    /// # Errors
+    /// [`QuantityError::Overflow`].
+    pub fn plus(&self, later: &Charge) -> Result<Charge, QuantityError> {
+        let mut levies = self.levies;
+        for (a, b) in levies.iter_mut().zip(later.levies.iter()) {
+            *a = a.checked_add(*b)?;
+        }
+        Ok(Charge {
+            energy: self.energy.checked_add(later.energy)?,
+            consumption: self.consumption.checked_add(later.consumption)?,
+            levies,
+            levy_total: self.levy_total.checked_add(later.levy_total)?,
+            total: self.total.checked_add(later.total)?,
+            rate: later.rate,
+            step: later.step,
+            unit_price: later.unit_price,
+            settled: self.settled || later.settled,
+        })
+    }
+}
+
 /// Standing charges accrued over some periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -590,6 +615,111 @@ impl TariffSet {
         t.charge_inner(state, from, energy, None)
     }
 
+    /// Charges `energy` consumed during `[from, to)` across any price changes inside the
+    /// interval (time-of-use boundaries, step settlements, a passive tariff's activation): the
+    /// energy is apportioned to the pieces between changes in proportion to their duration
+    /// (rounded down to the Wh, the last piece takes the rest) and the pieces are charged in
+    /// time order. This is what a head-end does with two register readings that straddle a
+    /// price change; the result sums the pieces (rate, step and unit price are the last
+    /// piece's). Use per-rate registers and [`Self::charge_rated`] when the meter has them:
+    /// apportioning by time assumes a constant load.
+    ///
+    /// # Errors
+    /// As [`Self::charge_interval`] (never [`ChargeError::CrossesPriceChange`]). The state is
+    /// unchanged on error.
+    ///
+    /// ```
+    /// use amikit_tariff::{
+    ///     ChargeState, DayTable, DayTableId, Energy, Money, MonthDay, Period, Price, Rate,
+    ///     Season, Tariff, TariffSet, TouTable,
+    /// };
+    ///
+    /// // Peak 0.568 from 08:00, valley 0.288 from 22:00.
+    /// let day = DayTable::new(&[
+    ///     Period { start: "08:00".parse()?, rate: Rate::PEAK },
+    ///     Period { start: "22:00".parse()?, rate: Rate::VALLEY },
+    /// ])?;
+    /// let tou = TouTable::new(
+    ///     &[None, Some(Price::parse("0.568")?), None, Some(Price::parse("0.288")?)],
+    ///     &[day],
+    ///     &[Season::every_day(MonthDay::new(1, 1)?, DayTableId::new(1).unwrap())],
+    ///     &[],
+    /// )?;
+    /// let tariff = TariffSet::new(Tariff::tou(tou));
+    /// let mut state = ChargeState::new();
+    /// // 10 kWh read at 21:00 and 23:00: 5 kWh peak + 5 kWh valley = 2.84 + 1.44.
+    /// let c = tariff.charge_apportioned(
+    ///     &mut state,
+    ///     "2024-03-01T21:00".parse()?,
+    ///     "2024-03-01T23:00".parse()?,
+    ///     Energy::parse("10")?,
+    /// )?;
+    /// assert_eq!(c.total, Money::parse("4.28")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn charge_apportioned(
+        &self,
+        state: &mut ChargeState,
+        from: DateTime,
+        to: DateTime,
+        energy: Energy,
+    ) -> Result<Charge, ChargeError> {
+        if to < from {
+            return Err(ChargeError::BadInterval);
+        }
+        let saved = state.clone();
+        let result = self.charge_pieces(state, from, to, energy);
+        if result.is_err() {
+            *state = saved;
+        }
+        result
+    }
+
+    fn charge_pieces(
+        &self,
+        state: &mut ChargeState,
+        from: DateTime,
+        to: DateTime,
+        energy: Energy,
+    ) -> Result<Charge, ChargeError> {
+        let span = to.seconds_since_epoch() - from.seconds_since_epoch();
+        let mut sum: Option<Charge> = None;
+        let mut start = from;
+        let mut left = energy;
+        loop {
+            // The first price change after `start` (each probe reports some change inside
+            // [start, end); narrowing to it converges on the first one).
+            let mut end = to;
+            for _ in 0..64 {
+                let t = self.active(start);
+                match t.check_constant_price(start, end, self.pending_activation(start)) {
+                    Err(ChargeError::CrossesPriceChange(at)) if start < at && at < end => end = at,
+                    Err(e) => return Err(e),
+                    Ok(()) => break,
+                }
+            }
+            let piece = if end >= to {
+                left
+            } else {
+                // The share of the whole interval's energy that falls in [start, end).
+                let part = end.seconds_since_epoch() - start.seconds_since_epoch();
+                let wh = i128::from(energy.wh()) * i128::from(part) / i128::from(span.max(1));
+                let wh = i64::try_from(wh).map_err(|_| QuantityError::Overflow)?;
+                Energy::from_wh(wh).min(left)
+            };
+            let c = self.charge_interval(state, start, end, piece)?;
+            sum = Some(match sum {
+                None => c,
+                Some(acc) => acc.plus(&c)?,
+            });
+            left = left.checked_sub(piece)?;
+            if end >= to {
+                return sum.ok_or(ChargeError::BadInterval);
+            }
+            start = end;
+        }
+    }
+
     /// [`Tariff::charge_readings`] with the tariff in force at `previous.at`.
     ///
     /// # Errors
@@ -919,6 +1049,60 @@ mod tests {
         assert_eq!(st.levy_carries()[0].nanos(), 3_360_000);
         assert_eq!(st.settle_carries(Rounding::Up), Money::from_raw(1));
         assert!(st.carry().is_zero());
+    }
+
+    #[test]
+    fn apportioned_interval_across_rate_boundaries_and_a_settlement() {
+        let set = TariffSet::new(zhejiang_like());
+        // 2024-12-31 21:00 → 2025-01-01 09:00 (12 h), 12 kWh at 1 kWh per hour, with 4790 kWh
+        // used in 2024 (step 2 until 4800 kWh, then step 3):
+        //   21:00–22:00 peak,   1 kWh: 1 × (0.568 + 0.05)           = 0.6180
+        //   22:00–00:00 valley, 2 kWh: 2 × (0.288 + 0.05)           = 0.6760
+        //   00:00 settlement: the year's energy restarts at 0 (step 1)
+        //   00:00–08:00 valley, 8 kWh: 8 × 0.288                    = 2.3040
+        //   08:00–09:00 peak,   1 kWh: 1 × 0.568                    = 0.5680
+        //   total 4.1660, 9 kWh in the new period.
+        let mut st = ChargeState::with_period_energy(kwh("4790"), t("2024-01-01"));
+        let c = set
+            .charge_apportioned(
+                &mut st,
+                t("2024-12-31T21:00"),
+                t("2025-01-01T09:00"),
+                kwh("12"),
+            )
+            .unwrap();
+        assert_eq!(c.total, m("4.166"));
+        assert_eq!(c.energy, kwh("12"));
+        assert!(c.settled);
+        assert_eq!(c.rate, Rate::new(1));
+        assert_eq!(st.period_energy(), kwh("9"));
+        // Within one price, it is charge_interval.
+        let mut a = ChargeState::new();
+        let mut b = ChargeState::new();
+        let one = set
+            .charge_apportioned(
+                &mut a,
+                t("2024-03-01T10:00"),
+                t("2024-03-01T11:00"),
+                kwh("3"),
+            )
+            .unwrap();
+        let two = set
+            .charge_interval(
+                &mut b,
+                t("2024-03-01T10:00"),
+                t("2024-03-01T11:00"),
+                kwh("3"),
+            )
+            .unwrap();
+        assert_eq!(one, two);
+        // A backwards interval is refused and the state is left alone.
+        let before = st.clone();
+        assert_eq!(
+            set.charge_apportioned(&mut st, t("2025-01-02"), t("2025-01-01"), kwh("1")),
+            Err(ChargeError::BadInterval)
+        );
+        assert_eq!(st, before);
     }
 
     #[test]

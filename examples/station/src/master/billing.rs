@@ -3,10 +3,10 @@
 //! * A reading is a register value (Wh) at a simulated time. The consumption since the
 //!   previous reading is [`Register::delta`] (rollover at the 6 integer kWh digits of AFN 0C
 //!   F129's format 14), priced over the interval `[previous, current)` with the customer's
-//!   tariff through [`IntervalPricer`]: `amikit-tariff` refuses an interval across a price
-//!   change ([`ChargeError::CrossesPriceChange`]), so the pricer splits the energy at each
-//!   change in proportion to the time on either side (a head-end apportioning the crate does
-//!   not offer) and charges the pieces in order.
+//!   tariff through [`IntervalPricer`], which charges each interval with
+//!   [`TariffSet::charge_apportioned`](amikit_tariff::TariffSet::charge_apportioned): the
+//!   energy of an interval across a price change is split in proportion to the time on
+//!   either side.
 //! * The money goes into the customer's `amikit-prepay` [`Engine`](amikit_prepay::Engine) with the State Grid remote
 //!   profile ([`Profile::StateGridRemote`]) as [`Input::Consume`](amikit_prepay::Input::Consume); a [`Input::Tick`](amikit_prepay::Input::Tick) follows
 //!   for standing charges. Payments are [`Input::TopUp`](amikit_prepay::Input::TopUp) with the customer's purchase count
@@ -20,9 +20,7 @@
 //! zero), an overdraft of `|t|` when `t < 0` (cut at or below `t`).
 
 use amikit_prepay::{Config, Notification, PriceError, Pricer, Profile, Timestamp};
-use amikit_tariff::{
-    ChargeError, ChargeState, DateTime, Energy, Money, QuantityError, Register, TariffSet,
-};
+use amikit_tariff::{ChargeState, DateTime, Energy, Money, Register, TariffSet};
 
 use crate::site::SiteMeter;
 
@@ -75,49 +73,12 @@ pub struct IntervalPricer<'a> {
     pub to: DateTime,
 }
 
-/// Charges `energy` consumed in `[from, to)`, splitting it at every price change in proportion
-/// to the time on either side. Pieces are charged in time order.
-pub fn charge_split(
-    tariff: &TariffSet,
-    state: &mut ChargeState,
-    from: DateTime,
-    to: DateTime,
-    energy: Energy,
-) -> Result<Money, ChargeError> {
-    let mut total = Money::ZERO;
-    let mut from = from;
-    let mut left = energy;
-    // A day has at most a handful of changes; the bound only guards against a tariff error.
-    for _ in 0..10_000 {
-        match tariff.charge_interval(state, from, to, left) {
-            Ok(c) => return Ok(total.checked_add(c.total)?),
-            Err(ChargeError::CrossesPriceChange(at)) if from < at && at < to => {
-                let span = i128::from(to.seconds_since_epoch() - from.seconds_since_epoch());
-                let part = i128::from(at.seconds_since_epoch() - from.seconds_since_epoch());
-                let wh = i128::from(left.wh()) * part / span.max(1);
-                let piece =
-                    Energy::from_wh(i64::try_from(wh).map_err(|_| QuantityError::Overflow)?);
-                let c = tariff.charge_interval(state, from, at, piece)?;
-                total = total.checked_add(c.total)?;
-                left = left.checked_sub(piece)?;
-                from = at;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ChargeError::Quantity(QuantityError::Overflow))
-}
-
 impl Pricer for IntervalPricer<'_> {
     fn price(&mut self, _at: Timestamp, energy: Energy) -> Result<Money, PriceError> {
-        let saved = self.state.clone();
-        match charge_split(self.tariff, self.state, self.from, self.to, energy) {
-            Ok(m) => Ok(m),
-            Err(e) => {
-                *self.state = saved;
-                Err(e.into())
-            }
-        }
+        let c = self
+            .tariff
+            .charge_apportioned(self.state, self.from, self.to, energy)?;
+        Ok(c.total)
     }
 
     fn standing(&mut self, at: Timestamp) -> Result<Money, PriceError> {
@@ -222,14 +183,15 @@ mod tests {
         let t = tariff();
         let mut st = ChargeState::new();
         // 21:00 → 23:00, 2 kWh: 1 kWh at peak (0.568) + 1 kWh at valley (0.288) = 0.856.
-        let m = charge_split(
-            &t,
-            &mut st,
-            dt("2026-03-02T21:00"),
-            dt("2026-03-02T23:00"),
-            Energy::from_wh(2000),
-        )
-        .unwrap();
+        let m = t
+            .charge_apportioned(
+                &mut st,
+                dt("2026-03-02T21:00"),
+                dt("2026-03-02T23:00"),
+                Energy::from_wh(2000),
+            )
+            .unwrap()
+            .total;
         assert_eq!(m, Money::parse("0.856").unwrap());
         // The same tariff refuses the whole interval at once.
         let mut st2 = ChargeState::new();
@@ -240,19 +202,20 @@ mod tests {
                 dt("2026-03-02T23:00"),
                 Energy::from_wh(2000)
             ),
-            Err(ChargeError::CrossesPriceChange(_))
+            Err(amikit_tariff::ChargeError::CrossesPriceChange(_))
         ));
         // Across midnight and 08:00: 06:00 → 10:00, 4 kWh: 2 kWh valley + 2 kWh peak
         // = 0.576 + 1.136 = 1.712.
         let mut st3 = ChargeState::new();
-        let m = charge_split(
-            &t,
-            &mut st3,
-            dt("2026-03-03T06:00"),
-            dt("2026-03-03T10:00"),
-            Energy::from_wh(4000),
-        )
-        .unwrap();
+        let m = t
+            .charge_apportioned(
+                &mut st3,
+                dt("2026-03-03T06:00"),
+                dt("2026-03-03T10:00"),
+                Energy::from_wh(4000),
+            )
+            .unwrap()
+            .total;
         assert_eq!(m, Money::parse("1.712").unwrap());
     }
 

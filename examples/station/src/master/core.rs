@@ -584,13 +584,8 @@ impl Core {
                                 None => {
                                     // Local fee control: the meter keeps the money; the master
                                     // keeps the period-to-date energy for vending quotes.
-                                    let _ = billing::charge_split(
-                                        &tariff,
-                                        &mut acc.charge,
-                                        from,
-                                        to,
-                                        delta,
-                                    );
+                                    let _ =
+                                        tariff.charge_apportioned(&mut acc.charge, from, to, delta);
                                 }
                             }
                         }
