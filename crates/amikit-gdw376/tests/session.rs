@@ -504,6 +504,48 @@ fn acd_triggers_event_pull() {
         Some(units::Erc::PowerOffOn { .. })
     ));
     assert!(!rig.t.acd(), "reading events up to EC1 clears ACD");
+    assert_eq!(rig.m.event_pointer(), Some(1));
+}
+
+#[test]
+fn a_stored_event_pointer_is_where_the_pull_starts() {
+    // A master that stored event 0 before a reconnection pulls from 1 only.
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    rig.m.set_event_pointer(1);
+    assert_eq!(rig.m.event_pointer(), Some(1));
+    rig.t.record_event(true);
+    rig.t.record_event(true);
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    rig.m
+        .request(
+            Instant(100),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    rig.pump(100);
+    let Some(M::Events(region)) = rig.mev.iter().find(|e| matches!(e, M::Events(..))).cloned()
+    else {
+        panic!("{:?}", rig.mev)
+    };
+    let Some(Item::Unit(u)) =
+        amikit_gdw376::Units::new(&region, Afn::CLASS3, Direction::Up, &Profile::default()).next()
+    else {
+        panic!()
+    };
+    let Some(Value::Events(b)) = u
+        .value(&Profile::default(), Afn::CLASS3, Direction::Up)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.pm, b.pn), (1, 2));
+    assert_eq!(rig.m.event_pointer(), Some(2));
 }
 
 #[test]

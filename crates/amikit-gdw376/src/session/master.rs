@@ -262,6 +262,18 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     pub fn set_terminal(&mut self, a: Address) {
         self.core.terminal = Some(a.with_msa(0));
     }
+    /// Where the next event pull starts: the terminal's Pn after the last events this master
+    /// stored (`None`: from 0). Updated by every AFN 0E reply.
+    #[must_use]
+    pub fn event_pointer(&self) -> Option<u8> {
+        self.core.event_pointer
+    }
+    /// Sets where the next event pull starts, e.g. from the pointer a master station stored
+    /// for this terminal before a reconnection or a restart, so that events already stored
+    /// are not pulled again.
+    pub fn set_event_pointer(&mut self, pn: u8) {
+        self.core.event_pointer = Some(pn);
+    }
     /// True unless the terminal has been silent for `offline_after` heartbeat periods.
     #[must_use]
     pub fn is_online(&self) -> bool {

@@ -360,6 +360,10 @@ impl Conn {
         };
         if self.terminal.is_none() {
             self.terminal = Some(slot);
+            // Pull events from where the stored ones end, not from 0 again.
+            if let Some(pn) = t.event_ptr.lock().ok().and_then(|g| *g) {
+                self.session.set_event_pointer(pn);
+            }
             if let (Ok(mut g), Some(tx)) = (t.conn.lock(), self.tx.take()) {
                 // Replacing an older connection of this terminal drops its sender: it closes.
                 self.registered = Some(tx.downgrade());
