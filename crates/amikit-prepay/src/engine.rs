@@ -238,6 +238,7 @@ impl Engine {
             credit: self.s.credit,
             relay: self.s.relay,
             flags: self.s.flags,
+            alarm: self.s.alarm,
             last_sequence: self.s.last_sequence,
             last_order: self.s.last_order,
             checksum: 0,
@@ -683,7 +684,7 @@ impl Engine {
             relay: snap.relay,
             flags: snap.flags,
             causes: Causes::NONE,
-            alarm: None,
+            alarm: snap.alarm,
             friendly: false,
             dirty: false,
         };

@@ -149,8 +149,12 @@ pub enum Input {
     },
     /// A parameter change.
     SetParam(Param),
-    /// Power came back; restore this snapshot (see [`recover`](crate::recover) for choosing
-    /// one among several copies).
+    /// Power came back (or a master station restarted); restore this snapshot (see
+    /// [`recover`](crate::recover) for choosing one among several copies). The relay position
+    /// and the alarm in force come back as they were, without outputs: drive the relay and
+    /// the alarm indicator from [`Engine::relay`](crate::Engine::relay) and
+    /// [`Engine::alarm`](crate::Engine::alarm) afterwards. Outputs follow only where the
+    /// restored state calls for a change.
     PowerUp(Snapshot),
 }
 

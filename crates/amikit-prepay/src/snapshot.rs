@@ -10,7 +10,7 @@
 
 use amikit_tariff::Money;
 
-use crate::output::RelayState;
+use crate::output::{AlarmLevel, RelayState};
 use crate::state::CreditState;
 use crate::time::Timestamp;
 
@@ -61,6 +61,9 @@ pub struct Snapshot {
     pub relay: RelayState,
     /// [`flags`] bits.
     pub flags: u8,
+    /// The alarm indication in force (so that a power-up does not announce it again).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub alarm: Option<AlarmLevel>,
     /// Last accepted purchase count.
     pub last_sequence: u32,
     /// Last accepted order number.
@@ -128,6 +131,29 @@ fn relay_code(r: RelayState) -> u8 {
     }
 }
 
+fn alarm_code(a: Option<AlarmLevel>) -> u8 {
+    match a {
+        None => 0,
+        Some(AlarmLevel::Reminder) => 1,
+        Some(AlarmLevel::Low) => 2,
+        Some(AlarmLevel::Alarm2) => 3,
+        Some(AlarmLevel::Overdraft) => 4,
+        Some(AlarmLevel::Exhausted) => 5,
+    }
+}
+
+fn alarm_from(c: u8) -> Option<Option<AlarmLevel>> {
+    Some(match c {
+        0 => None,
+        1 => Some(AlarmLevel::Reminder),
+        2 => Some(AlarmLevel::Low),
+        3 => Some(AlarmLevel::Alarm2),
+        4 => Some(AlarmLevel::Overdraft),
+        5 => Some(AlarmLevel::Exhausted),
+        _ => return None,
+    })
+}
+
 fn relay_from(c: u8) -> Option<RelayState> {
     Some(match c {
         0 => RelayState::Closed,
@@ -149,7 +175,7 @@ impl Snapshot {
             relay_code(self.relay),
             self.flags,
         ]);
-        w.put(&[0, 0]);
+        w.put(&[alarm_code(self.alarm), 0]);
         w.put(&self.generation.to_le_bytes());
         w.put(&self.taken_at.0.to_le_bytes());
         w.put(&self.balance.raw().to_le_bytes());
@@ -179,8 +205,9 @@ impl Snapshot {
         self.flags & !flags::ALL == 0 && self.checksum == self.compute_checksum()
     }
 
-    /// The fixed little-endian form: `"AP"`, version 1, credit state, relay, flags, two zero
-    /// bytes, generation (u32), taken_at (i64 s), balance (i64, 1e-4), debt (i64, 1e-4),
+    /// The fixed little-endian form: `"AP"`, version 1, credit state, relay, flags, alarm
+    /// level (0 none, 1 reminder, 2 low, 3 alarm 2, 4 overdraft, 5 exhausted), a zero byte,
+    /// generation (u32), taken_at (i64 s), balance (i64, 1e-4), debt (i64, 1e-4),
     /// last purchase count (u32), last order number (u64), CRC-32 of the preceding 48 bytes.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; SNAPSHOT_LEN] {
@@ -225,8 +252,10 @@ impl Snapshot {
         if fl & !flags::ALL != 0 {
             return Err(SnapshotError::Field(5));
         }
-        if reserved != [0, 0] {
-            return Err(SnapshotError::Field(6));
+        let [alarm, reserved] = reserved;
+        let alarm = alarm_from(alarm).ok_or(SnapshotError::Field(6))?;
+        if reserved != 0 {
+            return Err(SnapshotError::Field(7));
         }
         Ok(Self {
             generation,
@@ -236,6 +265,7 @@ impl Snapshot {
             credit,
             relay,
             flags: fl,
+            alarm,
             last_sequence,
             last_order,
             checksum: stored,
@@ -293,7 +323,7 @@ impl Reader<'_> {
 ///    most overdraft" (`payment-domain.md` §2.4) for a wallet whose money can sit in two
 ///    registers: taking the smallest balance from one copy and the largest debt from another
 ///    would count the same consumption twice.
-/// 4. Credit state, relay position and flags come from the newest of those copies (highest
+/// 4. Credit state, relay position, flags and alarm come from the newest of those copies (highest
 ///    generation): the engine persists every change of them, so the newest copy is the state
 ///    at the failure. (Taking the most severe credit state of all copies instead would let an
 ///    old copy re-impose a hard cut that a parameter change had lawfully lifted.) The engine
@@ -358,6 +388,7 @@ where
         credit: n.credit,
         relay: n.relay,
         flags: n.flags,
+        alarm: n.alarm,
         last_sequence: max_seq,
         last_order: max_order,
         checksum: 0,
@@ -373,7 +404,8 @@ mod tests {
     /// `struct.pack` + `zlib.crc32`): generation 7, 2026-01-07 10:00 local, balance 20.0000,
     /// debt 0, purchase count 4, order 0, credit normal, relay closed, no flags.
     const SEALED_ELSEWHERE: [u8; SNAPSHOT_LEN] = [
-        0x41, 0x50, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, // "AP", v1, credit, relay, flags, 0 0
+        0x41, 0x50, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, // "AP", v1, credit, relay, flags, alarm, 0
         0x07, 0x00, 0x00, 0x00, // generation
         0xA0, 0x2E, 0x5E, 0x69, 0x00, 0x00, 0x00, 0x00, // taken_at 1 767 780 000
         0x40, 0x0D, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, // balance 200 000 (1e-4)
@@ -406,6 +438,37 @@ mod tests {
             Snapshot::from_bytes(&SEALED_ELSEWHERE[..51]),
             Err(SnapshotError::Length(51))
         );
+    }
+
+    #[test]
+    fn the_alarm_in_force_round_trips_and_unknown_codes_are_refused() {
+        let s = Snapshot::from_bytes(&SEALED_ELSEWHERE).unwrap();
+        assert_eq!(s.alarm, None);
+        for level in [
+            AlarmLevel::Reminder,
+            AlarmLevel::Low,
+            AlarmLevel::Alarm2,
+            AlarmLevel::Overdraft,
+            AlarmLevel::Exhausted,
+        ] {
+            let with = Snapshot {
+                alarm: Some(level),
+                ..s
+            }
+            .sealed();
+            let bytes = with.to_bytes();
+            assert_eq!(bytes[6], alarm_code(Some(level)));
+            assert_eq!(Snapshot::from_bytes(&bytes), Ok(with));
+        }
+        // Byte 6 = 6 is no alarm level, byte 7 must stay zero (both resealed so that only the
+        // field check can refuse them).
+        for (at, value, field) in [(6, 6u8, 6usize), (7, 1, 7)] {
+            let mut b = SEALED_ELSEWHERE;
+            b[at] = value;
+            let crc = crc32(&b[..SNAPSHOT_LEN - 4]);
+            b[SNAPSHOT_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
+            assert_eq!(Snapshot::from_bytes(&b), Err(SnapshotError::Field(field)));
+        }
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub const P: Output = Output::Persist(Snapshot {
     credit: CreditState::Normal,
     relay: amikit_prepay::RelayState::Closed,
     flags: 0,
+    alarm: None,
     last_sequence: 0,
     last_order: 0,
     checksum: 0,

@@ -334,21 +334,17 @@ impl Core {
                     };
                     let mut e = Engine::new(config, Money::ZERO)
                         .map_err(|e| format!("customer {}: {e}", c.name))?;
-                    // PowerUp re-emits the alarm command for the restored credit (the engine
-                    // does not keep its alarm indication in the snapshot): those are dropped,
-                    // live commands come back from the database. A relay decision is kept: it
-                    // is new (the snapshot's relay disagreed with its credit, e.g. a customer
-                    // seeded at zero).
+                    // PowerUp restores the relay and the alarm in force without outputs; a
+                    // command comes out only where the restored state calls for a change
+                    // (e.g. a customer seeded at zero). Live commands come back from the
+                    // database.
                     let out = e.step(sim_ts(now), Input::PowerUp(snap), &mut NoCharge);
                     if out.iter().any(|o| matches!(o, Output::Reject { .. })) {
                         return Err(format!("customer {}: snapshot refused", c.name));
                     }
                     let keep: Vec<Output> = out
                         .iter()
-                        .filter(|o| {
-                            matches!(o, Output::Command(c)
-                                if !matches!(c.kind, CommandKind::Alarm | CommandKind::AlarmRelease))
-                        })
+                        .filter(|o| matches!(o, Output::Command(_)))
                         .copied()
                         .collect();
                     if !keep.is_empty() {
