@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use amikit_prepay::{
-    CommandKind, Config, Engine, FriendlyCalendar, Input, Notification, Output, Overload, Param,
-    Profile, PurchaseId, Record, RelayAction, Remote, Snapshot, TariffPricer, Timestamp,
-    TopUpSource, UserAction, Window, recover, weekday_bit,
+    CommandKind, Engine, FriendlyCalendar, Input, Notification, Output, Overload, Param, Profile,
+    PurchaseId, Record, RelayAction, Remote, Snapshot, TariffPricer, Timestamp, TopUpSource,
+    UserAction, Window, recover, weekday_bit,
 };
 use amikit_tariff::{ChargeState, Date, DateTime, Energy, Money, TimeOfDay, Weekday};
 use serde::Deserialize;
@@ -301,20 +301,6 @@ fn params(def: &ParamsDef) -> Result<Vec<Param>, CliError> {
     Ok(out)
 }
 
-fn apply(config: &mut Config, p: Param) {
-    let l = &mut config.limits;
-    match p {
-        Param::Alarm1(v) => l.alarm1 = v,
-        Param::Alarm2(v) => l.alarm2 = v,
-        Param::Overdraft(v) => l.overdraft = v,
-        Param::EmergencyThreshold(v) => l.emergency_threshold = v,
-        Param::Reconnect(v) => l.reconnect = v,
-        Param::Hoarding(v) => l.hoarding = v,
-        Param::Overload(v) => config.overload = v,
-        Param::Friendly(v) => config.friendly = v,
-    }
-}
-
 fn purchase(sequence: Option<u32>, order: Option<u64>, i: usize) -> Result<PurchaseId, CliError> {
     match (sequence, order) {
         (Some(n), None) => Ok(PurchaseId::Sequence(n)),
@@ -517,7 +503,7 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
     let profile = Profile::from(a.profile);
     let mut config = profile.config();
     for p in params(&file.params)? {
-        apply(&mut config, p);
+        config.apply(p);
     }
     let mut engine = Engine::new(config, file.opening_balance)
         .map_err(|e| CliError::new(format!("params: {e}")))?

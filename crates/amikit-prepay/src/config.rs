@@ -368,6 +368,23 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Sets the parameter `p` (no validation: see [`Config::validate`]). What
+    /// [`Input::SetParam`](crate::Input::SetParam) changes in a running engine.
+    pub fn apply(&mut self, p: crate::input::Param) {
+        use crate::input::Param;
+        let l = &mut self.limits;
+        match p {
+            Param::Alarm1(v) => l.alarm1 = v,
+            Param::Alarm2(v) => l.alarm2 = v,
+            Param::Overdraft(v) => l.overdraft = v,
+            Param::EmergencyThreshold(v) => l.emergency_threshold = v,
+            Param::Reconnect(v) => l.reconnect = v,
+            Param::Hoarding(v) => l.hoarding = v,
+            Param::Overload(v) => self.overload = v,
+            Param::Friendly(v) => self.friendly = v,
+        }
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors

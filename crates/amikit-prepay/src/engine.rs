@@ -631,17 +631,7 @@ impl Engine {
         sink: &mut S,
     ) -> Result<(), Rejection> {
         let mut cfg = self.config.clone();
-        let l = &mut cfg.limits;
-        match p {
-            Param::Alarm1(v) => l.alarm1 = v,
-            Param::Alarm2(v) => l.alarm2 = v,
-            Param::Overdraft(v) => l.overdraft = v,
-            Param::EmergencyThreshold(v) => l.emergency_threshold = v,
-            Param::Reconnect(v) => l.reconnect = v,
-            Param::Hoarding(v) => l.hoarding = v,
-            Param::Overload(v) => cfg.overload = v,
-            Param::Friendly(v) => cfg.friendly = v,
-        }
+        cfg.apply(p);
         cfg.validate().map_err(Rejection::InvalidParameter)?;
         // A lower overdraft limit moves what the wallet owes beyond it into debt (net unchanged).
         let (balance, debt) = self.clamp_to_floor(&cfg, self.s.balance, self.s.debt)?;
