@@ -187,6 +187,7 @@ impl<'a> Repr<'a> {
 
     /// Parses a frame under an edition's tables. The frame should come from
     /// [`Frame::new_checked`] or the deframer; only its length is re-checked here.
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         frame: &Frame<&'a T>,
         edition: Edition,

@@ -474,6 +474,7 @@ impl Format {
     }
 
     /// Decodes a value; `Ok(None)` for the all-`FF` "no data" filler.
+    #[inline]
     pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
         if self.len != 0 && data.len() != usize::from(self.len) {
             return Err(ValueError::Length {
@@ -725,6 +726,25 @@ fn decode_number_swar(data: Data<'_>, decimals: u8, signed: bool) -> Result<Deci
     swar_digits(load_plain(data), data, decimals, signed)
 }
 
+/// The first byte of `data` that is not two BCD digits (the sign bit of a signed value's top
+/// byte aside), as an error. Off the hot path.
+#[cold]
+#[inline(never)]
+fn first_bad_digit(data: Data<'_>, signed: bool) -> Option<ValueError> {
+    let len = data.len();
+    data.iter().enumerate().find_map(|(i, byte)| {
+        let b = if signed && i + 1 == len {
+            byte & 0x7F
+        } else {
+            byte
+        };
+        (!is_bcd_byte(b)).then_some(ValueError::Bcd {
+            offset: i as u8,
+            byte,
+        })
+    })
+}
+
 /// The digits of `x` (the plain bytes of `data`, 1..=8 of them, little-endian).
 #[inline]
 fn swar_digits(
@@ -743,21 +763,10 @@ fn swar_digits(
     let hi = (x >> 4) & LANES_0F;
     let six = 0x0606_0606_0606_0606u64;
     let carry = 0x1010_1010_1010_1010u64;
-    if ((lo + six) | (hi + six)) & carry != 0 {
-        // report the first bad byte
-        for (i, byte) in data.iter().enumerate() {
-            let b = if signed && i + 1 == len {
-                byte & 0x7F
-            } else {
-                byte
-            };
-            if !is_bcd_byte(b) {
-                return Err(ValueError::Bcd {
-                    offset: i as u8,
-                    byte,
-                });
-            }
-        }
+    if ((lo + six) | (hi + six)) & carry != 0
+        && let Some(e) = first_bad_digit(data, signed)
+    {
+        return Err(e);
     }
     // per byte: tens * 10 + units, then pairs of lanes: low + high * 100, …
     let v = lo + hi * 10;

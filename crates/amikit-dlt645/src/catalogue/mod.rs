@@ -240,6 +240,7 @@ impl Entry {
     }
 
     /// Decodes a value of this item; `Ok(None)` for the `FF` "no data" filler.
+    #[inline]
     pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
         self.format.decode(data)
     }
@@ -319,7 +320,7 @@ fn entry(rule: &'static Rule, di: Di, source: Source) -> Entry {
 }
 
 /// Looks up a (non-block) DL/T 645-2007 identifier.
-#[inline]
+#[inline(always)]
 pub fn lookup(di: Di) -> Option<Entry> {
     let key = (di.0 >> 16) as u16;
     // the generated table through its key index
