@@ -49,10 +49,11 @@ impl RequestHandler for Meter {
             (Afn::CLASS3, 1) => {
                 let pm = req.data[0];
                 let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
+                // The session hands the handler its event counters for the reply header.
                 EventBlock::write(
                     &mut w,
-                    1,
-                    0,
+                    req.ec.important,
+                    req.ec.normal,
                     pm,
                     [EventRecord {
                         erc: 14,
@@ -545,6 +546,7 @@ fn a_stored_event_pointer_is_where_the_pull_starts() {
         panic!()
     };
     assert_eq!((b.pm, b.pn), (1, 2));
+    assert_eq!((b.ec1, b.ec2), (2, 0), "EC1 counts both recorded events");
     assert_eq!(rig.m.event_pointer(), Some(2));
 }
 

@@ -128,6 +128,9 @@ pub struct ItemRequest<'a> {
     pub data: &'a [u8],
     /// The requesting master station.
     pub msa: u8,
+    /// The terminal's event counters when the request arrived (EC1 important, EC2 normal):
+    /// the header of an AFN 0E reply, whose events run from the request's Pm up to EC.
+    pub ec: Ec,
 }
 
 /// Serves master requests. Both methods have safe defaults (refuse).
@@ -742,6 +745,7 @@ impl<M: MacProvider, const TX: usize> Core<M, TX> {
                         fn_,
                         data,
                         msa: req.address.msa,
+                        ec: self.ec,
                     };
                     handler.command(&r).map_or_else(Refusal::code, |()| 0)
                 }
@@ -770,6 +774,7 @@ impl<M: MacProvider, const TX: usize> Core<M, TX> {
                 fn_: u.fn_,
                 data: u.data,
                 msa: req.address.msa,
+                ec: self.ec,
             };
             let Ok(dadt) = DaDt::single(u.pn, u.fn_) else {
                 continue;

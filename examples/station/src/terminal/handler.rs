@@ -52,8 +52,6 @@ pub struct Station {
     pub log: EventLog,
     /// Events not yet counted by the session (the runtime counts and stores them).
     pub pending: VecDeque<StationEvent>,
-    /// The session's event counters, set by the runtime before each request is served.
-    pub ec: Ec,
     /// Lines for the log (commands executed, clock set …), taken by the runtime.
     pub notes: Vec<String>,
     clock: SimClock,
@@ -73,7 +71,6 @@ impl Station {
             bus,
             log: EventLog::default(),
             pending: VecDeque::new(),
-            ec: Ec::default(),
             notes: Vec::new(),
             clock,
             offset: 0,
@@ -281,11 +278,11 @@ impl Station {
         Ok(w.pos())
     }
 
-    fn events(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, Refusal> {
+    fn events(&mut self, ec: Ec, data: &[u8], out: &mut [u8]) -> Result<usize, Refusal> {
         let mut r = Reader::new(data, ReadOptions::default());
         let req = EventRequest::parse(&mut r).map_err(|_| Refusal::NoData)?;
         self.log
-            .reply(self.ec.important, self.ec.normal, req.pm, req.pn, out)
+            .reply(ec.important, ec.normal, req.pm, req.pn, out)
             .ok_or(Refusal::NoData)
     }
 
@@ -354,7 +351,7 @@ impl RequestHandler for Station {
                 w.fmt(Some(&f)).map_err(|_| Refusal::NoData)?;
                 Ok(w.pos())
             }
-            (Afn::CLASS3, 1) => self.events(req.data, out),
+            (Afn::CLASS3, 1) => self.events(req.ec, req.data, out),
             (Afn::FORWARD, 1) => self.forward(req.data, out),
             _ => Err(Refusal::NoData),
         }
@@ -443,7 +440,6 @@ mod tests {
                 let m = self.master.poll(self.now, &mut buf, &mut |e| f(&e));
                 if m > 0 {
                     moved = true;
-                    self.st.ec = self.term.event_counters();
                     let st = &mut self.st;
                     self.term.on_bytes(self.now, &buf[..m], st, &mut |e| {
                         if let TerminalEvent::Rejected(r) = e {

@@ -665,7 +665,6 @@ async fn serve(
                     let mut h = Happened::default();
                     {
                         let mut st = shared.station();
-                        st.ec = term.event_counters();
                         let bytes = inbuf.get(..n).unwrap_or(&[]);
                         term.on_bytes(now(), bytes, &mut *st, &mut |e| on_event(shared, e, &mut h));
                     }
