@@ -465,12 +465,9 @@ fn terminal_login_retries_then_fails() {
     assert_eq!(t.reconnect_delay(), 40_000);
 }
 
-#[test]
-fn acd_triggers_event_pull() {
-    let mut rig = Rig::new(tcfg(), mcfg());
-    rig.login();
-    rig.t.record_event(true);
-    assert!(rig.t.acd());
+/// Sends a realtime read; the terminal's reply raises ACD, so the master pulls events. Returns
+/// the region of the AFN 0E reply it received.
+fn read_and_pull_events(rig: &mut Rig) -> Vec<u8> {
     let mut units = [0u8; 8];
     let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
     rig.m
@@ -488,8 +485,13 @@ fn acd_triggers_event_pull() {
     else {
         panic!("{:?}", rig.mev)
     };
+    region
+}
+
+/// The event block of an AFN 0E F1 region.
+fn event_block(region: &[u8]) -> units::EventBlock<'_> {
     let Some(Item::Unit(u)) =
-        amikit_gdw376::Units::new(&region, Afn::CLASS3, Direction::Up, &Profile::default()).next()
+        amikit_gdw376::Units::new(region, Afn::CLASS3, Direction::Up, &Profile::default()).next()
     else {
         panic!()
     };
@@ -499,6 +501,17 @@ fn acd_triggers_event_pull() {
     else {
         panic!()
     };
+    b
+}
+
+#[test]
+fn acd_triggers_event_pull() {
+    let mut rig = Rig::new(tcfg(), mcfg());
+    rig.login();
+    rig.t.record_event(true);
+    assert!(rig.t.acd());
+    let region = read_and_pull_events(&mut rig);
+    let b = event_block(&region);
     assert_eq!((b.pm, b.pn), (0, 1));
     assert!(matches!(
         b.events().next(),
@@ -517,34 +530,8 @@ fn a_stored_event_pointer_is_where_the_pull_starts() {
     assert_eq!(rig.m.event_pointer(), Some(1));
     rig.t.record_event(true);
     rig.t.record_event(true);
-    let mut units = [0u8; 8];
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
-    rig.m
-        .request(
-            Instant(100),
-            &Request {
-                afn: Afn::CLASS1,
-                units: &units[..n],
-                con: false,
-            },
-        )
-        .unwrap();
-    rig.pump(100);
-    let Some(M::Events(region)) = rig.mev.iter().find(|e| matches!(e, M::Events(..))).cloned()
-    else {
-        panic!("{:?}", rig.mev)
-    };
-    let Some(Item::Unit(u)) =
-        amikit_gdw376::Units::new(&region, Afn::CLASS3, Direction::Up, &Profile::default()).next()
-    else {
-        panic!()
-    };
-    let Some(Value::Events(b)) = u
-        .value(&Profile::default(), Afn::CLASS3, Direction::Up)
-        .unwrap()
-    else {
-        panic!()
-    };
+    let region = read_and_pull_events(&mut rig);
+    let b = event_block(&region);
     assert_eq!((b.pm, b.pn), (1, 2));
     assert_eq!((b.ec1, b.ec2), (2, 0), "EC1 counts both recorded events");
     assert_eq!(rig.m.event_pointer(), Some(2));
