@@ -393,6 +393,27 @@ fn detail_json(s: Option<String>) -> Value {
     }
 }
 
+/// Runs `sql` with `params` on the DB thread and answers one JSON object per row.
+async fn list<P>(
+    shared: &Shared,
+    sql: &'static str,
+    params: P,
+    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Value>,
+) -> Res
+where
+    P: rusqlite::Params + Send + 'static,
+{
+    let rows = shared
+        .store
+        .query(move |c| {
+            let mut st = c.prepare_cached(sql)?;
+            st.query_map(params, row)?.collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ApiError::new(500, e))?;
+    Ok(axum::Json(Value::Array(rows)))
+}
+
 async fn events(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
     let after = q
@@ -401,231 +422,196 @@ async fn events(State(shared): St, Query(q): Q) -> Res {
         .unwrap_or(0);
     let kind = q.get("kind").cloned();
     let limit = limit(&q);
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT * FROM (
-                   SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
-                   FROM events e LEFT JOIN customers c ON c.id = e.customer_id
-                                 LEFT JOIN terminals t ON t.id = e.terminal_id
-                   WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
-                     AND (?3 IS NULL OR e.kind = ?3)
-                   ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
-            )?;
-            st.query_map(params![after, customer, kind, limit], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "at": r.get::<_, i64>(1)?,
-                    "time": time_json(r.get(1)?),
-                    "customer_id": r.get::<_, Option<i64>>(2)?,
-                    "customer": r.get::<_, Option<String>>(3)?,
-                    "terminal": r.get::<_, Option<i64>>(4)?,
-                    "kind": r.get::<_, String>(5)?,
-                    "detail": detail_json(r.get(6)?),
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT * FROM (
+               SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
+               FROM events e LEFT JOIN customers c ON c.id = e.customer_id
+                             LEFT JOIN terminals t ON t.id = e.terminal_id
+               WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
+                 AND (?3 IS NULL OR e.kind = ?3)
+               ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
+        (after, customer, kind, limit),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "at": r.get::<_, i64>(1)?,
+                "time": time_json(r.get(1)?),
+                "customer_id": r.get::<_, Option<i64>>(2)?,
+                "customer": r.get::<_, Option<String>>(3)?,
+                "terminal": r.get::<_, Option<i64>>(4)?,
+                "kind": r.get::<_, String>(5)?,
+                "detail": detail_json(r.get(6)?),
+            }))
+        },
+    )
+    .await
 }
 
 async fn commands(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
     let status = q.get("status").cloned();
     let limit = limit(&q);
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT * FROM (
-                   SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
-                          k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
-                   FROM commands k JOIN meters m ON m.id = k.meter_id
-                                   JOIN customers c ON c.id = m.customer_id
-                   WHERE (?1 IS NULL OR c.id = ?1) AND (?2 IS NULL OR k.status = ?2)
-                   ORDER BY k.id DESC LIMIT ?3) ORDER BY id",
-            )?;
-            st.query_map(params![customer, status, limit], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "meter": r.get::<_, String>(1)?,
-                    "customer": r.get::<_, String>(2)?,
-                    "customer_id": r.get::<_, i64>(12)?,
-                    "kind": r.get::<_, String>(3)?,
-                    "status": r.get::<_, String>(4)?,
-                    "attempts": r.get::<_, i64>(5)?,
-                    "created_at": r.get::<_, i64>(6)?,
-                    "created": time_json(r.get(6)?),
-                    "updated_at": r.get::<_, i64>(7)?,
-                    "updated": time_json(r.get(7)?),
-                    "detail": r.get::<_, Option<String>>(8)?,
-                    "reason": detail_json(r.get(9)?),
-                    "via": r.get::<_, Option<String>>(10)?,
-                    "expires": time_json(r.get(11)?),
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT * FROM (
+               SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
+                      k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
+               FROM commands k JOIN meters m ON m.id = k.meter_id
+                               JOIN customers c ON c.id = m.customer_id
+               WHERE (?1 IS NULL OR c.id = ?1) AND (?2 IS NULL OR k.status = ?2)
+               ORDER BY k.id DESC LIMIT ?3) ORDER BY id",
+        (customer, status, limit),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "meter": r.get::<_, String>(1)?,
+                "customer": r.get::<_, String>(2)?,
+                "customer_id": r.get::<_, i64>(12)?,
+                "kind": r.get::<_, String>(3)?,
+                "status": r.get::<_, String>(4)?,
+                "attempts": r.get::<_, i64>(5)?,
+                "created_at": r.get::<_, i64>(6)?,
+                "created": time_json(r.get(6)?),
+                "updated_at": r.get::<_, i64>(7)?,
+                "updated": time_json(r.get(7)?),
+                "detail": r.get::<_, Option<String>>(8)?,
+                "reason": detail_json(r.get(9)?),
+                "via": r.get::<_, Option<String>>(10)?,
+                "expires": time_json(r.get(11)?),
+            }))
+        },
+    )
+    .await
 }
 
 async fn jobs(State(shared): St) -> Res {
-    let rows = shared
-        .store
-        .query(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT j.id, j.command_id, j.reason, j.at, j.done, k.kind, m.address, c.name
-                 FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
-                             LEFT JOIN meters m ON m.id = k.meter_id
-                             LEFT JOIN customers c ON c.id = m.customer_id
-                 ORDER BY j.id",
-            )?;
-            st.query_map([], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "command_id": r.get::<_, i64>(1)?,
-                    "reason": r.get::<_, String>(2)?,
-                    "at": r.get::<_, i64>(3)?,
-                    "time": time_json(r.get(3)?),
-                    "done": r.get::<_, i64>(4)? != 0,
-                    "kind": r.get::<_, Option<String>>(5)?,
-                    "meter": r.get::<_, Option<String>>(6)?,
-                    "customer": r.get::<_, Option<String>>(7)?,
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT j.id, j.command_id, j.reason, j.at, j.done, k.kind, m.address, c.name
+             FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
+                         LEFT JOIN meters m ON m.id = k.meter_id
+                         LEFT JOIN customers c ON c.id = m.customer_id
+             ORDER BY j.id",
+        (),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "command_id": r.get::<_, i64>(1)?,
+                "reason": r.get::<_, String>(2)?,
+                "at": r.get::<_, i64>(3)?,
+                "time": time_json(r.get(3)?),
+                "done": r.get::<_, i64>(4)? != 0,
+                "kind": r.get::<_, Option<String>>(5)?,
+                "meter": r.get::<_, Option<String>>(6)?,
+                "customer": r.get::<_, Option<String>>(7)?,
+            }))
+        },
+    )
+    .await
 }
 
 async fn outbox(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
     let limit = limit(&q);
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT * FROM (
-                   SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent,
-                          c.id
-                   FROM outbox o JOIN customers c ON c.id = o.customer_id
-                   WHERE (?1 IS NULL OR c.id = ?1) ORDER BY o.id DESC LIMIT ?2) ORDER BY id",
-            )?;
-            st.query_map(params![customer, limit], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "at": r.get::<_, i64>(1)?,
-                    "time": time_json(r.get(1)?),
-                    "customer": r.get::<_, String>(2)?,
-                    "customer_id": r.get::<_, i64>(8)?,
-                    "channel": r.get::<_, String>(3)?,
-                    "recipient": r.get::<_, Option<String>>(4)?,
-                    "kind": r.get::<_, Option<String>>(5)?,
-                    "message": r.get::<_, String>(6)?,
-                    "sent": r.get::<_, i64>(7)? != 0,
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT * FROM (
+               SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent,
+                      c.id
+               FROM outbox o JOIN customers c ON c.id = o.customer_id
+               WHERE (?1 IS NULL OR c.id = ?1) ORDER BY o.id DESC LIMIT ?2) ORDER BY id",
+        (customer, limit),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "at": r.get::<_, i64>(1)?,
+                "time": time_json(r.get(1)?),
+                "customer": r.get::<_, String>(2)?,
+                "customer_id": r.get::<_, i64>(8)?,
+                "channel": r.get::<_, String>(3)?,
+                "recipient": r.get::<_, Option<String>>(4)?,
+                "kind": r.get::<_, Option<String>>(5)?,
+                "message": r.get::<_, String>(6)?,
+                "sent": r.get::<_, i64>(7)? != 0,
+            }))
+        },
+    )
+    .await
 }
 
 async fn payments(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id
-                 FROM payments p JOIN customers c ON c.id = p.customer_id
-                 WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
-            )?;
-            st.query_map(params![customer], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "order_no": r.get::<_, String>(1)?,
-                    "customer": r.get::<_, String>(2)?,
-                    "customer_id": r.get::<_, i64>(7)?,
-                    "amount": Money::from_raw(r.get(3)?).to_string(),
-                    "channel": r.get::<_, String>(4)?,
-                    "at": r.get::<_, i64>(5)?,
-                    "time": time_json(r.get(5)?),
-                    "seq": r.get::<_, Option<i64>>(6)?,
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id
+             FROM payments p JOIN customers c ON c.id = p.customer_id
+             WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
+        (customer,),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "order_no": r.get::<_, String>(1)?,
+                "customer": r.get::<_, String>(2)?,
+                "customer_id": r.get::<_, i64>(7)?,
+                "amount": Money::from_raw(r.get(3)?).to_string(),
+                "channel": r.get::<_, String>(4)?,
+                "at": r.get::<_, i64>(5)?,
+                "time": time_json(r.get(5)?),
+                "seq": r.get::<_, Option<i64>>(6)?,
+            }))
+        },
+    )
+    .await
 }
 
 async fn tokens(State(shared): St) -> Res {
-    let rows = shared
-        .store
-        .query(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
-                 FROM tokens t JOIN meters m ON m.id = t.meter_id
-                               JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
-            )?;
-            st.query_map([], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "order_no": r.get::<_, String>(1)?,
-                    "meter": r.get::<_, String>(2)?,
-                    "customer": r.get::<_, String>(3)?,
-                    "token": r.get::<_, String>(4)?,
-                    "kwh_tenths": r.get::<_, i64>(5)?,
-                    "tid": r.get::<_, i64>(6)?,
-                    "amount": r.get::<_, Option<i64>>(7)?.map(|a| Money::from_raw(a).to_string()),
-                    "time": time_json(r.get(8)?),
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
+             FROM tokens t JOIN meters m ON m.id = t.meter_id
+                           JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
+        (),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "order_no": r.get::<_, String>(1)?,
+                "meter": r.get::<_, String>(2)?,
+                "customer": r.get::<_, String>(3)?,
+                "token": r.get::<_, String>(4)?,
+                "kwh_tenths": r.get::<_, i64>(5)?,
+                "tid": r.get::<_, i64>(6)?,
+                "amount": r.get::<_, Option<i64>>(7)?.map(|a| Money::from_raw(a).to_string()),
+                "time": time_json(r.get(8)?),
+            }))
+        },
+    )
+    .await
 }
 
 async fn readings(State(shared): St, Query(q): Q) -> Res {
     let meter = q.get("meter").cloned();
     let limit = limit(&q);
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT * FROM (
-                   SELECT r.id, m.address, r.at, r.energy, r.via
-                   FROM readings r JOIN meters m ON m.id = r.meter_id
-                   WHERE (?1 IS NULL OR m.address = ?1) ORDER BY r.id DESC LIMIT ?2)
-                 ORDER BY id",
-            )?;
-            st.query_map(params![meter, limit], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "meter": r.get::<_, String>(1)?,
-                    "at": r.get::<_, i64>(2)?,
-                    "time": time_json(r.get(2)?),
-                    "energy_kwh": amikit_tariff::Energy::from_wh(r.get(3)?).to_string(),
-                    "via": r.get::<_, String>(4)?,
-                }))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+    list(
+        &shared,
+        "SELECT * FROM (
+               SELECT r.id, m.address, r.at, r.energy, r.via
+               FROM readings r JOIN meters m ON m.id = r.meter_id
+               WHERE (?1 IS NULL OR m.address = ?1) ORDER BY r.id DESC LIMIT ?2)
+             ORDER BY id",
+        (meter, limit),
+        |r| {
+            Ok(json!({
+                "id": r.get::<_, i64>(0)?,
+                "meter": r.get::<_, String>(1)?,
+                "at": r.get::<_, i64>(2)?,
+                "time": time_json(r.get(2)?),
+                "energy_kwh": amikit_tariff::Energy::from_wh(r.get(3)?).to_string(),
+                "via": r.get::<_, String>(4)?,
+            }))
+        },
+    )
+    .await
 }
 
 async fn terminals(State(shared): St) -> Res {
