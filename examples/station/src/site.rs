@@ -211,6 +211,21 @@ fn unreachable_site(e: &str) -> ! {
     panic!("the compiled-in demo site is invalid: {e}")
 }
 
+/// Reads a tariff file (JSON by extension, TOML otherwise) and checks that it validates; both
+/// the master station and the terminal load tariffs through here.
+pub fn read_tariff_file(path: &Path) -> Result<amikit_tariff::def::TariffDef, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read tariff file {}: {e}", path.display()))?;
+    let def: amikit_tariff::def::TariffDef = if path.extension().is_some_and(|x| x == "json") {
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    } else {
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    };
+    def.to_tariff_set()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(def)
+}
+
 /// The workspace root (where `examples/` lives), for resolving relative paths in site files.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

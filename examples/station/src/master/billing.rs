@@ -158,7 +158,7 @@ mod tests {
         let path = site
             .tariff_path("residential", &crate::site::workspace_root())
             .unwrap();
-        super::super::store::read_tariff_file(&path)
+        crate::site::read_tariff_file(&path)
             .unwrap()
             .to_tariff_set()
             .unwrap()

@@ -192,20 +192,6 @@ impl StoredState {
     }
 }
 
-/// Reads a tariff definition file (TOML, or JSON for `.json`).
-pub fn read_tariff_file(path: &Path) -> Result<TariffDef, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read tariff file {}: {e}", path.display()))?;
-    let def: TariffDef = if path.extension().is_some_and(|x| x == "json") {
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
-    } else {
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
-    };
-    def.to_tariff_set()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(def)
-}
-
 fn sql(e: rusqlite::Error) -> String {
     format!("database: {e}")
 }
@@ -228,7 +214,7 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
             let path = site
                 .tariff_path(&t.name, root)
                 .ok_or_else(|| format!("tariff {} has no file", t.name))?;
-            let def = read_tariff_file(&path)?;
+            let def = crate::site::read_tariff_file(&path)?;
             let json = serde_json::to_string(&def).map_err(|e| e.to_string())?;
             tx.execute(
                 "INSERT INTO tariffs (name, definition) VALUES (?1, ?2)",

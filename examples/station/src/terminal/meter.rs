@@ -105,20 +105,10 @@ pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
     .to_sim()
 }
 
-/// Reads a tariff file (TOML by extension, JSON otherwise) into a validated tariff set.
+/// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
 pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, String> {
-    use amikit_tariff::def::TariffDef;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("tariff {}: {e}", path.display()))?;
-    let toml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    let def: TariffDef = if toml {
-        toml::from_str(&text).map_err(|e| format!("tariff {}: {e}", path.display()))?
-    } else {
-        serde_json::from_str(&text).map_err(|e| format!("tariff {}: {e}", path.display()))?
-    };
-    def.to_tariff_set()
+    crate::site::read_tariff_file(path)?
+        .to_tariff_set()
         .map_err(|e| format!("tariff {}: {e}", path.display()))
 }
 
