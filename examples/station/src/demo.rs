@@ -194,7 +194,7 @@ pub async fn run(
 
     let mut mopts = MasterOptions::new(site.clone(), db, clock.clone());
     mopts.control_via = opts.control_via;
-    let master = master::start(mopts).await?;
+    let master = master::start(mopts).await.map_err(|e| e.to_string())?;
     tl.say(
         "master",
         format_args!(

@@ -133,7 +133,7 @@ async fn run_master(args: &Args) -> Result<Value, String> {
     let began = Instant::now();
     let mut opts = MasterOptions::new(site, db, clock);
     opts.response_timeout_ms = 5000;
-    let master = master::start(opts).await?;
+    let master = master::start(opts).await.map_err(|e| e.to_string())?;
     let seeded = began.elapsed();
     let api = master.http_addr();
     eprintln!(

@@ -18,34 +18,17 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
-use super::core::CoreMsg;
-use super::store::{After, time_json};
+pub use super::error::ApiError;
+use super::error::MasterResult;
+use super::msg::CoreMsg;
+use super::store::{CommandFilter, EventFilter, NewPayment, Page, Recorded, time_json};
 use super::{CustInfo, Shared};
 use crate::site::FeeControl;
-
-/// An API error: an HTTP status and a message (`{"error": …}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error.
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -85,7 +68,7 @@ pub(crate) async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
     {
-        eprintln!("master: http: {e}");
+        tracing::error!(error = %e, "master: http server");
     }
 }
 
@@ -154,15 +137,6 @@ async fn ask<T>(shared: &Shared, msg: CoreMsg, rx: oneshot::Receiver<T>) -> Resu
         .map_err(|_| ApiError::new(503, "master is stopping"))
 }
 
-enum PayOutcome {
-    New(i64),
-    Duplicate {
-        customer: i64,
-        amount: i64,
-        seq: Option<i64>,
-    },
-}
-
 async fn payment(State(shared): St, body: Bytes) -> Res {
     let v = body_json(&body)?;
     let cust = customer_of(
@@ -182,70 +156,43 @@ async fn payment(State(shared): St, body: Bytes) -> Res {
         ));
     }
     let (customer, name) = (cust.id, cust.name.clone());
-    let at = shared.clock.now();
-    let (reply, rx) = oneshot::channel::<Result<PayOutcome, String>>();
-    let core = shared.core.clone();
     let raw = amount.raw();
-    let order = order_no.clone();
-    shared.store.exec_then(move |c| {
-        let existing: Option<(i64, i64, Option<i64>)> = c
-            .query_row(
-                "SELECT customer_id, amount, seq FROM payments WHERE order_no = ?1",
-                params![order],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let outcome = match existing {
-            Some((customer, amount, seq)) => PayOutcome::Duplicate {
+    let record = NewPayment {
+        order_no: order_no.clone(),
+        customer,
+        amount: raw,
+        channel,
+        at: shared.clock.now(),
+    };
+    let (reply, rx) = oneshot::channel::<MasterResult<Recorded>>();
+    let core = shared.core.clone();
+    let order_for_core = order_no.clone();
+    // Runs on the DB thread after the commit: the core applies the payment before anything
+    // else can ask for the customer's balance.
+    shared.store.record_payment(record, move |r| {
+        if let Ok(Recorded::New(seq)) = &r {
+            let _ = core.blocking_send(CoreMsg::PaymentCommitted {
                 customer,
-                amount,
-                seq,
-            },
-            None => {
-                let seq: i64 = c.query_row(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM payments WHERE customer_id = ?1",
-                    params![customer],
-                    |r| r.get(0),
-                )?;
-                c.execute(
-                    "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![order, customer, raw, channel, at, seq],
-                )?;
-                PayOutcome::New(seq)
-            }
-        };
-        let after: After = Box::new(move || {
-            if let PayOutcome::New(seq) = outcome {
-                let _ = core.blocking_send(CoreMsg::PaymentCommitted {
-                    customer,
-                    seq: u32::try_from(seq).unwrap_or(u32::MAX),
-                    amount: Money::from_raw(raw),
-                    order_no: order,
-                });
-            }
-            let _ = reply.send(Ok(outcome));
-        });
-        Ok(Some(after))
+                seq: u32::try_from(*seq).unwrap_or(u32::MAX),
+                amount: Money::from_raw(raw),
+                order_no: order_for_core,
+            });
+        }
+        let _ = reply.send(r);
     });
-    let outcome = rx
+    let recorded = rx
         .await
-        .map_err(|_| ApiError::new(503, "database closed"))?
-        .map_err(|e| ApiError::new(500, e))?;
-    let (status, seq) = match outcome {
-        PayOutcome::New(seq) => ("applied", seq),
-        PayOutcome::Duplicate {
-            customer: c,
-            amount: a,
-            seq,
-        } => {
-            if c != customer || a != raw {
+        .map_err(|_| ApiError::new(503, "database closed"))??;
+    let (status, seq) = match recorded {
+        Recorded::New(seq) => ("applied", seq),
+        Recorded::Duplicate(first) => {
+            if first.customer != customer || first.amount != raw {
                 return Err(ApiError::new(
                     409,
                     format!("order number {order_no} was used for a different payment"),
                 ));
             }
-            ("duplicate", seq.unwrap_or(0))
+            ("duplicate", first.seq.unwrap_or(0))
         }
     };
     let (reply, rx) = oneshot::channel();
@@ -297,32 +244,11 @@ async fn token(State(shared): St, body: Bytes) -> Res {
                 .ok_or_else(|| ApiError::new(404, "customer has no meter"))?
         }
     };
-    let order = order_no.clone();
-    let existing = shared
-        .store
-        .query(move |c| {
-            c.query_row(
-                "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at FROM tokens t
-                 JOIN meters m ON m.id = t.meter_id WHERE t.order_no = ?1",
-                params![order],
-                |r| {
-                    Ok(json!({
-                        "status": "duplicate",
-                        "token": r.get::<_, String>(0)?,
-                        "meter": r.get::<_, String>(1)?,
-                        "kwh_tenths": r.get::<_, i64>(2)?,
-                        "tid": r.get::<_, i64>(3)?,
-                        "amount": r.get::<_, Option<i64>>(4)?.map(|a| Money::from_raw(a).to_string()),
-                        "at": time_json(r.get(5)?),
-                    }))
-                },
-            )
-            .optional()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    if let Some(mut t) = existing {
+    let existing = shared.store.find_token(order_no.clone()).await?;
+    if let Some(t) = existing {
+        let mut t = serde_json::to_value(t).unwrap_or(Value::Null);
         if let Some(o) = t.as_object_mut() {
+            o.insert("status".into(), json!("duplicate"));
             o.insert("order_no".into(), json!(order_no));
         }
         return Ok(axum::Json(t));
@@ -386,232 +312,65 @@ fn customer_filter(shared: &Shared, q: &HashMap<String, String>) -> Result<Optio
     }
 }
 
-fn detail_json(s: Option<String>) -> Value {
-    match s {
-        Some(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
-        None => Value::Null,
+fn page(q: &HashMap<String, String>) -> Page {
+    Page {
+        after: q
+            .get("after")
+            .and_then(|a| a.parse::<i64>().ok())
+            .unwrap_or(0),
+        limit: limit(q),
     }
 }
 
-/// Runs `sql` with `params` on the DB thread and answers one JSON object per row.
-async fn list<P>(
-    shared: &Shared,
-    sql: &'static str,
-    params: P,
-    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Value>,
-) -> Res
-where
-    P: rusqlite::Params + Send + 'static,
-{
-    let rows = shared
-        .store
-        .query(move |c| {
-            let mut st = c.prepare_cached(sql)?;
-            st.query_map(params, row)?.collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| ApiError::new(500, e))?;
-    Ok(axum::Json(Value::Array(rows)))
+/// Answers a list as a JSON array.
+fn rows<T: Serialize>(r: MasterResult<Vec<T>>) -> Res {
+    let rows = r?;
+    serde_json::to_value(rows)
+        .map(axum::Json)
+        .map_err(|e| ApiError::new(500, e.to_string()))
 }
 
 async fn events(State(shared): St, Query(q): Q) -> Res {
-    let customer = customer_filter(&shared, &q)?;
-    let after = q
-        .get("after")
-        .and_then(|a| a.parse::<i64>().ok())
-        .unwrap_or(0);
-    let kind = q.get("kind").cloned();
-    let limit = limit(&q);
-    list(
-        &shared,
-        "SELECT * FROM (
-               SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
-               FROM events e LEFT JOIN customers c ON c.id = e.customer_id
-                             LEFT JOIN terminals t ON t.id = e.terminal_id
-               WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
-                 AND (?3 IS NULL OR e.kind = ?3)
-               ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
-        (after, customer, kind, limit),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "at": r.get::<_, i64>(1)?,
-                "time": time_json(r.get(1)?),
-                "customer_id": r.get::<_, Option<i64>>(2)?,
-                "customer": r.get::<_, Option<String>>(3)?,
-                "terminal": r.get::<_, Option<i64>>(4)?,
-                "kind": r.get::<_, String>(5)?,
-                "detail": detail_json(r.get(6)?),
-            }))
-        },
-    )
-    .await
+    let filter = EventFilter {
+        customer: customer_filter(&shared, &q)?,
+        kind: q.get("kind").cloned(),
+    };
+    rows(shared.store.list_events(filter, page(&q)).await)
 }
 
 async fn commands(State(shared): St, Query(q): Q) -> Res {
-    let customer = customer_filter(&shared, &q)?;
-    let status = q.get("status").cloned();
-    let limit = limit(&q);
-    list(
-        &shared,
-        "SELECT * FROM (
-               SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
-                      k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
-               FROM commands k JOIN meters m ON m.id = k.meter_id
-                               JOIN customers c ON c.id = m.customer_id
-               WHERE (?1 IS NULL OR c.id = ?1) AND (?2 IS NULL OR k.status = ?2)
-               ORDER BY k.id DESC LIMIT ?3) ORDER BY id",
-        (customer, status, limit),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "meter": r.get::<_, String>(1)?,
-                "customer": r.get::<_, String>(2)?,
-                "customer_id": r.get::<_, i64>(12)?,
-                "kind": r.get::<_, String>(3)?,
-                "status": r.get::<_, String>(4)?,
-                "attempts": r.get::<_, i64>(5)?,
-                "created_at": r.get::<_, i64>(6)?,
-                "created": time_json(r.get(6)?),
-                "updated_at": r.get::<_, i64>(7)?,
-                "updated": time_json(r.get(7)?),
-                "detail": r.get::<_, Option<String>>(8)?,
-                "reason": detail_json(r.get(9)?),
-                "via": r.get::<_, Option<String>>(10)?,
-                "expires": time_json(r.get(11)?),
-            }))
-        },
-    )
-    .await
+    let filter = CommandFilter {
+        customer: customer_filter(&shared, &q)?,
+        status: q.get("status").cloned(),
+    };
+    rows(shared.store.list_commands(filter, page(&q)).await)
 }
 
 async fn jobs(State(shared): St) -> Res {
-    list(
-        &shared,
-        "SELECT j.id, j.command_id, j.reason, j.at, j.done, k.kind, m.address, c.name
-             FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
-                         LEFT JOIN meters m ON m.id = k.meter_id
-                         LEFT JOIN customers c ON c.id = m.customer_id
-             ORDER BY j.id",
-        (),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "command_id": r.get::<_, i64>(1)?,
-                "reason": r.get::<_, String>(2)?,
-                "at": r.get::<_, i64>(3)?,
-                "time": time_json(r.get(3)?),
-                "done": r.get::<_, i64>(4)? != 0,
-                "kind": r.get::<_, Option<String>>(5)?,
-                "meter": r.get::<_, Option<String>>(6)?,
-                "customer": r.get::<_, Option<String>>(7)?,
-            }))
-        },
-    )
-    .await
+    rows(shared.store.list_jobs().await)
 }
 
 async fn outbox(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    let limit = limit(&q);
-    list(
-        &shared,
-        "SELECT * FROM (
-               SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent,
-                      c.id
-               FROM outbox o JOIN customers c ON c.id = o.customer_id
-               WHERE (?1 IS NULL OR c.id = ?1) ORDER BY o.id DESC LIMIT ?2) ORDER BY id",
-        (customer, limit),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "at": r.get::<_, i64>(1)?,
-                "time": time_json(r.get(1)?),
-                "customer": r.get::<_, String>(2)?,
-                "customer_id": r.get::<_, i64>(8)?,
-                "channel": r.get::<_, String>(3)?,
-                "recipient": r.get::<_, Option<String>>(4)?,
-                "kind": r.get::<_, Option<String>>(5)?,
-                "message": r.get::<_, String>(6)?,
-                "sent": r.get::<_, i64>(7)? != 0,
-            }))
-        },
-    )
-    .await
+    rows(shared.store.list_outbox(customer, page(&q)).await)
 }
 
 async fn payments(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    list(
-        &shared,
-        "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id
-             FROM payments p JOIN customers c ON c.id = p.customer_id
-             WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
-        (customer,),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "order_no": r.get::<_, String>(1)?,
-                "customer": r.get::<_, String>(2)?,
-                "customer_id": r.get::<_, i64>(7)?,
-                "amount": Money::from_raw(r.get(3)?).to_string(),
-                "channel": r.get::<_, String>(4)?,
-                "at": r.get::<_, i64>(5)?,
-                "time": time_json(r.get(5)?),
-                "seq": r.get::<_, Option<i64>>(6)?,
-            }))
-        },
-    )
-    .await
+    rows(shared.store.list_payments(customer).await)
 }
 
 async fn tokens(State(shared): St) -> Res {
-    list(
-        &shared,
-        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
-             FROM tokens t JOIN meters m ON m.id = t.meter_id
-                           JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
-        (),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "order_no": r.get::<_, String>(1)?,
-                "meter": r.get::<_, String>(2)?,
-                "customer": r.get::<_, String>(3)?,
-                "token": r.get::<_, String>(4)?,
-                "kwh_tenths": r.get::<_, i64>(5)?,
-                "tid": r.get::<_, i64>(6)?,
-                "amount": r.get::<_, Option<i64>>(7)?.map(|a| Money::from_raw(a).to_string()),
-                "time": time_json(r.get(8)?),
-            }))
-        },
-    )
-    .await
+    rows(shared.store.list_tokens().await)
 }
 
 async fn readings(State(shared): St, Query(q): Q) -> Res {
-    let meter = q.get("meter").cloned();
-    let limit = limit(&q);
-    list(
-        &shared,
-        "SELECT * FROM (
-               SELECT r.id, m.address, r.at, r.energy, r.via
-               FROM readings r JOIN meters m ON m.id = r.meter_id
-               WHERE (?1 IS NULL OR m.address = ?1) ORDER BY r.id DESC LIMIT ?2)
-             ORDER BY id",
-        (meter, limit),
-        |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "meter": r.get::<_, String>(1)?,
-                "at": r.get::<_, i64>(2)?,
-                "time": time_json(r.get(2)?),
-                "energy_kwh": amikit_tariff::Energy::from_wh(r.get(3)?).to_string(),
-                "via": r.get::<_, String>(4)?,
-            }))
-        },
+    rows(
+        shared
+            .store
+            .list_readings(q.get("meter").cloned(), page(&q))
+            .await,
     )
-    .await
 }
 
 async fn terminals(State(shared): St) -> Res {

@@ -22,6 +22,7 @@
 use amikit_prepay::{Config, Notification, PriceError, Pricer, Profile, Timestamp};
 use amikit_tariff::{ChargeState, DateTime, Energy, Money, Register, TariffSet};
 
+use super::error::{MasterError, MasterResult};
 use crate::site::SiteMeter;
 
 /// The register of AFN 0C F129 (format 14, `XXXXXX.XXXX` kWh): rolls over at 10^6 kWh.
@@ -30,17 +31,17 @@ pub fn register() -> Register {
 }
 
 /// Parses a money amount written as a decimal string (`"12.50"`).
-pub fn money_from_text(s: &str) -> Result<Money, String> {
-    Money::parse(s.trim()).map_err(|e| format!("money {s:?}: {e}"))
+pub fn money_from_text(s: &str) -> MasterResult<Money> {
+    Money::parse(s.trim()).map_err(|e| MasterError::config(format!("money {s:?}"), e))
 }
 
 /// Parses an energy in kWh written as a decimal string.
-pub fn energy_from_kwh_text(s: &str) -> Result<Energy, String> {
-    Energy::parse(s.trim()).map_err(|e| format!("energy {s:?}: {e}"))
+pub fn energy_from_kwh_text(s: &str) -> MasterResult<Energy> {
+    Energy::parse(s.trim()).map_err(|e| MasterError::config(format!("energy {s:?}"), e))
 }
 
 /// The engine configuration of a remote-fee-control customer from its meter's site entry.
-pub fn engine_config(m: &SiteMeter) -> Result<Config, String> {
+pub fn engine_config(m: &SiteMeter) -> MasterResult<Config> {
     let mut config = Profile::StateGridRemote.config();
     let alarm = money_from_text(&m.alarm_threshold)?;
     let trip = money_from_text(&m.trip_threshold)?;
@@ -50,12 +51,15 @@ pub fn engine_config(m: &SiteMeter) -> Result<Config, String> {
     if trip.is_positive() {
         config.limits.alarm2 = Some(trip);
     } else if trip.is_negative() {
-        config.limits.overdraft = Some(trip.checked_neg().map_err(|e| e.to_string())?);
+        config.limits.overdraft =
+            Some(trip.checked_neg().map_err(|e| {
+                MasterError::config(format!("meter {}: trip threshold", m.address), e)
+            })?);
     }
     config.limits.hoarding = None;
     config
         .validate()
-        .map_err(|e| format!("meter {}: thresholds: {e}", m.address))?;
+        .map_err(|e| MasterError::config(format!("meter {}: thresholds", m.address), e))?;
     Ok(config)
 }
 

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use super::{ControlVia, MasterOptions, start};
+use super::error::{MasterError, MasterResult};
+use super::{ControlVia, MasterOptions, start, store};
 use crate::clock::{Civil, SimClock};
-use crate::db::Db;
 use crate::site::Site;
 
 /// The amikit example master station: a 376.1 front-end for terminals, SQLite accounts,
@@ -48,8 +48,8 @@ pub struct Args {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (or with a space).
-pub fn parse_civil(s: &str) -> Result<Civil, String> {
-    let bad = || format!("time {s:?}: expected YYYY-MM-DDTHH:MM");
+pub fn parse_civil(s: &str) -> MasterResult<Civil> {
+    let bad = || MasterError::config(format!("time {s:?}"), "expected YYYY-MM-DDTHH:MM");
     let (date, time) = s.split_once(['T', ' ']).ok_or_else(bad)?;
     let d: Vec<&str> = date.split('-').collect();
     let t: Vec<&str> = time.split(':').collect();
@@ -81,35 +81,38 @@ pub fn parse_civil(s: &str) -> Result<Civil, String> {
 
 /// The latest simulated time the database has seen (readings, events), if any.
 pub fn resume_time(db: &std::path::Path) -> Option<Civil> {
-    if !db.exists() {
-        return None;
-    }
-    let db = Db::open(db).ok()?;
-    let t = db
-        .query_i64(
-            "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM readings UNION ALL SELECT MAX(at) FROM events)",
-            [],
-        )
+    store::resume_time(db).map(|t| Civil::from_sim(t + 1))
+}
+
+/// Logs to standard error through `tracing` at the level of `RUST_LOG` (`error`, `warn`,
+/// `info` (the default), `debug`, `trace`).
+pub fn init_logging() {
+    let level = std::env::var("RUST_LOG")
         .ok()
-        .flatten()?;
-    Some(Civil::from_sim(t + 1))
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs the master station until interrupted (Ctrl-C), then shuts it down cleanly.
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    init_logging();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("master_station: {e}");
+            tracing::error!("master_station: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(args: Args) -> MasterResult<()> {
     let site = match &args.site {
-        Some(p) => Site::load(p)?,
+        Some(p) => Site::load(p).map_err(|e| MasterError::config("site", e))?,
         None => Site::demo(),
     };
     let start_at = match &args.start {
@@ -126,10 +129,10 @@ fn run(args: Args) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| MasterError::io("tokio runtime", e))?;
     rt.block_on(async move {
         let handle = start(opts).await?;
-        println!(
+        tracing::info!(
             "master station: terminals on {}, operator API on http://{}/api/customers, \
              database {}, simulated time {} (x{}), control via {}",
             handle.terminal_addr(),
@@ -140,7 +143,7 @@ fn run(args: Args) -> Result<(), String> {
             args.control_via.name(),
         );
         let _ = tokio::signal::ctrl_c().await;
-        println!("master station: stopping");
+        tracing::info!("master station: stopping");
         handle.shutdown().await;
         Ok(())
     })

@@ -31,6 +31,8 @@ use amikit_prepay::{
 };
 use amikit_tariff::{Energy, Money};
 
+use super::error::{MasterError, MasterResult};
+
 /// Commands per tracker shard.
 pub const SHARD: usize = 256;
 
@@ -147,12 +149,12 @@ impl Trackers {
     }
 }
 
-fn enc(e: impl std::fmt::Display) -> String {
-    format!("encode: {e}")
+fn enc(e: impl std::fmt::Display) -> MasterError {
+    MasterError::encode(e)
 }
 
 /// The AFN 05 data-unit region of a command for the meter at `pn`.
-pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> Result<usize, String> {
+pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> MasterResult<usize> {
     let mut data = [0u8; 1];
     let (fn_, len) = match kind {
         CommandKind::Trip => {
@@ -178,7 +180,7 @@ pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> Result<usize, 
 }
 
 /// The AFN 10 F1 data-unit region forwarding `payload` to the meter bus.
-pub fn afn10_units(payload: &[u8], out: &mut [u8]) -> Result<usize, String> {
+pub fn afn10_units(payload: &[u8], out: &mut [u8]) -> MasterResult<usize> {
     let mut w = Writer::new(out);
     w.bytes(&DaDt::single(Pn::P0, Fn(1)).map_err(enc)?.to_bytes())
         .map_err(enc)?;
@@ -213,10 +215,10 @@ pub fn dlt645_control_frame(
     kind: CommandKind,
     expires: Timestamp,
     out: &mut [u8],
-) -> Result<usize, String> {
+) -> MasterResult<usize> {
     let t = expires
         .to_datetime()
-        .ok_or_else(|| "expiry outside the calendar".to_string())?;
+        .ok_or_else(|| MasterError::encode("expiry outside the calendar"))?;
     let until = amikit_dlt645::DateTime::ymd_hms(
         t.date().year(),
         t.date().month(),
@@ -239,7 +241,7 @@ pub fn dlt645_control_frame(
 }
 
 /// A DL/T 645-2007 read frame.
-pub fn dlt645_read_frame(address: Address645, di: Di, out: &mut [u8]) -> Result<usize, String> {
+pub fn dlt645_read_frame(address: Address645, di: Di, out: &mut [u8]) -> MasterResult<usize> {
     Repr645::read(address, di).emit(out).map_err(enc)
 }
 

@@ -23,7 +23,6 @@ use amikit_gdw376::units::{Value, read_options};
 use amikit_gdw376::{Address, Afn, Fn, Instant, Item, Pn, Units};
 use amikit_prepay::{CommandKind, Timestamp};
 use amikit_tariff::Energy;
-use rusqlite::params;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,30 +33,11 @@ use super::control::{
     CmdKey, Fwd, afn05_units, afn10_units, confirm_outcome, decode_forward, dlt645_control_frame,
     dlt645_read_frame,
 };
-use super::core::CoreMsg;
+use super::error::MasterResult;
+use super::msg::{CommandResult, ConnCmd, CoreMsg};
 use super::stats::Stats;
+use super::store::Write;
 use super::{ControlVia, Shared};
-
-/// What the core asks a connection to do.
-#[derive(Debug, Clone, Copy)]
-pub enum ConnCmd {
-    /// Send a control command to a meter.
-    Control {
-        /// The tracked command.
-        key: CmdKey,
-        /// Meter slot.
-        meter: usize,
-        /// What.
-        kind: CommandKind,
-        /// Its expiry (DL/T 645 valid-until).
-        expires: Timestamp,
-    },
-    /// Read a meter's relay state now.
-    ReadStatus {
-        /// Meter slot.
-        meter: usize,
-    },
-}
 
 /// Attempts per read per round.
 const READ_TRIES: u8 = 3;
@@ -119,7 +99,7 @@ pub(crate) async fn serve(
                     tasks.spawn(connection(shared.clone(), stream, stop.clone()));
                 }
                 Err(e) => {
-                    eprintln!("master: accept: {e}");
+                    tracing::warn!(error = %e, "master: accept");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -343,13 +323,18 @@ impl Conn {
         let Some(&slot) = self.shared.term_by_addr.get(&(a.a1, a.a2)) else {
             let at = self.shared.clock.now();
             let (a1, a2) = (a.a1, a.a2);
-            self.shared.store.exec(move |c| {
-                c.execute(
-                    "INSERT INTO events (at, kind, detail) VALUES (?1, 'unknown_terminal', ?2)",
-                    params![at, json!({"a1": format!("{a1:04X}"), "a2": a2}).to_string()],
-                )?;
-                Ok(())
-            });
+            tracing::warn!(
+                a1 = format!("{a1:04X}"),
+                a2,
+                "master: login of an unknown terminal"
+            );
+            self.shared.store.write(Write::event(
+                at,
+                None,
+                None,
+                "unknown_terminal",
+                &json!({"a1": format!("{a1:04X}"), "a2": a2}),
+            ));
             return false;
         };
         if self.terminal.is_some_and(|t| t != slot) {
@@ -373,16 +358,9 @@ impl Conn {
         let at = self.shared.clock.now();
         t.online.store(true, Ordering::Relaxed);
         t.last_seen.store(at, Ordering::Relaxed);
-        let id = t.id;
-        self.shared.store.exec(move |c| {
-            c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
-                .execute(params![id, at])?;
-            c.prepare_cached(
-                "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, 'login', '{}')",
-            )?
-            .execute(params![at, id])?;
-            Ok(())
-        });
+        self.shared
+            .store
+            .write(Write::TerminalOnline { terminal: t.id, at });
         let _ = self.shared.core.try_send(CoreMsg::Link {
             terminal: slot,
             online: true,
@@ -460,7 +438,7 @@ impl Conn {
             let (afn, n) = match built {
                 Ok(x) => x,
                 Err(e) => {
-                    self.job_failed(job, &e);
+                    self.job_failed(job, &e.to_string());
                     continue;
                 }
             };
@@ -491,24 +469,23 @@ impl Conn {
         any
     }
 
-    fn build(&mut self, job: Job) -> Result<(Afn, usize), String> {
+    fn build(&mut self, job: Job) -> MasterResult<(Afn, usize)> {
         let meter = match job {
             Job::Read { meter, .. } | Job::Forward { meter, .. } | Job::Control { meter, .. } => {
                 meter
             }
         };
-        let info = self
-            .shared
-            .meters
-            .get(meter)
-            .ok_or_else(|| "unknown meter".to_string())?;
+        let info =
+            self.shared.meters.get(meter).ok_or_else(|| {
+                super::MasterError::config(format!("meter slot {meter}"), "unknown")
+            })?;
         match job {
             Job::Read { .. } => {
                 let n = write_units(
                     &mut self.units,
                     &[(Pn(info.pn), Fn(129), &[]), (Pn(info.pn), Fn(25), &[])],
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(super::MasterError::encode)?;
                 Ok((Afn::CLASS1, n))
             }
             Job::Forward { di, .. } => {
@@ -594,21 +571,29 @@ impl Conn {
             Job::Control { key, .. } => {
                 let result = match self.shared.link.control_via {
                     ControlVia::Afn05 => match confirm_outcome(units, &profile, Afn::CONTROL) {
-                        Some(true) => Ok(()),
-                        Some(false) => Err("denied by the terminal (AFN 00)".to_string()),
-                        None => Err(format!("unexpected AFN {:02X} reply", afn.0)),
+                        Some(true) => CommandResult::Confirmed,
+                        Some(false) => {
+                            CommandResult::Failed("denied by the terminal (AFN 00)".to_string())
+                        }
+                        None => {
+                            CommandResult::Failed(format!("unexpected AFN {:02X} reply", afn.0))
+                        }
                     },
                     ControlVia::Afn10 if afn == Afn::FORWARD => {
                         match decode_forward(units, &profile) {
-                            Fwd::Ack => Ok(()),
-                            Fwd::Denied(e) => {
-                                Err(format!("denied by the meter (error word {e:02X})"))
+                            Fwd::Ack => CommandResult::Confirmed,
+                            Fwd::Denied(e) => CommandResult::Failed(format!(
+                                "denied by the meter (error word {e:02X})"
+                            )),
+                            Fwd::Silent => {
+                                CommandResult::Failed("no reply from the meter".to_string())
                             }
-                            Fwd::Silent => Err("no reply from the meter".to_string()),
-                            _ => Err("unexpected meter reply".to_string()),
+                            _ => CommandResult::Failed("unexpected meter reply".to_string()),
                         }
                     }
-                    ControlVia::Afn10 => Err("forwarding refused by the terminal".to_string()),
+                    ControlVia::Afn10 => {
+                        CommandResult::Failed("forwarding refused by the terminal".to_string())
+                    }
                 };
                 self.command_done(key, result);
             }
@@ -639,17 +624,19 @@ impl Conn {
                 di,
                 tries: tries + 1,
             }),
-            Job::Control { key, .. } => self.command_done(key, Err("no response".into())),
+            Job::Control { key, .. } => {
+                self.command_done(key, CommandResult::Failed("no response".into()))
+            }
         }
     }
 
     fn job_failed(&mut self, job: Job, why: &str) {
         if let Job::Control { key, .. } = job {
-            self.command_done(key, Err(why.to_string()));
+            self.command_done(key, CommandResult::Failed(why.to_string()));
         }
     }
 
-    fn command_done(&self, key: CmdKey, result: Result<(), String>) {
+    fn command_done(&self, key: CmdKey, result: CommandResult) {
         let _ = self
             .shared
             .core
@@ -708,20 +695,18 @@ impl Conn {
             *g = ptr;
         }
         let id = t.id;
-        let p = ptr.map(i64::from);
-        self.shared.store.exec(move |c| {
-            for (customer, r) in rows {
+        let mut writes: Vec<Write> = rows
+            .into_iter()
+            .map(|(customer, r)| {
                 let kind = format!("erc{}", r.get("erc").and_then(|e| e.as_u64()).unwrap_or(0));
-                c.prepare_cached(
-                    "INSERT INTO events (at, customer_id, terminal_id, kind, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![at, customer, id, kind, r.to_string()])?;
-            }
-            c.prepare_cached("UPDATE terminals SET event_ptr = ?2 WHERE id = ?1")?
-                .execute(params![id, p])?;
-            Ok(())
+                Write::event(at, customer, Some(id), &kind, &r)
+            })
+            .collect();
+        writes.push(Write::EventPointer {
+            terminal: id,
+            pointer: ptr,
         });
+        self.shared.store.write_all(writes);
     }
 
     /// The connection ends: unregister (if still the terminal's connection), fail commands.
@@ -739,7 +724,7 @@ impl Conn {
                     .core
                     .send(CoreMsg::CommandDone {
                         key,
-                        result: Err("link lost".into()),
+                        result: CommandResult::Failed("link lost".into()),
                     })
                     .await;
             }
@@ -770,16 +755,9 @@ impl Conn {
         }
         t.online.store(false, Ordering::Relaxed);
         let at = self.shared.clock.now();
-        let id = t.id;
-        self.shared.store.exec(move |c| {
-            c.prepare_cached("UPDATE terminals SET online = 0 WHERE id = ?1")?
-                .execute(params![id])?;
-            c.prepare_cached(
-                "INSERT INTO events (at, terminal_id, kind, detail) VALUES (?1, ?2, 'offline', '{}')",
-            )?
-            .execute(params![at, id])?;
-            Ok(())
-        });
+        self.shared
+            .store
+            .write(Write::TerminalOffline { terminal: t.id, at });
         let _ = self
             .shared
             .core

@@ -24,9 +24,17 @@
 //!   rollover, split at price changes) and fed to the customer's `amikit-prepay` engine (State
 //!   Grid remote profile); its commands go to the tracker, its notifications to `outbox`.
 //! * [`control`]: the tracker (`amikit-prepay`'s, sharded) and the AFN 05 / AFN 10 encodings.
-//! * [`store`]: the DB thread; [`crate::db`] holds the schema (version 2 adds the master's
-//!   columns).
+//! * [`core`]: one task, split by job: readings and billing, payments, vending, control
+//!   (guard, tracker, commands, jobs), views.
+//! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
+//!   ([`store::Write`]), the reads and answering writes ([`store::queries`]), seeding and
+//!   loading; [`crate::db`] holds the schema (version 2 adds the master's columns).
+//! * [`msg`]: the messages between the front end, the core and the API (they import it, not
+//!   each other); [`error`]: [`MasterError`], and [`ApiError`] which the API answers.
 //! * [`api`]: the operator API. [`http::http_json`] is a small client for it.
+//!
+//! Logging goes through `tracing` (the programs log to standard error at the level of
+//! `RUST_LOG`, default `info`).
 //!
 //! Time: business time (tariff periods, command expiry, TIDs, the `at` columns) is the
 //! simulated clock ([`SimClock`]); link timeouts (response timeout, offline detection) are
@@ -89,8 +97,10 @@ pub mod billing;
 pub mod cli;
 pub mod control;
 pub mod core;
+pub mod error;
 pub mod fep;
 pub mod http;
+pub mod msg;
 pub mod stats;
 pub mod store;
 
@@ -110,6 +120,7 @@ use crate::clock::{SimClock, SimSeconds};
 use crate::db::Db;
 use crate::site::{FeeControl, Site, workspace_root};
 
+pub use error::{ApiError, MasterError, MasterResult};
 pub use http::http_json;
 
 /// How control commands reach the meters.
@@ -133,12 +144,15 @@ impl ControlVia {
 }
 
 impl std::str::FromStr for ControlVia {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = MasterError;
+    fn from_str(s: &str) -> Result<Self, MasterError> {
         match s {
             "afn05" => Ok(ControlVia::Afn05),
             "afn10" => Ok(ControlVia::Afn10),
-            other => Err(format!("--control-via {other:?}: expected afn05 or afn10")),
+            other => Err(MasterError::config(
+                format!("--control-via {other:?}"),
+                "expected afn05 or afn10",
+            )),
         }
     }
 }
@@ -249,7 +263,7 @@ pub(crate) struct TermInfo {
     pub meters: Vec<usize>,
     pub online: AtomicBool,
     pub last_seen: AtomicI64,
-    pub conn: Mutex<Option<mpsc::Sender<fep::ConnCmd>>>,
+    pub conn: Mutex<Option<mpsc::Sender<msg::ConnCmd>>>,
     pub event_ptr: Mutex<Option<u8>>,
     /// Stagger of the read rounds, simulated seconds.
     pub offset: u64,
@@ -292,7 +306,7 @@ pub(crate) struct Shared {
     pub customer_by_id: HashMap<i64, usize>,
     pub customer_by_name: HashMap<String, usize>,
     pub stats: Arc<stats::Stats>,
-    pub core: mpsc::Sender<core::CoreMsg>,
+    pub core: mpsc::Sender<msg::CoreMsg>,
     pub store: store::Store,
     pub epoch: std::time::Instant,
 }
@@ -349,7 +363,7 @@ impl MasterHandle {
         if self
             .shared
             .core
-            .send(core::CoreMsg::Stop { reply })
+            .send(msg::CoreMsg::Stop { reply })
             .await
             .is_ok()
         {
@@ -362,42 +376,46 @@ impl MasterHandle {
     }
 }
 
-fn region_a1(region: &str) -> Result<u16, String> {
-    u16::from_str_radix(region, 16).map_err(|e| format!("region {region:?}: {e}"))
+fn region_a1(region: &str) -> MasterResult<u16> {
+    u16::from_str_radix(region, 16)
+        .map_err(|e| MasterError::config(format!("region {region:?}"), e))
 }
 
 /// Starts a master station: opens (creating, migrating and seeding) the database, binds the
 /// terminal and API listeners, and runs until [`MasterHandle::shutdown`].
-pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
+pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     if !opts.http.ip().is_loopback() {
-        return Err(format!(
-            "the operator API has no authentication: bind it to a loopback address, not {}",
-            opts.http
-        ));
+        return Err(MasterError::NotLoopback(opts.http));
     }
     let now = opts.clock.now();
     let path = opts.db.clone();
     let site = opts.site.clone();
-    let (db, loaded) = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let mut db = Db::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (db, loaded) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
+        let mut db = Db::open(&path).map_err(|source| MasterError::Open {
+            path: path.clone(),
+            source,
+        })?;
         store::seed(&mut db, &site, &workspace_root(), now)?;
         let loaded = store::load(&db)?;
         Ok((db, loaded))
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(|e| MasterError::Task(e.to_string()))??;
 
     let stats = Arc::new(stats::Stats::new());
-    let (store, db_thread) =
-        store::Store::spawn(db, stats.clone()).map_err(|e| format!("db thread: {e}"))?;
+    let (store, db_thread) = store::Store::spawn(db, stats.clone())?;
     let listener = TcpListener::bind(opts.listen)
         .await
-        .map_err(|e| format!("listen {}: {e}", opts.listen))?;
+        .map_err(|e| MasterError::io(format!("listen {}", opts.listen), e))?;
     let http_listener = TcpListener::bind(opts.http)
         .await
-        .map_err(|e| format!("http {}: {e}", opts.http))?;
-    let terminal_addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|e| MasterError::io(format!("http {}", opts.http), e))?;
+    let terminal_addr = listener
+        .local_addr()
+        .map_err(|e| MasterError::io("listen", e))?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|e| MasterError::io("http", e))?;
 
     region_a1(&opts.site.region)?;
     let read_every = opts.read_every.max(1);
@@ -446,7 +464,7 @@ pub async fn start(opts: MasterOptions) -> Result<MasterHandle, String> {
             continue;
         };
         let address = amikit_dlt645::Address::parse(&m.address)
-            .map_err(|e| format!("meter {}: {e}", m.address))?;
+            .map_err(|e| MasterError::config(format!("meter {}", m.address), e))?;
         let i = meters.len();
         meter_by_id.insert(m.id, i);
         meter_by_address.insert(m.address.clone(), i);

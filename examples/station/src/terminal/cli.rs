@@ -100,6 +100,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
             };
         }
     };
+    crate::master::cli::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -107,14 +108,14 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("terminal: cannot start the runtime: {e}");
+            tracing::error!("terminal: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("terminal: {e}");
+            tracing::error!("terminal: {e}");
             ExitCode::from(1)
         }
     }
@@ -140,7 +141,7 @@ async fn run(args: Args) -> Result<(), String> {
     opts.noise = NoiseConfig::parse(&args.noise)?;
     let handle = super::start(opts).await?;
     let mut notes = handle.subscribe();
-    println!(
+    tracing::info!(
         "terminal {a2}: {} meters, master station {master}, clock {start} ×{}",
         handle.meters().len(),
         args.speed
@@ -157,13 +158,13 @@ async fn run(args: Args) -> Result<(), String> {
     });
     loop {
         tokio::select! {
-            Some(n) = notes.recv() => println!("{n}"),
+            Some(n) = notes.recv() => tracing::info!("{n}"),
             line = lines.recv() => match line {
                 None => {
                     // stdin closed: keep running until killed
                     loop {
                         match notes.recv().await {
-                            Some(n) => println!("{n}"),
+                            Some(n) => tracing::info!("{n}"),
                             None => return Ok(()),
                         }
                     }

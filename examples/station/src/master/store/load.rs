@@ -1,169 +1,20 @@
-//! The master station's persistence: a dedicated DB thread fed by a channel, one SQLite
-//! transaction per batch; seeding the database from the site file; loading it at start.
-//!
-//! Every write is a closure run on the DB thread inside the batch's transaction. A closure may
-//! return an *after-commit* action (reply to an API request, forward a payment to the billing
-//! core): those run only once the transaction is durable, so nothing is acknowledged that a
-//! crash could lose. One closure is one unit of consistency (a reading, the meter's last value
-//! and the customer's state are written by the same closure, hence in the same transaction).
+//! Seeding the database from the site file and loading it into memory at start.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use amikit_prepay::{Engine, Snapshot};
 use amikit_tariff::def::TariffDef;
 use amikit_tariff::{ChargeState, TariffSet};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 
-use super::billing::{self, energy_from_kwh_text, money_from_text};
-use super::stats::Stats;
-use super::{sim_ts, unix_to_sim};
+use super::super::billing::{self, energy_from_kwh_text, money_from_text};
+use super::super::error::{MasterError, MasterResult};
+use super::super::sim_ts;
 use crate::clock::SimSeconds;
 use crate::db::Db;
 use crate::site::{FeeControl, Site};
-
-/// An action to run after the batch that produced it has been committed.
-pub type After = Box<dyn FnOnce() + Send>;
-
-/// One unit of work on the database.
-pub type Op = Box<dyn FnOnce(&Connection) -> rusqlite::Result<Option<After>> + Send>;
-
-enum Msg {
-    Op(Op),
-    Stop(oneshot::Sender<()>),
-}
-
-/// Largest number of operations per transaction.
-const MAX_BATCH: usize = 2048;
-
-/// A handle to the DB thread (cheap to clone).
-#[derive(Clone)]
-pub struct Store {
-    tx: mpsc::Sender<Msg>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store")
-    }
-}
-
-impl Store {
-    /// Starts the DB thread on an open database.
-    pub fn spawn(db: Db, stats: Arc<Stats>) -> std::io::Result<(Store, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let handle = std::thread::Builder::new()
-            .name("master-db".into())
-            .spawn(move || run(db, &rx, &stats))?;
-        Ok((Store { tx }, handle))
-    }
-
-    /// Queues a write (no answer).
-    pub fn exec(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static) {
-        let _ = self
-            .tx
-            .send(Msg::Op(Box::new(move |c| f(c).map(|()| None))));
-    }
-
-    /// Queues a write whose result is acted upon after the commit.
-    pub fn exec_then(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<Option<After>> + Send + 'static,
-    ) {
-        let _ = self.tx.send(Msg::Op(Box::new(f)));
-    }
-
-    /// Runs `f` on the DB thread (in order with the writes queued before it) and returns its
-    /// result once the batch is committed.
-    pub async fn query<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, String> {
-        let (reply, rx) = oneshot::channel();
-        let op: Op = Box::new(move |c| {
-            let r = f(c).map_err(|e| e.to_string());
-            Ok(Some(Box::new(move || {
-                let _ = reply.send(r);
-            }) as After))
-        });
-        self.tx
-            .send(Msg::Op(op))
-            .map_err(|_| "database closed".to_string())?;
-        rx.await.map_err(|_| "database closed".to_string())?
-    }
-
-    /// Commits what is queued and stops the thread.
-    pub async fn stop(&self) {
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(Msg::Stop(reply)).is_ok() {
-            let _ = rx.await;
-        }
-    }
-}
-
-fn run(mut db: Db, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
-    db.conn().set_prepared_statement_cache_capacity(64);
-    loop {
-        let Ok(first) = rx.recv() else { break };
-        let mut batch = Vec::with_capacity(64);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        let mut after: Vec<After> = Vec::new();
-        let mut stop = None;
-        match db.conn_mut().transaction() {
-            Ok(tx) => {
-                for m in batch {
-                    match m {
-                        Msg::Op(f) => {
-                            Stats::bump(&stats.db_ops);
-                            match f(&tx) {
-                                Ok(Some(a)) => after.push(a),
-                                Ok(None) => {}
-                                Err(e) => {
-                                    Stats::bump(&stats.db_errors);
-                                    eprintln!("master db: {e}");
-                                }
-                            }
-                        }
-                        Msg::Stop(r) => stop = Some(r),
-                    }
-                }
-                if let Err(e) = tx.commit() {
-                    Stats::bump(&stats.db_errors);
-                    eprintln!("master db: commit failed: {e}");
-                }
-                Stats::bump(&stats.db_batches);
-            }
-            Err(e) => {
-                Stats::bump(&stats.db_errors);
-                eprintln!("master db: cannot begin a transaction: {e}");
-                for m in batch {
-                    if let Msg::Stop(r) = m {
-                        stop = Some(r);
-                    }
-                }
-            }
-        }
-        for a in after {
-            a();
-        }
-        if let Some(r) = stop {
-            let _ = db.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
-            let _ = r.send(());
-            break;
-        }
-    }
-}
 
 /// What the master keeps per customer in `customers.state` (JSON).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -192,15 +43,11 @@ impl StoredState {
     }
 }
 
-fn sql(e: rusqlite::Error) -> String {
-    format!("database: {e}")
-}
-
 /// Creates what the site file describes and the database lacks: tariffs (by name), terminals
 /// (by A1/A2), customers (by name, with their opening balance) and meters (by address, with
 /// their opening register). Existing rows are left alone, so a restart never resets a balance.
-pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<(), String> {
-    let tx = db.conn_mut().transaction().map_err(sql)?;
+pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> MasterResult<()> {
+    let tx = db.conn_mut().transaction()?;
     for t in &site.tariffs {
         let exists: Option<i64> = tx
             .query_row(
@@ -208,27 +55,26 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
                 params![t.name],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(sql)?;
+            .optional()?;
         if exists.is_none() {
             let path = site
                 .tariff_path(&t.name, root)
-                .ok_or_else(|| format!("tariff {} has no file", t.name))?;
-            let def = crate::site::read_tariff_file(&path)?;
-            let json = serde_json::to_string(&def).map_err(|e| e.to_string())?;
+                .ok_or_else(|| MasterError::config(format!("tariff {}", t.name), "no file"))?;
+            let def = crate::site::read_tariff_file(&path)
+                .map_err(|e| MasterError::config(format!("tariff {}", t.name), e))?;
+            let json = serde_json::to_string(&def)
+                .map_err(|e| MasterError::config(format!("tariff {}", t.name), e))?;
             tx.execute(
                 "INSERT INTO tariffs (name, definition) VALUES (?1, ?2)",
                 params![t.name, json],
-            )
-            .map_err(sql)?;
+            )?;
         }
     }
     for t in &site.terminals {
         tx.execute(
             "INSERT OR IGNORE INTO terminals (a1, a2) VALUES (?1, ?2)",
             params![site.region, t.a2],
-        )
-        .map_err(sql)?;
+        )?;
     }
     for (a2, m) in site.meters() {
         let customer: Option<i64> = tx
@@ -237,18 +83,15 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
                 params![m.customer],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(sql)?;
+            .optional()?;
         let customer = match customer {
             Some(id) => id,
             None => {
-                let tariff_id: i64 = tx
-                    .query_row(
-                        "SELECT id FROM tariffs WHERE name = ?1",
-                        params![m.tariff],
-                        |r| r.get(0),
-                    )
-                    .map_err(sql)?;
+                let tariff_id: i64 = tx.query_row(
+                    "SELECT id FROM tariffs WHERE name = ?1",
+                    params![m.tariff],
+                    |r| r.get(0),
+                )?;
                 let opening = money_from_text(&m.opening_balance)?;
                 let mut state = StoredState {
                     guard_at_start: m.guarded,
@@ -256,7 +99,7 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
                 };
                 if m.fee_control == FeeControl::Remote {
                     let engine = Engine::new(billing::engine_config(m)?, opening)
-                        .map_err(|e| format!("customer {}: {e}", m.customer))?;
+                        .map_err(|e| MasterError::config(format!("customer {}", m.customer), e))?;
                     state.engine = Some(engine.snapshot(sim_ts(now)));
                 }
                 let fee = match m.fee_control {
@@ -267,18 +110,15 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
                     "INSERT INTO customers (name, phone, tariff_id, fee_control, state)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![m.customer, m.phone, tariff_id, fee, state.to_json()],
-                )
-                .map_err(sql)?;
+                )?;
                 tx.last_insert_rowid()
             }
         };
-        let terminal: i64 = tx
-            .query_row(
-                "SELECT id FROM terminals WHERE a1 = ?1 AND a2 = ?2",
-                params![site.region, a2],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
+        let terminal: i64 = tx.query_row(
+            "SELECT id FROM terminals WHERE a1 = ?1 AND a2 = ?2",
+            params![site.region, a2],
+            |r| r.get(0),
+        )?;
         let opening = energy_from_kwh_text(&m.opening_kwh)?;
         tx.execute(
             "INSERT OR IGNORE INTO meters
@@ -293,10 +133,10 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> Result<()
                 opening.wh(),
                 now
             ],
-        )
-        .map_err(sql)?;
+        )?;
     }
-    tx.commit().map_err(sql)
+    tx.commit()?;
+    Ok(())
 }
 
 /// A terminal row.
@@ -406,36 +246,31 @@ pub const FINAL_STATUSES: &str =
     "'acknowledged','failed','expired','superseded','cancelled','overdue','dropped'";
 
 /// Loads the database into memory.
-pub fn load(db: &Db) -> Result<Loaded, String> {
+pub fn load(db: &Db) -> MasterResult<Loaded> {
     let c = db.conn();
     let mut tariffs = HashMap::new();
     {
-        let mut st = c
-            .prepare("SELECT id, name, definition FROM tariffs")
-            .map_err(sql)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(sql)?;
+        let mut st = c.prepare("SELECT id, name, definition FROM tariffs")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         for row in rows {
-            let (id, name, def) = row.map_err(sql)?;
-            let def: TariffDef =
-                serde_json::from_str(&def).map_err(|e| format!("tariff {name}: {e}"))?;
+            let (id, name, def) = row?;
+            let def: TariffDef = serde_json::from_str(&def)
+                .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
             let set = def
                 .to_tariff_set()
-                .map_err(|e| format!("tariff {name}: {e}"))?;
+                .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
             tariffs.insert(id, (name, set));
         }
     }
     let terminals = {
-        let mut st = c
-            .prepare("SELECT id, a1, a2, event_ptr, last_seen FROM terminals ORDER BY id")
-            .map_err(sql)?;
+        let mut st =
+            c.prepare("SELECT id, a1, a2, event_ptr, last_seen FROM terminals ORDER BY id")?;
         st.query_map([], |r| {
             Ok(TerminalRow {
                 id: r.get(0)?,
@@ -446,34 +281,28 @@ pub fn load(db: &Db) -> Result<Loaded, String> {
                     .and_then(|p| u8::try_from(p).ok()),
                 last_seen: r.get(4)?,
             })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?
+        })?
+        .collect::<Result<Vec<_>, _>>()?
     };
     let customers = {
-        let mut st = c
-            .prepare(
-                "SELECT id, name, phone, tariff_id, fee_control, state FROM customers ORDER BY id",
-            )
-            .map_err(sql)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })
-            .map_err(sql)?;
+        let mut st = c.prepare(
+            "SELECT id, name, phone, tariff_id, fee_control, state FROM customers ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, phone, tariff_id, fee, state) = row.map_err(sql)?;
-            let state: StoredState =
-                serde_json::from_str(&state).map_err(|e| format!("customer {name}: {e}"))?;
+            let (id, name, phone, tariff_id, fee, state) = row?;
+            let state: StoredState = serde_json::from_str(&state)
+                .map_err(|e| MasterError::config(format!("customer {name}"), e))?;
             let fee_control = if fee == "local" {
                 FeeControl::Local
             } else {
@@ -491,13 +320,11 @@ pub fn load(db: &Db) -> Result<Loaded, String> {
         out
     };
     let meters = {
-        let mut st = c
-            .prepare(
-                "SELECT id, customer_id, terminal_id, pn, address, last_energy, last_read_at,
+        let mut st = c.prepare(
+            "SELECT id, customer_id, terminal_id, pn, address, last_energy, last_read_at,
                         relay, remaining
                  FROM meters ORDER BY id",
-            )
-            .map_err(sql)?;
+        )?;
         st.query_map([], |r| {
             let e: Option<i64> = r.get(5)?;
             let at: Option<i64> = r.get(6)?;
@@ -511,45 +338,37 @@ pub fn load(db: &Db) -> Result<Loaded, String> {
                 relay: r.get(7)?,
                 remaining: r.get(8)?,
             })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?
+        })?
+        .collect::<Result<Vec<_>, _>>()?
     };
     let mut unapplied = Vec::new();
     {
-        let mut st = c
-            .prepare(
-                "SELECT seq, amount, order_no FROM payments
+        let mut st = c.prepare(
+            "SELECT seq, amount, order_no FROM payments
                  WHERE customer_id = ?1 AND seq > ?2 ORDER BY seq",
-            )
-            .map_err(sql)?;
+        )?;
         for cust in &customers {
             let Some(snap) = cust.state.engine else {
                 continue;
             };
-            let rows = st
-                .query_map(params![cust.id, snap.last_sequence], |r| {
-                    Ok(PaymentRow {
-                        customer_id: cust.id,
-                        seq: r.get(0)?,
-                        amount: r.get(1)?,
-                        order_no: r.get(2)?,
-                    })
+            let rows = st.query_map(params![cust.id, snap.last_sequence], |r| {
+                Ok(PaymentRow {
+                    customer_id: cust.id,
+                    seq: r.get(0)?,
+                    amount: r.get(1)?,
+                    order_no: r.get(2)?,
                 })
-                .map_err(sql)?;
+            })?;
             for p in rows {
-                unapplied.push(p.map_err(sql)?);
+                unapplied.push(p?);
             }
         }
     }
     let pending_commands = {
-        let mut st = c
-            .prepare(&format!(
-                "SELECT id, meter_id, reason, expires_at, attempts FROM commands
+        let mut st = c.prepare(&format!(
+            "SELECT id, meter_id, reason, expires_at, attempts FROM commands
                  WHERE status NOT IN ({FINAL_STATUSES}) ORDER BY id"
-            ))
-            .map_err(sql)?;
+        ))?;
         st.query_map([], |r| {
             Ok(CommandRow {
                 id: r.get(0)?,
@@ -558,31 +377,24 @@ pub fn load(db: &Db) -> Result<Loaded, String> {
                 expires_at: r.get(3)?,
                 attempts: r.get(4)?,
             })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?
+        })?
+        .collect::<Result<Vec<_>, _>>()?
     };
     let mut last_tid = HashMap::new();
     {
-        let mut st = c
-            .prepare("SELECT meter_id, MAX(tid) FROM tokens GROUP BY meter_id")
-            .map_err(sql)?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(sql)?;
+        let mut st = c.prepare("SELECT meter_id, MAX(tid) FROM tokens GROUP BY meter_id")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
-            let (m, t) = row.map_err(sql)?;
+            let (m, t) = row?;
             if let Ok(t) = u32::try_from(t) {
                 last_tid.insert(m, t);
             }
         }
     }
-    let next_command_id = c
-        .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM commands", [], |r| {
+    let next_command_id =
+        c.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM commands", [], |r| {
             r.get(0)
-        })
-        .map_err(sql)?;
+        })?;
     Ok(Loaded {
         tariffs,
         terminals,
@@ -593,19 +405,6 @@ pub fn load(db: &Db) -> Result<Loaded, String> {
         last_tid,
         next_command_id,
     })
-}
-
-/// Seconds since 1970 (local) of a simulated time, for JSON output next to the civil time.
-pub fn time_json(at: Option<SimSeconds>) -> serde_json::Value {
-    match at {
-        Some(t) => serde_json::json!(crate::clock::Civil::from_sim(t).to_string()),
-        None => serde_json::Value::Null,
-    }
-}
-
-/// Converts an engine timestamp back to simulated seconds.
-pub fn ts_to_sim(t: amikit_prepay::time::Timestamp) -> SimSeconds {
-    unix_to_sim(t.0)
 }
 
 #[cfg(test)]

@@ -1,0 +1,396 @@
+//! Control: guard, the command tracker (submitting the engine's commands, sending them to the
+//! terminals, their outcomes), commands submitted again after a restart and manual jobs.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+use amikit_prepay::{
+    Command, CommandKind, Input, NoCharge, Output, RelayState, Remote, TrackerEvent,
+};
+use serde_json::{Value, json};
+
+use super::super::control::CmdKey;
+use super::super::error::ApiError;
+use super::super::msg::{CommandResult, ConnCmd};
+use super::super::sim_ts;
+use super::super::store::{CommandRow, Write, ts_to_sim};
+use super::{CmdInfo, Core, Writes};
+use crate::clock::SimSeconds;
+use crate::site::FeeControl;
+
+impl Core {
+    pub(super) fn guard(&mut self, customer: i64, on: bool) -> Result<Value, ApiError> {
+        let Some(&ai) = self.shared.customer_by_id.get(&customer) else {
+            return Err(ApiError::new(404, "no such customer"));
+        };
+        let at = self.now();
+        let expires = sim_ts(at).plus(self.tracker_cfg.validity);
+        let Some(engine) = self.accounts.get_mut(ai).and_then(|a| a.engine.as_mut()) else {
+            return Err(ApiError::new(
+                409,
+                "guard applies to remote-fee-control customers",
+            ));
+        };
+        let out = engine.step(
+            sim_ts(at),
+            Input::Remote(Remote {
+                kind: if on {
+                    CommandKind::GuardOn
+                } else {
+                    CommandKind::GuardOff
+                },
+                expires,
+                operator: 1,
+            }),
+            &mut NoCharge,
+        );
+        let guarded = engine.guarded();
+        let outputs: Vec<Output> = out.iter().copied().collect();
+        let mut w = Writes::default();
+        w.event(
+            at,
+            Some(customer),
+            None,
+            if on { "guard_on" } else { "guard_off" },
+            json!({}),
+        );
+        self.dispatch(ai, at, &outputs, false, &mut w);
+        self.save_account(ai, at, &mut w);
+        self.flush(w);
+        Ok(json!({"customer": customer, "guarded": guarded}))
+    }
+
+    pub(super) fn submit(&mut self, slot: usize, cmd: Command, at: SimSeconds, w: &mut Writes) {
+        let Some(info) = self.shared.meters.get(slot) else {
+            return;
+        };
+        let meter_id = info.id;
+        let row = self.next_cmd_row;
+        self.next_cmd_row += 1;
+        let mut ev = Vec::new();
+        let kind = cmd.kind.name();
+        let reason = serde_json::to_string(&cmd).unwrap_or_default();
+        let via = self.shared.link.control_via.name();
+        let expires = at + i64::from(self.tracker_cfg.validity);
+        match self.trackers.submit(sim_ts(at), meter_id, cmd, &mut ev) {
+            Ok(key) => {
+                self.cmds.insert(
+                    key,
+                    CmdInfo {
+                        row,
+                        meter: slot,
+                        kind: cmd.kind,
+                    },
+                );
+                w.push(Write::CommandQueued {
+                    id: row,
+                    meter: meter_id,
+                    kind,
+                    at,
+                    reason,
+                    expires,
+                    via,
+                });
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                w.push(Write::CommandDropped {
+                    id: row,
+                    meter: meter_id,
+                    kind,
+                    at,
+                    detail,
+                    reason,
+                    expires,
+                    via,
+                });
+            }
+        }
+        self.tracker_events(ev, w);
+        if let Some(m) = self.shared.meters.get(slot) {
+            m.watch.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn resubmit(&mut self, rows: &[CommandRow]) {
+        let at = self.now();
+        let mut w = Writes::default();
+        for r in rows {
+            let Some(&slot) = self.shared.meter_by_id.get(&r.meter_id) else {
+                continue;
+            };
+            let cmd: Option<Command> = r
+                .reason
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok());
+            let row = r.id;
+            let Some(cmd) = cmd else {
+                w.push(Write::CommandAbandoned {
+                    id: row,
+                    detail: "unreadable after restart".into(),
+                });
+                continue;
+            };
+            let mut ev = Vec::new();
+            match self.trackers.submit(sim_ts(at), r.meter_id, cmd, &mut ev) {
+                Ok(key) => {
+                    self.cmds.insert(
+                        key,
+                        CmdInfo {
+                            row,
+                            meter: slot,
+                            kind: cmd.kind,
+                        },
+                    );
+                    let expires = at + i64::from(self.tracker_cfg.validity);
+                    w.push(Write::CommandResubmitted {
+                        id: row,
+                        at,
+                        expires,
+                    });
+                }
+                Err(e) => {
+                    let detail = e.to_string();
+                    w.push(Write::CommandAbandoned { id: row, detail });
+                }
+            }
+            self.tracker_events(ev, &mut w);
+        }
+        self.flush(w);
+    }
+
+    pub(super) fn poll_trackers(&mut self) {
+        if self.trackers.live() == 0 {
+            return;
+        }
+        let at = self.now();
+        let mut ev = Vec::new();
+        self.trackers.poll(sim_ts(at), &mut ev);
+        if ev.is_empty() {
+            return;
+        }
+        let mut w = Writes::default();
+        self.tracker_events(ev, &mut w);
+        self.flush(w);
+    }
+
+    pub(super) fn on_command_done(&mut self, key: CmdKey, result: CommandResult) {
+        let at = self.now();
+        let mut ev = Vec::new();
+        let mut w = Writes::default();
+        match result {
+            CommandResult::Confirmed => {
+                let _ = self.trackers.acknowledge(key, &mut ev);
+            }
+            CommandResult::Failed(detail) => {
+                if let Some(info) = self.cmds.get(&key) {
+                    let row = info.row;
+                    w.push(Write::CommandFailure {
+                        id: row,
+                        detail,
+                        at,
+                    });
+                }
+                let _ = self.trackers.fail(sim_ts(at), key, &mut ev);
+            }
+        }
+        self.tracker_events(ev, &mut w);
+        self.flush(w);
+    }
+
+    /// Carries out tracker events; sending may fail at once (no connection), which produces
+    /// more events.
+    pub(super) fn tracker_events(&mut self, events: Vec<(u16, TrackerEvent<i64>)>, w: &mut Writes) {
+        let mut queue: VecDeque<(u16, TrackerEvent<i64>)> = events.into();
+        let at = self.now();
+        while let Some((shard, e)) = queue.pop_front() {
+            match e {
+                TrackerEvent::Send {
+                    id,
+                    kind,
+                    expires,
+                    attempt,
+                    ..
+                } => {
+                    let key = CmdKey { shard, id };
+                    let Some(info) = self.cmds.get(&key) else {
+                        continue;
+                    };
+                    let (row, slot) = (info.row, info.meter);
+                    let sent = self.send_to_terminal(
+                        slot,
+                        ConnCmd::Control {
+                            key,
+                            meter: slot,
+                            kind,
+                            expires,
+                        },
+                    );
+                    let status = if sent { "sent" } else { "unsent" };
+                    w.push(Write::CommandAttempt {
+                        id: row,
+                        status,
+                        attempt,
+                        at,
+                    });
+                    if !sent {
+                        let mut more = Vec::new();
+                        let _ = self.trackers.fail(sim_ts(at), key, &mut more);
+                        queue.extend(more);
+                    }
+                }
+                TrackerEvent::Retry {
+                    id,
+                    failures,
+                    retry_at,
+                    ..
+                } => {
+                    if let Some(info) = self.cmds.get(&CmdKey { shard, id }) {
+                        let row = info.row;
+                        let retry = ts_to_sim(retry_at);
+                        w.push(Write::CommandRetry {
+                            id: row,
+                            at,
+                            note: format!(
+                                " [failure {failures}, retry at {}]",
+                                crate::clock::Civil::from_sim(retry)
+                            ),
+                        });
+                    }
+                }
+                TrackerEvent::Finished {
+                    id,
+                    command,
+                    outcome,
+                    ..
+                } => {
+                    let key = CmdKey { shard, id };
+                    let Some(info) = self.cmds.remove(&key) else {
+                        continue;
+                    };
+                    let row = info.row;
+                    self.last_finished = Some((key, row));
+                    let status = outcome_name(outcome);
+                    w.push(Write::CommandFinished {
+                        id: row,
+                        status,
+                        at,
+                    });
+                    let customer = self.shared.meters.get(info.meter).map(|m| m.customer_id);
+                    let address = self
+                        .shared
+                        .meters
+                        .get(info.meter)
+                        .map(|m| m.address_text.clone());
+                    w.event(
+                        at,
+                        customer,
+                        None,
+                        &format!("command_{status}"),
+                        json!({"command_id": row, "kind": command.kind.name(),
+                               "reason": command.reason, "meter": address}),
+                    );
+                    if matches!(outcome, amikit_prepay::Outcome::Acknowledged)
+                        && matches!(
+                            info.kind,
+                            CommandKind::Trip | CommandKind::AllowClose | CommandKind::DirectClose
+                        )
+                    {
+                        // Read the relay back soon rather than at the next round.
+                        let _ = self.send_to_terminal(
+                            info.meter,
+                            ConnCmd::ReadStatus { meter: info.meter },
+                        );
+                    }
+                    self.update_watch(info.meter);
+                }
+                TrackerEvent::ManualJob {
+                    id,
+                    command,
+                    reason,
+                    meter,
+                } => {
+                    // The tracker emits Finished (which removed the entry) and then ManualJob
+                    // for the same command.
+                    let Some(row) = self
+                        .last_finished
+                        .filter(|(k, _)| *k == CmdKey { shard, id })
+                        .map(|(_, row)| row)
+                    else {
+                        continue;
+                    };
+                    let reason_s = match reason {
+                        amikit_prepay::JobReason::TooManyFailures(n) => {
+                            format!("too_many_failures ({n})")
+                        }
+                        amikit_prepay::JobReason::Expired => "expired".into(),
+                        amikit_prepay::JobReason::RestoreOverdue => "restore_overdue".into(),
+                    };
+                    let customer = self
+                        .shared
+                        .meter_by_id
+                        .get(&meter)
+                        .and_then(|&s| self.shared.meters.get(s))
+                        .map(|m| m.customer_id);
+                    let r2 = reason_s.clone();
+                    w.push(Write::Job {
+                        command: row,
+                        reason: r2,
+                        at,
+                    });
+                    w.event(
+                        at,
+                        customer,
+                        None,
+                        "manual_job",
+                        json!({"command_id": row, "kind": command.kind.name(), "reason": reason_s}),
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_to_terminal(&self, slot: usize, cmd: ConnCmd) -> bool {
+        let Some(m) = self.shared.meters.get(slot) else {
+            return false;
+        };
+        let Some(t) = self.shared.terminals.get(m.terminal) else {
+            return false;
+        };
+        let sender = t.conn.lock().ok().and_then(|g| g.clone());
+        match sender {
+            Some(s) => s.try_send(cmd).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(super) fn update_watch(&self, slot: usize) {
+        let Some(info) = self.shared.meters.get(slot) else {
+            return;
+        };
+        let Some(ms) = self.meters.get(slot) else {
+            return;
+        };
+        let engine_open = self
+            .accounts
+            .get(ms.account)
+            .and_then(|a| a.engine.as_ref())
+            .is_some_and(|e| e.relay() != RelayState::Closed);
+        let watch = info.fee == FeeControl::Local
+            || engine_open
+            || ms.relay_open == Some(true)
+            || self.trackers.relay_pending(info.id);
+        info.watch.store(watch, Ordering::Relaxed);
+    }
+}
+
+pub(super) fn outcome_name(o: amikit_prepay::Outcome) -> &'static str {
+    match o {
+        amikit_prepay::Outcome::Acknowledged => "acknowledged",
+        amikit_prepay::Outcome::Failed => "failed",
+        amikit_prepay::Outcome::Expired => "expired",
+        amikit_prepay::Outcome::Superseded => "superseded",
+        amikit_prepay::Outcome::Cancelled => "cancelled",
+        amikit_prepay::Outcome::Overdue => "overdue",
+    }
+}

@@ -1,0 +1,560 @@
+//! The billing and control core: one task owning every customer's engine, tariff state and
+//! the command tracker. Connection tasks send it readings and command results, the API sends
+//! it payments (after they are committed), guard changes and queries.
+//!
+//! Every input is handled completely before the next: the engine step, the commands it
+//! issues, the notifications and events it produces and the customer's new persistent state
+//! are written to the database as **one** unit of [`Write`]s (one transaction), so a crash
+//! never keeps a decision without its command, or a balance without its reading.
+//!
+//! By job: `readings` (readings and billing), `payments`, `vending` (STS tokens),
+//! `control` (guard, the command tracker, commands and manual jobs), `views` (JSON views
+//! of the accounts); this module holds the task loop, the dispatch of engine outputs and the
+//! persistence of an account.
+
+mod control;
+mod payments;
+mod readings;
+mod vending;
+mod views;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amikit_prepay::{
+    CommandKind, Engine, Input, NoCharge, Output, Outputs, Record, Remote, Timestamp, TrackerConfig,
+};
+use amikit_sts::dkga::{Dkga, VendingKey};
+use amikit_sts::tid::BaseDate;
+use amikit_sts::vend::Vendor;
+use amikit_tariff::{ChargeState, Energy, Money, TariffSet};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::billing::{self, money_from_text, notification_kind, notification_text};
+use super::control::{CmdKey, Trackers};
+use super::error::{MasterError, MasterResult};
+use super::msg::CoreMsg;
+use super::store::{Loaded, StoredState, Write};
+use super::{Shared, sim_ts};
+use crate::clock::SimSeconds;
+use crate::site::{FeeControl, Site, SiteMeter};
+use vending::sts_vendor;
+
+/// The database writes of one input, sent to the DB thread as one unit.
+#[derive(Debug, Default)]
+pub(super) struct Writes(Vec<Write>);
+
+impl Writes {
+    pub(super) fn push(&mut self, w: Write) {
+        self.0.push(w);
+    }
+
+    pub(super) fn event(
+        &mut self,
+        at: SimSeconds,
+        customer: Option<i64>,
+        terminal: Option<i64>,
+        kind: &str,
+        detail: Value,
+    ) {
+        self.push(Write::event(at, customer, terminal, kind, &detail));
+    }
+}
+
+struct Account {
+    id: i64,
+    name: String,
+    phone: Option<String>,
+    fee: FeeControl,
+    tariff: Arc<TariffSet>,
+    engine: Option<Engine>,
+    charge: ChargeState,
+    meters: Vec<usize>,
+    init_done: bool,
+    guard_at_start: bool,
+    low_notified: bool,
+    alarm: Money,
+}
+
+impl Account {
+    fn stored(&self, now: Timestamp) -> StoredState {
+        StoredState {
+            engine: self.engine.as_ref().map(|e| e.snapshot(now)),
+            charge: self.charge.clone(),
+            init_done: self.init_done,
+            guard_at_start: self.guard_at_start,
+            low_notified: self.low_notified,
+        }
+    }
+}
+
+struct MeterState {
+    account: usize,
+    last: Option<(SimSeconds, Energy)>,
+    relay_open: Option<bool>,
+    remaining: Option<Money>,
+    power_w: Option<i64>,
+    vendor: Option<Vendor<'static>>,
+    base_date: BaseDate,
+    last_tid: Option<u32>,
+}
+
+struct CmdInfo {
+    row: i64,
+    meter: usize,
+    kind: CommandKind,
+}
+
+/// The core task's state.
+pub struct Core {
+    shared: Arc<Shared>,
+    accounts: Vec<Account>,
+    meters: Vec<MeterState>,
+    trackers: Trackers,
+    tracker_cfg: TrackerConfig,
+    cmds: HashMap<CmdKey, CmdInfo>,
+    last_finished: Option<(CmdKey, i64)>,
+    next_cmd_row: i64,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("accounts", &self.accounts.len())
+            .field("live_commands", &self.trackers.live())
+            .finish()
+    }
+}
+
+fn hex_bytes(s: &str) -> MasterResult<Vec<u8>> {
+    let s = s.trim();
+    let bad = |why: &str| MasterError::config("vending key", why);
+    if !s.len().is_multiple_of(2) {
+        return Err(bad("odd number of hex digits"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(|| bad("not hexadecimal"))
+        })
+        .collect()
+}
+
+impl Core {
+    /// Builds the core from the loaded database: engines restored from their snapshots,
+    /// payments committed but not applied re-applied, live commands submitted again, opening
+    /// steps taken for new customers.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        loaded: Loaded,
+        site: &Site,
+        tracker_cfg: TrackerConfig,
+    ) -> MasterResult<Self> {
+        let now = shared.clock.now();
+        let site_meters: HashMap<&str, &SiteMeter> = site
+            .meters()
+            .map(|(_, m)| (m.address.as_str(), m))
+            .collect();
+        let vending = match &site.vending {
+            Some(v) => Some(
+                VendingKey::new(Dkga::Dkga04, &hex_bytes(&v.dkga04_key)?)
+                    .map_err(|e| MasterError::config("vending key", e))?,
+            ),
+            None => None,
+        };
+        let tariffs: HashMap<i64, Arc<TariffSet>> = loaded
+            .tariffs
+            .into_iter()
+            .map(|(id, (_, set))| (id, Arc::new(set)))
+            .collect();
+        let mut accounts = Vec::new();
+        let mut powered_up: Vec<(usize, Vec<Output>)> = Vec::new();
+        for (i, c) in loaded.customers.iter().enumerate() {
+            let info = shared.customers.get(i);
+            let site_meter = info
+                .and_then(|ci| ci.meters.first())
+                .and_then(|&m| shared.meters.get(m))
+                .and_then(|m| site_meters.get(m.address_text.as_str()).copied());
+            let tariff = tariffs.get(&c.tariff_id).cloned().ok_or_else(|| {
+                MasterError::config(format!("customer {}", c.name), "unknown tariff")
+            })?;
+            let engine = match c.state.engine {
+                Some(snap) if !c.state.init_done => {
+                    // Seeded, never run: the opening state is a fresh engine (the opening step
+                    // below takes its first decisions, after guard).
+                    let config = match site_meter {
+                        Some(m) => billing::engine_config(m)?,
+                        None => amikit_prepay::Profile::StateGridRemote.config(),
+                    };
+                    Some(
+                        Engine::new(config, snap.net())
+                            .map_err(|e| MasterError::config(format!("customer {}", c.name), e))?,
+                    )
+                }
+                Some(snap) => {
+                    let config = match site_meter {
+                        Some(m) => billing::engine_config(m)?,
+                        None => amikit_prepay::Profile::StateGridRemote.config(),
+                    };
+                    let mut e = Engine::new(config, Money::ZERO)
+                        .map_err(|e| MasterError::config(format!("customer {}", c.name), e))?;
+                    // PowerUp restores the relay and the alarm in force without outputs; a
+                    // command comes out only where the restored state calls for a change
+                    // (e.g. a customer seeded at zero). Live commands come back from the
+                    // database.
+                    let out = e.step(sim_ts(now), Input::PowerUp(snap), &mut NoCharge);
+                    if out.iter().any(|o| matches!(o, Output::Reject { .. })) {
+                        return Err(MasterError::config(
+                            format!("customer {}", c.name),
+                            "the engine refused its stored snapshot",
+                        ));
+                    }
+                    let keep: Vec<Output> = out
+                        .iter()
+                        .filter(|o| matches!(o, Output::Command(_)))
+                        .copied()
+                        .collect();
+                    if !keep.is_empty() {
+                        powered_up.push((i, keep));
+                    }
+                    Some(e)
+                }
+                None => None,
+            };
+            let alarm = match site_meter {
+                Some(m) => money_from_text(&m.alarm_threshold)?,
+                None => Money::ZERO,
+            };
+            accounts.push(Account {
+                id: c.id,
+                name: c.name.clone(),
+                phone: c.phone.clone(),
+                fee: c.fee_control,
+                tariff,
+                engine,
+                charge: c.state.charge.clone(),
+                meters: info.map(|ci| ci.meters.clone()).unwrap_or_default(),
+                init_done: c.state.init_done,
+                guard_at_start: c.state.guard_at_start,
+                low_notified: c.state.low_notified,
+                alarm,
+            });
+        }
+        let rows: HashMap<i64, &super::store::MeterRow> =
+            loaded.meters.iter().map(|m| (m.id, m)).collect();
+        let mut meters = Vec::new();
+        for m in &shared.meters {
+            let row = rows.get(&m.id);
+            let account = shared
+                .customer_by_id
+                .get(&m.customer_id)
+                .copied()
+                .unwrap_or(0);
+            let (vendor, base_date) = match (
+                &vending,
+                site_meters
+                    .get(m.address_text.as_str())
+                    .and_then(|s| s.sts.as_ref()),
+            ) {
+                (Some(key), Some(sts)) => {
+                    let (v, b) = sts_vendor(key, sts)
+                        .map_err(|e| MasterError::config(format!("meter {}", m.address_text), e))?;
+                    (Some(v), b)
+                }
+                _ => (None, BaseDate::Y2014),
+            };
+            meters.push(MeterState {
+                account,
+                last: row
+                    .and_then(|r| r.last)
+                    .map(|(e, at)| (at, Energy::from_wh(e))),
+                relay_open: row.and_then(|r| r.relay.as_deref()).map(|r| r == "open"),
+                remaining: row.and_then(|r| r.remaining).map(Money::from_raw),
+                power_w: None,
+                vendor,
+                base_date,
+                last_tid: loaded.last_tid.get(&m.id).copied(),
+            });
+        }
+        let mut core = Core {
+            trackers: Trackers::new(tracker_cfg, meters.len()),
+            tracker_cfg,
+            shared,
+            accounts,
+            meters,
+            cmds: HashMap::new(),
+            last_finished: None,
+            next_cmd_row: loaded.next_command_id,
+        };
+        core.resubmit(&loaded.pending_commands);
+        for (ai, outputs) in powered_up {
+            let mut w = Writes::default();
+            core.dispatch(ai, now, &outputs, false, &mut w);
+            core.flush(w);
+        }
+        for p in &loaded.unapplied {
+            core.apply_payment(p.customer_id, p.seq, Money::from_raw(p.amount), &p.order_no);
+        }
+        for i in 0..core.accounts.len() {
+            core.init_account(i);
+        }
+        for slot in 0..core.meters.len() {
+            core.update_watch(slot);
+        }
+        Ok(core)
+    }
+
+    /// The task body.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<CoreMsg>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    if let CoreMsg::Stop { reply } = msg {
+                        self.poll_trackers();
+                        let _ = reply.send(());
+                        break;
+                    }
+                    self.handle(msg);
+                    // Drain what is queued before polling the trackers again.
+                    while let Ok(msg) = rx.try_recv() {
+                        if let CoreMsg::Stop { reply } = msg {
+                            self.poll_trackers();
+                            let _ = reply.send(());
+                            return;
+                        }
+                        self.handle(msg);
+                    }
+                    self.poll_trackers();
+                }
+                _ = tick.tick() => self.poll_trackers(),
+            }
+        }
+    }
+
+    pub(super) fn now(&self) -> SimSeconds {
+        self.shared.clock.now()
+    }
+
+    fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Reading {
+                meter,
+                at,
+                energy,
+                power_w,
+            } => self.on_reading(meter, at, energy, power_w),
+            CoreMsg::Remaining { meter, at, money } => self.on_remaining(meter, at, money),
+            CoreMsg::Relay { meter, at, open } => self.on_relay(meter, at, open),
+            CoreMsg::CommandDone { key, result } => self.on_command_done(key, result),
+            CoreMsg::PaymentCommitted {
+                customer,
+                seq,
+                amount,
+                order_no,
+            } => self.apply_payment(customer, seq, amount, &order_no),
+            CoreMsg::Guard {
+                customer,
+                on,
+                reply,
+            } => {
+                let r = self.guard(customer, on);
+                let _ = reply.send(r);
+            }
+            CoreMsg::Customers { reply } => {
+                let all: Vec<Value> = (0..self.accounts.len())
+                    .map(|i| self.account_json(i))
+                    .collect();
+                let _ = reply.send(Value::Array(all));
+            }
+            CoreMsg::Customer { customer, reply } => {
+                let v = self
+                    .shared
+                    .customer_by_id
+                    .get(&customer)
+                    .map(|&i| self.account_json(i));
+                let _ = reply.send(v);
+            }
+            CoreMsg::Vend {
+                meter,
+                amount,
+                order_no,
+                reply,
+            } => self.vend(meter, amount, order_no, reply),
+            CoreMsg::Link { terminal, online } => {
+                if online {
+                    // Commands waiting for this terminal go out now rather than at their
+                    // back-off time.
+                    self.poll_trackers();
+                }
+                let _ = terminal;
+            }
+            CoreMsg::Stop { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    // ---- engine outputs ------------------------------------------------------------------
+
+    /// Carries out an engine step's outputs for account `ai`: commands to the tracker,
+    /// notifications to the outbox, records to the event log. `meter_closed` drops a direct
+    /// close (the meter reported itself closed).
+    pub(super) fn dispatch(
+        &mut self,
+        ai: usize,
+        at: SimSeconds,
+        outputs: &[Output],
+        meter_closed: bool,
+        w: &mut Writes,
+    ) {
+        let Some(acc) = self.accounts.get(ai) else {
+            return;
+        };
+        let (cid, name, phone) = (acc.id, acc.name.clone(), acc.phone.clone());
+        let remote_meters: Vec<usize> = acc.meters.clone();
+        let mut commands = Vec::new();
+        for o in outputs {
+            match o {
+                Output::Command(c) => {
+                    if meter_closed && c.kind == CommandKind::DirectClose {
+                        continue;
+                    }
+                    commands.push(*c);
+                }
+                Output::Notify(n) => {
+                    outbox(
+                        w,
+                        at,
+                        cid,
+                        phone.clone(),
+                        notification_kind(n),
+                        notification_text(n, &name),
+                    );
+                }
+                Output::Record(r) => {
+                    if let Some((kind, detail)) = record_event(r) {
+                        w.event(at, Some(cid), None, kind, detail);
+                    }
+                }
+                Output::Reject { input, reason } => w.event(
+                    at,
+                    Some(cid),
+                    None,
+                    "engine_refused",
+                    json!({"input": format!("{input:?}"), "reason": reason.to_string()}),
+                ),
+                Output::Persist(_) | Output::Relay(_) | Output::Alarm { .. } => {}
+            }
+        }
+        for c in commands {
+            for &m in &remote_meters {
+                self.submit(m, c, at, w);
+            }
+        }
+    }
+
+    pub(super) fn init_account(&mut self, ai: usize) {
+        let Some(acc) = self.accounts.get_mut(ai) else {
+            return;
+        };
+        if acc.init_done {
+            return;
+        }
+        acc.init_done = true;
+        let at = self.shared.clock.now();
+        let mut outputs: Vec<Output> = Vec::new();
+        if let Some(engine) = acc.engine.as_mut() {
+            if acc.guard_at_start {
+                let out = engine.step(
+                    sim_ts(at),
+                    Input::Remote(Remote {
+                        kind: CommandKind::GuardOn,
+                        expires: sim_ts(at).plus(3600),
+                        operator: 0,
+                    }),
+                    &mut NoCharge,
+                );
+                outputs.extend(out.iter().copied());
+            }
+            let out: Outputs = engine.step(sim_ts(at), Input::Tick, &mut NoCharge);
+            outputs.extend(out.iter().copied());
+        }
+        let mut w = Writes::default();
+        self.dispatch(ai, at, &outputs, false, &mut w);
+        self.save_account(ai, at, &mut w);
+        self.flush(w);
+    }
+
+    // ---- the tracker ---------------------------------------------------------------------
+
+    // ---- persistence and views -----------------------------------------------------------
+
+    pub(super) fn save_account(&self, ai: usize, at: SimSeconds, w: &mut Writes) {
+        let Some(acc) = self.accounts.get(ai) else {
+            return;
+        };
+        w.push(Write::CustomerState {
+            customer: acc.id,
+            state: acc.stored(sim_ts(at)).to_json(),
+        });
+    }
+
+    pub(super) fn flush(&self, w: Writes) {
+        self.shared.store.write_all(w.0);
+    }
+}
+
+pub(super) fn outbox(
+    w: &mut Writes,
+    at: SimSeconds,
+    customer: i64,
+    phone: Option<String>,
+    kind: &'static str,
+    text: String,
+) {
+    w.push(Write::Outbox {
+        at,
+        customer,
+        phone,
+        kind: kind.to_string(),
+        text,
+    });
+}
+
+fn record_event(r: &Record) -> Option<(&'static str, Value)> {
+    match r {
+        Record::CreditChanged { from, to, net } => Some((
+            "credit_state",
+            json!({"from": from.name(), "to": to.name(), "net": net.to_string()}),
+        )),
+        Record::Remote { kind, operator } => Some((
+            "remote_input",
+            json!({"kind": kind.name(), "operator": operator}),
+        )),
+        Record::TopUp {
+            amount,
+            repaid,
+            net,
+            ..
+        } => Some((
+            "top_up",
+            json!({"amount": amount.to_string(), "repaid": repaid.to_string(), "net": net.to_string()}),
+        )),
+        Record::Alarm2Restored => Some(("alarm2_restored", json!({}))),
+        Record::Parameter => Some(("parameter", json!({}))),
+        Record::Overload { watts, .. } => Some(("overload", json!({"watts": watts}))),
+        Record::Friendly(on) => Some(("friendly", json!({"on": on}))),
+        Record::Refund { amount, net, .. } => Some((
+            "refund",
+            json!({"amount": amount.to_string(), "net": net.to_string()}),
+        )),
+        Record::DebtAccrued { .. } | Record::EmergencySelected | Record::PoweredUp { .. } => None,
+    }
+}

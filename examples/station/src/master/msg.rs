@@ -1,0 +1,138 @@
+//! The messages between the front end ([`fep`](super::fep)), the core
+//! ([`core`](super::core)) and the operator API ([`api`](super::api)), and their replies.
+//! Those three import this module, never each other.
+
+use amikit_prepay::{CommandKind, Timestamp};
+use amikit_tariff::{Energy, Money};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::control::CmdKey;
+use super::error::ApiError;
+use crate::clock::SimSeconds;
+
+/// What a meter (or the terminal, or the link) answered to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandResult {
+    /// Executed.
+    Confirmed,
+    /// Denied, failed or not answered, and why.
+    Failed(String),
+}
+
+/// A message to the core.
+#[derive(Debug)]
+pub enum CoreMsg {
+    /// A register reading of a meter (AFN 0C F129), with the active power of F25 if read.
+    Reading {
+        /// Meter slot.
+        meter: usize,
+        /// When it was received (simulated).
+        at: SimSeconds,
+        /// The register value.
+        energy: Energy,
+        /// Total active power, W.
+        power_w: Option<i64>,
+    },
+    /// Remaining money read from a local-fee-control meter (DL/T 645 `00900200`).
+    Remaining {
+        /// Meter slot.
+        meter: usize,
+        /// When.
+        at: SimSeconds,
+        /// The money.
+        money: Money,
+    },
+    /// The relay state read from a meter (status word 3).
+    Relay {
+        /// Meter slot.
+        meter: usize,
+        /// When.
+        at: SimSeconds,
+        /// True when open.
+        open: bool,
+    },
+    /// A command's answer.
+    CommandDone {
+        /// The command.
+        key: CmdKey,
+        /// The answer.
+        result: CommandResult,
+    },
+    /// A payment committed to the database, to apply to the engine.
+    PaymentCommitted {
+        /// Customer row id.
+        customer: i64,
+        /// Its purchase count.
+        seq: u32,
+        /// Amount.
+        amount: Money,
+        /// Order number.
+        order_no: String,
+    },
+    /// Guard (保电) on or off.
+    Guard {
+        /// Customer row id.
+        customer: i64,
+        /// On or off.
+        on: bool,
+        /// The answer.
+        reply: oneshot::Sender<Result<Value, ApiError>>,
+    },
+    /// All customers as JSON.
+    Customers {
+        /// The answer.
+        reply: oneshot::Sender<Value>,
+    },
+    /// One customer as JSON.
+    Customer {
+        /// Customer row id.
+        customer: i64,
+        /// The answer.
+        reply: oneshot::Sender<Option<Value>>,
+    },
+    /// Vend an STS credit token.
+    Vend {
+        /// Meter slot.
+        meter: usize,
+        /// Money paid.
+        amount: Money,
+        /// Order number.
+        order_no: String,
+        /// The answer.
+        reply: oneshot::Sender<Result<Value, ApiError>>,
+    },
+    /// A terminal came online or went offline.
+    Link {
+        /// Terminal slot.
+        terminal: usize,
+        /// Online.
+        online: bool,
+    },
+    /// Finish and stop.
+    Stop {
+        /// Answered when done.
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What the core asks a connection to do.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnCmd {
+    /// Send a control command to a meter.
+    Control {
+        /// The tracked command.
+        key: CmdKey,
+        /// Meter slot.
+        meter: usize,
+        /// What.
+        kind: CommandKind,
+        /// Its expiry (DL/T 645 valid-until).
+        expires: Timestamp,
+    },
+    /// Read a meter's relay state now.
+    ReadStatus {
+        /// Meter slot.
+        meter: usize,
+    },
+}

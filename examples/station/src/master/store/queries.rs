@@ -1,0 +1,605 @@
+//! The master's reads and the writes that answer something (payments, tokens): named
+//! operations run on the DB thread. The operator API lists through these.
+
+use amikit_tariff::{Energy, Money};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::time_json;
+use crate::clock::SimSeconds;
+
+/// How many rows a list answers, newest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Only rows with an id above this.
+    pub after: i64,
+    /// At most this many (the newest).
+    pub limit: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self {
+            after: 0,
+            limit: 1000,
+        }
+    }
+}
+
+fn json_text(s: Option<String>) -> Value {
+    match s {
+        Some(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        None => Value::Null,
+    }
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// One customer's.
+    pub customer: Option<i64>,
+    /// One kind.
+    pub kind: Option<String>,
+}
+
+/// An entry of the event log.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Row id.
+    pub id: i64,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time.
+    pub time: Value,
+    /// Customer row id.
+    pub customer_id: Option<i64>,
+    /// Customer name.
+    pub customer: Option<String>,
+    /// Terminal A2.
+    pub terminal: Option<i64>,
+    /// Kind.
+    pub kind: String,
+    /// Details.
+    pub detail: Value,
+}
+
+/// The event log, filtered and paged.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_events(
+    c: &Connection,
+    filter: &EventFilter,
+    page: Page,
+) -> rusqlite::Result<Vec<EventRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (
+           SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
+           FROM events e LEFT JOIN customers c ON c.id = e.customer_id
+                         LEFT JOIN terminals t ON t.id = e.terminal_id
+           WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
+             AND (?3 IS NULL OR e.kind = ?3)
+           ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
+    )?;
+    st.query_map(
+        params![page.after, filter.customer, filter.kind, page.limit],
+        |r| {
+            Ok(EventRow {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                time: time_json(r.get(1)?),
+                customer_id: r.get(2)?,
+                customer: r.get(3)?,
+                terminal: r.get(4)?,
+                kind: r.get(5)?,
+                detail: json_text(r.get(6)?),
+            })
+        },
+    )?
+    .collect()
+}
+
+/// Which commands to list.
+#[derive(Debug, Clone, Default)]
+pub struct CommandFilter {
+    /// One customer's.
+    pub customer: Option<i64>,
+    /// One status.
+    pub status: Option<String>,
+}
+
+/// A command and its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandView {
+    /// Row id.
+    pub id: i64,
+    /// Meter address.
+    pub meter: String,
+    /// Customer name.
+    pub customer: String,
+    /// Customer row id.
+    pub customer_id: i64,
+    /// `trip`, `allow_close`, …
+    pub kind: String,
+    /// `queued`, `sent`, `acknowledged`, …
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Simulated seconds.
+    pub created_at: i64,
+    /// Civil time.
+    pub created: Value,
+    /// Simulated seconds.
+    pub updated_at: i64,
+    /// Civil time.
+    pub updated: Value,
+    /// Failures and retries.
+    pub detail: Option<String>,
+    /// The engine's command.
+    pub reason: Value,
+    /// `afn05` / `afn10`.
+    pub via: Option<String>,
+    /// Civil time.
+    pub expires: Value,
+}
+
+/// Commands, filtered and paged (the newest `page.limit`).
+///
+/// # Errors
+/// SQLite's.
+pub fn list_commands(
+    c: &Connection,
+    filter: &CommandFilter,
+    page: Page,
+) -> rusqlite::Result<Vec<CommandView>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (
+           SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
+                  k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
+           FROM commands k JOIN meters m ON m.id = k.meter_id
+                           JOIN customers c ON c.id = m.customer_id
+           WHERE k.id > ?1 AND (?2 IS NULL OR c.id = ?2) AND (?3 IS NULL OR k.status = ?3)
+           ORDER BY k.id DESC LIMIT ?4) ORDER BY id",
+    )?;
+    st.query_map(
+        params![page.after, filter.customer, filter.status, page.limit],
+        |r| {
+            Ok(CommandView {
+                id: r.get(0)?,
+                meter: r.get(1)?,
+                customer: r.get(2)?,
+                customer_id: r.get(12)?,
+                kind: r.get(3)?,
+                status: r.get(4)?,
+                attempts: r.get(5)?,
+                created_at: r.get(6)?,
+                created: time_json(r.get(6)?),
+                updated_at: r.get(7)?,
+                updated: time_json(r.get(7)?),
+                detail: r.get(8)?,
+                reason: json_text(r.get(9)?),
+                via: r.get(10)?,
+                expires: time_json(r.get(11)?),
+            })
+        },
+    )?
+    .collect()
+}
+
+/// A manual job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow {
+    /// Row id.
+    pub id: i64,
+    /// The command.
+    pub command_id: i64,
+    /// Why.
+    pub reason: String,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time.
+    pub time: Value,
+    /// Done by the operator.
+    pub done: bool,
+    /// The command's kind.
+    pub kind: Option<String>,
+    /// Meter address.
+    pub meter: Option<String>,
+    /// Customer name.
+    pub customer: Option<String>,
+}
+
+/// Every manual job.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_jobs(c: &Connection) -> rusqlite::Result<Vec<JobRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT j.id, j.command_id, j.reason, j.at, j.done, k.kind, m.address, c.name
+         FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
+                     LEFT JOIN meters m ON m.id = k.meter_id
+                     LEFT JOIN customers c ON c.id = m.customer_id
+         ORDER BY j.id",
+    )?;
+    st.query_map([], |r| {
+        Ok(JobRow {
+            id: r.get(0)?,
+            command_id: r.get(1)?,
+            reason: r.get(2)?,
+            at: r.get(3)?,
+            time: time_json(r.get(3)?),
+            done: r.get::<_, i64>(4)? != 0,
+            kind: r.get(5)?,
+            meter: r.get(6)?,
+            customer: r.get(7)?,
+        })
+    })?
+    .collect()
+}
+
+/// A notification of the outbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time.
+    pub time: Value,
+    /// Customer name.
+    pub customer: String,
+    /// Customer row id.
+    pub customer_id: i64,
+    /// `sms` / `log`.
+    pub channel: String,
+    /// Phone number.
+    pub recipient: Option<String>,
+    /// `low_credit`, …
+    pub kind: Option<String>,
+    /// The text.
+    pub message: String,
+    /// Handed to the SMS service.
+    pub sent: bool,
+}
+
+/// The outbox (the newest `page.limit`), optionally of one customer.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_outbox(
+    c: &Connection,
+    customer: Option<i64>,
+    page: Page,
+) -> rusqlite::Result<Vec<OutboxRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (
+           SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent, c.id
+           FROM outbox o JOIN customers c ON c.id = o.customer_id
+           WHERE o.id > ?1 AND (?2 IS NULL OR c.id = ?2) ORDER BY o.id DESC LIMIT ?3)
+         ORDER BY id",
+    )?;
+    st.query_map(params![page.after, customer, page.limit], |r| {
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            time: time_json(r.get(1)?),
+            customer: r.get(2)?,
+            customer_id: r.get(8)?,
+            channel: r.get(3)?,
+            recipient: r.get(4)?,
+            kind: r.get(5)?,
+            message: r.get(6)?,
+            sent: r.get::<_, i64>(7)? != 0,
+        })
+    })?
+    .collect()
+}
+
+/// A payment.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    /// Row id.
+    pub id: i64,
+    /// The idempotency key.
+    pub order_no: String,
+    /// Customer name.
+    pub customer: String,
+    /// Customer row id.
+    pub customer_id: i64,
+    /// Amount.
+    pub amount: String,
+    /// `api`, `wechat`, …
+    pub channel: String,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time.
+    pub time: Value,
+    /// The customer's purchase count it took.
+    pub seq: Option<i64>,
+}
+
+/// Payments, optionally of one customer.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_payments(c: &Connection, customer: Option<i64>) -> rusqlite::Result<Vec<PaymentView>> {
+    let mut st = c.prepare_cached(
+        "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id
+         FROM payments p JOIN customers c ON c.id = p.customer_id
+         WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
+    )?;
+    st.query_map(params![customer], |r| {
+        Ok(PaymentView {
+            id: r.get(0)?,
+            order_no: r.get(1)?,
+            customer: r.get(2)?,
+            customer_id: r.get(7)?,
+            amount: Money::from_raw(r.get(3)?).to_string(),
+            channel: r.get(4)?,
+            at: r.get(5)?,
+            time: time_json(r.get(5)?),
+            seq: r.get(6)?,
+        })
+    })?
+    .collect()
+}
+
+/// A vended token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    /// Row id.
+    pub id: i64,
+    /// The idempotency key.
+    pub order_no: String,
+    /// Meter address.
+    pub meter: String,
+    /// Customer name.
+    pub customer: String,
+    /// The 20 digits.
+    pub token: String,
+    /// Tenths of a kWh carried.
+    pub kwh_tenths: i64,
+    /// Token identifier.
+    pub tid: i64,
+    /// Money paid.
+    pub amount: Option<String>,
+    /// Civil time.
+    pub time: Value,
+}
+
+/// Every vended token.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
+    let mut st = c.prepare_cached(
+        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
+         FROM tokens t JOIN meters m ON m.id = t.meter_id
+                       JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
+    )?;
+    st.query_map([], |r| {
+        Ok(TokenView {
+            id: r.get(0)?,
+            order_no: r.get(1)?,
+            meter: r.get(2)?,
+            customer: r.get(3)?,
+            token: r.get(4)?,
+            kwh_tenths: r.get(5)?,
+            tid: r.get(6)?,
+            amount: r
+                .get::<_, Option<i64>>(7)?
+                .map(|a| Money::from_raw(a).to_string()),
+            time: time_json(r.get(8)?),
+        })
+    })?
+    .collect()
+}
+
+/// A register reading.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadingView {
+    /// Row id.
+    pub id: i64,
+    /// Meter address.
+    pub meter: String,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time.
+    pub time: Value,
+    /// The register, kWh.
+    pub energy_kwh: String,
+    /// `afn0c` / `afn10`.
+    pub via: String,
+}
+
+/// Readings (the newest `page.limit`), optionally of one meter.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_readings(
+    c: &Connection,
+    meter: Option<&str>,
+    page: Page,
+) -> rusqlite::Result<Vec<ReadingView>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (
+           SELECT r.id, m.address, r.at, r.energy, r.via
+           FROM readings r JOIN meters m ON m.id = r.meter_id
+           WHERE r.id > ?1 AND (?2 IS NULL OR m.address = ?2) ORDER BY r.id DESC LIMIT ?3)
+         ORDER BY id",
+    )?;
+    st.query_map(params![page.after, meter, page.limit], |r| {
+        Ok(ReadingView {
+            id: r.get(0)?,
+            meter: r.get(1)?,
+            at: r.get(2)?,
+            time: time_json(r.get(2)?),
+            energy_kwh: Energy::from_wh(r.get(3)?).to_string(),
+            via: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// A payment as first recorded under an order number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayment {
+    /// Customer row id.
+    pub customer: i64,
+    /// Amount, 1e-4 units.
+    pub amount: i64,
+    /// Purchase count.
+    pub seq: Option<i64>,
+}
+
+/// The payment recorded under `order_no`, if any.
+///
+/// # Errors
+/// SQLite's.
+pub fn find_payment(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredPayment>> {
+    c.prepare_cached("SELECT customer_id, amount, seq FROM payments WHERE order_no = ?1")?
+        .query_row(params![order_no], |r| {
+            Ok(StoredPayment {
+                customer: r.get(0)?,
+                amount: r.get(1)?,
+                seq: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+/// A payment to record.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// The idempotency key.
+    pub order_no: String,
+    /// Customer row id.
+    pub customer: i64,
+    /// Amount, 1e-4 units.
+    pub amount: i64,
+    /// `api`, `wechat`, …
+    pub channel: String,
+    /// When.
+    pub at: SimSeconds,
+}
+
+/// What recording a payment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored with this purchase count.
+    New(i64),
+    /// The order number was already used.
+    Duplicate(StoredPayment),
+}
+
+/// Records a payment under its order number with the customer's next purchase count, or
+/// answers the payment already recorded under it.
+///
+/// # Errors
+/// SQLite's.
+pub fn record_payment(c: &Connection, p: &NewPayment) -> rusqlite::Result<Recorded> {
+    if let Some(first) = find_payment(c, &p.order_no)? {
+        return Ok(Recorded::Duplicate(first));
+    }
+    let seq: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payments WHERE customer_id = ?1")?
+        .query_row(params![p.customer], |r| r.get(0))?;
+    c.prepare_cached(
+        "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        p.order_no, p.customer, p.amount, p.channel, p.at, seq
+    ])?;
+    Ok(Recorded::New(seq))
+}
+
+/// A token as recorded under its order number (answered for a repeated order).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredToken {
+    /// The 20 digits.
+    pub token: String,
+    /// Meter address.
+    pub meter: String,
+    /// Tenths of a kWh.
+    pub kwh_tenths: i64,
+    /// Token identifier.
+    pub tid: i64,
+    /// Money paid.
+    pub amount: Option<String>,
+    /// Civil time.
+    pub at: Value,
+}
+
+/// The token vended under `order_no`, if any.
+///
+/// # Errors
+/// SQLite's.
+pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredToken>> {
+    c.prepare_cached(
+        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at FROM tokens t
+         JOIN meters m ON m.id = t.meter_id WHERE t.order_no = ?1",
+    )?
+    .query_row(params![order_no], |r| {
+        Ok(StoredToken {
+            token: r.get(0)?,
+            meter: r.get(1)?,
+            kwh_tenths: r.get(2)?,
+            tid: r.get(3)?,
+            amount: r
+                .get::<_, Option<i64>>(4)?
+                .map(|a| Money::from_raw(a).to_string()),
+            at: time_json(r.get(5)?),
+        })
+    })
+    .optional()
+}
+
+/// A vended token to record.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// Meter row id.
+    pub meter: i64,
+    /// The idempotency key.
+    pub order_no: String,
+    /// The 20 digits.
+    pub token: String,
+    /// Tenths of a kWh.
+    pub tenths: u32,
+    /// Token identifier.
+    pub tid: u32,
+    /// When.
+    pub at: SimSeconds,
+    /// Money paid, 1e-4 units.
+    pub amount: i64,
+}
+
+/// Records a token unless its order number is taken; answers the token stored under the order
+/// number (this one, or the one vended first).
+///
+/// # Errors
+/// SQLite's.
+pub fn record_token(c: &Connection, t: &NewToken) -> rusqlite::Result<String> {
+    c.prepare_cached(
+        "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (order_no) DO NOTHING",
+    )?
+    .execute(params![
+        t.meter, t.order_no, t.token, t.tenths, t.tid, t.at, t.amount
+    ])?;
+    c.prepare_cached("SELECT token FROM tokens WHERE order_no = ?1")?
+        .query_row(params![t.order_no], |r| r.get(0))
+}
+
+/// The latest simulated time the database has seen (readings, events), if any.
+///
+/// # Errors
+/// SQLite's.
+pub fn latest_activity(c: &Connection) -> rusqlite::Result<Option<SimSeconds>> {
+    c.query_row(
+        "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM readings UNION ALL SELECT MAX(at) FROM events)",
+        [],
+        |r| r.get(0),
+    )
+}

@@ -1,0 +1,379 @@
+//! The master's writes as named operations: the core, the front end and the API describe what
+//! to store with a [`Write`]; only [`Write::apply`] knows the SQL.
+
+use rusqlite::{Connection, params};
+
+use crate::clock::SimSeconds;
+
+/// One write of the master station.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// An entry of the event log.
+    Event {
+        /// When (simulated).
+        at: SimSeconds,
+        /// The customer it concerns.
+        customer: Option<i64>,
+        /// The terminal it concerns.
+        terminal: Option<i64>,
+        /// Its kind (`payment`, `command_acknowledged`, `erc19`, …).
+        kind: String,
+        /// Details (JSON text).
+        detail: String,
+    },
+    /// A notification for the SMS service.
+    Outbox {
+        /// When.
+        at: SimSeconds,
+        /// Customer row id.
+        customer: i64,
+        /// Phone number (none: the message is only logged).
+        phone: Option<String>,
+        /// `low_credit`, `cut`, …
+        kind: String,
+        /// The text.
+        text: String,
+    },
+    /// A customer's persistent state (engine snapshot, charging state; JSON).
+    CustomerState {
+        /// Customer row id.
+        customer: i64,
+        /// The state as stored.
+        state: String,
+    },
+    /// A register reading, which also becomes the meter's last value.
+    Reading {
+        /// Meter row id.
+        meter: i64,
+        /// When it was received.
+        at: SimSeconds,
+        /// Register value, Wh.
+        wh: i64,
+    },
+    /// Remaining money read from a local-fee-control meter.
+    MeterRemaining {
+        /// Meter row id.
+        meter: i64,
+        /// When.
+        at: SimSeconds,
+        /// Money, 1e-4 units.
+        raw: i64,
+    },
+    /// The relay state read from a meter.
+    MeterRelay {
+        /// Meter row id.
+        meter: i64,
+        /// When.
+        at: SimSeconds,
+        /// True when open.
+        open: bool,
+    },
+    /// A new command, queued for the tracker.
+    CommandQueued {
+        /// Command row id.
+        id: i64,
+        /// Meter row id.
+        meter: i64,
+        /// Its kind (`trip`, `allow_close`, …).
+        kind: &'static str,
+        /// When.
+        at: SimSeconds,
+        /// The engine's command (JSON), to submit it again after a restart.
+        reason: String,
+        /// Its expiry.
+        expires: SimSeconds,
+        /// `afn05` / `afn10`.
+        via: &'static str,
+    },
+    /// A new command the tracker could not take (full): stored as dropped with a manual job.
+    CommandDropped {
+        /// Command row id.
+        id: i64,
+        /// Meter row id.
+        meter: i64,
+        /// Its kind.
+        kind: &'static str,
+        /// When.
+        at: SimSeconds,
+        /// Why.
+        detail: String,
+        /// The engine's command (JSON).
+        reason: String,
+        /// Its expiry.
+        expires: SimSeconds,
+        /// `afn05` / `afn10`.
+        via: &'static str,
+    },
+    /// A live command submitted again after a restart.
+    CommandResubmitted {
+        /// Command row id.
+        id: i64,
+        /// When.
+        at: SimSeconds,
+        /// Its new expiry.
+        expires: SimSeconds,
+    },
+    /// A live command that cannot be submitted again after a restart.
+    CommandAbandoned {
+        /// Command row id.
+        id: i64,
+        /// Why.
+        detail: String,
+    },
+    /// A command was handed to a connection (`sent`) or could not be (`unsent`).
+    CommandAttempt {
+        /// Command row id.
+        id: i64,
+        /// `sent` / `unsent`.
+        status: &'static str,
+        /// Attempt number.
+        attempt: u8,
+        /// When.
+        at: SimSeconds,
+    },
+    /// A command's attempt failed: the reason replaces the detail.
+    CommandFailure {
+        /// Command row id.
+        id: i64,
+        /// Why.
+        detail: String,
+        /// When.
+        at: SimSeconds,
+    },
+    /// A command will be retried; `note` is appended to its detail.
+    CommandRetry {
+        /// Command row id.
+        id: i64,
+        /// When.
+        at: SimSeconds,
+        /// What to append.
+        note: String,
+    },
+    /// A command reached its final status.
+    CommandFinished {
+        /// Command row id.
+        id: i64,
+        /// `acknowledged`, `failed`, …
+        status: &'static str,
+        /// When.
+        at: SimSeconds,
+    },
+    /// A manual job for the operator.
+    Job {
+        /// The command it is about.
+        command: i64,
+        /// Why.
+        reason: String,
+        /// When.
+        at: SimSeconds,
+    },
+    /// A terminal logged in.
+    TerminalOnline {
+        /// Terminal row id.
+        terminal: i64,
+        /// When.
+        at: SimSeconds,
+    },
+    /// A terminal's connection ended.
+    TerminalOffline {
+        /// Terminal row id.
+        terminal: i64,
+        /// When.
+        at: SimSeconds,
+    },
+    /// The next important-event index of a terminal still to store.
+    EventPointer {
+        /// Terminal row id.
+        terminal: i64,
+        /// The index.
+        pointer: Option<u8>,
+    },
+}
+
+impl Write {
+    /// An event-log entry.
+    pub fn event(
+        at: SimSeconds,
+        customer: Option<i64>,
+        terminal: Option<i64>,
+        kind: &str,
+        detail: &serde_json::Value,
+    ) -> Self {
+        Self::Event {
+            at,
+            customer,
+            terminal,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Carries the write out on `c` (inside the caller's transaction).
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn apply(&self, c: &Connection) -> rusqlite::Result<()> {
+        match self {
+            Write::Event {
+                at,
+                customer,
+                terminal,
+                kind,
+                detail,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO events (at, customer_id, terminal_id, kind, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![at, customer, terminal, kind, detail])?;
+            }
+            Write::Outbox {
+                at,
+                customer,
+                phone,
+                kind,
+                text,
+            } => {
+                let channel = if phone.is_some() { "sms" } else { "log" };
+                c.prepare_cached(
+                    "INSERT INTO outbox (at, customer_id, channel, message, recipient, kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![at, customer, channel, text, phone, kind])?;
+            }
+            Write::CustomerState { customer, state } => {
+                c.prepare_cached("UPDATE customers SET state = ?2 WHERE id = ?1")?
+                    .execute(params![customer, state])?;
+            }
+            Write::Reading { meter, at, wh } => {
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO readings (meter_id, at, energy, via)
+                     VALUES (?1, ?2, ?3, 'afn0c')",
+                )?
+                .execute(params![meter, at, wh])?;
+                c.prepare_cached(
+                    "UPDATE meters SET last_energy = ?2, last_read_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![meter, wh, at])?;
+            }
+            Write::MeterRemaining { meter, at, raw } => {
+                c.prepare_cached(
+                    "UPDATE meters SET remaining = ?2, remaining_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![meter, raw, at])?;
+            }
+            Write::MeterRelay { meter, at, open } => {
+                let state = if *open { "open" } else { "closed" };
+                c.prepare_cached("UPDATE meters SET relay = ?2, relay_at = ?3 WHERE id = ?1")?
+                    .execute(params![meter, state, at])?;
+            }
+            Write::CommandQueued {
+                id,
+                meter,
+                kind,
+                at,
+                reason,
+                expires,
+                via,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO commands (id, meter_id, kind, status, attempts, created_at,
+                                           updated_at, reason, expires_at, via)
+                     VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![id, meter, kind, at, reason, expires, via])?;
+            }
+            Write::CommandDropped {
+                id,
+                meter,
+                kind,
+                at,
+                detail,
+                reason,
+                expires,
+                via,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO commands (id, meter_id, kind, status, attempts, created_at,
+                                           updated_at, detail, reason, expires_at, via)
+                     VALUES (?1, ?2, ?3, 'dropped', 0, ?4, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![id, meter, kind, at, detail, reason, expires, via])?;
+                c.prepare_cached(
+                    "INSERT INTO jobs (command_id, reason, at) VALUES (?1, 'tracker_full', ?2)",
+                )?
+                .execute(params![id, at])?;
+            }
+            Write::CommandResubmitted { id, at, expires } => {
+                c.prepare_cached(
+                    "UPDATE commands SET status = 'queued', updated_at = ?2, expires_at = ?3,
+                            detail = 'submitted again after a restart' WHERE id = ?1",
+                )?
+                .execute(params![id, at, expires])?;
+            }
+            Write::CommandAbandoned { id, detail } => {
+                c.prepare_cached(
+                    "UPDATE commands SET status = 'dropped', detail = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id, detail])?;
+            }
+            Write::CommandAttempt {
+                id,
+                status,
+                attempt,
+                at,
+            } => {
+                c.prepare_cached(
+                    "UPDATE commands SET status = ?2, attempts = ?3, updated_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![id, status, attempt, at])?;
+            }
+            Write::CommandFailure { id, detail, at } => {
+                c.prepare_cached("UPDATE commands SET detail = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, detail, at])?;
+            }
+            Write::CommandRetry { id, at, note } => {
+                c.prepare_cached(
+                    "UPDATE commands SET status = 'retry', updated_at = ?2,
+                            detail = COALESCE(detail, '') || ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, at, note])?;
+            }
+            Write::CommandFinished { id, status, at } => {
+                c.prepare_cached("UPDATE commands SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, status, at])?;
+            }
+            Write::Job {
+                command,
+                reason,
+                at,
+            } => {
+                c.prepare_cached("INSERT INTO jobs (command_id, reason, at) VALUES (?1, ?2, ?3)")?
+                    .execute(params![command, reason, at])?;
+            }
+            Write::TerminalOnline { terminal, at } => {
+                c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
+                    .execute(params![terminal, at])?;
+                c.prepare_cached(
+                    "INSERT INTO events (at, terminal_id, kind, detail)
+                     VALUES (?1, ?2, 'login', '{}')",
+                )?
+                .execute(params![at, terminal])?;
+            }
+            Write::TerminalOffline { terminal, at } => {
+                c.prepare_cached("UPDATE terminals SET online = 0 WHERE id = ?1")?
+                    .execute(params![terminal])?;
+                c.prepare_cached(
+                    "INSERT INTO events (at, terminal_id, kind, detail)
+                     VALUES (?1, ?2, 'offline', '{}')",
+                )?
+                .execute(params![at, terminal])?;
+            }
+            Write::EventPointer { terminal, pointer } => {
+                c.prepare_cached("UPDATE terminals SET event_ptr = ?2 WHERE id = ?1")?
+                    .execute(params![terminal, pointer])?;
+            }
+        }
+        Ok(())
+    }
+}
