@@ -180,6 +180,15 @@ impl Db {
         Ok(())
     }
 
+    /// Limits the database to `pages` pages (`PRAGMA max_page_count`): writes beyond it fail
+    /// with `SQLITE_FULL`, as on a full disk.
+    ///
+    /// # Errors
+    /// SQLite's.
+    pub fn set_max_pages(&self, pages: u32) -> DbResult<()> {
+        self.conn.pragma_update(None, "max_page_count", pages)
+    }
+
     /// The underlying connection, for the master station's queries.
     pub fn conn(&self) -> &Connection {
         &self.conn

@@ -28,6 +28,79 @@ pub struct Site {
     /// STS vending keys (master station only).
     #[serde(default)]
     pub vending: Option<Vending>,
+    /// What the master station accepts as a payment.
+    #[serde(default)]
+    pub payments: PaymentRules,
+    /// What the master station accepts as a register reading.
+    #[serde(default)]
+    pub readings: ReadingRules,
+}
+
+/// What the master station accepts as a payment (`[payments]` in the site file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRules {
+    /// Decimals of the currency's minor unit (2: yuan and fen); an amount with more decimals
+    /// is refused.
+    #[serde(default = "PaymentRules::default_minor_digits")]
+    pub minor_unit_digits: u8,
+    /// The largest amount of one payment or token, currency units as a decimal string.
+    #[serde(default = "PaymentRules::default_max_amount")]
+    pub max_amount: String,
+}
+
+impl PaymentRules {
+    fn default_minor_digits() -> u8 {
+        2
+    }
+
+    fn default_max_amount() -> String {
+        "5000.00".into()
+    }
+}
+
+impl Default for PaymentRules {
+    fn default() -> Self {
+        Self {
+            minor_unit_digits: Self::default_minor_digits(),
+            max_amount: Self::default_max_amount(),
+        }
+    }
+}
+
+/// What the master station accepts as a register reading (`[readings]` in the site file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingRules {
+    /// The largest demand of a meter, kW as a decimal string, unless the meter names its own
+    /// ([`SiteMeter::max_demand_kw`]): a reading more than this × the time since the last
+    /// good reading (plus [`margin_kwh`](Self::margin_kwh)) above it is refused. The default,
+    /// 40 kW, is a three-phase 380 V 60 A meter (√3 × 380 V × 60 A ≈ 39.5 kW).
+    #[serde(default = "ReadingRules::default_max_demand")]
+    pub max_demand_kw: String,
+    /// Energy allowed on top of max demand × elapsed time (register resolution, clock skew),
+    /// kWh as a decimal string.
+    #[serde(default = "ReadingRules::default_margin")]
+    pub margin_kwh: String,
+}
+
+impl ReadingRules {
+    fn default_max_demand() -> String {
+        "40".into()
+    }
+
+    fn default_margin() -> String {
+        "1".into()
+    }
+}
+
+impl Default for ReadingRules {
+    fn default() -> Self {
+        Self {
+            max_demand_kw: Self::default_max_demand(),
+            margin_kwh: Self::default_margin(),
+        }
+    }
 }
 
 /// A named tariff file (path relative to the workspace root, or absolute).
@@ -93,6 +166,13 @@ pub struct SiteMeter {
     /// STS key parameters for meters with a token keypad.
     #[serde(default)]
     pub sts: Option<StsMeter>,
+    /// Hoarding limit (囤积金额限值): the engine refuses a payment that would take the credit
+    /// above it (currency units; none: no limit).
+    #[serde(default)]
+    pub hoarding_limit: Option<String>,
+    /// This meter's maximum demand, kW (default: [`ReadingRules::max_demand_kw`]).
+    #[serde(default)]
+    pub max_demand_kw: Option<String>,
 }
 
 /// STS key parameters of a meter (IEC 62055-41).

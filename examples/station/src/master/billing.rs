@@ -56,7 +56,10 @@ pub fn engine_config(m: &SiteMeter) -> MasterResult<Config> {
                 MasterError::config(format!("meter {}: trip threshold", m.address), e)
             })?);
     }
-    config.limits.hoarding = None;
+    config.limits.hoarding = match &m.hoarding_limit {
+        Some(h) => Some(money_from_text(h)?),
+        None => None,
+    };
     config
         .validate()
         .map_err(|e| MasterError::config(format!("meter {}: thresholds", m.address), e))?;

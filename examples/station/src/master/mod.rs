@@ -183,6 +183,9 @@ pub struct MasterOptions {
     /// tracker's acknowledgement timeout covers the link's real-time retries
     /// ([`default_tracker`]).
     pub tracker: Option<TrackerConfig>,
+    /// The largest size of the database, pages (SQLite `max_page_count`, applied after
+    /// seeding); `None`: SQLite's limit. Writes beyond it fail as on a full disk.
+    pub db_max_pages: Option<u32>,
 }
 
 impl MasterOptions {
@@ -201,6 +204,7 @@ impl MasterOptions {
             heartbeat: 60,
             response_timeout_ms: 2000,
             tracker: None,
+            db_max_pages: None,
         }
     }
 }
@@ -390,6 +394,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let now = opts.clock.now();
     let path = opts.db.clone();
     let site = opts.site.clone();
+    let max_pages = opts.db_max_pages;
     let (db, loaded) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
         let mut db = Db::open(&path).map_err(|source| MasterError::Open {
             path: path.clone(),
@@ -397,6 +402,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         })?;
         store::seed(&mut db, &site, &workspace_root(), now)?;
         let loaded = store::load(&db)?;
+        if let Some(pages) = max_pages {
+            db.set_max_pages(pages)?;
+        }
         Ok((db, loaded))
     })
     .await
