@@ -127,6 +127,36 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_customer ON events (customer_id, at);
     CREATE INDEX commands_by_meter ON commands (meter_id, id);
     ",
+    // Version 3 (issue 11): the outcome of each payment (only applied payments take a
+    // purchase count), readings refused as implausible, meter replacements.
+    "
+    ALTER TABLE payments ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'; -- or 'refused'
+    ALTER TABLE payments ADD COLUMN reason TEXT;        -- why the engine refused it
+    CREATE TABLE reading_exceptions (
+        id          INTEGER PRIMARY KEY,
+        meter_id    INTEGER NOT NULL REFERENCES meters (id),
+        previous    INTEGER,                   -- the baseline (last good reading), Wh
+        previous_at INTEGER,
+        current     INTEGER NOT NULL,          -- the refused reading, Wh
+        at          INTEGER NOT NULL,          -- first seen
+        last_at     INTEGER NOT NULL,          -- last seen
+        count       INTEGER NOT NULL DEFAULT 1,
+        reason      TEXT    NOT NULL,          -- 'backwards', 'jump', 'out_of_range'
+        status      TEXT    NOT NULL DEFAULT 'open', -- or 'resolved'
+        resolved_at INTEGER,
+        resolution  TEXT
+    );
+    CREATE INDEX reading_exceptions_by_meter ON reading_exceptions (meter_id, status);
+    CREATE TABLE meter_changes (
+        id          INTEGER PRIMARY KEY,
+        meter_id    INTEGER NOT NULL REFERENCES meters (id),
+        at          INTEGER NOT NULL,
+        previous    INTEGER,                   -- the old meter's last good reading, Wh
+        closing     INTEGER NOT NULL,          -- the old meter's final reading, Wh
+        opening     INTEGER NOT NULL,          -- the new meter's initial reading, Wh
+        billed      INTEGER NOT NULL           -- energy billed for the old meter's last part, Wh
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use amikit_tariff::Money;
+use amikit_tariff::{Energy, Money};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,10 +23,12 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
+use super::AmountRules;
 pub use super::error::ApiError;
 use super::error::MasterResult;
 use super::msg::CoreMsg;
-use super::store::{CommandFilter, EventFilter, NewPayment, Page, Recorded, time_json};
+use super::msg::{PaymentAnswer, PaymentOutcome};
+use super::store::{CommandFilter, EventFilter, ExceptionFilter, Page, time_json};
 use super::{CustInfo, Shared};
 use crate::site::FeeControl;
 
@@ -58,6 +60,8 @@ pub(crate) async fn serve(
         .route("/api/outbox", get(outbox))
         .route("/api/readings", get(readings))
         .route("/api/terminals", get(terminals))
+        .route("/api/exceptions", get(exceptions))
+        .route("/api/meters/{address}/replace", post(replace_meter))
         .route("/api/stats", get(stats))
         .route("/api/stats/reset", post(stats_reset))
         .with_state(shared);
@@ -96,7 +100,11 @@ fn customer_of<'s>(shared: &'s Shared, v: &Value) -> Result<&'s CustInfo, ApiErr
         .ok_or_else(|| ApiError::new(404, format!("no customer {v}")))
 }
 
-fn amount_of(v: Option<&Value>) -> Result<Money, ApiError> {
+/// The amount of a payment or token: a decimal string (or an integer), positive, with no more
+/// decimals than the currency's minor unit and at most the site's maximum. Malformed: 400;
+/// out of bounds: 422.
+fn amount_of(v: Option<&Value>, rules: &AmountRules) -> Result<Money, ApiError> {
+    let refused = |why: String| ApiError::new(422, why);
     let m = match v {
         Some(Value::String(s)) => {
             Money::parse(s.trim()).map_err(|e| ApiError::new(400, format!("amount {s:?}: {e}")))?
@@ -104,7 +112,7 @@ fn amount_of(v: Option<&Value>) -> Result<Money, ApiError> {
         Some(Value::Number(n)) if n.is_i64() => n
             .as_i64()
             .and_then(|u| Money::from_units(u).ok())
-            .ok_or_else(|| ApiError::new(400, "amount out of range"))?,
+            .ok_or_else(|| refused("amount out of range".into()))?,
         Some(Value::Number(_)) => {
             return Err(ApiError::new(
                 400,
@@ -114,7 +122,19 @@ fn amount_of(v: Option<&Value>) -> Result<Money, ApiError> {
         _ => return Err(ApiError::new(400, "amount is required")),
     };
     if !m.is_positive() {
-        return Err(ApiError::new(400, "amount must be positive"));
+        return Err(refused(format!("amount {m} must be positive")));
+    }
+    if m.raw() % rules.minor_step != 0 {
+        return Err(refused(format!(
+            "amount {m} has more decimals than the currency's minor unit ({})",
+            rules.minor_digits
+        )));
+    }
+    if m > rules.max {
+        return Err(refused(format!(
+            "amount {m} is above the maximum of one payment ({})",
+            rules.max
+        )));
     }
     Ok(m)
 }
@@ -137,14 +157,46 @@ async fn ask<T>(shared: &Shared, msg: CoreMsg, rx: oneshot::Receiver<T>) -> Resu
         .map_err(|_| ApiError::new(503, "master is stopping"))
 }
 
-async fn payment(State(shared): St, body: Bytes) -> Res {
+/// The JSON of a payment's decision, and its HTTP status.
+fn payment_status(outcome: &PaymentOutcome, duplicate: bool) -> (StatusCode, Value) {
+    let (name, status, extra) = match outcome {
+        PaymentOutcome::Applied { seq } => ("applied", StatusCode::OK, json!({"seq": seq})),
+        PaymentOutcome::Refused { reason } => {
+            ("refused", StatusCode::CONFLICT, json!({"reason": reason}))
+        }
+    };
+    let mut v = if duplicate {
+        json!({"status": "duplicate", "outcome": name})
+    } else {
+        json!({"status": name})
+    };
+    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    (status, v)
+}
+
+async fn payment(
+    State(shared): St,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let v = body_json(&body)?;
     let cust = customer_of(
         &shared,
         field(&v, "customer").ok_or_else(|| ApiError::new(400, "customer is required"))?,
     )?;
-    let amount = amount_of(field(&v, "amount"))?;
     let order_no = text_of(&v, "order_no")?;
+    let amount = match amount_of(field(&v, "amount"), &shared.amounts) {
+        Ok(a) => a,
+        Err(e) if e.status == 422 => {
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({"status": "refused", "reason": e.message,
+                                  "error": e.message, "order_no": order_no})),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     let channel = match field(&v, "channel") {
         Some(Value::String(s)) => s.clone(),
         _ => "api".to_string(),
@@ -157,64 +209,60 @@ async fn payment(State(shared): St, body: Bytes) -> Res {
     }
     let (customer, name) = (cust.id, cust.name.clone());
     let raw = amount.raw();
-    let record = NewPayment {
-        order_no: order_no.clone(),
-        customer,
-        amount: raw,
-        channel,
-        at: shared.clock.now(),
-    };
-    let (reply, rx) = oneshot::channel::<MasterResult<Recorded>>();
-    let core = shared.core.clone();
-    let order_for_core = order_no.clone();
-    // Runs on the DB thread after the commit: the core applies the payment before anything
-    // else can ask for the customer's balance.
-    shared.store.record_payment(record, move |r| {
-        if let Ok(Recorded::New(seq)) = &r {
-            let _ = core.blocking_send(CoreMsg::PaymentCommitted {
-                customer,
-                seq: u32::try_from(*seq).unwrap_or(u32::MAX),
-                amount: Money::from_raw(raw),
-                order_no: order_for_core,
-            });
-        }
-        let _ = reply.send(r);
-    });
-    let recorded = rx
-        .await
-        .map_err(|_| ApiError::new(503, "database closed"))??;
-    let (status, seq) = match recorded {
-        Recorded::New(seq) => ("applied", seq),
-        Recorded::Duplicate(first) => {
+    let answer = match shared.store.find_payment(order_no.clone()).await? {
+        Some(first) => {
             if first.customer != customer || first.amount != raw {
                 return Err(ApiError::new(
                     409,
                     format!("order number {order_no} was used for a different payment"),
                 ));
             }
-            ("duplicate", first.seq.unwrap_or(0))
+            let outcome = if first.status == "applied" {
+                PaymentOutcome::Applied {
+                    seq: first.seq.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+                }
+            } else {
+                PaymentOutcome::Refused {
+                    reason: first.reason.unwrap_or_default(),
+                }
+            };
+            PaymentAnswer::Duplicate(outcome)
+        }
+        None => {
+            let (reply, rx) = oneshot::channel();
+            let msg = CoreMsg::Pay {
+                customer,
+                amount,
+                order_no: order_no.clone(),
+                channel,
+                reply,
+            };
+            ask(&shared, msg, rx).await??
         }
     };
+    let (status, mut body) = match &answer {
+        PaymentAnswer::New(o) => payment_status(o, false),
+        PaymentAnswer::Duplicate(o) => payment_status(o, true),
+    };
     let (reply, rx) = oneshot::channel();
-    let view = ask(&shared, CoreMsg::Customer { customer, reply }, rx).await?;
-    let view = view.unwrap_or(Value::Null);
-    Ok(axum::Json(json!({
-        "status": status,
-        "order_no": order_no,
-        "customer": name,
-        "customer_id": customer,
-        "amount": amount.to_string(),
-        "seq": seq,
-        "balance": view.get("balance"),
-        "net": view.get("net"),
-        "credit": view.get("credit"),
-        "relay": view.get("relay"),
-    })))
+    let view = ask(&shared, CoreMsg::Customer { customer, reply }, rx)
+        .await?
+        .unwrap_or(Value::Null);
+    if let Some(o) = body.as_object_mut() {
+        o.insert("order_no".into(), json!(order_no));
+        o.insert("customer".into(), json!(name));
+        o.insert("customer_id".into(), json!(customer));
+        o.insert("amount".into(), json!(amount.to_string()));
+        for k in ["balance", "net", "credit", "relay"] {
+            o.insert(k.into(), view.get(k).cloned().unwrap_or(Value::Null));
+        }
+    }
+    Ok((status, axum::Json(body)))
 }
 
 async fn token(State(shared): St, body: Bytes) -> Res {
     let v = body_json(&body)?;
-    let amount = amount_of(field(&v, "amount"))?;
+    let amount = amount_of(field(&v, "amount"), &shared.amounts)?;
     let order_no = text_of(&v, "order_no")?;
     let meter = match field(&v, "meter") {
         Some(Value::String(a)) => *shared
@@ -371,6 +419,61 @@ async fn readings(State(shared): St, Query(q): Q) -> Res {
             .list_readings(q.get("meter").cloned(), page(&q))
             .await,
     )
+}
+
+async fn exceptions(State(shared): St, Query(q): Q) -> Res {
+    let filter = ExceptionFilter {
+        meter: q.get("meter").cloned(),
+        status: q.get("status").cloned(),
+    };
+    rows(shared.store.list_exceptions(filter, page(&q)).await)
+}
+
+fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
+    let e =
+        match field(v, name) {
+            Some(Value::String(s)) => Energy::parse(s.trim())
+                .map_err(|e| ApiError::new(400, format!("{name} {s:?}: {e}")))?,
+            Some(Value::Number(n)) if n.is_i64() => n
+                .as_i64()
+                .and_then(|k| Energy::from_kwh(k).ok())
+                .ok_or_else(|| ApiError::new(422, format!("{name} out of range")))?,
+            Some(_) => {
+                return Err(ApiError::new(
+                    400,
+                    format!("{name}: write decimals as a string (\"1520.75\")"),
+                ));
+            }
+            None => return Err(ApiError::new(400, format!("{name} is required"))),
+        };
+    if e.is_negative() {
+        return Err(ApiError::new(422, format!("{name} must not be negative")));
+    }
+    Ok(e)
+}
+
+async fn replace_meter(State(shared): St, Path(address): Path<String>, body: Bytes) -> Res {
+    let v = body_json(&body)?;
+    let meter = *shared
+        .meter_by_address
+        .get(address.trim())
+        .ok_or_else(|| ApiError::new(404, format!("no meter {address}")))?;
+    let closing = energy_of(&v, "final_kwh")?;
+    let opening = energy_of(&v, "initial_kwh")?;
+    if field(&v, "new_address").is_some() {
+        return Err(ApiError::new(
+            422,
+            "new_address is not supported: the replacement keeps the meter's address",
+        ));
+    }
+    let (reply, rx) = oneshot::channel();
+    let msg = CoreMsg::ReplaceMeter {
+        meter,
+        closing,
+        opening,
+        reply,
+    };
+    ask(&shared, msg, rx).await?.map(axum::Json)
 }
 
 async fn terminals(State(shared): St) -> Res {

@@ -30,6 +30,66 @@ pub fn register() -> Register {
     Register::with_kwh_digits(6).unwrap_or(Register::UNBOUNDED)
 }
 
+/// Why a register reading is not believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implausible {
+    /// Below the previous reading and not a believable rollover (a wrap of half the
+    /// register or more, [`Register::delta`]).
+    Backwards,
+    /// A rollover implying more energy than the meter's maximum demand allows.
+    Wrap,
+    /// More energy than the meter's maximum demand × the elapsed time (plus the margin).
+    Jump,
+    /// Negative, or at/above the register's modulus.
+    OutOfRange,
+}
+
+impl Implausible {
+    /// As stored and answered (`backwards`, `wrap`, `jump`, `out_of_range`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Implausible::Backwards => "backwards",
+            Implausible::Wrap => "wrap",
+            Implausible::Jump => "jump",
+            Implausible::OutOfRange => "out_of_range",
+        }
+    }
+}
+
+/// The consumption between the last good reading `previous` (at `previous_at`) and
+/// `current` (at `at`, simulated seconds), if it is plausible: the register's delta (a
+/// rollover only when the previous value was within reach of the modulus) of at most
+/// `max_demand_w` × the elapsed time + `margin`.
+///
+/// # Errors
+/// Why it is not plausible.
+pub fn plausible_delta(
+    previous: Energy,
+    previous_at: i64,
+    current: Energy,
+    at: i64,
+    max_demand_w: i64,
+    margin: Energy,
+) -> Result<Energy, Implausible> {
+    let delta = match register().delta(previous, current) {
+        Ok(d) => d,
+        Err(amikit_tariff::ChargeError::ReadingOutOfRange { .. }) => {
+            return Err(Implausible::OutOfRange);
+        }
+        Err(_) => return Err(Implausible::Backwards),
+    };
+    let elapsed = i128::from(at.saturating_sub(previous_at).max(0));
+    let bound = i128::from(max_demand_w.max(0)) * elapsed / 3600 + i128::from(margin.wh());
+    if i128::from(delta.wh()) > bound {
+        return Err(if current < previous {
+            Implausible::Wrap
+        } else {
+            Implausible::Jump
+        });
+    }
+    Ok(delta)
+}
+
 /// Parses a money amount written as a decimal string (`"12.50"`).
 pub fn money_from_text(s: &str) -> MasterResult<Money> {
     Money::parse(s.trim()).map_err(|e| MasterError::config(format!("money {s:?}"), e))
@@ -224,6 +284,45 @@ mod tests {
             .unwrap()
             .total;
         assert_eq!(m, Money::parse("1.712").unwrap());
+    }
+
+    #[test]
+    fn implausible_readings_are_named() {
+        let kwh = |s: &str| Energy::parse(s).unwrap();
+        let one = kwh("1");
+        // 10 kW for one hour: up to 10 kWh + 1 kWh margin.
+        assert_eq!(
+            plausible_delta(kwh("100"), 0, kwh("111"), 3600, 10_000, one),
+            Ok(kwh("11"))
+        );
+        assert_eq!(
+            plausible_delta(kwh("100"), 0, kwh("111.001"), 3600, 10_000, one),
+            Err(Implausible::Jump)
+        );
+        // 2210 → 0: a "wrap" of almost the whole register is a backwards read.
+        assert_eq!(
+            plausible_delta(kwh("2210"), 0, kwh("0"), 900, 10_000, one),
+            Err(Implausible::Backwards)
+        );
+        // A rollover near the modulus within max demand is consumption; one that is not is
+        // refused.
+        assert_eq!(
+            plausible_delta(kwh("999999.5"), 0, kwh("0.7"), 900, 10_000, one),
+            Ok(kwh("1.2"))
+        );
+        assert_eq!(
+            plausible_delta(kwh("900000"), 0, kwh("1"), 900, 10_000, one),
+            Err(Implausible::Wrap)
+        );
+        assert_eq!(
+            plausible_delta(kwh("1"), 0, kwh("1000000"), 900, 10_000, one),
+            Err(Implausible::OutOfRange)
+        );
+        // No time elapsed: only the margin.
+        assert_eq!(
+            plausible_delta(kwh("5"), 10, kwh("6"), 10, 10_000, one),
+            Ok(one)
+        );
     }
 
     #[test]

@@ -47,6 +47,15 @@ pub enum MasterError {
     /// A task of the master failed.
     #[error("task: {0}")]
     Task(String),
+    /// Another master station holds the database.
+    #[error(
+        "database {}: another master station is running on it (its lock file {}.lock is held)",
+        .0.display(), .0.display()
+    )]
+    Locked(PathBuf),
+    /// The work was not stored (its transaction failed): nothing of it took effect.
+    #[error("not recorded (the database could not commit it)")]
+    NotCommitted,
     /// The master is stopping and takes no more work.
     #[error("master is stopping")]
     Stopping,
@@ -101,7 +110,7 @@ impl ApiError {
 impl From<MasterError> for ApiError {
     fn from(e: MasterError) -> Self {
         let status = match e {
-            MasterError::DbClosed | MasterError::Stopping => 503,
+            MasterError::DbClosed | MasterError::Stopping | MasterError::NotCommitted => 503,
             _ => 500,
         };
         Self::new(status, e.to_string())

@@ -287,6 +287,41 @@ pub(crate) struct MeterInfo {
     pub watch: AtomicBool,
 }
 
+/// What the API accepts as the amount of a payment or a token (the site's `[payments]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AmountRules {
+    /// Decimals of the minor unit.
+    pub minor_digits: u8,
+    /// 1e-4 units per minor unit: an amount's raw value must be a multiple of it.
+    pub minor_step: i64,
+    /// The largest amount.
+    pub max: amikit_tariff::Money,
+}
+
+impl AmountRules {
+    fn from_site(rules: &crate::site::PaymentRules) -> MasterResult<Self> {
+        let d = rules.minor_unit_digits;
+        if d > 4 {
+            return Err(MasterError::config(
+                "payments.minor_unit_digits",
+                "at most 4 (money is kept to 1e-4)",
+            ));
+        }
+        let max = billing::money_from_text(&rules.max_amount)?;
+        if !max.is_positive() {
+            return Err(MasterError::config(
+                "payments.max_amount",
+                "must be positive",
+            ));
+        }
+        Ok(Self {
+            minor_digits: d,
+            minor_step: 10i64.pow(4 - u32::from(d)),
+            max,
+        })
+    }
+}
+
 /// A customer as the API resolves it.
 #[derive(Debug, Clone)]
 pub(crate) struct CustInfo {
@@ -310,6 +345,7 @@ pub(crate) struct Shared {
     pub customer_by_id: HashMap<i64, usize>,
     pub customer_by_name: HashMap<String, usize>,
     pub stats: Arc<stats::Stats>,
+    pub amounts: AmountRules,
     pub core: mpsc::Sender<msg::CoreMsg>,
     pub store: store::Store,
     pub epoch: std::time::Instant,
@@ -391,6 +427,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     if !opts.http.ip().is_loopback() {
         return Err(MasterError::NotLoopback(opts.http));
     }
+    let amounts = AmountRules::from_site(&opts.site.payments)?;
+    // One master per database: the lock is held by the DB thread until it stops.
+    let lock = store::lock(&opts.db)?;
     let now = opts.clock.now();
     let path = opts.db.clone();
     let site = opts.site.clone();
@@ -411,7 +450,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     .map_err(|e| MasterError::Task(e.to_string()))??;
 
     let stats = Arc::new(stats::Stats::new());
-    let (store, db_thread) = store::Store::spawn(db, stats.clone())?;
+    let (store, db_thread, reports) = store::Store::spawn(db, lock, stats.clone())?;
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|e| MasterError::io(format!("listen {}", opts.listen), e))?;
@@ -518,6 +557,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         customer_by_id,
         customer_by_name,
         stats,
+        amounts,
         core: core_tx,
         store,
         epoch: std::time::Instant::now(),
@@ -527,7 +567,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         .tracker
         .unwrap_or_else(|| default_tracker(opts.clock.speed(), shared.link.response_timeout_ms));
     let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;
-    let core = tokio::spawn(core.run(core_rx));
+    let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);
     let fep = tokio::spawn(fep::serve(shared.clone(), listener, stop_rx.clone()));
     let http = tokio::spawn(api::serve(shared.clone(), http_listener, stop_rx));

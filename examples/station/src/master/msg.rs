@@ -20,6 +20,30 @@ pub enum CommandResult {
     Failed(String),
 }
 
+/// The engine's decision on a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Credited, with the purchase count it took.
+    Applied {
+        /// The customer's purchase count.
+        seq: u32,
+    },
+    /// Refused (hoarding limit, overflow, …), and why; nothing changed.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The answer to a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentAnswer {
+    /// Decided and recorded now.
+    New(PaymentOutcome),
+    /// The order number was being recorded already: its outcome.
+    Duplicate(PaymentOutcome),
+}
+
 /// A message to the core.
 #[derive(Debug)]
 pub enum CoreMsg {
@@ -59,16 +83,30 @@ pub enum CoreMsg {
         /// The answer.
         result: CommandResult,
     },
-    /// A payment committed to the database, to apply to the engine.
-    PaymentCommitted {
+    /// A payment to decide (the engine), record and answer once committed.
+    Pay {
         /// Customer row id.
         customer: i64,
-        /// Its purchase count.
-        seq: u32,
-        /// Amount.
+        /// Amount (already checked against the site's payment rules).
         amount: Money,
-        /// Order number.
+        /// Order number (the idempotency key).
         order_no: String,
+        /// `api`, `wechat`, …
+        channel: String,
+        /// The answer, after the commit.
+        reply: oneshot::Sender<Result<PaymentAnswer, ApiError>>,
+    },
+    /// A meter replaced: bill the old meter up to its final reading, start the new one at its
+    /// initial reading.
+    ReplaceMeter {
+        /// Meter slot.
+        meter: usize,
+        /// The old meter's final reading.
+        closing: Energy,
+        /// The new meter's initial reading.
+        opening: Energy,
+        /// The answer, after the commit.
+        reply: oneshot::Sender<Result<Value, ApiError>>,
     },
     /// Guard (保电) on or off.
     Guard {

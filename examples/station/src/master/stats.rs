@@ -45,6 +45,8 @@ pub struct Stats {
     pub db_ops: AtomicU64,
     /// DB operations that failed.
     pub db_errors: AtomicU64,
+    /// DB transactions committed with `synchronous = FULL` (read back before the commit).
+    pub db_full_sync_commits: AtomicU64,
     latency: Vec<AtomicU64>,
     latency_max_us: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -79,6 +81,7 @@ impl Stats {
             db_batches: counter(),
             db_ops: counter(),
             db_errors: counter(),
+            db_full_sync_commits: counter(),
             latency: (0..=BUCKETS).map(|_| counter()).collect(),
             latency_max_us: counter(),
             latency_sum_us: counter(),
@@ -152,6 +155,7 @@ impl Stats {
             &self.db_batches,
             &self.db_ops,
             &self.db_errors,
+            &self.db_full_sync_commits,
             &self.latency_max_us,
             &self.latency_sum_us,
         ] {
@@ -186,6 +190,7 @@ impl Stats {
             "db_batches": get(&self.db_batches),
             "db_ops": get(&self.db_ops),
             "db_errors": get(&self.db_errors),
+            "db_full_sync_commits": get(&self.db_full_sync_commits),
             "latency_us": {
                 "samples": samples,
                 "mean": mean,

@@ -8,28 +8,37 @@ use amikit_prepay::{
     Command, CommandKind, Input, NoCharge, Output, RelayState, Remote, TrackerEvent,
 };
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::super::control::CmdKey;
 use super::super::error::ApiError;
 use super::super::msg::{CommandResult, ConnCmd};
 use super::super::sim_ts;
 use super::super::store::{CommandRow, Write, ts_to_sim};
+use super::commit::Effect;
 use super::{CmdInfo, Core, Writes};
 use crate::clock::SimSeconds;
 use crate::site::FeeControl;
 
 impl Core {
-    pub(super) fn guard(&mut self, customer: i64, on: bool) -> Result<Value, ApiError> {
+    pub(super) fn guard(
+        &mut self,
+        customer: i64,
+        on: bool,
+        reply: oneshot::Sender<Result<Value, ApiError>>,
+    ) {
         let Some(&ai) = self.shared.customer_by_id.get(&customer) else {
-            return Err(ApiError::new(404, "no such customer"));
+            let _ = reply.send(Err(ApiError::new(404, "no such customer")));
+            return;
         };
         let at = self.now();
         let expires = sim_ts(at).plus(self.tracker_cfg.validity);
         let Some(engine) = self.accounts.get_mut(ai).and_then(|a| a.engine.as_mut()) else {
-            return Err(ApiError::new(
+            let _ = reply.send(Err(ApiError::new(
                 409,
                 "guard applies to remote-fee-control customers",
-            ));
+            )));
+            return;
         };
         let out = engine.step(
             sim_ts(at),
@@ -46,7 +55,7 @@ impl Core {
         );
         let guarded = engine.guarded();
         let outputs: Vec<Output> = out.iter().copied().collect();
-        let mut w = Writes::default();
+        let mut w = Writes::for_account(ai);
         w.event(
             at,
             Some(customer),
@@ -56,10 +65,15 @@ impl Core {
         );
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
+        w.effect(Effect::Reply {
+            reply,
+            answer: json!({"customer": customer, "guarded": guarded}),
+        });
         self.flush(w);
-        Ok(json!({"customer": customer, "guarded": guarded}))
     }
 
+    /// Records a command of the engine in the unit; it reaches the tracker once the unit is
+    /// committed.
     pub(super) fn submit(&mut self, slot: usize, cmd: Command, at: SimSeconds, w: &mut Writes) {
         let Some(info) = self.shared.meters.get(slot) else {
             return;
@@ -67,49 +81,17 @@ impl Core {
         let meter_id = info.id;
         let row = self.next_cmd_row;
         self.next_cmd_row += 1;
-        let mut ev = Vec::new();
-        let kind = cmd.kind.name();
-        let reason = serde_json::to_string(&cmd).unwrap_or_default();
-        let via = self.shared.link.control_via.name();
-        let expires = at + i64::from(self.tracker_cfg.validity);
-        match self.trackers.submit(sim_ts(at), meter_id, cmd, &mut ev) {
-            Ok(key) => {
-                self.cmds.insert(
-                    key,
-                    CmdInfo {
-                        row,
-                        meter: slot,
-                        kind: cmd.kind,
-                    },
-                );
-                w.push(Write::CommandQueued {
-                    id: row,
-                    meter: meter_id,
-                    kind,
-                    at,
-                    reason,
-                    expires,
-                    via,
-                });
-            }
-            Err(e) => {
-                let detail = e.to_string();
-                w.push(Write::CommandDropped {
-                    id: row,
-                    meter: meter_id,
-                    kind,
-                    at,
-                    detail,
-                    reason,
-                    expires,
-                    via,
-                });
-            }
-        }
-        self.tracker_events(ev, w);
-        if let Some(m) = self.shared.meters.get(slot) {
-            m.watch.store(true, Ordering::Relaxed);
-        }
+        w.push(Write::CommandQueued {
+            id: row,
+            meter: meter_id,
+            kind: cmd.kind.name(),
+            at,
+            reason: serde_json::to_string(&cmd).unwrap_or_default(),
+            expires: at + i64::from(self.tracker_cfg.validity),
+            via: self.shared.link.control_via.name(),
+        });
+        w.effect(Effect::Submit { slot, cmd, row });
+        info.watch.store(true, Ordering::Relaxed);
     }
 
     pub(super) fn resubmit(&mut self, rows: &[CommandRow]) {

@@ -1,17 +1,26 @@
 //! The billing and control core: one task owning every customer's engine, tariff state and
 //! the command tracker. Connection tasks send it readings and command results, the API sends
-//! it payments (after they are committed), guard changes and queries.
+//! it payments, guard changes, vending, meter replacements and queries.
 //!
 //! Every input is handled completely before the next: the engine step, the commands it
 //! issues, the notifications and events it produces and the customer's new persistent state
-//! are written to the database as **one** unit of [`Write`]s (one transaction), so a crash
-//! never keeps a decision without its command, or a balance without its reading.
+//! are written to the database as **one** unit of [`Write`]s (one savepoint of the DB
+//! thread's transaction), so a crash never keeps a decision without its command, or a balance
+//! without its reading.
 //!
-//! By job: `readings` (readings and billing), `payments`, `vending` (STS tokens),
-//! `control` (guard, the command tracker, commands and manual jobs), `views` (JSON views
-//! of the accounts); this module holds the task loop, the dispatch of engine outputs and the
-//! persistence of an account.
+//! The core computes on its live (speculative) state and sends the unit; what must not happen
+//! before the unit is durable — answering the API, handing a command to the tracker (hence to
+//! a terminal) — waits as the unit's *effects* until the DB thread reports the commit
+//! (`commit`). A unit that fails returns its customer to the last committed state (engine,
+//! charging state, meter baselines), so memory and database never diverge; the originator
+//! hears of the failure (a payment: 503 "not recorded, retry with the same order_no").
+//!
+//! By job: `readings` (readings, plausibility, billing, meter replacement), `payments`,
+//! `vending` (STS tokens), `control` (guard, the command tracker, commands and manual jobs),
+//! `views` (JSON views of the accounts), `commit` (units, effects, reverts); this module holds
+//! the task loop, the dispatch of engine outputs and the persistence of an account.
 
+mod commit;
 mod control;
 mod payments;
 mod readings;
@@ -34,21 +43,41 @@ use tokio::sync::mpsc;
 
 use super::billing::{self, money_from_text, notification_kind, notification_text};
 use super::control::{CmdKey, Trackers};
+use super::error::ApiError;
 use super::error::{MasterError, MasterResult};
-use super::msg::CoreMsg;
-use super::store::{Loaded, StoredState, Write};
+use super::msg::{CoreMsg, PaymentAnswer};
+use super::store::{Loaded, Report, StoredState, Write};
 use super::{Shared, sim_ts};
 use crate::clock::SimSeconds;
 use crate::site::{FeeControl, Site, SiteMeter};
+use commit::{Effect, Memo, Pending};
 use vending::sts_vendor;
 
-/// The database writes of one input, sent to the DB thread as one unit.
-#[derive(Debug, Default)]
-pub(super) struct Writes(Vec<Write>);
+/// The database writes of one input, sent to the DB thread as one unit, with what to do once
+/// it is committed (or not).
+#[derive(Default)]
+pub(super) struct Writes {
+    writes: Vec<Write>,
+    effects: Vec<Effect>,
+    /// The customer whose state the unit carries (its chain).
+    account: Option<usize>,
+}
 
 impl Writes {
+    /// Writes that carry account `ai`'s state: they fail with it, revert it when they fail.
+    pub(super) fn for_account(ai: usize) -> Self {
+        Self {
+            account: Some(ai),
+            ..Self::default()
+        }
+    }
+
     pub(super) fn push(&mut self, w: Write) {
-        self.0.push(w);
+        self.writes.push(w);
+    }
+
+    pub(super) fn effect(&mut self, e: Effect) {
+        self.effects.push(e);
     }
 
     pub(super) fn event(
@@ -99,6 +128,8 @@ struct MeterState {
     vendor: Option<Vendor<'static>>,
     base_date: BaseDate,
     last_tid: Option<u32>,
+    /// The meter's maximum demand, W (the reading plausibility bound).
+    max_demand_w: i64,
 }
 
 struct CmdInfo {
@@ -117,7 +148,21 @@ pub struct Core {
     cmds: HashMap<CmdKey, CmdInfo>,
     last_finished: Option<(CmdKey, i64)>,
     next_cmd_row: i64,
+    /// Energy allowed above max demand × elapsed time in a reading.
+    reading_margin: Energy,
+    /// Units sent and not yet reported, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    next_unit: u64,
+    /// Per account: its state as last committed.
+    committed: Vec<Memo>,
+    /// Per account: the newest unit already written off by a revert.
+    reverted_through: Vec<u64>,
+    /// Payments being recorded, by order number: who else asked for the same order.
+    inflight_orders: HashMap<String, Vec<tokio::sync::oneshot::Sender<PaymentReply>>>,
 }
+
+/// The answer to a payment request.
+pub(super) type PaymentReply = Result<PaymentAnswer, ApiError>;
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -246,9 +291,25 @@ impl Core {
         }
         let rows: HashMap<i64, &super::store::MeterRow> =
             loaded.meters.iter().map(|m| (m.id, m)).collect();
+        let kw = |what: &str, s: &str| {
+            // kW written as a decimal: parsed as kWh, whose Wh count is the watts.
+            Energy::parse(s.trim())
+                .map(|e| e.wh())
+                .map_err(|e| MasterError::config(what, e))
+        };
+        let default_demand_w = kw("readings.max_demand_kw", &site.readings.max_demand_kw)?;
+        let reading_margin = Energy::parse(site.readings.margin_kwh.trim())
+            .map_err(|e| MasterError::config("readings.margin_kwh", e))?;
         let mut meters = Vec::new();
         for m in &shared.meters {
             let row = rows.get(&m.id);
+            let max_demand_w = match site_meters
+                .get(m.address_text.as_str())
+                .and_then(|s| s.max_demand_kw.as_deref())
+            {
+                Some(v) => kw(&format!("meter {}: max_demand_kw", m.address_text), v)?,
+                None => default_demand_w,
+            };
             let account = shared
                 .customer_by_id
                 .get(&m.customer_id)
@@ -278,8 +339,10 @@ impl Core {
                 vendor,
                 base_date,
                 last_tid: loaded.last_tid.get(&m.id).copied(),
+                max_demand_w,
             });
         }
+        let n_accounts = accounts.len();
         let mut core = Core {
             trackers: Trackers::new(tracker_cfg, meters.len()),
             tracker_cfg,
@@ -289,7 +352,15 @@ impl Core {
             cmds: HashMap::new(),
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
+            reading_margin,
+            pending: std::collections::VecDeque::new(),
+            next_unit: 1,
+            committed: Vec::with_capacity(n_accounts),
+            reverted_through: vec![0; n_accounts],
+            inflight_orders: HashMap::new(),
         };
+        // What is loaded is committed.
+        core.committed = (0..n_accounts).map(|ai| core.memo(ai)).collect();
         core.resubmit(&loaded.pending_commands);
         for (ai, outputs) in powered_up {
             let mut w = Writes::default();
@@ -297,7 +368,7 @@ impl Core {
             core.flush(w);
         }
         for p in &loaded.unapplied {
-            core.apply_payment(p.customer_id, p.seq, Money::from_raw(p.amount), &p.order_no);
+            core.apply_stored_payment(p.customer_id, Money::from_raw(p.amount), &p.order_no);
         }
         for i in 0..core.accounts.len() {
             core.init_account(i);
@@ -309,11 +380,21 @@ impl Core {
     }
 
     /// The task body.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<CoreMsg>) {
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<CoreMsg>,
+        mut reports: mpsc::UnboundedReceiver<Report>,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                Some(report) = reports.recv() => {
+                    self.on_report(report);
+                    while let Ok(report) = reports.try_recv() {
+                        self.on_report(report);
+                    }
+                }
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
                     if let CoreMsg::Stop { reply } = msg {
@@ -353,20 +434,24 @@ impl Core {
             CoreMsg::Remaining { meter, at, money } => self.on_remaining(meter, at, money),
             CoreMsg::Relay { meter, at, open } => self.on_relay(meter, at, open),
             CoreMsg::CommandDone { key, result } => self.on_command_done(key, result),
-            CoreMsg::PaymentCommitted {
+            CoreMsg::Pay {
                 customer,
-                seq,
                 amount,
                 order_no,
-            } => self.apply_payment(customer, seq, amount, &order_no),
+                channel,
+                reply,
+            } => self.pay(customer, amount, order_no, channel, reply),
+            CoreMsg::ReplaceMeter {
+                meter,
+                closing,
+                opening,
+                reply,
+            } => self.replace_meter(meter, closing, opening, reply),
             CoreMsg::Guard {
                 customer,
                 on,
                 reply,
-            } => {
-                let r = self.guard(customer, on);
-                let _ = reply.send(r);
-            }
+            } => self.guard(customer, on, reply),
             CoreMsg::Customers { reply } => {
                 let all: Vec<Value> = (0..self.accounts.len())
                     .map(|i| self.account_json(i))
@@ -500,14 +585,17 @@ impl Core {
         let Some(acc) = self.accounts.get(ai) else {
             return;
         };
+        // The unit carries this account's state: it is the account's chain.
+        w.account.get_or_insert(ai);
         w.push(Write::CustomerState {
             customer: acc.id,
             state: acc.stored(sim_ts(at)).to_json(),
         });
     }
 
-    pub(super) fn flush(&self, w: Writes) {
-        self.shared.store.write_all(w.0);
+    /// Sends the unit; its effects wait for the commit ([`commit`]).
+    pub(super) fn flush(&mut self, w: Writes) {
+        self.send_unit(w);
     }
 }
 

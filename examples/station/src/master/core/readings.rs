@@ -2,17 +2,22 @@
 //! engine; remaining money and relay states read from meters.
 
 use amikit_prepay::{Input, NoCharge, Notification, Output, RelayState};
-use amikit_tariff::{Energy, Money};
-use serde_json::json;
+use amikit_tariff::{Energy, MeterChange, Money, delta_across_change};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::super::billing::{self, IntervalPricer, notification_kind, notification_text};
+use super::super::error::ApiError;
 use super::super::sim_ts;
 use super::super::stats::Stats;
 use super::super::store::Write;
+use super::commit::Effect;
 use super::{Core, Writes, outbox};
 use crate::clock::SimSeconds;
 
 impl Core {
+    /// A register reading: refused into the exception queue if implausible (the baseline
+    /// does not move, nothing is billed), otherwise billed from the last good reading.
     pub(super) fn on_reading(
         &mut self,
         slot: usize,
@@ -25,6 +30,7 @@ impl Core {
         };
         let meter_id = info.id;
         let terminal_id = self.shared.terminals.get(info.terminal).map(|t| t.id);
+        let margin = self.reading_margin;
         let Some(ms) = self.meters.get_mut(slot) else {
             return;
         };
@@ -34,64 +40,168 @@ impl Core {
         if prev.is_some_and(|(t0, _)| at <= t0) {
             return; // not after the previous reading (a clock restarted behind the database)
         }
-        ms.last = Some((at, energy));
-        Stats::bump(&self.shared.stats.readings);
-        let mut w = Writes::default();
-        let customer_id = self.accounts.get(ai).map(|a| a.id);
-        let mut outputs: Vec<Output> = Vec::new();
-        if let Some((t0, e0)) = prev {
-            match billing::register().delta(e0, energy) {
-                Ok(delta) => {
-                    if let Some(acc) = self.accounts.get_mut(ai) {
-                        let from = sim_ts(t0).to_datetime();
-                        let to = sim_ts(at).to_datetime();
-                        if let (Some(from), Some(to)) = (from, to) {
-                            let tariff = acc.tariff.clone();
-                            match acc.engine.as_mut() {
-                                Some(engine) => {
-                                    let mut pricer = IntervalPricer {
-                                        tariff: &tariff,
-                                        state: &mut acc.charge,
-                                        from,
-                                        to,
-                                    };
-                                    let a = engine.step(
-                                        sim_ts(at),
-                                        Input::Consume { energy: delta },
-                                        &mut pricer,
-                                    );
-                                    let b = engine.step(sim_ts(at), Input::Tick, &mut pricer);
-                                    outputs.extend(a.iter().copied());
-                                    outputs.extend(b.iter().copied());
-                                }
-                                None => {
-                                    // Local fee control: the meter keeps the money; the master
-                                    // keeps the period-to-date energy for vending quotes.
-                                    let _ =
-                                        tariff.charge_apportioned(&mut acc.charge, from, to, delta);
-                                }
-                            }
-                        }
+        let delta = match prev {
+            None => None,
+            Some((t0, e0)) => {
+                match billing::plausible_delta(e0, t0, energy, at, ms.max_demand_w, margin) {
+                    Ok(d) => Some((t0, d)),
+                    Err(why) => {
+                        let customer_id = self.accounts.get(ai).map(|a| a.id);
+                        let mut w = Writes::default();
+                        w.push(Write::ReadingException {
+                            meter: meter_id,
+                            previous: Some((e0.wh(), t0)),
+                            current: energy.wh(),
+                            at,
+                            reason: why.name(),
+                        });
+                        w.event(
+                            at,
+                            customer_id,
+                            terminal_id,
+                            "reading_exception",
+                            json!({"meter": info.address_text, "previous_kwh": e0.to_string(),
+                                   "current_kwh": energy.to_string(), "reason": why.name()}),
+                        );
+                        self.flush(w);
+                        return;
                     }
                 }
-                Err(e) => w.event(
-                    at,
-                    customer_id,
-                    terminal_id,
-                    "reading_refused",
-                    json!({"meter": info.address_text, "previous_wh": e0.wh(),
-                           "current_wh": energy.wh(), "error": e.to_string()}),
-                ),
             }
-        }
-        let wh = energy.wh();
+        };
+        ms.last = Some((at, energy));
+        Stats::bump(&self.shared.stats.readings);
+        let mut w = Writes::for_account(ai);
+        let outputs = match delta {
+            Some((t0, d)) => self.bill(ai, t0, at, d),
+            None => Vec::new(),
+        };
         w.push(Write::Reading {
             meter: meter_id,
             at,
-            wh,
+            wh: energy.wh(),
         });
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
+        self.flush(w);
+        self.update_watch(slot);
+    }
+
+    /// Prices `delta` consumed over `[from, to)` with the account's tariff and feeds it to its
+    /// engine (remote fee control) or its period-to-date energy (local): the engine's outputs.
+    fn bill(&mut self, ai: usize, from: SimSeconds, to: SimSeconds, delta: Energy) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        let Some(acc) = self.accounts.get_mut(ai) else {
+            return outputs;
+        };
+        let (Some(from), Some(to_dt)) = (sim_ts(from).to_datetime(), sim_ts(to).to_datetime())
+        else {
+            return outputs;
+        };
+        let tariff = acc.tariff.clone();
+        match acc.engine.as_mut() {
+            Some(engine) => {
+                let mut pricer = IntervalPricer {
+                    tariff: &tariff,
+                    state: &mut acc.charge,
+                    from,
+                    to: to_dt,
+                };
+                let a = engine.step(sim_ts(to), Input::Consume { energy: delta }, &mut pricer);
+                let b = engine.step(sim_ts(to), Input::Tick, &mut pricer);
+                outputs.extend(a.iter().copied());
+                outputs.extend(b.iter().copied());
+            }
+            None => {
+                // Local fee control: the meter keeps the money; the master keeps the
+                // period-to-date energy for vending quotes.
+                let _ = tariff.charge_apportioned(&mut acc.charge, from, to_dt, delta);
+            }
+        }
+        outputs
+    }
+
+    /// A meter replaced (`POST /api/meters/{address}/replace`): the old meter's consumption
+    /// from the last good reading to its final reading is billed once (the tariff crate's
+    /// change-of-meter delta), the new meter's initial reading becomes the baseline and the
+    /// meter's open exceptions are resolved.
+    pub(super) fn replace_meter(
+        &mut self,
+        slot: usize,
+        closing: Energy,
+        opening: Energy,
+        reply: oneshot::Sender<Result<Value, ApiError>>,
+    ) {
+        let refuse = |reply: oneshot::Sender<Result<Value, ApiError>>, status, why: String| {
+            let _ = reply.send(Err(ApiError::new(status, why)));
+        };
+        let Some(info) = self.shared.meters.get(slot) else {
+            return refuse(reply, 404, "no such meter".into());
+        };
+        let (meter_id, address) = (info.id, info.address_text.clone());
+        let margin = self.reading_margin;
+        let Some(ms) = self.meters.get(slot) else {
+            return refuse(reply, 404, "no such meter".into());
+        };
+        let (ai, max_w) = (ms.account, ms.max_demand_w);
+        let Some((t0, e0)) = ms.last else {
+            return refuse(reply, 409, "the meter has no reading to bill from".into());
+        };
+        let at = self.now().max(t0 + 1);
+        let register = billing::register();
+        let change = MeterChange { closing, opening };
+        let delta = match delta_across_change(register, e0, change, register, opening) {
+            Ok(d) => d,
+            Err(e) => {
+                return refuse(
+                    reply,
+                    422,
+                    format!(
+                        "final reading {closing} kWh against the last good reading {e0} kWh, \
+                         initial reading {opening} kWh: {e}"
+                    ),
+                );
+            }
+        };
+        // The operator's final reading is held to the same bound as a meter's.
+        if let Err(why) = billing::plausible_delta(e0, t0, closing, at, max_w, margin) {
+            return refuse(
+                reply,
+                422,
+                format!(
+                    "final reading {closing} kWh after {e0} kWh is not plausible ({})",
+                    why.name()
+                ),
+            );
+        }
+        let outputs = self.bill(ai, t0, at, delta);
+        if let Some(ms) = self.meters.get_mut(slot) {
+            ms.last = Some((at, opening));
+        }
+        let customer_id = self.accounts.get(ai).map(|a| a.id);
+        let mut w = Writes::for_account(ai);
+        w.push(Write::MeterReplaced {
+            meter: meter_id,
+            at,
+            previous: Some(e0.wh()),
+            closing: closing.wh(),
+            opening: opening.wh(),
+            billed: delta.wh(),
+        });
+        let detail = json!({
+            "meter": address,
+            "previous_kwh": e0.to_string(),
+            "final_kwh": closing.to_string(),
+            "initial_kwh": opening.to_string(),
+            "billed_kwh": delta.to_string(),
+        });
+        w.event(at, customer_id, None, "meter_replaced", detail.clone());
+        self.dispatch(ai, at, &outputs, false, &mut w);
+        self.save_account(ai, at, &mut w);
+        w.effect(Effect::Reply {
+            reply,
+            answer: detail,
+        });
         self.flush(w);
         self.update_watch(slot);
     }

@@ -13,7 +13,8 @@ use tokio::sync::oneshot;
 
 use super::super::error::{ApiError, MasterError, MasterResult};
 use super::super::sim_ts;
-use super::super::store::NewToken;
+use super::super::store::Write;
+use super::commit::Effect;
 use super::views::at_json;
 use super::{Core, Writes};
 use crate::clock::SimSeconds;
@@ -38,15 +39,6 @@ impl Core {
         let digits = token.to_string();
         let grouped = format!("{token:#}");
         let raw = amount.raw();
-        let mut w = Writes::default();
-        w.event(
-            at,
-            Some(customer),
-            None,
-            "token",
-            json!({"meter": address, "order_no": order_no, "kwh_tenths": tenths, "tid": tid}),
-        );
-        self.flush(w);
         let answer = json!({
             "status": "vended",
             "token": digits,
@@ -60,26 +52,28 @@ impl Core {
             "order_no": order_no,
             "at": at_json(at),
         });
-        let record = NewToken {
+        // The token, its event and the answer in one unit: the customer gets the digits only
+        // once they are stored (synchronous = FULL). A concurrent request with the same order
+        // number fails on the unique key (503) and its retry answers "duplicate".
+        let mut w = Writes::default();
+        w.push(Write::Token {
             meter: meter_id,
             order_no: order_no.clone(),
-            token: digits.clone(),
+            token: digits,
             tenths,
             tid,
             at,
             amount: raw,
-        };
-        self.shared.store.record_token(record, move |stored| {
-            let answer = match stored {
-                Ok(stored) if stored == digits => Ok(answer),
-                // Vended concurrently under the same order number: the first one stands.
-                Ok(stored) => {
-                    Ok(json!({"status": "duplicate", "token": stored, "order_no": order_no}))
-                }
-                Err(e) => Err(ApiError::from(e)),
-            };
-            let _ = reply.send(answer);
         });
+        w.event(
+            at,
+            Some(customer),
+            None,
+            "token",
+            json!({"meter": address, "order_no": order_no, "kwh_tenths": tenths, "tid": tid}),
+        );
+        w.effect(Effect::Reply { reply, answer });
+        self.flush(w);
     }
 
     #[allow(clippy::type_complexity)]

@@ -345,7 +345,7 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
     {
         let mut st = c.prepare(
             "SELECT seq, amount, order_no FROM payments
-                 WHERE customer_id = ?1 AND seq > ?2 ORDER BY seq",
+                 WHERE customer_id = ?1 AND seq > ?2 AND status = 'applied' ORDER BY seq",
         )?;
         for cust in &customers {
             let Some(snap) = cust.state.engine else {

@@ -315,8 +315,12 @@ pub struct PaymentView {
     pub at: i64,
     /// Civil time.
     pub time: Value,
-    /// The customer's purchase count it took.
+    /// The customer's purchase count it took (applied payments only).
     pub seq: Option<i64>,
+    /// `applied` / `refused`.
+    pub status: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
 }
 
 /// Payments, optionally of one customer.
@@ -325,7 +329,8 @@ pub struct PaymentView {
 /// SQLite's.
 pub fn list_payments(c: &Connection, customer: Option<i64>) -> rusqlite::Result<Vec<PaymentView>> {
     let mut st = c.prepare_cached(
-        "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id
+        "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id, p.status,
+                p.reason
          FROM payments p JOIN customers c ON c.id = p.customer_id
          WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
     )?;
@@ -340,6 +345,8 @@ pub fn list_payments(c: &Connection, customer: Option<i64>) -> rusqlite::Result<
             at: r.get(5)?,
             time: time_json(r.get(5)?),
             seq: r.get(6)?,
+            status: r.get(8)?,
+            reason: r.get(9)?,
         })
     })?
     .collect()
@@ -449,8 +456,12 @@ pub struct StoredPayment {
     pub customer: i64,
     /// Amount, 1e-4 units.
     pub amount: i64,
-    /// Purchase count.
+    /// Purchase count (applied payments).
     pub seq: Option<i64>,
+    /// `applied` / `refused`.
+    pub status: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
 }
 
 /// The payment recorded under `order_no`, if any.
@@ -458,61 +469,19 @@ pub struct StoredPayment {
 /// # Errors
 /// SQLite's.
 pub fn find_payment(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredPayment>> {
-    c.prepare_cached("SELECT customer_id, amount, seq FROM payments WHERE order_no = ?1")?
-        .query_row(params![order_no], |r| {
-            Ok(StoredPayment {
-                customer: r.get(0)?,
-                amount: r.get(1)?,
-                seq: r.get(2)?,
-            })
-        })
-        .optional()
-}
-
-/// A payment to record.
-#[derive(Debug, Clone)]
-pub struct NewPayment {
-    /// The idempotency key.
-    pub order_no: String,
-    /// Customer row id.
-    pub customer: i64,
-    /// Amount, 1e-4 units.
-    pub amount: i64,
-    /// `api`, `wechat`, …
-    pub channel: String,
-    /// When.
-    pub at: SimSeconds,
-}
-
-/// What recording a payment found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    /// Stored with this purchase count.
-    New(i64),
-    /// The order number was already used.
-    Duplicate(StoredPayment),
-}
-
-/// Records a payment under its order number with the customer's next purchase count, or
-/// answers the payment already recorded under it.
-///
-/// # Errors
-/// SQLite's.
-pub fn record_payment(c: &Connection, p: &NewPayment) -> rusqlite::Result<Recorded> {
-    if let Some(first) = find_payment(c, &p.order_no)? {
-        return Ok(Recorded::Duplicate(first));
-    }
-    let seq: i64 = c
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payments WHERE customer_id = ?1")?
-        .query_row(params![p.customer], |r| r.get(0))?;
     c.prepare_cached(
-        "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "SELECT customer_id, amount, seq, status, reason FROM payments WHERE order_no = ?1",
     )?
-    .execute(params![
-        p.order_no, p.customer, p.amount, p.channel, p.at, seq
-    ])?;
-    Ok(Recorded::New(seq))
+    .query_row(params![order_no], |r| {
+        Ok(StoredPayment {
+            customer: r.get(0)?,
+            amount: r.get(1)?,
+            seq: r.get(2)?,
+            status: r.get(3)?,
+            reason: r.get(4)?,
+        })
+    })
+    .optional()
 }
 
 /// A token as recorded under its order number (answered for a repeated order).
@@ -556,40 +525,87 @@ pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<Sto
     .optional()
 }
 
-/// A vended token to record.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// Meter row id.
-    pub meter: i64,
-    /// The idempotency key.
-    pub order_no: String,
-    /// The 20 digits.
-    pub token: String,
-    /// Tenths of a kWh.
-    pub tenths: u32,
-    /// Token identifier.
-    pub tid: u32,
-    /// When.
-    pub at: SimSeconds,
-    /// Money paid, 1e-4 units.
-    pub amount: i64,
+/// Which reading exceptions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExceptionFilter {
+    /// One meter's (address).
+    pub meter: Option<String>,
+    /// `open` / `resolved`.
+    pub status: Option<String>,
 }
 
-/// Records a token unless its order number is taken; answers the token stored under the order
-/// number (this one, or the one vended first).
+/// A reading refused as implausible.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionView {
+    /// Row id.
+    pub id: i64,
+    /// Meter address.
+    pub meter: String,
+    /// Customer name.
+    pub customer: String,
+    /// The baseline it was compared with, kWh.
+    pub previous_kwh: Option<String>,
+    /// When the baseline was read (civil time).
+    pub previous_time: Value,
+    /// The refused reading, kWh.
+    pub current_kwh: String,
+    /// First seen (simulated seconds).
+    pub at: i64,
+    /// First seen (civil time).
+    pub time: Value,
+    /// Last seen (civil time).
+    pub last_time: Value,
+    /// How many reads returned it.
+    pub count: i64,
+    /// `backwards`, `jump`, `out_of_range`.
+    pub reason: String,
+    /// `open` / `resolved`.
+    pub status: String,
+    /// How it was resolved.
+    pub resolution: Option<String>,
+}
+
+/// Reading exceptions, filtered and paged (the newest `page.limit`).
 ///
 /// # Errors
 /// SQLite's.
-pub fn record_token(c: &Connection, t: &NewToken) -> rusqlite::Result<String> {
-    c.prepare_cached(
-        "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (order_no) DO NOTHING",
+pub fn list_exceptions(
+    c: &Connection,
+    filter: &ExceptionFilter,
+    page: Page,
+) -> rusqlite::Result<Vec<ExceptionView>> {
+    let mut st = c.prepare_cached(
+        "SELECT * FROM (
+           SELECT x.id, m.address, c.name, x.previous, x.previous_at, x.current, x.at,
+                  x.last_at, x.count, x.reason, x.status, x.resolution
+           FROM reading_exceptions x JOIN meters m ON m.id = x.meter_id
+                                     JOIN customers c ON c.id = m.customer_id
+           WHERE x.id > ?1 AND (?2 IS NULL OR m.address = ?2) AND (?3 IS NULL OR x.status = ?3)
+           ORDER BY x.id DESC LIMIT ?4) ORDER BY id",
+    )?;
+    st.query_map(
+        params![page.after, filter.meter, filter.status, page.limit],
+        |r| {
+            Ok(ExceptionView {
+                id: r.get(0)?,
+                meter: r.get(1)?,
+                customer: r.get(2)?,
+                previous_kwh: r
+                    .get::<_, Option<i64>>(3)?
+                    .map(|wh| Energy::from_wh(wh).to_string()),
+                previous_time: time_json(r.get(4)?),
+                current_kwh: Energy::from_wh(r.get(5)?).to_string(),
+                at: r.get(6)?,
+                time: time_json(r.get(6)?),
+                last_time: time_json(r.get(7)?),
+                count: r.get(8)?,
+                reason: r.get(9)?,
+                status: r.get(10)?,
+                resolution: r.get(11)?,
+            })
+        },
     )?
-    .execute(params![
-        t.meter, t.order_no, t.token, t.tenths, t.tid, t.at, t.amount
-    ])?;
-    c.prepare_cached("SELECT token FROM tokens WHERE order_no = ?1")?
-        .query_row(params![t.order_no], |r| r.get(0))
+    .collect()
 }
 
 /// The latest simulated time the database has seen (readings, events), if any.

@@ -85,24 +85,14 @@ pub enum Write {
         /// `afn05` / `afn10`.
         via: &'static str,
     },
-    /// A new command the tracker could not take (full): stored as dropped with a manual job.
-    CommandDropped {
+    /// A queued command the tracker could not take (full): dropped, with a manual job.
+    CommandRefused {
         /// Command row id.
         id: i64,
-        /// Meter row id.
-        meter: i64,
-        /// Its kind.
-        kind: &'static str,
         /// When.
         at: SimSeconds,
         /// Why.
         detail: String,
-        /// The engine's command (JSON).
-        reason: String,
-        /// Its expiry.
-        expires: SimSeconds,
-        /// `afn05` / `afn10`.
-        via: &'static str,
     },
     /// A live command submitted again after a restart.
     CommandResubmitted {
@@ -181,6 +171,85 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// A payment and the engine's decision on it (`applied` with the purchase count it took,
+    /// or `refused` with the reason). Committed with `synchronous = FULL`.
+    Payment {
+        /// The idempotency key (unique).
+        order_no: String,
+        /// Customer row id.
+        customer: i64,
+        /// Amount, 1e-4 units.
+        amount: i64,
+        /// `api`, `wechat`, …
+        channel: String,
+        /// When.
+        at: SimSeconds,
+        /// The purchase count an applied payment took.
+        seq: Option<u32>,
+        /// `applied` / `refused`.
+        status: &'static str,
+        /// Why it was refused.
+        reason: Option<String>,
+    },
+    /// The engine's decision on a payment stored by an older version before it was applied
+    /// (replayed at start). Committed with `synchronous = FULL`.
+    PaymentDecided {
+        /// The idempotency key.
+        order_no: String,
+        /// The purchase count it took (applied).
+        seq: Option<u32>,
+        /// `applied` / `refused`.
+        status: &'static str,
+        /// Why it was refused.
+        reason: Option<String>,
+    },
+    /// A vended token. Committed with `synchronous = FULL`.
+    Token {
+        /// Meter row id.
+        meter: i64,
+        /// The idempotency key (unique).
+        order_no: String,
+        /// The 20 digits.
+        token: String,
+        /// Tenths of a kWh.
+        tenths: u32,
+        /// Token identifier.
+        tid: u32,
+        /// When.
+        at: SimSeconds,
+        /// Money paid, 1e-4 units.
+        amount: i64,
+    },
+    /// A reading refused as implausible: a new open exception, or one more sighting of the
+    /// same value on the meter's open exception.
+    ReadingException {
+        /// Meter row id.
+        meter: i64,
+        /// The baseline it was compared with, Wh, and when that was read.
+        previous: Option<(i64, SimSeconds)>,
+        /// The refused value, Wh.
+        current: i64,
+        /// When it was received.
+        at: SimSeconds,
+        /// `backwards`, `jump`, `out_of_range`.
+        reason: &'static str,
+    },
+    /// A meter replaced: the change is recorded, the new meter's initial reading becomes the
+    /// baseline, the meter's open exceptions are resolved.
+    MeterReplaced {
+        /// Meter row id.
+        meter: i64,
+        /// When.
+        at: SimSeconds,
+        /// The old meter's last good reading, Wh.
+        previous: Option<i64>,
+        /// The old meter's final reading, Wh.
+        closing: i64,
+        /// The new meter's initial reading, Wh.
+        opening: i64,
+        /// Energy billed for the old meter's last part, Wh.
+        billed: i64,
+    },
     /// The next important-event index of a terminal still to store.
     EventPointer {
         /// Terminal row id.
@@ -206,6 +275,15 @@ impl Write {
             kind: kind.to_string(),
             detail: detail.to_string(),
         }
+    }
+
+    /// Whether the write records money (a payment, a token): its batch is committed with
+    /// `PRAGMA synchronous = FULL`.
+    pub fn is_money(&self) -> bool {
+        matches!(
+            self,
+            Write::Payment { .. } | Write::PaymentDecided { .. } | Write::Token { .. }
+        )
     }
 
     /// Carries the write out on `c` (inside the caller's transaction).
@@ -283,22 +361,12 @@ impl Write {
                 )?
                 .execute(params![id, meter, kind, at, reason, expires, via])?;
             }
-            Write::CommandDropped {
-                id,
-                meter,
-                kind,
-                at,
-                detail,
-                reason,
-                expires,
-                via,
-            } => {
+            Write::CommandRefused { id, at, detail } => {
                 c.prepare_cached(
-                    "INSERT INTO commands (id, meter_id, kind, status, attempts, created_at,
-                                           updated_at, detail, reason, expires_at, via)
-                     VALUES (?1, ?2, ?3, 'dropped', 0, ?4, ?4, ?5, ?6, ?7, ?8)",
+                    "UPDATE commands SET status = 'dropped', detail = ?2, updated_at = ?3
+                     WHERE id = ?1",
                 )?
-                .execute(params![id, meter, kind, at, detail, reason, expires, via])?;
+                .execute(params![id, detail, at])?;
                 c.prepare_cached(
                     "INSERT INTO jobs (command_id, reason, at) VALUES (?1, 'tracker_full', ?2)",
                 )?
@@ -368,6 +436,105 @@ impl Write {
                      VALUES (?1, ?2, 'offline', '{}')",
                 )?
                 .execute(params![at, terminal])?;
+            }
+            Write::Payment {
+                order_no,
+                customer,
+                amount,
+                channel,
+                at,
+                seq,
+                status,
+                reason,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO payments (order_no, customer_id, amount, channel, at, seq,
+                                           status, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    order_no, customer, amount, channel, at, seq, status, reason
+                ])?;
+            }
+            Write::PaymentDecided {
+                order_no,
+                seq,
+                status,
+                reason,
+            } => {
+                c.prepare_cached(
+                    "UPDATE payments SET seq = ?2, status = ?3, reason = ?4 WHERE order_no = ?1",
+                )?
+                .execute(params![order_no, seq, status, reason])?;
+            }
+            Write::Token {
+                meter,
+                order_no,
+                token,
+                tenths,
+                tid,
+                at,
+                amount,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![meter, order_no, token, tenths, tid, at, amount])?;
+            }
+            Write::ReadingException {
+                meter,
+                previous,
+                current,
+                at,
+                reason,
+            } => {
+                let seen = c
+                    .prepare_cached(
+                        "UPDATE reading_exceptions SET count = count + 1, last_at = ?3
+                         WHERE meter_id = ?1 AND status = 'open' AND current = ?2
+                           AND reason = ?4",
+                    )?
+                    .execute(params![meter, current, at, reason])?;
+                if seen == 0 {
+                    c.prepare_cached(
+                        "INSERT INTO reading_exceptions
+                           (meter_id, previous, previous_at, current, at, last_at, reason)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        meter,
+                        previous.map(|p| p.0),
+                        previous.map(|p| p.1),
+                        current,
+                        at,
+                        reason
+                    ])?;
+                }
+            }
+            Write::MeterReplaced {
+                meter,
+                at,
+                previous,
+                closing,
+                opening,
+                billed,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO meter_changes (meter_id, at, previous, closing, opening, billed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![meter, at, previous, closing, opening, billed])?;
+                c.prepare_cached(
+                    "UPDATE meters SET last_energy = ?2, last_read_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![meter, opening, at])?;
+                c.prepare_cached(
+                    "UPDATE reading_exceptions SET status = 'resolved', resolved_at = ?2,
+                            resolution = 'meter replaced'
+                     WHERE meter_id = ?1 AND status = 'open'",
+                )?
+                .execute(params![meter, at])?;
             }
             Write::EventPointer { terminal, pointer } => {
                 c.prepare_cached("UPDATE terminals SET event_ptr = ?2 WHERE id = ?1")?
