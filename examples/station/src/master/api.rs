@@ -1,11 +1,11 @@
 //! The operator HTTP API (axum, JSON, loopback). The table of endpoints is in the
 //! [module docs of `master`](super).
 //!
-//! Payments are idempotent by order number: the DB thread inserts the payment (unique
-//! `order_no`, next purchase count of the customer) and, once committed, forwards it to the
-//! core, which applies it to the engine with that purchase count (so the engine refuses it a
-//! second time too). A second request with the same order number answers `"duplicate"` with
-//! the first payment; the same order number for a different customer or amount is a 409.
+//! Payments are idempotent by order number: the API looks the order number up (a known
+//! one answers `"duplicate"` with its first outcome, or 409 for another customer or amount),
+//! checks the amount against the site's payment rules (422) and hands the payment to the
+//! core, whose engine decides; the answer comes once the payment row and the customer's new
+//! state are committed (see "Payments" in the [module docs of `master`](super)).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -46,7 +46,7 @@
 //!
 //! | method and path | body / query | answer |
 //! |---|---|---|
-//! | `POST /api/payments` | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "duplicate", seq, balance, …}` |
+//! | `POST /api/payments` | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "refused" \| "duplicate", reason?, seq?, balance, …}` |
 //! | `POST /api/tokens` | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order) |
 //! | `POST /api/guard` | `{customer, on}` | `{customer, guarded}` |
 //! | `GET /api/customers` | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
@@ -55,7 +55,9 @@
 //! | `GET /api/events` | `?customer=&kind=&after=&limit=` | the event log |
 //! | `GET /api/outbox` | `?customer=&limit=` | notifications (SMS) |
 //! | `GET /api/payments` | `?customer=` | payments |
-//! | `GET /api/readings` | `?meter=&limit=` | register readings |
+//! | `GET /api/readings` | `?meter=&after=&limit=` | register readings |
+//! | `GET /api/exceptions` | `?meter=&status=&after=&limit=` | readings refused as implausible (open / resolved) |
+//! | `POST /api/meters/{address}/replace` | `{final_kwh, initial_kwh}` | `{billed_kwh, previous_kwh, …}` |
 //! | `GET /api/terminals` | | online state, last seen, meters |
 //! | `GET /api/stats` | | frames in/out, requests, p50/p99 request latency, DB batches |
 //! | `POST /api/stats/reset` | | zeroes the counters |
@@ -81,7 +83,50 @@
 //! curl -s localhost:8376/api/stats
 //! ```
 //!
-//! Sending the same payment twice answers `"status": "duplicate"` and changes nothing.
+//! # Payments
+//!
+//! The customer's engine decides: a top-up with the customer's next purchase count. The
+//! payment row records the decision — `applied` with the purchase count it took, or `refused`
+//! with the engine's reason (hoarding limit, overflow) — in the same unit as the customer's
+//! new state. Only applied payments take a purchase count, so a refused payment never blocks
+//! later ones (also after a restart). Answers: `200 {status: "applied", seq, balance, …}`,
+//! `409 {status: "refused", reason, …}`; an amount that is not positive, has more decimals
+//! than the currency's minor unit (`[payments] minor_unit_digits`, default 2) or exceeds
+//! `[payments] max_amount` (default 5000.00) is `422 {status: "refused", reason}` and is not
+//! recorded. The same order number again answers `{status: "duplicate", outcome, reason?}`
+//! with the first decision (200 if it was applied, 409 if refused) and changes nothing; the
+//! same order number with another customer or amount is a 409. `503` means the payment was
+//! not recorded: retry with the same order number.
+//!
+//! # Durability
+//!
+//! Every input's writes form one unit ([`store::Unit`]), run in its own `SAVEPOINT` of the
+//! DB thread's batch transaction: a failing unit rolls back its own work only. API answers,
+//! commands handed to the tracker (hence to terminals) and the committed state of an account
+//! take effect only once the DB thread reports the batch committed; a unit that fails (write
+//! error, disk full, failed `COMMIT`) returns its customer to the last committed state and
+//! its originator hears of it (503). Batches with payments or tokens commit with
+//! `PRAGMA synchronous = FULL` (`db_full_sync_commits` in `GET /api/stats` counts commits
+//! whose setting, read back inside the transaction, was `FULL`), others with `NORMAL`. A
+//! second master on the same database file is refused: the first holds an exclusive lock on
+//! `<db>.lock` until it stops.
+//!
+//! # Readings
+//!
+//! A reading is billed only if plausible against the meter's last good reading: not
+//! backwards (a rollover of the 10^6 kWh register counts only when the previous value was
+//! within reach of the modulus), and at most the meter's maximum demand (`max_demand_kw` of
+//! the meter, else `[readings] max_demand_kw`, default 40 kW) × the elapsed time +
+//! `[readings] margin_kwh` (default 1 kWh). Anything else goes to `reading_exceptions`
+//! (`GET /api/exceptions`: meter, previous, current, first/last seen, count, reason
+//! `backwards` / `wrap` / `jump` / `out_of_range`, status `open` / `resolved`); it never
+//! moves the baseline and never bills, so the next genuine reading bills only the consumption
+//! since the last good one. A replaced meter is recorded with
+//! `POST /api/meters/{address}/replace {final_kwh, initial_kwh}`: the old meter's
+//! consumption from the last good reading to its final reading is billed once
+//! (`amikit_tariff::delta_across_change`), the new meter's initial reading becomes the
+//! baseline and the meter's open exceptions are resolved. (The meter keeps its address; a
+//! new address is refused, not supported yet.)
 //!
 //! # Conventions with the terminal
 //!
