@@ -249,7 +249,8 @@ async fn a_backwards_zero_read_is_an_exception_and_the_next_genuine_read_bills_o
  {
     let db = temp_db("zero-read");
     let address = "000000002501";
-    let site = one_meter_site(25, address, "100.00", "2210", "");
+    // 100 kW: the genuine 2 kWh read comes seconds after the last good one (fast clock).
+    let site = one_meter_site(25, address, "100.00", "2210", "max_demand_kw = \"100\"\n");
     let m = start(options(site, db)).await.unwrap();
     let fake = Fake::start(m.terminal_addr(), 25, &[(1, address, 2_210_000)]);
     read_as(&m, address, 2_210_000).await;
@@ -315,7 +316,7 @@ async fn a_jump_beyond_max_demand_is_an_exception() {
 async fn a_meter_replacement_bills_exactly_once_across_the_swap() {
     let db = temp_db("replace");
     let address = "000000002701";
-    let site = one_meter_site(27, address, "100.00", "1000", "");
+    let site = one_meter_site(27, address, "100.00", "1000", "max_demand_kw = \"1000\"\n");
     let m = start(options(site, db)).await.unwrap();
     let fake = Fake::start(m.terminal_addr(), 27, &[(1, address, 1_000_000)]);
     read_as(&m, address, 1_000_000).await;
