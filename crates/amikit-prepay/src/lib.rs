@@ -41,8 +41,8 @@ pub use snapshot::{
 pub use state::CreditState;
 pub use time::Timestamp;
 pub use tracker::{
-    CommandId, CommandStatus, JobReason, Outcome, Tracked, Tracker, TrackerConfig, TrackerError,
-    TrackerEvent,
+    CommandId, CommandStatus, Job, JobReason, MootReason, Outcome, Tracked, Tracker, TrackerConfig,
+    TrackerError, TrackerEvent,
 };
 
 /// The tariff crate this engine prices through (same version), for `Tariff`, `ChargeState`, ….
