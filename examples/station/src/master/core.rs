@@ -1002,7 +1002,11 @@ impl Core {
                     "engine_refused",
                     json!({"input": format!("{input:?}"), "reason": reason.to_string()}),
                 ),
-                Output::Persist(_) | Output::Relay(_) | Output::Alarm { .. } => {}
+                // The station feeds no relay position yet, so no mismatch is reported.
+                Output::Persist(_)
+                | Output::Relay(_)
+                | Output::Alarm { .. }
+                | Output::RelayMismatch { .. } => {}
             }
         }
         for c in commands {
@@ -1244,6 +1248,9 @@ impl Core {
                         queue.extend(more);
                     }
                 }
+                // The station does not call `link_down` or keep open jobs in the tracker yet
+                // (its jobs table is its own), so no job is reported moot.
+                TrackerEvent::JobMoot { .. } => {}
                 TrackerEvent::Retry {
                     id,
                     failures,
