@@ -1253,5 +1253,12 @@ fn recovery_is_conservative() {
 #[test]
 fn engine_state_fits_in_512_bytes() {
     let size = core::mem::size_of::<Engine>();
+    println!(
+        "Engine {size} B, Snapshot {} B, Output {} B, Outputs {} B, Tracker<u32, 16> {} B",
+        core::mem::size_of::<Snapshot>(),
+        core::mem::size_of::<Output>(),
+        core::mem::size_of::<amikit_prepay::Outputs>(),
+        core::mem::size_of::<amikit_prepay::Tracker<u32, 16>>()
+    );
     assert!(size <= 512, "Engine is {size} bytes");
 }
