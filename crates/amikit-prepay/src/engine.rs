@@ -73,9 +73,6 @@ struct Step {
     reported_close: bool,
     /// An accepted top-up: causes may only be lifted, never added, in this step.
     top_up: bool,
-    /// The credit state required a fee cut before the input (before guard / friendly
-    /// suppression).
-    fee_cut_before: bool,
     /// The relay was observed in the wrong position: re-issue the action it should be in.
     reissue: bool,
 }
@@ -347,7 +344,6 @@ impl Engine {
             flags_before: before.flags,
             reported_close: false,
             top_up: false,
-            fee_cut_before: self.fee_cut(),
             reissue: false,
         };
         let result = match input {
@@ -771,7 +767,6 @@ impl Engine {
         };
         step.reason = CloseReason::PowerUp;
         step.flags_before = snap.flags;
-        step.fee_cut_before = self.fee_cut();
         // Nothing can refuse the input from here on: the pricer gets its charging state back.
         if let Some(c) = &snap.charging {
             pricer.restore(c);
@@ -927,6 +922,9 @@ impl Engine {
         sink: &mut S,
     ) {
         let was_selectable = self.emergency_selectable_in(before);
+        // Whether the credit state required a fee cut before the input (the credit state is
+        // updated below; a top-up changes no flag).
+        let fee_cut_before = step.top_up && self.fee_cut();
         // Overload reclose.
         if let Some(until) = self.s.overload_until
             && now >= until
@@ -946,7 +944,7 @@ impl Engine {
         }
         if credit != CreditState::Alarm2 {
             self.s.flags &= !flags::ALARM2_RELEASED;
-        } else if step.top_up && (!step.fee_cut_before || step.force.is_some()) {
+        } else if step.top_up && (!fee_cut_before || step.force.is_some()) {
             // A payment that lands in alarm 2 never cuts: from a supplied state (overdraft in
             // use, alarm 2 already restored) it keeps the supply; a card top-up at the meter is
             // itself the card that restores an alarm-2 cut.

@@ -15,7 +15,9 @@
 //! [`Pricer::price`] or [`Pricer::standing`] is tentative, and the engine ends the step with
 //! exactly one [`Pricer::commit`] (the input was accepted) or [`Pricer::rollback`] (it was
 //! refused: the pricer's state must be exactly as before the step). Both pricers here keep a
-//! copy of the charging state from the first tentative charge of a step until then.
+//! copy of the persistent charging state ([`Charging`]) from the first tentative charge of a
+//! step until then; a rollback of [`TariffPricer`] also drops the cached unit price of the
+//! `ChargeState`, which the next charge rebuilds (charges are the same either way).
 //!
 //! **Charging state and power failures.** [`Pricer::charging`] hands the engine the persistent
 //! part of the pricer's state ([`Charging`]), which goes into every
@@ -191,16 +193,17 @@ impl ChargeWith for TariffSet {
 
 /// Prices through an `amikit-tariff` [`Tariff`] or [`TariffSet`] with the customer's
 /// [`ChargeState`] (time-of-use, steps, levies, CT/PT multiplier, standing charges, remainders
-/// carried), transactionally: the state before the first tentative charge of a step is kept
-/// until [`Pricer::commit`] or restored by [`Pricer::rollback`].
+/// carried), transactionally: the persistent state before the first tentative charge of a step
+/// is kept until [`Pricer::commit`] or restored by [`Pricer::rollback`].
 #[derive(Debug)]
 pub struct TariffPricer<'a, T: ?Sized> {
     /// The tariff.
     pub tariff: &'a T,
     /// The customer's charging state.
     pub state: &'a mut ChargeState,
-    /// The state before the first uncommitted charge.
-    saved: Option<ChargeState>,
+    /// The persistent part of the state before the first uncommitted charge (a rollback
+    /// drops the cached price, rebuilt on the next charge).
+    saved: Option<Charging>,
 }
 
 impl<'a, T: ChargeWith + ?Sized> TariffPricer<'a, T> {
@@ -215,7 +218,7 @@ impl<'a, T: ChargeWith + ?Sized> TariffPricer<'a, T> {
 
     fn save(&mut self) {
         if self.saved.is_none() {
-            self.saved = Some(self.state.clone());
+            self.saved = Some(Charging::of(self.state));
         }
     }
 }
@@ -239,7 +242,7 @@ impl<T: ChargeWith + ?Sized> Pricer for TariffPricer<'_, T> {
 
     fn rollback(&mut self) {
         if let Some(saved) = self.saved.take() {
-            *self.state = saved;
+            *self.state = saved.to_state();
         }
     }
 

@@ -182,18 +182,12 @@ pub enum RecoverError {
     NoIntactCopy(usize),
 }
 
-/// CRC-32/ISO-HDLC (reflected, polynomial 0xEDB88320, init and xor-out 0xFFFFFFFF), bitwise: no
-/// table, small code.
+/// CRC-32/ISO-HDLC (reflected, polynomial 0xEDB88320, init and xor-out 0xFFFFFFFF), the CRC of
+/// zip and Ethernet, table-driven by the `crc` crate.
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
 fn crc32(data: &[u8]) -> u32 {
-    let mut crc = u32::MAX;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
+    CRC32.checksum(data)
 }
 
 fn relay_code(r: RelayState) -> u8 {

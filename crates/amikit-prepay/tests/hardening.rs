@@ -597,8 +597,18 @@ fn a_refused_consumption_leaves_the_charging_state_untouched() {
         }]
     );
     assert_eq!(e, before);
-    assert_eq!(state, state_before);
+    // Exactly as it was (its cached unit price aside, which the next charge rebuilds) …
+    assert_eq!(Charging::of(&state), Charging::of(&state_before));
     assert_eq!(state.period_energy(), Energy::from_wh(7));
+    // … so the next accepted charge is the one an untouched state makes.
+    let mut reference = state_before;
+    let at = amikit_prepay::tariff::DateTime::new(2026, 1, 7, 10, 2, 0).unwrap();
+    let e1 = Energy::from_wh(1234);
+    assert_eq!(
+        tariff.charge(&mut state, at, e1).unwrap(),
+        tariff.charge(&mut reference, at, e1).unwrap()
+    );
+    assert_eq!(state, reference);
 }
 
 // ---- 5. the overload hold survives a power failure ------------------------------------------
