@@ -420,20 +420,20 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 Charging::of(&pricer.state),
             ));
         }
-        if is_power_up && !rejected {
-            if was_down
-                && undamaged
-                && at_power_down.is_some_and(|(b, d, p, c)| {
-                    (
-                        e.balance(),
-                        e.debt(),
-                        e.purchases(),
-                        Charging::of(&pricer.state),
-                    ) != (b, d, p, c)
-                })
-            {
-                return fail("an undamaged power-up restores the power-down state exactly");
-            }
+        if is_power_up
+            && !rejected
+            && was_down
+            && undamaged
+            && at_power_down.is_some_and(|(b, d, p, c)| {
+                (
+                    e.balance(),
+                    e.debt(),
+                    e.purchases(),
+                    Charging::of(&pricer.state),
+                ) != (b, d, p, c)
+            })
+        {
+            return fail("an undamaged power-up restores the power-down state exactly");
         }
         // 11. A top-up never opens the relay.
         if top_up {
