@@ -69,6 +69,8 @@ struct Step {
     guard_command: Option<CommandKind>,
     /// Persistent flags before the input (after a power-up: the restored ones).
     flags_before: u8,
+    /// Emergency credit was selectable before the input.
+    was_selectable: bool,
     /// Master station: the meter reported the customer's close; emit no command for it.
     reported_close: bool,
     /// An accepted top-up: causes may only be lifted, never added, in this step.
@@ -175,15 +177,19 @@ impl Engine {
     }
 
     const fn available_of(&self, s: &State) -> Money {
+        self.available_with(s.balance, s.debt)
+    }
+
+    const fn available_with(&self, balance: Money, debt: Money) -> Money {
         if self
             .config
             .policy
             .debt_recovery
             .debt_counts_against_credit()
         {
-            Money::from_raw(s.balance.raw().saturating_sub(s.debt.raw()))
+            Money::from_raw(balance.raw().saturating_sub(debt.raw()))
         } else {
-            s.balance
+            balance
         }
     }
 
@@ -323,7 +329,6 @@ impl Engine {
         pricer: &mut P,
         sink: &mut S,
     ) {
-        let before = self.s;
         let kind = input.kind();
         if self.s.down && !matches!(input, Input::PowerUp(_)) {
             sink.push(Output::Reject {
@@ -341,7 +346,8 @@ impl Engine {
             important: false,
             overload_tripped: false,
             guard_command: None,
-            flags_before: before.flags,
+            flags_before: self.s.flags,
+            was_selectable: self.emergency_selectable(),
             reported_close: false,
             top_up: false,
             reissue: false,
@@ -385,12 +391,13 @@ impl Engine {
         match result {
             Ok(()) => {
                 pricer.commit();
-                self.finish(now, &before, &step, pricer, sink);
+                self.finish(now, &step, pricer, sink);
             }
             Err(reason) => {
-                // Refused: nothing changes, the pricer's tentative charges included.
+                // Refused: nothing changes, the pricer's tentative charges included. Every
+                // refusal above happens before the input changes the state (the property tests
+                // and the fuzz target check that a refused input leaves the engine equal).
                 pricer.rollback();
-                self.s = before;
                 sink.push(Output::Reject {
                     input: kind,
                     reason,
@@ -538,15 +545,15 @@ impl Engine {
             )
             .map_err(|_| Rejection::Overflow)?;
         balance.checked_sub(debt).map_err(|_| Rejection::Overflow)?;
-        self.s.balance = balance;
-        self.s.debt = debt;
         // The hoarding limit applies to the credit the thresholds see, after the top-up.
-        let net = self.available();
+        let net = self.available_with(balance, debt);
         if let Some(limit) = self.config.limits.hoarding
             && net > limit
         {
             return Err(Rejection::Hoarding { limit });
         }
+        self.s.balance = balance;
+        self.s.debt = debt;
         self.accept_id(id);
         step.may_exit_exhausted = true;
         step.important = true;
@@ -916,12 +923,11 @@ impl Engine {
     fn finish<P: Pricer + ?Sized, S: Sink<Output>>(
         &mut self,
         now: Timestamp,
-        before: &State,
         step: &Step,
         pricer: &P,
         sink: &mut S,
     ) {
-        let was_selectable = self.emergency_selectable_in(before);
+        let was_selectable = step.was_selectable;
         // Whether the credit state required a fee cut before the input (the credit state is
         // updated below; a top-up changes no flag).
         let fee_cut_before = step.top_up && self.fee_cut();
