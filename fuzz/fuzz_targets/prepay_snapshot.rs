@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     for chunk in data.chunks(len) {
         if let Ok(s) = Snapshot::from_bytes(chunk) {
             assert!(s.verify());
-            if len == SNAPSHOT_LEN {
+            if chunk.len() == SNAPSHOT_LEN {
                 assert_eq!(&s.to_bytes()[..], chunk);
             } else {
                 assert_eq!(s.charging, None);
