@@ -1,7 +1,9 @@
 //! Arbitrary event sequences through the charge-control engine (every profile), checking the
 //! invariants of `amikit_prepay::fuzzing::check` after every step: money conserved, wallet
 //! floor, guard, hard-cut hysteresis, anti-replay, hoarding, expired commands, restore after
-//! payment, relay ⇔ causes, snapshots, recovery after power failure.
+//! payment, relay ⇔ causes, snapshots (with the charging state), recovery after power failure,
+//! power-down, **a top-up never opens the relay**, a refused input leaves the pricer untouched,
+//! relay-position mismatches, debt-recovery policies.
 #![no_main]
 
 use amikit_prepay::fuzzing::{Step, check};

@@ -1,17 +1,30 @@
 //! Untrusted snapshot bytes (EEPROM contents after a power failure): parsing never panics, a
-//! parsed snapshot re-encodes to the same bytes, and recovery from any set of copies never
-//! panics and returns a sealed snapshot with the highest counters of the intact copies.
+//! parsed snapshot re-encodes to the same bytes (version 2) or reseals into a version-2 form
+//! that parses back to it (version 1), and recovery from any set of copies never panics and
+//! returns a sealed snapshot with the highest counters of the intact copies.
 #![no_main]
 
-use amikit_prepay::{SNAPSHOT_LEN, Snapshot, recover};
+use amikit_prepay::{SNAPSHOT_LEN, SNAPSHOT_V1_LEN, Snapshot, recover};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut copies = Vec::new();
-    for chunk in data.chunks(SNAPSHOT_LEN) {
+    // The first byte picks the record length: version 2 or version 1.
+    let (len, data) = match data.split_first() {
+        Some((b, rest)) if b & 1 == 1 => (SNAPSHOT_V1_LEN, rest),
+        Some((_, rest)) => (SNAPSHOT_LEN, rest),
+        None => (SNAPSHOT_LEN, data),
+    };
+    for chunk in data.chunks(len) {
         if let Ok(s) = Snapshot::from_bytes(chunk) {
             assert!(s.verify());
-            assert_eq!(&s.to_bytes()[..], chunk);
+            if chunk.len() == SNAPSHOT_LEN {
+                assert_eq!(&s.to_bytes()[..], chunk);
+            } else {
+                assert_eq!(s.charging, None);
+                assert_eq!(s.overload_until, None);
+            }
+            assert_eq!(Snapshot::from_bytes(&s.to_bytes()), Ok(s));
             copies.push(s);
         }
     }

@@ -212,8 +212,12 @@ enum What {
     Load { watts: u32 },
     /// Parameter changes (same fields as `params`).
     Param(ParamsDef),
-    /// Power failure and power-up: the engine restarts from the snapshots it asked to persist.
+    /// Power failure and power-up: the engine persists a final snapshot (power-down), loses
+    /// its RAM (the tariff charging state too) and restarts from the snapshots it asked to
+    /// persist.
     PowerCycle,
+    /// The relay position read back from the meter (status word 3, relay bit).
+    Relay { closed: bool },
 }
 
 fn friendly(def: &FriendlyDef) -> Result<Option<FriendlyCalendar>, CliError> {
@@ -349,7 +353,8 @@ fn inputs(what: &What, at: Timestamp, i: usize) -> Result<Vec<Input>, CliError> 
         })],
         What::Load { watts } => vec![Input::Load { watts: *watts }],
         What::Param(def) => params(def)?.into_iter().map(Input::SetParam).collect(),
-        What::PowerCycle => Vec::new(), // handled by the caller
+        What::PowerCycle => vec![Input::PowerDown], // the power-up is added by the caller
+        What::Relay { closed } => vec![Input::RelayPosition { closed: *closed }],
     })
 }
 
@@ -380,6 +385,8 @@ fn describe(what: &What) -> String {
         What::Load { watts } => format!("load {watts} W"),
         What::Param(_) => "parameter change".into(),
         What::PowerCycle => "power failure, power-up".into(),
+        What::Relay { closed: true } => "relay seen closed".into(),
+        What::Relay { closed: false } => "relay seen open".into(),
     }
 }
 
@@ -421,6 +428,20 @@ fn output_text(o: &Output) -> String {
         Output::Notify(n) => format!("notify: {}", notify_text(n)),
         Output::Record(r) => record_text(r),
         Output::Persist(s) => format!("persist snapshot #{}", s.generation),
+        Output::RelayMismatch {
+            commanded,
+            observed,
+            reissued,
+        } => format!(
+            "RELAY MISMATCH: commanded {}, seen {}{}",
+            commanded.name(),
+            observed.name(),
+            if *reissued {
+                "; re-issued"
+            } else {
+                "; not re-issued again: needs a person"
+            }
+        ),
         Output::Reject { reason, .. } => format!("REJECTED: {reason}"),
     }
 }
@@ -458,9 +479,10 @@ fn record_text(r: &Record) -> String {
             id,
             source,
             repaid,
+            debt,
             net,
         } => format!(
-            "top-up {amount} {} from {} accepted: debt repaid {repaid}, net {net}",
+            "top-up {amount} {} from {} accepted: debt repaid {repaid} (debt left {debt}), credit {net}",
             id_text(id),
             source_name(*source)
         ),
@@ -503,7 +525,9 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
     let profile = Profile::from(a.profile);
     let mut config = profile.config();
     for p in params(&file.params)? {
-        config.apply(p);
+        config
+            .apply(p)
+            .map_err(|e| CliError::new(format!("params: {e}")))?;
     }
     let mut engine = Engine::new(config, file.opening_balance)
         .map_err(|e| CliError::new(format!("params: {e}")))?
@@ -537,26 +561,35 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
         }
         last = Some(ev.at);
         let now = Timestamp::from_datetime(ev.at);
-        let mut inputs = inputs(&ev.what, now, i)?;
-        if matches!(ev.what, What::PowerCycle) {
-            match recover(slots.iter().flatten()) {
-                Ok(s) => inputs.push(Input::PowerUp(s)),
-                Err(e) => {
-                    return Err(CliError::new(format!(
-                        "event {}: power cycle before anything was persisted ({e})",
-                        i + 1
-                    )));
-                }
-            }
-        }
         let mut outs: Vec<Output> = Vec::new();
-        for input in inputs {
+        for input in inputs(&ev.what, now, i)? {
             let mut pricer = TariffPricer::new(&tariff, &mut state);
             engine.handle(now, input, &mut pricer, &mut outs);
         }
-        for o in &outs {
+        let mut stored = 0;
+        if matches!(ev.what, What::PowerCycle) {
+            for o in &outs {
+                if let Output::Persist(s) = o {
+                    slots = [Some(*s), slots.first().copied().flatten()];
+                }
+            }
+            stored = outs.len();
+            // The RAM is gone: the engine and the charging state come back from the EEPROM.
+            let s = recover(slots.iter().flatten()).map_err(|e| {
+                CliError::new(format!(
+                    "event {}: power cycle before anything was persisted ({e})",
+                    i + 1
+                ))
+            })?;
+            state = ChargeState::new();
+            let mut pricer = TariffPricer::new(&tariff, &mut state);
+            engine.handle(now, Input::PowerUp(s), &mut pricer, &mut outs);
+        }
+        for (k, o) in outs.iter().enumerate() {
             match o {
-                Output::Persist(s) => slots = [Some(*s), slots.first().copied().flatten()],
+                Output::Persist(s) if k >= stored => {
+                    slots = [Some(*s), slots.first().copied().flatten()];
+                }
                 Output::Notify(Notification::Cut { .. }) => cuts += 1,
                 Output::Notify(Notification::Restored) => restores += 1,
                 Output::Reject { .. } => rejections += 1,

@@ -62,6 +62,7 @@ impl Profile {
                 local_top_up_closes: true,
                 overdraft_needs_selection: true,
                 persist_every: 120,
+                debt_recovery: DebtRecovery::All,
             },
             Self::StateGridRemote => Policy {
                 actuation: Actuation::Commands,
@@ -69,6 +70,7 @@ impl Profile {
                 local_top_up_closes: false,
                 overdraft_needs_selection: false,
                 persist_every: 120,
+                debt_recovery: DebtRecovery::All,
             },
             Self::Iec62055 => Policy {
                 actuation: Actuation::Relay,
@@ -76,6 +78,7 @@ impl Profile {
                 local_top_up_closes: false,
                 overdraft_needs_selection: true,
                 persist_every: 120,
+                debt_recovery: DebtRecovery::All,
             },
         }
     }
@@ -84,12 +87,13 @@ impl Profile {
     ///
     /// | profile | alarm 1 | alarm 2 | overdraft | EC threshold | reconnect | hoarding | overload |
     /// |---|---|---|---|---|---|---|---|
-    /// | State Grid local | 10.00 | 2.00 | 10.00 | — | 0.00 | 9999.99 | 6 kW, 10 s, reclose 60 s |
+    /// | State Grid local | 10.00 | 2.00 | 10.00 | — | 2.00 | 9999.99 | 6 kW, 10 s, reclose 60 s |
     /// | State Grid remote | 10.00 | — | — | — | 0.00 | — | — |
     /// | IEC 62055 / UK | 2.00 | — | 5.00 (EC) | 1.00 | 0.00 | 250.00 | — |
     ///
     /// Defaults seen in State Grid tooling: alarm 1 10 元, hoarding 9999.99 or 10 000, overdraft
-    /// 10.00 (`payment-domain.md` §2.2); UK amounts are illustrative (E470-style EC of £5 at a
+    /// 10.00, reconnect threshold 2.00 (合闸允许金额限值, DL/T 645-2007 DI 04001005; it must not be
+    /// below alarm 2, see [`Config::validate`]); UK amounts are illustrative (E470-style EC of £5 at a
     /// £1 threshold). The UK profile has a friendly-credit calendar of 16:00–08:00, Saturday
     /// and Sunday.
     #[must_use]
@@ -101,7 +105,7 @@ impl Profile {
                 alarm2: m(20_000),
                 overdraft: m(100_000),
                 emergency_threshold: None,
-                reconnect: Money::ZERO,
+                reconnect: Money::from_raw(20_000),
                 hoarding: m(99_999_900),
             },
             Self::StateGridRemote => Limits {
@@ -188,6 +192,61 @@ pub struct Policy {
     pub overdraft_needs_selection: bool,
     /// Seconds between periodic snapshots while money changes (CHINT saves every 2 min).
     pub persist_every: u32,
+    /// How much of each top-up repays debt, and so which figure the thresholds apply to.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub debt_recovery: DebtRecovery,
+}
+
+/// How a top-up repays debt (usage the wallet could not take: guard, friendly credit, the last
+/// quantum before a trip, a master station's late readings).
+///
+/// * [`All`](DebtRecovery::All) (the default; State Grid: a top-up first repays the overdraft,
+///   only the excess reaches the remaining-money register): the debt is owed now, so the
+///   thresholds apply to the credit **net of debt** (`balance − debt`).
+/// * [`PercentOfTopUp`](DebtRecovery::PercentOfTopUp) and
+///   [`FixedPerTopUp`](DebtRecovery::FixedPerTopUp) (UK practice, the ZigBee SE 1.2
+///   Prepayment cluster's debt-recovery "balance percentage"): the debt is arrears collected a
+///   share at a time; the rest of every top-up reaches the wallet, and the thresholds apply to
+///   the **wallet** alone. A customer in debt who pays gets credit (and supply) at once.
+///
+/// [`Engine::available`](crate::Engine::available) is the figure the thresholds apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum DebtRecovery {
+    /// Every top-up repays the whole debt before anything reaches the wallet.
+    #[default]
+    All,
+    /// Every top-up repays at most this percentage of its amount (1–100), rounded **down** to
+    /// the money quantum (in the customer's favour), and never more than the debt.
+    PercentOfTopUp(u8),
+    /// Every top-up repays at most this amount (positive), and never more than the debt.
+    FixedPerTopUp(Money),
+}
+
+impl DebtRecovery {
+    /// The part of a top-up of `amount` (positive) that repays `debt` (not negative):
+    /// `min(share, amount, debt)`.
+    #[must_use]
+    pub fn repayment(self, amount: Money, debt: Money) -> Money {
+        let share = match self {
+            Self::All => amount,
+            Self::PercentOfTopUp(p) => {
+                // amount × p / 100, rounded down: |amount| < 2^63 and p ≤ 255 fit in i128.
+                let raw = i128::from(amount.raw()) * i128::from(p) / 100;
+                Money::from_raw(i64::try_from(raw).unwrap_or(i64::MAX))
+            }
+            Self::FixedPerTopUp(m) => m,
+        };
+        share.min(amount).min(debt).max(Money::ZERO)
+    }
+
+    /// Whether the debt counts against the credit the thresholds apply to (only with
+    /// [`All`](DebtRecovery::All)).
+    #[must_use]
+    pub const fn debt_counts_against_credit(self) -> bool {
+        matches!(self, Self::All)
+    }
 }
 
 /// Money thresholds. "Disabled" is `None`, never a magic zero (`payment-domain.md` §2.2).
@@ -365,12 +424,62 @@ pub enum ConfigError {
     /// A friendly window minute outside 0..1440.
     #[error("friendly window minute {0} out of range")]
     WindowMinute(u16),
+    /// The emergency-credit threshold is above alarm 1: emergency credit would be offered to a
+    /// customer who has not even been warned of low credit.
+    #[error("emergency threshold {threshold} is above alarm 1 {alarm1}")]
+    EmergencyAboveAlarm1 {
+        /// The emergency-credit threshold.
+        threshold: Money,
+        /// Alarm 1.
+        alarm1: Money,
+    },
+    /// The reconnect threshold is below alarm 2: a top-up that passes the reconnect threshold
+    /// would leave the customer in the alarm-2 cut (which a master station cannot lift for the
+    /// customer at all).
+    #[error("reconnect threshold {reconnect} is below alarm 2 {alarm2}")]
+    ReconnectBelowAlarm2 {
+        /// The reconnect threshold.
+        reconnect: Money,
+        /// Alarm 2.
+        alarm2: Money,
+    },
+    /// The reconnect threshold is at or above the hoarding limit: no top-up can ever take the
+    /// credit above it, so a customer in the hard cut could never reconnect by paying.
+    #[error("reconnect threshold {reconnect} is not below the hoarding limit {hoarding}")]
+    ReconnectNotBelowHoarding {
+        /// The reconnect threshold.
+        reconnect: Money,
+        /// The hoarding limit.
+        hoarding: Money,
+    },
+    /// An overdraft that must be selected by the customer at the meter, in the master-station
+    /// profile: the station never sees that button, so the overdraft could never be used and
+    /// zero would cut like the hard cut.
+    #[error("an overdraft that needs the customer's selection cannot be used by a master station")]
+    OverdraftNotSelectable,
+    /// A debt-recovery policy that never recovers debt (0 %, more than 100 %, or a fixed
+    /// amount that is not positive).
+    #[error("invalid debt recovery {0:?}")]
+    DebtRecovery(DebtRecovery),
 }
 
 impl Config {
-    /// Sets the parameter `p` (no validation: see [`Config::validate`]). What
+    /// Sets the parameter `p` if the configuration stays valid ([`Config::validate`]). What
     /// [`Input::SetParam`](crate::Input::SetParam) changes in a running engine.
-    pub fn apply(&mut self, p: crate::input::Param) {
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the changed configuration; `self` is then unchanged.
+    pub fn apply(&mut self, p: crate::input::Param) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        next.set(p);
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Sets the parameter `p` without validation.
+    fn set(&mut self, p: crate::input::Param) {
         use crate::input::Param;
         let l = &mut self.limits;
         match p {
@@ -382,10 +491,34 @@ impl Config {
             Param::Hoarding(v) => l.hoarding = v,
             Param::Overload(v) => self.overload = v,
             Param::Friendly(v) => self.friendly = v,
+            Param::DebtRecovery(v) => self.policy.debt_recovery = v,
         }
     }
 
-    /// Checks the configuration.
+    /// Checks the configuration: refuses every combination of thresholds that can trap a
+    /// customer or that the engine cannot honour. The rules, in the order they are checked:
+    ///
+    /// 1. No money threshold or limit is negative ([`ConfigError::Negative`]): alarm 1, alarm 2,
+    ///    overdraft, emergency threshold, reconnect, hoarding (DL/T 645-2007 carries them as
+    ///    unsigned `XXXXXX.XX`). A negative reconnect threshold would let a top-up "lift" the
+    ///    hard cut into a cut at zero.
+    /// 2. Alarm 2 ≤ alarm 1 ([`ConfigError::AlarmOrder`]): the warning comes before the cut.
+    /// 3. An emergency threshold needs an overdraft ([`ConfigError::ThresholdWithoutOverdraft`]).
+    /// 4. Emergency threshold ≤ alarm 1 ([`ConfigError::EmergencyAboveAlarm1`]).
+    /// 5. Reconnect ≥ alarm 2 ([`ConfigError::ReconnectBelowAlarm2`]): leaving the hard cut
+    ///    (`credit > reconnect`) must also leave every fee cut. Below zero is rule 1, so a
+    ///    top-up that lifts the hard cut never lands in the cut at zero either.
+    /// 6. Reconnect < hoarding ([`ConfigError::ReconnectNotBelowHoarding`]): a top-up is refused
+    ///    when it would take the credit above the hoarding limit, so with reconnect ≥ hoarding
+    ///    no payment could ever end the hard cut.
+    /// 7. The master-station profile ([`Actuation::Commands`]) cannot use an overdraft that the
+    ///    customer must select at the meter ([`ConfigError::OverdraftNotSelectable`]).
+    /// 8. A debt-recovery policy recovers something: 1–100 % or a positive amount
+    ///    ([`ConfigError::DebtRecovery`]).
+    /// 9. An overload limit is positive, friendly-window minutes are inside the day.
+    ///
+    /// The wallet's floor is minus the overdraft limit by construction, the same level as the
+    /// hard cut, so it can never sit above the cut.
     ///
     /// # Errors
     ///
@@ -397,6 +530,7 @@ impl Config {
             (LimitField::Alarm2, l.alarm2),
             (LimitField::Overdraft, l.overdraft),
             (LimitField::EmergencyThreshold, l.emergency_threshold),
+            (LimitField::Reconnect, Some(l.reconnect)),
             (LimitField::Hoarding, l.hoarding),
         ] {
             if v.is_some_and(Money::is_negative) {
@@ -410,6 +544,42 @@ impl Config {
         }
         if l.emergency_threshold.is_some() && l.overdraft.is_none() {
             return Err(ConfigError::ThresholdWithoutOverdraft);
+        }
+        if let (Some(threshold), Some(alarm1)) = (l.emergency_threshold, l.alarm1)
+            && threshold > alarm1
+        {
+            return Err(ConfigError::EmergencyAboveAlarm1 { threshold, alarm1 });
+        }
+        if let Some(alarm2) = l.alarm2
+            && l.reconnect < alarm2
+        {
+            return Err(ConfigError::ReconnectBelowAlarm2 {
+                reconnect: l.reconnect,
+                alarm2,
+            });
+        }
+        if let Some(hoarding) = l.hoarding
+            && l.reconnect >= hoarding
+        {
+            return Err(ConfigError::ReconnectNotBelowHoarding {
+                reconnect: l.reconnect,
+                hoarding,
+            });
+        }
+        if self.policy.actuation == Actuation::Commands
+            && self.policy.overdraft_needs_selection
+            && l.overdraft.is_some_and(Money::is_positive)
+        {
+            return Err(ConfigError::OverdraftNotSelectable);
+        }
+        let recovery = self.policy.debt_recovery;
+        let recovers = match recovery {
+            DebtRecovery::All => true,
+            DebtRecovery::PercentOfTopUp(p) => (1..=100).contains(&p),
+            DebtRecovery::FixedPerTopUp(m) => m.is_positive(),
+        };
+        if !recovers {
+            return Err(ConfigError::DebtRecovery(recovery));
         }
         if self.overload.is_some_and(|o| o.limit_w == 0) {
             return Err(ConfigError::OverloadLimit);

@@ -11,7 +11,7 @@ use crate::output::{
 };
 use crate::pricer::{PriceError, Pricer};
 use crate::sink::Sink;
-use crate::snapshot::{Snapshot, flags};
+use crate::snapshot::{Charging, Snapshot, flags};
 use crate::state::CreditState;
 use crate::time::Timestamp;
 
@@ -44,6 +44,8 @@ struct State {
     friendly: bool,
     /// Money changed since the last snapshot.
     dirty: bool,
+    /// Powered down: only a power-up is accepted.
+    down: bool,
 }
 
 /// How the current input wants the relay treated when a cause is lifted.
@@ -67,8 +69,14 @@ struct Step {
     guard_command: Option<CommandKind>,
     /// Persistent flags before the input (after a power-up: the restored ones).
     flags_before: u8,
+    /// Emergency credit was selectable before the input.
+    was_selectable: bool,
     /// Master station: the meter reported the customer's close; emit no command for it.
     reported_close: bool,
+    /// An accepted top-up: causes may only be lifted, never added, in this step.
+    top_up: bool,
+    /// The relay was observed in the wrong position: re-issue the action it should be in.
+    reissue: bool,
 }
 
 /// The charge-control engine: balance, credit state, relay causes, guard, emergency and friendly
@@ -115,6 +123,7 @@ impl Engine {
                 alarm: None,
                 friendly: false,
                 dirty: false,
+                down: false,
             },
         };
         // An opening debt beyond the overdraft limit is debt, not wallet.
@@ -122,7 +131,7 @@ impl Engine {
             e.s.balance = balance;
             e.s.debt = debt;
         }
-        e.s.credit = e.classify(e.net());
+        e.s.credit = e.classify(e.available());
         Ok(e)
     }
 
@@ -152,10 +161,36 @@ impl Engine {
         self.s.debt
     }
 
-    /// Credit net of debt: `balance − debt`, the figure the thresholds apply to.
+    /// Credit net of debt: `balance − debt` (what the account is worth).
     #[must_use]
     pub const fn net(&self) -> Money {
         Money::from_raw(self.s.balance.raw().saturating_sub(self.s.debt.raw()))
+    }
+
+    /// The credit the thresholds apply to: [`Engine::net`] with
+    /// [`DebtRecovery::All`](crate::DebtRecovery::All) (the debt is owed now), the wallet
+    /// ([`Engine::balance`]) with a partial debt-recovery policy (the debt is arrears collected
+    /// from top-ups).
+    #[must_use]
+    pub const fn available(&self) -> Money {
+        self.available_of(&self.s)
+    }
+
+    const fn available_of(&self, s: &State) -> Money {
+        self.available_with(s.balance, s.debt)
+    }
+
+    const fn available_with(&self, balance: Money, debt: Money) -> Money {
+        if self
+            .config
+            .policy
+            .debt_recovery
+            .debt_counts_against_credit()
+        {
+            Money::from_raw(balance.raw().saturating_sub(debt.raw()))
+        } else {
+            balance
+        }
     }
 
     /// The credit state.
@@ -227,9 +262,34 @@ impl Engine {
         self.s.overload_until.is_some()
     }
 
-    /// The persistent state as a sealed snapshot taken at `now`.
+    /// When an overload trip in force lets the relay reclose.
+    #[must_use]
+    pub const fn overload_until(&self) -> Option<Timestamp> {
+        self.s.overload_until
+    }
+
+    /// Whether the engine was powered down ([`Input::PowerDown`]) and waits for
+    /// [`Input::PowerUp`].
+    #[must_use]
+    pub const fn powered_down(&self) -> bool {
+        self.s.down
+    }
+
+    /// The persistent engine state as a sealed snapshot taken at `now`, without a charging
+    /// state (see [`Engine::snapshot_with`]).
     #[must_use]
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
+        self.snapshot_of(now, None)
+    }
+
+    /// The persistent state as a sealed snapshot taken at `now`, with `pricer`'s charging
+    /// state ([`Pricer::charging`]): what [`Output::Persist`] carries.
+    #[must_use]
+    pub fn snapshot_with<P: Pricer + ?Sized>(&self, now: Timestamp, pricer: &P) -> Snapshot {
+        self.snapshot_of(now, pricer.charging())
+    }
+
+    fn snapshot_of(&self, now: Timestamp, charging: Option<Charging>) -> Snapshot {
         Snapshot {
             generation: self.s.generation,
             taken_at: now,
@@ -241,6 +301,8 @@ impl Engine {
             alarm: self.s.alarm,
             last_sequence: self.s.last_sequence,
             last_order: self.s.last_order,
+            overload_until: self.s.overload_until,
+            charging,
             checksum: 0,
         }
         .sealed()
@@ -267,8 +329,14 @@ impl Engine {
         pricer: &mut P,
         sink: &mut S,
     ) {
-        let before = self.s;
         let kind = input.kind();
+        if self.s.down && !matches!(input, Input::PowerUp(_)) {
+            sink.push(Output::Reject {
+                input: kind,
+                reason: Rejection::PoweredDown,
+            });
+            return;
+        }
         let mut step = Step {
             may_exit_exhausted: false,
             fee_manual: self.config.policy.reconnect == Reconnect::Manual,
@@ -278,8 +346,11 @@ impl Engine {
             important: false,
             overload_tripped: false,
             guard_command: None,
-            flags_before: before.flags,
+            flags_before: self.s.flags,
+            was_selectable: self.emergency_selectable(),
             reported_close: false,
+            top_up: false,
+            reissue: false,
         };
         let result = match input {
             Input::Consume { energy } => self.consume(now, energy, pricer, sink),
@@ -307,12 +378,26 @@ impl Engine {
                 Ok(())
             }
             Input::SetParam(p) => self.set_param(p, &mut step, sink),
-            Input::PowerUp(snap) => self.power_up(now, &snap, &mut step, sink),
+            Input::PowerUp(snap) => self.power_up(now, &snap, &mut step, pricer, sink),
+            Input::PowerDown => {
+                self.power_down(now, pricer, sink);
+                return;
+            }
+            Input::RelayPosition { closed } => {
+                self.relay_position(closed, &mut step, sink);
+                Ok(())
+            }
         };
         match result {
-            Ok(()) => self.finish(now, &before, &step, sink),
+            Ok(()) => {
+                pricer.commit();
+                self.finish(now, &step, pricer, sink);
+            }
             Err(reason) => {
-                self.s = before;
+                // Refused: nothing changes, the pricer's tentative charges included. Every
+                // refusal above happens before the input changes the state (the property tests
+                // and the fuzz target check that a refused input leaves the engine equal).
+                pricer.rollback();
                 sink.push(Output::Reject {
                     input: kind,
                     reason,
@@ -439,16 +524,12 @@ impl Engine {
         if !amount.is_positive() {
             return Err(Rejection::InvalidAmount);
         }
-        let net = self
-            .net()
-            .checked_add(amount)
-            .map_err(|_| Rejection::Overflow)?;
-        if let Some(limit) = self.config.limits.hoarding
-            && net > limit
-        {
-            return Err(Rejection::Hoarding { limit });
-        }
-        let repaid = amount.min(self.s.debt);
+        // The debt-recovery policy decides how much of it repays debt; the rest is credit.
+        let repaid = self
+            .config
+            .policy
+            .debt_recovery
+            .repayment(amount, self.s.debt);
         let debt = self
             .s
             .debt
@@ -463,11 +544,20 @@ impl Engine {
                     .map_err(|_| Rejection::Overflow)?,
             )
             .map_err(|_| Rejection::Overflow)?;
+        balance.checked_sub(debt).map_err(|_| Rejection::Overflow)?;
+        // The hoarding limit applies to the credit the thresholds see, after the top-up.
+        let net = self.available_with(balance, debt);
+        if let Some(limit) = self.config.limits.hoarding
+            && net > limit
+        {
+            return Err(Rejection::Hoarding { limit });
+        }
         self.s.balance = balance;
         self.s.debt = debt;
         self.accept_id(id);
         step.may_exit_exhausted = true;
         step.important = true;
+        step.top_up = true;
         step.reason = CloseReason::Payment;
         if source.is_local() && self.config.policy.local_top_up_closes {
             step.fee_manual = false;
@@ -478,6 +568,7 @@ impl Engine {
             id,
             source,
             repaid,
+            debt,
             net,
         }));
         sink.push(Output::Notify(Notification::PaymentReceived {
@@ -512,7 +603,7 @@ impl Engine {
         sink.push(Output::Record(Record::Refund {
             amount,
             id,
-            net: self.net(),
+            net: self.available(),
         }));
         Ok(())
     }
@@ -595,7 +686,7 @@ impl Engine {
         }));
         if r.kind == CommandKind::Alarm {
             sink.push(Output::Notify(Notification::PaymentReminder {
-                net: self.net(),
+                net: self.available(),
             }));
         }
         Ok(())
@@ -631,8 +722,7 @@ impl Engine {
         sink: &mut S,
     ) -> Result<(), Rejection> {
         let mut cfg = self.config.clone();
-        cfg.apply(p);
-        cfg.validate().map_err(Rejection::InvalidParameter)?;
+        cfg.apply(p).map_err(Rejection::InvalidParameter)?;
         // A lower overdraft limit moves what the wallet owes beyond it into debt (net unchanged).
         let (balance, debt) = self.clamp_to_floor(&cfg, self.s.balance, self.s.debt)?;
         self.config = cfg;
@@ -648,11 +738,12 @@ impl Engine {
         Ok(())
     }
 
-    fn power_up<S: Sink<Output>>(
+    fn power_up<P: Pricer + ?Sized, S: Sink<Output>>(
         &mut self,
         now: Timestamp,
         snap: &Snapshot,
         step: &mut Step,
+        pricer: &mut P,
         sink: &mut S,
     ) -> Result<(), Rejection> {
         if !snap.verify() {
@@ -667,7 +758,9 @@ impl Engine {
             last_order: snap.last_order,
             last_persist: now,
             over_since: None,
-            overload_until: None,
+            // An overload hold in force survives the power failure; the time without supply
+            // counts towards it (the reclose is due at `now ≥ until`).
+            overload_until: snap.overload_until,
             last_sequence: snap.last_sequence,
             generation: snap.generation,
             credit: snap.credit,
@@ -677,13 +770,65 @@ impl Engine {
             alarm: snap.alarm,
             friendly: false,
             dirty: false,
+            down: false,
         };
         step.reason = CloseReason::PowerUp;
         step.flags_before = snap.flags;
+        // Nothing can refuse the input from here on: the pricer gets its charging state back.
+        if let Some(c) = &snap.charging {
+            pricer.restore(c);
+        }
         sink.push(Output::Record(Record::PoweredUp {
             generation: snap.generation,
         }));
         Ok(())
+    }
+
+    /// The supply fails: a final snapshot, then only a power-up is accepted.
+    fn power_down<P: Pricer + ?Sized, S: Sink<Output>>(
+        &mut self,
+        now: Timestamp,
+        pricer: &mut P,
+        sink: &mut S,
+    ) {
+        pricer.commit();
+        self.s.over_since = None;
+        self.s.generation = self.s.generation.wrapping_add(1);
+        self.s.last_persist = now;
+        self.s.dirty = false;
+        self.s.down = true;
+        sink.push(Output::Persist(self.snapshot_with(now, pricer)));
+    }
+
+    /// The relay position read back from the meter.
+    fn relay_position<S: Sink<Output>>(&mut self, closed: bool, step: &mut Step, sink: &mut S) {
+        let commanded = self.s.relay;
+        match (commanded, closed) {
+            (RelayState::Closed, true) | (RelayState::Open | RelayState::Armed, false) => {
+                // It agrees: a later mismatch may be re-issued again.
+                self.s.flags &= !flags::RELAY_REISSUED;
+            }
+            (RelayState::Armed, true) => {
+                // Allowed to close, and closed: the customer did it (DL/T 645 `1B`).
+                step.force = Some(CloseReason::User);
+                step.fee_manual = false;
+                step.reported_close = true;
+            }
+            (RelayState::Closed, false) | (RelayState::Open, true) => {
+                let reissued = self.s.flags & flags::RELAY_REISSUED == 0;
+                self.s.flags |= flags::RELAY_REISSUED;
+                step.reissue = reissued;
+                sink.push(Output::RelayMismatch {
+                    commanded,
+                    observed: if closed {
+                        RelayState::Closed
+                    } else {
+                        RelayState::Open
+                    },
+                    reissued,
+                });
+            }
+        }
     }
 
     /// `(balance, debt)` with the wallet raised to the floor of `cfg` and the difference moved
@@ -751,15 +896,41 @@ impl Engine {
         }
     }
 
+    /// Puts a relay action out: a relay operation, or a command in the master-station profile.
+    fn emit_action<S: Sink<Output>>(&self, a: RelayAction, sink: &mut S) {
+        if self.config.policy.actuation == Actuation::Commands {
+            let command = match a {
+                RelayAction::Open { cause, .. } => Command {
+                    kind: CommandKind::Trip,
+                    reason: CommandReason::Open(cause),
+                },
+                RelayAction::Arm { reason } => Command {
+                    kind: CommandKind::AllowClose,
+                    reason: CommandReason::Close(reason),
+                },
+                RelayAction::Close { reason } => Command {
+                    kind: CommandKind::DirectClose,
+                    reason: CommandReason::Close(reason),
+                },
+            };
+            sink.push(Output::Command(command));
+        } else {
+            sink.push(Output::Relay(a));
+        }
+    }
+
     #[allow(clippy::too_many_lines)]
-    fn finish<S: Sink<Output>>(
+    fn finish<P: Pricer + ?Sized, S: Sink<Output>>(
         &mut self,
         now: Timestamp,
-        before: &State,
         step: &Step,
+        pricer: &P,
         sink: &mut S,
     ) {
-        let was_selectable = self.emergency_selectable_in(before);
+        let was_selectable = step.was_selectable;
+        // Whether the credit state required a fee cut before the input (the credit state is
+        // updated below; a top-up changes no flag).
+        let fee_cut_before = step.top_up && self.fee_cut();
         // Overload reclose.
         if let Some(until) = self.s.overload_until
             && now >= until
@@ -769,7 +940,7 @@ impl Engine {
         }
 
         // Credit state, with the hard-cut hysteresis.
-        let net = self.net();
+        let net = self.available();
         let mut credit = self.classify(net);
         if self.s.credit == CreditState::Exhausted
             && credit != CreditState::Exhausted
@@ -779,6 +950,11 @@ impl Engine {
         }
         if credit != CreditState::Alarm2 {
             self.s.flags &= !flags::ALARM2_RELEASED;
+        } else if step.top_up && (!fee_cut_before || step.force.is_some()) {
+            // A payment that lands in alarm 2 never cuts: from a supplied state (overdraft in
+            // use, alarm 2 already restored) it keeps the supply; a card top-up at the meter is
+            // itself the card that restores an alarm-2 cut.
+            self.s.flags |= flags::ALARM2_RELEASED;
         }
         if net > self.offer_level() || self.config.limits.overdraft.is_none() {
             self.s.flags &= !flags::OVERDRAFT_SELECTED;
@@ -794,11 +970,14 @@ impl Engine {
         }
 
         // Friendly-credit window.
+        // A payment may start a window but never ends one (the end would cut): the next input
+        // does.
         let friendly = self
             .config
             .friendly
             .as_ref()
-            .is_some_and(|f| f.contains(now));
+            .is_some_and(|f| f.contains(now))
+            || (step.top_up && self.s.friendly);
         let friendly_started = friendly && !self.s.friendly;
         if friendly != self.s.friendly {
             self.s.friendly = friendly;
@@ -807,10 +986,15 @@ impl Engine {
 
         // Causes.
         let guard = self.guarded();
-        let causes = Causes::NONE
+        let mut causes = Causes::NONE
             .with(Cause::Overload, self.s.overload_until.is_some())
             .with(Cause::Remote, self.remote_trip() && !guard)
             .with(Cause::Fee, self.fee_cut() && !guard && !friendly);
+        if step.top_up {
+            // A payment never opens the relay: it may lift causes, never add one (a friendly
+            // window that ended since the last input cuts at the next one).
+            causes = causes.intersection(self.s.causes);
+        }
         let removed = self.s.causes.minus(causes);
         if self.s.relay != RelayState::Closed {
             if removed.contains(Cause::Fee) && step.fee_manual {
@@ -862,6 +1046,24 @@ impl Engine {
             self.s.relay = RelayState::Closed;
             self.s.flags &= !flags::NEEDS_USER;
         }
+        // The relay did not act: the action it should have carried out, once.
+        let reissue = if action.is_none() && step.reissue {
+            match self.s.relay {
+                RelayState::Open => causes
+                    .primary()
+                    .map(|cause| RelayAction::Open { cause, causes }),
+                RelayState::Closed => Some(RelayAction::Close {
+                    reason: CloseReason::Reconcile,
+                }),
+                RelayState::Armed => None,
+            }
+        } else {
+            None
+        };
+        if action.is_some() && !step.reissue {
+            // A new action: a mismatch seen before it says nothing about it.
+            self.s.flags &= !flags::RELAY_REISSUED;
+        }
 
         // Alarm indication.
         let remote_alarm =
@@ -882,7 +1084,7 @@ impl Engine {
             self.s.generation = self.s.generation.wrapping_add(1);
             self.s.last_persist = now;
             self.s.dirty = false;
-            sink.push(Output::Persist(self.snapshot(now)));
+            sink.push(Output::Persist(self.snapshot_with(now, pricer)));
         }
 
         let commands = self.config.policy.actuation == Actuation::Commands;
@@ -895,25 +1097,10 @@ impl Engine {
         if let Some(a) = action
             && !(step.reported_close && matches!(a, RelayAction::Close { .. }))
         {
-            if commands {
-                let command = match a {
-                    RelayAction::Open { cause, .. } => Command {
-                        kind: CommandKind::Trip,
-                        reason: CommandReason::Open(cause),
-                    },
-                    RelayAction::Arm { reason } => Command {
-                        kind: CommandKind::AllowClose,
-                        reason: CommandReason::Close(reason),
-                    },
-                    RelayAction::Close { reason } => Command {
-                        kind: CommandKind::DirectClose,
-                        reason: CommandReason::Close(reason),
-                    },
-                };
-                sink.push(Output::Command(command));
-            } else {
-                sink.push(Output::Relay(a));
-            }
+            self.emit_action(a, sink);
+        }
+        if let Some(a) = reissue {
+            self.emit_action(a, sink);
         }
         if level != old_level {
             if commands {
@@ -964,7 +1151,7 @@ impl Engine {
     }
 
     fn emergency_selectable_in(&self, s: &State) -> bool {
-        let net = Money::from_raw(s.balance.raw().saturating_sub(s.debt.raw()));
+        let net = self.available_of(s);
         self.config.policy.overdraft_needs_selection
             && self.overdraft_limit().is_positive()
             && s.flags & flags::OVERDRAFT_SELECTED == 0

@@ -21,17 +21,26 @@
 //!    one step emits fewer than [`MAX_OUTPUTS`] outputs; every persisted snapshot verifies,
 //!    round-trips through bytes and equals the engine's state;
 //! 10. after a power failure (one mirrored copy may be corrupted) the recovered state keeps
-//!     every accepted purchase counter and is no richer than the intact copies it came from.
+//!     every accepted purchase counter and is no richer than the intact copies it came from;
+//!     the pricer's charging state (lost with the RAM) comes back from the snapshot; after a
+//!     power-down and an undamaged power-up the money, counters and charging state are exactly
+//!     those at the power-down; while powered down every input but a power-up is refused;
+//! 11. a top-up, accepted or refused, never opens the relay (no open action, no trip command,
+//!     no relay that was not open before is open after it);
+//! 12. a refused input leaves the pricer's charging state exactly as it was (transactional
+//!     pricing), and every persisted snapshot carries the pricer's charging state;
+//! 13. a relay-position report that disagrees with the commanded relay is reported as a
+//!     mismatch, re-issued (an action follows) only when it says so; one that agrees is not.
 
 use amikit_tariff::{ChargeState, Energy, Money, Price, Tariff};
 
 use crate::command::CommandKind;
-use crate::config::{Actuation, Overload, Profile};
+use crate::config::{Actuation, DebtRecovery, Overload, Profile};
 use crate::engine::{Engine, MAX_OUTPUTS, Outputs};
 use crate::input::{Input, Param, PurchaseId, Remote, TopUpSource, UserAction};
 use crate::output::{Cause, Output, Rejection, RelayAction, RelayState};
 use crate::pricer::{PriceError, Pricer, TariffPricer};
-use crate::snapshot::{Snapshot, recover};
+use crate::snapshot::{Charging, Snapshot, recover};
 use crate::state::CreditState;
 use crate::time::Timestamp;
 
@@ -67,6 +76,11 @@ pub enum ParamOp {
     Overload(Option<Overload>),
     /// Switch the profile's friendly calendar off (`false`) or to the UK default (`true`).
     Friendly(bool),
+    /// Debt recovery: `kind % 3` = all, percent (`raw % 256`), fixed (`raw`).
+    DebtRecovery {
+        kind: u8,
+        raw: u32,
+    },
 }
 
 /// One operation of a scenario.
@@ -79,6 +93,11 @@ pub enum Op {
     },
     Charge {
         raw: u32,
+    },
+    /// A charge of `i64::MAX >> (shift % 8)` raw: drives the account towards overflow, so that
+    /// inputs are refused after pricing.
+    ChargeHuge {
+        shift: u8,
     },
     TopUp {
         raw: u32,
@@ -99,9 +118,16 @@ pub enum Op {
         watts: u16,
     },
     Param(ParamOp),
-    /// Power failure and power-up; `corrupt` selects a stored copy to damage (or none).
+    /// Power failure and power-up; `corrupt` selects a stored copy to damage (or none). The
+    /// pricer's charging state is lost with the RAM.
     PowerUp {
         corrupt: u8,
+    },
+    /// The supply fails (a final snapshot); inputs are refused until a power-up.
+    PowerDown,
+    /// The relay position read back.
+    RelayPosition {
+        closed: bool,
     },
 }
 
@@ -124,24 +150,55 @@ pub struct Violation {
     pub rule: &'static str,
 }
 
-/// A flat tariff from `amikit-tariff` with a charging state, recording the last amount.
+/// A flat tariff from `amikit-tariff` with a charging state, recording the amounts of a step;
+/// transactional through a saved copy, as [`TariffPricer`].
 struct Recording {
     tariff: Tariff,
     state: ChargeState,
+    saved: Option<ChargeState>,
     charged: i128,
+}
+
+impl Recording {
+    fn save(&mut self) {
+        if self.saved.is_none() {
+            self.saved = Some(self.state.clone());
+        }
+    }
 }
 
 impl Pricer for Recording {
     fn price(&mut self, at: Timestamp, energy: Energy) -> Result<Money, PriceError> {
+        self.save();
         let m = TariffPricer::new(&self.tariff, &mut self.state).price(at, energy)?;
         self.charged = self.charged.saturating_add(i128::from(m.raw()));
         Ok(m)
     }
 
     fn standing(&mut self, at: Timestamp) -> Result<Money, PriceError> {
+        self.save();
         let m = TariffPricer::new(&self.tariff, &mut self.state).standing(at)?;
         self.charged = self.charged.saturating_add(i128::from(m.raw()));
         Ok(m)
+    }
+
+    fn commit(&mut self) {
+        self.saved = None;
+    }
+
+    fn rollback(&mut self) {
+        if let Some(s) = self.saved.take() {
+            self.state = s;
+        }
+    }
+
+    fn charging(&self) -> Option<Charging> {
+        Some(Charging::of(&self.state))
+    }
+
+    fn restore(&mut self, charging: &Charging) {
+        self.state = charging.to_state();
+        self.saved = None;
     }
 }
 
@@ -179,8 +236,11 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
     let mut pricer = Recording {
         tariff,
         state: ChargeState::new(),
+        saved: None,
         charged: 0,
     };
+    // The account at the last power-down: (balance, debt, counters, charging).
+    let mut at_power_down: Option<(Money, Money, (u32, u64), Charging)> = None;
     // Monday 2026-01-05 00:00.
     let mut now = Timestamp(1_767_571_200);
     // Mirrored storage: the two slots of the newest snapshot and the previous one.
@@ -220,6 +280,13 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             Op::Charge { raw } => {
                 expect_delta = -i128::from(raw);
                 Input::Charge { amount: money(raw) }
+            }
+            Op::ChargeHuge { shift } => {
+                let raw = i64::MAX >> (shift % 8);
+                expect_delta = -i128::from(raw);
+                Input::Charge {
+                    amount: Money::from_raw(raw),
+                }
             }
             Op::TopUp { raw, id, source } => {
                 let id = pick(id);
@@ -266,7 +333,14 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 ParamOp::Friendly(on) => {
                     Param::Friendly(if on { uk_friendly.clone() } else { None })
                 }
+                ParamOp::DebtRecovery { kind, raw } => Param::DebtRecovery(match kind % 3 {
+                    0 => DebtRecovery::All,
+                    1 => DebtRecovery::PercentOfTopUp((raw % 256) as u8),
+                    _ => DebtRecovery::FixedPerTopUp(money(raw)),
+                }),
             }),
+            Op::PowerDown => Input::PowerDown,
+            Op::RelayPosition { closed } => Input::RelayPosition { closed },
             Op::PowerUp { corrupt } => {
                 let mut copies = slots;
                 if let Some(Some(c)) = copies.get_mut(usize::from(corrupt % 4)) {
@@ -293,11 +367,20 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 if (r.last_sequence, r.last_order) != e.purchases() {
                     return fail("recovery keeps every accepted purchase");
                 }
+                // The RAM is lost: the charging state must come back from the snapshot.
+                if r.charging.is_some() {
+                    pricer.state = ChargeState::new();
+                }
                 Input::PowerUp(r)
             }
         };
         let before = e.clone();
+        let charging_before = Charging::of(&pricer.state);
         let net_before = i128::from(e.net().raw());
+        let was_down = e.powered_down();
+        let is_power_up = matches!(s.op, Op::PowerUp { .. });
+        let undamaged = matches!(s.op, Op::PowerUp { corrupt } if corrupt % 4 == 3);
+        let last_power_up = is_power_up.then(|| input.clone());
         pricer.charged = 0;
         outs.clear();
         e.handle(now, input, &mut pricer, &mut outs);
@@ -309,7 +392,92 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         if rejected && (outs.len() != 1 || e != before) {
             return fail("a refused input changes nothing");
         }
+        // 12. Transactional pricing.
+        if rejected && Charging::of(&pricer.state) != charging_before {
+            return fail("a refused input leaves the pricer untouched");
+        }
+        // 10. Powered down.
+        if was_down
+            && !is_power_up
+            && !matches!(
+                outs.first(),
+                Some(Output::Reject {
+                    reason: Rejection::PoweredDown,
+                    ..
+                })
+            )
+        {
+            return fail("powered down: everything but a power-up is refused");
+        }
+        if matches!(s.op, Op::PowerDown) && !was_down {
+            if !matches!(outs[..], [Output::Persist(_)]) || !e.powered_down() {
+                return fail("a power-down persists a final snapshot and nothing else");
+            }
+            at_power_down = Some((
+                e.balance(),
+                e.debt(),
+                e.purchases(),
+                Charging::of(&pricer.state),
+            ));
+        }
+        if is_power_up
+            && !rejected
+            && was_down
+            && undamaged
+            && at_power_down.is_some_and(|(b, d, p, c)| {
+                (
+                    e.balance(),
+                    e.debt(),
+                    e.purchases(),
+                    Charging::of(&pricer.state),
+                ) != (b, d, p, c)
+            })
+        {
+            return fail("an undamaged power-up restores the power-down state exactly");
+        }
+        // 11. A top-up never opens the relay.
+        if top_up {
+            let opens = outs.iter().any(|o| match o {
+                Output::Relay(RelayAction::Open { .. }) => true,
+                Output::Command(c) => c.kind == CommandKind::Trip,
+                _ => false,
+            });
+            if opens || (e.relay() == RelayState::Open && before.relay() != RelayState::Open) {
+                return fail("a top-up never opens the relay");
+            }
+        }
+        // 13. Relay position.
+        if let Op::RelayPosition { closed } = s.op
+            && !rejected
+        {
+            let commanded = before.relay();
+            let agrees = (commanded == RelayState::Closed) == closed;
+            let mismatch = outs.iter().find_map(|o| match o {
+                Output::RelayMismatch { reissued, .. } => Some(*reissued),
+                _ => None,
+            });
+            let acts = outs
+                .iter()
+                .any(|o| matches!(o, Output::Relay(_) | Output::Command(_)));
+            let customer_close = commanded == RelayState::Armed && closed;
+            match mismatch {
+                Some(_) if agrees || customer_close => {
+                    return fail("no mismatch when the relay agrees");
+                }
+                None if !agrees && !customer_close => {
+                    return fail("a relay that did not act is reported");
+                }
+                Some(true) if !acts => {
+                    return fail("a re-issued mismatch is followed by the action");
+                }
+                Some(false) if acts && e.relay() == commanded => {
+                    return fail("a mismatch is re-issued only once");
+                }
+                _ => {}
+            }
+        }
         if replay
+            && !was_down
             && !matches!(
                 outs.first(),
                 Some(Output::Reject {
@@ -321,6 +489,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             return fail("a replayed top-up is refused");
         }
         if expired
+            && !was_down
             && !matches!(
                 outs.first(),
                 Some(Output::Reject {
@@ -361,7 +530,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         // 4. Hard cut.
         if before.credit() == CreditState::Exhausted && e.credit() != CreditState::Exhausted {
             let allowed = matches!(s.op, Op::TopUp { .. } | Op::Param(_));
-            if !allowed || e.net() <= e.config().limits.reconnect {
+            if !allowed || e.available() <= e.config().limits.reconnect {
                 return fail("hard cut left only above the reconnect threshold");
             }
         }
@@ -393,16 +562,25 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             if let Output::Persist(snap) = o {
                 if !snap.verify()
                     || Snapshot::from_bytes(&snap.to_bytes()) != Ok(*snap)
-                    || *snap != e.snapshot(now)
+                    || *snap != e.snapshot_with(now, &pricer)
+                    || snap.charging != Some(Charging::of(&pricer.state))
                 {
                     return fail("persisted snapshots are sealed and current");
                 }
                 slots = [Some(*snap), Some(*snap), slots.first().copied().flatten()];
             }
         }
-        // 10. After a power-up the counters are those of before the failure.
-        if matches!(s.op, Op::PowerUp { .. }) && e.purchases() != before.purchases() {
-            return fail("no purchase lost or replayable after power-up");
+        // 10. After a power-up the counters are those of before the failure, and the charging
+        // state is the snapshot's.
+        if is_power_up && !rejected {
+            if e.purchases() != before.purchases() {
+                return fail("no purchase lost or replayable after power-up");
+            }
+            if let Some(Input::PowerUp(r)) = &last_power_up
+                && r.charging.is_some_and(|c| c != Charging::of(&pricer.state))
+            {
+                return fail("the charging state comes back with the snapshot");
+            }
         }
     }
     Ok(())
@@ -437,14 +615,41 @@ pub enum TrackerOp {
         /// Seconds.
         secs: u16,
     },
+    /// The link to meter `meter % 4` goes down.
+    LinkDown {
+        /// Meter number (mod 4).
+        meter: u8,
+    },
+    /// The link to meter `meter % 4` comes back.
+    LinkUp {
+        /// Meter number (mod 4).
+        meter: u8,
+    },
+    /// The transport dequeues the `pick`-th command handed out so far (its id and attempt) and
+    /// checks it with `check_send`.
+    Dequeue {
+        /// Index (mod the number of commands handed out).
+        pick: u8,
+    },
+    /// Close the `pick`-th open job.
+    CloseJob {
+        /// Index (mod the number of open jobs).
+        pick: u8,
+    },
 }
 
 /// Runs `ops` on a tracker (capacity 16) with the given timing and checks: every command
-/// finishes exactly once; nothing is sent after its expiry or deadline; a later command
-/// supersedes the earlier live one of its group for that meter (a restoring close cancels a
-/// pending trip); a restoring close is sent at the first poll after submission and is
+/// finishes exactly once; nothing is sent after its expiry or deadline; a superseded or
+/// cancelled command is never handed out again; a later command supersedes the earlier live
+/// one of its group for that meter (a restoring close cancels a pending trip); a restoring
+/// close is sent at the first poll after submission (unless its link is down) and is
 /// acknowledged or escalated no later than its deadline; retries never wait past the
-/// deadline; failures never exceed `max_failures`; every command eventually finishes.
+/// deadline; failures never exceed `max_failures`; **parked commands never fail** (no retry,
+/// no failure, no overdue, no job but at expiry) and nothing is sent to a meter whose link is
+/// down; link-up sends the parked commands at once; `check_send` accepts exactly the current
+/// attempt of a live, sent, unexpired command; a job becomes moot exactly once, only when a
+/// later command of its group for its meter is submitted, and only while it is open; every
+/// command eventually finishes.
 ///
 /// # Errors
 ///
@@ -460,7 +665,10 @@ pub fn check_tracker(
 ) -> Result<(), Violation> {
     use crate::command::{Command, CommandReason};
     use crate::output::CloseReason;
-    use crate::tracker::{CommandId, Outcome, Tracker, TrackerConfig, TrackerEvent};
+    use crate::tracker::{
+        CommandId, CommandStatus, JobReason, MootReason, Outcome, Tracker, TrackerConfig,
+        TrackerEvent,
+    };
 
     const N: usize = 16;
     let cfg = TrackerConfig {
@@ -473,8 +681,14 @@ pub fn check_tracker(
     };
     let mut tr: Tracker<u8, N> = Tracker::new(cfg);
     let mut now = Timestamp(1_000_000);
-    // Per id (ids are sequential from 1): finished?
+    // Per id (ids are sequential from 1): finished? job open? job ended (moot / closed)?
     let mut finished = [false; 256];
+    let mut job_open = [false; 256];
+    let mut meter_of = [0u8; 256];
+    let mut group_of = [None; 256];
+    let mut down = [false; 4];
+    // What was handed out: (id, attempt), the latest 32.
+    let mut handed: heapless::Deque<(CommandId, u8), 32> = heapless::Deque::new();
     let mut submitted = 0usize;
     let mut ev: heapless::Vec<TrackerEvent<u8>, 64> = heapless::Vec::new();
     let idx = |id: CommandId| usize::try_from(id.0).unwrap_or(usize::MAX);
@@ -490,6 +704,7 @@ pub fn check_tracker(
         ev.clear();
         let live_before: heapless::Vec<crate::tracker::Tracked<u8>, N> =
             tr.live().copied().collect();
+        let mut submitted_now: Option<(CommandId, Command, u8)> = None;
         match op {
             TrackerOp::Submit {
                 meter,
@@ -515,6 +730,13 @@ pub fn check_tracker(
                 match tr.submit(now, meter, command, &mut ev) {
                     Ok(id) => {
                         submitted += 1;
+                        submitted_now = Some((id, command, meter));
+                        if let (Some(m), Some(g)) =
+                            (meter_of.get_mut(idx(id)), group_of.get_mut(idx(id)))
+                        {
+                            *m = meter;
+                            *g = Some(command.kind.group());
+                        }
                         // Superseded / cancelled: exactly the earlier live ones of the group.
                         let same: heapless::Vec<CommandId, N> = live_before
                             .iter()
@@ -537,7 +759,13 @@ pub fn check_tracker(
                         if same != ended {
                             return fail("a later command supersedes the earlier of its group");
                         }
-                        if command.is_restoring() {
+                        let parked = tr
+                            .get(id)
+                            .is_some_and(|t| t.status == CommandStatus::Parked);
+                        if parked != down.get(usize::from(meter)).copied().unwrap_or(false) {
+                            return fail("a command for a meter whose link is down is parked");
+                        }
+                        if command.is_restoring() && !parked {
                             // Sent at once.
                             let mut sent = heapless::Vec::<TrackerEvent<u8>, 64>::new();
                             tr.poll(now, &mut sent);
@@ -576,6 +804,85 @@ pub fn check_tracker(
                 now = now.plus(u32::from(secs));
                 tr.poll(now, &mut ev);
             }
+            TrackerOp::LinkDown { meter } => {
+                let meter = meter % 4;
+                if tr.link_down(meter).is_err() {
+                    return fail("a link goes down while fewer than N meters are down");
+                }
+                if let Some(d) = down.get_mut(usize::from(meter)) {
+                    *d = true;
+                }
+                if tr
+                    .live()
+                    .any(|t| t.meter == meter && t.status != CommandStatus::Parked)
+                {
+                    return fail("link down parks every command of the meter");
+                }
+            }
+            TrackerOp::LinkUp { meter } => {
+                let meter = meter % 4;
+                if let Some(d) = down.get_mut(usize::from(meter)) {
+                    *d = false;
+                }
+                tr.link_up(now, meter, &mut ev);
+                // Every parked command of the meter that did not expire is sent now.
+                for t in live_before
+                    .iter()
+                    .filter(|t| t.meter == meter && t.status == CommandStatus::Parked)
+                {
+                    let sent = ev
+                        .iter()
+                        .any(|e| matches!(e, TrackerEvent::Send { id, .. } if *id == t.id));
+                    let expired = ev.iter().any(|e| {
+                        matches!(e, TrackerEvent::Finished { id, outcome: Outcome::Expired, .. } if *id == t.id)
+                    });
+                    if !sent && !expired {
+                        return fail("link up sends the parked commands at once");
+                    }
+                }
+            }
+            TrackerOp::Dequeue { pick } => {
+                let n = handed.len();
+                if n > 0
+                    && let Some(&(id, attempt)) = handed.iter().nth(usize::from(pick) % n)
+                {
+                    let ok = tr.check_send(now, id, attempt).is_ok();
+                    let expect = tr.get(id).is_some_and(|t| {
+                        t.status == CommandStatus::Sent
+                            && t.attempts == attempt
+                            && now <= t.expires
+                            && t.deadline.is_none_or(|d| now <= d)
+                    });
+                    if ok != expect {
+                        return fail(
+                            "check_send accepts exactly a live, current, sendable attempt",
+                        );
+                    }
+                    if ok && finished.get(idx(id)).copied().unwrap_or(true) {
+                        return fail("a finished command is never sent");
+                    }
+                    if tr.is_live(id) == finished.get(idx(id)).copied().unwrap_or(true) {
+                        return fail("is_live agrees with the events");
+                    }
+                }
+            }
+            TrackerOp::CloseJob { pick } => {
+                let n = tr.jobs().count();
+                if n > 0 {
+                    let id = tr.jobs().nth(usize::from(pick) % n).map(|j| j.id);
+                    if let Some(id) = id {
+                        if tr.close_job(id).is_err() {
+                            return fail("an open job can be closed");
+                        }
+                        if let Some(o) = job_open.get_mut(idx(id)) {
+                            *o = false;
+                        }
+                        if tr.close_job(id).is_ok() {
+                            return fail("a job closes once");
+                        }
+                    }
+                }
+            }
         }
         for e in &ev {
             match *e {
@@ -587,23 +894,38 @@ pub fn check_tracker(
                         return fail("every command finishes once");
                     }
                     *f = true;
+                    let was = live_before.iter().find(|t| t.id == id);
                     if outcome == Outcome::Overdue
-                        && live_before
-                            .iter()
-                            .find(|t| t.id == id)
-                            .and_then(|t| t.deadline)
-                            .is_none_or(|d| now <= d)
+                        && was.and_then(|t| t.deadline).is_none_or(|d| now <= d)
                     {
                         return fail("overdue only after the deadline");
                     }
+                    if was.is_some_and(|t| t.status == CommandStatus::Parked)
+                        && matches!(outcome, Outcome::Failed | Outcome::Overdue)
+                    {
+                        return fail("parked commands never fail");
+                    }
                 }
-                TrackerEvent::Send { id, expires, .. } => {
+                TrackerEvent::Send {
+                    id,
+                    meter,
+                    expires,
+                    attempt,
+                    ..
+                } => {
                     if finished.get(idx(id)).copied().unwrap_or(true) || now > expires {
                         return fail("nothing sent after it finished or expired");
                     }
                     if tr.get(id).and_then(|t| t.deadline).is_some_and(|d| now > d) {
                         return fail("nothing sent after its deadline");
                     }
+                    if down.get(usize::from(meter)).copied().unwrap_or(true) {
+                        return fail("nothing sent to a meter whose link is down");
+                    }
+                    if handed.is_full() {
+                        let _ = handed.pop_front();
+                    }
+                    let _ = handed.push_back((id, attempt));
                 }
                 TrackerEvent::Retry {
                     id,
@@ -621,21 +943,77 @@ pub fn check_tracker(
                     {
                         return fail("retries never wait past the deadline");
                     }
+                    if tr
+                        .get(id)
+                        .is_some_and(|t| t.status == CommandStatus::Parked)
+                    {
+                        return fail("parked commands never fail");
+                    }
                 }
-                TrackerEvent::ManualJob { .. } => {}
+                TrackerEvent::ManualJob { id, reason, .. } => {
+                    let was_parked = live_before
+                        .iter()
+                        .any(|t| t.id == id && t.status == CommandStatus::Parked);
+                    if was_parked && reason != JobReason::Expired {
+                        return fail("a parked command raises a job only at its expiry");
+                    }
+                    if let Some(o) = job_open.get_mut(idx(id)) {
+                        *o = true;
+                    }
+                }
+                TrackerEvent::JobMoot {
+                    id,
+                    meter,
+                    command,
+                    by,
+                    reason,
+                } => {
+                    let Some((new, new_command, new_meter)) = submitted_now else {
+                        return fail("a job becomes moot only when a command is submitted");
+                    };
+                    if by != new
+                        || meter != new_meter
+                        || command.kind.group() != new_command.kind.group()
+                    {
+                        return fail("a job is made moot by a later command of its group");
+                    }
+                    let cancelled = new_command.is_restoring() && command.kind == CommandKind::Trip;
+                    if cancelled != (reason == MootReason::Cancelled) {
+                        return fail("a restoring close cancels a trip job");
+                    }
+                    match job_open.get_mut(idx(id)) {
+                        Some(o) if *o => *o = false,
+                        _ => return fail("only an open job becomes moot, once"),
+                    }
+                }
             }
         }
-        // A restoring close still live is never past its deadline after a poll.
+        // A submit makes every open job of its meter and group moot (jobs are remembered:
+        // at most 16 open, fewer than that here unless the oldest were forgotten).
+        if let Some((_, c, m)) = submitted_now
+            && tr.jobs().count() < N
+            && (1..256).any(|j| {
+                job_open.get(j).copied().unwrap_or(false)
+                    && meter_of.get(j).copied() == Some(m)
+                    && group_of.get(j).copied().flatten() == Some(c.kind.group())
+                    && tr.jobs().any(|x| idx(x.id) == j)
+            })
+        {
+            return fail("a later command makes the open jobs of its group moot");
+        }
+        // A restoring close still live is never past its deadline after a poll, unless parked.
         if matches!(op, TrackerOp::Advance { .. })
-            && tr
-                .live()
-                .any(|t| t.deadline.is_some_and(|d| now > d) || now > t.expires)
+            && tr.live().any(|t| {
+                (t.status != CommandStatus::Parked && t.deadline.is_some_and(|d| now > d))
+                    || now > t.expires
+            })
         {
             return fail("deadlines and expiries are enforced at every poll");
         }
         i += 1;
     }
-    // After the final long advance (and a few more), everything has finished.
+    // After the final long advance (and a few more), everything has finished (parked commands
+    // by their expiry).
     for _ in 0..64 {
         now = now.plus(u32::from(u16::MAX));
         ev.clear();

@@ -4,7 +4,7 @@
 use amikit_tariff::{Energy, Money};
 
 use crate::command::CommandKind;
-use crate::config::{FriendlyCalendar, Overload};
+use crate::config::{DebtRecovery, FriendlyCalendar, Overload};
 use crate::snapshot::Snapshot;
 use crate::time::Timestamp;
 
@@ -99,6 +99,8 @@ pub enum Param {
     Overload(Option<Overload>),
     /// Friendly-credit calendar; `None` disables it.
     Friendly(Option<FriendlyCalendar>),
+    /// How much of each top-up repays debt ([`DebtRecovery`]).
+    DebtRecovery(DebtRecovery),
 }
 
 /// One input to [`Engine::handle`](crate::Engine::handle). The time comes separately as `now`.
@@ -156,6 +158,25 @@ pub enum Input {
     /// [`Engine::alarm`](crate::Engine::alarm) afterwards. Outputs follow only where the
     /// restored state calls for a change.
     PowerUp(Snapshot),
+    /// The supply is failing: the engine answers with a final [`Output::Persist`](crate::Output::Persist)
+    /// (with the pricer's charging state) and then refuses every input but
+    /// [`Input::PowerUp`] with [`Rejection::PoweredDown`](crate::Rejection::PoweredDown), so
+    /// that nothing accepted after the last snapshot can be lost. No relay action: the relay
+    /// keeps its position (a latching relay) or opens with the supply; the restored snapshot
+    /// says what it should be.
+    PowerDown,
+    /// The relay position read back from the meter: DL/T 645-2007 status word 3
+    /// (DI `04000503`) bit 4 "relay state" (0 closed, 1 open), or the local relay's feedback
+    /// contact. The engine compares it with what it commanded: a relay the engine had allowed
+    /// to close ([`RelayState::Armed`](crate::RelayState::Armed)) reported closed was closed by
+    /// the customer and is recorded as closed; any other disagreement is reported as
+    /// [`Output::RelayMismatch`](crate::Output::RelayMismatch) and re-issued once. Feed the
+    /// position read after the last relay action was carried out (a master station: after the
+    /// command was acknowledged).
+    RelayPosition {
+        /// Whether the relay is closed (supply on).
+        closed: bool,
+    },
 }
 
 /// Which kind of input was refused.
@@ -174,6 +195,8 @@ pub enum InputKind {
     Load,
     SetParam,
     PowerUp,
+    PowerDown,
+    RelayPosition,
 }
 
 impl Input {
@@ -191,6 +214,8 @@ impl Input {
             Self::Load { .. } => InputKind::Load,
             Self::SetParam(_) => InputKind::SetParam,
             Self::PowerUp(_) => InputKind::PowerUp,
+            Self::PowerDown => InputKind::PowerDown,
+            Self::RelayPosition { .. } => InputKind::RelayPosition,
         }
     }
 }

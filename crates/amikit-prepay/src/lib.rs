@@ -24,8 +24,8 @@ pub mod tracker;
 
 pub use command::{Command, CommandGroup, CommandKind, CommandReason};
 pub use config::{
-    Actuation, Config, ConfigError, FriendlyCalendar, LimitField, Limits, Overload, Policy,
-    Profile, Reconnect, Window, weekday_bit,
+    Actuation, Config, ConfigError, DebtRecovery, FriendlyCalendar, LimitField, Limits, Overload,
+    Policy, Profile, Reconnect, Window, weekday_bit,
 };
 pub use engine::{Engine, MAX_OUTPUTS, Outputs};
 pub use input::{Input, InputKind, Param, PurchaseId, Remote, TopUpSource, UserAction};
@@ -35,12 +35,14 @@ pub use output::{
 };
 pub use pricer::{ChargeWith, FlatPricer, NoCharge, PriceError, Pricer, TariffPricer};
 pub use sink::{CountSink, FnSink, Sink};
-pub use snapshot::{RecoverError, SNAPSHOT_LEN, Snapshot, SnapshotError, recover};
+pub use snapshot::{
+    Charging, RecoverError, SNAPSHOT_LEN, SNAPSHOT_V1_LEN, Snapshot, SnapshotError, recover,
+};
 pub use state::CreditState;
 pub use time::Timestamp;
 pub use tracker::{
-    CommandId, CommandStatus, JobReason, Outcome, Tracked, Tracker, TrackerConfig, TrackerError,
-    TrackerEvent,
+    CommandId, CommandStatus, Job, JobReason, MootReason, Outcome, Tracked, Tracker, TrackerConfig,
+    TrackerError, TrackerEvent,
 };
 
 /// The tariff crate this engine prices through (same version), for `Tariff`, `ChargeState`, ….

@@ -85,6 +85,12 @@ impl Causes {
         Self(self.0 & !other.0)
     }
 
+    /// The causes in both `self` and `other`.
+    #[must_use]
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
     /// The cause with the highest precedence, if any.
     #[must_use]
     pub const fn primary(self) -> Option<Cause> {
@@ -158,6 +164,9 @@ pub enum CloseReason {
     Parameter,
     /// State restored at power-up.
     PowerUp,
+    /// The relay was seen open although the engine had closed it: the close is re-issued once
+    /// ([`Output::RelayMismatch`]).
+    Reconcile,
 }
 
 impl CloseReason {
@@ -173,6 +182,7 @@ impl CloseReason {
             Self::Friendly => "friendly",
             Self::Parameter => "parameter",
             Self::PowerUp => "power_up",
+            Self::Reconcile => "reconcile",
         }
     }
 }
@@ -284,9 +294,11 @@ pub enum Record {
         id: PurchaseId,
         /// Where it came from.
         source: TopUpSource,
-        /// Debt repaid from it.
+        /// Debt repaid from it (per the [`DebtRecovery`](crate::DebtRecovery) policy).
         repaid: Money,
-        /// Credit net of debt after it.
+        /// The debt left after it.
+        debt: Money,
+        /// The credit after it, as the thresholds see it ([`Engine::available`](crate::Engine::available)).
         net: Money,
     },
     /// A refund was accepted.
@@ -396,6 +408,10 @@ pub enum Rejection {
     /// The result does not fit the money representation.
     #[error("arithmetic overflow")]
     Overflow,
+    /// The engine was powered down ([`Input::PowerDown`](crate::Input::PowerDown)): only
+    /// [`Input::PowerUp`](crate::Input::PowerUp) is accepted.
+    #[error("powered down: waiting for power-up")]
+    PoweredDown,
 }
 
 /// One decision of the engine.
@@ -421,6 +437,21 @@ pub enum Output {
     Record(Record),
     /// Persist this snapshot (before carrying out the relay action that follows it).
     Persist(Snapshot),
+    /// The relay was observed ([`Input::RelayPosition`](crate::Input::RelayPosition)) in a
+    /// position other than the one the engine commanded: it did not act (or something else
+    /// moved it). On the first mismatch since the position last agreed the engine re-issues its
+    /// action in the same step (`reissued`: an [`Output::Relay`] or [`Output::Command`] follows);
+    /// if the position still disagrees at the next report it does not re-issue again
+    /// (`reissued` false) and the caller should raise an alarm or a manual job.
+    RelayMismatch {
+        /// What the engine commanded ([`RelayState::Armed`] never mismatches: open is right,
+        /// and closed means the customer closed it).
+        commanded: RelayState,
+        /// What was observed: [`RelayState::Closed`] or [`RelayState::Open`].
+        observed: RelayState,
+        /// Whether the engine re-issued its action in this step.
+        reissued: bool,
+    },
     /// The input was refused and changed nothing.
     Reject {
         /// What was refused.

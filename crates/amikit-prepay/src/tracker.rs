@@ -23,6 +23,26 @@
 //!   sent at once, retried no later than the deadline, and if it is not acknowledged by the
 //!   deadline a manual job is raised ([`JobReason::RestoreOverdue`]).
 //!
+//! * **Offline is not failure.** [`Tracker::link_down`] parks every command for a meter whose
+//!   link (the terminal's connection) is down, and every command submitted for it while it is
+//!   down: a parked command is not sent, has no acknowledgement timeout, counts no failure,
+//!   raises no manual job and has no restore deadline running out — it only still **expires**
+//!   at its expiry ([`Outcome::Expired`] and a manual job, as for any command). A command that
+//!   was sent when the link went down is parked too (its answer cannot come). [`Tracker::link_up`]
+//!   sends the parked commands at once (a new attempt each) and gives a restoring close a fresh
+//!   `restore_within` from then.
+//! * **Liveness at dequeue.** A transport that queues [`TrackerEvent::Send`]s calls
+//!   [`Tracker::check_send`] at the moment a command leaves its queue: it is refused if the
+//!   command was superseded, cancelled, acknowledged or finished since it was handed out, has
+//!   expired or passed its deadline, was parked, or a newer attempt of it was handed out.
+//! * **Manual jobs and their end.** A command that ends with a manual job is remembered as an
+//!   open job ([`Tracker::jobs`]) until the caller closes it ([`Tracker::close_job`], a person
+//!   finished it) or it becomes **moot**: a later command of the same group for the same meter
+//!   is submitted (it carries the current intent — e.g. the allow-close of a restoring payment
+//!   makes a trip job moot). The tracker then emits [`TrackerEvent::JobMoot`] so that the
+//!   caller cancels the job. At most `N` open jobs are remembered; beyond that the oldest is
+//!   forgotten (the caller still has it, but will not hear that it became moot).
+//!
 //! The tracker holds only live commands (fixed capacity `N`, no heap); every final status is
 //! reported once as an event and the entry is removed.
 
@@ -78,6 +98,9 @@ pub enum CommandStatus {
     Queued,
     /// Sent; waiting for the acknowledgement.
     Sent,
+    /// The meter's link is down ([`Tracker::link_down`]): waiting for [`Tracker::link_up`];
+    /// only its expiry runs.
+    Parked,
 }
 
 /// A final status, reported once through [`TrackerEvent::Finished`].
@@ -110,6 +133,33 @@ pub enum JobReason {
     Expired,
     /// Supply was not restored within `restore_within` after a payment.
     RestoreOverdue,
+}
+
+/// Why an open manual job became moot ([`TrackerEvent::JobMoot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum MootReason {
+    /// A later command of the same group for the same meter replaced its command.
+    Superseded,
+    /// A restoring close after a payment cancelled the trip the job was for.
+    Cancelled,
+}
+
+/// An open manual job the tracker remembers (to tell the caller when it becomes moot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Job<M> {
+    /// The command it is for (finished; no longer live).
+    pub id: CommandId,
+    /// The meter.
+    pub meter: M,
+    /// The command a person has to carry out.
+    pub command: Command,
+    /// Why it was raised.
+    pub reason: JobReason,
+    /// When it was raised.
+    pub raised: Timestamp,
 }
 
 /// A command the tracker is following.
@@ -191,6 +241,20 @@ pub enum TrackerEvent<M> {
         /// Why.
         reason: JobReason,
     },
+    /// The manual job raised for command `id` is moot: cancel it (do not send a person to trip
+    /// a meter whose customer has paid since).
+    JobMoot {
+        /// The identifier of the job's command.
+        id: CommandId,
+        /// The meter.
+        meter: M,
+        /// The job's command.
+        command: Command,
+        /// The later command that made it moot.
+        by: CommandId,
+        /// Why.
+        reason: MootReason,
+    },
 }
 
 /// Errors of the tracker API.
@@ -206,9 +270,32 @@ pub enum TrackerError {
     /// No live command has this identifier (already finished, or never issued).
     #[error("no live command {0}")]
     UnknownCommand(u32),
-    /// The command is queued, not sent: there is nothing to acknowledge or fail.
+    /// The command is queued or parked, not sent: there is nothing to acknowledge or fail (or,
+    /// for [`Tracker::check_send`], it has not been handed out for sending).
     #[error("command {0} has not been sent")]
     NotSent(u32),
+    /// The command is parked: its meter's link is down.
+    #[error("command {0} is parked: the link is down")]
+    Parked(u32),
+    /// The command expired (the meter would reject it).
+    #[error("command {0} has expired")]
+    Expired(u32),
+    /// A restoring close past its deadline (it ends as overdue at the next poll).
+    #[error("command {0} is past its deadline")]
+    Overdue(u32),
+    /// A newer attempt of the command was handed out; this one is stale.
+    #[error("command {id}: attempt {attempt} is stale, attempt {current} is current")]
+    StaleAttempt {
+        /// The command.
+        id: u32,
+        /// The attempt checked.
+        attempt: u8,
+        /// The current attempt.
+        current: u8,
+    },
+    /// No open job has this identifier (closed, moot, forgotten or never raised).
+    #[error("no open job for command {0}")]
+    UnknownJob(u32),
 }
 
 /// Tracks up to `N` live remote commands for meters identified by `M`.
@@ -216,6 +303,10 @@ pub enum TrackerError {
 pub struct Tracker<M, const N: usize> {
     config: TrackerConfig,
     live: heapless::Vec<Tracked<M>, N>,
+    /// Meters whose link is down.
+    down: heapless::Vec<M, N>,
+    /// Open manual jobs, oldest first.
+    jobs: heapless::Vec<Job<M>, N>,
     next_id: u32,
 }
 
@@ -226,6 +317,8 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
         Self {
             config,
             live: heapless::Vec::new(),
+            down: heapless::Vec::new(),
+            jobs: heapless::Vec::new(),
             next_id: 1,
         }
     }
@@ -257,6 +350,112 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    /// Whether command `id` is still tracked (not yet finished: acknowledged, failed, expired,
+    /// overdue, superseded or cancelled).
+    #[must_use]
+    pub fn is_live(&self, id: CommandId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Whether attempt `attempt` of command `id`, handed out by a [`TrackerEvent::Send`], may
+    /// still go to the meter at `now`: call it when the command leaves the transport's queue.
+    ///
+    /// # Errors
+    ///
+    /// [`TrackerError::UnknownCommand`] when it finished since (superseded, cancelled, …),
+    /// [`TrackerError::Parked`] when its link went down, [`TrackerError::NotSent`] when it is
+    /// queued for a retry, [`TrackerError::StaleAttempt`] when a newer attempt was handed out,
+    /// [`TrackerError::Expired`] / [`TrackerError::Overdue`] when its expiry / deadline passed.
+    pub fn check_send(
+        &self,
+        now: Timestamp,
+        id: CommandId,
+        attempt: u8,
+    ) -> Result<&Tracked<M>, TrackerError> {
+        let t = self.get(id).ok_or(TrackerError::UnknownCommand(id.0))?;
+        match t.status {
+            CommandStatus::Parked => return Err(TrackerError::Parked(id.0)),
+            CommandStatus::Queued => return Err(TrackerError::NotSent(id.0)),
+            CommandStatus::Sent => {}
+        }
+        if t.attempts != attempt {
+            return Err(TrackerError::StaleAttempt {
+                id: id.0,
+                attempt,
+                current: t.attempts,
+            });
+        }
+        if now > t.expires {
+            return Err(TrackerError::Expired(id.0));
+        }
+        if t.deadline.is_some_and(|d| now > d) {
+            return Err(TrackerError::Overdue(id.0));
+        }
+        Ok(t)
+    }
+
+    /// Whether `meter`'s link is down ([`Tracker::link_down`]).
+    #[must_use]
+    pub fn is_link_down(&self, meter: M) -> bool {
+        self.down.contains(&meter)
+    }
+
+    /// The link to `meter` is down: its commands are parked (see the
+    /// [module documentation](self)), and so is every command submitted for it until
+    /// [`Tracker::link_up`].
+    ///
+    /// # Errors
+    ///
+    /// [`TrackerError::Full`] when `N` meters are already down (nothing is parked then).
+    pub fn link_down(&mut self, meter: M) -> Result<(), TrackerError> {
+        if !self.down.contains(&meter) {
+            self.down
+                .push(meter)
+                .map_err(|_| TrackerError::Full { capacity: N })?;
+        }
+        for t in self.live.iter_mut().filter(|t| t.meter == meter) {
+            t.status = CommandStatus::Parked;
+        }
+        Ok(())
+    }
+
+    /// The link to `meter` is back: its parked commands are sent now ([`TrackerEvent::Send`],
+    /// a new attempt each, unless expired); a restoring close gets `restore_within` from `now`
+    /// (at least).
+    pub fn link_up(&mut self, now: Timestamp, meter: M, sink: &mut impl Sink<TrackerEvent<M>>) {
+        self.down.retain(|m| *m != meter);
+        let restore = now.plus(self.config.restore_within);
+        for t in self.live.iter_mut().filter(|t| t.meter == meter) {
+            if t.status == CommandStatus::Parked {
+                t.status = CommandStatus::Queued;
+                t.due = now;
+                if let Some(d) = t.deadline.as_mut() {
+                    *d = (*d).max(restore);
+                }
+            }
+        }
+        self.poll_where(now, sink, |t| t.meter == meter);
+    }
+
+    /// The open manual jobs, oldest first.
+    pub fn jobs(&self) -> impl Iterator<Item = &Job<M>> {
+        self.jobs.iter()
+    }
+
+    /// A person finished (or the caller cancelled) the job of command `id`: forget it.
+    ///
+    /// # Errors
+    ///
+    /// [`TrackerError::UnknownJob`] when no open job is for `id`.
+    pub fn close_job(&mut self, id: CommandId) -> Result<Job<M>, TrackerError> {
+        let i = self
+            .jobs
+            .iter()
+            .position(|j| j.id == id)
+            .ok_or(TrackerError::UnknownJob(id.0))?;
+        Ok(self.jobs.remove(i))
     }
 
     /// Queues `command` for `meter`: supersedes pending commands of the same group for that
@@ -297,11 +496,16 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
             }
         }
         let deadline = restoring.then(|| now.plus(self.config.restore_within));
+        let status = if self.down.contains(&meter) {
+            CommandStatus::Parked
+        } else {
+            CommandStatus::Queued
+        };
         let entry = Tracked {
             id,
             meter,
             command,
-            status: CommandStatus::Queued,
+            status,
             submitted: now,
             expires: now.plus(self.config.validity),
             deadline,
@@ -313,6 +517,27 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
             .push(entry)
             .map_err(|_| TrackerError::Full { capacity: N })?;
         self.next_id = self.next_id.wrapping_add(1).max(1);
+        // Open jobs of the same group for the meter are moot: this command carries the intent.
+        let mut i = 0;
+        while let Some(j) = self.jobs.get(i) {
+            if j.meter == meter && j.command.kind.group() == group {
+                let j = self.jobs.remove(i);
+                let reason = if restoring && j.command.kind == CommandKind::Trip {
+                    MootReason::Cancelled
+                } else {
+                    MootReason::Superseded
+                };
+                sink.push(TrackerEvent::JobMoot {
+                    id: j.id,
+                    meter: j.meter,
+                    command: j.command,
+                    by: id,
+                    reason,
+                });
+            } else {
+                i += 1;
+            }
+        }
         Ok(id)
     }
 
@@ -320,19 +545,35 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
     /// acknowledgement timeouts into failures, and emits [`TrackerEvent::Send`] for every
     /// command due at `now`.
     pub fn poll(&mut self, now: Timestamp, sink: &mut impl Sink<TrackerEvent<M>>) {
+        self.poll_where(now, sink, |_| true);
+    }
+
+    /// [`Tracker::poll`] for the commands `pick` selects.
+    fn poll_where(
+        &mut self,
+        now: Timestamp,
+        sink: &mut impl Sink<TrackerEvent<M>>,
+        pick: impl Fn(&Tracked<M>) -> bool,
+    ) {
         let mut i = 0;
         while let Some(t) = self.live.get(i).copied() {
-            // Expiry and deadline first: a command past them is never sent again.
+            if !pick(&t) {
+                i += 1;
+                continue;
+            }
+            // Expiry and deadline first: a command past them is never sent again. A parked
+            // command only expires.
+            let parked = t.status == CommandStatus::Parked;
             let over = if now > t.expires {
                 Some((Outcome::Expired, JobReason::Expired))
-            } else if t.deadline.is_some_and(|d| now > d) {
+            } else if !parked && t.deadline.is_some_and(|d| now > d) {
                 Some((Outcome::Overdue, JobReason::RestoreOverdue))
             } else {
                 None
             };
             if let Some((outcome, reason)) = over {
                 self.live.remove(i);
-                Self::finish_with_job(t, outcome, reason, sink);
+                self.finish_with_job(now, t, outcome, reason, sink);
                 continue;
             }
             // Acknowledgement timeout: a failure.
@@ -431,7 +672,7 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
         if t.failures >= cfg.max_failures.max(1) {
             let t = self.live.remove(i);
             let n = t.failures;
-            Self::finish_with_job(t, Outcome::Failed, JobReason::TooManyFailures(n), sink);
+            self.finish_with_job(now, t, Outcome::Failed, JobReason::TooManyFailures(n), sink);
             return true;
         }
         let shift = u32::from(t.failures.saturating_sub(1)).min(31);
@@ -458,11 +699,24 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
     }
 
     fn finish_with_job(
+        &mut self,
+        now: Timestamp,
         t: Tracked<M>,
         outcome: Outcome,
         reason: JobReason,
         sink: &mut impl Sink<TrackerEvent<M>>,
     ) {
+        if self.jobs.is_full() {
+            // Bounded memory: the oldest open job is forgotten (see the module docs).
+            self.jobs.remove(0);
+        }
+        let _ = self.jobs.push(Job {
+            id: t.id,
+            meter: t.meter,
+            command: t.command,
+            reason,
+            raised: now,
+        });
         sink.push(TrackerEvent::Finished {
             id: t.id,
             meter: t.meter,

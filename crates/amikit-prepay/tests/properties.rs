@@ -1,5 +1,5 @@
 //! Property tests: arbitrary event sequences through the engine and the tracker, checked
-//! against every invariant of amikit issue #7 after every step (the harness is
+//! against every invariant of amikit issues #7 and #11 after every step (the harness is
 //! `amikit_prepay::fuzzing`, shared with the fuzz targets `prepay_engine` and
 //! `prepay_tracker`; its module documentation lists the invariants).
 #![allow(
@@ -69,6 +69,7 @@ fn param() -> impl Strategy<Value = ParamOp> {
         ]
         .prop_map(ParamOp::Overload),
         any::<bool>().prop_map(ParamOp::Friendly),
+        (any::<u8>(), 0u32..300_000).prop_map(|(kind, raw)| ParamOp::DebtRecovery { kind, raw }),
     ]
 }
 
@@ -76,6 +77,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         12 => (0u16..8000).prop_map(|wh| Op::Consume { wh }),
         2 => (0u32..40_000).prop_map(|raw| Op::Charge { raw }),
+        1 => any::<u8>().prop_map(|shift| Op::ChargeHuge { shift }),
         5 => (0u32..400_000, id(), source()).prop_map(|(raw, id, source)| Op::TopUp { raw, id, source }),
         1 => (0u32..100_000, id()).prop_map(|(raw, id)| Op::Refund { raw, id }),
         4 => Just(Op::Tick),
@@ -84,6 +86,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u16..9000).prop_map(|watts| Op::Load { watts }),
         2 => param().prop_map(Op::Param),
         1 => (0u8..4).prop_map(|corrupt| Op::PowerUp { corrupt }),
+        1 => Just(Op::PowerDown),
+        2 => any::<bool>().prop_map(|closed| Op::RelayPosition { closed }),
     ]
 }
 
@@ -92,12 +96,12 @@ fn step() -> impl Strategy<Value = Step> {
     (dt, op()).prop_map(|(dt, op)| Step { dt, op })
 }
 
-/// 512 cases, or `PROPTEST_CASES`.
+/// 1024 cases, or `PROPTEST_CASES`.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
+        .unwrap_or(1024)
 }
 
 proptest! {
@@ -127,6 +131,10 @@ proptest! {
             2 => any::<u8>().prop_map(|pick| TrackerOp::Ack { pick }),
             2 => any::<u8>().prop_map(|pick| TrackerOp::Fail { pick }),
             4 => (0u16..200).prop_map(|secs| TrackerOp::Advance { secs }),
+            1 => (0u8..4).prop_map(|meter| TrackerOp::LinkDown { meter }),
+            1 => (0u8..4).prop_map(|meter| TrackerOp::LinkUp { meter }),
+            2 => any::<u8>().prop_map(|pick| TrackerOp::Dequeue { pick }),
+            1 => any::<u8>().prop_map(|pick| TrackerOp::CloseJob { pick }),
         ], 0..120),
     ) {
         if let Err(v) = check_tracker(validity, ack_timeout, retry_base, max_failures, restore_within, &ops) {

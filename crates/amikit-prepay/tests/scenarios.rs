@@ -69,6 +69,7 @@ fn topped(amount: &str, n: u32, source: TopUpSource, repaid: &str, net: &str) ->
         id: PurchaseId::Sequence(n),
         source,
         repaid: m(repaid),
+        debt: m("0"),
         net: m(net),
     })
 }
@@ -82,7 +83,7 @@ fn reject(input: InputKind, reason: Rejection) -> Vec<Output> {
 }
 
 /// State Grid local fee control without overload protection: alarm 1 = 10, alarm 2 = 2,
-/// overdraft 10, reconnect 0, hoarding 9999.99.
+/// overdraft 10, reconnect 2, hoarding 9999.99.
 fn sg_local(balance: &str) -> Engine {
     engine(Profile::StateGridLocal, balance, |c| c.overload = None)
 }
@@ -223,8 +224,8 @@ fn exhausted_sg(reconnect: &str) -> (Engine, common::Customer) {
         c.limits.reconnect = m(reconnect);
     });
     let mut p = half();
-    e.step(wed(9, 0), Input::User(UserAction::Button), &mut p); // select the overdraft
-    e.step(wed(9, 1), kwh("20"), &mut p); // −10: exhausted
+    e.step(wed(9, 0), Input::User(UserAction::Button), &mut p.pricer()); // select the overdraft
+    e.step(wed(9, 1), kwh("20"), &mut p.pricer()); // −10: exhausted
     assert_eq!(e.credit(), CreditState::Exhausted);
     assert_eq!(e.relay(), RelayState::Open);
     (e, p)
@@ -280,7 +281,7 @@ fn hard_cut_needs_the_reconnect_threshold() {
 /// evaluated for the exit).
 #[test]
 fn consumption_and_refund_never_lift_the_hard_cut() {
-    let (mut e, mut p) = exhausted_sg("0");
+    let (mut e, mut p) = exhausted_sg("2");
     assert_eq!(run(&mut e, &mut p, wed(10, 0), kwh("0")), vec![]);
     assert_eq!(
         run(
@@ -300,7 +301,7 @@ fn consumption_and_refund_never_lift_the_hard_cut() {
 /// A card top-up at the meter is itself the customer's action: the relay closes at once.
 #[test]
 fn card_top_up_closes_directly() {
-    let (mut e, mut p) = exhausted_sg("0");
+    let (mut e, mut p) = exhausted_sg("2");
     assert_eq!(
         run(
             &mut e,
@@ -392,7 +393,7 @@ fn any_cause_keeps_the_relay_open_with_precedence() {
     });
     let mut p = half();
     let exp = wed(23, 0);
-    e.step(wed(9, 0), Input::User(UserAction::Button), &mut p); // overdraft selected, closed
+    e.step(wed(9, 0), Input::User(UserAction::Button), &mut p.pricer()); // overdraft selected, closed
     run(&mut e, &mut p, wed(9, 1), remote(CommandKind::Trip, exp));
     // Exhaust the overdraft while remote-tripped: the relay is already open, no new action.
     let outs = run(&mut e, &mut p, wed(9, 2), kwh("20"));
@@ -482,7 +483,7 @@ fn any_cause_keeps_the_relay_open_with_precedence() {
 /// lifting the guard applies the fee cut.
 #[test]
 fn guard_suppresses_fee_and_remote_trips() {
-    let (mut e, mut p) = exhausted_sg("0");
+    let (mut e, mut p) = exhausted_sg("2");
     let exp = wed(23, 0);
     assert_eq!(
         run(
@@ -1074,6 +1075,7 @@ fn master_profile_turns_thresholds_into_commands() {
                 id: PurchaseId::Order(20_260_107_001),
                 source: TopUpSource::Counter,
                 repaid: m("0.5"),
+                debt: m("0"),
                 net: m("49.5"),
             }),
             received("50", "49.5"),
@@ -1127,9 +1129,13 @@ fn master_profile_turns_thresholds_into_commands() {
 /// Power-up: the state persisted before the relay action is restored from the snapshot.
 #[test]
 fn power_up_restores_the_snapshot() {
-    let (mut e, mut p) = exhausted_sg("0");
+    let (mut e, mut p) = exhausted_sg("2");
     let mut saved = Vec::new();
-    for o in e.step(wed(10, 0), top_up("3", 1, TopUpSource::Remote), &mut p) {
+    for o in e.step(
+        wed(10, 0),
+        top_up("3", 1, TopUpSource::Remote),
+        &mut p.pricer(),
+    ) {
         if let Output::Persist(s) = o {
             saved.push(s);
         }
@@ -1190,6 +1196,8 @@ fn recovery_is_conservative() {
         alarm: None,
         last_sequence: 4,
         last_order: 0,
+        overload_until: None,
+        charging: None,
         checksum: 0,
     };
     let a = base.sealed();
@@ -1245,5 +1253,12 @@ fn recovery_is_conservative() {
 #[test]
 fn engine_state_fits_in_512_bytes() {
     let size = core::mem::size_of::<Engine>();
+    println!(
+        "Engine {size} B, Snapshot {} B, Output {} B, Outputs {} B, Tracker<u32, 16> {} B",
+        core::mem::size_of::<Snapshot>(),
+        core::mem::size_of::<Output>(),
+        core::mem::size_of::<amikit_prepay::Outputs>(),
+        core::mem::size_of::<amikit_prepay::Tracker<u32, 16>>()
+    );
     assert!(size <= 512, "Engine is {size} bytes");
 }

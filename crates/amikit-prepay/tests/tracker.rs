@@ -364,3 +364,185 @@ fn capacity_is_fixed() {
     // Superseding frees a slot first.
     assert!(tr.submit(t(0), 2, restore(), &mut ev).is_ok());
 }
+
+// ---- amikit issue 11: offline is not failure, liveness at dequeue, moot jobs ------------------
+
+fn send(id: u32, meter: u32, kind: CommandKind, expires: i64, attempt: u8) -> Ev {
+    TrackerEvent::Send {
+        id: amikit_prepay::CommandId(id),
+        meter,
+        kind,
+        expires: t(expires),
+        attempt,
+    }
+}
+
+/// An 8-minute outage: nothing fails, no job, and the parked commands go out on reconnect
+/// (before the fix every pending command ran into its failures and a manual job).
+#[test]
+fn an_outage_parks_commands_and_link_up_sends_them() {
+    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut ev = Events::default();
+    let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    assert_eq!(
+        poll(&mut tr, 0),
+        vec![send(a.0, 7, CommandKind::Trip, 1800, 1)]
+    );
+    // The terminal drops while the trip waits for its answer.
+    tr.link_down(7).unwrap();
+    assert!(tr.is_link_down(7));
+    assert_eq!(tr.get(a).unwrap().status, CommandStatus::Parked);
+    // A command submitted while the link is down is parked at once.
+    let b = tr
+        .submit(
+            t(10),
+            7,
+            Command {
+                kind: CommandKind::Alarm,
+                reason: CommandReason::Reminder,
+            },
+            &mut ev,
+        )
+        .unwrap();
+    assert_eq!(tr.get(b).unwrap().status, CommandStatus::Parked);
+    // 8 minutes of polls: no send, no retry, no failure, no job.
+    for s in (0..=480).step_by(5) {
+        assert_eq!(poll(&mut tr, s), vec![]);
+    }
+    assert_eq!(tr.fail(t(480), a, &mut ev), Err(TrackerError::NotSent(a.0)));
+    // Back: both go out now, the trip as its second attempt.
+    let mut ev = Events::default();
+    tr.link_up(t(481), 7, &mut ev);
+    assert_eq!(
+        ev,
+        vec![
+            send(a.0, 7, CommandKind::Trip, 1800, 2),
+            send(b.0, 7, CommandKind::Alarm, 1810, 1),
+        ]
+    );
+    assert_eq!(tr.get(a).unwrap().failures, 0);
+}
+
+/// A parked command still expires at its expiry: then it ends as expired with a manual job.
+#[test]
+fn a_parked_command_still_expires() {
+    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut ev = Events::default();
+    tr.link_down(7).unwrap();
+    let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    assert_eq!(poll(&mut tr, 1800), vec![]);
+    assert_eq!(
+        poll(&mut tr, 1801),
+        vec![
+            TrackerEvent::Finished {
+                id: a,
+                meter: 7,
+                command: trip(),
+                outcome: Outcome::Expired
+            },
+            TrackerEvent::ManualJob {
+                id: a,
+                meter: 7,
+                command: trip(),
+                reason: JobReason::Expired
+            },
+        ]
+    );
+}
+
+/// A restoring close parked past its deadline is not overdue while parked; at link-up it gets
+/// a fresh `restore_within`.
+#[test]
+fn a_parked_restoring_close_gets_a_fresh_deadline_at_link_up() {
+    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut ev = Events::default();
+    tr.link_down(7).unwrap();
+    let r = tr.submit(t(0), 7, restore(), &mut ev).unwrap();
+    assert_eq!(tr.get(r).unwrap().deadline, Some(t(300)));
+    assert_eq!(poll(&mut tr, 600), vec![]);
+    let mut ev = Events::default();
+    tr.link_up(t(600), 7, &mut ev);
+    assert_eq!(ev, vec![send(r.0, 7, CommandKind::AllowClose, 1800, 1)]);
+    assert_eq!(tr.get(r).unwrap().deadline, Some(t(900)));
+}
+
+/// The transport checks a command when it leaves its queue: a trip superseded by the
+/// allow-close of a payment never goes out; nor does an old attempt, an expired or a parked
+/// command.
+#[test]
+fn check_send_refuses_what_is_no_longer_live() {
+    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut ev = Events::default();
+    let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    poll(&mut tr, 0);
+    assert!(tr.check_send(t(1), a, 1).is_ok());
+    assert!(tr.is_live(a));
+    // Queued behind reads; meanwhile the customer pays.
+    let r = tr.submit(t(2), 7, restore(), &mut ev).unwrap();
+    assert!(!tr.is_live(a));
+    assert_eq!(
+        tr.check_send(t(3), a, 1),
+        Err(TrackerError::UnknownCommand(a.0))
+    );
+    // The allow-close: not handed out yet, then attempt 1; after a timeout attempt 2 is current.
+    assert_eq!(tr.check_send(t(3), r, 1), Err(TrackerError::NotSent(r.0)));
+    poll(&mut tr, 3);
+    assert!(tr.check_send(t(4), r, 1).is_ok());
+    poll(&mut tr, 33); // timeout → retry queued for 63
+    poll(&mut tr, 63);
+    assert_eq!(
+        tr.check_send(t(64), r, 1),
+        Err(TrackerError::StaleAttempt {
+            id: r.0,
+            attempt: 1,
+            current: 2
+        })
+    );
+    assert!(tr.check_send(t(64), r, 2).is_ok());
+    assert_eq!(tr.check_send(t(303), r, 2), Err(TrackerError::Overdue(r.0)));
+    tr.link_down(7).unwrap();
+    assert_eq!(tr.check_send(t(64), r, 2), Err(TrackerError::Parked(r.0)));
+    // An ordinary command past its expiry.
+    let b = tr.submit(t(100), 8, trip(), &mut ev).unwrap();
+    poll(&mut tr, 100);
+    assert_eq!(
+        tr.check_send(t(1901), b, 1),
+        Err(TrackerError::Expired(b.0))
+    );
+}
+
+/// A trip that failed into a manual job; the customer then pays: the restoring allow-close
+/// makes the trip job moot, and the station learns it (once).
+#[test]
+fn a_restoring_payment_makes_a_trip_job_moot() {
+    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut ev = Events::default();
+    let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
+    for s in [0, 30, 60, 90, 150, 180, 300] {
+        poll(&mut tr, s);
+    }
+    assert!(!tr.is_live(a));
+    let jobs: Vec<_> = tr.jobs().map(|j| (j.id, j.meter, j.reason)).collect();
+    assert_eq!(jobs, vec![(a, 7, JobReason::TooManyFailures(3))]);
+    let mut ev = Events::default();
+    let r = tr.submit(t(400), 7, restore(), &mut ev).unwrap();
+    assert_eq!(
+        ev,
+        vec![TrackerEvent::JobMoot {
+            id: a,
+            meter: 7,
+            command: trip(),
+            by: r,
+            reason: amikit_prepay::MootReason::Cancelled,
+        }]
+    );
+    assert_eq!(tr.jobs().count(), 0);
+    assert_eq!(tr.close_job(a), Err(TrackerError::UnknownJob(a.0)));
+    // A job a person closed is not reported moot later.
+    let b = tr.submit(t(500), 9, trip(), &mut ev).unwrap();
+    poll(&mut tr, 2400);
+    assert_eq!(tr.close_job(b).map(|j| j.id), Ok(b));
+    let mut ev = Events::default();
+    tr.submit(t(2500), 9, restore(), &mut ev).unwrap();
+    assert_eq!(ev, vec![]);
+}

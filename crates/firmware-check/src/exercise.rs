@@ -385,6 +385,9 @@ fn prepay(seed: u32) -> u32 {
                 }),
                 3 => Input::Load { watts: seed % 9000 },
                 4 => Input::Tick,
+                5 if i % 2 == 0 => Input::RelayPosition {
+                    closed: seed & 1 == 0,
+                },
                 _ => Input::Consume {
                     energy: Energy::from_wh(s % 5_000 + 1_000 * i64::from(i)),
                 },
@@ -403,7 +406,21 @@ fn prepay(seed: u32) -> u32 {
             }
             digest = digest.rotate_left(3) ^ (engine.net().raw() as u32) ^ out.len() as u32;
         }
-        // Power failure: bytes round trip, recovery from two copies, power-up.
+        // Power failure: a final snapshot with the charging state, bytes round trip, recovery
+        // from two copies, power-up with the charging state lost from RAM.
+        out.clear();
+        engine.handle(
+            t0,
+            Input::PowerDown,
+            &mut TariffPricer::new(&tariff, &mut state),
+            &mut out,
+        );
+        for o in &out {
+            if let Output::Persist(snap) = o {
+                saved = Some(*snap);
+            }
+        }
+        state = ChargeState::new();
         let snap = saved?;
         let back = Snapshot::from_bytes(&snap.to_bytes()).ok()?;
         let r = recover([&back, &snap]).ok()?;
@@ -421,7 +438,10 @@ fn prepay(seed: u32) -> u32 {
             kind: CommandKind::Trip,
             reason: CommandReason::Operator,
         };
+        tracker.link_down(seed).ok()?;
         let id = tracker.submit(t0, seed, command, &mut events).ok()?;
+        tracker.link_up(t0.plus(seed % 50), seed, &mut events);
+        let _ = tracker.check_send(t0.plus(seed % 60), id, 1);
         tracker.poll(t0.plus(seed % 100), &mut events);
         let _ = tracker.fail(t0.plus(seed % 100 + 1), id, &mut events);
         tracker.poll(t0.plus(seed % 7_000), &mut events);

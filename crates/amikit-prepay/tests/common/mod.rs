@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use amikit_prepay::{
-    CommandKind, Config, CreditState, DateTime, Engine, Input, Money, Output, Price, PriceError,
-    Pricer, Profile, PurchaseId, Remote, Snapshot, TariffPricer, Timestamp, TopUpSource,
+    CommandKind, Config, CreditState, DateTime, Engine, Input, Money, Output, Price, Profile,
+    PurchaseId, Remote, Snapshot, TariffPricer, Timestamp, TopUpSource,
 };
 use amikit_tariff::{ChargeState, Energy, Tariff};
 
@@ -14,13 +14,10 @@ pub struct Customer {
     pub state: ChargeState,
 }
 
-impl Pricer for Customer {
-    fn price(&mut self, at: Timestamp, energy: Energy) -> Result<Money, PriceError> {
-        TariffPricer::new(&self.tariff, &mut self.state).price(at, energy)
-    }
-
-    fn standing(&mut self, at: Timestamp) -> Result<Money, PriceError> {
-        TariffPricer::new(&self.tariff, &mut self.state).standing(at)
+impl Customer {
+    /// The customer's state as a transactional pricer (an `amikit-prepay` `TariffPricer`).
+    pub fn pricer(&mut self) -> TariffPricer<'_, Tariff> {
+        TariffPricer::new(&self.tariff, &mut self.state)
     }
 }
 
@@ -84,6 +81,8 @@ pub const P: Output = Output::Persist(Snapshot {
     alarm: None,
     last_sequence: 0,
     last_order: 0,
+    overload_until: None,
+    charging: None,
     checksum: 0,
 });
 
@@ -99,7 +98,7 @@ pub fn norm(outs: impl IntoIterator<Item = Output>) -> Vec<Output> {
 
 /// Runs one input and returns the normalised outputs.
 pub fn run(e: &mut Engine, p: &mut Customer, now: Timestamp, input: Input) -> Vec<Output> {
-    let outs = e.step(now, input, p);
+    let outs = e.step(now, input, &mut p.pricer());
     assert!(outs.len() < amikit_prepay::MAX_OUTPUTS);
     norm(outs)
 }

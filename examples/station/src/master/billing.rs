@@ -110,6 +110,8 @@ pub fn engine_config(m: &SiteMeter) -> MasterResult<Config> {
     config.limits.overdraft = None;
     if trip.is_positive() {
         config.limits.alarm2 = Some(trip);
+        // Leaving the hard cut must leave the alarm-2 cut too (amikit-prepay refuses less).
+        config.limits.reconnect = trip;
     } else if trip.is_negative() {
         config.limits.overdraft =
             Some(trip.checked_neg().map_err(|e| {

@@ -247,7 +247,8 @@ impl SimMeter {
                     alarm2: trip.is_positive().then_some(trip),
                     overdraft: None,
                     emergency_threshold: None,
-                    reconnect: Money::ZERO,
+                    // Not below alarm 2 (amikit-prepay refuses a reconnect threshold below it).
+                    reconnect: trip.max(Money::ZERO),
                     hoarding: config.limits.hoarding,
                 };
                 money(&m.opening_balance, "opening_balance").map_err(ctx)?
