@@ -312,12 +312,12 @@ impl<'t> Vendor<'t> {
     /// a 128-bit key gives sections 1, 2, 3 and 4.
     pub fn key_change(&self, new: &NewKey) -> Result<KeyChangeTokens, VendError> {
         let ken = new.ken.0;
-        let (high, low, parts34) = match &new.key {
-            &DecoderKey::Bits64(k) => {
+        let (high, low, parts34) = match new.key {
+            DecoderKey::Bits64(k) => {
                 let third = new.sgc.map(|sgc| KeyChange3::for_3kct(sgc.value()));
                 ((k >> 32) as u32, k as u32, third.map(|t| (t, None)))
             }
-            &DecoderKey::Bits128(k) => {
+            DecoderKey::Bits128(k) => {
                 let sgc = new.sgc.ok_or(VendError::MissingSgc)?.value();
                 let third = KeyChange3 {
                     sgc_bits: (sgc & 0xFFF) as u16,
