@@ -114,7 +114,16 @@ fn bcd(v: u8) -> u8 {
     ((v / 10) << 4) | (v % 10)
 }
 
-fn key(t: &DateTime) -> (Option<u16>, Option<u8>, Option<u8>, Option<u8>, Option<u8>, Option<u8>) {
+fn key(
+    t: &DateTime,
+) -> (
+    Option<u16>,
+    Option<u8>,
+    Option<u8>,
+    Option<u8>,
+    Option<u8>,
+    Option<u8>,
+) {
     (t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
@@ -122,7 +131,11 @@ fuzz_target!(|data: &[u8]| {
     let [setup, clock, len_hi, rest @ ..] = data else {
         return;
     };
-    let edition = if setup & 1 == 0 { Edition::V2007 } else { Edition::V1997 };
+    let edition = if setup & 1 == 0 {
+        Edition::V2007
+    } else {
+        Edition::V1997
+    };
     let mut meter = Meter::<600>::with_buffer(ME).with_edition(edition);
     let hour = clock % 24;
     let now = DateTime::ymd_hms(2026, 3, 2, hour, 30, 0).unwrap_or_default();
@@ -160,7 +173,7 @@ fuzz_target!(|data: &[u8]| {
         if sel & 8 != 0 && code == 0x1C && plain.len() == 16 {
             // a valid-until time within a few hours of now: ss mm hh DD MM YY
             let h = (hour + (sel >> 4) % 4).saturating_sub(1).min(23);
-            plain[10..16].copy_from_slice(&[0, bcd(sel >> 2 & 0x3F % 60), bcd(h), 2, 3, 0x26]);
+            plain[10..16].copy_from_slice(&[0, bcd((sel >> 2) % 60), bcd(h), 2, 3, 0x26]);
         }
         let mut f = vec![0x68];
         f.extend_from_slice(&address.to_wire());
@@ -209,7 +222,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some(Ok(n)) = got {
             let reply = Repr::parse_bytes(&out[..n], edition).expect("a reply parses");
             assert_eq!(reply.address, ME);
-            assert!(!matches!(reply.body, Body::Request(_) | Body::Unknown { .. }));
+            assert!(!matches!(
+                reply.body,
+                Body::Request(_) | Body::Unknown { .. }
+            ));
         }
     }
 });
