@@ -251,19 +251,24 @@ impl Dkga04 {
 
     /// The decoder key: the leftmost 64 (EA07) or 128 (EA11) bits of the HMAC.
     pub fn derive(&self, params: &KeyParameters) -> Result<DecoderKey, KeyError> {
-        let h = self.hmac(params)?;
-        let (first16, _) = h.split_first_chunk::<16>().ok_or(KeyError::Length {
-            what: "an HMAC-SHA-256 output",
-            expected: 32,
-            got: 0,
-        })?;
-        let mut wide = u128::from_be_bytes(*first16);
-        let key = match params.ea {
+        let msg = dkga04_message(params)?;
+        let mut mac = self.mac.clone();
+        mac.update(&msg);
+        // `CtOutput` wipes itself when dropped (digest's `zeroize` feature): no extra copy.
+        let out = mac.finalize();
+        let (first16, _) = out
+            .as_bytes()
+            .split_first_chunk::<16>()
+            .ok_or(KeyError::Length {
+                what: "an HMAC-SHA-256 output",
+                expected: 32,
+                got: 0,
+            })?;
+        let wide = u128::from_be_bytes(*first16);
+        Ok(match params.ea {
             EncryptionAlgorithm::Misty1 => DecoderKey::Bits128(wide),
             _ => DecoderKey::Bits64((wide >> 64) as u64),
-        };
-        wide.zeroize();
-        Ok(key)
+        })
     }
 }
 
