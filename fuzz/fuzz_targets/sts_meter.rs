@@ -56,8 +56,8 @@ struct Input {
     ops: Vec<Op>,
 }
 
-fn cipher_of(key: DecoderKey) -> TokenCipher<'static> {
-    match key {
+fn cipher_of(key: &DecoderKey) -> TokenCipher<'static> {
+    match *key {
         DecoderKey::Bits64(k) => TokenCipher::sta(k, &SAMPLE_TABLES),
         DecoderKey::Bits128(k) => TokenCipher::misty1(k),
     }
@@ -82,7 +82,7 @@ fuzz_target!(|input: Input| {
 
     for op in input.ops.iter().take(64) {
         let vendor = Vendor::new(
-            cipher_of(meter.config().key),
+            cipher_of(&meter.config().key),
             KeyType::Unique,
             BaseDate::Y1993,
         );

@@ -357,9 +357,19 @@ fn cipher<'t>(
 ) -> Result<(TokenCipher<'t>, Option<String>), CliError> {
     let ea = args.ea.map_or(default_ea(&key), EncryptionAlgorithm::from);
     let cipher =
-        TokenCipher::new(ea, key, Some(tables.get())).map_err(|e| CliError::new(e.to_string()))?;
+        TokenCipher::new(ea, &key, Some(tables.get())).map_err(|e| CliError::new(e.to_string()))?;
     let note = (ea == EncryptionAlgorithm::Sta).then(|| tables.describe());
     Ok((cipher, note))
+}
+
+/// The key as lower-case big-endian hex: the one place the CLI shows a key, on purpose (the
+/// `derive` command's output). `DecoderKey` itself has no `Display`.
+fn key_hex(key: &DecoderKey) -> String {
+    let mut buf = [0u8; 16];
+    key.to_bytes(&mut buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn hex16(v: u16) -> String {
@@ -522,10 +532,10 @@ fn describe(
             set("rollover", json!(k.rollover));
             set("three_kct", json!(k.third_section));
             set("kt", json!(k.kt.value()));
-            set("key_bits", json!(format!("{:08x}", k.key_bits)));
+            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
             lines.push(format!(
                 "new key section 1: bits {:08x}, KT {}, KRN {}, KENHO {:x}, RO {}, 3KCT {}",
-                k.key_bits,
+                k.key_bits.bits(),
                 k.kt,
                 k.krn,
                 k.ken_high,
@@ -536,26 +546,30 @@ fn describe(
         TokenData::KeyChange2(k) => {
             set("ken_low", json!(k.ken_low));
             set("ti", json!(k.ti));
-            set("key_bits", json!(format!("{:08x}", k.key_bits)));
+            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
             lines.push(format!(
                 "new key section 2: bits {:08x}, TI {}, KENLO {:x}",
-                k.key_bits, k.ti, k.ken_low
+                k.key_bits.bits(),
+                k.ti,
+                k.ken_low
             ));
         }
         TokenData::KeyChange3(k) => {
             set("sgc_bits", json!(format!("{:03x}", k.sgc_bits)));
-            set("key_bits", json!(format!("{:08x}", k.key_bits)));
+            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
             lines.push(format!(
                 "new key section 3: bits {:08x}, SGC bits {:03x}",
-                k.key_bits, k.sgc_bits
+                k.key_bits.bits(),
+                k.sgc_bits
             ));
         }
         TokenData::KeyChange4(k) => {
             set("sgc_bits", json!(format!("{:03x}", k.sgc_bits)));
-            set("key_bits", json!(format!("{:08x}", k.key_bits)));
+            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
             lines.push(format!(
                 "new key section 4: bits {:08x}, SGC bits {:03x}",
-                k.key_bits, k.sgc_bits
+                k.key_bits.bits(),
+                k.sgc_bits
             ));
         }
         TokenData::Reserved(r) => set("data", json!(format!("{:011x}", r.data))),
@@ -604,7 +618,7 @@ fn derive(a: &DeriveArgs, printer: &Printer) -> Result<(), CliError> {
         .and_then(|k| k.derive(&params))
         .map_err(err)?;
     let mut j = json!({
-        "decoder_key": key.to_string(),
+        "decoder_key": key_hex(&key),
         "bits": key.bits(),
         "dkga": format!("{:02}", dkga.number()),
         "ea": format!("{:02}", params.ea.code()),
@@ -621,7 +635,7 @@ fn derive(a: &DeriveArgs, printer: &Printer) -> Result<(), CliError> {
             json!(format!("{:016X}", dkga::control_block(&params))),
         );
     }
-    printer.print(key, &j);
+    printer.print(key_hex(&key), &j);
     Ok(())
 }
 

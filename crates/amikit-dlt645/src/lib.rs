@@ -34,7 +34,7 @@ pub use error_word::ErrorWord;
 pub use frame::Frame;
 pub use remote::{RemoteBody, RemoteCommand, RemoteControl, StatusWord3};
 pub use reply::Reply;
-pub use repr::{Body, Repr};
+pub use repr::{Body, Limits, Repr};
 pub use request::{Auth, BaudRate, FreezeTime, OperatorCode, Password, Request};
 pub use value::{DateTime, Decimal, Value};
 

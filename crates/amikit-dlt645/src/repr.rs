@@ -41,6 +41,38 @@ pub enum Body<'a> {
     },
 }
 
+/// Limits a parser and a builder apply beyond the frame format.
+///
+/// DL/T 645-2007 and DL/T 645-1997 both limit the data field of a write request to 50 bytes
+/// ("写数据时 L≤50"); the 2013 amendment's secured writes (password levels 98/99: data, MAC and
+/// encrypted parameters) need more. [`Repr::parse`] and [`Repr::emit`] apply
+/// [`Limits::STANDARD`]; [`Repr::parse_with`] and [`Repr::emit_with`] take other limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Limits {
+    /// Largest data field `L` of a write request (DI, password, operator code and value
+    /// together). Values above 200 act as 200, the limit of every data field.
+    pub max_write: u8,
+}
+
+impl Limits {
+    /// The standard's limits: writes up to 50 bytes.
+    pub const STANDARD: Limits = Limits {
+        max_write: Edition::V2007.max_write_len(),
+    };
+
+    /// Limits with writes up to `max_write` bytes.
+    pub const fn with_max_write(max_write: u8) -> Limits {
+        Limits { max_write }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::STANDARD
+    }
+}
+
 /// A frame as typed fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -185,12 +217,24 @@ impl<'a> Repr<'a> {
         Self::parse(&frame, edition)
     }
 
-    /// Parses a frame under an edition's tables. The frame should come from
-    /// [`Frame::new_checked`] or the deframer; only its length is re-checked here.
+    /// Parses a frame under an edition's tables with the standard [`Limits`]. The frame
+    /// should come from [`Frame::new_checked`] or the deframer; only its length is re-checked
+    /// here.
     #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         frame: &Frame<&'a T>,
         edition: Edition,
+    ) -> Result<Self, ParseError> {
+        Self::parse_with(frame, edition, Limits::STANDARD)
+    }
+
+    /// As [`Repr::parse`], with other [`Limits`]: a write request whose data field exceeds
+    /// `limits.max_write` is [`ParseError::TooLong`].
+    #[inline]
+    pub fn parse_with<T: AsRef<[u8]> + ?Sized>(
+        frame: &Frame<&'a T>,
+        edition: Edition,
+        limits: Limits,
     ) -> Result<Self, ParseError> {
         frame.check_len()?;
         let len = frame.data_len();
@@ -233,7 +277,16 @@ impl<'a> Repr<'a> {
         let body = if let Function::Unknown(_) = function {
             Body::Unknown { control, data }
         } else if !control.is_reply() {
-            Body::Request(parse_request(function, edition, data)?)
+            let request = parse_request(function, edition, data)?;
+            if let Request::Write { .. } = request
+                && len > limits.max_write
+            {
+                return Err(ParseError::TooLong {
+                    max: limits.max_write,
+                    actual: len,
+                });
+            }
+            Body::Request(request)
         } else if control.is_abnormal() {
             need(function, &data, 1, false)?;
             let (e, extra) = data.split_at(1).unwrap_or((Data::EMPTY, Data::EMPTY));
@@ -332,7 +385,7 @@ impl<'a> Repr<'a> {
         usize::from(self.preamble) + OVERHEAD + self.data_len()
     }
 
-    fn validate(&self) -> Result<(), EncodeError> {
+    fn validate(&self, limits: Limits) -> Result<(), EncodeError> {
         let len = self.data_len();
         let e = self.edition;
         let max = e.max_data_len();
@@ -380,7 +433,7 @@ impl<'a> Repr<'a> {
                 Request::Write { di, operator, .. } => {
                     check_di(di)?;
                     layout(operator.is_some() == v2007, f, "operator")?;
-                    let wmax = e.max_write_len();
+                    let wmax = limits.max_write;
                     if len > usize::from(wmax) {
                         return Err(EncodeError::TooLong { len, max: wmax });
                     }
@@ -410,10 +463,16 @@ impl<'a> Repr<'a> {
 
     /// Writes the frame into `out` (which must hold [`Repr::buffer_len`] bytes); returns the
     /// byte count. Refuses functions the edition lacks, wrong DI widths, data fields over the
-    /// edition's limits (200; writes 50) and addresses the function does not allow (broadcast
-    /// only for broadcast time / freeze / change baud / output control; `AA…AA` for read
-    /// address).
+    /// edition's limits (200; writes 50, [`Limits::STANDARD`]) and addresses the function does
+    /// not allow (broadcast only for broadcast time / freeze / change baud / output control;
+    /// `AA…AA` for read address).
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        self.emit_with(out, Limits::STANDARD)
+    }
+
+    /// As [`Repr::emit`], with other [`Limits`] (a write request's data field may be up to
+    /// `limits.max_write` bytes).
+    pub fn emit_with(&self, out: &mut [u8], limits: Limits) -> Result<usize, EncodeError> {
         // Fast path for the most common frame: a plain read request.
         if let Body::Request(Request::Read { di, extra }) = &self.body
             && extra.is_empty()
@@ -437,7 +496,7 @@ impl<'a> Repr<'a> {
             );
         }
         let control = self.control()?;
-        self.validate()?;
+        self.validate(limits)?;
         let len = self.data_len();
         write_frame(
             out,

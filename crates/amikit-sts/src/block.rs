@@ -26,7 +26,7 @@
 use crate::amount::Amount;
 use crate::crc;
 use crate::error::{DecodeError, FieldError};
-use crate::keys::KeyType;
+use crate::keys::{KeySection, KeyType};
 use crate::tid::Tid;
 use crate::token::TokenClass;
 
@@ -259,7 +259,7 @@ tid_block!(
 /// Class 2, subclass 3: set 1st section decoder key.
 ///
 /// For a 64-bit key it carries key bits 63–32; for a 128-bit key, bits 127–96.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange1 {
     /// KENHO: the high nibble of the new key expiry number (4 bits).
@@ -273,11 +273,11 @@ pub struct KeyChange1 {
     /// The new key type.
     pub kt: KeyType,
     /// Key bits 63–32 (64-bit key) or 127–96 (128-bit key).
-    pub key_bits: u32,
+    pub key_bits: KeySection,
 }
 
 /// Class 2, subclass 4: set 2nd section decoder key. Carries the lowest 32 key bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange2 {
     /// KENLO: the low nibble of the new key expiry number (4 bits).
@@ -285,7 +285,7 @@ pub struct KeyChange2 {
     /// The new tariff index (8 bits, binary; 0–99 in use).
     pub ti: u8,
     /// Key bits 31–0.
-    pub key_bits: u32,
+    pub key_bits: KeySection,
 }
 
 /// Class 2, subclass 8: set 3rd section decoder key.
@@ -293,21 +293,22 @@ pub struct KeyChange2 {
 /// For a 128-bit key: key bits 95–64 and the low 12 bits of the new SGC (as a 24-bit binary
 /// number). For a 64-bit key with the 3KCT bit set, the section instead carries the new SGC as
 /// 24 bits followed by 20 zero bits (**unverified**), see [`KeyChange3::sgc_3kct`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange3 {
     /// The low 12 bits of the new SGC (12 bits).
     pub sgc_bits: u16,
     /// Key bits 95–64.
-    pub key_bits: u32,
+    pub key_bits: KeySection,
 }
 
 impl KeyChange3 {
     /// The 24-bit SGC of the 64-bit-key 3KCT form, if the 20 trailing bits are zero
     /// (**unverified** layout).
     pub const fn sgc_3kct(&self) -> Option<u32> {
-        if self.key_bits & 0xF_FFFF == 0 {
-            Some((self.sgc_bits as u32) << 12 | self.key_bits >> 20)
+        let bits = self.key_bits.bits();
+        if bits & 0xF_FFFF == 0 {
+            Some((self.sgc_bits as u32) << 12 | bits >> 20)
         } else {
             None
         }
@@ -317,20 +318,20 @@ impl KeyChange3 {
     pub const fn for_3kct(sgc: u32) -> KeyChange3 {
         KeyChange3 {
             sgc_bits: ((sgc >> 12) & 0xFFF) as u16,
-            key_bits: (sgc & 0xFFF) << 20,
+            key_bits: KeySection::new((sgc & 0xFFF) << 20),
         }
     }
 }
 
 /// Class 2, subclass 9: set 4th section decoder key: key bits 63–32 and the high 12 bits of
 /// the new SGC (128-bit keys only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange4 {
     /// The high 12 bits of the new SGC (12 bits).
     pub sgc_bits: u16,
     /// Key bits 63–32.
-    pub key_bits: u32,
+    pub key_bits: KeySection,
 }
 
 /// A block of a class/subclass this crate does not interpret (reserved by the standard),
@@ -346,8 +347,9 @@ pub struct ReservedBlock {
     pub data: u64,
 }
 
-/// The typed contents of a data block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The typed contents of a data block. Not `Copy`: the key-change sections carry key bits,
+/// zeroized when dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum TokenData {
@@ -425,12 +427,12 @@ impl TokenData {
                 rollover: (payload >> 35) & 1 == 1,
                 third_section: (payload >> 34) & 1 == 1,
                 kt: KeyType::from_bits((payload >> 32) as u8),
-                key_bits: payload as u32,
+                key_bits: KeySection::new(payload as u32),
             }),
             (2, 4) => TokenData::KeyChange2(KeyChange2 {
                 ken_low: ((payload >> 40) & 15) as u8,
                 ti: (payload >> 32) as u8,
-                key_bits: payload as u32,
+                key_bits: KeySection::new(payload as u32),
             }),
             (2, 5) => TokenData::ClearTamper(ClearTamper::from_block(block)),
             (2, 6) => TokenData::MaxPhasePowerUnbalanceLimit(
@@ -439,11 +441,11 @@ impl TokenData {
             (2, 7) => TokenData::WaterMeterFactor(WaterMeterFactor::from_block(block)),
             (2, 8) => TokenData::KeyChange3(KeyChange3 {
                 sgc_bits: ((payload >> 32) & 0xFFF) as u16,
-                key_bits: payload as u32,
+                key_bits: KeySection::new(payload as u32),
             }),
             (2, 9) => TokenData::KeyChange4(KeyChange4 {
                 sgc_bits: ((payload >> 32) & 0xFFF) as u16,
-                key_bits: payload as u32,
+                key_bits: KeySection::new(payload as u32),
             }),
             _ => TokenData::Reserved(ReservedBlock {
                 class,
@@ -571,28 +573,28 @@ impl TokenData {
                     | (k.rollover as u64) << 35
                     | (k.third_section as u64) << 34
                     | (k.kt.value() as u64) << 32
-                    | k.key_bits as u64
+                    | k.key_bits.bits() as u64
             }
             TokenData::KeyChange2(k) => {
                 let ken = match check("KENLO", k.ken_low as u64, 4) {
                     Ok(v) => v,
                     Err(e) => return Err(e),
                 };
-                sub << 44 | ken << 40 | (k.ti as u64) << 32 | k.key_bits as u64
+                sub << 44 | ken << 40 | (k.ti as u64) << 32 | k.key_bits.bits() as u64
             }
             TokenData::KeyChange3(k) => {
                 let sgc = match check("SGC bits", k.sgc_bits as u64, 12) {
                     Ok(v) => v,
                     Err(e) => return Err(e),
                 };
-                sub << 44 | sgc << 32 | k.key_bits as u64
+                sub << 44 | sgc << 32 | k.key_bits.bits() as u64
             }
             TokenData::KeyChange4(k) => {
                 let sgc = match check("SGC bits", k.sgc_bits as u64, 12) {
                     Ok(v) => v,
                     Err(e) => return Err(e),
                 };
-                sub << 44 | sgc << 32 | k.key_bits as u64
+                sub << 44 | sgc << 32 | k.key_bits.bits() as u64
             }
             TokenData::Reserved(r) => {
                 let data = match check("reserved data", r.data, 44) {
@@ -673,7 +675,7 @@ mod tests {
                 rollover: true,
                 third_section: false,
                 kt: KeyType::Unique,
-                key_bits: 0x1D7B_719A
+                key_bits: KeySection::new(0x1D7B_719A)
             })
         );
         assert_eq!(data.to_block(), Ok(0x3F4A_1D7B_719A_764F));
@@ -682,7 +684,7 @@ mod tests {
             data,
             TokenData::KeyChange3(KeyChange3 {
                 sgc_bits: 0x241,
-                key_bits: 0x72EF_892E
+                key_bits: KeySection::new(0x72EF_892E)
             })
         );
     }

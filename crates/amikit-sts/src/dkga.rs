@@ -25,6 +25,7 @@ use core::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::cipher::Des;
 use crate::error::KeyError;
@@ -84,7 +85,8 @@ pub fn control_block(params: &KeyParameters) -> u64 {
         | 0xFF_FFFF
 }
 
-/// DKGA02 with a prepared vending key.
+/// DKGA02 with a prepared vending key. A secret: `Debug` is redacted, no `Display`, the key and
+/// its DES key schedule are zeroized when dropped.
 #[derive(Clone)]
 pub struct Dkga02 {
     des: Des,
@@ -94,7 +96,8 @@ pub struct Dkga02 {
 impl Dkga02 {
     /// Prepares an 8-byte (DES) vending key.
     pub fn new(vending_key: [u8; 8]) -> Dkga02 {
-        let vk = u64::from_be_bytes(vending_key);
+        let vending_key = Zeroizing::new(vending_key);
+        let vk = u64::from_be_bytes(*vending_key);
         Dkga02 {
             des: Des::new(vk),
             vending_key: vk,
@@ -103,12 +106,13 @@ impl Dkga02 {
 
     /// As [`Dkga02::new`] from a slice, which must have 8 bytes.
     pub fn from_slice(vending_key: &[u8]) -> Result<Dkga02, KeyError> {
-        let vk: [u8; 8] = vending_key.try_into().map_err(|_| KeyError::Length {
-            what: "a DKGA02 vending key",
-            expected: 8,
-            got: vending_key.len(),
-        })?;
-        Ok(Dkga02::new(vk))
+        let vk: Zeroizing<[u8; 8]> =
+            Zeroizing::new(vending_key.try_into().map_err(|_| KeyError::Length {
+                what: "a DKGA02 vending key",
+                expected: 8,
+                got: vending_key.len(),
+            })?);
+        Ok(Dkga02::new(*vk))
     }
 
     /// The 64-bit decoder key `DES_VK(D) ⊕ D ⊕ VK` with `D = PAN block ⊕ control block`.
@@ -133,10 +137,20 @@ impl Dkga02 {
 }
 
 impl fmt::Debug for Dkga02 {
+    /// The vending key is a secret: `Debug` shows none of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Dkga02 { .. }")
+        f.write_str("Dkga02(****)")
     }
 }
+
+impl Drop for Dkga02 {
+    fn drop(&mut self) {
+        // the DES key schedule wipes itself (des' `zeroize` feature)
+        self.vending_key.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Dkga02 {}
 
 /// Length of the DKGA04 message.
 pub const DKGA04_MESSAGE_LEN: usize = 49;
@@ -199,7 +213,9 @@ impl Writer<'_> {
     }
 }
 
-/// DKGA04 with a prepared vending key (the HMAC inner and outer states).
+/// DKGA04 with a prepared vending key (the HMAC inner and outer states). A secret: `Debug` is
+/// redacted, no `Display`, the HMAC states are zeroized when dropped (hmac's and sha2's
+/// `zeroize` features).
 #[derive(Clone)]
 pub struct Dkga04 {
     mac: Hmac<Sha256>,
@@ -225,22 +241,29 @@ impl Dkga04 {
         Ok(Dkga04 { mac })
     }
 
-    /// The full HMAC-SHA-256 of the DKGA04 message.
-    pub fn hmac(&self, params: &KeyParameters) -> Result<[u8; 32], KeyError> {
+    /// The full HMAC-SHA-256 of the DKGA04 message (key material: zeroized when dropped).
+    pub fn hmac(&self, params: &KeyParameters) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         let msg = dkga04_message(params)?;
         let mut mac = self.mac.clone();
         mac.update(&msg);
-        Ok(mac.finalize().into_bytes().into())
+        Ok(Zeroizing::new(mac.finalize().into_bytes().into()))
     }
 
     /// The decoder key: the leftmost 64 (EA07) or 128 (EA11) bits of the HMAC.
     pub fn derive(&self, params: &KeyParameters) -> Result<DecoderKey, KeyError> {
-        let h = self.hmac(params)?;
-        let (first16, _) = h.split_first_chunk::<16>().ok_or(KeyError::Length {
-            what: "an HMAC-SHA-256 output",
-            expected: 32,
-            got: 0,
-        })?;
+        let msg = dkga04_message(params)?;
+        let mut mac = self.mac.clone();
+        mac.update(&msg);
+        // `CtOutput` wipes itself when dropped (digest's `zeroize` feature): no extra copy.
+        let out = mac.finalize();
+        let (first16, _) = out
+            .as_bytes()
+            .split_first_chunk::<16>()
+            .ok_or(KeyError::Length {
+                what: "an HMAC-SHA-256 output",
+                expected: 32,
+                got: 0,
+            })?;
         let wide = u128::from_be_bytes(*first16);
         Ok(match params.ea {
             EncryptionAlgorithm::Misty1 => DecoderKey::Bits128(wide),
@@ -250,13 +273,33 @@ impl Dkga04 {
 }
 
 impl fmt::Debug for Dkga04 {
+    /// The vending key is a secret: `Debug` shows none of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Dkga04 { .. }")
+        f.write_str("Dkga04(****)")
     }
 }
 
+// The keyed HMAC states (the inner and outer SHA-256 cores, which is all the key leaves behind)
+// wipe themselves when dropped (sha2's and digest's `zeroize` features); `Hmac` itself holds
+// them and a buffer of message bytes.
+impl ZeroizeOnDrop for Dkga04 {}
+
+const _: () = {
+    const fn wipes_itself<T: ZeroizeOnDrop>() {}
+    wipes_itself::<<Sha256 as hmac::EagerHash>::Core>();
+};
+
 /// A prepared vending key of either algorithm.
-#[derive(Debug, Clone)]
+///
+/// A secret: `Debug` shows the algorithm only (`VendingKey(DKGA04, ****)`), there is no
+/// `Display`, and the key material is zeroized when dropped.
+///
+/// ```compile_fail
+/// use amikit_sts::dkga::{Dkga, VendingKey};
+/// let vk = VendingKey::new(Dkga::Dkga02, &[0xAB; 8]).unwrap();
+/// let _ = format!("{vk}"); // vending keys have no Display
+/// ```
+#[derive(Clone)]
 pub enum VendingKey {
     /// An 8-byte DKGA02 key.
     Dkga02(Dkga02),
@@ -280,7 +323,24 @@ impl VendingKey {
             VendingKey::Dkga04(k) => k.derive(params),
         }
     }
+
+    /// The algorithm.
+    pub const fn dkga(&self) -> Dkga {
+        match self {
+            VendingKey::Dkga02(_) => Dkga::Dkga02,
+            VendingKey::Dkga04(_) => Dkga::Dkga04,
+        }
+    }
 }
+
+impl fmt::Debug for VendingKey {
+    /// The key is a secret: `Debug` shows the algorithm only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VendingKey(DKGA{:02}, ****)", self.dkga().number())
+    }
+}
+
+impl ZeroizeOnDrop for VendingKey {}
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,9 @@
 use core::fmt;
 use core::str::FromStr;
 
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 use crate::error::KeyError;
 use crate::pan::MeterPan;
 use crate::tid::BaseDate;
@@ -273,7 +276,16 @@ impl fmt::Display for EncryptionAlgorithm {
 ///
 /// For DKGA02 the 64-bit value is the DES output order; bit `i` of the STA key is
 /// `(key >> i) & 1`. (NectarAPI prints 64-bit keys byte-reversed; this crate never does.)
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// A secret: `Debug` shows only its length, there is no `Display` (nor hex formatting),
+/// equality is compared in constant time, and the value is zeroized when dropped (so the type
+/// is not `Copy`; clone it explicitly). [`DecoderKey::to_bytes`] is the one way out.
+///
+/// ```compile_fail
+/// let key = amikit_sts::DecoderKey::from_bytes(&[0xAB; 8]).unwrap();
+/// let _ = format!("{key}"); // keys have no Display
+/// ```
+#[derive(Clone, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DecoderKey {
     /// A 64-bit key (EA07, EA09).
@@ -286,9 +298,11 @@ impl DecoderKey {
     /// The key from 8 or 16 big-endian bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<DecoderKey, KeyError> {
         if let Ok(b) = <[u8; 8]>::try_from(bytes) {
-            Ok(DecoderKey::Bits64(u64::from_be_bytes(b)))
+            let b = Zeroizing::new(b);
+            Ok(DecoderKey::Bits64(u64::from_be_bytes(*b)))
         } else if let Ok(b) = <[u8; 16]>::try_from(bytes) {
-            Ok(DecoderKey::Bits128(u128::from_be_bytes(b)))
+            let b = Zeroizing::new(b);
+            Ok(DecoderKey::Bits128(u128::from_be_bytes(*b)))
         } else {
             Err(KeyError::Length {
                 what: "a decoder key",
@@ -322,26 +336,91 @@ impl DecoderKey {
     }
 }
 
-impl fmt::LowerHex for DecoderKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecoderKey::Bits64(k) => write!(f, "{k:016x}"),
-            DecoderKey::Bits128(k) => write!(f, "{k:032x}"),
+impl PartialEq for DecoderKey {
+    /// Constant time in the key's value (the lengths are public).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (DecoderKey::Bits64(a), DecoderKey::Bits64(b)) => a.ct_eq(b).into(),
+            (DecoderKey::Bits128(a), DecoderKey::Bits128(b)) => {
+                let high = ((a >> 64) as u64).ct_eq(&((b >> 64) as u64));
+                (high & (*a as u64).ct_eq(&(*b as u64))).into()
+            }
+            _ => false,
         }
     }
 }
 
-impl fmt::Display for DecoderKey {
-    /// Lower-case big-endian hex (16 or 32 digits).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::LowerHex::fmt(self, f)
+impl Zeroize for DecoderKey {
+    fn zeroize(&mut self) {
+        match self {
+            DecoderKey::Bits64(k) => k.zeroize(),
+            DecoderKey::Bits128(k) => k.zeroize(),
+        }
     }
 }
+
+impl Drop for DecoderKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for DecoderKey {}
 
 impl fmt::Debug for DecoderKey {
     /// Keys are secrets: `Debug` shows only the length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DecoderKey({} bits)", self.bits())
+        write!(f, "DecoderKey({} bits, ****)", self.bits())
+    }
+}
+
+/// 32 bits of a new decoder key, as one key-change token section carries them (IEC 62055-41
+/// class 2, subclasses 3, 4, 8 and 9: "Set 1st/2nd/3rd/4th section decoder key").
+///
+/// A secret like [`DecoderKey`]: `Debug` is redacted, no `Display`, constant-time equality,
+/// zeroized when dropped; [`KeySection::bits`] is the one way out.
+#[derive(Clone, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct KeySection(u32);
+
+impl KeySection {
+    /// The section's 32 key bits.
+    pub const fn new(bits: u32) -> KeySection {
+        KeySection(bits)
+    }
+
+    /// The 32 key bits.
+    pub const fn bits(&self) -> u32 {
+        self.0
+    }
+}
+
+impl PartialEq for KeySection {
+    /// Constant time.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Zeroize for KeySection {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for KeySection {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for KeySection {}
+
+impl fmt::Debug for KeySection {
+    /// Key bits are secrets: `Debug` shows none of them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeySection(****)")
     }
 }
 
@@ -406,8 +485,9 @@ mod tests {
         let key =
             DecoderKey::from_bytes(&[0xE6, 0x53, 0x34, 0x1F, 0x9D, 0x5B, 0xF3, 0x6F]).unwrap();
         assert_eq!(key, DecoderKey::Bits64(0xE653_341F_9D5B_F36F));
-        assert_eq!(std::format!("{key}"), "e653341f9d5bf36f");
-        assert_eq!(std::format!("{key:?}"), "DecoderKey(64 bits)");
+        assert_ne!(key, DecoderKey::Bits64(0xE653_341F_9D5B_F36E));
+        assert_ne!(key, DecoderKey::Bits128(0xE653_341F_9D5B_F36F));
+        assert_eq!(std::format!("{key:?}"), "DecoderKey(64 bits, ****)");
         let mut buf = [0u8; 16];
         assert_eq!(key.to_bytes(&mut buf).len(), 8);
         assert!(DecoderKey::from_bytes(&[0; 9]).is_err());

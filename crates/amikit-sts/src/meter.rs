@@ -218,7 +218,7 @@ pub enum Action {
 }
 
 /// An accepted token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Accepted {
     /// The decoded data block.
@@ -228,7 +228,9 @@ pub struct Accepted {
 }
 
 /// A meter's decoder configuration (what it was manufactured or last key-changed with).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Not `Copy`: it holds the decoder key, which is zeroized when the configuration is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MeterConfig {
     /// The current decoder key.
@@ -299,7 +301,7 @@ impl MeterConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct PendingKeyChange {
     started: u64,
     first: Option<KeyChange1>,
@@ -340,7 +342,7 @@ impl<'t, const N: usize> Meter<'t, N> {
     /// A meter with an empty TID memory and no credit. EA07 needs `tables`.
     pub fn new(config: MeterConfig, tables: Option<&'t StaTables>) -> Result<Self, KeyError> {
         const { assert!(N > 0, "the TID memory needs at least one entry") };
-        let cipher = TokenCipher::new(config.ea, config.key, tables)?;
+        let cipher = TokenCipher::new(config.ea, &config.key, tables)?;
         Ok(Meter {
             config,
             cipher,
@@ -601,32 +603,38 @@ impl<'t, const N: usize> Meter<'t, N> {
                 ..PendingKeyChange::default()
             };
         }
-        match *data {
-            TokenData::KeyChange1(k) => self.pending.first = Some(k),
-            TokenData::KeyChange2(k) => self.pending.second = Some(k),
-            TokenData::KeyChange3(k) => self.pending.third = Some(k),
-            TokenData::KeyChange4(k) => self.pending.fourth = Some(k),
+        match data {
+            TokenData::KeyChange1(k) => self.pending.first = Some(k.clone()),
+            TokenData::KeyChange2(k) => self.pending.second = Some(k.clone()),
+            TokenData::KeyChange3(k) => self.pending.third = Some(k.clone()),
+            TokenData::KeyChange4(k) => self.pending.fourth = Some(k.clone()),
             _ => {}
         }
-        let needs_third = wide || self.pending.first.is_some_and(|f| f.third_section);
+        let needs_third = wide || self.pending.first.as_ref().is_some_and(|f| f.third_section);
         let needed = 0b11 | if needs_third { 0b100 } else { 0 } | if wide { 0b1000 } else { 0 };
         let received = self.pending.received();
         if received & needed != needed {
             return Ok(Action::KeyChangePending { received, needed });
         }
         let pending = core::mem::take(&mut self.pending);
-        let (Some(first), Some(second)) = (pending.first, pending.second) else {
+        let (Some(first), Some(second)) = (&pending.first, &pending.second) else {
             return Ok(Action::KeyChangePending { received, needed });
         };
-        self.install(&first, &second, pending.third, pending.fourth, wide)
+        self.install(
+            first,
+            second,
+            pending.third.as_ref(),
+            pending.fourth.as_ref(),
+            wide,
+        )
     }
 
     fn install(
         &mut self,
         first: &KeyChange1,
         second: &KeyChange2,
-        third: Option<KeyChange3>,
-        fourth: Option<KeyChange4>,
+        third: Option<&KeyChange3>,
+        fourth: Option<&KeyChange4>,
         wide: bool,
     ) -> Result<Action, Reject> {
         let krn = KeyRevision::new(first.krn).map_err(|_| Reject::Range {
@@ -642,14 +650,14 @@ impl<'t, const N: usize> Meter<'t, N> {
                     what: "missing key sections",
                 });
             };
-            let key = u128::from(first.key_bits) << 96
-                | u128::from(third.key_bits) << 64
-                | u128::from(fourth.key_bits) << 32
-                | u128::from(second.key_bits);
+            let key = u128::from(first.key_bits.bits()) << 96
+                | u128::from(third.key_bits.bits()) << 64
+                | u128::from(fourth.key_bits.bits()) << 32
+                | u128::from(second.key_bits.bits());
             let sgc = u32::from(fourth.sgc_bits) << 12 | u32::from(third.sgc_bits);
             (DecoderKey::Bits128(key), Some(sgc))
         } else {
-            let key = u64::from(first.key_bits) << 32 | u64::from(second.key_bits);
+            let key = u64::from(first.key_bits.bits()) << 32 | u64::from(second.key_bits.bits());
             let sgc = if first.third_section {
                 third.and_then(|t| t.sgc_3kct())
             } else {
@@ -664,7 +672,7 @@ impl<'t, const N: usize> Meter<'t, N> {
             None => None,
         };
         let cipher =
-            TokenCipher::new(self.config.ea, key, self.tables).map_err(|_| Reject::Range {
+            TokenCipher::new(self.config.ea, &key, self.tables).map_err(|_| Reject::Range {
                 what: "new key does not suit the algorithm",
             })?;
         self.cipher = cipher;

@@ -39,7 +39,8 @@ use crate::cipher::{StaTables, TokenCipher};
 use crate::dkga::VendingKey;
 use crate::error::{KeyError, TidError, VendError};
 use crate::keys::{
-    DecoderKey, KeyExpiry, KeyParameters, KeyRevision, KeyType, SupplyGroupCode, TariffIndex,
+    DecoderKey, KeyExpiry, KeyParameters, KeyRevision, KeySection, KeyType, SupplyGroupCode,
+    TariffIndex,
 };
 use crate::tid::{BaseDate, DateTime, Tid};
 use crate::token::Token;
@@ -106,8 +107,9 @@ pub enum Management {
     },
 }
 
-/// The new key and its parameters, for a key-change token set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The new key and its parameters, for a key-change token set (not `Copy`: the key is
+/// zeroized when dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
     /// The new decoder key: 64-bit (2 sections, or 3 with `sgc`) or 128-bit (4 sections).
     pub key: DecoderKey,
@@ -190,7 +192,7 @@ impl<'t> Vendor<'t> {
         tables: Option<&'t StaTables>,
     ) -> Result<Vendor<'t>, KeyError> {
         let key = vending_key.derive(params)?;
-        let cipher = TokenCipher::new(params.ea, key, tables)?;
+        let cipher = TokenCipher::new(params.ea, &key, tables)?;
         Ok(Vendor::new(cipher, params.kt, params.base_date))
     }
 
@@ -319,11 +321,11 @@ impl<'t> Vendor<'t> {
                 let sgc = new.sgc.ok_or(VendError::MissingSgc)?.value();
                 let third = KeyChange3 {
                     sgc_bits: (sgc & 0xFFF) as u16,
-                    key_bits: (k >> 64) as u32,
+                    key_bits: KeySection::new((k >> 64) as u32),
                 };
                 let fourth = KeyChange4 {
                     sgc_bits: ((sgc >> 12) & 0xFFF) as u16,
-                    key_bits: (k >> 32) as u32,
+                    key_bits: KeySection::new((k >> 32) as u32),
                 };
                 ((k >> 96) as u32, k as u32, Some((third, Some(fourth))))
             }
@@ -334,12 +336,12 @@ impl<'t> Vendor<'t> {
             rollover: new.rollover,
             third_section: matches!(new.key, DecoderKey::Bits64(_)) && parts34.is_some(),
             kt: new.kt,
-            key_bits: high,
+            key_bits: KeySection::new(high),
         });
         let second = TokenData::KeyChange2(KeyChange2 {
             ken_low: ken & 15,
             ti: new.ti.value(),
-            key_bits: low,
+            key_bits: KeySection::new(low),
         });
         let mut tokens = [
             self.encode(&first)?,

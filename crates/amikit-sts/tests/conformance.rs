@@ -200,7 +200,7 @@ fn check_derivation(
                 ensure!(
                     ours.as_slice() == amikit_testkit::hex(msg),
                     "DKGA04 message {} != {msg}",
-                    amikit_testkit::to_hex(&ours)
+                    amikit_testkit::to_hex(&ours[..])
                 );
             }
             let d = Dkga04::new(&vk).map_err(|e| e.to_string())?;
@@ -209,7 +209,7 @@ fn check_derivation(
                 ensure!(
                     ours.as_slice() == amikit_testkit::hex(h),
                     "HMAC {} != {h}",
-                    amikit_testkit::to_hex(&ours)
+                    amikit_testkit::to_hex(&ours[..])
                 );
             }
             if let Some(bits) = num(kd, "L_bits") {
@@ -322,7 +322,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
             );
             ensure!(Some(u64::from(k.kt.value())) == num(f, "kt"), "KT");
             ensure!(
-                Some(u64::from(k.key_bits)) == str_of(f, "nkho_hex").map(hex_u64),
+                Some(u64::from(k.key_bits.bits())) == str_of(f, "nkho_hex").map(hex_u64),
                 "NKHO"
             );
         }
@@ -330,7 +330,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
             ensure!(Some(u64::from(k.ken_low)) == num(f, "kenlo"), "KENLO");
             ensure!(Some(u64::from(k.ti)) == num(f, "ti"), "TI");
             ensure!(
-                Some(u64::from(k.key_bits)) == str_of(f, "nklo_hex").map(hex_u64),
+                Some(u64::from(k.key_bits.bits())) == str_of(f, "nklo_hex").map(hex_u64),
                 "NKLO"
             );
         }
@@ -340,7 +340,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
                 "SGC part"
             );
             ensure!(
-                Some(u64::from(k.key_bits)) == str_of(f, "nk_part_hex").map(hex_u64),
+                Some(u64::from(k.key_bits.bits())) == str_of(f, "nk_part_hex").map(hex_u64),
                 "NK part"
             );
         }
@@ -350,7 +350,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
                 "SGC part"
             );
             ensure!(
-                Some(u64::from(k.key_bits)) == str_of(f, "nk_part_hex").map(hex_u64),
+                Some(u64::from(k.key_bits.bits())) == str_of(f, "nk_part_hex").map(hex_u64),
                 "NK part"
             );
         }
@@ -387,7 +387,7 @@ impl TokenCheck<'_> {
             return Ok(None);
         };
         let key = decoder_key(str_of(self.v, "decoder_key_hex").ok_or("no decoder key")?);
-        TokenCipher::new(ea, key, Some(self.tables))
+        TokenCipher::new(ea, &key, Some(self.tables))
             .map(Some)
             .map_err(|e| e.to_string())
     }
@@ -623,7 +623,7 @@ fn token_vectors(report: &mut Report, list: &[Value], tables: &StaTables, tier: 
                         if d == key {
                             Ok(())
                         } else {
-                            Err(format!("derived key {d} != {key}"))
+                            Err(format!("derived key {} != {}", key_hex(&d), key_hex(&key)))
                         }
                     }),
                 )
@@ -782,7 +782,7 @@ fn run(vectors: &Value, tables: &StaTables, report: &mut Report) {
                 if d == expected {
                     Ok(())
                 } else {
-                    Err(format!("{d} != {expected}"))
+                    Err(format!("{} != {}", key_hex(&d), key_hex(&expected)))
                 }
             });
             // DKGA02: the stated DES input and output as well.
@@ -1155,4 +1155,10 @@ fn main() {
     if !report.failures.is_empty() {
         std::process::exit(1);
     }
+}
+
+/// A key as hex, for failure messages of this test only (keys have no `Display`).
+fn key_hex(key: &DecoderKey) -> String {
+    let mut buf = [0u8; 16];
+    amikit_testkit::to_hex(key.to_bytes(&mut buf))
 }

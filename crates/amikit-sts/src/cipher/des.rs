@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 
 /// A DES cipher with its key schedule.
@@ -40,9 +42,17 @@ impl Des {
 impl fmt::Debug for Des {
     /// The key schedule is secret: `Debug` shows nothing of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Des { .. }")
+        f.write_str("Des(****)")
     }
 }
+
+// The key schedule wipes itself when dropped (the `des` crate's `zeroize` feature).
+impl ZeroizeOnDrop for Des {}
+
+const _: () = {
+    const fn wipes_itself<T: ZeroizeOnDrop>() {}
+    wipes_itself::<des::Des>();
+};
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 /// The 7-bit S-box S7.
 const S7: [u8; 128] = [
     27, 50, 51, 90, 59, 16, 23, 84, 91, 26, 114, 115, 107, 44, 102, 73, 31, 36, 19, 108, 55, 46,
@@ -205,9 +207,18 @@ fn k(ek: &[u16; 16], index: usize) -> u16 {
 impl fmt::Debug for Misty1 {
     /// The key schedule is secret: `Debug` shows nothing of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Misty1 { .. }")
+        f.write_str("Misty1(****)")
     }
 }
+
+impl Drop for Misty1 {
+    /// The key schedule holds the key itself (K1..K8): wiped.
+    fn drop(&mut self) {
+        self.ek.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Misty1 {}
 
 #[cfg(test)]
 mod tests {

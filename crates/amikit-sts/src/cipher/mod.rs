@@ -66,17 +66,17 @@ impl<'t> TokenCipher<'t> {
     /// Errors: a key of the wrong size for the algorithm, or EA07 without tables.
     pub fn new(
         algorithm: EncryptionAlgorithm,
-        key: DecoderKey,
+        key: &DecoderKey,
         tables: Option<&'t StaTables>,
     ) -> Result<TokenCipher<'t>, KeyError> {
         match (algorithm, key) {
             (EncryptionAlgorithm::Sta, DecoderKey::Bits64(k)) => {
                 let tables = tables.ok_or(KeyError::MissingStaTables)?;
-                Ok(TokenCipher::Sta(Sta::new(k, tables)))
+                Ok(TokenCipher::Sta(Sta::new(*k, tables)))
             }
-            (EncryptionAlgorithm::Des, DecoderKey::Bits64(k)) => Ok(TokenCipher::Des(Des::new(k))),
+            (EncryptionAlgorithm::Des, DecoderKey::Bits64(k)) => Ok(TokenCipher::Des(Des::new(*k))),
             (EncryptionAlgorithm::Misty1, DecoderKey::Bits128(k)) => {
-                Ok(TokenCipher::Misty1(Misty1::from_u128(k)))
+                Ok(TokenCipher::Misty1(Misty1::from_u128(*k)))
             }
             (ea, key) => Err(KeyError::KeySize {
                 bits: key.bits(),

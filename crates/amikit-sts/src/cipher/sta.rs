@@ -26,6 +26,8 @@
 
 use core::fmt;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::error::{StaTable, StaTablesError};
 
 /// Validated STA tables (S1, S2, P) with the lookup tables derived from them.
@@ -337,9 +339,18 @@ fn substitute_permute(table: &[[u64; 32]; 16], select: u16, x: u64) -> u64 {
 impl fmt::Debug for Sta<'_> {
     /// The key schedule is secret: `Debug` shows nothing of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Sta { .. }")
+        f.write_str("Sta(****)")
     }
 }
+
+impl Drop for Sta<'_> {
+    /// The round keys are a permutation of the key's bits: wiped.
+    fn drop(&mut self) {
+        self.select.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Sta<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -373,6 +373,8 @@ impl Bus {
             up.extend_from_slice(down.as_slice());
         }
         let mut out = [0u8; RX_CAP];
+        // The meters' clock; a time the 645 calendar cannot hold fails their time checks.
+        let clock = super::meter::dlt645_time(now).unwrap_or_default();
         for dev in devices.iter_mut() {
             let Device { rx: drx, id, sim } = dev;
             sim.set_now(now);
@@ -388,7 +390,7 @@ impl Bus {
                 }
                 while let Some(ev) = drx.next() {
                     if let Event::Frame(frame) = ev
-                        && let Some(Ok(n)) = id.serve(sim, &frame, &mut out)
+                        && let Some(Ok(n)) = id.serve(sim, &frame, clock, &mut out)
                         && let Some(bytes) = out.get(..n)
                     {
                         // A lost reply simply does not reach the line.

@@ -24,16 +24,19 @@
 //!   with that amount. The token is only consumed when the engine accepts the top-up (a refused
 //!   top-up, e.g. above the hoarding limit, leaves it usable).
 //!
-//! Passwords of write / control frames are not checked; ESAM-encrypted control frames are
-//! refused as unauthorised.
+//! Remote-control frames must carry the level-02 password 000000 ([`CONTROL_PASSWORD`],
+//! checked by [`amikit_dlt645::meter::Meter::serve`] before the meter sees them, as is the
+//! valid-until time); writes are refused; ESAM-encrypted control frames are refused as
+//! unauthorised.
 
 use std::sync::Arc;
 
 use amikit_dlt645::catalogue;
-use amikit_dlt645::meter::Handler;
+use amikit_dlt645::meter::{Credential, Handler, ReadRequest};
 use amikit_dlt645::value::{DateTime as Dt645, Decimal, TimeLayout, Value};
 use amikit_dlt645::{
-    Address, DataId, Di, ErrorWord, RemoteBody, RemoteCommand, RemoteControl, StatusWord3,
+    Address, DataId, Di, ErrorWord, Function, Password, RemoteBody, RemoteCommand, RemoteControl,
+    StatusWord3,
 };
 use amikit_prepay::tariff::{ChargeState, TariffSet};
 use amikit_prepay::{
@@ -651,10 +654,22 @@ const VOLTAGE_DV: i64 = 2200;
 const PF_MILLI: i64 = 950;
 const TAN_PHI_E4: i64 = 3287;
 
+/// The password the simulated meters accept for remote control: level 02, 000000.
+pub const CONTROL_PASSWORD: Password = Password::new(2, 0);
+
+const CONTROL_CREDENTIALS: &[Credential] = &[Credential::Password(CONTROL_PASSWORD)];
+
 impl Handler for SimMeter {
-    fn read(&mut self, di: DataId, out: &mut [u8]) -> Result<usize, ErrorWord> {
+    fn credentials(&self, function: Function, _: Option<DataId>) -> &[Credential] {
+        match function {
+            Function::RemoteControl => CONTROL_CREDENTIALS,
+            _ => &[],
+        }
+    }
+
+    fn read(&mut self, request: &ReadRequest<'_>, out: &mut [u8]) -> Result<usize, ErrorWord> {
         let none = ErrorWord(ErrorWord::NO_REQUESTED_DATA);
-        let DataId::V2007(Di(di)) = di else {
+        let DataId::V2007(Di(di)) = request.di else {
             return Err(none);
         };
         self.advance(self.now);
@@ -815,11 +830,12 @@ pub(crate) mod tests {
         req: &Repr<'_>,
     ) -> (u8, Vec<u8>, Option<ErrorWord>) {
         meter.set_now(now);
-        let id = Meter::new(meter.address());
+        let mut id = Meter::new(meter.address());
         let (buf, n) = req.to_array::<64>().unwrap();
         let frame = Frame::new_checked(&buf[..n]).unwrap();
         let mut out = [0u8; 256];
-        let len = id.serve(meter, &frame, &mut out).unwrap().unwrap();
+        let clock = dlt645_time(now).unwrap();
+        let len = id.serve(meter, &frame, clock, &mut out).unwrap().unwrap();
         let repr = Repr::parse_bytes(&out[..len], Edition::V2007).unwrap();
         let control = repr.control().unwrap().0;
         match repr.body {
