@@ -122,6 +122,14 @@ pub enum Value<'a> {
     FileSegment(FileSegment<'a>),
     /// AFN 0F F1 uplink: the segment index received.
     FileAck(u32),
+    /// AFN 06 F1: identity-authentication request (16 bytes; see [`crate::identity`]).
+    AuthRequest([u8; 16]),
+    /// AFN 06 F2: identity-authentication response (16 bytes).
+    AuthResponse([u8; 16]),
+    /// AFN 06 F3: random-number request (16 bytes).
+    RandomRequest([u8; 16]),
+    /// AFN 06 F4: random-number response (16 bytes).
+    RandomResponse([u8; 16]),
     /// AFN 10 F1 downlink.
     ForwardRequest(ForwardRequest<'a>),
     /// AFN 10 F1 uplink.
@@ -214,6 +222,10 @@ pub fn decode<'a>(
         }
         (0x0E, true, 1 | 2) => Value::EventRequest(EventRequest::parse(&mut r)?),
         (0x0E, false, 1 | 2) => Value::Events(EventBlock::parse(&mut r)?),
+        (0x06, _, 1) => Value::AuthRequest(r.array()?),
+        (0x06, _, 2) => Value::AuthResponse(r.array()?),
+        (0x06, _, 3) => Value::RandomRequest(r.array()?),
+        (0x06, _, 4) => Value::RandomResponse(r.array()?),
         (0x0F, true, 1) => Value::FileSegment(FileSegment::parse(&mut r)?),
         (0x0F, false, 1) => Value::FileAck(r.u32()?),
         (0x10, true, 1) => Value::ForwardRequest(ForwardRequest::parse(&mut r)?),
@@ -269,6 +281,10 @@ impl Value<'_> {
             Value::Events(v) => v.emit(&mut w)?,
             Value::FileSegment(v) => v.emit(&mut w)?,
             Value::FileAck(i) => w.u32(*i)?,
+            Value::AuthRequest(b)
+            | Value::AuthResponse(b)
+            | Value::RandomRequest(b)
+            | Value::RandomResponse(b) => w.bytes(b)?,
             Value::ForwardRequest(v) => v.emit(&mut w)?,
             Value::ForwardReply(v) => v.emit(&mut w)?,
         }
