@@ -127,15 +127,20 @@ const ADDR: Address = Address {
 };
 
 impl Rig {
+    /// Both sides with the secure defaults: the same calendar time, so that master requests
+    /// carry Tp and the terminal checks it.
     fn new(tcfg: TerminalConfig, mcfg: MasterConfig) -> Self {
-        Rig {
+        let mut rig = Rig {
             t: Terminal::new(tcfg),
             m: MasterSession::new(mcfg, Instant(0)),
             h: Meter::default(),
             tev: vec![],
             mev: vec![],
             wire_to_master: vec![],
-        }
+        };
+        rig.t.set_wall_clock(Instant(0), WALL);
+        rig.m.set_wall_clock(Instant(0), WALL);
+        rig
     }
     fn pump(&mut self, now: u64) {
         let now = Instant(now);
@@ -177,12 +182,25 @@ impl Rig {
     }
 }
 
+const WALL: DateTime = DateTime {
+    year: 2024,
+    month: 3,
+    day: 14,
+    hour: 10,
+    minute: 0,
+    second: 0,
+};
+
 fn tcfg() -> TerminalConfig {
     TerminalConfig::new(ADDR)
 }
 
+/// The default master, without the identity proof (most tests are about other things; the
+/// proof has its own tests below).
 fn mcfg() -> MasterConfig {
-    MasterConfig::new(Profile::default())
+    let mut c = MasterConfig::new(Profile::default());
+    c.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    c
 }
 
 #[test]
@@ -702,4 +720,165 @@ fn tp_replay_and_expiry_rejected() {
     });
     assert_eq!(rig.h.trips, vec![1]);
     let _ = Format15::LEN;
+}
+
+/// A toy MAC for tests: PW byte i = sum of the user data (without PW) + key + i. Enough to
+/// tell a forged PW from a right one without the `cmac` feature.
+#[derive(Clone, Copy)]
+struct SumMac(u8);
+
+impl amikit_gdw376::security::MacProvider for SumMac {
+    fn sign(
+        &mut self,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), amikit_gdw376::SecurityError> {
+        let s = head
+            .iter()
+            .chain(tail)
+            .fold(self.0, |a, &b| a.wrapping_add(b));
+        for (i, p) in pw.iter_mut().enumerate() {
+            *p = s.wrapping_add(i as u8);
+        }
+        Ok(())
+    }
+}
+
+fn control_request(m: &mut MasterSession<SumMac>, now: u64) -> Vec<u8> {
+    let mut units = [0u8; 16];
+    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    m.request(
+        Instant(now),
+        &Request {
+            afn: Afn::CONTROL,
+            units: &units[..n],
+            con: true,
+        },
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let k = m.poll(Instant(now), &mut buf, &mut |_| {});
+    buf[..k].to_vec()
+}
+
+/// A master with `SumMac`, logged in (by hand) to terminal `ADDR`, with `WALL` at 0.
+fn keyed_master(speed: u32) -> MasterSession<SumMac> {
+    let mut cfg = mcfg();
+    cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    let mut m = MasterSession::with_mac(cfg, SumMac(7), Instant(0));
+    m.set_wall_clock_scaled(Instant(0), WALL, speed);
+    let mut t: Terminal = Terminal::new(tcfg());
+    t.connected(Instant(0));
+    let mut buf = [0u8; 256];
+    let n = t.poll(Instant(0), &mut buf, &mut |_| {});
+    m.on_bytes(Instant(0), &buf[..n], &mut |_| {});
+    let mut sink = [0u8; 256];
+    let _ = m.poll(Instant(0), &mut sink, &mut |_| {});
+    m
+}
+
+fn keyed_terminal(speed: u32) -> Terminal<SumMac> {
+    let mut t = Terminal::with_mac(tcfg(), SumMac(7));
+    t.set_wall_clock_scaled(Instant(0), WALL, speed);
+    t
+}
+
+fn feed(t: &mut Terminal<SumMac>, h: &mut Meter, now: u64, bytes: &[u8]) -> (Vec<String>, Vec<u8>) {
+    let mut ev = vec![];
+    t.on_bytes(Instant(now), bytes, h, &mut |e| ev.push(format!("{e:?}")));
+    let mut out = [0u8; 1024];
+    let n = t.poll(Instant(now), &mut out, &mut |_| {});
+    (ev, out[..n].to_vec())
+}
+
+#[test]
+fn repeat_without_a_valid_pw_gets_the_pw_failure_not_the_cache() {
+    let mut m = keyed_master(1);
+    let mut t = keyed_terminal(1);
+    let mut h = Meter::default();
+    let req = control_request(&mut m, 10);
+    let (ev, first) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
+    // The same MSA, SEQ, AFN and CS, but a forged PW (two PW bytes changed so that the sum,
+    // and so CS, stays the same): before, the cached response was sent back.
+    let r = Repr::decode(&req, &Profile::default()).unwrap();
+    let pw_at = 6 + 8 + r.units.len();
+    let mut forged = req.clone();
+    forged[pw_at] = forged[pw_at].wrapping_add(1);
+    forged[pw_at + 1] = forged[pw_at + 1].wrapping_sub(1);
+    assert_eq!(forged[forged.len() - 2], req[req.len() - 2]);
+    let (ev, reply) = feed(&mut t, &mut h, 11, &forged);
+    assert!(ev[0].contains("BadPw"), "{ev:?}");
+    assert_ne!(reply, first);
+    let deny = Repr::decode(&reply, &Profile::default()).unwrap();
+    assert_eq!((deny.afn, deny.units), (Afn::CONFIRM, &[0u8, 0, 2, 0][..]));
+    // The authentic repeat is still answered from the cache, not executed again.
+    let (ev, again) = feed(&mut t, &mut h, 12, &req);
+    assert_eq!(ev, vec!["Duplicate".to_string()]);
+    assert_eq!(again, first);
+    assert_eq!(h.trips, vec![1]);
+}
+
+#[test]
+fn control_frames_expire_at_compressed_speed() {
+    // Calendar 60× faster than the instants: one real second is a simulated minute.
+    let mut m = keyed_master(60);
+    let mut t = keyed_terminal(60);
+    let mut h = Meter::default();
+    let req = control_request(&mut m, 1000);
+    let tp = Repr::decode(&req, &Profile::default()).unwrap().tp.unwrap();
+    // Send time 10:00:00 + 1 s × 60 = 10:01:00; allowed delay 5 min.
+    assert_eq!((tp.time, tp.delay_min), ([0x00, 0x01, 0x10, 0x14], 5));
+    // 6 real seconds later = 6 simulated minutes: expired, not executed.
+    let (ev, reply) = feed(&mut t, &mut h, 7000, &req);
+    assert!(ev[0].contains("Expired"), "{ev:?}");
+    assert!(reply.is_empty());
+    assert!(h.trips.is_empty());
+    // 4 real seconds later = 4 simulated minutes: on time, executed.
+    let (ev, _) = feed(&mut t, &mut h, 5000, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
+}
+
+#[test]
+fn control_frames_need_tp_and_a_clock_unless_switched_off() {
+    let mut cfg = mcfg();
+    cfg.tp_delay_min = None;
+    cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    let mut m = MasterSession::with_mac(cfg, SumMac(7), Instant(0));
+    let mut lt: Terminal = Terminal::new(tcfg());
+    lt.connected(Instant(0));
+    let mut buf = [0u8; 256];
+    let n = lt.poll(Instant(0), &mut buf, &mut |_| {});
+    m.on_bytes(Instant(0), &buf[..n], &mut |_| {});
+    let _ = m.poll(Instant(0), &mut buf, &mut |_| {});
+    let req = control_request(&mut m, 10);
+    assert!(
+        Repr::decode(&req, &Profile::default())
+            .unwrap()
+            .tp
+            .is_none()
+    );
+    let mut h = Meter::default();
+    // Default terminal: a control frame without Tp is refused.
+    let mut t = keyed_terminal(1);
+    let (ev, _) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].contains("TpRequired"), "{ev:?}");
+    assert!(h.trips.is_empty());
+    // A Tp but no calendar time to check it against: refused too.
+    let mut m2 = keyed_master(1);
+    let with_tp = control_request(&mut m2, 10);
+    let mut no_clock = Terminal::with_mac(tcfg(), SumMac(7));
+    let (ev, _) = feed(&mut no_clock, &mut h, 10, &with_tp);
+    assert!(ev[0].contains("NoClock"), "{ev:?}");
+    assert!(h.trips.is_empty());
+    // Switched off (a master without Tp): executed.
+    let mut off = TerminalConfig::new(ADDR);
+    off.require_tp = false;
+    let mut t = Terminal::with_mac(off, SumMac(7));
+    let (ev, _) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
 }
