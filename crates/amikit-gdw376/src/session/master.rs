@@ -15,7 +15,7 @@
 //! (mod 16), FIR on the first and FIN on the last; the terminal echoes the request's Tp. Each
 //! outstanding request has its own reassembly buffer. A frame is filed to the request whose
 //! echoed PFC it carries (when both have Tp), whose AFN it answers (or AFN 00), and whose RSEQ
-//! window (the next eight frame numbers) it falls in; FIR must agree with the frame's position
+//! window (the next four frame numbers) it falls in; FIR must agree with the frame's position
 //! when several requests qualify. Frames may arrive reordered (inserted at their place) or
 //! duplicated (reported as [`MasterEvent::Duplicate`], not filed twice); a frame that fits no
 //! request, or more than one, is reported as [`MasterEvent::Unmatched`], never misfiled.
@@ -225,8 +225,9 @@ pub enum MasterEvent<'a> {
 pub const SLOT_BYTES: usize = 576;
 /// Frames of one response tracked for reordering and duplicates (beyond: overflow).
 const MAX_FRAMES: usize = 32;
-/// Frame numbers ahead of the next expected one that a reordered frame may have.
-const WINDOW: u8 = 8;
+/// Frame numbers from the next expected one on that a (reordered) frame may have; also the
+/// width kept free between the RSEQ windows of requests in flight when there is no Tp.
+const WINDOW: u8 = 4;
 const RECENT: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -841,7 +842,8 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
     fn match_response(&self, repr: &Repr<'_>) -> Result<Option<(usize, u8)>, ()> {
         let rseq = repr.seq.seq();
         let tp_pfc = repr.tp.map(|t| t.pfc);
-        let mut best: Option<(usize, u8, bool)> = None;
+        // Best candidate by (FIR agrees with the position, nearest to the next expected frame).
+        let mut best: Option<(usize, u8, (bool, u8))> = None;
         let mut ties = 0usize;
         let mut duplicate = false;
         for (i, s) in self.slots.iter().enumerate() {
@@ -859,15 +861,16 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             match s.index_of(rseq) {
                 Some(Ok(index)) if s.has(index) => duplicate = true,
                 Some(Ok(index)) => {
-                    if s.fin.is_some_and(|f| index > f) {
+                    // FIR marks the first frame: never a later one.
+                    if s.fin.is_some_and(|f| index > f) || (repr.seq.fir() && index != 0) {
                         continue;
                     }
-                    let fir_agrees = repr.seq.fir() == (index == 0);
+                    let score = (repr.seq.fir() == (index == 0), WINDOW - (index - s.base));
                     match best {
-                        Some((_, _, strong)) if strong && !fir_agrees => {}
-                        Some((_, _, strong)) if strong == fir_agrees => ties += 1,
+                        Some((_, _, b)) if b > score => {}
+                        Some((_, _, b)) if b == score => ties += 1,
                         _ => {
-                            best = Some((i, index, fir_agrees));
+                            best = Some((i, index, score));
                             ties = 0;
                         }
                     }
