@@ -85,8 +85,8 @@ pub enum Value<'a> {
     ReactiveEnergy(Registers<'a, Format11>),
     /// AFN 0C F166: meter parameter changes.
     ParamChanges(ParamChanges),
-    /// AFN 0C F167 (2009 layout): meter purchase / usage information (checked;
-    /// [`PurchaseInfoRef::get`] reads it).
+    /// AFN 0C F167: meter purchase / usage information, 2009 or 2013 length by profile
+    /// (checked; [`PurchaseInfoRef::get`] reads it).
     PurchaseInfo(PurchaseInfoRef<'a>),
     /// AFN 0C F168: meter settlement information.
     Settlement(Settlement<'a>),
@@ -189,9 +189,7 @@ pub fn decode<'a>(
             129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
             130 | 132..=136 | 138 | 140..=144 => Value::ReactiveEnergy(Registers::parse(&mut r)?),
             166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
-            167 if profile.version == Version::V2009 => {
-                Value::PurchaseInfo(PurchaseInfoRef::parse(&mut r)?)
-            }
+            167 => Value::PurchaseInfo(PurchaseInfoRef::parse_version(&mut r, profile.version)?),
             168 => Value::Settlement(Settlement::parse(&mut r)?),
             _ => return Ok(None),
         },
