@@ -36,7 +36,7 @@ use crate::control::Direction;
 use crate::dadt::Fn;
 use crate::error::{EncodeError, UnitError};
 use crate::format::{Format01, Format03, Format11, Format14, ReadOptions};
-use crate::profile::{Leniency, Profile, Version};
+use crate::profile::{Leniency, Profile};
 
 /// A typed data unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
