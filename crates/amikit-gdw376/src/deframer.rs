@@ -184,6 +184,7 @@ impl<const N: usize> Deframer<N> {
 
     /// Checks the link header (Q/GDW 1376.1-2013 §4.3.2: `68 L L 68`, both L copies, protocol
     /// id, user-data length ≥ 8) from whatever of its six bytes are present.
+    #[inline(always)]
     fn header(&self, h: [u8; 6], avail: usize) -> Header {
         let [s1, l0, l1, c0, c1, s2] = h;
         if avail == 0 {
@@ -394,12 +395,15 @@ impl<const N: usize> Deframer<N> {
         }
         // Fast path: frames inside the input need no copy.
         let mut sums: Option<Sums> = None;
+        // Counted locally, added to the stats on return (keeps the hot loop in registers).
+        let mut work = 0u64;
         loop {
             let rest = input.get(pos..).unwrap_or(&[]);
             let found = rest.iter().position(|&b| b == 0x68);
-            self.stats.examined += found.map_or(rest.len(), |i| i + 1) as u64;
+            work += found.map_or(rest.len(), |i| i + 1) as u64;
             let Some(start) = found else {
                 self.stats.skipped += rest.len() as u64;
+                self.stats.examined += work;
                 return Output {
                     consumed: input.len(),
                     frame: None,
@@ -409,32 +413,32 @@ impl<const N: usize> Deframer<N> {
             pos += start;
             let cand = input.get(pos..).unwrap_or(&[]);
             let avail = cand.len().min(6);
-            let mut h = [0u8; 6];
-            if let (Some(dst), Some(src)) = (h.get_mut(..avail), cand.get(..avail)) {
-                dst.copy_from_slice(src);
-            }
-            self.stats.examined += avail as u64;
+            let h = match cand.first_chunk::<6>() {
+                Some(h) => *h,
+                None => {
+                    let mut h = [0u8; 6];
+                    if let (Some(dst), Some(src)) = (h.get_mut(..avail), cand.get(..avail)) {
+                        dst.copy_from_slice(src);
+                    }
+                    h
+                }
+            };
+            work += avail as u64;
             let verdict = match self.header(h, avail) {
                 Header::Bad(e) => Err(e),
                 Header::More => Ok(None),
                 Header::Total(t) if cand.len() < t => Ok(None),
                 Header::Total(t) => {
-                    self.stats.examined += 2;
+                    work += 2;
                     let end = cand.get(t - 1).copied().unwrap_or(0);
                     let found = cand.get(t - 2).copied().unwrap_or(0);
                     if end != 0x16 {
                         Err(FrameError::BadEnd(end))
                     } else {
                         let computed = match sums.as_mut() {
-                            Some(s) => s.sum(
-                                &mut self.buf,
-                                input,
-                                pos + 6,
-                                pos + t - 2,
-                                &mut self.stats.examined,
-                            ),
+                            Some(s) => s.sum(&mut self.buf, input, pos + 6, pos + t - 2, &mut work),
                             None => {
-                                self.stats.examined += (t - OVERHEAD) as u64;
+                                work += (t - OVERHEAD) as u64;
                                 checksum(cand.get(6..t - 2).unwrap_or(&[]))
                             }
                         };
@@ -449,6 +453,7 @@ impl<const N: usize> Deframer<N> {
             match verdict {
                 Ok(Some(n)) => {
                     self.stats.frames += 1;
+                    self.stats.examined += work;
                     return Output {
                         consumed: pos + n,
                         frame: cand.get(..n),
@@ -463,6 +468,7 @@ impl<const N: usize> Deframer<N> {
                     for &b in cand {
                         self.hold(b);
                     }
+                    self.stats.examined += work;
                     return Output {
                         consumed: input.len(),
                         frame: None,
