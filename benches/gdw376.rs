@@ -1,6 +1,7 @@
 //! Q/GDW 376.1 benches: decode a login frame, an AFN 0C F25 reply with its typed values and an
 //! AFN 10 forwarded DL/T 645 reply; encode a request; deframe (and decode) 1 MiB of mixed
-//! traffic. A counting allocator proves the decode paths allocate nothing.
+//! traffic; resynchronise through 1 MiB of crafted headers and of random garbage. A counting
+//! allocator proves the decode paths allocate nothing.
 //!
 //! Frames are built here with the crate's own builder (same layouts as the shared vectors'
 //! captures), so nothing is copied from the vector files.
@@ -276,6 +277,45 @@ fn benches(c: &mut Criterion) {
                 assert_eq!(frames, count);
                 assert!(!decode || units == count);
                 black_box(units)
+            })
+        });
+    }
+    g.finish();
+
+    // Resynchronisation: 1 MiB of crafted `68 L L 68` headers whose lengths point far ahead
+    // (each reaches the checksum) against 1 MiB of random garbage; the ratio is the crafted
+    // pattern's cost per byte relative to noise (issue 11).
+    let crafted: Vec<u8> = [0x68u8, 0x16, 0x1F, 0x16, 0x1F]
+        .iter()
+        .copied()
+        .cycle()
+        .take(1 << 20)
+        .collect();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let random: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let mut g = c.benchmark_group("gdw376_resync_1MiB");
+    g.throughput(Throughput::Bytes(1 << 20));
+    g.sample_size(20);
+    for (name, input) in [("crafted", &crafted), ("random", &random)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut d = Deframer::<2048>::new();
+                let mut rest: &[u8] = black_box(input);
+                loop {
+                    let o = d.push(rest);
+                    rest = &rest[o.consumed..];
+                    if o.frame.is_none() {
+                        break;
+                    }
+                }
+                black_box(d.stats().rejected)
             })
         });
     }

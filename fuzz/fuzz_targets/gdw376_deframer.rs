@@ -1,5 +1,6 @@
 //! The Q/GDW 376.1 deframer on arbitrary chunking: never panics, every frame it returns passes
-//! the link check, and the frames are the same whether the stream arrives whole or in pieces.
+//! the link check, the frames are the same whether the stream arrives whole or in pieces, and
+//! the work (`Stats::examined`) stays linear in the input.
 //! Input: `n`, then `n` chunk sizes, then the stream.
 #![no_main]
 
@@ -11,9 +12,12 @@ use libfuzzer_sys::fuzz_target;
 fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
     let mut d = Deframer::<512>::new();
     let mut frames = Vec::new();
+    let (mut bytes, mut pushes) = (0u64, 0u64);
     for piece in pieces {
+        bytes += piece.len() as u64;
         let mut rest = piece;
         loop {
+            pushes += 1;
             let o = d.push(rest);
             let frame = o.frame.map(<[u8]>::to_vec);
             assert!(o.consumed <= rest.len());
@@ -28,6 +32,15 @@ fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
         }
         assert!(rest.is_empty());
     }
+    // Linear work: a bounded number of bytes looked at per input byte and per call, plus one
+    // buffer turn (512) and the frame itself for each frame returned from the buffer.
+    let s = d.stats();
+    assert!(
+        s.examined <= 8 * bytes + 16 * pushes + 1024 * s.frames,
+        "examined {} for {bytes} bytes, {pushes} pushes, {} frames",
+        s.examined,
+        s.frames
+    );
     frames
 }
 

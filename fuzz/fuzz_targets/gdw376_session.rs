@@ -4,11 +4,14 @@
 //! move forward.
 #![no_main]
 
-use amikit_gdw376::session::master::{MasterConfig, MasterSession, Request};
+use amikit_gdw376::identity::IdentityKey;
+use amikit_gdw376::session::master::{
+    IdentityPolicy, IdentityState, MasterConfig, MasterSession, Request, RequestError,
+};
 use amikit_gdw376::session::terminal::{
     ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
-use amikit_gdw376::{Address, Afn, Instant, Profile};
+use amikit_gdw376::{Address, Afn, DateTime, Instant, Profile, SecurityError};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
@@ -24,6 +27,35 @@ enum Op {
     Logout,
     Event(bool),
     Report { units: Vec<u8>, con: bool },
+    /// Both sides' calendar: day offset, and how many times faster than the instants.
+    Clock { day: u8, speed: u8, terminal_only: bool },
+    /// The master challenges the terminal with `challenge`, using the right key or not.
+    Challenge { challenge: [u8; 16], right_key: bool },
+}
+
+/// A toy identity key (the fuzzer needs no real cipher): answer = challenge ^ key ^ A2 ^ i.
+struct XorKey(u8);
+
+impl IdentityKey for XorKey {
+    fn answer(
+        &mut self,
+        terminal: &Address,
+        challenge: &[u8; 16],
+        out: &mut [u8; 16],
+    ) -> Result<(), SecurityError> {
+        for (i, (o, c)) in out.iter_mut().zip(challenge).enumerate() {
+            *o = c ^ self.0 ^ (terminal.a2 as u8) ^ i as u8;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+struct Setup {
+    identity_required: bool,
+    master_tp: bool,
+    terminal_requires_tp: bool,
+    ops: Vec<Op>,
 }
 
 struct Echo;
@@ -46,13 +78,29 @@ impl RequestHandler for Echo {
     }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
+fuzz_target!(|setup: Setup| {
+    let Setup {
+        identity_required,
+        master_tp,
+        terminal_requires_tp,
+        ops,
+    } = setup;
     let addr = Address::new(0x0171, 2082);
     let mut tcfg = TerminalConfig::new(addr);
     tcfg.max_units_per_frame = 64;
-    let mut t: Terminal<_, 512, 1024> = Terminal::new(tcfg);
-    let mut m: MasterSession<_, 512, 1024, 4, 512> =
-        MasterSession::new(MasterConfig::new(Profile::default()), Instant(0));
+    tcfg.require_tp = terminal_requires_tp;
+    let mut t: Terminal<_, 512, 1024, XorKey> =
+        Terminal::with_keys(tcfg, amikit_gdw376::security::ZeroPw, XorKey(0x5A));
+    let mut mcfg = MasterConfig::new(Profile::default());
+    mcfg.identity = if identity_required {
+        IdentityPolicy::Required
+    } else {
+        IdentityPolicy::NotChecked
+    };
+    if !master_tp {
+        mcfg.tp_delay_min = None;
+    }
+    let mut m: MasterSession<_, 512, 1024, 4, 512> = MasterSession::new(mcfg, Instant(0));
     let mut now = 0u64;
     let mut buf = [0u8; 2048];
     let mut h = Echo;
@@ -72,8 +120,34 @@ fuzz_target!(|ops: Vec<Op>| {
                     }
                 }
             }
+            Op::Clock {
+                day,
+                speed,
+                terminal_only,
+            } => {
+                let wall = DateTime {
+                    year: 2024,
+                    month: 2,
+                    day: 1 + day % 29,
+                    hour: 23,
+                    minute: 58,
+                    second: 0,
+                };
+                t.set_wall_clock_scaled(Instant(now), wall, u32::from(speed));
+                if !terminal_only {
+                    m.set_wall_clock_scaled(Instant(now), wall, u32::from(speed));
+                }
+            }
+            Op::Challenge {
+                challenge,
+                right_key,
+            } => {
+                let key = if right_key { 0x5A } else { 0x5B };
+                let _ = m.start_identity_check(Instant(now), challenge, &mut XorKey(key));
+            }
             Op::Request { afn, units, con } => {
-                let _ = m.request(
+                let proven = m.identity() == IdentityState::Proven;
+                let r = m.request(
                     Instant(now),
                     &Request {
                         afn: Afn(afn % 0x12),
@@ -81,6 +155,10 @@ fuzz_target!(|ops: Vec<Op>| {
                         con,
                     },
                 );
+                // Refused while the terminal is unproven, whenever the proof is required.
+                if identity_required && m.terminal().is_some() && !proven {
+                    assert_eq!(r, Err(RequestError::Unproven));
+                }
             }
             Op::Connect => t.connected(Instant(now)),
             Op::Disconnect => t.disconnected(Instant(now)),

@@ -244,4 +244,17 @@ pub enum SecurityError {
     /// The key has the wrong length.
     #[error("bad key length")]
     KeyLength,
+    /// The replay guard remembers as many open windows as it can hold; a new PFC is refused
+    /// rather than an open window forgotten.
+    #[error("replay guard full: {0} windows still open")]
+    ReplayFull(usize),
+    /// Tp is required (or present) but no calendar time has been given to check it against.
+    #[error("no calendar time to check Tp against")]
+    NoClock,
+    /// A frame that must carry Tp (a command) has none, or one without an expiry (delay 0).
+    #[error("Tp required: missing, or without an expiry")]
+    TpRequired,
+    /// The terminal's identity proof (AFN 06) did not verify.
+    #[error("identity proof does not verify")]
+    BadProof,
 }

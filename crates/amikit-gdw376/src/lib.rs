@@ -18,6 +18,7 @@ pub mod deframer;
 pub mod error;
 pub mod format;
 pub mod frame;
+pub mod identity;
 pub mod profile;
 pub mod requests;
 pub mod security;

@@ -142,10 +142,18 @@ pub fn verify_pw<M: MacProvider + ?Sized>(
     mac.verify(head, tail, pw)
 }
 
-/// Replay protection from Tp (notes §2.7): a frame whose send time plus allowed delay has passed
-/// is rejected, and so is a PFC seen again (from the same MSA) while its window is open. Frames
-/// with delay 0 carry no window and are not tracked. Remembers up to `N` open windows; when
-/// full, the window closing first is forgotten.
+/// Replay protection from Tp (Q/GDW 1376.1-2013 §4.3.4.6.3, time label): a frame whose send
+/// time plus allowed delay has passed is rejected, and so is a PFC seen again (from the same
+/// MSA) while its window is open. Frames with delay 0 carry no window and are not tracked
+/// (a terminal refuses them where Tp is required; see the terminal session).
+///
+/// Fails closed:
+/// * a send time that is not a time (non-BCD, hour 24, minute 60, day 0 …) or whose day does
+///   not exist in the month it must lie in (day 31 in a 30-day month, 30 February …) is
+///   [`SecurityError::BadTime`];
+/// * it remembers up to `N` open windows and **never forgets one that is still open**: windows
+///   that have closed are dropped first; when all `N` are open a new PFC is refused with
+///   [`SecurityError::ReplayFull`] (size `N` for the request rate × allowed delay you accept).
 #[derive(Debug, Clone)]
 pub struct ReplayGuard<const N: usize = 16> {
     seen: [Option<(u8, u8, i64)>; N],
@@ -169,45 +177,53 @@ impl<const N: usize> ReplayGuard<N> {
         }
     }
 
-    /// Resolves Tp's `DD hh:mm:ss` to seconds since 1970 relative to `now` (this month, or the
-    /// previous one when the day lies ahead).
+    /// Resolves Tp's `DD hh:mm:ss` to seconds since 1970 relative to `now`: this month, or the
+    /// previous one when the time lies ahead of `now` by more than the skew tolerance.
     ///
     /// # Errors
     ///
-    /// [`SecurityError::BadTime`].
+    /// [`SecurityError::BadTime`] when the send time is not a valid time or its day does not
+    /// exist in the month it resolves to.
     pub fn send_seconds(&self, now: &DateTime, tp: &Tp) -> Result<i64, SecurityError> {
         let t = tp.send_time().map_err(|_| SecurityError::BadTime)?;
         if !t.is_plausible() {
             return Err(SecurityError::BadTime);
         }
         let now_s = now.to_seconds();
+        let day = i64::from(t.day);
         let at = |y: i64, m: i64| {
-            crate::time::days_from_civil(y, m, i64::from(t.day)) * 86_400
+            crate::time::days_from_civil(y, m, day) * 86_400
                 + i64::from(t.hour) * 3600
                 + i64::from(t.minute) * 60
                 + i64::from(t.second)
         };
         let (y, m) = (i64::from(now.year), i64::from(now.month));
-        let this = at(y, m);
-        if this <= now_s + i64::from(self.future_tolerance_s) {
-            return Ok(this);
+        if day <= crate::time::days_in_month(y, m) {
+            let this = at(y, m);
+            if this <= now_s + i64::from(self.future_tolerance_s) {
+                return Ok(this);
+            }
         }
         let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+        if day > crate::time::days_in_month(py, pm) {
+            return Err(SecurityError::BadTime);
+        }
         Ok(at(py, pm))
     }
 
-    /// Checks a received Tp at local time `now` and remembers its PFC.
+    /// Checks Tp's expiry at `now` without remembering its PFC; returns when its window closes
+    /// (`None` for delay 0: no expiry).
     ///
     /// # Errors
     ///
-    /// [`SecurityError::Expired`], [`SecurityError::Replay`], [`SecurityError::BadTime`].
-    pub fn check(&mut self, now: &DateTime, msa: u8, tp: &Tp) -> Result<(), SecurityError> {
+    /// [`SecurityError::Expired`], [`SecurityError::BadTime`].
+    pub fn check_expiry(&self, now: &DateTime, tp: &Tp) -> Result<Option<i64>, SecurityError> {
         let now_s = now.to_seconds();
         let sent = self.send_seconds(now, tp)?;
-        let age = now_s - sent;
         if tp.delay_min == 0 {
-            return Ok(());
+            return Ok(None);
         }
+        let age = now_s - sent;
         let allowed = i64::from(tp.delay_min) * 60;
         if age > allowed {
             return Err(SecurityError::Expired {
@@ -215,35 +231,44 @@ impl<const N: usize> ReplayGuard<N> {
                 allowed_s: u32::try_from(allowed).unwrap_or(u32::MAX),
             });
         }
-        for slot in &mut self.seen {
-            if matches!(slot, Some((_, _, exp)) if *exp < now_s) {
-                *slot = None;
-            }
-        }
+        Ok(Some(sent + allowed))
+    }
+
+    /// Open windows remembered.
+    #[must_use]
+    pub fn open_windows(&self) -> usize {
+        self.seen.iter().flatten().count()
+    }
+
+    /// Checks a received Tp at local time `now` and remembers its PFC. A refused Tp leaves the
+    /// guard as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError::Expired`], [`SecurityError::Replay`], [`SecurityError::BadTime`],
+    /// [`SecurityError::ReplayFull`].
+    pub fn check(&mut self, now: &DateTime, msa: u8, tp: &Tp) -> Result<(), SecurityError> {
+        let Some(expires) = self.check_expiry(now, tp)? else {
+            return Ok(());
+        };
+        let now_s = now.to_seconds();
         if self
             .seen
             .iter()
             .flatten()
-            .any(|&(m, p, _)| m == msa && p == tp.pfc)
+            .any(|&(m, p, exp)| m == msa && p == tp.pfc && exp >= now_s)
         {
             return Err(SecurityError::Replay(tp.pfc));
         }
-        let expires = sent + allowed;
-        let slot = match self.seen.iter().position(Option::is_none) {
-            Some(i) => self.seen.get_mut(i),
-            None => {
-                let i = self
-                    .seen
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, s)| s.map_or(i64::MIN, |(_, _, e)| e))
-                    .map_or(0, |(i, _)| i);
-                self.seen.get_mut(i)
-            }
+        // Only windows that have closed may be forgotten.
+        let free = self
+            .seen
+            .iter()
+            .position(|s| s.is_none_or(|(_, _, exp)| exp < now_s));
+        let Some(slot) = free.and_then(|i| self.seen.get_mut(i)) else {
+            return Err(SecurityError::ReplayFull(N));
         };
-        if let Some(slot) = slot {
-            *slot = Some((msa, tp.pfc, expires));
-        }
+        *slot = Some((msa, tp.pfc, expires));
         Ok(())
     }
 }
@@ -353,5 +378,101 @@ mod tests {
         assert_eq!(g.check(&now(), 1, &t(4, 1, 0, 5, 5)), Ok(()));
         let bad = Tp::from_bytes([1, 0xAA, 0, 0, 1, 5]);
         assert_eq!(g.check(&now(), 1, &bad), Err(SecurityError::BadTime));
+    }
+
+    fn tp(pfc: u8, day: u8, hour: u8, minute: u8, delay: u8) -> Tp {
+        Tp::new(
+            pfc,
+            Format16 {
+                second: 0,
+                minute,
+                hour,
+                day,
+            },
+            delay,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn impossible_days_fail_closed() {
+        let g = ReplayGuard::<4>::new();
+        // 2024-05-01 00:02: day 31 resolves to April (30 days): no such day. Before, it was
+        // read as 1 May 00:00 (days_from_civil normalises) and accepted.
+        let may1 = DateTime {
+            year: 2024,
+            month: 5,
+            day: 1,
+            hour: 0,
+            minute: 2,
+            second: 0,
+        };
+        assert_eq!(
+            g.check_expiry(&may1, &tp(1, 31, 0, 0, 5)),
+            Err(SecurityError::BadTime)
+        );
+        // 1 March: 30 is last month's, and February 2023 has no 30th.
+        let mar1 = DateTime {
+            year: 2023,
+            month: 3,
+            day: 1,
+            hour: 0,
+            minute: 2,
+            second: 0,
+        };
+        assert_eq!(
+            g.check_expiry(&mar1, &tp(1, 30, 23, 59, 5)),
+            Err(SecurityError::BadTime)
+        );
+        // 29 February exists in 2024 and is placed there.
+        let mar1_24 = DateTime { year: 2024, ..mar1 };
+        assert!(matches!(
+            g.check_expiry(&mar1_24, &tp(1, 29, 23, 59, 5)),
+            Ok(Some(_))
+        ));
+        // Day 0, hour 24, minute 60, second 60, non-BCD.
+        for raw in [
+            [1, 0x00, 0x00, 0x00, 0x00, 5],
+            [1, 0x00, 0x00, 0x24, 0x01, 5],
+            [1, 0x00, 0x60, 0x00, 0x01, 5],
+            [1, 0x60, 0x00, 0x00, 0x01, 5],
+            [1, 0x00, 0x0A, 0x00, 0x01, 5],
+            [1, 0x00, 0x00, 0x00, 0x32, 5],
+        ] {
+            assert_eq!(
+                g.check_expiry(&may1, &Tp::from_bytes(raw)),
+                Err(SecurityError::BadTime),
+                "{raw:02X?}"
+            );
+        }
+    }
+
+    #[test]
+    fn full_guard_refuses_instead_of_forgetting() {
+        let mut g = ReplayGuard::<2>::new();
+        assert_eq!(g.check(&now(), 1, &tp(1, 1, 0, 0, 5)), Ok(()));
+        assert_eq!(g.check(&now(), 1, &tp(2, 1, 0, 1, 5)), Ok(()));
+        // Both windows open: a third PFC is refused, the guard unchanged.
+        assert_eq!(
+            g.check(&now(), 1, &tp(3, 1, 0, 1, 5)),
+            Err(SecurityError::ReplayFull(2))
+        );
+        assert_eq!(g.open_windows(), 2);
+        // PFC 1 is still remembered: its replay is refused (before, it had been evicted).
+        assert_eq!(
+            g.check(&now(), 1, &tp(1, 1, 0, 0, 5)),
+            Err(SecurityError::Replay(1))
+        );
+        // Once PFC 1's window has closed (00:05), its slot is reused.
+        let later = DateTime {
+            minute: 5,
+            second: 30,
+            ..now()
+        };
+        assert_eq!(g.check(&later, 1, &tp(3, 1, 0, 4, 5)), Ok(()));
+        assert_eq!(
+            g.check(&later, 1, &tp(2, 1, 0, 1, 5)),
+            Err(SecurityError::Replay(2))
+        );
     }
 }

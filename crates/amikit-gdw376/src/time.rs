@@ -51,6 +51,18 @@ pub const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Days in a month of the proleptic Gregorian calendar (0 for a month outside 1–12).
+#[must_use]
+pub const fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 /// The date of a day count from 1970-01-01: `(year, month, day)`.
 #[must_use]
 pub const fn civil_from_days(z: i64) -> (i64, u8, u8) {

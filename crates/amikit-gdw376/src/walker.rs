@@ -340,6 +340,11 @@ pub fn unit_len(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, d: &[u8]) 
             32 => opt(byte(1).map(|n| 2 + n)),
             _ => Unknown,
         },
+        // AFN 06 F1–F4: a 16-byte authentication or random-number block, p0, both directions.
+        0x06 => match f {
+            1..=4 => Exact(crate::identity::CHALLENGE_LEN),
+            _ => Unknown,
+        },
         0x09 if down => Exact(0),
         0x09 => match f {
             1 => Exact(41),

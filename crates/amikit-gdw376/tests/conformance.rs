@@ -547,11 +547,29 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
         _ => None,
     });
     match id {
-        // F167, 46 bytes: known length under 2013 (no typed layout), opaque under 2009.
+        // F167, 46 bytes: known length under 2013, typed (the ten 2009 fields, then five raw
+        // bytes); this terminal's unit holds non-BCD bytes where the energy registers lie, so
+        // strict decoding refuses it naming the field; opaque under 2009.
         "gdw376-059" => {
             let u = unit.expect("F167 unit under 2013");
             assert_eq!(u.data.len() as u64, v["data_unit_length"].as_u64().unwrap());
-            assert_eq!(u.value(p, r.afn, r.dir()).unwrap(), None);
+            assert!(
+                matches!(
+                    u.value(p, r.afn, r.dir()),
+                    Err(amikit_gdw376::UnitError::Format { offset: 29, .. })
+                ),
+                "{:?}",
+                u.value(p, r.afn, r.dir())
+            );
+            // Its read time is the file's (2018-08-28 16:20).
+            let t = <amikit_gdw376::format::Format15 as amikit_gdw376::format::DataFormat>::decode(
+                &u.data[..5],
+            )
+            .unwrap();
+            assert_eq!(
+                (t.year, t.month, t.day, t.hour, t.minute),
+                (18, 8, 28, 16, 20)
+            );
             let p9 = Profile {
                 version: Version::V2009,
                 ..*p

@@ -127,15 +127,20 @@ const ADDR: Address = Address {
 };
 
 impl Rig {
+    /// Both sides with the secure defaults: the same calendar time, so that master requests
+    /// carry Tp and the terminal checks it.
     fn new(tcfg: TerminalConfig, mcfg: MasterConfig) -> Self {
-        Rig {
+        let mut rig = Rig {
             t: Terminal::new(tcfg),
             m: MasterSession::new(mcfg, Instant(0)),
             h: Meter::default(),
             tev: vec![],
             mev: vec![],
             wire_to_master: vec![],
-        }
+        };
+        rig.t.set_wall_clock(Instant(0), WALL);
+        rig.m.set_wall_clock(Instant(0), WALL);
+        rig
     }
     fn pump(&mut self, now: u64) {
         let now = Instant(now);
@@ -177,12 +182,25 @@ impl Rig {
     }
 }
 
+const WALL: DateTime = DateTime {
+    year: 2024,
+    month: 3,
+    day: 14,
+    hour: 10,
+    minute: 0,
+    second: 0,
+};
+
 fn tcfg() -> TerminalConfig {
     TerminalConfig::new(ADDR)
 }
 
+/// The default master, without the identity proof (most tests are about other things; the
+/// proof has its own tests below).
 fn mcfg() -> MasterConfig {
-    MasterConfig::new(Profile::default())
+    let mut c = MasterConfig::new(Profile::default());
+    c.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    c
 }
 
 #[test]
@@ -702,4 +720,564 @@ fn tp_replay_and_expiry_rejected() {
     });
     assert_eq!(rig.h.trips, vec![1]);
     let _ = Format15::LEN;
+}
+
+/// A toy MAC for tests: PW byte i = sum of the user data (without PW) + key + i. Enough to
+/// tell a forged PW from a right one without the `cmac` feature.
+#[derive(Clone, Copy)]
+struct SumMac(u8);
+
+impl amikit_gdw376::security::MacProvider for SumMac {
+    fn sign(
+        &mut self,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), amikit_gdw376::SecurityError> {
+        let s = head
+            .iter()
+            .chain(tail)
+            .fold(self.0, |a, &b| a.wrapping_add(b));
+        for (i, p) in pw.iter_mut().enumerate() {
+            *p = s.wrapping_add(i as u8);
+        }
+        Ok(())
+    }
+}
+
+fn control_request(m: &mut MasterSession<SumMac>, now: u64) -> Vec<u8> {
+    let mut units = [0u8; 16];
+    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    m.request(
+        Instant(now),
+        &Request {
+            afn: Afn::CONTROL,
+            units: &units[..n],
+            con: true,
+        },
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let k = m.poll(Instant(now), &mut buf, &mut |_| {});
+    buf[..k].to_vec()
+}
+
+/// A master with `SumMac`, logged in (by hand) to terminal `ADDR`, with `WALL` at 0.
+fn keyed_master(speed: u32) -> MasterSession<SumMac> {
+    let mut cfg = mcfg();
+    cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    let mut m = MasterSession::with_mac(cfg, SumMac(7), Instant(0));
+    m.set_wall_clock_scaled(Instant(0), WALL, speed);
+    let mut t: Terminal = Terminal::new(tcfg());
+    t.connected(Instant(0));
+    let mut buf = [0u8; 256];
+    let n = t.poll(Instant(0), &mut buf, &mut |_| {});
+    m.on_bytes(Instant(0), &buf[..n], &mut |_| {});
+    let mut sink = [0u8; 256];
+    let _ = m.poll(Instant(0), &mut sink, &mut |_| {});
+    m
+}
+
+fn keyed_terminal(speed: u32) -> Terminal<SumMac> {
+    let mut t = Terminal::with_mac(tcfg(), SumMac(7));
+    t.set_wall_clock_scaled(Instant(0), WALL, speed);
+    t
+}
+
+fn feed(t: &mut Terminal<SumMac>, h: &mut Meter, now: u64, bytes: &[u8]) -> (Vec<String>, Vec<u8>) {
+    let mut ev = vec![];
+    t.on_bytes(Instant(now), bytes, h, &mut |e| ev.push(format!("{e:?}")));
+    let mut out = [0u8; 1024];
+    let n = t.poll(Instant(now), &mut out, &mut |_| {});
+    (ev, out[..n].to_vec())
+}
+
+#[test]
+fn repeat_without_a_valid_pw_gets_the_pw_failure_not_the_cache() {
+    let mut m = keyed_master(1);
+    let mut t = keyed_terminal(1);
+    let mut h = Meter::default();
+    let req = control_request(&mut m, 10);
+    let (ev, first) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
+    // The same MSA, SEQ, AFN and CS, but a forged PW (two PW bytes changed so that the sum,
+    // and so CS, stays the same): before, the cached response was sent back.
+    let r = Repr::decode(&req, &Profile::default()).unwrap();
+    let pw_at = 6 + 8 + r.units.len();
+    let mut forged = req.clone();
+    forged[pw_at] = forged[pw_at].wrapping_add(1);
+    forged[pw_at + 1] = forged[pw_at + 1].wrapping_sub(1);
+    assert_eq!(forged[forged.len() - 2], req[req.len() - 2]);
+    let (ev, reply) = feed(&mut t, &mut h, 11, &forged);
+    assert!(ev[0].contains("BadPw"), "{ev:?}");
+    assert_ne!(reply, first);
+    let deny = Repr::decode(&reply, &Profile::default()).unwrap();
+    assert_eq!((deny.afn, deny.units), (Afn::CONFIRM, &[0u8, 0, 2, 0][..]));
+    // The authentic repeat is still answered from the cache, not executed again.
+    let (ev, again) = feed(&mut t, &mut h, 12, &req);
+    assert_eq!(ev, vec!["Duplicate".to_string()]);
+    assert_eq!(again, first);
+    assert_eq!(h.trips, vec![1]);
+}
+
+#[test]
+fn control_frames_expire_at_compressed_speed() {
+    // Calendar 60× faster than the instants: one real second is a simulated minute.
+    let mut m = keyed_master(60);
+    let mut t = keyed_terminal(60);
+    let mut h = Meter::default();
+    let req = control_request(&mut m, 1000);
+    let tp = Repr::decode(&req, &Profile::default()).unwrap().tp.unwrap();
+    // Send time 10:00:00 + 1 s × 60 = 10:01:00; allowed delay 5 min.
+    assert_eq!((tp.time, tp.delay_min), ([0x00, 0x01, 0x10, 0x14], 5));
+    // 6 real seconds later = 6 simulated minutes: expired, not executed.
+    let (ev, reply) = feed(&mut t, &mut h, 7000, &req);
+    assert!(ev[0].contains("Expired"), "{ev:?}");
+    assert!(reply.is_empty());
+    assert!(h.trips.is_empty());
+    // 4 real seconds later = 4 simulated minutes: on time, executed.
+    let (ev, _) = feed(&mut t, &mut h, 5000, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
+}
+
+#[test]
+fn control_frames_need_tp_and_a_clock_unless_switched_off() {
+    let mut cfg = mcfg();
+    cfg.tp_delay_min = None;
+    cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
+    let mut m = MasterSession::with_mac(cfg, SumMac(7), Instant(0));
+    let mut lt: Terminal = Terminal::new(tcfg());
+    lt.connected(Instant(0));
+    let mut buf = [0u8; 256];
+    let n = lt.poll(Instant(0), &mut buf, &mut |_| {});
+    m.on_bytes(Instant(0), &buf[..n], &mut |_| {});
+    let _ = m.poll(Instant(0), &mut buf, &mut |_| {});
+    let req = control_request(&mut m, 10);
+    assert!(
+        Repr::decode(&req, &Profile::default())
+            .unwrap()
+            .tp
+            .is_none()
+    );
+    let mut h = Meter::default();
+    // Default terminal: a control frame without Tp is refused.
+    let mut t = keyed_terminal(1);
+    let (ev, _) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].contains("TpRequired"), "{ev:?}");
+    assert!(h.trips.is_empty());
+    // A Tp but no calendar time to check it against: refused too.
+    let mut m2 = keyed_master(1);
+    let with_tp = control_request(&mut m2, 10);
+    let mut no_clock = Terminal::with_mac(tcfg(), SumMac(7));
+    let (ev, _) = feed(&mut no_clock, &mut h, 10, &with_tp);
+    assert!(ev[0].contains("NoClock"), "{ev:?}");
+    assert!(h.trips.is_empty());
+    // Switched off (a master without Tp): executed.
+    let mut off = TerminalConfig::new(ADDR);
+    off.require_tp = false;
+    let mut t = Terminal::with_mac(off, SumMac(7));
+    let (ev, _) = feed(&mut t, &mut h, 10, &req);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    assert_eq!(h.trips, vec![1]);
+}
+
+// --- per-request reassembly ------------------------------------------------------------------
+
+use amikit_gdw376::session::master::IdentityPolicy;
+use amikit_gdw376::{Control, FrameBuilder, Seq, Tp};
+
+/// A master logged in to `ADDR` with `WALL` at 0 and its login acknowledgement drained.
+fn master_with(cfg: MasterConfig) -> MasterSession {
+    let mut m = MasterSession::new(cfg, Instant(0));
+    m.set_wall_clock(Instant(0), WALL);
+    let mut t: Terminal = Terminal::new(tcfg());
+    t.connected(Instant(0));
+    let mut buf = [0u8; 256];
+    let n = t.poll(Instant(0), &mut buf, &mut |_| {});
+    m.on_bytes(Instant(0), &buf[..n], &mut |_| {});
+    let _ = m.poll(Instant(0), &mut buf, &mut |_| {});
+    m
+}
+
+/// Sends a read (AFN 0C, p`pn` F2) and returns (id, PSEQ, Tp) as the master wrote them.
+fn read(m: &mut MasterSession, pn: u16) -> (RequestId, u8, Option<Tp>) {
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(pn), Fn(2), &[])]).unwrap();
+    let id = m
+        .request(
+            Instant(1),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let k = m.poll(Instant(1), &mut buf, &mut |_| {});
+    let r = Repr::decode(&buf[..k], &Profile::default()).unwrap();
+    (id, r.seq.seq(), r.tp)
+}
+
+/// Frame `i` of `n` of a terminal's reply (RSEQ = PSEQ + i, FIR on the first, FIN on the
+/// last, the request's Tp echoed), with data units `units`.
+fn reply_frame(pseq: u8, tp: Option<Tp>, i: u8, n: u8, units: &[u8]) -> Vec<u8> {
+    let seq = Seq::new(
+        tp.is_some(),
+        i == 0,
+        i + 1 == n,
+        false,
+        pseq.wrapping_add(i) & 0x0F,
+    );
+    let b = FrameBuilder::new(
+        &Profile::default(),
+        Control::TERMINAL_DATA,
+        ADDR.with_msa(1),
+        Afn::CLASS1,
+        seq,
+    )
+    .with_tp(tp);
+    let mut out = [0u8; 512];
+    let mut w = b.begin(&mut out).unwrap();
+    w.raw(units).unwrap();
+    let k = w.finish(&mut amikit_gdw376::security::ZeroPw).unwrap();
+    out[..k].to_vec()
+}
+
+fn part(tag: u8, i: u8) -> Vec<u8> {
+    // A p1 F2 unit (terminal clock, 6 bytes) whose bytes say which reply and frame it is.
+    let mut u = vec![0x01, 0x01, 0x02, 0x00];
+    u.extend_from_slice(&[tag, i, tag, i, tag, i]);
+    u
+}
+
+fn interleaved(tp: bool) {
+    let mut cfg = mcfg();
+    if !tp {
+        cfg.tp_delay_min = None;
+    }
+    let mut m = master_with(cfg);
+    let (a, pa, ta) = read(&mut m, 1);
+    let (b, pb, tb) = read(&mut m, 2);
+    let (c, pc, tc) = read(&mut m, 3);
+    assert_eq!((ta.is_some(), tb.is_some(), tc.is_some()), (tp, tp, tp));
+    let (na, nb, nc) = (3u8, 2u8, 3u8);
+    let fa = |i| reply_frame(pa, ta, i, na, &part(0xA, i));
+    let fb = |i| reply_frame(pb, tb, i, nb, &part(0xB, i));
+    let fc = |i| reply_frame(pc, tc, i, nc, &part(0xC, i));
+    // Interleaved, one duplicated, C's last two reordered, B's first duplicated late.
+    let wire = [
+        fa(0),
+        fb(0),
+        fa(1),
+        fc(0),
+        fa(1),
+        fb(1),
+        fc(2),
+        fc(1),
+        fb(0),
+        fa(2),
+    ];
+    let mut ev = vec![];
+    for f in &wire {
+        m.on_bytes(Instant(2), f, &mut |e| ev.push(m_event(e)));
+    }
+    let whole = |tag: u8, n: u8| (0..n).flat_map(|i| part(tag, i)).collect::<Vec<u8>>();
+    let completes: Vec<&M> = ev.iter().filter(|e| matches!(e, M::Complete(..))).collect();
+    assert_eq!(
+        completes,
+        vec![
+            &M::Complete(b.0, 0x0C, whole(0xB, nb)),
+            &M::Complete(c.0, 0x0C, whole(0xC, nc)),
+            &M::Complete(a.0, 0x0C, whole(0xA, na)),
+        ],
+        "{ev:?}"
+    );
+    assert_eq!(
+        ev.iter().filter(|e| **e == M::Duplicate).count(),
+        2,
+        "{ev:?}"
+    );
+    assert_eq!(
+        ev.iter().filter(|e| matches!(e, M::Response(..))).count(),
+        8
+    );
+    assert!(!ev.iter().any(|e| matches!(e, M::Other(_))), "{ev:?}");
+    assert_eq!(m.outstanding(), 0);
+    // A frame of no outstanding request is reported, not filed.
+    let stray = reply_frame(
+        pa.wrapping_add(7),
+        ta.map(|t| Tp { pfc: 0x77, ..t }),
+        0,
+        1,
+        &part(0xD, 0),
+    );
+    let mut ev = vec![];
+    m.on_bytes(Instant(3), &stray, &mut |e| ev.push(m_event(e)));
+    assert!(
+        matches!(ev.as_slice(), [M::Other(s)] if s.starts_with("Unmatched")),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn interleaved_multi_frame_replies_complete_intact_with_tp() {
+    interleaved(true);
+}
+
+#[test]
+fn interleaved_multi_frame_replies_complete_intact_without_tp() {
+    interleaved(false);
+}
+
+#[test]
+fn a_file_segment_of_512_bytes_fits_a_request_slot() {
+    // AFN 0F F1: file 1, attr 0, cmd 0, 2 segments, index 0, 512 data bytes.
+    let data: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
+    let mut unit = vec![1, 0, 0, 2, 0, 0, 0, 0, 0, 0x00, 0x02];
+    unit.extend_from_slice(&data);
+    let mut units = vec![0u8; 600];
+    let n = write_units(&mut units, &[(Pn::P0, Fn(1), &unit)]).unwrap();
+    let mut m = master_with(mcfg());
+    m.request(
+        Instant(1),
+        &Request {
+            afn: Afn::FILE_TRANSFER,
+            units: &units[..n],
+            con: true,
+        },
+    )
+    .unwrap();
+    let mut buf = [0u8; 1024];
+    let k = m.poll(Instant(1), &mut buf, &mut |_| {});
+    // The same frame built independently: C 4A, MSA 1, SEQ with CON and PSEQ 1, PW (zero),
+    // Tp PFC 1 at 10:00:00 on the 14th, 5 minutes.
+    let b = FrameBuilder::new(
+        &Profile::default(),
+        Control::MASTER_COMMAND,
+        ADDR.with_msa(1),
+        Afn::FILE_TRANSFER,
+        Seq::single(false, true, 1),
+    )
+    .with_tp(Some(Tp::from_bytes([0x01, 0x00, 0x00, 0x10, 0x14, 0x05])));
+    let mut want = [0u8; 1024];
+    let mut w = b.begin(&mut want).unwrap();
+    w.unit(Pn::P0, Fn(1), &unit).unwrap();
+    let wn = w.finish(&mut amikit_gdw376::security::ZeroPw).unwrap();
+    assert_eq!(wn, 565);
+    assert_eq!(&buf[..k], &want[..wn]);
+    // Retransmitted byte for byte after the timeout.
+    let k2 = m.poll(Instant(40_000), &mut buf, &mut |_| {});
+    assert_eq!(&buf[..k2], &want[..wn]);
+}
+
+// --- identity ------------------------------------------------------------------------------------
+
+/// A toy identity key: answer byte i = challenge[i] ^ key ^ A2's low byte ^ i.
+#[derive(Clone, Copy)]
+struct XorKey(u8);
+
+impl amikit_gdw376::identity::IdentityKey for XorKey {
+    fn answer(
+        &mut self,
+        terminal: &Address,
+        challenge: &[u8; 16],
+        out: &mut [u8; 16],
+    ) -> Result<(), amikit_gdw376::SecurityError> {
+        for (i, (o, c)) in out.iter_mut().zip(challenge).enumerate() {
+            *o = c ^ self.0 ^ (terminal.a2 as u8) ^ i as u8;
+        }
+        Ok(())
+    }
+}
+
+struct IdRig {
+    t: Terminal<amikit_gdw376::security::ZeroPw, 2048, 4096, XorKey>,
+    m: MasterSession,
+    mev: Vec<M>,
+}
+
+impl IdRig {
+    fn new(terminal_key: u8) -> Self {
+        let mut cfg = MasterConfig::new(Profile::default());
+        assert_eq!(cfg.identity, IdentityPolicy::Required);
+        cfg.ack = amikit_gdw376::session::master::AckStyle::AllConfirm;
+        let mut m = MasterSession::new(cfg, Instant(0));
+        m.set_wall_clock(Instant(0), WALL);
+        let mut t = Terminal::with_keys(
+            tcfg(),
+            amikit_gdw376::security::ZeroPw,
+            XorKey(terminal_key),
+        );
+        t.set_wall_clock(Instant(0), WALL);
+        t.connected(Instant(0));
+        let mut rig = IdRig { t, m, mev: vec![] };
+        rig.pump(0);
+        rig
+    }
+    /// Moves bytes both ways until quiet; returns the frames the terminal sent.
+    fn pump(&mut self, now: u64) -> Vec<Vec<u8>> {
+        let now = Instant(now);
+        let mut sent = vec![];
+        for _ in 0..20 {
+            let mut a = [0u8; 2048];
+            let n = self.t.poll(now, &mut a, &mut |_| {});
+            let mev = &mut self.mev;
+            if n > 0 {
+                sent.push(a[..n].to_vec());
+                self.m.on_bytes(now, &a[..n], &mut |e| mev.push(m_event(e)));
+            }
+            let mut b = [0u8; 2048];
+            let k = self.m.poll(now, &mut b, &mut |e| mev.push(m_event(e)));
+            if k > 0 {
+                self.t
+                    .on_bytes(now, &b[..k], &mut Meter::default(), &mut |_| {});
+            }
+            if n == 0 && k == 0 {
+                break;
+            }
+        }
+        sent
+    }
+    fn read(&mut self) -> Result<RequestId, amikit_gdw376::session::master::RequestError> {
+        let mut units = [0u8; 8];
+        let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+        self.m.request(
+            Instant(5),
+            &Request {
+                afn: Afn::CLASS1,
+                units: &units[..n],
+                con: false,
+            },
+        )
+    }
+}
+
+fn proof_event(ev: &[M]) -> Option<String> {
+    ev.iter().find_map(|e| match e {
+        M::Other(s) if s.starts_with("Proven") || s.starts_with("ProofFailed") => Some(s.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn identity_right_key_proves_the_terminal() {
+    use amikit_gdw376::session::master::{IdentityState, RequestError};
+    let mut rig = IdRig::new(0x5A);
+    assert_eq!(rig.m.identity(), IdentityState::Unproven);
+    // Unproven: ordinary requests refused.
+    assert_eq!(rig.read(), Err(RequestError::Unproven));
+    rig.m
+        .start_identity_check(Instant(1), [0x11; 16], &mut XorKey(0x5A))
+        .unwrap();
+    assert_eq!(rig.m.identity(), IdentityState::Pending);
+    rig.pump(1);
+    assert_eq!(
+        proof_event(&rig.mev).as_deref(),
+        Some("Proven"),
+        "{:?}",
+        rig.mev
+    );
+    assert_eq!(rig.m.identity(), IdentityState::Proven);
+    assert!(rig.read().is_ok());
+    // A new login makes the terminal unproven again.
+    rig.t.disconnected(Instant(2));
+    rig.t.connected(Instant(2));
+    rig.pump(2);
+    assert_eq!(rig.m.identity(), IdentityState::Unproven);
+    assert_eq!(rig.read(), Err(RequestError::Unproven));
+}
+
+#[test]
+fn identity_wrong_key_is_refused() {
+    use amikit_gdw376::session::master::{IdentityState, RequestError};
+    let mut rig = IdRig::new(0x5B);
+    rig.m
+        .start_identity_check(Instant(1), [0x11; 16], &mut XorKey(0x5A))
+        .unwrap();
+    rig.pump(1);
+    assert_eq!(
+        proof_event(&rig.mev).as_deref(),
+        Some("ProofFailed(BadProof)"),
+        "{:?}",
+        rig.mev
+    );
+    assert_eq!(rig.m.identity(), IdentityState::Failed);
+    assert_eq!(rig.read(), Err(RequestError::Unproven));
+}
+
+#[test]
+fn identity_replayed_or_foreign_answer_is_refused() {
+    use amikit_gdw376::session::master::IdentityState;
+    // Record a good answer to challenge X.
+    let mut rig = IdRig::new(0x5A);
+    rig.m
+        .start_identity_check(Instant(1), [0x11; 16], &mut XorKey(0x5A))
+        .unwrap();
+    let answers = rig.pump(1);
+    assert_eq!(rig.m.identity(), IdentityState::Proven);
+    let recorded = answers.last().unwrap().clone();
+    assert_eq!(
+        Repr::decode(&recorded, &Profile::default()).unwrap().afn,
+        Afn::AUTHENTICATION
+    );
+
+    // An impostor logs in with the same address on another connection and replays it to a
+    // fresh challenge Y: refused (its RSEQ/PFC belong to the old challenge: not filed).
+    let mut impostor = IdRig::new(0x00);
+    impostor.mev.clear();
+    impostor
+        .m
+        .start_identity_check(Instant(1), [0x22; 16], &mut XorKey(0x5A))
+        .unwrap();
+    let mut sink = [0u8; 512];
+    let _ = impostor.m.poll(Instant(1), &mut sink, &mut |_| {});
+    let mev = &mut impostor.mev;
+    impostor
+        .m
+        .on_bytes(Instant(1), &recorded, &mut |e| mev.push(m_event(e)));
+    assert_ne!(
+        impostor.m.identity(),
+        IdentityState::Proven,
+        "{:?}",
+        impostor.mev
+    );
+
+    // The same answer re-labelled with the new challenge's PFC/RSEQ (an answer to another
+    // challenge): filed, but does not verify.
+    let challenge_frame = Repr::decode(&sink[..], &Profile::default());
+    let _ = challenge_frame;
+    let mut r2 = IdRig::new(0x00);
+    r2.m.start_identity_check(Instant(1), [0x22; 16], &mut XorKey(0x5A))
+        .unwrap();
+    let mut out = [0u8; 512];
+    let k = r2.m.poll(Instant(1), &mut out, &mut |_| {});
+    let req = Repr::decode(&out[..k], &Profile::default()).unwrap();
+    let old = Repr::decode(&recorded, &Profile::default()).unwrap();
+    let relabelled = {
+        let b = FrameBuilder::new(
+            &Profile::default(),
+            old.control,
+            old.address,
+            Afn::AUTHENTICATION,
+            Seq::single(true, false, req.seq.seq()),
+        )
+        .with_tp(req.tp);
+        let mut f = [0u8; 256];
+        let mut w = b.begin(&mut f).unwrap();
+        w.raw(old.units).unwrap();
+        let n = w.finish(&mut amikit_gdw376::security::ZeroPw).unwrap();
+        f[..n].to_vec()
+    };
+    let mev = &mut r2.mev;
+    r2.m.on_bytes(Instant(1), &relabelled, &mut |e| mev.push(m_event(e)));
+    assert_eq!(
+        proof_event(&r2.mev).as_deref(),
+        Some("ProofFailed(BadProof)"),
+        "{:?}",
+        r2.mev
+    );
+    assert_eq!(r2.m.identity(), IdentityState::Failed);
 }

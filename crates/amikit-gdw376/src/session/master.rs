@@ -1,15 +1,28 @@
 //! The master-station side of one terminal connection (notes §2.5, §2.9, §2.11, §3).
 //!
 //! One [`MasterSession`] per TCP connection: it learns the terminal's address from its login,
-//! acknowledges login and heartbeats (AFN 00 F1, or F3 per item), tracks online/offline from
-//! received frames, sends requests with PFC/PSEQ allocation (and Tp when a wall clock is set),
-//! matches responses by RSEQ (and Tp's PFC), retransmits on timeout with back-off (keeping
-//! PSEQ), suppresses duplicate responses, reassembles FIR/FIN multi-frame responses, confirms
-//! frames that ask for it (AFN 00 F3 per item), and pulls important events (AFN 0E F1 from its
-//! last pointer to EC1) when a terminal raises ACD.
+//! acknowledges login and heartbeats (AFN 00 F1, or F3 per item), runs the terminal's identity
+//! proof (AFN 06, see [`crate::identity`]) and refuses ordinary requests until it succeeds
+//! (unless [`IdentityPolicy::NotChecked`]), tracks online/offline from received frames, sends
+//! requests with PFC/PSEQ allocation and Tp (on by default: a calendar time must be given),
+//! retransmits on timeout with back-off (keeping PSEQ), confirms frames that ask for it (AFN 00
+//! F3 per item), and pulls important events (AFN 0E F1 from its last pointer to EC1) when a
+//! terminal raises ACD.
 //!
-//! It scales by being small and allocation-free: the default instance is about 8 KiB, so
-//! 10 000 connections fit in under 100 MiB.
+//! # Matching responses (Q/GDW 1376.1-2013 §4.3.4.5)
+//!
+//! A response's first frame carries RSEQ = the request's PSEQ, each further frame RSEQ + 1
+//! (mod 16), FIR on the first and FIN on the last; the terminal echoes the request's Tp. Each
+//! outstanding request has its own reassembly buffer. A frame is filed to the request whose
+//! echoed PFC it carries (when both have Tp), whose AFN it answers (or AFN 00), and whose RSEQ
+//! window (the next four frame numbers) it falls in; FIR must agree with the frame's position
+//! when several requests qualify. Frames may arrive reordered (inserted at their place) or
+//! duplicated (reported as [`MasterEvent::Duplicate`], not filed twice); a frame that fits no
+//! request, or more than one, is reported as [`MasterEvent::Unmatched`], never misfiled.
+//! Without Tp, PSEQs are allocated away from the windows of the requests in flight.
+//!
+//! It stays small and allocation-free: the default instance (4 requests, 2 KiB of reassembly
+//! each) is about 14 KiB.
 
 use crate::address::Address;
 use crate::afn::Afn;
@@ -18,10 +31,11 @@ use crate::builder::FrameBuilder;
 use crate::control::{Control, Direction};
 use crate::dadt::{DaDt, Fn, Pn};
 use crate::deframer::Deframer;
-use crate::error::{EncodeError, ParseError};
+use crate::error::{EncodeError, ParseError, SecurityError};
 use crate::frame::{Frame, Repr};
+use crate::identity::{CHALLENGE_LEN, IdentityKey};
 use crate::profile::Profile;
-use crate::security::{MacProvider, ZeroPw};
+use crate::security::{MacProvider, ZeroPw, verify_pw};
 use crate::seq::Seq;
 use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
@@ -38,6 +52,31 @@ pub enum AckStyle {
     PerItem,
 }
 
+/// Whether ordinary requests wait for the terminal's identity proof (AFN 06).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityPolicy {
+    /// After each login the terminal is *unproven* until
+    /// [`MasterSession::start_identity_check`] succeeds; requests are refused until then.
+    Required,
+    /// No proof asked (terminals without AFN 06 support); requests go out after login.
+    NotChecked,
+}
+
+/// Where the terminal's identity proof stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityState {
+    /// Not checked ([`IdentityPolicy::NotChecked`]).
+    NotChecked,
+    /// Logged in, not (yet) proven.
+    Unproven,
+    /// Challenge sent, answer awaited.
+    Pending,
+    /// The answer verified.
+    Proven,
+    /// The answer did not verify, was denied, or never came.
+    Failed,
+}
+
 /// Master session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterConfig {
@@ -51,7 +90,9 @@ pub struct MasterConfig {
     pub retries: u8,
     /// Back-off of the retransmissions (delay before retry n).
     pub backoff: Backoff,
-    /// Allowed transmission delay written in Tp (minutes); `None` = no Tp.
+    /// Allowed transmission delay written in Tp (minutes); `None` = no Tp, for terminals that
+    /// do not support it. With `Some`, requests need a calendar time
+    /// ([`MasterSession::set_wall_clock`]) and are refused without one.
     pub tp_delay_min: Option<u8>,
     /// The terminal's heartbeat period.
     pub heartbeat_ms: u64,
@@ -61,11 +102,14 @@ pub struct MasterConfig {
     pub ack: AckStyle,
     /// Pull important events (AFN 0E F1) when ACD is raised.
     pub pull_events: bool,
+    /// Whether the terminal must prove its identity before ordinary requests.
+    pub identity: IdentityPolicy,
 }
 
 impl MasterConfig {
     /// Defaults: MSA 1, 30 s timeout, 2 retries (back-off 30 s, 60 s), Tp with 5 min, 1-minute
-    /// heartbeat, offline after 3 missed periods, F1 acks, event pulls on.
+    /// heartbeat, offline after 3 missed periods, F1 acks, event pulls on, identity proof
+    /// required.
     #[must_use]
     pub const fn new(profile: Profile) -> Self {
         MasterConfig {
@@ -82,6 +126,7 @@ impl MasterConfig {
             offline_after: 3,
             ack: AckStyle::AllConfirm,
             pull_events: true,
+            identity: IdentityPolicy::Required,
         }
     }
 }
@@ -107,18 +152,24 @@ pub struct Request<'a> {
 pub enum RequestError {
     /// The terminal has not logged in (its address is unknown).
     NoTerminal,
+    /// The terminal has not proven its identity ([`IdentityPolicy::Required`]).
+    Unproven,
+    /// Tp is configured but no calendar time was given ([`MasterSession::set_wall_clock`]).
+    NoClock,
     /// All request slots are in use.
     Busy,
     /// The frame does not fit the slot or the output queue.
     TooLong,
     /// Encoding failed.
     Encode(EncodeError),
+    /// The identity key could not answer the challenge (no key for this terminal).
+    Identity(SecurityError),
 }
 
 /// What happened on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MasterEvent<'a> {
-    /// The terminal logged in (its address; MSA 0).
+    /// The terminal logged in (its address; MSA 0). Its identity is unproven again.
     Login(Address),
     /// The terminal logged out.
     Logout,
@@ -128,6 +179,10 @@ pub enum MasterEvent<'a> {
     Online,
     /// No frame for `offline_after` heartbeat periods.
     Offline,
+    /// The terminal answered the identity challenge correctly.
+    Proven,
+    /// The identity proof failed (wrong or replayed answer, deny, bad PW, no answer).
+    ProofFailed(SecurityError),
     /// One frame of the response to a request.
     Response {
         /// The request.
@@ -137,7 +192,8 @@ pub enum MasterEvent<'a> {
         /// Index of the frame in the response (0 for the first).
         index: u8,
     },
-    /// A response is complete: its AFN (00 for confirm / deny) and all frames' data units.
+    /// A response is complete: its AFN (00 for confirm / deny) and all frames' data units,
+    /// in frame order.
     Complete {
         /// The request.
         id: RequestId,
@@ -146,8 +202,8 @@ pub enum MasterEvent<'a> {
         /// The data-unit regions of all frames, in order.
         units: &'a [u8],
     },
-    /// A multi-frame response did not fit the reassembly buffer (its frames were still
-    /// delivered as [`MasterEvent::Response`]).
+    /// A multi-frame response did not fit the request's reassembly buffer (its frames were
+    /// still delivered as [`MasterEvent::Response`]).
     Overflow(RequestId),
     /// No (complete) response after all retries.
     Timeout(RequestId),
@@ -157,28 +213,89 @@ pub enum MasterEvent<'a> {
     Events(Repr<'a>),
     /// A repeated response frame, suppressed.
     Duplicate,
-    /// A response matching no request.
+    /// A response matching no request, or more than one: not filed.
     Unmatched(Repr<'a>),
     /// A frame that did not parse.
     Rejected(ParseError),
 }
 
-const SLOT_BYTES: usize = 512;
+/// Bytes a request slot holds: the largest downlink frame sent — an AFN 0F F1 file segment of
+/// 512 data bytes (11-byte segment header, DA/DT 4) with PW 16 and Tp 6 under a 7-byte address
+/// is 567 bytes.
+pub const SLOT_BYTES: usize = 576;
+/// Frames of one response tracked for reordering and duplicates (beyond: overflow).
+const MAX_FRAMES: usize = 32;
+/// Frame numbers from the next expected one on that a (reordered) frame may have; also the
+/// width kept free between the RSEQ windows of requests in flight when there is no Tp.
+const WINDOW: u8 = 4;
 const RECENT: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    User,
+    Events,
+    Identity,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     id: RequestId,
     afn: Afn,
+    kind: Kind,
     pseq: u8,
     pfc: Option<u8>,
     tries: u8,
     deadline: Instant,
-    frames: u8,
-    internal: bool,
+    /// Frames received in order from index 0 (the next expected index).
+    base: u8,
+    /// Received frames by index (bit i = frame i).
+    present: u32,
+    /// Data-unit bytes of frame i (placed in index order in the reassembly buffer).
+    lens: [u16; MAX_FRAMES],
+    /// Index of the FIN frame, once seen.
+    fin: Option<u8>,
+    /// AFN of the response (of its first frame received).
+    reply_afn: Option<Afn>,
+    filled: usize,
+    overflow: bool,
     len: usize,
     bytes: [u8; SLOT_BYTES],
 }
+
+impl Slot {
+    const fn received(&self) -> bool {
+        self.present != 0
+    }
+    /// The index a frame with RSEQ `rseq` has in this response: `Ok(index)` ahead of or at the
+    /// next expected frame (within the window), `Err(index)` an earlier one, `None` neither.
+    fn index_of(&self, rseq: u8) -> Option<Result<u8, u8>> {
+        let expected = self.pseq.wrapping_add(self.base) & 0x0F;
+        let offset = rseq.wrapping_sub(expected) & 0x0F;
+        if offset < WINDOW {
+            Some(Ok(self.base.saturating_add(offset)))
+        } else {
+            let back = 16 - offset;
+            self.base.checked_sub(back).map(Err)
+        }
+    }
+    fn has(&self, index: u8) -> bool {
+        u32::from(index) < 32 && self.present & (1 << index) != 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    Unproven,
+    Pending {
+        id: RequestId,
+        expected: [u8; CHALLENGE_LEN],
+    },
+    Proven,
+    Failed,
+}
+
+/// A finished response remembered for duplicate suppression: first RSEQ, frame count, PFC.
+type Recent = (u8, u8, Option<u8>);
 
 #[derive(Debug)]
 struct Core<M, const TX: usize, const REQ: usize, const REASM: usize> {
@@ -187,21 +304,20 @@ struct Core<M, const TX: usize, const REQ: usize, const REASM: usize> {
     out: Outbox<TX>,
     terminal: Option<Address>,
     slots: [Option<Slot>; REQ],
+    reasm: [[u8; REASM]; REQ],
     next_id: u32,
     pfc: u8,
-    recent: [Option<(u8, Afn)>; RECENT],
+    recent: [Option<Recent>; RECENT],
     recent_at: usize,
-    reasm: [u8; REASM],
-    reasm_len: usize,
-    reasm_overflow: bool,
     last_rx: Instant,
     online: bool,
     event_pointer: Option<u8>,
     clock: WallClock,
+    proof: Proof,
 }
 
 /// One terminal connection, master side. `RX` bounds a received frame, `TX` queued output,
-/// `REQ` outstanding requests, `REASM` a reassembled multi-frame response.
+/// `REQ` outstanding requests, `REASM` the reassembly buffer of each request.
 #[derive(Debug)]
 pub struct MasterSession<
     M: MacProvider = ZeroPw,
@@ -238,17 +354,16 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
                 out: Outbox::new(),
                 terminal: None,
                 slots: [None; REQ],
+                reasm: [[0; REASM]; REQ],
                 next_id: 0,
                 pfc: 0,
                 recent: [None; RECENT],
                 recent_at: 0,
-                reasm: [0; REASM],
-                reasm_len: 0,
-                reasm_overflow: false,
                 last_rx: now,
                 online: true,
                 event_pointer: None,
                 clock: WallClock::default(),
+                proof: Proof::Unproven,
             },
         }
     }
@@ -258,9 +373,11 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     pub fn terminal(&self) -> Option<Address> {
         self.core.terminal
     }
-    /// Sets the terminal's address without a login (e.g. when the master dials out).
+    /// Sets the terminal's address without a login (e.g. when the master dials out); its
+    /// identity is unproven.
     pub fn set_terminal(&mut self, a: Address) {
         self.core.terminal = Some(a.with_msa(0));
+        self.core.proof = Proof::Unproven;
     }
     /// Where the next event pull starts: the terminal's Pn after the last events this master
     /// stored (`None`: from 0). Updated by every AFN 0E reply.
@@ -279,14 +396,72 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     pub fn is_online(&self) -> bool {
         self.core.online
     }
-    /// Tells the session the local time at `now` (Tp on requests needs it).
+    /// Tells the session the local time at `now` (Tp on requests needs it). May be called
+    /// before every call (calendar time as an input).
     pub fn set_wall_clock(&mut self, now: Instant, wall: DateTime) {
         self.core.clock.set(now, wall);
+    }
+    /// As [`MasterSession::set_wall_clock`], with a calendar running `speed` times faster
+    /// than the instants (a compressed simulation).
+    pub fn set_wall_clock_scaled(&mut self, now: Instant, wall: DateTime, speed: u32) {
+        self.core.clock.set_scaled(now, wall, speed);
     }
     /// Number of requests waiting for a response.
     #[must_use]
     pub fn outstanding(&self) -> usize {
         self.core.slots.iter().flatten().count()
+    }
+    /// Where the terminal's identity proof stands.
+    #[must_use]
+    pub fn identity(&self) -> IdentityState {
+        match (self.core.cfg.identity, self.core.proof) {
+            (IdentityPolicy::NotChecked, Proof::Unproven) => IdentityState::NotChecked,
+            (_, Proof::Unproven) => IdentityState::Unproven,
+            (_, Proof::Pending { .. }) => IdentityState::Pending,
+            (_, Proof::Proven) => IdentityState::Proven,
+            (_, Proof::Failed) => IdentityState::Failed,
+        }
+    }
+
+    /// Challenges the terminal to prove its identity (AFN 06 F1, p0, see [`crate::identity`]):
+    /// `challenge` must be fresh random bytes (the crate draws none); `key` holds this
+    /// terminal's identity key and gives the expected answer now, which is kept until the
+    /// answer arrives ([`MasterEvent::Proven`] / [`MasterEvent::ProofFailed`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::NoTerminal`], [`RequestError::Identity`] (no key for the terminal), else
+    /// as [`MasterSession::request`].
+    pub fn start_identity_check(
+        &mut self,
+        now: Instant,
+        challenge: [u8; CHALLENGE_LEN],
+        key: &mut impl IdentityKey,
+    ) -> Result<RequestId, RequestError> {
+        let terminal = self.core.terminal.ok_or(RequestError::NoTerminal)?;
+        let mut expected = [0u8; CHALLENGE_LEN];
+        key.answer(&terminal.with_msa(0), &challenge, &mut expected)
+            .map_err(RequestError::Identity)?;
+        let mut units = [0u8; 4 + CHALLENGE_LEN];
+        let n = write_units(&mut units, &[(Pn::P0, Fn(1), &challenge)])
+            .map_err(RequestError::Encode)?;
+        // Only one challenge at a time: a new one replaces (and fails) the old.
+        for s in self.core.slots.iter_mut() {
+            if s.is_some_and(|s| s.kind == Kind::Identity) {
+                *s = None;
+            }
+        }
+        let id = self.core.send_request(
+            now,
+            &Request {
+                afn: Afn::AUTHENTICATION,
+                units: units.get(..n).unwrap_or(&[]),
+                con: false,
+            },
+            Kind::Identity,
+        )?;
+        self.core.proof = Proof::Pending { id, expected };
+        Ok(id)
     }
 
     /// Sends a request; its response arrives as [`MasterEvent::Response`] /
@@ -294,9 +469,16 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     ///
     /// # Errors
     ///
-    /// [`RequestError`].
+    /// [`RequestError`]: no terminal, terminal unproven (when required), no calendar time for
+    /// Tp, all slots busy, too long.
     pub fn request(&mut self, now: Instant, req: &Request<'_>) -> Result<RequestId, RequestError> {
-        self.core.send_request(now, req, false)
+        if self.core.cfg.identity == IdentityPolicy::Required
+            && self.core.terminal.is_some()
+            && self.core.proof != Proof::Proven
+        {
+            return Err(RequestError::Unproven);
+        }
+        self.core.send_request(now, req, Kind::User)
     }
 
     /// The latest instant at which [`MasterSession::poll`] must be called.
@@ -352,23 +534,52 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
 impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
     Core<M, TX, REQ, REASM>
 {
+    /// The next PFC. With Tp the echoed PFC tells responses apart; without it, skip PSEQs in
+    /// the RSEQ windows of requests in flight (at most 15 tries).
+    fn next_pfc(&mut self, with_tp: bool) -> u8 {
+        let mut pfc = self.pfc.wrapping_add(1);
+        if !with_tp {
+            for _ in 0..15 {
+                let pseq = pfc & 0x0F;
+                let clash = self.slots.iter().flatten().any(|s| {
+                    let start = s.pseq.wrapping_add(s.base) & 0x0F;
+                    (pseq.wrapping_sub(start) & 0x0F) < WINDOW
+                        || (start.wrapping_sub(pseq) & 0x0F) < WINDOW
+                });
+                if !clash {
+                    break;
+                }
+                pfc = pfc.wrapping_add(1);
+            }
+        }
+        self.pfc = pfc;
+        pfc
+    }
+
     fn send_request(
         &mut self,
         now: Instant,
         req: &Request<'_>,
-        internal: bool,
+        kind: Kind,
     ) -> Result<RequestId, RequestError> {
         let terminal = self.terminal.ok_or(RequestError::NoTerminal)?;
+        let wall = match self.cfg.tp_delay_min {
+            Some(delay) => Some((self.clock.at(now).ok_or(RequestError::NoClock)?, delay)),
+            None => None,
+        };
         let free = self
             .slots
             .iter()
             .position(Option::is_none)
             .ok_or(RequestError::Busy)?;
-        self.pfc = self.pfc.wrapping_add(1);
-        let pseq = self.pfc & 0x0F;
-        let tp = match (self.cfg.tp_delay_min, self.clock.at(now)) {
-            (Some(delay), Some(wall)) => Tp::new(self.pfc, wall.to_format16(), delay).ok(),
-            _ => None,
+        let pfc = self.next_pfc(wall.is_some());
+        let pseq = pfc & 0x0F;
+        let tp = match wall {
+            Some((wall, delay)) => Some(
+                Tp::new(pfc, wall.to_format16(), delay)
+                    .map_err(|e| RequestError::Encode(e.into()))?,
+            ),
+            None => None,
         };
         let control = match req.afn.0 {
             0x01 => Control::MASTER_RESET,
@@ -386,12 +597,18 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         let mut slot = Slot {
             id: RequestId(self.next_id),
             afn: req.afn,
+            kind,
             pseq,
             pfc: tp.map(|t| t.pfc),
             tries: 0,
             deadline: now.add_ms(self.cfg.response_timeout_ms),
-            frames: 0,
-            internal,
+            base: 0,
+            present: 0,
+            lens: [0; MAX_FRAMES],
+            fin: None,
+            reply_afn: None,
+            filled: 0,
+            overflow: false,
             len: 0,
             bytes: [0; SLOT_BYTES],
         };
@@ -418,33 +635,48 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         Ok(id)
     }
 
+    fn fail_proof(&mut self, e: SecurityError, events: &mut impl FnMut(MasterEvent<'_>)) {
+        self.proof = Proof::Failed;
+        events(MasterEvent::ProofFailed(e));
+    }
+
     fn timers(&mut self, now: Instant, events: &mut impl FnMut(MasterEvent<'_>)) {
         for i in 0..REQ {
-            let Some(Some(s)) = self.slots.get(i).copied() else {
+            let Some(Some(s)) = self.slots.get(i) else {
                 continue;
             };
             if now < s.deadline {
                 continue;
             }
-            if s.tries < self.cfg.retries && s.frames == 0 {
-                // Retransmit unchanged: a retransmission keeps PSEQ (notes §2.5).
-                self.out.push(s.bytes.get(..s.len).unwrap_or(&[]));
-                let tries = s.tries + 1;
+            let (tries, received, len, kind, id, stries) =
+                (s.tries, s.received(), s.len, s.kind, s.id, s.tries);
+            if tries < self.cfg.retries && !received {
+                // Retransmit unchanged: a retransmission keeps PSEQ (and Tp) (notes §2.5).
+                if let Some(Some(s)) = self.slots.get(i) {
+                    let frame = s.bytes;
+                    self.out.push(frame.get(..len).unwrap_or(&[]));
+                }
                 let delay = self
                     .cfg
                     .backoff
-                    .delay(u32::from(s.tries))
+                    .delay(u32::from(stries))
                     .max(self.cfg.response_timeout_ms);
                 if let Some(Some(slot)) = self.slots.get_mut(i) {
-                    slot.tries = tries;
+                    slot.tries = tries + 1;
                     slot.deadline = now.add_ms(delay);
                 }
             } else {
                 if let Some(slot) = self.slots.get_mut(i) {
                     *slot = None;
                 }
-                if !s.internal {
-                    events(MasterEvent::Timeout(s.id));
+                match kind {
+                    Kind::User => events(MasterEvent::Timeout(id)),
+                    Kind::Identity => {
+                        if matches!(self.proof, Proof::Pending { id: p, .. } if p == id) {
+                            self.fail_proof(SecurityError::BadProof, events);
+                        }
+                    }
+                    Kind::Events => {}
                 }
             }
         }
@@ -510,16 +742,19 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         }
     }
 
-    fn remember(&mut self, pseq: u8, afn: Afn) {
+    fn remember(&mut self, s: &Slot) {
         if let Some(r) = self.recent.get_mut(self.recent_at % RECENT) {
-            *r = Some((pseq, afn));
+            *r = Some((s.pseq, s.fin.map_or(1, |f| f.saturating_add(1)), s.pfc));
         }
         self.recent_at = self.recent_at.wrapping_add(1);
     }
 
     fn maybe_pull(&mut self, now: Instant, repr: &Repr<'_>) {
         let Some(ec) = repr.ec else { return };
-        if !self.cfg.pull_events || self.slots.iter().flatten().any(|s| s.internal) {
+        if !self.cfg.pull_events || self.slots.iter().flatten().any(|s| s.kind == Kind::Events) {
+            return;
+        }
+        if self.cfg.identity == IdentityPolicy::Required && self.proof != Proof::Proven {
             return;
         }
         let from = self.event_pointer.unwrap_or(0);
@@ -542,7 +777,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 units: &units,
                 con: false,
             },
-            true,
+            Kind::Events,
         );
     }
 
@@ -569,7 +804,14 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 self.ack(&repr);
                 match first {
                     Some(Fn(1)) => {
+                        // A (new) login: whoever logs in must prove the terminal again.
                         self.terminal = Some(repr.address.with_msa(0));
+                        self.proof = Proof::Unproven;
+                        for s in &mut self.slots {
+                            if s.is_some_and(|s| s.kind == Kind::Identity) {
+                                *s = None;
+                            }
+                        }
                         events(MasterEvent::Login(repr.address.with_msa(0)));
                     }
                     Some(Fn(2)) => events(MasterEvent::Logout),
@@ -592,77 +834,141 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             self.maybe_pull(now, &repr);
             return;
         }
-        self.on_response(now, repr, events);
+        self.on_response(now, &f, repr, events);
+    }
+
+    /// The slot a response frame belongs to: `Ok(Some((slot, index)))`, `Ok(None)` a duplicate
+    /// of a frame already filed, `Err(())` none or more than one.
+    fn match_response(&self, repr: &Repr<'_>) -> Result<Option<(usize, u8)>, ()> {
+        let rseq = repr.seq.seq();
+        let tp_pfc = repr.tp.map(|t| t.pfc);
+        // Best candidate by (FIR agrees with the position, nearest to the next expected frame).
+        let mut best: Option<(usize, u8, (bool, u8))> = None;
+        let mut ties = 0usize;
+        let mut duplicate = false;
+        for (i, s) in self.slots.iter().enumerate() {
+            let Some(s) = s else { continue };
+            if let (Some(a), Some(b)) = (tp_pfc, s.pfc)
+                && a != b
+            {
+                continue;
+            }
+            let afn_ok = repr.afn == s.afn
+                || (repr.afn == Afn::CONFIRM && s.reply_afn.is_none_or(|a| a == Afn::CONFIRM));
+            if !afn_ok || s.reply_afn.is_some_and(|a| a != repr.afn) {
+                continue;
+            }
+            match s.index_of(rseq) {
+                Some(Ok(index)) if s.has(index) => duplicate = true,
+                Some(Ok(index)) => {
+                    // FIR marks the first frame: never a later one.
+                    if s.fin.is_some_and(|f| index > f) || (repr.seq.fir() && index != 0) {
+                        continue;
+                    }
+                    let score = (repr.seq.fir() == (index == 0), WINDOW - (index - s.base));
+                    match best {
+                        Some((_, _, b)) if b > score => {}
+                        Some((_, _, b)) if b == score => ties += 1,
+                        _ => {
+                            best = Some((i, index, score));
+                            ties = 0;
+                        }
+                    }
+                }
+                Some(Err(index)) if s.has(index) => duplicate = true,
+                _ => {}
+            }
+        }
+        match best {
+            Some((i, index, _)) if ties == 0 => Ok(Some((i, index))),
+            Some(_) => Err(()),
+            None if duplicate => Ok(None),
+            None => {
+                let done = self.recent.iter().flatten().any(|&(first, count, pfc)| {
+                    (rseq.wrapping_sub(first) & 0x0F) < count
+                        && !matches!((tp_pfc, pfc), (Some(a), Some(b)) if a != b)
+                });
+                if done { Ok(None) } else { Err(()) }
+            }
+        }
     }
 
     fn on_response<'f>(
         &mut self,
         now: Instant,
+        f: &Frame<&[u8]>,
         repr: Repr<'f>,
         events: &mut impl FnMut(MasterEvent<'_>),
     ) {
-        let rseq = repr.seq.seq();
-        let tp_pfc = repr.tp.map(|t| t.pfc);
-        let found = self.slots.iter().position(|s| match s {
-            Some(s) => {
-                let expect = s.pseq.wrapping_add(s.frames) & 0x0F;
-                expect == rseq && (tp_pfc.is_none() || s.pfc.is_none() || tp_pfc == s.pfc)
-            }
-            None => false,
-        });
-        let Some(i) = found else {
-            let dup_in_flight = self
-                .slots
-                .iter()
-                .flatten()
-                .any(|s| s.frames > 0 && (s.pseq.wrapping_add(s.frames - 1) & 0x0F) == rseq);
-            let dup_done = self.recent.iter().flatten().any(|&(p, _)| p == rseq);
-            if dup_in_flight || dup_done {
-                return events(MasterEvent::Duplicate);
-            }
-            return events(MasterEvent::Unmatched(repr));
-        };
-        let Some(Some(mut s)) = self.slots.get(i).copied() else {
-            return;
+        let (i, index) = match self.match_response(&repr) {
+            Ok(Some(m)) => m,
+            Ok(None) => return events(MasterEvent::Duplicate),
+            Err(()) => return events(MasterEvent::Unmatched(repr)),
         };
         if repr.seq.con() {
             self.confirm_frame(&repr);
         }
-        let index = s.frames;
-        let single = index == 0 && repr.seq.fin();
-        if index == 0 {
-            self.reasm_len = 0;
-            self.reasm_overflow = false;
+        let Some(Some(mut s)) = self.slots.get(i).copied() else {
+            return;
+        };
+        // File the frame: its units go in index order into this request's buffer.
+        s.reply_afn = Some(repr.afn);
+        if repr.seq.fin() {
+            s.fin = Some(index);
         }
-        if !single {
-            let n = repr.units.len();
-            match self.reasm.get_mut(self.reasm_len..self.reasm_len + n) {
-                Some(dst) if !self.reasm_overflow => {
-                    dst.copy_from_slice(repr.units);
-                    self.reasm_len += n;
+        let n = repr.units.len();
+        match (usize::from(index) < MAX_FRAMES, u16::try_from(n)) {
+            (true, Ok(n16)) if !s.overflow && s.filled + n <= REASM => {
+                let at: usize = s
+                    .lens
+                    .iter()
+                    .take(usize::from(index))
+                    .map(|&l| usize::from(l))
+                    .sum();
+                if let Some(buf) = self.reasm.get_mut(i) {
+                    buf.copy_within(at..s.filled, at + n);
+                    if let Some(dst) = buf.get_mut(at..at + n) {
+                        dst.copy_from_slice(repr.units);
+                    }
                 }
-                _ => self.reasm_overflow = true,
+                s.filled += n;
+                if let Some(l) = s.lens.get_mut(usize::from(index)) {
+                    *l = n16;
+                }
             }
+            _ => s.overflow = true,
         }
-        s.frames = s.frames.saturating_add(1);
+        if usize::from(index) < MAX_FRAMES {
+            s.present |= 1 << index;
+        }
+        while s.has(s.base) {
+            s.base += 1;
+        }
         s.deadline = now.add_ms(self.cfg.response_timeout_ms);
-        let done = repr.seq.fin();
+        let done = s.fin.is_some_and(|fin| s.base > fin);
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = if done { None } else { Some(s) };
         }
         if done {
-            self.remember(rseq, s.afn);
+            self.remember(&s);
         }
-        if s.internal {
-            if done
-                && repr.afn == Afn::CLASS3
-                && let Some(Item::Unit(u)) = repr.units(&self.cfg.profile).next()
-                && let Some(&pn) = u.data.get(3)
-            {
-                self.event_pointer = Some(pn);
+        match s.kind {
+            Kind::Events => {
+                if done
+                    && repr.afn == Afn::CLASS3
+                    && let Some(Item::Unit(u)) = repr.units(&self.cfg.profile).next()
+                    && let Some(&pn) = u.data.get(3)
+                {
+                    self.event_pointer = Some(pn);
+                }
+                events(MasterEvent::Events(repr));
+                return;
             }
-            events(MasterEvent::Events(repr));
-            return;
+            Kind::Identity => {
+                self.on_proof(f, &repr, s.id, events);
+                return;
+            }
+            Kind::User => {}
         }
         events(MasterEvent::Response {
             id: s.id,
@@ -670,24 +976,69 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             index,
         });
         if done {
-            if single {
-                events(MasterEvent::Complete {
-                    id: s.id,
-                    afn: repr.afn,
-                    units: repr.units,
-                });
-            } else if self.reasm_overflow {
+            if s.overflow {
                 events(MasterEvent::Overflow(s.id));
             } else {
-                let units = self.reasm.get(..self.reasm_len).unwrap_or(&[]);
+                let units = self
+                    .reasm
+                    .get(i)
+                    .and_then(|b| b.get(..s.filled))
+                    .unwrap_or(&[]);
                 events(MasterEvent::Complete {
                     id: s.id,
-                    afn: repr.afn,
+                    afn: s.reply_afn.unwrap_or(repr.afn),
                     units,
                 });
             }
         }
         self.maybe_pull(now, &repr);
+    }
+
+    /// The answer to the identity challenge: AFN 06 F2 (p0, 16 bytes) with a valid PW and the
+    /// expected value proves the terminal; anything else fails the proof.
+    fn on_proof(
+        &mut self,
+        f: &Frame<&[u8]>,
+        repr: &Repr<'_>,
+        id: RequestId,
+        events: &mut impl FnMut(MasterEvent<'_>),
+    ) {
+        let Proof::Pending {
+            id: pending,
+            expected,
+        } = self.proof
+        else {
+            return;
+        };
+        if pending != id {
+            return;
+        }
+        if repr.afn != Afn::AUTHENTICATION {
+            return self.fail_proof(SecurityError::BadProof, events);
+        }
+        if self.cfg.profile.pw_len(repr.afn, Direction::Up) > 0
+            && let Err(e) = verify_pw(f.user_data(), repr, &mut self.mac)
+        {
+            return self.fail_proof(e, events);
+        }
+        let answer = repr.units(&self.cfg.profile).find_map(|i| match i {
+            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == Fn(2) => {
+                <[u8; CHALLENGE_LEN]>::try_from(u.data).ok()
+            }
+            _ => None,
+        });
+        let ok = answer.is_some_and(|a| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                a.as_slice(),
+                expected.as_slice(),
+            ))
+        });
+        if ok {
+            self.proof = Proof::Proven;
+            events(MasterEvent::Proven);
+        } else {
+            self.fail_proof(SecurityError::BadProof, events);
+        }
     }
 }
 

@@ -117,24 +117,40 @@ impl<const N: usize> Outbox<N> {
     }
 }
 
-/// A wall clock derived from the monotonic instants: set once (and again whenever the caller
-/// learns better), read as `base + (now − at)`.
+/// Calendar time derived from the monotonic instants: set once (and again whenever the caller
+/// learns better — it may be set before every call, which makes calendar time a plain input),
+/// read as `wall + (now − at) × speed`.
+///
+/// `speed` lets a simulation run its calendar N× faster than its [`Instant`]s (a day of
+/// prepayment in a few real minutes): Tp send times are built, and Tp expiry is checked, in
+/// that compressed calendar time on both sides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WallClock {
-    base: Option<(Instant, i64)>,
+    base: Option<(Instant, i64, u32)>,
 }
 
 impl WallClock {
-    /// Records that `at` corresponds to the local time `wall`.
+    /// Records that `at` corresponds to the local time `wall` (calendar at real speed).
     pub fn set(&mut self, at: Instant, wall: DateTime) {
-        self.base = Some((at, wall.to_seconds()));
+        self.set_scaled(at, wall, 1);
+    }
+    /// Records that `at` corresponds to `wall` and that the calendar runs `speed` times faster
+    /// than the instants (0 is read as 1).
+    pub fn set_scaled(&mut self, at: Instant, wall: DateTime, speed: u32) {
+        self.base = Some((at, wall.to_seconds(), speed.max(1)));
+    }
+    /// True once set.
+    #[must_use]
+    pub const fn is_set(&self) -> bool {
+        self.base.is_some()
     }
     /// The local time at `now`, when set.
     #[must_use]
     pub fn at(&self, now: Instant) -> Option<DateTime> {
-        let (at, secs) = self.base?;
-        let d = i64::try_from(now.since(at) / 1000).unwrap_or(0);
-        Some(DateTime::from_seconds(secs + d))
+        let (at, secs, speed) = self.base?;
+        let ms = u128::from(now.since(at)) * u128::from(speed);
+        let d = i64::try_from(ms / 1000).unwrap_or(i64::MAX / 2);
+        Some(DateTime::from_seconds(secs.saturating_add(d)))
     }
 }
 
@@ -219,6 +235,14 @@ mod tests {
             minute: 59,
             second: 30,
         };
+        let mut fast = WallClock::default();
+        fast.set_scaled(Instant(1000), t, 60);
+        // One real second is a simulated minute.
+        assert_eq!(
+            fast.at(Instant(2000))
+                .map(|d| (d.month, d.day, d.minute, d.second)),
+            Some((3, 1, 0, 30))
+        );
         w.set(Instant(1000), t);
         assert_eq!(
             w.at(Instant(61_000)),

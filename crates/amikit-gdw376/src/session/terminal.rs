@@ -22,6 +22,7 @@ use crate::dadt::{DaDt, Fn, Pn};
 use crate::deframer::Deframer;
 use crate::error::{ParseError, SecurityError};
 use crate::frame::{Frame, Repr};
+use crate::identity::{CHALLENGE_LEN, IdentityKey, NoIdentity};
 use crate::profile::Profile;
 use crate::security::{MacProvider, ReplayGuard, ZeroPw, verify_pw};
 use crate::seq::Seq;
@@ -59,11 +60,19 @@ pub struct TerminalConfig {
     pub reconnect: Backoff,
     /// Largest data-unit region per reply frame; longer replies are split.
     pub max_units_per_frame: usize,
+    /// Tp enforcement (Q/GDW 1376.1-2013 §4.3.4.6.3). On (the default): every frame that
+    /// carries PW (AFN 01, 04, 05, 06, 0F, 10 — resets, settings, controls, file transfer,
+    /// forwarding) must carry a Tp with an expiry (delay ≠ 0), and any Tp is checked against
+    /// the calendar time given with [`Terminal::set_wall_clock`]; without one such frames are
+    /// refused ([`SecurityError::NoClock`]). Off, for masters that send no Tp: a Tp is checked
+    /// only once a calendar time is set, as before.
+    pub require_tp: bool,
 }
 
 impl TerminalConfig {
     /// Defaults: 2009/2013 strict profile, 1-minute heartbeat after silence, 30 s timeout,
-    /// 3 retries, re-dial back-off 5 s … 5 min, 1 KiB of units per frame.
+    /// 3 retries, re-dial back-off 5 s … 5 min, 1 KiB of units per frame, Tp required on
+    /// commands.
     #[must_use]
     pub const fn new(address: Address) -> Self {
         TerminalConfig {
@@ -78,6 +87,7 @@ impl TerminalConfig {
                 max_ms: 300_000,
             },
             max_units_per_frame: 1024,
+            require_tp: true,
         }
     }
 }
@@ -209,14 +219,18 @@ struct Pending {
 }
 
 const REPORT_MAX: usize = 512;
+/// Largest request remembered for repeat detection: an AFN 0F segment of 512 data bytes with
+/// its DA/DT, PW, Tp and a 7-byte address (567 bytes) fits.
+const LAST_REQUEST_MAX: usize = 640;
 const ITEMS_MAX: usize = 64;
 
 /// Everything except the deframer (so that a received frame can borrow the deframer while
 /// the rest is updated).
 #[derive(Debug)]
-struct Core<M, const TX: usize> {
+struct Core<M, K, const TX: usize> {
     cfg: TerminalConfig,
     mac: M,
+    identity: K,
     out: Outbox<TX>,
     scratch: [u8; TX],
     state: State,
@@ -231,18 +245,25 @@ struct Core<M, const TX: usize> {
     acd: bool,
     clock: WallClock,
     guard: ReplayGuard<16>,
-    last_request: Option<(u8, u8, u8, Afn)>,
+    last_request: [u8; LAST_REQUEST_MAX],
+    last_request_len: usize,
     last_response: [u8; REPORT_MAX],
     last_response_len: usize,
     reconnects: u32,
 }
 
 /// A terminal session. `RX` bounds a received frame, `TX` the queued output and a reply's
-/// data units.
+/// data units; `K` answers the master's identity challenge (AFN 06 F1) with this terminal's
+/// key.
 #[derive(Debug)]
-pub struct Terminal<M: MacProvider = ZeroPw, const RX: usize = 2048, const TX: usize = 4096> {
+pub struct Terminal<
+    M: MacProvider = ZeroPw,
+    const RX: usize = 2048,
+    const TX: usize = 4096,
+    K: IdentityKey = NoIdentity,
+> {
     deframer: Deframer<RX>,
-    core: Core<M, TX>,
+    core: Core<M, K, TX>,
 }
 
 impl<const RX: usize, const TX: usize> Terminal<ZeroPw, RX, TX> {
@@ -254,14 +275,23 @@ impl<const RX: usize, const TX: usize> Terminal<ZeroPw, RX, TX> {
 }
 
 impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
-    /// A terminal verifying PW with `mac`.
+    /// A terminal verifying PW with `mac` (and no identity key: it cannot answer AFN 06).
     #[must_use]
     pub fn with_mac(cfg: TerminalConfig, mac: M) -> Self {
+        Terminal::with_keys(cfg, mac, NoIdentity)
+    }
+}
+
+impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<M, RX, TX, K> {
+    /// A terminal verifying PW with `mac` and proving its identity with `identity`.
+    #[must_use]
+    pub fn with_keys(cfg: TerminalConfig, mac: M, identity: K) -> Self {
         Terminal {
             deframer: Deframer::with_profile(cfg.profile),
             core: Core {
                 cfg,
                 mac,
+                identity,
                 out: Outbox::new(),
                 scratch: [0; TX],
                 state: State::Disconnected,
@@ -276,7 +306,8 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
                 acd: false,
                 clock: WallClock::default(),
                 guard: ReplayGuard::new(),
-                last_request: None,
+                last_request: [0; LAST_REQUEST_MAX],
+                last_request_len: 0,
                 last_response: [0; REPORT_MAX],
                 last_response_len: 0,
                 reconnects: 0,
@@ -298,9 +329,15 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
     pub fn set_heartbeat_ms(&mut self, ms: u64) {
         self.core.cfg.heartbeat_ms = ms;
     }
-    /// Tells the terminal the local time at `now` (enables Tp expiry / replay checks).
+    /// Tells the terminal the local time at `now` (enables Tp expiry / replay checks). May be
+    /// called before every `on_bytes` (calendar time as an input).
     pub fn set_wall_clock(&mut self, now: Instant, wall: DateTime) {
         self.core.clock.set(now, wall);
+    }
+    /// As [`Terminal::set_wall_clock`], with a calendar running `speed` times faster than the
+    /// instants (a compressed simulation).
+    pub fn set_wall_clock_scaled(&mut self, now: Instant, wall: DateTime, speed: u32) {
+        self.core.clock.set_scaled(now, wall, speed);
     }
     /// The event counters reported in EC.
     #[must_use]
@@ -458,7 +495,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
     }
 }
 
-impl<M: MacProvider, const TX: usize> Core<M, TX> {
+impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
     fn heartbeat_due(&self) -> Instant {
         match self.cfg.heartbeat {
             HeartbeatMode::Fixed => self.next_heartbeat,
@@ -587,33 +624,66 @@ impl<M: MacProvider, const TX: usize> Core<M, TX> {
             self.on_confirm(now, &repr, events);
             return;
         }
-        // A repeated request: send the previous response again, do not execute twice.
-        let key = (repr.address.msa, repr.seq.0, f.checksum(), repr.afn);
-        if self.last_request == Some(key) && self.last_response_len > 0 {
+        // PW first (Q/GDW 1376.1-2013 §4.3.4.6.1): nothing below — not even the cached answer
+        // to a repeated request — is given to a frame whose PW does not verify.
+        let needs_pw = profile.pw_len(repr.afn, Direction::Down) > 0;
+        if needs_pw && let Err(e) = verify_pw(f.user_data(), &repr, &mut self.mac) {
+            self.reply_confirm(&repr, None, &[]);
+            return events(TerminalEvent::Rejected(Rejection::Security(e)));
+        }
+        // Tp: required on commands (PW-carrying AFNs), checked whenever present.
+        let wall = self.clock.at(now);
+        if self.cfg.require_tp && needs_pw && repr.tp.is_none_or(|t| t.delay_min == 0) {
+            return events(TerminalEvent::Rejected(Rejection::Security(
+                SecurityError::TpRequired,
+            )));
+        }
+        if let Some(tp) = repr.tp {
+            match wall {
+                Some(wall) => {
+                    if let Err(e) = self.guard.check_expiry(&wall, &tp) {
+                        return events(TerminalEvent::Rejected(Rejection::Security(e)));
+                    }
+                }
+                None if self.cfg.require_tp => {
+                    return events(TerminalEvent::Rejected(Rejection::Security(
+                        SecurityError::NoClock,
+                    )));
+                }
+                None => {}
+            }
+        }
+        // A repeated request (the same bytes: a retransmission keeps PSEQ, Tp and PW): send the
+        // previous response again, do not execute twice.
+        let bytes = f.as_bytes();
+        if self.last_request_len > 0
+            && self.last_response_len > 0
+            && self.last_request.get(..self.last_request_len) == Some(bytes)
+        {
             if let Some(r) = self.last_response.get(..self.last_response_len) {
                 self.out.push(r);
             }
             return events(TerminalEvent::Duplicate);
         }
-        if profile.pw_len(repr.afn, Direction::Down) > 0
-            && let Err(e) = verify_pw(f.user_data(), &repr, &mut self.mac)
-        {
-            self.reply_confirm(&repr, None, &[]);
-            return events(TerminalEvent::Rejected(Rejection::Security(e)));
-        }
-        if let (Some(tp), Some(wall)) = (repr.tp, self.clock.at(now))
+        if let (Some(tp), Some(wall)) = (repr.tp, wall)
             && let Err(e) = self.guard.check(&wall, repr.address.msa, &tp)
         {
             return events(TerminalEvent::Rejected(Rejection::Security(e)));
         }
         let before = self.out.len();
-        if repr.afn.is_command() {
+        if repr.afn == Afn::AUTHENTICATION {
+            self.serve_identity(&repr);
+        } else if repr.afn.is_command() {
             self.serve_command(&repr, handler);
         } else {
             self.serve_read(&repr, handler);
         }
         // Cache the response for a repeated request.
-        self.last_request = Some(key);
+        self.last_request_len = 0;
+        if let Some(dst) = self.last_request.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.last_request_len = bytes.len();
+        }
         self.last_response_len = 0;
         let added = self.out.len().saturating_sub(before);
         let tail = self.out.tail(added);
@@ -716,6 +786,43 @@ impl<M: MacProvider, const TX: usize> Core<M, TX> {
                 w.unit(Pn::P0, fn_, &[])?;
             }
             w.finish(&mut ZeroPw)
+        });
+        if let Ok(n) = n {
+            self.out.commit(n);
+        }
+    }
+
+    /// AFN 06 F1 (identity challenge, p0, 16 bytes): answers AFN 06 F2 with this terminal's
+    /// proof (see [`crate::identity`]); anything else, or no key, is denied (AFN 00 F2).
+    fn serve_identity(&mut self, req: &Repr<'_>) {
+        let challenge = req.units(&self.cfg.profile).find_map(|i| match i {
+            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == Fn(1) => {
+                <[u8; CHALLENGE_LEN]>::try_from(u.data).ok()
+            }
+            _ => None,
+        });
+        let mut answer = [0u8; CHALLENGE_LEN];
+        let ok = challenge.is_some_and(|c| {
+            self.identity
+                .answer(&self.cfg.address.with_msa(0), &c, &mut answer)
+                .is_ok()
+        });
+        if !ok || req.address.group {
+            self.reply_confirm(req, None, &[]);
+            return;
+        }
+        let b = self.reply_builder(
+            req,
+            Afn::AUTHENTICATION,
+            Control::TERMINAL_DATA,
+            true,
+            true,
+            0,
+        );
+        let buf = self.out.reserve();
+        let n = b.begin(buf).and_then(|mut w| {
+            w.unit(Pn::P0, Fn(2), &answer)?;
+            w.finish(&mut self.mac)
         });
         if let Ok(n) = n {
             self.out.commit(n);

@@ -5,6 +5,7 @@ use crate::error::{EncodeError, UnitError};
 use crate::format::{
     DataFormat, Format05, Format07, Format08, Format09, Format11, Format14, Format15, Format25,
 };
+use crate::profile::Version;
 
 /// F25: realtime power, power factor, voltage and current (67 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,7 +147,7 @@ impl serde::Serialize for RealtimeRef<'_> {
     }
 }
 
-/// F167 (2009 layout) as decoded by [`decode`](super::decode): the 41 bytes, checked;
+/// F167 as decoded by [`decode`](super::decode): the 41 (2009) or 46 (2013) bytes, checked;
 /// [`PurchaseInfoRef::get`] reads the typed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseInfoRef<'a> {
@@ -154,12 +155,20 @@ pub struct PurchaseInfoRef<'a> {
 }
 
 impl<'a> PurchaseInfoRef<'a> {
-    /// Checks the 41 bytes and wraps them.
+    /// Checks the 41 bytes (2009 layout) and wraps them.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
     pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        Self::parse_version(r, Version::V2009)
+    }
+    /// Checks the unit of an edition (41 bytes for 2009, 46 for 2013) and wraps it.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`] (the offset names the field).
+    pub fn parse_version(r: &mut Reader<'a>, version: Version) -> Result<Self, UnitError> {
         let start = r.remaining();
         r.check::<Format15>()?;
         r.check::<Format08>()?;
@@ -168,8 +177,15 @@ impl<'a> PurchaseInfoRef<'a> {
         for _ in 0..6 {
             r.check::<Format11>()?;
         }
+        let len = match version {
+            Version::V2009 => PurchaseInfo::LEN,
+            Version::V2013 => {
+                r.bytes(PurchaseInfo::EXTENSION_2013)?;
+                PurchaseInfo::LEN + PurchaseInfo::EXTENSION_2013
+            }
+        };
         Ok(PurchaseInfoRef {
-            raw: start.get(..PurchaseInfo::LEN).unwrap_or(&[]),
+            raw: start.get(..len).unwrap_or(&[]),
         })
     }
     /// The typed values.
@@ -386,11 +402,20 @@ impl ParamChanges {
     }
 }
 
-/// F167 in the Q/GDW 376.1-2009 layout (41 bytes): meter purchase and usage information —
-/// read time (format 15), purchase count (format 08), remaining money and total purchased money
-/// (format 14, 元), then remaining, overdraft, total purchased, credit-limit, alarm and fault
-/// energy (format 11, kWh). The 2013 layout is 46 bytes and is not typed here (its field layout
-/// is not confirmed by any source in the notes); walk it as a unit of known length.
+/// F167: meter purchase and usage information (电能表购、用电信息) — read time (format 15),
+/// purchase count (format 08), remaining money and total purchased money (format 14, 元), then
+/// remaining, overdraft, total purchased, credit-limit, alarm and fault energy (format 11,
+/// kWh): 41 bytes, Q/GDW 376.1-2009 §5.12.2.4.117. This field list and order is what every
+/// outside implementation found uses (the State Grid reference C library `qgdw_3761_api.h`
+/// `sMtAfn0cf167_f`, the Kaitai description `liangminhua/qgdw376.1.ksy` `afn12_f167`, the
+/// decoder `guyingzhi/learngit` `decode_afn0C_F167`, and a terminal firmware's DL/T 645-2007
+/// reader that fills it).
+///
+/// A real 2013-era terminal (vector gdw376-059) sends 46 bytes. No source found gives the
+/// 2013 layout; under [`Version::V2013`] the ten fields above are read from the first 41 bytes
+/// and the **last five bytes are kept raw** in [`PurchaseInfo::extension`], their meaning and
+/// position unconfirmed. (The captured unit itself holds non-BCD bytes where BCD fields lie
+/// under any layout with 41 bytes of the ten fields, so it decodes to a format error.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PurchaseInfo {
@@ -414,11 +439,16 @@ pub struct PurchaseInfo {
     pub alarm_energy: Option<Format11>,
     /// Fault energy (kWh).
     pub fault_energy: Option<Format11>,
+    /// The five bytes the 2013 unit has after the ten fields, raw (`None` in the 2009
+    /// layout); see the type's documentation.
+    pub extension: Option<[u8; 5]>,
 }
 
 impl PurchaseInfo {
-    /// Wire size (2009 layout).
+    /// Wire size of the ten fields (the 2009 layout).
     pub const LEN: usize = 41;
+    /// Bytes the 2013 unit has after them.
+    pub const EXTENSION_2013: usize = 5;
     /// Parses the unit.
     ///
     /// # Errors
@@ -436,6 +466,11 @@ impl PurchaseInfo {
             credit_limit_energy: r.fmt()?,
             alarm_energy: r.fmt()?,
             fault_energy: r.fmt()?,
+            extension: if r.remaining().len() >= Self::EXTENSION_2013 {
+                Some(r.array()?)
+            } else {
+                None
+            },
         })
     }
     /// Writes the unit.
@@ -453,7 +488,11 @@ impl PurchaseInfo {
         w.fmt(self.total_energy.as_ref())?;
         w.fmt(self.credit_limit_energy.as_ref())?;
         w.fmt(self.alarm_energy.as_ref())?;
-        w.fmt(self.fault_energy.as_ref())
+        w.fmt(self.fault_energy.as_ref())?;
+        match &self.extension {
+            Some(e) => w.bytes(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -501,5 +540,72 @@ impl<'a> Settlement<'a> {
         w.u8(u8::try_from(n - 1).map_err(|_| EncodeError::OutOfRange("tariffs"))?)?;
         w.bytes(self.settled.as_bytes())?;
         w.bytes(self.unsettled.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod purchase_info_tests {
+    use super::*;
+    use crate::format::DataFormat;
+
+    #[test]
+    fn f167_2009_and_2013_exact_values_both_ways() {
+        // Read 2024-03-14 10:05; 12 purchases; 1234.5678 元 left of 98765.4321 元 bought;
+        // 456.78 kWh left, 0 overdraft, 1000.00 kWh bought, credit limit 10.00, alarm 20.00,
+        // fault energy absent (EE).
+        let mut unit = vec![0x05, 0x10, 0x14, 0x03, 0x24, 0x12, 0x00];
+        unit.extend_from_slice(&[0x78, 0x56, 0x34, 0x12, 0x00]); // format 14: 1234.5678
+        unit.extend_from_slice(&[0x21, 0x43, 0x65, 0x87, 0x09]); // 98765.4321
+        unit.extend_from_slice(&[0x78, 0x56, 0x04, 0x00]); // format 11: 456.78
+        unit.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]);
+        unit.extend_from_slice(&[0x00, 0x00, 0x10, 0x00]); // 1000.00
+        unit.extend_from_slice(&[0x00, 0x10, 0x00, 0x00]); // 10.00
+        unit.extend_from_slice(&[0x00, 0x20, 0x00, 0x00]); // 20.00
+        unit.extend_from_slice(&[0xEE; 4]);
+        assert_eq!(unit.len(), 41);
+        let mut u13 = unit.clone();
+        u13.extend_from_slice(&[1, 2, 3, 4, 5]);
+        for (version, bytes) in [(Version::V2009, &unit), (Version::V2013, &u13)] {
+            let mut r = Reader::new(bytes, crate::units::ReadOptions::default());
+            let v = PurchaseInfoRef::parse_version(&mut r, version).unwrap();
+            assert!(r.remaining().is_empty());
+            let p = v.get();
+            assert_eq!(
+                p.read_time.unwrap().to_string(),
+                Format15::decode(&unit[..5]).unwrap().to_string()
+            );
+            assert_eq!(p.purchases.unwrap().magnitude, 12);
+            assert_eq!(p.remaining_money.unwrap().value().to_string(), "1234.5678");
+            assert_eq!(p.total_money.unwrap().value().to_string(), "98765.4321");
+            assert_eq!(p.remaining_energy.unwrap().value().to_string(), "456.78");
+            assert_eq!(p.overdraft_energy.unwrap().value().to_string(), "0.00");
+            assert_eq!(p.total_energy.unwrap().value().to_string(), "1000.00");
+            assert_eq!(p.credit_limit_energy.unwrap().value().to_string(), "10.00");
+            assert_eq!(p.alarm_energy.unwrap().value().to_string(), "20.00");
+            assert_eq!(p.fault_energy, None);
+            assert_eq!(
+                p.extension,
+                (version == Version::V2013).then_some([1, 2, 3, 4, 5])
+            );
+            // Encode back byte for byte, from the view and from the typed values.
+            let mut out = [0u8; 64];
+            let mut w = Writer::new(&mut out);
+            p.emit(&mut w).unwrap();
+            let n = w.pos();
+            assert_eq!(&out[..n], bytes.as_slice());
+        }
+        // A 2009-length unit under 2013 is too short; a non-BCD field names its offset.
+        let mut r = Reader::new(&unit, crate::units::ReadOptions::default());
+        assert!(matches!(
+            PurchaseInfoRef::parse_version(&mut r, Version::V2013),
+            Err(UnitError::Length { .. })
+        ));
+        let mut bad = u13.clone();
+        bad[17] = 0x0A;
+        let mut r = Reader::new(&bad, crate::units::ReadOptions::default());
+        assert!(matches!(
+            PurchaseInfoRef::parse_version(&mut r, Version::V2013),
+            Err(UnitError::Format { offset: 17, .. })
+        ));
     }
 }

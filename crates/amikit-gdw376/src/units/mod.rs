@@ -36,7 +36,7 @@ use crate::control::Direction;
 use crate::dadt::Fn;
 use crate::error::{EncodeError, UnitError};
 use crate::format::{Format01, Format03, Format11, Format14, ReadOptions};
-use crate::profile::{Leniency, Profile, Version};
+use crate::profile::{Leniency, Profile};
 
 /// A typed data unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +85,8 @@ pub enum Value<'a> {
     ReactiveEnergy(Registers<'a, Format11>),
     /// AFN 0C F166: meter parameter changes.
     ParamChanges(ParamChanges),
-    /// AFN 0C F167 (2009 layout): meter purchase / usage information (checked;
-    /// [`PurchaseInfoRef::get`] reads it).
+    /// AFN 0C F167: meter purchase / usage information, 2009 or 2013 length by profile
+    /// (checked; [`PurchaseInfoRef::get`] reads it).
     PurchaseInfo(PurchaseInfoRef<'a>),
     /// AFN 0C F168: meter settlement information.
     Settlement(Settlement<'a>),
@@ -122,6 +122,14 @@ pub enum Value<'a> {
     FileSegment(FileSegment<'a>),
     /// AFN 0F F1 uplink: the segment index received.
     FileAck(u32),
+    /// AFN 06 F1: identity-authentication request (16 bytes; see [`crate::identity`]).
+    AuthRequest([u8; 16]),
+    /// AFN 06 F2: identity-authentication response (16 bytes).
+    AuthResponse([u8; 16]),
+    /// AFN 06 F3: random-number request (16 bytes).
+    RandomRequest([u8; 16]),
+    /// AFN 06 F4: random-number response (16 bytes).
+    RandomResponse([u8; 16]),
     /// AFN 10 F1 downlink.
     ForwardRequest(ForwardRequest<'a>),
     /// AFN 10 F1 uplink.
@@ -181,9 +189,7 @@ pub fn decode<'a>(
             129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
             130 | 132..=136 | 138 | 140..=144 => Value::ReactiveEnergy(Registers::parse(&mut r)?),
             166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
-            167 if profile.version == Version::V2009 => {
-                Value::PurchaseInfo(PurchaseInfoRef::parse(&mut r)?)
-            }
+            167 => Value::PurchaseInfo(PurchaseInfoRef::parse_version(&mut r, profile.version)?),
             168 => Value::Settlement(Settlement::parse(&mut r)?),
             _ => return Ok(None),
         },
@@ -214,6 +220,10 @@ pub fn decode<'a>(
         }
         (0x0E, true, 1 | 2) => Value::EventRequest(EventRequest::parse(&mut r)?),
         (0x0E, false, 1 | 2) => Value::Events(EventBlock::parse(&mut r)?),
+        (0x06, _, 1) => Value::AuthRequest(r.array()?),
+        (0x06, _, 2) => Value::AuthResponse(r.array()?),
+        (0x06, _, 3) => Value::RandomRequest(r.array()?),
+        (0x06, _, 4) => Value::RandomResponse(r.array()?),
         (0x0F, true, 1) => Value::FileSegment(FileSegment::parse(&mut r)?),
         (0x0F, false, 1) => Value::FileAck(r.u32()?),
         (0x10, true, 1) => Value::ForwardRequest(ForwardRequest::parse(&mut r)?),
@@ -269,6 +279,10 @@ impl Value<'_> {
             Value::Events(v) => v.emit(&mut w)?,
             Value::FileSegment(v) => v.emit(&mut w)?,
             Value::FileAck(i) => w.u32(*i)?,
+            Value::AuthRequest(b)
+            | Value::AuthResponse(b)
+            | Value::RandomRequest(b)
+            | Value::RandomResponse(b) => w.bytes(b)?,
             Value::ForwardRequest(v) => v.emit(&mut w)?,
             Value::ForwardReply(v) => v.emit(&mut w)?,
         }

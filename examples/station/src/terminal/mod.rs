@@ -529,6 +529,8 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
     cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
     cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
     cfg.retries = timing.retries;
+    // The station's master sends no Tp yet (issue 11): accept commands without one.
+    cfg.require_tp = false;
     cfg.reconnect = Backoff {
         initial_ms: millis(timing.reconnect_initial),
         max_ms: millis(timing.reconnect_max),
@@ -756,6 +758,7 @@ mod tests {
                 .unwrap();
             let mut cfg = MasterConfig::new(Profile::STRICT_2013);
             cfg.tp_delay_min = None;
+            cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
             cfg.response_timeout_ms = 2000;
             Script {
                 stream,

@@ -263,6 +263,8 @@ pub async fn run_fake(
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
     cfg.heartbeat_ms = 500;
     cfg.response_timeout_ms = 2000;
+    // The station's master sends no Tp yet (issue 11).
+    cfg.require_tp = false;
     let mut term: Terminal = Terminal::new(cfg);
     let origin = std::time::Instant::now();
     let now = || Instant(origin.elapsed().as_millis() as u64);

@@ -221,6 +221,9 @@ impl Core {
                         queue.extend(more);
                     }
                 }
+                // The station does not call `link_down` or keep open jobs in the tracker yet
+                // (its jobs table is its own), so no job is reported moot.
+                TrackerEvent::JobMoot { .. } => {}
                 TrackerEvent::Retry {
                     id,
                     failures,

@@ -535,7 +535,11 @@ impl Core {
                     "engine_refused",
                     json!({"input": format!("{input:?}"), "reason": reason.to_string()}),
                 ),
-                Output::Persist(_) | Output::Relay(_) | Output::Alarm { .. } => {}
+                // The station feeds no relay position yet, so no mismatch is reported.
+                Output::Persist(_)
+                | Output::Relay(_)
+                | Output::Alarm { .. }
+                | Output::RelayMismatch { .. } => {}
             }
         }
         for c in commands {
