@@ -32,13 +32,24 @@ use crate::remote::RemoteControl;
 use crate::value::DateTime;
 
 /// A password: level `PA` and three bytes `P0 P1 P2` (wire order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// `Debug` shows the level only: the code is a credential and never reaches a log.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Password {
     /// Level (`PA`): 02 and 04 are the usual levels; 98/99 mark ESAM-protected writes.
     pub level: u8,
     /// `P0 P1 P2`.
     pub code: [u8; 3],
+}
+
+impl core::fmt::Debug for Password {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Password")
+            .field("level", &self.level)
+            .field("code", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Password {
@@ -346,6 +357,17 @@ mod tests {
             Password::new(2, 123_456).to_plain(),
             [0x02, 0x56, 0x34, 0x12]
         );
+    }
+
+    #[test]
+    fn password_debug_hides_the_code() {
+        extern crate std;
+        use std::format;
+        let shown = format!("{:?}", Password::new(4, 123_456));
+        assert!(shown.contains("level: 4"), "{shown}");
+        for digits in ["56", "34", "12", "86", "52", "18"] {
+            assert!(!shown.contains(digits), "{shown}");
+        }
     }
 
     #[test]
