@@ -21,16 +21,30 @@ enum Op {
     ToMaster(Vec<u8>),
     Advance(u16),
     Exchange,
-    Request { afn: u8, units: Vec<u8>, con: bool },
+    Request {
+        afn: u8,
+        units: Vec<u8>,
+        con: bool,
+    },
     Connect,
     Disconnect,
     Logout,
     Event(bool),
-    Report { units: Vec<u8>, con: bool },
+    Report {
+        units: Vec<u8>,
+        con: bool,
+    },
     /// Both sides' calendar: day offset, and how many times faster than the instants.
-    Clock { day: u8, speed: u8, terminal_only: bool },
+    Clock {
+        day: u8,
+        speed: u8,
+        terminal_only: bool,
+    },
     /// The master challenges the terminal with `challenge`, using the right key or not.
-    Challenge { challenge: [u8; 16], right_key: bool },
+    Challenge {
+        challenge: [u8; 16],
+        right_key: bool,
+    },
 }
 
 /// A toy identity key (the fuzzer needs no real cipher): answer = challenge ^ key ^ A2 ^ i.
