@@ -64,6 +64,7 @@ pub(crate) async fn serve(
         .route("/api/meters/{address}/replace", post(replace_meter))
         .route("/api/stats", get(stats))
         .route("/api/stats/reset", post(stats_reset))
+        .merge(super::jobs_api::routes())
         .with_state(shared);
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;

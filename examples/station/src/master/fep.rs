@@ -37,7 +37,7 @@ use super::error::MasterResult;
 use super::msg::{CommandResult, ConnCmd, CoreMsg};
 use super::stats::Stats;
 use super::store::Write;
-use super::{ControlVia, Shared};
+use super::{ControlVia, Shared, sim_ts};
 
 /// Attempts per read per round.
 const READ_TRIES: u8 = 3;
@@ -52,9 +52,11 @@ enum Job {
     Read { meter: usize, tries: u8 },
     /// AFN 10 F1 with a DL/T 645 read.
     Forward { meter: usize, di: Di, tries: u8 },
-    /// A command.
+    /// A command (attempt `attempt` of tracked command `key`, row `row`).
     Control {
         key: CmdKey,
+        row: i64,
+        attempt: u8,
         meter: usize,
         kind: CommandKind,
         expires: Timestamp,
@@ -191,8 +193,8 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             cmd = rx.recv() => match cmd {
                 // The registry dropped our sender: a newer connection of the same terminal.
                 None => break,
-                Some(ConnCmd::Control { key, meter, kind, expires }) => {
-                    c.queue.push_front(Job::Control { key, meter, kind, expires });
+                Some(ConnCmd::Control { key, row, attempt, meter, kind, expires }) => {
+                    c.enqueue_command(Job::Control { key, row, attempt, meter, kind, expires });
                 }
                 Some(ConnCmd::ReadStatus { meter }) => {
                     c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0 });
@@ -389,6 +391,54 @@ impl Conn {
         self.queue.push_back(job);
     }
 
+    /// Queues a command ahead of every read, behind the commands queued before it (a command
+    /// is never dropped for room).
+    fn enqueue_command(&mut self, job: Job) {
+        let at = self
+            .queue
+            .iter()
+            .position(|j| !matches!(j, Job::Control { .. }))
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, job);
+    }
+
+    /// Whether a command leaving the queue may still go to its meter: the tracker is asked
+    /// at this moment (`check_send`), so a command superseded, cancelled, expired, parked or
+    /// retried since it was queued never goes out; a dropped one is logged as
+    /// `command_dropped`.
+    fn still_live(&self, job: &Job) -> bool {
+        let Job::Control {
+            key,
+            row,
+            attempt,
+            meter,
+            kind,
+            ..
+        } = *job
+        else {
+            return true;
+        };
+        let at = self.shared.clock.now();
+        let Err(e) = self.shared.trackers.check_send(sim_ts(at), key, attempt) else {
+            return true;
+        };
+        Stats::bump(&self.shared.stats.commands_dropped);
+        let m = self.shared.meters.get(meter);
+        let terminal = self
+            .terminal
+            .and_then(|t| self.shared.terminals.get(t))
+            .map(|t| t.id);
+        self.shared.store.write(Write::event(
+            at,
+            m.map(|m| m.customer_id),
+            terminal,
+            "command_dropped",
+            &json!({"command_id": row, "kind": kind.name(), "attempt": attempt,
+                    "meter": m.map(|m| m.address_text.clone()), "reason": e.to_string()}),
+        ));
+        false
+    }
+
     /// Queues one read round and schedules the next (staggered per terminal).
     fn round(&mut self) {
         let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) else {
@@ -438,6 +488,9 @@ impl Conn {
             let Some(job) = self.queue.pop_front() else {
                 break;
             };
+            if !self.still_live(&job) {
+                continue;
+            }
             let built = self.build(job);
             let (afn, n) = match built {
                 Ok(x) => x,
@@ -713,7 +766,10 @@ impl Conn {
         self.shared.store.write_all(writes);
     }
 
-    /// The connection ends: unregister (if still the terminal's connection), fail commands.
+    /// The connection ends. If it is still the terminal's connection: unregister, and the
+    /// core parks the terminal's commands until it is back (offline is not failure: the
+    /// commands in flight or queued here are sent again on reconnection). A connection that
+    /// was replaced fails its commands (the tracker retries them on the new one).
     async fn close(mut self) {
         let pending: Vec<Job> = self
             .inflight
@@ -721,24 +777,24 @@ impl Conn {
             .map(|f| f.job)
             .chain(self.queue.drain(..))
             .collect();
-        for job in pending {
-            if let Job::Control { key, .. } = job {
-                let _ = self
-                    .shared
-                    .core
-                    .send(CoreMsg::CommandDone {
-                        key,
-                        result: CommandResult::Failed("link lost".into()),
-                    })
-                    .await;
+        let fail_pending = |shared: Arc<Shared>, why: &'static str| async move {
+            for job in pending {
+                if let Job::Control { key, .. } = job {
+                    let _ = shared
+                        .core
+                        .send(CoreMsg::CommandDone {
+                            key,
+                            result: CommandResult::Failed(why.into()),
+                        })
+                        .await;
+                }
             }
-        }
-        let Some(slot) = self.terminal else {
+        };
+        let Some(t) = self.terminal.and_then(|s| self.shared.terminals.get(s)) else {
+            fail_pending(self.shared.clone(), "link lost before login").await;
             return;
         };
-        let Some(t) = self.shared.terminals.get(slot) else {
-            return;
-        };
+        let slot = self.terminal.unwrap_or_default();
         let ours = match t.conn.lock() {
             Ok(mut g) => {
                 // Still ours if nobody replaced the sender we registered.
@@ -755,6 +811,7 @@ impl Conn {
             Err(_) => false,
         };
         if !ours {
+            fail_pending(self.shared.clone(), "connection replaced").await;
             return;
         }
         t.online.store(false, Ordering::Relaxed);

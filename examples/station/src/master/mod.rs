@@ -24,6 +24,20 @@
 //!   rollover, split at price changes) and fed to the customer's `amikit-prepay` engine (State
 //!   Grid remote profile); its commands go to the tracker, its notifications to `outbox`.
 //! * [`control`]: the tracker (`amikit-prepay`'s, sharded) and the AFN 05 / AFN 10 encodings.
+//!
+//! # Terminal links
+//!
+//! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
+//!   reads (in order) and asks the tracker (`check_send`) when one leaves the queue: a command
+//!   superseded, cancelled, expired, parked or retried since it was queued is dropped and
+//!   logged (`command_dropped` event, `commands_dropped` counter).
+//! * **Offline is not failure.** While a terminal's link is down (and at start until it logs
+//!   in) its meters' commands are parked: no failures, no back-off, no manual job; they still
+//!   expire. When it is back they are sent at once. The event log has `link_down` / `link_up`.
+//! * **Jobs.** A command that keeps failing or expires becomes a manual job (`open`); an
+//!   operator closes it (`done` or `cancelled`, `POST /api/jobs/{id}/close`); a later command of
+//!   the same group for the meter (the allow-close after a payment for a trip job, guard off
+//!   for a guard-on job) makes it moot and the system cancels it.
 //! * [`core`]: one task, split by job: readings and billing, payments, vending, control
 //!   (guard, tracker, commands, jobs), views.
 //! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
@@ -51,7 +65,8 @@
 //! | `POST /api/guard` | `{customer, on}` | `{customer, guarded}` |
 //! | `GET /api/customers` | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
 //! | `GET /api/commands` | `?customer=&status=&limit=` | every command and its status |
-//! | `GET /api/jobs` | | manual jobs |
+//! | `GET /api/jobs` | | manual jobs: `status` open / done / cancelled, `closed_by`, `closed_at`, `note` |
+//! | `POST /api/jobs/{id}/close` | `{closed_by, status?: "done" \| "cancelled", note?}` | the job ([`jobs_api`]) |
 //! | `GET /api/events` | `?customer=&kind=&after=&limit=` | the event log |
 //! | `GET /api/outbox` | `?customer=&limit=` | notifications (SMS) |
 //! | `GET /api/payments` | `?customer=` | payments |
@@ -145,6 +160,7 @@ pub mod core;
 pub mod error;
 pub mod fep;
 pub mod http;
+pub mod jobs_api;
 pub mod msg;
 pub mod stats;
 pub mod store;
@@ -394,6 +410,9 @@ pub(crate) struct Shared {
     pub core: mpsc::Sender<msg::CoreMsg>,
     pub store: store::Store,
     pub epoch: std::time::Instant,
+    /// The command tracker: the core drives it, connections check a command's liveness
+    /// with it when the command leaves their queue.
+    pub trackers: Arc<control::Trackers>,
 }
 
 impl Shared {
@@ -583,6 +602,11 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         .unwrap_or(u64::MAX)
         .max(1000);
     let (core_tx, core_rx) = mpsc::channel(65_536);
+    let response_timeout_ms = opts.response_timeout_ms.max(50);
+    let tracker = opts
+        .tracker
+        .unwrap_or_else(|| default_tracker(opts.clock.speed(), response_timeout_ms));
+    let trackers = Arc::new(control::Trackers::new(tracker, meters.len()));
     let shared = Arc::new(Shared {
         clock: opts.clock.clone(),
         link: LinkCfg {
@@ -590,7 +614,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             msa: opts.site.msa,
             read_every,
             heartbeat_ms,
-            response_timeout_ms: opts.response_timeout_ms.max(50),
+            response_timeout_ms,
             control_via: opts.control_via,
         },
         terminals,
@@ -606,11 +630,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         core: core_tx,
         store,
         epoch: std::time::Instant::now(),
+        trackers,
     });
 
-    let tracker = opts
-        .tracker
-        .unwrap_or_else(|| default_tracker(opts.clock.speed(), shared.link.response_timeout_ms));
     let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;
     let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);

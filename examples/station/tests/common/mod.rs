@@ -61,6 +61,9 @@ pub struct Table {
     pub new_events: usize,
     /// Reads answered.
     pub reads: u32,
+    /// Hold what the master sends (unprocessed) until cleared: a terminal that is slow to
+    /// answer, so that the master's requests stay outstanding and its queue fills.
+    pub hold: bool,
 }
 
 pub struct Handler<'a> {
@@ -276,7 +279,20 @@ pub async fn run_fake(
         term.connected(now());
         let mut out = vec![0u8; 4096];
         let mut inbuf = vec![0u8; 1024];
+        let mut held: Vec<u8> = Vec::new();
         loop {
+            {
+                let mut t = table.lock().unwrap();
+                if !t.hold && !held.is_empty() {
+                    let ec = term.event_counters();
+                    let mut h = Handler {
+                        t: &mut t,
+                        ec: (ec.important, ec.normal),
+                    };
+                    term.on_bytes(now(), &held, &mut h, &mut |_| {});
+                    held.clear();
+                }
+            }
             {
                 let mut t = table.lock().unwrap();
                 for _ in 0..t.new_events {
@@ -296,6 +312,10 @@ pub async fn run_fake(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let mut t = table.lock().unwrap();
+                        if t.hold {
+                            held.extend_from_slice(&inbuf[..n]);
+                            continue;
+                        }
                         let ec = term.event_counters();
                         let mut h = Handler { t: &mut t, ec: (ec.important, ec.normal) };
                         term.on_bytes(now(), &inbuf[..n], &mut h, &mut |_| {});
