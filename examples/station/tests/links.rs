@@ -66,7 +66,12 @@ async fn a_command_superseded_while_queued_never_reaches_the_meter() {
     .await;
     // The terminal stops answering: the next rounds' reads fill the session's four slots.
     fake.with(|t| t.hold = true);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until("four requests outstanding", 20, || async {
+        let s = m.stats();
+        let n = |k: &str| s[k].as_u64().unwrap();
+        (n("requests") >= n("responses") + n("timeouts") + 4).then_some(())
+    })
+    .await;
     guard(&m, true).await;
     guard(&m, false).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -219,5 +224,76 @@ async fn jobs_are_closed_by_an_operator_or_cancelled_when_moot() {
     let done = jobs(&m).await;
     assert!(done.iter().any(|j| j["id"] == id && j["status"] == "done"));
     fake.stop().await;
+    m.shutdown().await;
+}
+
+/// Regression: a second login with the real terminal's A1/A2 took over its session (the real
+/// terminal's connection was closed, the impostor received its reads and commands). Now a
+/// login must answer the AFN 06 challenge with the terminal's key before it is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_with_a_known_address_but_no_key_never_takes_over() {
+    let db = temp_db("links-impostor");
+    let m = start(options(one_customer(A2), db)).await.unwrap();
+    let real = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("first reading", 20, || async {
+        (readings(&m, ADDR).await > 0).then_some(())
+    })
+    .await;
+    let logins_before = events_of(&m, "login").await.len();
+    // The impostor knows A1/A2 and the meter, not the key (it has another terminal's).
+    let impostor = Fake::start_keyed(
+        m.terminal_addr(),
+        A2,
+        &[(1, ADDR, 9_000_000)],
+        terminal_keys(A2 + 1),
+    );
+    until("impostor refused", 20, || async {
+        (m.stats()["logins_refused"].as_u64().unwrap() >= 2).then_some(())
+    })
+    .await;
+    let reads_before = real.with(|t| t.reads);
+    guard(&m, true).await;
+    until("guard on acknowledged by the real terminal", 20, || async {
+        has(&commands(&m, "Li Wei").await, "guard_on", "acknowledged").then_some(())
+    })
+    .await;
+    until("the real terminal is still read", 20, || async {
+        (real.with(|t| t.reads) > reads_before + 2).then_some(())
+    })
+    .await;
+    assert!(real.with(|t| t.afn05.contains(&(1, 25))));
+    assert_eq!(impostor.with(|t| t.reads), 0);
+    assert!(impostor.with(|t| t.afn05.is_empty()));
+    // No row for the refused logins, and the real terminal never had to log in again.
+    assert_eq!(events_of(&m, "login").await.len(), logins_before);
+    assert!(online(&m).await);
+    impostor.stop().await;
+    real.stop().await;
+    m.shutdown().await;
+}
+
+/// Logins of addresses that are not the site's leave no row in the database (a stranger on
+/// the port cannot grow it) and are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_logins_leave_no_row_and_are_counted() {
+    let db = temp_db("links-unknown");
+    let m = start(options(one_customer(A2), db)).await.unwrap();
+    let before = get(&m, "/api/events?limit=1000")
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+    let stranger = Fake::start(m.terminal_addr(), 4242, &[]);
+    until("unknown logins counted", 20, || async {
+        (m.stats()["logins_unknown"].as_u64().unwrap() >= 5).then_some(())
+    })
+    .await;
+    stranger.stop().await;
+    let after = get(&m, "/api/events?limit=1000")
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
     m.shutdown().await;
 }

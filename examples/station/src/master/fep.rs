@@ -8,12 +8,14 @@
 //! are dropped first, commands never).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use amikit_dlt645::Di;
 use amikit_gdw376::control::Direction;
+use amikit_gdw376::error::SecurityError;
+use amikit_gdw376::security::{AesCmacPw, MacProvider};
 use amikit_gdw376::session::Backoff;
 use amikit_gdw376::session::master::{
     AckStyle, IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError,
@@ -44,7 +46,25 @@ const READ_TRIES: u8 = 3;
 /// Jobs waiting per connection.
 const QUEUE_MAX: usize = 64;
 
-type Session = MasterSession;
+type Session = MasterSession<ConnPw>;
+
+/// The PW key of the connection's terminal, known once it logged in (a connection serves one
+/// terminal). Until then nothing can be signed: the session fails closed.
+#[derive(Debug, Clone, Default)]
+struct ConnPw(Arc<OnceLock<AesCmacPw>>);
+
+impl MacProvider for ConnPw {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        let key = self.0.get().ok_or(SecurityError::BadPw)?;
+        let tag = key.tag(head, tail);
+        let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength {
+            expected: 16,
+            found: pw.len(),
+        })?;
+        pw.copy_from_slice(t);
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Job {
@@ -72,6 +92,8 @@ struct Inflight {
 /// An owned copy of what the session reported.
 enum Ev {
     Login(Address),
+    Proven,
+    ProofFailed,
     Logout,
     Heartbeat,
     Online,
@@ -116,6 +138,10 @@ pub(crate) async fn serve(
 struct Conn {
     shared: Arc<Shared>,
     session: Box<Session>,
+    pw: ConnPw,
+    /// The terminal the login named (proof pending or done).
+    claimed: Option<usize>,
+    /// The terminal, once proven: the connection is registered as its own.
     terminal: Option<usize>,
     tx: Option<mpsc::Sender<ConnCmd>>,
     registered: Option<mpsc::WeakSender<ConnCmd>>,
@@ -143,14 +169,16 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         offline_after: 3,
         ack: AckStyle::AllConfirm,
         pull_events: true,
-        // The station does not run the AFN 06 identity challenge yet (issue 11); until it
-        // does, requests go out after login as before.
-        identity: IdentityPolicy::NotChecked,
+        // A login must prove the terminal (AFN 06) before any request goes out.
+        identity: IdentityPolicy::Required,
     };
     let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
     let now = Instant(shared.link_ms());
+    let pw = ConnPw::default();
     let mut c = Conn {
-        session: Box::new(Session::new(cfg, now)),
+        session: Box::new(Session::with_mac(cfg, pw.clone(), now)),
+        pw,
+        claimed: None,
         shared,
         terminal: None,
         tx: Some(tx),
@@ -242,7 +270,14 @@ fn collect(e: MasterEvent<'_>, evs: &mut Vec<Ev>, stats: &Stats) {
             }
         }
         MasterEvent::Duplicate | MasterEvent::Unmatched(_) => Stats::bump(&stats.frames_in),
-        MasterEvent::Proven | MasterEvent::ProofFailed(_) => Stats::bump(&stats.frames_in),
+        MasterEvent::Proven => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::Proven);
+        }
+        MasterEvent::ProofFailed(_) => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::ProofFailed);
+        }
         MasterEvent::Rejected(_) => {
             Stats::bump(&stats.frames_in);
             Stats::bump(&stats.rejected);
@@ -305,6 +340,14 @@ impl Conn {
         for e in evs.drain(..) {
             match e {
                 Ev::Login(a) => keep &= self.login(a),
+                Ev::Proven => keep &= self.proven(),
+                Ev::ProofFailed => {
+                    Stats::bump(&self.shared.stats.logins_refused);
+                    if let Some(t) = self.claimed.and_then(|t| self.shared.terminals.get(t)) {
+                        tracing::warn!(a2 = t.a2, "master: a login failed the identity proof");
+                    }
+                    keep = false;
+                }
                 Ev::Heartbeat | Ev::Online => self.seen(),
                 Ev::Logout | Ev::Offline => keep = false,
                 Ev::Complete { id, afn, units } => {
@@ -325,30 +368,60 @@ impl Conn {
         }
     }
 
+    /// A login (AFN 02 F1): the terminal must be one of the site's and prove it (AFN 06
+    /// challenge answered with its key) before the connection is registered as its own.
+    /// Until then the connection holds nothing of the terminal (no database row, no commands,
+    /// no reads); an unknown address, a terminal without a key or a failed proof closes it.
     fn login(&mut self, a: Address) -> bool {
         let Some(&slot) = self.shared.term_by_addr.get(&(a.a1, a.a2)) else {
-            let at = self.shared.clock.now();
-            let (a1, a2) = (a.a1, a.a2);
-            tracing::warn!(
-                a1 = format!("{a1:04X}"),
-                a2,
-                "master: login of an unknown terminal"
-            );
-            self.shared.store.write(Write::event(
-                at,
-                None,
-                None,
-                "unknown_terminal",
-                &json!({"a1": format!("{a1:04X}"), "a2": a2}),
-            ));
+            Stats::bump(&self.shared.stats.logins_unknown);
+            tracing::debug!(a1 = a.a1, a2 = a.a2, "master: login of an unknown terminal");
             return false;
         };
-        if self.terminal.is_some_and(|t| t != slot) {
+        if self.claimed.is_some_and(|t| t != slot) {
             return false;
         }
         let Some(t) = self.shared.terminals.get(slot) else {
             return false;
         };
+        let Some(keys) = t.keys.as_ref() else {
+            Stats::bump(&self.shared.stats.logins_refused);
+            tracing::warn!(a2 = t.a2, "master: login refused: the terminal has no key");
+            return false;
+        };
+        let _ = self.pw.0.set(keys.pw());
+        self.claimed = Some(slot);
+        let challenge = match crate::keys::challenge() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "master: no random numbers for a challenge");
+                return false;
+            }
+        };
+        let now = Instant(self.shared.link_ms());
+        match self
+            .session
+            .start_identity_check(now, challenge, &mut keys.identity())
+        {
+            Ok(_) => true,
+            Err(e) => {
+                Stats::bump(&self.shared.stats.logins_refused);
+                tracing::warn!(a2 = t.a2, error = ?e, "master: identity check not started");
+                false
+            }
+        }
+    }
+
+    /// The terminal proved its identity: the connection becomes the terminal's (replacing an
+    /// older one), the link is up.
+    fn proven(&mut self) -> bool {
+        let Some(slot) = self.claimed else {
+            return false;
+        };
+        let Some(t) = self.shared.terminals.get(slot) else {
+            return false;
+        };
+        Stats::bump(&self.shared.stats.logins_proven);
         if self.terminal.is_none() {
             self.terminal = Some(slot);
             // Pull events from where the stored ones end, not from 0 again.

@@ -12,8 +12,9 @@
 //!  operator ──HTTP/JSON──▶ api (axum on loopback) ──▶ core / store
 //! ```
 //!
-//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 identify it among the site's
-//!   terminals), heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
+//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 name it among the site's
+//!   terminals) and proves it (AFN 06 challenge answered with its key, see "Terminal links"),
+//!   heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
 //!   frame. Every `read_every` simulated seconds (staggered per terminal) the master reads
 //!   each meter with AFN 0C F129 + F25 (pn = measurement point); local-fee-control meters also
 //!   get AFN 10 F1 forwarded DL/T 645 reads of remaining money `00900200` and status word 3
@@ -27,6 +28,15 @@
 //!
 //! # Terminal links
 //!
+//! * **Terminal identity.** Each terminal of the site file has a key (`[[terminals]] key =
+//!   "<32 hex digits>"`); its identity and PW keys are derived from it ([`crate::keys`]). After
+//!   a login the master sends a fresh random AFN 06 F1 challenge; only a correct answer
+//!   (AES-CMAC with the terminal's identity key over its address and the challenge) makes the
+//!   connection the terminal's. Until then nothing is read, sent or stored: a login of an
+//!   unknown address (`logins_unknown`), of a terminal without a key or with a wrong answer
+//!   (`logins_refused`) closes the connection and writes no database row, and never replaces
+//!   the terminal's proven connection. Downlink commands carry PW (AES-CMAC with the PW key),
+//!   which the terminal verifies.
 //! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
 //!   reads (in order) and asks the tracker (`check_send`) when one leaves the queue: a command
 //!   superseded, cancelled, expired, parked or retried since it was queued is dropped and
@@ -325,6 +335,8 @@ pub(crate) struct TermInfo {
     pub id: i64,
     pub a1: u16,
     pub a2: u32,
+    /// Its keys from the site file (`None`: every login is refused).
+    pub keys: Option<crate::keys::TerminalKeys>,
     pub meters: Vec<usize>,
     pub online: AtomicBool,
     pub last_seen: AtomicI64,
@@ -530,6 +542,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
 
     region_a1(&opts.site.region)?;
     let read_every = opts.read_every.max(1);
+    let site_keys: HashMap<u32, crate::keys::TerminalKeys> = opts
+        .site
+        .terminals
+        .iter()
+        .filter_map(|t| Some((u32::from(t.a2), t.keys()?)))
+        .collect();
     let mut terminals = Vec::new();
     let mut term_by_addr = HashMap::new();
     let mut term_by_id = HashMap::new();
@@ -542,6 +560,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             id: t.id,
             a1: t_a1,
             a2: t.a2,
+            keys: site_keys.get(&t.a2).cloned(),
             meters: Vec::new(),
             online: AtomicBool::new(false),
             last_seen: AtomicI64::new(t.last_seen.unwrap_or(i64::MIN)),

@@ -21,6 +21,8 @@ pub use amikit_dlt645::{
     Reply, Repr as Repr645, Request as Request645,
 };
 pub use amikit_gdw376::format::{Format14, Format15};
+pub use amikit_gdw376::identity::AesCmacIdentity;
+pub use amikit_gdw376::security::AesCmacPw;
 pub use amikit_gdw376::session::terminal::{
     ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
@@ -31,6 +33,7 @@ pub use amikit_gdw376::units::{
 pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
+pub use amikit_station::keys::TerminalKeys;
 pub use amikit_station::master::{ControlVia, MasterHandle, MasterOptions, http_json, start};
 pub use amikit_station::site::Site;
 pub use serde_json::{Value, json};
@@ -222,6 +225,16 @@ pub struct Fake {
 
 impl Fake {
     pub fn start(master: SocketAddr, a2: u32, meters: &[(u16, &str, i64)]) -> Fake {
+        Fake::start_keyed(master, a2, meters, terminal_keys(a2))
+    }
+
+    /// A fake terminal with the keys `keys` (another terminal's: an impostor).
+    pub fn start_keyed(
+        master: SocketAddr,
+        a2: u32,
+        meters: &[(u16, &str, i64)],
+        keys: TerminalKeys,
+    ) -> Fake {
         let mut t = Table::default();
         for &(pn, address, wh) in meters {
             t.energy.insert(pn, wh);
@@ -234,6 +247,7 @@ impl Fake {
         let task = tokio::spawn(run_fake(
             master,
             a2,
+            keys,
             table.clone(),
             drop_link.clone(),
             stop.clone(),
@@ -259,6 +273,7 @@ impl Fake {
 pub async fn run_fake(
     master: SocketAddr,
     a2: u32,
+    keys: TerminalKeys,
     table: Arc<Mutex<Table>>,
     drop_link: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -268,7 +283,8 @@ pub async fn run_fake(
     cfg.response_timeout_ms = 2000;
     // The station's master sends no Tp yet (issue 11).
     cfg.require_tp = false;
-    let mut term: Terminal = Terminal::new(cfg);
+    let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
+        Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
     let now = || Instant(origin.elapsed().as_millis() as u64);
     while !stop.load(Ordering::SeqCst) {
@@ -331,6 +347,19 @@ pub async fn run_fake(
 
 // ---- helpers ------------------------------------------------------------------------------
 
+/// The site key of terminal `a2` in [`site`] (hex).
+pub fn terminal_key(a2: u32) -> String {
+    format!(
+        "{:032x}",
+        u128::from(a2).wrapping_mul(0x0123_4567_89ab_cdef_0fed_cba9_8765_4321) + 7
+    )
+}
+
+/// The derived keys of terminal `a2` in [`site`].
+pub fn terminal_keys(a2: u32) -> TerminalKeys {
+    TerminalKeys::from_hex(&terminal_key(a2)).unwrap()
+}
+
 pub const VENDING_KEY: &str = "abababababababab949494949494949401234567";
 
 pub struct M<'a> {
@@ -347,7 +376,8 @@ pub fn site(a2: u32, meters: &[M<'_>]) -> Site {
     let mut s = format!(
         "region = \"4403\"\nmsa = 1\n[[tariffs]]\nname = \"residential\"\n\
          file = \"examples/tariffs/cn-residential-steps-tou.toml\"\n\
-         [[terminals]]\na2 = {a2}\n"
+         [[terminals]]\na2 = {a2}\nkey = \"{}\"\n",
+        terminal_key(a2)
     );
     for m in meters {
         s.push_str(&format!(
