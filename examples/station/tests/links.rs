@@ -297,3 +297,75 @@ async fn unknown_logins_leave_no_row_and_are_counted() {
     assert_eq!(before, after);
     m.shutdown().await;
 }
+
+fn limits(f: impl FnOnce(&mut amikit_station::master::LinkLimits)) -> MasterOptions {
+    let mut o = options(
+        one_customer(A2),
+        temp_db(&format!("links-limits-{:?}", std::thread::current().id())),
+    );
+    f(&mut o.limits);
+    o
+}
+
+/// Connections beyond `max_connections` are closed at accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_refused() {
+    let m = start(limits(|l| l.max_connections = 2)).await.unwrap();
+    let _a = TcpStream::connect(m.terminal_addr()).await.unwrap();
+    let _b = TcpStream::connect(m.terminal_addr()).await.unwrap();
+    until("two open", 10, || async {
+        (m.stats()["connections_open"] == 2).then_some(())
+    })
+    .await;
+    let mut c = TcpStream::connect(m.terminal_addr()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+        .await
+        .expect("the third connection is closed at once");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    assert_eq!(m.stats()["connections_refused"], 1);
+    assert_eq!(m.stats()["connections_open"], 2);
+    m.shutdown().await;
+}
+
+/// A connection without a proven login is closed after `prelogin_timeout_ms`; a terminal
+/// that proves itself in time stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_log_in_is_closed_in_time() {
+    let m = start(limits(|l| l.prelogin_timeout_ms = 300))
+        .await
+        .unwrap();
+    let mut silent = TcpStream::connect(m.terminal_addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("closed before 5 s");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(m.stats()["prelogin_timeouts"].as_u64().unwrap() >= 1);
+    let fake = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("online", 20, || async { online(&m).await.then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(online(&m).await);
+    assert_eq!(m.stats()["logins_proven"], 1);
+    fake.stop().await;
+    m.shutdown().await;
+}
+
+/// Unsolicited event reports beyond `reports_per_minute` are dropped (counted, not stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_reports_beyond_the_allowance_are_dropped() {
+    let m = start(limits(|l| l.reports_per_minute = 5)).await.unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("online", 20, || async { online(&m).await.then_some(()) }).await;
+    fake.with(|t| t.reports = 20);
+    until("fifteen dropped", 20, || async {
+        (m.stats()["reports_dropped"] == 15).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(m.stats()["reports_dropped"], 15);
+    fake.stop().await;
+    m.shutdown().await;
+}

@@ -104,7 +104,10 @@ enum Ev {
         units: Vec<u8>,
     },
     Failed(RequestId),
+    /// Events the master pulled (AFN 0E reply).
     Events(Vec<u8>),
+    /// Events the terminal reported unasked (AFN 0E report): rate-limited.
+    Report(Vec<u8>),
 }
 
 /// Accepts terminals until `stop`, then closes every connection and waits for them.
@@ -118,9 +121,21 @@ pub(crate) async fn serve(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
                     Stats::bump(&shared.stats.connections);
-                    tasks.spawn(connection(shared.clone(), stream, stop.clone()));
+                    let open = shared.stats.connections_open.load(Ordering::Relaxed);
+                    if open >= shared.limits.max_connections {
+                        Stats::bump(&shared.stats.connections_refused);
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    Stats::bump(&shared.stats.connections_open);
+                    let guard = OpenConnection(shared.clone());
+                    let stop = stop.clone();
+                    tasks.spawn(async move {
+                        connection(guard.0.clone(), stream, stop).await;
+                        drop(guard);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "master: accept");
@@ -135,7 +150,27 @@ pub(crate) async fn serve(
     while tasks.join_next().await.is_some() {}
 }
 
+/// Counts an open connection in `connections_open` until dropped.
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0
+            .stats
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Unsolicited reports of one connection in the current real minute.
+#[derive(Debug, Clone, Copy)]
+struct ReportWindow {
+    start: std::time::Instant,
+    count: u32,
+}
+
 struct Conn {
+    reports: ReportWindow,
     shared: Arc<Shared>,
     session: Box<Session>,
     pw: ConnPw,
@@ -155,6 +190,7 @@ struct Conn {
 
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
     let link = shared.link;
+    let link_limits = shared.limits;
     let cfg = MasterConfig {
         profile: link.profile,
         msa: link.msa,
@@ -175,7 +211,13 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
     let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
     let now = Instant(shared.link_ms());
     let pw = ConnPw::default();
+    let prelogin_deadline =
+        tokio::time::Instant::now() + Duration::from_millis(link_limits.prelogin_timeout_ms);
     let mut c = Conn {
+        reports: ReportWindow {
+            start: std::time::Instant::now(),
+            count: 0,
+        },
         session: Box::new(Session::with_mac(cfg, pw.clone(), now)),
         pw,
         claimed: None,
@@ -202,6 +244,13 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         });
         if let Some(r) = c.next_round {
             wake = Some(wake.map_or(r, |w| w.min(r)));
+        }
+        if c.terminal.is_none() {
+            if tokio::time::Instant::now() >= prelogin_deadline {
+                Stats::bump(&c.shared.stats.prelogin_timeouts);
+                break;
+            }
+            wake = Some(wake.map_or(prelogin_deadline, |w| w.min(prelogin_deadline)));
         }
         let wake = wake.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
         tokio::select! {
@@ -263,7 +312,13 @@ fn collect(e: MasterEvent<'_>, evs: &mut Vec<Ev>, stats: &Stats) {
             Stats::bump(&stats.timeouts);
             evs.push(Ev::Failed(id));
         }
-        MasterEvent::Report(r) | MasterEvent::Events(r) => {
+        MasterEvent::Report(r) => {
+            Stats::bump(&stats.frames_in);
+            if r.afn == Afn::CLASS3 {
+                evs.push(Ev::Report(r.units.to_vec()));
+            }
+        }
+        MasterEvent::Events(r) => {
             Stats::bump(&stats.frames_in);
             if r.afn == Afn::CLASS3 {
                 evs.push(Ev::Events(r.units.to_vec()));
@@ -315,9 +370,14 @@ impl Conn {
                 let bytes = self.out.get(..n).unwrap_or(&[]);
                 Stats::add(&stats.frames_out, count_frames(bytes));
                 Stats::add(&stats.bytes_out, n as u64);
-                match tokio::time::timeout(Duration::from_secs(10), stream.write_all(bytes)).await {
+                let limit = Duration::from_millis(self.shared.limits.write_timeout_ms);
+                match tokio::time::timeout(limit, stream.write_all(bytes)).await {
                     Ok(Ok(())) => {}
-                    _ => return Err(()),
+                    Ok(Err(_)) => return Err(()),
+                    Err(_) => {
+                        Stats::bump(&stats.write_timeouts);
+                        return Err(());
+                    }
                 }
             }
             if self.terminal.is_some()
@@ -356,9 +416,32 @@ impl Conn {
                 }
                 Ev::Failed(id) => self.failed(id),
                 Ev::Events(units) => self.events(&units),
+                Ev::Report(units) => {
+                    if self.report_allowed() {
+                        self.events(&units);
+                    } else {
+                        Stats::bump(&self.shared.stats.reports_dropped);
+                    }
+                }
             }
         }
         keep
+    }
+
+    /// Whether one more unsolicited report fits this real minute's allowance.
+    fn report_allowed(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.reports.start) >= Duration::from_secs(60) {
+            self.reports = ReportWindow {
+                start: now,
+                count: 0,
+            };
+        }
+        if self.reports.count >= self.shared.limits.reports_per_minute {
+            return false;
+        }
+        self.reports.count += 1;
+        true
     }
 
     fn seen(&self) {

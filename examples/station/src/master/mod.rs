@@ -37,6 +37,12 @@
 //!   (`logins_refused`) closes the connection and writes no database row, and never replaces
 //!   the terminal's proven connection. Downlink commands carry PW (AES-CMAC with the PW key),
 //!   which the terminal verifies.
+//! * **Limits** ([`LinkLimits`], `MasterOptions::limits`): at most `max_connections` terminal
+//!   connections (20 000; more are closed at accept), `prelogin_timeout_ms` (10 s) to prove a
+//!   login, `reports_per_minute` (60) unsolicited AFN 0E reports stored per terminal and real
+//!   minute, `write_timeout_ms` (10 s) per write to a terminal. `GET /api/stats` counts
+//!   `connections_open`, `connections_refused`, `prelogin_timeouts`, `reports_dropped`,
+//!   `write_timeouts`, `logins_unknown`, `logins_refused`, `logins_proven`.
 //! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
 //!   reads (in order) and asks the tracker (`check_send`) when one leaves the queue: a command
 //!   superseded, cancelled, expired, parked or retried since it was queued is dropped and
@@ -228,6 +234,33 @@ impl std::str::FromStr for ControlVia {
     }
 }
 
+/// Limits on the terminals' side of the master (safe defaults, [`LinkLimits::default`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLimits {
+    /// Terminal connections open at once; more are closed at accept (`connections_refused`).
+    pub max_connections: u64,
+    /// Real milliseconds a connection may stay without a proven login (`prelogin_timeouts`).
+    pub prelogin_timeout_ms: u64,
+    /// Unsolicited event reports (AFN 0E) stored per terminal per real minute; more are
+    /// dropped (`reports_dropped`; the events stay in the terminal and are pulled with ACD).
+    pub reports_per_minute: u32,
+    /// Real milliseconds a write to a terminal may take before the connection is closed
+    /// (`write_timeouts`).
+    pub write_timeout_ms: u64,
+}
+
+impl Default for LinkLimits {
+    /// 20 000 connections, 10 s to log in, 60 reports a minute, 10 s per write.
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            prelogin_timeout_ms: 10_000,
+            reports_per_minute: 60,
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// Everything [`start`] needs.
 #[derive(Debug, Clone)]
 pub struct MasterOptions {
@@ -257,6 +290,8 @@ pub struct MasterOptions {
     /// The largest size of the database, pages (SQLite `max_page_count`, applied after
     /// seeding); `None`: SQLite's limit. Writes beyond it fail as on a full disk.
     pub db_max_pages: Option<u32>,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl MasterOptions {
@@ -276,6 +311,7 @@ impl MasterOptions {
             response_timeout_ms: 2000,
             tracker: None,
             db_max_pages: None,
+            limits: LinkLimits::default(),
         }
     }
 }
@@ -425,6 +461,8 @@ pub(crate) struct Shared {
     /// The command tracker: the core drives it, connections check a command's liveness
     /// with it when the command leaves their queue.
     pub trackers: Arc<control::Trackers>,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl Shared {
@@ -650,6 +688,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         store,
         epoch: std::time::Instant::now(),
         trackers,
+        limits: opts.limits,
     });
 
     let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;

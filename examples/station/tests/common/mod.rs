@@ -67,6 +67,8 @@ pub struct Table {
     /// Hold what the master sends (unprocessed) until cleared: a terminal that is slow to
     /// answer, so that the master's requests stay outstanding and its queue fills.
     pub hold: bool,
+    /// Unsolicited AFN 0E reports still to send (one per loop turn).
+    pub reports: usize,
 }
 
 pub struct Handler<'a> {
@@ -315,6 +317,14 @@ pub async fn run_fake(
                     term.record_event(true);
                 }
                 t.new_events = 0;
+                // p0 F1 with no records: an (empty) unsolicited event report.
+                if t.reports > 0
+                    && term
+                        .report(now(), Afn::CLASS3, &[0, 0, 1, 0], false)
+                        .is_some()
+                {
+                    t.reports -= 1;
+                }
             }
             let n = term.poll(now(), &mut out, &mut |_| {});
             if n > 0 && stream.write_all(&out[..n]).await.is_err() {
