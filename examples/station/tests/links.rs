@@ -369,3 +369,41 @@ async fn event_reports_beyond_the_allowance_are_dropped() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+/// Regression: control frames carried no Tp, so every attempt of a command held up on the way
+/// (a slow link, a replay) was executed whenever it arrived. Now commands carry Tp with the
+/// allowed delay and the terminal refuses a stale one: of the attempts held, the first (held
+/// beyond its delay) is never executed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_held_beyond_its_tp_delay_is_refused_by_the_terminal() {
+    let db = temp_db("links-tp");
+    let m = start(options(one_customer(A2), db)).await.unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("online", 20, || async { online(&m).await.then_some(()) }).await;
+    // The test master (60×, 500 ms response timeout) gives commands 4 simulated minutes:
+    // 4 real seconds. The first attempt is held for 6.
+    fake.with(|t| t.hold = true);
+    guard(&m, true).await;
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    let attempts = |cmds: &[Value]| {
+        cmds.iter()
+            .find(|c| c["kind"] == "guard_on")
+            .and_then(|c| c["attempts"].as_i64())
+            .unwrap()
+    };
+    let held = attempts(&commands(&m, "Li Wei").await);
+    fake.with(|t| t.hold = false);
+    until("guard on acknowledged", 20, || async {
+        has(&commands(&m, "Li Wei").await, "guard_on", "acknowledged").then_some(())
+    })
+    .await;
+    let executed = fake.with(|t| t.afn05.iter().filter(|c| **c == (1, 25)).count());
+    assert!(held >= 2, "{held}");
+    assert!(
+        i64::try_from(executed).unwrap() < held,
+        "{executed} of {held} held attempts executed: {:?}",
+        fake.with(|t| t.afn05.clone())
+    );
+    fake.stop().await;
+    m.shutdown().await;
+}

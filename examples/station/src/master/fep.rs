@@ -200,6 +200,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             initial_ms: link.response_timeout_ms,
             max_ms: link.response_timeout_ms.saturating_mul(2),
         },
+        // Set per request (`Conn::issue`): commands and forwards carry Tp, AFN 0C reads none.
         tp_delay_min: None,
         heartbeat_ms: link.heartbeat_ms,
         offline_after: 3,
@@ -232,6 +233,12 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         units: vec![0u8; 512],
         frame: vec![0u8; 256],
     };
+    // Tp's send times come from the simulated clock, compressed as it is.
+    c.session.set_wall_clock_scaled(
+        now,
+        super::wall_376(c.shared.clock.now()),
+        c.shared.clock.speed(),
+    );
     let mut buf = vec![0u8; 1024];
     let mut evs: Vec<Ev> = Vec::new();
     loop {
@@ -482,11 +489,17 @@ impl Conn {
             }
         };
         let now = Instant(self.shared.link_ms());
+        self.session
+            .set_tp_delay_min(Some(self.shared.link.tp_command_min));
+        self.session.set_pfc(t.pfc.load(Ordering::Relaxed));
         match self
             .session
             .start_identity_check(now, challenge, &mut keys.identity())
         {
-            Ok(_) => true,
+            Ok(_) => {
+                t.pfc.store(self.session.pfc(), Ordering::Relaxed);
+                true
+            }
             Err(e) => {
                 Stats::bump(&self.shared.stats.logins_refused);
                 tracing::warn!(a2 = t.a2, error = ?e, "master: identity check not started");
@@ -656,6 +669,14 @@ impl Conn {
                 }
             };
             let now = Instant(self.shared.link_ms());
+            // Tp (Q/GDW 1376.1-2013 §4.3.4.6.3): the terminal refuses a command after its
+            // allowed delay and any frame seen again within it.
+            let link = &self.shared.link;
+            self.session.set_tp_delay_min(match job {
+                Job::Control { .. } => Some(link.tp_command_min),
+                Job::Forward { .. } => Some(link.tp_read_min),
+                Job::Read { .. } => None,
+            });
             let req = Request {
                 afn,
                 units: self.units.get(..n).unwrap_or(&[]),
@@ -664,6 +685,9 @@ impl Conn {
             match self.session.request(now, &req) {
                 Ok(id) => {
                     Stats::bump(&self.shared.stats.requests);
+                    if let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) {
+                        t.pfc.store(self.session.pfc(), Ordering::Relaxed);
+                    }
                     self.inflight.push(Inflight {
                         id,
                         job,

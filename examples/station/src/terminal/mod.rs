@@ -555,8 +555,9 @@ async fn run(
     cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
     cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
     cfg.retries = timing.retries;
-    // The station's master sends no Tp yet (issue 11): accept commands without one.
-    cfg.require_tp = false;
+    // Tp is required on every frame with PW (commands, forwards, the identity challenge) and
+    // checked against the simulated clock (set at each connection, compressed as it is).
+    cfg.require_tp = true;
     cfg.reconnect = Backoff {
         initial_ms: millis(timing.reconnect_initial),
         max_ms: millis(timing.reconnect_max),
@@ -584,6 +585,11 @@ async fn run(
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         shared.drop_link.store(false, Ordering::SeqCst);
         term.connected(now());
+        let (wall, speed) = {
+            let st = shared.station();
+            (crate::master::wall_376(st.now()), st.speed())
+        };
+        term.set_wall_clock_scaled(now(), wall, speed);
         let why = serve(&shared, &mut term, stream, origin, &mut tick, has_local).await;
         term.disconnected(now());
         shared.logged_in.store(false, Ordering::SeqCst);

@@ -34,7 +34,23 @@ pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
 pub use amikit_station::keys::TerminalKeys;
-pub use amikit_station::master::{ControlVia, MasterHandle, MasterOptions, http_json, start};
+pub use amikit_station::master::{ControlVia, MasterHandle, MasterOptions, http_json};
+
+/// The simulated clock of each master started by [`start`], by its terminal port: the fake
+/// terminals take their calendar time (for Tp) from it.
+static CLOCKS: std::sync::OnceLock<Mutex<HashMap<SocketAddr, SimClock>>> =
+    std::sync::OnceLock::new();
+
+fn clocks() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, SimClock>> {
+    CLOCKS.get_or_init(Default::default).lock().unwrap()
+}
+
+/// Starts a master station ([`amikit_station::master::start`]) and registers its clock.
+pub async fn start(o: MasterOptions) -> amikit_station::master::MasterResult<MasterHandle> {
+    let m = amikit_station::master::start(o).await?;
+    clocks().insert(m.terminal_addr(), m.clock().clone());
+    Ok(m)
+}
 pub use amikit_station::site::Site;
 pub use serde_json::{Value, json};
 pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -283,8 +299,7 @@ pub async fn run_fake(
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
     cfg.heartbeat_ms = 500;
     cfg.response_timeout_ms = 2000;
-    // The station's master sends no Tp yet (issue 11).
-    cfg.require_tp = false;
+    // Tp required on commands (the library's default), checked against the master's clock.
     let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
@@ -295,6 +310,14 @@ pub async fn run_fake(
             continue;
         };
         term.connected(now());
+        let clock = clocks().get(&master).cloned();
+        if let Some(clock) = clock {
+            term.set_wall_clock_scaled(
+                now(),
+                amikit_station::master::wall_376(clock.now()),
+                clock.speed(),
+            );
+        }
         let mut out = vec![0u8; 4096];
         let mut inbuf = vec![0u8; 1024];
         let mut held: Vec<u8> = Vec::new();
