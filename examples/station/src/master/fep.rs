@@ -70,8 +70,13 @@ impl MacProvider for ConnPw {
 enum Job {
     /// AFN 0C F129 + F25 of one meter.
     Read { meter: usize, tries: u8 },
-    /// AFN 10 F1 with a DL/T 645 read.
-    Forward { meter: usize, di: Di, tries: u8 },
+    /// AFN 10 F1 with a DL/T 645 read (`verify`: the read-back after a relay command).
+    Forward {
+        meter: usize,
+        di: Di,
+        tries: u8,
+        verify: bool,
+    },
     /// A command (attempt `attempt` of tracked command `key`, row `row`).
     Control {
         key: CmdKey,
@@ -280,8 +285,8 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                 Some(ConnCmd::Control { key, row, attempt, meter, kind, expires }) => {
                     c.enqueue_command(Job::Control { key, row, attempt, meter, kind, expires });
                 }
-                Some(ConnCmd::ReadStatus { meter }) => {
-                    c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0 });
+                Some(ConnCmd::ReadStatus { meter, verify }) => {
+                    c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0, verify });
                 }
             },
             _ = tokio::time::sleep_until(wake) => {}
@@ -630,6 +635,7 @@ impl Conn {
                     meter: m,
                     di: Di::REMAINING_MONEY,
                     tries: 0,
+                    verify: false,
                 });
             }
             if watch {
@@ -637,6 +643,7 @@ impl Conn {
                     meter: m,
                     di: Di::STATUS_WORD_3,
                     tries: 0,
+                    verify: false,
                 });
             }
         }
@@ -779,7 +786,12 @@ impl Conn {
                     }),
                 }
             }
-            Job::Forward { meter, di, tries } => {
+            Job::Forward {
+                meter,
+                di,
+                tries,
+                verify,
+            } => {
                 let r = if afn == Afn::FORWARD {
                     decode_forward(units, &profile)
                 } else {
@@ -791,6 +803,8 @@ impl Conn {
                         meter,
                         at,
                         open: s.relay_open(),
+                        command_open: s.relay_command_open(),
+                        verify,
                     }),
                     _ => None,
                 };
@@ -802,6 +816,7 @@ impl Conn {
                         meter,
                         di,
                         tries: tries + 1,
+                        verify,
                     }),
                 }
             }
@@ -856,10 +871,16 @@ impl Conn {
                 meter,
                 tries: tries + 1,
             }),
-            Job::Forward { meter, di, tries } => self.retry(Job::Forward {
+            Job::Forward {
+                meter,
+                di,
+                tries,
+                verify,
+            } => self.retry(Job::Forward {
                 meter,
                 di,
                 tries: tries + 1,
+                verify,
             }),
             Job::Control { key, .. } => {
                 self.command_done(key, CommandResult::Failed("no response".into()))

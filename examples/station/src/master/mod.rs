@@ -54,6 +54,11 @@
 //!   operator closes it (`done` or `cancelled`, `POST /api/jobs/{id}/close`); a later command of
 //!   the same group for the meter (the allow-close after a payment for a trip job, guard off
 //!   for a guard-on job) makes it moot and the system cancels it.
+//! * **Relay reconciliation.** After a relay command is confirmed the master reads status
+//!   word 3 back (AFN 10, DL/T 645 `04000503`): a trip must have opened the relay (b4), an
+//!   allow-close lifted the open command (b6; the relay may stay open until the button), a
+//!   direct close closed it. A mismatch (`relay_mismatch` event) issues the command once more;
+//!   a second one raises a `relay_mismatch` manual job.
 //! * [`core`]: one task, split by job: readings and billing, payments, vending, control
 //!   (guard, tracker, commands, jobs), views.
 //! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
@@ -73,7 +78,7 @@
 //! calendar from the same clock): commands, AFN 10 forwards and the identity challenge carry
 //! Tp with an allowed delay covering the request and its retransmissions at that speed
 //! (`response_timeout × 8` real, in simulated minutes, at most 255), forwarded reads one
-//! covering a quarter of a real second; AFN 0C / 0E reads carry none (they have no PW). A new
+//! covering half a real second; AFN 0C / 0E reads carry none (they have no PW). A new
 //! connection continues the terminal's frame counter (PFC), so its replay guard never sees a
 //! PFC again within an open window.
 //!
@@ -703,9 +708,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             // A request, two retransmissions after back-off (1×, then 2× the timeout), and
             // as much again for the link's own delays.
             tp_command_min: tp_minutes(response_timeout_ms.saturating_mul(8), opts.clock.speed()),
-            // A quarter of a real second: the first transmission of a forwarded read (a
+            // Half a real second: the first transmission of a forwarded read (a
             // stale retransmission is refused; the read is tried again in a new request).
-            tp_read_min: tp_minutes(250, opts.clock.speed()),
+            tp_read_min: tp_minutes(500, opts.clock.speed()),
         },
         terminals,
         term_by_addr,

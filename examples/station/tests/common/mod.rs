@@ -85,6 +85,8 @@ pub struct Table {
     pub hold: bool,
     /// Unsolicited AFN 0E reports still to send (one per loop turn).
     pub reports: usize,
+    /// Trips still to confirm without the relay acting (a relay that refuses to open).
+    pub stuck: u32,
 }
 
 pub struct Handler<'a> {
@@ -127,7 +129,11 @@ impl Handler<'_> {
                     }
                 } else {
                     if cmd == RemoteCommand::Trip {
-                        self.t.relay_open.insert(pn, true);
+                        if self.t.stuck > 0 {
+                            self.t.stuck -= 1;
+                        } else {
+                            self.t.relay_open.insert(pn, true);
+                        }
                     }
                     Body::Reply(Reply::Ack(Function::RemoteControl))
                 }
@@ -228,7 +234,11 @@ impl RequestHandler for Handler<'_> {
             return Err(Refusal::Denied);
         }
         if req.fn_.0 == 1 {
-            self.t.relay_open.insert(req.pn.0, true);
+            if self.t.stuck > 0 {
+                self.t.stuck -= 1;
+            } else {
+                self.t.relay_open.insert(req.pn.0, true);
+            }
         }
         Ok(())
     }
@@ -298,7 +308,8 @@ pub async fn run_fake(
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
     cfg.heartbeat_ms = 500;
-    cfg.response_timeout_ms = 2000;
+    // Long enough that a terminal holding frames (`Table::hold`) keeps its link.
+    cfg.response_timeout_ms = 5000;
     // Tp required on commands (the library's default), checked against the master's clock.
     let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
