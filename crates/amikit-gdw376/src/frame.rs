@@ -590,3 +590,45 @@ mod leniency_tests {
         }
     }
 }
+
+impl core::fmt::Display for Repr<'_> {
+    /// One line for logs and consoles: address, direction, link function, AFN, SEQ with its
+    /// FIR/FIN/CON bits, the length of the data-unit region and which AUX fields are present;
+    /// e.g. `9612-13398 down request class 1 data AFN 0C (class 1 data) SEQ 3 FIR FIN CON, 4 B
+    /// units, Tp`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let dir = match self.control.dir() {
+            Direction::Down => "down",
+            Direction::Up => "up",
+        };
+        write!(
+            f,
+            "{} {dir} {} AFN {} ({}) SEQ {}",
+            self.address,
+            self.control.function().name(),
+            self.afn,
+            self.afn.name(),
+            self.seq.seq()
+        )?;
+        for (on, bit) in [
+            (self.seq.fir(), " FIR"),
+            (self.seq.fin(), " FIN"),
+            (self.seq.con(), " CON"),
+        ] {
+            if on {
+                f.write_str(bit)?;
+            }
+        }
+        write!(f, ", {} B units", self.units.len())?;
+        for (on, field) in [
+            (self.pw.is_some(), ", PW"),
+            (self.ec.is_some(), ", EC"),
+            (self.tp.is_some(), ", Tp"),
+        ] {
+            if on {
+                f.write_str(field)?;
+            }
+        }
+        Ok(())
+    }
+}
