@@ -1,4 +1,5 @@
 //! `Repr`'s `Display` is one line that a console or a log can print for any frame.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use amikit_dlt645::{Address, Body, Data, Di, Edition, ErrorWord, Function, Repr};
 
