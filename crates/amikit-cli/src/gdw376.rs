@@ -19,7 +19,7 @@ use crate::output::Printer;
 
 /// Arguments of `amikit gdw376`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -106,7 +106,7 @@ enum BuildKind {
 }
 
 /// Runs `amikit gdw376`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Command::Decode(a) => {
             let profile = profile(&a.profile)?;
@@ -128,7 +128,11 @@ fn profile(name: &str) -> Result<Profile, CliError> {
 }
 
 /// Decodes one frame (after any `FE` bytes) and prints it; used by `amikit decode` too.
-pub fn decode_bytes(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn decode_bytes(
+    bytes: &[u8],
+    profile: &Profile,
+    printer: &Printer,
+) -> Result<(), CliError> {
     let start = bytes.iter().take_while(|&&b| b == 0xFE).count();
     let frame_bytes = bytes.get(start..).unwrap_or(&[]);
     match Frame::new_checked_with(frame_bytes, profile) {

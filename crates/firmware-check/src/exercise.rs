@@ -3,7 +3,7 @@
 
 /// Runs the exercise of every linked crate and folds the results into one number.
 #[allow(unused_mut)] // with no crate feature enabled the digest is never updated
-pub fn run(seed: u32) -> u32 {
+pub(crate) fn run(seed: u32) -> u32 {
     let mut digest = seed;
     #[cfg(feature = "dlt645")]
     {

@@ -398,7 +398,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Milliseconds of the link clock.
-    pub fn link_ms(&self) -> u64 {
+    pub(crate) fn link_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
