@@ -445,21 +445,29 @@ pub(crate) fn frame_text<T: AsRef<[u8]> + ?Sized>(
 ) -> String {
     let d = decode_frame(frame, edition);
     let control = frame.control();
-    let mut s = format!(
-        "DL/T 645-{} {} {} address {} control {:02X}",
-        d.edition,
-        d.function,
-        if control.is_reply() {
-            "reply"
-        } else {
-            "request"
-        },
-        frame.address(),
-        control.0
-    );
-    if control.has_follow_up() {
-        s.push_str(" (more frames follow)");
-    }
+    // The first line is the crate's one-line `Display` of the frame when its data field
+    // parses, else the header fields alone.
+    let mut s = match Repr::parse(frame, d.edition) {
+        Ok(repr) => format!("DL/T 645-{repr}, control {:02X}", control.0),
+        Err(_) => {
+            let mut line = format!(
+                "DL/T 645-{} {} {} {}, control {:02X}",
+                d.edition,
+                frame.address(),
+                if control.is_reply() {
+                    "reply"
+                } else {
+                    "request"
+                },
+                d.function,
+                control.0
+            );
+            if control.has_follow_up() {
+                line.push_str(" (more follows)");
+            }
+            line
+        }
+    };
     if frame.preamble_len() > 0 {
         let _ = write!(s, ", {} FE preamble", frame.preamble_len());
     }

@@ -163,7 +163,7 @@ fn decode_frame(
         ))
     })?;
     let j = frame_json(frame, &repr, profile);
-    printer.print(text(&j), &j);
+    printer.print(text(&repr, &j), &j);
     Ok(())
 }
 
@@ -326,24 +326,9 @@ fn at<'a>(v: &'a Json, pointer: &str) -> &'a Json {
     v.pointer(pointer).unwrap_or(&NULL)
 }
 
-fn text(j: &Json) -> String {
-    let mut s = format!(
-        "Q/GDW 376.1 L={} C={} ({}, {}) A={}-{} MSA={} AFN={} ({}) SEQ tpv={} fir={} fin={} con={} seq={}",
-        at(j, "/length"),
-        at(j, "/control/raw").as_str().unwrap_or(""),
-        at(j, "/control/dir").as_str().unwrap_or(""),
-        at(j, "/control/function_name").as_str().unwrap_or(""),
-        at(j, "/address/a1").as_str().unwrap_or(""),
-        at(j, "/address/a2"),
-        at(j, "/address/msa"),
-        at(j, "/afn").as_str().unwrap_or(""),
-        at(j, "/afn_name").as_str().unwrap_or(""),
-        at(j, "/seq/tpv"),
-        at(j, "/seq/fir"),
-        at(j, "/seq/fin"),
-        at(j, "/seq/con"),
-        at(j, "/seq/seq"),
-    );
+fn text(repr: &Repr<'_>, j: &Json) -> String {
+    // The first line is the crate's own one-line `Display` of the frame.
+    let mut s = format!("Q/GDW 376.1 {repr}");
     for u in at(j, "/units").as_array().into_iter().flatten() {
         s.push_str(&format!(
             "\n  p{} F{}: {}",
