@@ -213,6 +213,7 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
 /// A parsed frame: the header fields, the data-unit region and the AUX fields, borrowing the
 /// frame's bytes. [`Repr::emit`] writes it back byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Repr<'a> {
     /// L protocol id (2 for 376.1).
     pub protocol_id: u8,
@@ -226,9 +227,17 @@ pub struct Repr<'a> {
     pub afn: Afn,
     /// Sequence field.
     pub seq: Seq,
-    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`].
+    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`] (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_hex")
+    )]
     pub units: &'a [u8],
-    /// PW, when the profile says this AFN and direction carry one.
+    /// PW, when the profile says this AFN and direction carry one (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_opt_hex")
+    )]
     pub pw: Option<&'a [u8]>,
     /// EC (uplink, ACD = 1).
     pub ec: Option<Ec>,
