@@ -964,30 +964,6 @@ mod tests {
     }
 
     #[test]
-    fn decimal_text() {
-        assert_eq!(Decimal::parse("0.02").unwrap(), Decimal::new(2, 2));
-        assert_eq!(Decimal::parse("-229.70").unwrap().to_string(), "-229.70");
-        assert!(
-            Decimal::parse("220.0")
-                .unwrap()
-                .same_value(Decimal::new(220, 0))
-        );
-        assert!(Decimal::parse("1e5").is_err());
-        assert_eq!(Decimal::new(-5, 3).to_string(), "-0.005");
-        assert_eq!(Decimal::new(0, 2).to_string(), "0.00");
-        assert_eq!(Decimal::new(120, 0).to_string(), "120");
-        assert_eq!(
-            Decimal::new(i64::MIN, 0).to_string(),
-            "-9223372036854775808"
-        );
-        assert_eq!(
-            Decimal::new(7, 25).to_string(),
-            "0.0000000000000000000000007"
-        );
-        assert_eq!(Decimal::new(1_234_567, 2).to_string(), "12345.67");
-    }
-
-    #[test]
     fn civil_conversions() {
         // 24-05-17 13:45:00 on the wire (least significant field first).
         let w = [0x00, 0x45, 0x13, 0x17, 0x05, 0x24];
