@@ -198,9 +198,9 @@ impl Date {
     /// Days since 1970-01-01 (negative before), by Howard Hinnant's `days_from_civil`.
     #[must_use]
     pub const fn days_since_epoch(self) -> i32 {
-        // Years 1..=9999 keep every intermediate far inside i32.
+        // Years 1..=9999 keep every intermediate far inside i32, and y >= 0.
         let y = self.year as i32 - if self.month <= 2 { 1 } else { 0 };
-        let era = y.div_euclid(400);
+        let era = y / 400;
         let yoe = y - era * 400;
         let m = self.month as i32;
         let mp = if m > 2 { m - 3 } else { m + 9 };
@@ -513,6 +513,7 @@ impl DateTime {
     /// # Errors
     /// [`CalendarError::OutOfRange`] outside years 1–9999.
     pub const fn from_seconds_since_epoch(seconds: i64) -> Result<Self, CalendarError> {
+        // One 64-bit division (a library call on 32-bit targets); the rest is 32-bit.
         let days = seconds.div_euclid(DAY_SECONDS);
         if days < FIRST_DAY as i64 || days > LAST_DAY as i64 {
             return Err(CalendarError::OutOfRange);
@@ -522,7 +523,7 @@ impl DateTime {
             Err(e) => return Err(e),
         };
         // 0 <= rem < 86 400: hour < 24, minute < 60, second < 60.
-        let rem = seconds.rem_euclid(DAY_SECONDS);
+        let rem = (seconds - days * DAY_SECONDS) as u32;
         Ok(Self {
             date,
             hour: (rem / 3600) as u8,
