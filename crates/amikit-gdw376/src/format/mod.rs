@@ -115,20 +115,18 @@ pub fn write<F: DataFormat>(value: Option<&F>, out: &mut [u8]) -> Result<(), For
 /// Two BCD digits of a byte; `offset` is reported on error.
 #[inline]
 pub(crate) const fn bcd2(byte: u8, offset: usize) -> Result<u8, FormatError> {
-    let hi = byte >> 4;
-    let lo = byte & 0x0F;
-    if hi > 9 || lo > 9 {
-        return Err(FormatError::NotBcd { offset, byte });
+    match amikit_core::bcd::from_bcd(byte) {
+        Some(v) => Ok(v),
+        None => Err(FormatError::NotBcd { offset, byte }),
     }
-    Ok(hi * 10 + lo)
 }
 
 /// A byte holding `v` (0–99) as two BCD digits.
 pub(crate) const fn to_bcd2(v: u8) -> Result<u8, FormatError> {
-    if v > 99 {
-        return Err(FormatError::OutOfRange);
+    match amikit_core::bcd::to_bcd(v) {
+        Some(b) => Ok(b),
+        None => Err(FormatError::OutOfRange),
     }
-    Ok(((v / 10) << 4) | (v % 10))
 }
 
 /// The first `N` bytes of `bytes`, or [`FormatError::Truncated`].
