@@ -261,8 +261,8 @@ pub async fn run_fake(
     stop: Arc<AtomicBool>,
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
-    cfg.heartbeat_ms = 500;
-    cfg.response_timeout_ms = 2000;
+    cfg.heartbeat_period = std::time::Duration::from_millis(500);
+    cfg.response_timeout = std::time::Duration::from_secs(2);
     // The station's master sends no Tp yet (issue 11).
     cfg.require_tp = false;
     let mut term: Terminal = Terminal::new(cfg);
