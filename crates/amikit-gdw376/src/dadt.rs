@@ -392,6 +392,7 @@ impl Iterator for Pairs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     #[test]
     fn notes_examples() {

@@ -495,6 +495,7 @@ impl<const N: usize> Deframer<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     const LOGIN: [u8; 20] = [
         0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x78, 0x00,
@@ -628,6 +629,7 @@ mod tests {
 #[cfg(test)]
 mod work_tests {
     use super::*;
+    use std::{eprintln, vec::Vec};
 
     /// `68 16 1F 16 1F` repeated: every `68` starts a header whose L (user length 1989,
     /// protocol id 2) passes the link-header checks and whose declared end byte lands on a

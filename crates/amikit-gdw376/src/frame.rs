@@ -400,6 +400,19 @@ impl<'a> Repr<'a> {
         Ok(w.pos())
     }
 
+    /// Emits into a new `Vec` of exactly [`Self::buffer_len`] bytes. Feature `alloc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::emit`].
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+        let mut v = alloc::vec![0u8; self.buffer_len()];
+        let n = self.emit(&mut v)?;
+        v.truncate(n);
+        Ok(v)
+    }
+
     /// Emits at the end of any [`bytes::BufMut`] (e.g. the `BytesMut` of a tokio codec);
     /// returns the byte count. Feature `bytes`.
     ///
@@ -456,6 +469,14 @@ mod tests {
         assert_eq!(&out[..n], &LOGIN[..]);
         assert_eq!(r.buffer_len(), 20);
         assert!(r.emit(&mut out[..19]).is_err());
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn to_vec_is_the_emitted_frame() {
+        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let r = Repr::parse(&f, &Profile::default()).unwrap();
+        assert_eq!(r.to_vec().unwrap(), LOGIN.to_vec());
     }
 
     #[test]

@@ -485,6 +485,7 @@ fn event_block_len(d: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     fn items<'a>(region: &'a [u8], afn: u8, dir: Direction, p: &Profile) -> Vec<Item<'a>> {
         Units::new(region, Afn(afn), dir, p).collect()
