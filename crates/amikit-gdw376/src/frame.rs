@@ -12,7 +12,7 @@
 
 use crate::address::{Address, AddressWidth};
 use crate::afn::Afn;
-use crate::aux::{Ec, Tp};
+use crate::auxiliary::{Ec, Tp};
 use crate::control::{Control, Direction};
 use crate::error::{EncodeError, FrameError, ParseError};
 use crate::profile::{Leniency, Profile};
@@ -536,7 +536,7 @@ mod tests {
 mod leniency_tests {
     use super::*;
     use crate::builder::FrameBuilder;
-    use crate::dadt::{Fn, Pn};
+    use crate::dadt::{InfoClass, Pn};
     use crate::security::ZeroPw;
     use crate::walker::Item;
 
@@ -550,7 +550,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn::P0, Fn(1), data).unwrap();
+        w.unit(Pn::P0, InfoClass(1), data).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         (out, n)
     }
@@ -597,7 +597,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn(1), Fn(25), &[]).unwrap();
+        w.unit(Pn(1), InfoClass(25), &[]).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         assert_eq!(n, 22); // two bytes longer than the 5-byte-address frame
         let r = Repr::decode(&out[..n], &p).unwrap();
@@ -606,7 +606,7 @@ mod leniency_tests {
         let p5 = Profile::default();
         if let Ok(r5) = Repr::decode(&out[..n], &p5) {
             assert!(
-                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == Fn(25) && u.pn == Pn(1))
+                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == InfoClass(25) && u.pn == Pn(1))
             );
         }
     }

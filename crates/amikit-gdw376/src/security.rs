@@ -14,7 +14,7 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::aux::Tp;
+use crate::auxiliary::Tp;
 use crate::error::SecurityError;
 use crate::frame::Repr;
 use crate::time::DateTime;
