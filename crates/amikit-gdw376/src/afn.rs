@@ -1,4 +1,4 @@
-//! The application function code AFN (notes §2.4) and command ids.
+//! The application function code AFN (Q/GDW 1376.1-2013, application layer: AFN) and command ids.
 
 use core::fmt;
 
@@ -88,8 +88,8 @@ impl fmt::Display for Afn {
     }
 }
 
-/// A command id `(AFN << 8) | Fn`, derived rather than hand-typed (notes §2.4: a hand-typed
-/// table in another library made two commands collide).
+/// A command id `(AFN << 8) | Fn`, derived rather than hand-typed (a hand-typed
+/// table in another open-source library made two commands collide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Command(pub u16);

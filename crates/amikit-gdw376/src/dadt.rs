@@ -1,4 +1,4 @@
-//! Data-unit identifiers DA/DT and their (pn, Fn) pairs (notes §2.6).
+//! Data-unit identifiers DA/DT and their (pn, Fn) pairs (Q/GDW 1376.1-2013, application layer: data unit identifier).
 //!
 //! `pn = (DA2 − 1) × 8 + bit + 1` with DA1 a bit mask and DA2 a group (1–255); `DA1 = DA2 = 0`
 //! is p0 (the terminal itself); `DA1 = FF, DA2 = 00` is "all valid points".
@@ -163,7 +163,7 @@ impl DaDt {
             number: false,
         }
     }
-    /// The Fn named by DT with the "Fn written as a number" leniency (notes §6.3): a DT1 with
+    /// The Fn named by DT with the "Fn written as a number" leniency (captured traffic): a DT1 with
     /// more than one bit set is read as the Fn *number* inside the group (`03 00` → F3).
     /// A DT1 with one bit set is read as a mask, as the standard says.
     #[must_use]
@@ -401,8 +401,8 @@ mod tests {
     use std::{vec, vec::Vec};
 
     #[test]
-    fn notes_examples() {
-        // Notes §2.6 and vector gdw376-052: DA 10 01 → p5; DT 01 03 → F25.
+    fn standard_examples() {
+        // Q/GDW 1376.1-2013 DA/DT coding and vector gdw376-052: DA 10 01 → p5; DT 01 03 → F25.
         let d = DaDt::from_bytes([0x10, 0x01, 0x01, 0x03]);
         d.check().unwrap();
         assert_eq!(d.pairs().collect::<Vec<_>>(), vec![(Pn(5), InfoClass(25))]);

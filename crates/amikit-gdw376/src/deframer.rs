@@ -1,8 +1,8 @@
-//! Streaming deframer for TCP/GPRS byte streams (notes §2.10).
+//! Streaming deframer for TCP/GPRS byte streams (Q/GDW 1376.1-2013, link layer: frame format).
 //!
 //! Feed it whatever the socket returned; it finds frames in partial and concatenated reads,
 //! skips garbage (`FE` wake-up bytes, gateway prefixes such as the 13-byte FEP header or the
-//! `55 … 55` channel wrapper of notes §2.10 are skipped as garbage), and resynchronises on the
+//! `55 … 55` channel wrapper of some front-end processors are skipped as garbage), and resynchronises on the
 //! next `68` after a bad candidate (wrong L pair, second `68`, CS or end byte).
 //!
 //! Complete frames inside one read are returned as slices of the input (zero copy); only a

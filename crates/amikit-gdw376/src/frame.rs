@@ -1,4 +1,4 @@
-//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (notes §2.1).
+//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (Q/GDW 1376.1-2013, link layer: frame format).
 //!
 //! ```text
 //! 68 | L(2) | L(2) | 68 | C | A | AFN | SEQ | {DA DT data}* | [PW] [EC] [Tp] | CS | 16

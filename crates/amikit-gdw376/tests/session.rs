@@ -5,7 +5,7 @@
     clippy::indexing_slicing
 )]
 //! Master ↔ terminal sessions driven against each other, sans-IO: bytes and time in, frames
-//! and events out (notes §3).
+//! and events out (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 
 use amikit_gdw376::format::{DataFormat, Format09, Format14, Format15};
 use amikit_gdw376::session::master::{

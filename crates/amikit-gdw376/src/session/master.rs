@@ -1,4 +1,4 @@
-//! The master-station side of one terminal connection (notes §2.5, §2.9, §2.11, §3).
+//! The master-station side of one terminal connection (Q/GDW 1376.1-2013: SEQ, multi-frame replies, active reporting, link interface check).
 //!
 //! One [`MasterSession`] per TCP connection: it learns the terminal's address from its login,
 //! acknowledges login and heartbeats (AFN 00 F1, or F3 per item), runs the terminal's identity
@@ -43,7 +43,7 @@ use crate::walker::Item;
 
 use super::{Backoff, Outbox, WallClock};
 
-/// How login and heartbeats are acknowledged (notes §3.3: terminals must accept both).
+/// How login and heartbeats are acknowledged (AFN 00H F1 or F3; masters in the field send both, terminals must accept both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckStyle {
     /// AFN 00 F1 "all confirmed", C = `0B`.
@@ -651,7 +651,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             let (tries, received, len, kind, id, stries) =
                 (s.tries, s.received(), s.len, s.kind, s.id, s.tries);
             if tries < self.cfg.retries && !received {
-                // Retransmit unchanged: a retransmission keeps PSEQ (and Tp) (notes §2.5).
+                // Retransmit unchanged: a retransmission keeps PSEQ (and Tp) (Q/GDW 1376.1-2013, SEQ).
                 if let Some(Some(s)) = self.slots.get(i) {
                     let frame = s.bytes;
                     self.out.push(frame.get(..len).unwrap_or(&[]));

@@ -1,4 +1,4 @@
-//! The terminal (concentrator) side of a session (notes §3).
+//! The terminal (concentrator) side of a session (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 //!
 //! ```text
 //! connected(now) ─▶ LoggingIn ──(AFN 00 confirm)──▶ Online ──logout()──▶ LoggingOut ─▶ Disconnected
@@ -553,7 +553,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
             }
             (_, Some((kind, p))) if now >= p.deadline => {
                 if p.tries < self.cfg.retries {
-                    // A retransmission keeps PSEQ (notes §2.5).
+                    // A retransmission keeps PSEQ (Q/GDW 1376.1-2013, SEQ).
                     self.send_link(now, kind, Some(p.pseq));
                 } else {
                     self.link = None;
@@ -960,7 +960,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
 }
 
 /// Builds the AFN 00 F1 "all confirmed" acknowledgement a master sends to a login / heartbeat
-/// (C = `0B`, SEQ = `60 | RSEQ`, p0 F1, MSA 0; notes §3.3).
+/// (C = `0B`, SEQ = `60 | RSEQ`, p0 F1, MSA 0; the AFN 00H F1 all-confirm).
 ///
 /// # Errors
 ///
