@@ -1,4 +1,4 @@
-//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (notes §2.1).
+//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (Q/GDW 1376.1-2013, link layer: frame format).
 //!
 //! ```text
 //! 68 | L(2) | L(2) | 68 | C | A | AFN | SEQ | {DA DT data}* | [PW] [EC] [Tp] | CS | 16
@@ -12,7 +12,7 @@
 
 use crate::address::{Address, AddressWidth};
 use crate::afn::Afn;
-use crate::aux::{Ec, Tp};
+use crate::auxiliary::{Ec, Tp};
 use crate::control::{Control, Direction};
 use crate::error::{EncodeError, FrameError, ParseError};
 use crate::profile::{Leniency, Profile};
@@ -409,6 +409,19 @@ impl<'a> Repr<'a> {
         Ok(w.pos())
     }
 
+    /// Emits into a new `Vec` of exactly [`Self::buffer_len`] bytes. Feature `alloc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::emit`].
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+        let mut v = alloc::vec![0u8; self.buffer_len()];
+        let n = self.emit(&mut v)?;
+        v.truncate(n);
+        Ok(v)
+    }
+
     /// Emits at the end of any [`bytes::BufMut`] (e.g. the `BytesMut` of a tokio codec);
     /// returns the byte count. Feature `bytes`.
     ///
@@ -465,6 +478,14 @@ mod tests {
         assert_eq!(&out[..n], &LOGIN[..]);
         assert_eq!(r.buffer_len(), 20);
         assert!(r.emit(&mut out[..19]).is_err());
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn to_vec_is_the_emitted_frame() {
+        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let r = Repr::parse(&f, &Profile::default()).unwrap();
+        assert_eq!(r.to_vec().unwrap(), LOGIN.to_vec());
     }
 
     #[test]
@@ -524,7 +545,7 @@ mod tests {
 mod leniency_tests {
     use super::*;
     use crate::builder::FrameBuilder;
-    use crate::dadt::{Fn, Pn};
+    use crate::dadt::{InfoClass, Pn};
     use crate::security::ZeroPw;
     use crate::walker::Item;
 
@@ -538,7 +559,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn::P0, Fn(1), data).unwrap();
+        w.unit(Pn::P0, InfoClass(1), data).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         (out, n)
     }
@@ -585,7 +606,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn(1), Fn(25), &[]).unwrap();
+        w.unit(Pn(1), InfoClass(25), &[]).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         assert_eq!(n, 22); // two bytes longer than the 5-byte-address frame
         let r = Repr::decode(&out[..n], &p).unwrap();
@@ -594,7 +615,7 @@ mod leniency_tests {
         let p5 = Profile::default();
         if let Ok(r5) = Repr::decode(&out[..n], &p5) {
             assert!(
-                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == Fn(25) && u.pn == Pn(1))
+                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == InfoClass(25) && u.pn == Pn(1))
             );
         }
     }
