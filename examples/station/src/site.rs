@@ -34,6 +34,10 @@ pub struct Site {
     /// What the master station accepts as a register reading.
     #[serde(default)]
     pub readings: ReadingRules,
+    /// Operators of the master station's API (`[[operators]] name, role, key_hash`; the key
+    /// itself is never in the file: `master --hash-key` prints the line).
+    #[serde(default)]
+    pub operators: Vec<crate::master::auth::SiteOperator>,
 }
 
 /// What the master station accepts as a payment (`[payments]` in the site file).

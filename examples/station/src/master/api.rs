@@ -12,21 +12,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use amikit_tariff::{Energy, Money};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use super::AmountRules;
+use super::api_gate::{self, AuditNote, Audited};
+use super::auth::{self, Principal, Role};
 pub use super::error::ApiError;
 use super::error::MasterResult;
-use super::msg::CoreMsg;
+use super::msg::{AuditStamp, CoreMsg};
 use super::msg::{PaymentAnswer, PaymentOutcome};
 use super::store::{CommandFilter, EventFilter, ExceptionFilter, Page, time_json};
 use super::{CustInfo, Shared};
@@ -64,6 +66,13 @@ pub(crate) async fn serve(
         .route("/api/meters/{address}/replace", post(replace_meter))
         .route("/api/stats", get(stats))
         .route("/api/stats/reset", post(stats_reset))
+        .route("/api/audit", get(audit))
+        .route("/api/operators", get(operators).post(create_operator))
+        .route("/api/operators/{name}/revoke", post(revoke_operator))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            api_gate::gate,
+        ))
         .with_state(shared);
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -176,10 +185,38 @@ fn payment_status(outcome: &PaymentOutcome, duplicate: bool) -> (StatusCode, Val
     (status, v)
 }
 
+/// The audit stamp of a request (its row is written with the change it makes).
+fn stamp(who: &Principal, method: &Method, uri: &Uri) -> AuditStamp {
+    AuditStamp {
+        operator: Some(who.name.clone()),
+        role: Some(who.role.name()),
+        method: method.as_str().to_string(),
+        path: uri.path().chars().take(200).collect(),
+        wall: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Adds the audit summary to an answer (or marks it audited already).
+fn noted(mut r: Response, note: Option<String>) -> Response {
+    match note {
+        Some(n) => r.extensions_mut().insert(AuditNote(n)),
+        None => r
+            .extensions_mut()
+            .insert(Audited)
+            .map(|_| AuditNote(String::new())),
+    };
+    r
+}
+
 async fn payment(
     State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
     body: Bytes,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let cust = customer_of(
         &shared,
@@ -189,11 +226,13 @@ async fn payment(
     let amount = match amount_of(field(&v, "amount"), &shared.amounts) {
         Ok(a) => a,
         Err(e) if e.status == 422 => {
-            return Ok((
+            let note = format!("payment {order_no} refused: {}", e.message);
+            let r = (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 axum::Json(json!({"status": "refused", "reason": e.message,
                                   "error": e.message, "order_no": order_no})),
-            ));
+            );
+            return Ok(noted(r.into_response(), Some(note)));
         }
         Err(e) => return Err(e),
     };
@@ -235,10 +274,16 @@ async fn payment(
                 amount,
                 order_no: order_no.clone(),
                 channel,
+                audit: stamp(&who, &method, &uri),
                 reply,
             };
             ask(&shared, msg, rx).await??
         }
+    };
+    // A new decision's audit row was committed with it; a duplicate's is written by the gate.
+    let note = match &answer {
+        PaymentAnswer::New(_) => None,
+        PaymentAnswer::Duplicate(_) => Some(format!("payment {order_no}: duplicate")),
     };
     let (status, mut body) = match &answer {
         PaymentAnswer::New(o) => payment_status(o, false),
@@ -257,10 +302,31 @@ async fn payment(
             o.insert(k.into(), view.get(k).cloned().unwrap_or(Value::Null));
         }
     }
-    Ok((status, axum::Json(body)))
+    Ok(noted((status, axum::Json(body)).into_response(), note))
 }
 
-async fn token(State(shared): St, body: Bytes) -> Res {
+/// Removes a token's digits from its JSON unless `who` sold it.
+fn hide_digits(t: &mut Value, who: &Principal) {
+    let seller = t.get("sold_by").and_then(Value::as_str);
+    if seller != Some(who.name.as_str())
+        && let Some(o) = t.as_object_mut()
+    {
+        o.remove("token");
+        o.remove("token_grouped");
+        o.insert(
+            "digits".into(),
+            json!("only the operator who sold it sees them"),
+        );
+    }
+}
+
+async fn token(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let amount = amount_of(field(&v, "amount"), &shared.amounts)?;
     let order_no = text_of(&v, "order_no")?;
@@ -295,11 +361,13 @@ async fn token(State(shared): St, body: Bytes) -> Res {
     let existing = shared.store.find_token(order_no.clone()).await?;
     if let Some(t) = existing {
         let mut t = serde_json::to_value(t).unwrap_or(Value::Null);
+        hide_digits(&mut t, &who);
         if let Some(o) = t.as_object_mut() {
             o.insert("status".into(), json!("duplicate"));
             o.insert("order_no".into(), json!(order_no));
         }
-        return Ok(axum::Json(t));
+        let note = format!("token {order_no}: duplicate");
+        return Ok(noted(axum::Json(t).into_response(), Some(note)));
     }
     let (reply, rx) = oneshot::channel();
     let r = ask(
@@ -308,12 +376,14 @@ async fn token(State(shared): St, body: Bytes) -> Res {
             meter,
             amount,
             order_no,
+            seller: who.name.clone(),
+            audit: stamp(&who, &method, &uri),
             reply,
         },
         rx,
     )
-    .await?;
-    r.map(axum::Json)
+    .await??;
+    Ok(noted(axum::Json(r).into_response(), None))
 }
 
 async fn guard(State(shared): St, body: Bytes) -> Res {
@@ -408,8 +478,121 @@ async fn payments(State(shared): St, Query(q): Q) -> Res {
     rows(shared.store.list_payments(customer).await)
 }
 
-async fn tokens(State(shared): St) -> Res {
-    rows(shared.store.list_tokens().await)
+async fn tokens(State(shared): St, Extension(who): Extension<Principal>) -> Res {
+    let mut list = rows(shared.store.list_tokens().await)?.0;
+    if let Some(items) = list.as_array_mut() {
+        for t in items {
+            hide_digits(t, &who);
+        }
+    }
+    Ok(axum::Json(list))
+}
+
+async fn audit(State(shared): St, Query(q): Q) -> Res {
+    rows(shared.store.list_audit(page(&q)).await)
+}
+
+async fn operators(State(shared): St) -> Res {
+    let list: Vec<Value> = shared
+        .operators
+        .list()
+        .into_iter()
+        .map(|(name, role, source)| {
+            let source = match source {
+                auth::Source::Configured => "configured",
+                auth::Source::Api(_) => "api",
+                auth::Source::Bootstrap => "bootstrap",
+            };
+            json!({"name": name, "role": role.name(), "source": source})
+        })
+        .collect();
+    Ok(axum::Json(Value::Array(list)))
+}
+
+async fn create_operator(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v = body_json(&body)?;
+    let name = text_of(&v, "name")?;
+    auth::check_name(&name).map_err(|e| ApiError::new(422, e.to_string()))?;
+    let role: Role = text_of(&v, "role")?
+        .parse()
+        .map_err(|e: auth::UnknownRole| ApiError::new(422, e.to_string()))?;
+    if shared.operators.contains(&name) {
+        return Err(ApiError::new(
+            409,
+            format!("operator {name:?} exists already"),
+        ));
+    }
+    let (op, key) = auth::new_operator(&name, role, auth::Source::Api(0))
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    let at = shared.clock.now();
+    let row = super::store::queries::OperatorRow {
+        id: 0,
+        name: name.clone(),
+        role: role.name().to_string(),
+        key_hash: op.hash.to_string(),
+    };
+    let audit =
+        stamp(&who, &method, &uri).row(at, 201, format!("operator {name} created, role {role}"));
+    let Some(id) = shared
+        .store
+        .create_operator(row, at, who.name.clone(), audit)
+        .await?
+    else {
+        return Err(ApiError::new(
+            409,
+            format!("operator name {name:?} was used before (names are not reused)"),
+        ));
+    };
+    shared
+        .operators
+        .add(auth::Operator {
+            source: auth::Source::Api(id),
+            ..op
+        })
+        .map_err(|e| ApiError::new(409, e.to_string()))?;
+    let body = json!({
+        "name": name,
+        "role": role.name(),
+        "key": key.expose(),
+        "note": "the key is shown once: it is stored only as a salted hash",
+    });
+    Ok(noted(
+        (StatusCode::CREATED, axum::Json(body)).into_response(),
+        None,
+    ))
+}
+
+async fn revoke_operator(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let op = shared
+        .operators
+        .get(&name)
+        .ok_or_else(|| ApiError::new(404, "no such operator"))?;
+    let auth::Source::Api(id) = op.source else {
+        return Err(ApiError::new(
+            409,
+            "this operator is configured (site file or command line): change the configuration",
+        ));
+    };
+    let at = shared.clock.now();
+    let audit = stamp(&who, &method, &uri).row(at, 200, format!("operator {name} revoked"));
+    shared.store.revoke_operator(id, at, audit).await?;
+    shared.operators.remove(&name);
+    Ok(noted(
+        axum::Json(json!({"name": name, "revoked": true})).into_response(),
+        None,
+    ))
 }
 
 async fn readings(State(shared): St, Query(q): Q) -> Res {

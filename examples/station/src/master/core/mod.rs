@@ -439,8 +439,9 @@ impl Core {
                 amount,
                 order_no,
                 channel,
+                audit,
                 reply,
-            } => self.pay(customer, amount, order_no, channel, reply),
+            } => self.pay(customer, amount, order_no, channel, audit, reply),
             CoreMsg::ReplaceMeter {
                 meter,
                 closing,
@@ -470,8 +471,10 @@ impl Core {
                 meter,
                 amount,
                 order_no,
+                seller,
+                audit,
                 reply,
-            } => self.vend(meter, amount, order_no, reply),
+            } => self.vend(meter, amount, order_no, seller, audit, reply),
             CoreMsg::Link { terminal, online } => {
                 if online {
                     // Commands waiting for this terminal go out now rather than at their

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::super::error::{ApiError, MasterError, MasterResult};
+use super::super::msg::AuditStamp;
 use super::super::sim_ts;
 use super::super::store::Write;
 use super::commit::Effect;
@@ -25,6 +26,8 @@ impl Core {
         slot: usize,
         amount: Money,
         order_no: String,
+        seller: String,
+        audit: AuditStamp,
         reply: oneshot::Sender<Result<Value, ApiError>>,
     ) {
         let at = self.now();
@@ -64,7 +67,13 @@ impl Core {
             tid,
             at,
             amount: raw,
+            sold_by: seller,
         });
+        w.push(audit.row(
+            at,
+            200,
+            format!("token {order_no}: {amount} for meter {address}, TID {tid}"),
+        ));
         w.event(
             at,
             Some(customer),

@@ -373,6 +373,8 @@ pub struct TokenView {
     pub amount: Option<String>,
     /// Civil time.
     pub time: Value,
+    /// The operator who sold it.
+    pub sold_by: Option<String>,
 }
 
 /// Every vended token.
@@ -381,7 +383,8 @@ pub struct TokenView {
 /// SQLite's.
 pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
     let mut st = c.prepare_cached(
-        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
+        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at,
+                t.sold_by
          FROM tokens t JOIN meters m ON m.id = t.meter_id
                        JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
     )?;
@@ -398,6 +401,7 @@ pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
                 .get::<_, Option<i64>>(7)?
                 .map(|a| Money::from_raw(a).to_string()),
             time: time_json(r.get(8)?),
+            sold_by: r.get(9)?,
         })
     })?
     .collect()
@@ -499,6 +503,8 @@ pub struct StoredToken {
     pub amount: Option<String>,
     /// Civil time.
     pub at: Value,
+    /// The operator who sold it.
+    pub sold_by: Option<String>,
 }
 
 /// The token vended under `order_no`, if any.
@@ -507,7 +513,7 @@ pub struct StoredToken {
 /// SQLite's.
 pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredToken>> {
     c.prepare_cached(
-        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at FROM tokens t
+        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at, t.sold_by FROM tokens t
          JOIN meters m ON m.id = t.meter_id WHERE t.order_no = ?1",
     )?
     .query_row(params![order_no], |r| {
@@ -520,6 +526,7 @@ pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<Sto
                 .get::<_, Option<i64>>(4)?
                 .map(|a| Money::from_raw(a).to_string()),
             at: time_json(r.get(5)?),
+            sold_by: r.get(6)?,
         })
     })
     .optional()
@@ -618,4 +625,133 @@ pub fn latest_activity(c: &Connection) -> rusqlite::Result<Option<SimSeconds>> {
         [],
         |r| r.get(0),
     )
+}
+
+/// An operator made over the API, as stored (active ones only are loaded).
+#[derive(Debug, Clone)]
+pub struct OperatorRow {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// The key's salted hash (`hmac-sha256:…`).
+    pub key_hash: String,
+}
+
+/// The operators made over the API and not revoked.
+///
+/// # Errors
+/// SQLite's.
+pub fn load_operators(c: &Connection) -> rusqlite::Result<Vec<OperatorRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, name, role, key_hash FROM operators WHERE revoked_at IS NULL ORDER BY id",
+    )?;
+    st.query_map([], |r| {
+        Ok(OperatorRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            key_hash: r.get(3)?,
+        })
+    })?
+    .collect()
+}
+
+/// Stores a new operator and its audit row (one transaction); answers the row id, or `None`
+/// when the name was ever used (names of revoked operators are not reused).
+///
+/// # Errors
+/// SQLite's.
+pub fn insert_operator(
+    c: &Connection,
+    row: &OperatorRow,
+    at: SimSeconds,
+    by: &str,
+    audit: &super::Write,
+) -> rusqlite::Result<Option<i64>> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO operators (name, role, key_hash, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![row.name, row.role, row.key_hash, at, by])?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let id = c.last_insert_rowid();
+    audit.apply(c)?;
+    Ok(Some(id))
+}
+
+/// Revokes an operator made over the API, with its audit row; false when there was no such
+/// active operator.
+///
+/// # Errors
+/// SQLite's.
+pub fn revoke_operator(
+    c: &Connection,
+    id: i64,
+    at: SimSeconds,
+    audit: &super::Write,
+) -> rusqlite::Result<bool> {
+    let n = c
+        .prepare_cached(
+            "UPDATE operators SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![id, at])?;
+    audit.apply(c)?;
+    Ok(n == 1)
+}
+
+/// A row of the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    /// Row id (the `after` cursor).
+    pub id: i64,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time (simulated).
+    pub time: Value,
+    /// Real time, Unix seconds.
+    pub wall: i64,
+    /// Who (none: not authenticated).
+    pub operator: Option<String>,
+    /// Their role.
+    pub role: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Status answered.
+    pub status: i64,
+    /// What it did.
+    pub summary: String,
+}
+
+/// The audit trail, oldest first from `page.after`.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_audit(c: &Connection, page: Page) -> rusqlite::Result<Vec<AuditView>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, at, wall, operator, role, method, path, status, summary FROM audit
+         WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    st.query_map(params![page.after, page.limit], |r| {
+        Ok(AuditView {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            time: time_json(r.get(1)?),
+            wall: r.get(2)?,
+            operator: r.get(3)?,
+            role: r.get(4)?,
+            method: r.get(5)?,
+            path: r.get(6)?,
+            status: r.get(7)?,
+            summary: r.get(8)?,
+        })
+    })?
+    .collect()
 }
