@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::clock::{Civil, SimClock};
-use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json};
+use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json, http_list};
 use crate::site::Site;
 use crate::terminal::{self, TerminalHandle, TerminalOptions};
 
@@ -413,7 +413,7 @@ async fn summarise(
     let api = Api::of(master)?;
     let (_, customers) = get(&api, "/api/customers").await?;
     let customers = customers.as_array().cloned().unwrap_or_default();
-    let (_, outbox) = get(&api, "/api/outbox?limit=1000").await?;
+    let (_, outbox) = get(&api, "/api/outbox?limit=500").await?;
     let outbox = outbox.as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for c in &customers {
@@ -424,7 +424,7 @@ async fn summarise(
         let Some(view) = term.meters().into_iter().find(|m| m.address == addr) else {
             continue;
         };
-        let (_, readings) = get(&api, &format!("/api/readings?meter={addr}&limit=10000")).await?;
+        let (_, readings) = get(&api, &format!("/api/readings?meter={addr}&limit=500")).await?;
         let readings = readings.as_array().cloned().unwrap_or_default();
         let local = c["fee_control"] == "local";
         let balance = match (local, view.balance) {
@@ -604,8 +604,13 @@ async fn post(api: &Api, path: &str, body: Value) -> Result<(u16, Value), String
     Ok((status, v))
 }
 
+/// GETs `path`; a list's pages are all fetched and answered as one array.
 async fn get(api: &Api, path: &str) -> Result<(u16, Value), String> {
     let (status, v) = http_json(api.addr, &api.key, "GET", path, None).await?;
+    if status == 200 && v.get("items").is_some() {
+        let all = http_list(api.addr, &api.key, path).await?;
+        return Ok((status, Value::Array(all)));
+    }
     if status >= 300 {
         return Err(format!("GET {path}: {status} {v}"));
     }
@@ -628,7 +633,7 @@ fn money(v: &Value) -> Option<i64> {
 async fn watch_outbox(api: Api, tl: Timeline, stop: Arc<AtomicBool>) {
     let mut seen = 0i64;
     while !stop.load(Ordering::SeqCst) {
-        if let Ok((_, rows)) = get(&api, "/api/outbox?limit=1000").await {
+        if let Ok((_, rows)) = get(&api, "/api/outbox?limit=500").await {
             for r in rows.as_array().into_iter().flatten() {
                 let id = r["id"].as_i64().unwrap_or(0);
                 if id > seen {

@@ -178,12 +178,12 @@ async fn keys_roles_digits_audit_and_revocation() {
     let digits = t["token"].as_str().unwrap().to_string();
     assert_eq!(digits.len(), 20);
     let (_, mine) = call(&m, &till1, "GET", "/api/tokens", None).await;
-    assert_eq!(mine[0]["token"], digits.as_str());
+    assert_eq!(mine["items"][0]["token"], digits.as_str());
     for k in [&till2, &auditor, &admin] {
         let (s, theirs) = call(&m, k, "GET", "/api/tokens", None).await;
         assert_eq!(s, 200);
         assert!(!theirs.to_string().contains(&digits), "{theirs}");
-        assert_eq!(theirs[0]["order_no"], "T-1");
+        assert_eq!(theirs["items"][0]["order_no"], "T-1");
     }
     // The same order again from another cashier: a duplicate, without the digits.
     let (s, dup) = call(&m, &till2, "POST", "/api/tokens", Some(vend)).await;
@@ -194,7 +194,7 @@ async fn keys_roles_digits_audit_and_revocation() {
     // The audit trail: who did what, refusals included, never key material or digits.
     let (s, trail) = call(&m, &auditor, "GET", "/api/audit", None).await;
     assert_eq!(s, 200);
-    let rows = trail.as_array().unwrap();
+    let rows = trail["items"].as_array().unwrap();
     let paid = rows
         .iter()
         .find(|r| r["path"] == "/api/payments" && r["status"] == 200)

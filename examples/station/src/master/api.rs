@@ -49,7 +49,8 @@ type Q = Query<HashMap<String, String>>;
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
+    limits: super::api_serve::HttpLimits,
+    stop: watch::Receiver<bool>,
 ) {
     let app = Router::new()
         .route("/api/payments", post(payment).get(payments))
@@ -74,15 +75,7 @@ pub(crate) async fn serve(
             api_gate::gate,
         ))
         .with_state(shared);
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "master: http server");
-    }
+    super::api_serve::serve(app, listener, limits, stop).await;
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -94,6 +87,9 @@ fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 fn customer_of<'s>(shared: &'s Shared, v: &Value) -> Result<&'s CustInfo, ApiError> {
+    if let Value::String(s) = v {
+        bounded("customer", s)?;
+    }
     let i = match v {
         Value::Number(n) => n
             .as_i64()
@@ -148,10 +144,27 @@ fn amount_of(v: Option<&Value>, rules: &AmountRules) -> Result<Money, ApiError> 
     Ok(m)
 }
 
+/// The longest text field (names, order numbers, channels, query values), characters.
+pub const MAX_FIELD: usize = 64;
+
+/// Refuses (422) a text longer than [`MAX_FIELD`] or with control characters.
+fn bounded<'t>(name: &str, s: &'t str) -> Result<&'t str, ApiError> {
+    if s.chars().count() > MAX_FIELD {
+        return Err(ApiError::new(
+            422,
+            format!("{name} is longer than {MAX_FIELD} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ApiError::new(422, format!("{name} has control characters")));
+    }
+    Ok(s)
+}
+
 fn text_of(v: &Value, name: &str) -> Result<String, ApiError> {
     match field(v, name) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(bounded(name, s.trim())?.to_string()),
+        Some(Value::Number(n)) => Ok(bounded(name, &n.to_string())?.to_string()),
         _ => Err(ApiError::new(400, format!("{name} is required"))),
     }
 }
@@ -237,7 +250,7 @@ async fn payment(
         Err(e) => return Err(e),
     };
     let channel = match field(&v, "channel") {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => bounded("channel", s)?.to_string(),
         _ => "api".to_string(),
     };
     if cust.fee == FeeControl::Local {
@@ -333,7 +346,7 @@ async fn token(
     let meter = match field(&v, "meter") {
         Some(Value::String(a)) => *shared
             .meter_by_address
-            .get(a.trim())
+            .get(bounded("meter", a.trim())?)
             .ok_or_else(|| ApiError::new(404, format!("no meter {a}")))?,
         Some(other) => {
             return Err(ApiError::new(
@@ -409,19 +422,18 @@ async fn guard(State(shared): St, body: Bytes) -> Res {
     r.map(axum::Json)
 }
 
-async fn customers(State(shared): St) -> Res {
+async fn customers(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     let (reply, rx) = oneshot::channel();
-    Ok(axum::Json(
-        ask(&shared, CoreMsg::Customers { reply }, rx).await?,
-    ))
+    let all = ask(&shared, CoreMsg::Customers { reply }, rx).await?;
+    Ok(axum::Json(paged_values(all, p)))
 }
 
-fn limit(q: &HashMap<String, String>) -> i64 {
-    q.get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .unwrap_or(1000)
-        .clamp(1, 100_000)
-}
+/// Rows of a list page when `limit` is not given.
+pub const DEFAULT_LIMIT: i64 = 100;
+
+/// The most rows of a list page.
+pub const MAX_LIMIT: i64 = 500;
 
 fn customer_filter(shared: &Shared, q: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
     match q.get("customer") {
@@ -430,22 +442,80 @@ fn customer_filter(shared: &Shared, q: &HashMap<String, String>) -> Result<Optio
     }
 }
 
-fn page(q: &HashMap<String, String>) -> Page {
+/// The page a list request asks for: `limit` (1–[`MAX_LIMIT`], default [`DEFAULT_LIMIT`])
+/// rows with an id above `after` (default 0), oldest first. Anything else: 422.
+fn page(q: &HashMap<String, String>) -> Result<Page, ApiError> {
+    for (k, v) in q {
+        bounded("query parameter", k)?;
+        bounded(k, v)?;
+    }
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::new(422, format!("limit must be 1–{MAX_LIMIT}")))?,
+    };
+    let after = match q.get("after") {
+        None => 0,
+        Some(a) => a
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::new(422, "after must be a row id (0 or more)"))?,
+    };
+    Ok(Page { after, limit })
+}
+
+/// The page to ask the database for: one row more than answered, to know if there is a next.
+fn probe(p: Page) -> Page {
     Page {
-        after: q
-            .get("after")
-            .and_then(|a| a.parse::<i64>().ok())
-            .unwrap_or(0),
-        limit: limit(q),
+        after: p.after,
+        limit: p.limit.saturating_add(1),
     }
 }
 
-/// Answers a list as a JSON array.
-fn rows<T: Serialize>(r: MasterResult<Vec<T>>) -> Res {
+/// Answers a page of a list: `{items, next}`, `next` the `after` of the following page (null
+/// on the last one). `rows` were fetched with [`probe`].
+fn rows<T: Serialize>(r: MasterResult<Vec<T>>, p: Page) -> Res {
     let rows = r?;
-    serde_json::to_value(rows)
-        .map(axum::Json)
-        .map_err(|e| ApiError::new(500, e.to_string()))
+    let all = serde_json::to_value(rows).map_err(|e| ApiError::new(500, e.to_string()))?;
+    Ok(axum::Json(cut(all, p)))
+}
+
+/// `{items, next}` of rows already after the cursor (at most `limit + 1`).
+fn cut(all: Value, p: Page) -> Value {
+    let mut items = match all {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    };
+    let limit = usize::try_from(p.limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().and_then(|v| v.get("id")).cloned()
+    } else {
+        None
+    };
+    json!({"items": items, "next": next})
+}
+
+/// A page of a list held in memory (rows with an `id`, in id order).
+fn paged_values(all: Value, p: Page) -> Value {
+    let rows: Vec<Value> = match all {
+        Value::Array(a) => a
+            .into_iter()
+            .filter(|v| v.get("id").and_then(Value::as_i64).unwrap_or(0) > p.after)
+            .take(
+                usize::try_from(p.limit)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1),
+            )
+            .collect(),
+        _ => Vec::new(),
+    };
+    cut(Value::Array(rows), p)
 }
 
 async fn events(State(shared): St, Query(q): Q) -> Res {
@@ -453,7 +523,8 @@ async fn events(State(shared): St, Query(q): Q) -> Res {
         customer: customer_filter(&shared, &q)?,
         kind: q.get("kind").cloned(),
     };
-    rows(shared.store.list_events(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_events(filter, probe(p)).await, p)
 }
 
 async fn commands(State(shared): St, Query(q): Q) -> Res {
@@ -461,26 +532,33 @@ async fn commands(State(shared): St, Query(q): Q) -> Res {
         customer: customer_filter(&shared, &q)?,
         status: q.get("status").cloned(),
     };
-    rows(shared.store.list_commands(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_commands(filter, probe(p)).await, p)
 }
 
-async fn jobs(State(shared): St) -> Res {
-    rows(shared.store.list_jobs().await)
+async fn jobs(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
+    let all = serde_json::to_value(shared.store.list_jobs().await?)
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    Ok(axum::Json(paged_values(all, p)))
 }
 
 async fn outbox(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    rows(shared.store.list_outbox(customer, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_outbox(customer, probe(p)).await, p)
 }
 
 async fn payments(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    rows(shared.store.list_payments(customer).await)
+    let p = page(&q)?;
+    rows(shared.store.list_payments(customer, probe(p)).await, p)
 }
 
-async fn tokens(State(shared): St, Extension(who): Extension<Principal>) -> Res {
-    let mut list = rows(shared.store.list_tokens().await)?.0;
-    if let Some(items) = list.as_array_mut() {
+async fn tokens(State(shared): St, Extension(who): Extension<Principal>, Query(q): Q) -> Res {
+    let p = page(&q)?;
+    let mut list = rows(shared.store.list_tokens(probe(p)).await, p)?.0;
+    if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
         for t in items {
             hide_digits(t, &who);
         }
@@ -489,7 +567,8 @@ async fn tokens(State(shared): St, Extension(who): Extension<Principal>) -> Res 
 }
 
 async fn audit(State(shared): St, Query(q): Q) -> Res {
-    rows(shared.store.list_audit(page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_audit(probe(p)).await, p)
 }
 
 async fn operators(State(shared): St) -> Res {
@@ -506,7 +585,8 @@ async fn operators(State(shared): St) -> Res {
             json!({"name": name, "role": role.name(), "source": source})
         })
         .collect();
-    Ok(axum::Json(Value::Array(list)))
+    // Few by nature (configured or made by an admin): one page.
+    Ok(axum::Json(json!({"items": list, "next": null})))
 }
 
 async fn create_operator(
@@ -596,11 +676,13 @@ async fn revoke_operator(
 }
 
 async fn readings(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     rows(
         shared
             .store
-            .list_readings(q.get("meter").cloned(), page(&q))
+            .list_readings(q.get("meter").cloned(), probe(p))
             .await,
+        p,
     )
 }
 
@@ -609,7 +691,8 @@ async fn exceptions(State(shared): St, Query(q): Q) -> Res {
         meter: q.get("meter").cloned(),
         status: q.get("status").cloned(),
     };
-    rows(shared.store.list_exceptions(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_exceptions(filter, probe(p)).await, p)
 }
 
 fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
@@ -659,10 +742,17 @@ async fn replace_meter(State(shared): St, Path(address): Path<String>, body: Byt
     ask(&shared, msg, rx).await?.map(axum::Json)
 }
 
-async fn terminals(State(shared): St) -> Res {
+async fn terminals(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     let list: Vec<Value> = shared
         .terminals
         .iter()
+        .filter(|t| t.id > p.after)
+        .take(
+            usize::try_from(p.limit)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        )
         .map(|t| {
             let seen = t.last_seen.load(Ordering::Relaxed);
             json!({
@@ -677,7 +767,7 @@ async fn terminals(State(shared): St) -> Res {
             })
         })
         .collect();
-    Ok(axum::Json(Value::Array(list)))
+    Ok(axum::Json(cut(Value::Array(list), p)))
 }
 
 async fn stats(State(shared): St) -> Res {

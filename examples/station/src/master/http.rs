@@ -27,6 +27,45 @@ pub async fn http_json(
     .map_err(|_| format!("{method} {path}: timed out"))?
 }
 
+/// GETs every page of a list (`{items, next}`): `path` first, then with `after=<next>` until
+/// `next` is null; answers all the items. Fails on a status other than 200.
+pub async fn http_list(addr: SocketAddr, key: &str, path: &str) -> Result<Vec<Value>, String> {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("after="))
+        .collect();
+    let mut items = Vec::new();
+    let mut after: Option<Value> = None;
+    loop {
+        let mut q = kept.clone();
+        let cursor;
+        if let Some(a) = &after {
+            cursor = format!("after={a}");
+            q.push(&cursor);
+        }
+        let url = if q.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", q.join("&"))
+        };
+        let (status, v) = http_json(addr, key, "GET", &url, None).await?;
+        if status != 200 {
+            return Err(format!("GET {url}: {status} {v}"));
+        }
+        let Value::Object(mut page) = v else {
+            return Err(format!("GET {url}: not a list page"));
+        };
+        if let Some(Value::Array(mut more)) = page.remove("items") {
+            items.append(&mut more);
+        }
+        match page.remove("next") {
+            Some(Value::Null) | None => return Ok(items),
+            Some(next) => after = Some(next),
+        }
+    }
+}
+
 /// Sends `raw` (a whole request, as written) to `addr` and returns everything the server
 /// answered until it closed the connection (at most 30 s).
 pub async fn http_raw(addr: SocketAddr, raw: &[u8]) -> Result<Vec<u8>, String> {

@@ -65,7 +65,7 @@
 //! | `GET /api/customers` | any | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
 //! | `GET /api/commands` | any | `?customer=&status=&limit=` | every command and its status |
 //! | `GET /api/jobs` | any | | manual jobs |
-//! | `GET /api/events` | any | `?customer=&kind=&after=&limit=` | the event log |
+//! | `GET /api/events` | any | `?customer=&kind=` | the event log |
 //! | `GET /api/outbox` | any | `?customer=&limit=` | notifications (SMS) |
 //! | `GET /api/payments` | any | `?customer=` | payments |
 //! | `GET /api/tokens` | any | | tokens; the digits only of those the caller sold |
@@ -79,6 +79,11 @@
 //! run) and from `POST /api/operators` (stored, hashed, in the database). A master with none
 //! makes a bootstrap admin key for the run ([`MasterHandle::bootstrap_key`], printed once by
 //! the program).
+//!
+//! Lists answer a page, `{items, next}`: the oldest `limit` rows (1–500, default 100) with an
+//! id above `after`; `next` is the `after` of the following page (null on the last). The API
+//! is served with limits ([`api_serve::HttpLimits`]: header and idle timeouts, 64 connections,
+//! 16 KiB bodies); text fields and query values are at most 64 characters (422).
 //!
 //! `customer` is a name or a numeric id; `meter` is a 12-digit DL/T 645 address; `amount` is a
 //! decimal string (`"50.00"`) or an integer. Money in answers is an exact decimal string with
@@ -153,6 +158,7 @@
 
 pub mod api;
 pub mod api_gate;
+pub mod api_serve;
 pub mod auth;
 pub mod billing;
 pub mod cli;
@@ -182,7 +188,7 @@ use crate::db::Db;
 use crate::site::{FeeControl, Site, workspace_root};
 
 pub use error::{ApiError, MasterError, MasterResult};
-pub use http::{http_json, http_raw};
+pub use http::{http_json, http_list, http_raw};
 
 /// How control commands reach the meters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,6 +260,8 @@ pub struct MasterOptions {
     /// `Host` values the API accepts besides its listen address and `localhost:<port>`
     /// (a present `Origin` must be `http://` and one of them).
     pub http_hosts: Vec<String>,
+    /// The API's timeouts, connection and size limits.
+    pub http_limits: api_serve::HttpLimits,
 }
 
 impl MasterOptions {
@@ -275,6 +283,7 @@ impl MasterOptions {
             db_max_pages: None,
             operators: Vec::new(),
             http_hosts: Vec::new(),
+            http_limits: api_serve::HttpLimits::default(),
         }
     }
 }
@@ -653,7 +662,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);
     let fep = tokio::spawn(fep::serve(shared.clone(), listener, stop_rx.clone()));
-    let http = tokio::spawn(api::serve(shared.clone(), http_listener, stop_rx));
+    let http = tokio::spawn(api::serve(
+        shared.clone(),
+        http_listener,
+        opts.http_limits,
+        stop_rx,
+    ));
     Ok(MasterHandle {
         terminal_addr,
         http_addr,

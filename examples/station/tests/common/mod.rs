@@ -32,7 +32,7 @@ pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
 pub use amikit_station::master::{
-    ControlVia, MasterHandle, MasterOptions, http_json, http_raw, start,
+    ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw, start,
 };
 pub use amikit_station::site::Site;
 pub use serde_json::{Value, json};
@@ -372,10 +372,14 @@ pub fn key(m: &MasterHandle) -> String {
     m.bootstrap_key().unwrap().expose().to_string()
 }
 
+/// GETs `path`; a list's pages are all fetched and answered as one array.
 pub async fn get(m: &MasterHandle, path: &str) -> Value {
     let (status, v) = http_json(m.http_addr(), &key(m), "GET", path, None)
         .await
         .unwrap();
+    if status == 200 && v.get("items").is_some() && v.get("next").is_some() {
+        return Value::Array(http_list(m.http_addr(), &key(m), path).await.unwrap());
+    }
     assert_eq!(status, 200, "{path}: {v}");
     v
 }

@@ -288,8 +288,9 @@ impl Store {
     pub async fn list_payments(
         &self,
         customer: Option<i64>,
+        page: Page,
     ) -> MasterResult<Vec<queries::PaymentView>> {
-        self.query(move |c| queries::list_payments(c, customer))
+        self.query(move |c| queries::list_payments(c, customer, page))
             .await
     }
 
@@ -297,8 +298,8 @@ impl Store {
     ///
     /// # Errors
     /// The database's.
-    pub async fn list_tokens(&self) -> MasterResult<Vec<queries::TokenView>> {
-        self.query(queries::list_tokens).await
+    pub async fn list_tokens(&self, page: Page) -> MasterResult<Vec<queries::TokenView>> {
+        self.query(move |c| queries::list_tokens(c, page)).await
     }
 
     /// Readings ([`queries::list_readings`]).

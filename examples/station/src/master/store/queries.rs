@@ -9,12 +9,13 @@ use serde_json::Value;
 use super::time_json;
 use crate::clock::SimSeconds;
 
-/// How many rows a list answers, newest last.
+/// Which rows a list answers: the oldest `limit` with an id above `after` (the API asks for
+/// one more to know whether there is a next page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
-    /// Only rows with an id above this.
+    /// Only rows with an id above this (the cursor).
     pub after: i64,
-    /// At most this many (the newest).
+    /// At most this many, oldest first.
     pub limit: i64,
 }
 
@@ -74,13 +75,12 @@ pub fn list_events(
     page: Page,
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
+        "SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
            FROM events e LEFT JOIN customers c ON c.id = e.customer_id
                          LEFT JOIN terminals t ON t.id = e.terminal_id
            WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
              AND (?3 IS NULL OR e.kind = ?3)
-           ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY e.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.customer, filter.kind, page.limit],
@@ -144,7 +144,7 @@ pub struct CommandView {
     pub expires: Value,
 }
 
-/// Commands, filtered and paged (the newest `page.limit`).
+/// Commands, filtered and paged (a page, oldest first).
 ///
 /// # Errors
 /// SQLite's.
@@ -154,13 +154,12 @@ pub fn list_commands(
     page: Page,
 ) -> rusqlite::Result<Vec<CommandView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
+        "SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
                   k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
            FROM commands k JOIN meters m ON m.id = k.meter_id
                            JOIN customers c ON c.id = m.customer_id
            WHERE k.id > ?1 AND (?2 IS NULL OR c.id = ?2) AND (?3 IS NULL OR k.status = ?3)
-           ORDER BY k.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY k.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.customer, filter.status, page.limit],
@@ -263,7 +262,7 @@ pub struct OutboxRow {
     pub sent: bool,
 }
 
-/// The outbox (the newest `page.limit`), optionally of one customer.
+/// The outbox (a page, oldest first), optionally of one customer.
 ///
 /// # Errors
 /// SQLite's.
@@ -273,11 +272,9 @@ pub fn list_outbox(
     page: Page,
 ) -> rusqlite::Result<Vec<OutboxRow>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent, c.id
+        "SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent, c.id
            FROM outbox o JOIN customers c ON c.id = o.customer_id
-           WHERE o.id > ?1 AND (?2 IS NULL OR c.id = ?2) ORDER BY o.id DESC LIMIT ?3)
-         ORDER BY id",
+           WHERE o.id > ?1 AND (?2 IS NULL OR c.id = ?2) ORDER BY o.id LIMIT ?3",
     )?;
     st.query_map(params![page.after, customer, page.limit], |r| {
         Ok(OutboxRow {
@@ -327,14 +324,18 @@ pub struct PaymentView {
 ///
 /// # Errors
 /// SQLite's.
-pub fn list_payments(c: &Connection, customer: Option<i64>) -> rusqlite::Result<Vec<PaymentView>> {
+pub fn list_payments(
+    c: &Connection,
+    customer: Option<i64>,
+    page: Page,
+) -> rusqlite::Result<Vec<PaymentView>> {
     let mut st = c.prepare_cached(
         "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id, p.status,
                 p.reason
          FROM payments p JOIN customers c ON c.id = p.customer_id
-         WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
+         WHERE p.id > ?2 AND (?1 IS NULL OR c.id = ?1) ORDER BY p.id LIMIT ?3",
     )?;
-    st.query_map(params![customer], |r| {
+    st.query_map(params![customer, page.after, page.limit], |r| {
         Ok(PaymentView {
             id: r.get(0)?,
             order_no: r.get(1)?,
@@ -381,14 +382,15 @@ pub struct TokenView {
 ///
 /// # Errors
 /// SQLite's.
-pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
+pub fn list_tokens(c: &Connection, page: Page) -> rusqlite::Result<Vec<TokenView>> {
     let mut st = c.prepare_cached(
         "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at,
                 t.sold_by
          FROM tokens t JOIN meters m ON m.id = t.meter_id
-                       JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
+                       JOIN customers c ON c.id = m.customer_id
+         WHERE t.id > ?1 ORDER BY t.id LIMIT ?2",
     )?;
-    st.query_map([], |r| {
+    st.query_map(params![page.after, page.limit], |r| {
         Ok(TokenView {
             id: r.get(0)?,
             order_no: r.get(1)?,
@@ -424,7 +426,7 @@ pub struct ReadingView {
     pub via: String,
 }
 
-/// Readings (the newest `page.limit`), optionally of one meter.
+/// Readings (a page, oldest first), optionally of one meter.
 ///
 /// # Errors
 /// SQLite's.
@@ -434,11 +436,9 @@ pub fn list_readings(
     page: Page,
 ) -> rusqlite::Result<Vec<ReadingView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT r.id, m.address, r.at, r.energy, r.via
+        "SELECT r.id, m.address, r.at, r.energy, r.via
            FROM readings r JOIN meters m ON m.id = r.meter_id
-           WHERE r.id > ?1 AND (?2 IS NULL OR m.address = ?2) ORDER BY r.id DESC LIMIT ?3)
-         ORDER BY id",
+           WHERE r.id > ?1 AND (?2 IS NULL OR m.address = ?2) ORDER BY r.id LIMIT ?3",
     )?;
     st.query_map(params![page.after, meter, page.limit], |r| {
         Ok(ReadingView {
@@ -572,7 +572,7 @@ pub struct ExceptionView {
     pub resolution: Option<String>,
 }
 
-/// Reading exceptions, filtered and paged (the newest `page.limit`).
+/// Reading exceptions, filtered and paged (a page, oldest first).
 ///
 /// # Errors
 /// SQLite's.
@@ -582,13 +582,12 @@ pub fn list_exceptions(
     page: Page,
 ) -> rusqlite::Result<Vec<ExceptionView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT x.id, m.address, c.name, x.previous, x.previous_at, x.current, x.at,
+        "SELECT x.id, m.address, c.name, x.previous, x.previous_at, x.current, x.at,
                   x.last_at, x.count, x.reason, x.status, x.resolution
            FROM reading_exceptions x JOIN meters m ON m.id = x.meter_id
                                      JOIN customers c ON c.id = m.customer_id
            WHERE x.id > ?1 AND (?2 IS NULL OR m.address = ?2) AND (?3 IS NULL OR x.status = ?3)
-           ORDER BY x.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY x.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.meter, filter.status, page.limit],
