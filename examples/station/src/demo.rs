@@ -271,9 +271,9 @@ async fn script(
     tl.say(
         "vending",
         format_args!(
-            "{ZHANG_MIN} buys 20.00 of electricity: token {} ({} kWh)",
+            "{ZHANG_MIN} buys 20.00 of electricity: token {} (credit {})",
             vend["token_grouped"].as_str().unwrap_or(&token),
-            vend["kwh"]
+            vend["credit"].as_str().unwrap_or("?")
         ),
     );
     let first = term.keypad(2, &token);

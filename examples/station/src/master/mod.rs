@@ -102,6 +102,17 @@
 //! curl -s 'localhost:8376/api/audit?limit=50' -H "authorization: Bearer $KEY"
 //! ```
 //!
+//! # Vending (STS currency tokens)
+//!
+//! One model, on both sides: the token carries **money**. The master vends IEC 62055-41
+//! currency-transfer tokens (class 0, subclass 4) whose amount counts the site's
+//! `[sts] currency_unit` (default 0.01); the terminal's local-fee-control meters keep their
+//! wallet in money and credit exactly amount × unit, at any hour (an energy token is refused
+//! there). No price converts a token, so the vend → credit round trip is exact. The amount
+//! code cannot carry every value ([`vend_split`]): what it cannot carry is the customer's
+//! vend remainder (`customers.vend_remainder`), stored with the token and added to the next
+//! vend, so money paid + remainder before = credit + remainder after.
+//!
 //! # Payments
 //!
 //! The customer's engine decides: a top-up with the customer's next purchase count. The
@@ -170,6 +181,7 @@ pub mod http;
 pub mod msg;
 pub mod stats;
 pub mod store;
+pub mod vend_split;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -372,6 +372,8 @@ pub struct TokenView {
     pub tid: i64,
     /// Money paid.
     pub amount: Option<String>,
+    /// Money the token credits (currency tokens).
+    pub credit: Option<String>,
     /// Civil time.
     pub time: Value,
     /// The operator who sold it.
@@ -385,7 +387,7 @@ pub struct TokenView {
 pub fn list_tokens(c: &Connection, page: Page) -> rusqlite::Result<Vec<TokenView>> {
     let mut st = c.prepare_cached(
         "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at,
-                t.sold_by
+                t.sold_by, t.credit
          FROM tokens t JOIN meters m ON m.id = t.meter_id
                        JOIN customers c ON c.id = m.customer_id
          WHERE t.id > ?1 ORDER BY t.id LIMIT ?2",
@@ -404,6 +406,9 @@ pub fn list_tokens(c: &Connection, page: Page) -> rusqlite::Result<Vec<TokenView
                 .map(|a| Money::from_raw(a).to_string()),
             time: time_json(r.get(8)?),
             sold_by: r.get(9)?,
+            credit: r
+                .get::<_, Option<i64>>(10)?
+                .map(|a| Money::from_raw(a).to_string()),
         })
     })?
     .collect()
@@ -501,6 +506,8 @@ pub struct StoredToken {
     pub tid: i64,
     /// Money paid.
     pub amount: Option<String>,
+    /// Money the token credits (currency tokens).
+    pub credit: Option<String>,
     /// Civil time.
     pub at: Value,
     /// The operator who sold it.
@@ -513,7 +520,8 @@ pub struct StoredToken {
 /// SQLite's.
 pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredToken>> {
     c.prepare_cached(
-        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at, t.sold_by FROM tokens t
+        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at, t.sold_by, t.credit
+         FROM tokens t
          JOIN meters m ON m.id = t.meter_id WHERE t.order_no = ?1",
     )?
     .query_row(params![order_no], |r| {
@@ -527,6 +535,9 @@ pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<Sto
                 .map(|a| Money::from_raw(a).to_string()),
             at: time_json(r.get(5)?),
             sold_by: r.get(6)?,
+            credit: r
+                .get::<_, Option<i64>>(7)?
+                .map(|a| Money::from_raw(a).to_string()),
         })
     })
     .optional()

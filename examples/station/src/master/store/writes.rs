@@ -221,6 +221,12 @@ pub enum Write {
         amount: i64,
         /// The operator who sold it.
         sold_by: String,
+        /// Customer row id (whose vend remainder the token updates).
+        customer: i64,
+        /// Money the token credits, 1e-4 units.
+        credit: i64,
+        /// The customer's vend remainder after it, 1e-4 units.
+        remainder: i64,
     },
     /// A reading refused as implausible: a new open exception, or one more sighting of the
     /// same value on the meter's open exception.
@@ -497,15 +503,20 @@ impl Write {
                 at,
                 amount,
                 sold_by,
+                customer,
+                credit,
+                remainder,
             } => {
                 c.prepare_cached(
                     "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount,
-                                         sold_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                         sold_by, credit)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
                 .execute(params![
-                    meter, order_no, token, tenths, tid, at, amount, sold_by
+                    meter, order_no, token, tenths, tid, at, amount, sold_by, credit
                 ])?;
+                c.prepare_cached("UPDATE customers SET vend_remainder = ?2 WHERE id = ?1")?
+                    .execute(params![customer, remainder])?;
             }
             Write::ReadingException {
                 meter,
