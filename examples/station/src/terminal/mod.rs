@@ -423,10 +423,17 @@ fn prepare(
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
+    let currency_unit = site.sts.unit()?;
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
-        bus.attach(SimMeter::from_site(m, tariff, vending, start)?);
+        bus.attach(SimMeter::from_site(
+            m,
+            tariff,
+            vending,
+            currency_unit,
+            start,
+        )?);
     }
     Ok(Prepared {
         a1,
