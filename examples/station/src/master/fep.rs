@@ -199,15 +199,15 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
     let cfg = MasterConfig {
         profile: link.profile,
         msa: link.msa,
-        response_timeout_ms: link.response_timeout_ms,
+        response_timeout: Duration::from_millis(link.response_timeout_ms),
         retries: 2,
         backoff: Backoff {
-            initial_ms: link.response_timeout_ms,
-            max_ms: link.response_timeout_ms.saturating_mul(2),
+            initial: Duration::from_millis(link.response_timeout_ms),
+            max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         },
         // Set per request (`Conn::issue`): commands and forwards carry Tp, AFN 0C reads none.
         tp_delay_min: None,
-        heartbeat_ms: link.heartbeat_ms,
+        heartbeat_period: Duration::from_millis(link.heartbeat_ms),
         offline_after: 3,
         ack: AckStyle::AllConfirm,
         pull_events: true,
@@ -239,11 +239,11 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         frame: vec![0u8; 256],
     };
     // Tp's send times come from the simulated clock, compressed as it is.
-    c.session.set_wall_clock_scaled(
-        now,
-        super::wall_376(c.shared.clock.now()),
-        c.shared.clock.speed(),
-    );
+    // (Without a calendar time, requests with Tp are refused: fail closed.)
+    if let Some(wall) = super::wall_376(c.shared.clock.now()) {
+        c.session
+            .set_wall_clock_scaled(now, wall, c.shared.clock.speed());
+    }
     let mut buf = vec![0u8; 1024];
     let mut evs: Vec<Ev> = Vec::new();
     loop {

@@ -2,15 +2,14 @@
 //!
 //! A manual job is `open` until a person finishes it (`done`), an operator calls it off
 //! (`cancelled`), or the system cancels it because a later command made it moot (a trip job
-//! after the customer paid: `closed_by = "system"`). Body: `{closed_by, status?, note?}` with
-//! `status` `done` (the default) or `cancelled`; the answer is the job as stored, once the
+//! after the customer paid: `closed_by = "system"`). Body: `{status?, note?}` with `status`
+//! `done` (the default) or `cancelled`; `closed_by` is the authenticated operator (role
+//! `operator` or above, checked by the API's gate). The answer is the job as stored, once the
 //! change is committed. An unknown job is a 404, a job already closed a 409 (with the job).
-//!
-//! TODO(lead): once the operator authentication of the API lands, take `closed_by` from the
-//! authenticated operator (role `operator`) instead of the body.
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,11 +17,11 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::store::queries::CloseJob;
 
-/// Longest `closed_by` and `note` accepted, characters.
-const CLOSED_BY_MAX: usize = 64;
+/// Longest `note` accepted, characters.
 const NOTE_MAX: usize = 500;
 
 /// The routes of this module (mounted by the API's router).
@@ -44,17 +43,13 @@ fn text(v: &Value, name: &str, max: usize) -> Result<Option<String>, ApiError> {
 
 async fn close(
     State(shared): State<Arc<Shared>>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
     let v: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("body: {e}")))?;
-    let closed_by = text(&v, "closed_by", CLOSED_BY_MAX)?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::new(400, "closed_by: who closes the job"))?;
-    if closed_by == "system" {
-        return Err(ApiError::new(422, "closed_by: \"system\" is reserved"));
-    }
+    let closed_by = who.name;
     let status = match text(&v, "status", 16)?.as_deref() {
         None | Some("done") => "done",
         Some("cancelled") => "cancelled",

@@ -429,10 +429,17 @@ fn prepare(
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
+    let currency_unit = site.sts.unit()?;
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
-        bus.attach(SimMeter::from_site(m, tariff, vending, start)?);
+        bus.attach(SimMeter::from_site(
+            m,
+            tariff,
+            vending,
+            currency_unit,
+            start,
+        )?);
     }
     Ok(Prepared {
         a1,
@@ -552,15 +559,15 @@ async fn run(
     let origin = tokio::time::Instant::now();
     let now = move || SessionInstant(millis(origin.elapsed()));
     let mut cfg = TerminalConfig::new(Address376::new(a1, u32::from(shared.a2)));
-    cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
-    cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
+    cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
+    cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
     // Tp is required on every frame with PW (commands, forwards, the identity challenge) and
     // checked against the simulated clock (set at each connection, compressed as it is).
     cfg.require_tp = true;
     cfg.reconnect = Backoff {
-        initial_ms: millis(timing.reconnect_initial),
-        max_ms: millis(timing.reconnect_max),
+        initial: timing.reconnect_initial,
+        max: timing.reconnect_max,
     };
     let mut term: Box<Session> = Box::new(Terminal::with_keys(cfg, keys.pw(), keys.identity()));
     let mut tick = tokio::time::interval(timing.tick);
@@ -575,7 +582,7 @@ async fn run(
             Ok(Err(_)) | Err(_) => {
                 let delay = term.reconnect_delay();
                 term.dial_failed();
-                if !sleep_or_stop(&shared, Duration::from_millis(delay)).await {
+                if !sleep_or_stop(&shared, delay).await {
                     return;
                 }
                 continue;
@@ -589,7 +596,9 @@ async fn run(
             let st = shared.station();
             (crate::master::wall_376(st.now()), st.speed())
         };
-        term.set_wall_clock_scaled(now(), wall, speed);
+        if let Some(wall) = wall {
+            term.set_wall_clock_scaled(now(), wall, speed);
+        }
         let why = serve(&shared, &mut term, stream, origin, &mut tick, has_local).await;
         term.disconnected(now());
         shared.logged_in.store(false, Ordering::SeqCst);
@@ -598,7 +607,7 @@ async fn run(
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let delay = Duration::from_millis(term.reconnect_delay());
+        let delay = term.reconnect_delay();
         if !sleep_or_stop(&shared, delay).await {
             return;
         }
@@ -791,7 +800,7 @@ mod tests {
             let mut cfg = MasterConfig::new(Profile::STRICT_2013);
             cfg.tp_delay_min = None;
             cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
-            cfg.response_timeout_ms = 2000;
+            cfg.response_timeout = Duration::from_secs(2);
             Script {
                 stream,
                 session: MasterSession::new(cfg, SessionInstant(0)),

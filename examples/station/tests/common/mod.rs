@@ -34,7 +34,9 @@ pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
 pub use amikit_station::keys::TerminalKeys;
-pub use amikit_station::master::{ControlVia, MasterHandle, MasterOptions, http_json};
+pub use amikit_station::master::{
+    ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw,
+};
 
 /// The simulated clock of each master started by [`start`], by its terminal port: the fake
 /// terminals take their calendar time (for Tp) from it.
@@ -307,9 +309,9 @@ pub async fn run_fake(
     stop: Arc<AtomicBool>,
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
-    cfg.heartbeat_ms = 500;
+    cfg.heartbeat_period = std::time::Duration::from_millis(500);
     // Long enough that a terminal holding frames (`Table::hold`) keeps its link.
-    cfg.response_timeout_ms = 5000;
+    cfg.response_timeout = std::time::Duration::from_secs(5);
     // Tp required on commands (the library's default), checked against the master's clock.
     let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
@@ -322,12 +324,10 @@ pub async fn run_fake(
         };
         term.connected(now());
         let clock = clocks().get(&master).cloned();
-        if let Some(clock) = clock {
-            term.set_wall_clock_scaled(
-                now(),
-                amikit_station::master::wall_376(clock.now()),
-                clock.speed(),
-            );
+        if let Some(clock) = clock
+            && let Some(wall) = amikit_station::master::wall_376(clock.now())
+        {
+            term.set_wall_clock_scaled(now(), wall, clock.speed());
         }
         let mut out = vec![0u8; 4096];
         let mut inbuf = vec![0u8; 1024];
@@ -459,14 +459,25 @@ pub fn options(site: Site, db: std::path::PathBuf) -> MasterOptions {
     o
 }
 
+/// The master's bootstrap admin key (tests start masters without operators).
+pub fn key(m: &MasterHandle) -> String {
+    m.bootstrap_key().unwrap().expose().to_string()
+}
+
+/// GETs `path`; a list's pages are all fetched and answered as one array.
 pub async fn get(m: &MasterHandle, path: &str) -> Value {
-    let (status, v) = http_json(m.http_addr(), "GET", path, None).await.unwrap();
+    let (status, v) = http_json(m.http_addr(), &key(m), "GET", path, None)
+        .await
+        .unwrap();
+    if status == 200 && v.get("items").is_some() && v.get("next").is_some() {
+        return Value::Array(http_list(m.http_addr(), &key(m), path).await.unwrap());
+    }
     assert_eq!(status, 200, "{path}: {v}");
     v
 }
 
 pub async fn post(m: &MasterHandle, path: &str, body: Value) -> (u16, Value) {
-    http_json(m.http_addr(), "POST", path, Some(body))
+    http_json(m.http_addr(), &key(m), "POST", path, Some(body))
         .await
         .unwrap()
 }
