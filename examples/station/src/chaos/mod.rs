@@ -6,6 +6,8 @@
 //!   backwards, jump or read zero, meters replaced, relays that refuse or act late, each read
 //!   and relay command logged with its true value) and the misbehaving link (frames dropped,
 //!   duplicated, reordered, acknowledgements lost, the link down for minutes).
+//! * [`invariants`]: the checks made after every step, each against evidence the station
+//!   cannot bend (the answers the harness got, the database, the simulators' own logs).
 //! * [`soak`]: the driver — the master station as a child process (killed with SIGKILL and
 //!   restarted on the same database, restarted on a full disk), a terminal through the chaos
 //!   link, an impostor, the customers' payments — and its command line
@@ -13,4 +15,5 @@
 
 pub mod faults;
 pub mod field;
+pub mod invariants;
 pub mod soak;
