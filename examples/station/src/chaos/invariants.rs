@@ -325,14 +325,17 @@ pub fn energy(
     let mut first_true = baseline.map(|(_, wh)| wh);
     let mut last_true = first_true;
     let seeded = baseline.map(|(at, wh)| MeterEntry::Reading { at, wh });
+    let mut by_value: HashMap<i64, Vec<&ReadRecord>> = HashMap::with_capacity(reads.len());
+    for r in reads {
+        by_value.entry(r.reported_wh).or_default().push(r);
+    }
     for e in entries.iter().filter(|e| Some(**e) != seeded) {
         let MeterEntry::Reading { at, wh } = *e else {
             continue;
         };
-        let closest = reads
-            .iter()
-            .filter(|r| r.reported_wh == wh)
-            .min_by_key(|r| (r.at - at).abs());
+        let closest = by_value
+            .get(&wh)
+            .and_then(|rs| rs.iter().min_by_key(|r| (r.at - at).abs()));
         match closest {
             None => {
                 failed = Some(format!(
@@ -365,9 +368,15 @@ pub fn energy(
             .iter()
             .map(|(_, _, e)| e.wh())
             .sum();
-        // The register's 10 Wh resolution: each stored value is floored once.
+        // The register's 10 Wh resolution: the last reading and each replacement's final
+        // reading are floored once.
+        let changes = entries
+            .iter()
+            .filter(|e| matches!(e, MeterEntry::Change { .. }))
+            .count();
+        let tolerance = 10 * (1 + i64::try_from(changes).unwrap_or(0));
         let truth = last - first;
-        if (billed - truth).abs() > 10 {
+        if (billed - truth).abs() >= tolerance {
             failed = Some(format!(
                 "billed {} kWh, the meter measured {} kWh between the first and the last \
                  stored reading",

@@ -314,18 +314,14 @@ impl MasterProc {
         }
     }
 
-    /// One call of the operator API (the only place that talks to it).
+    /// One call of the operator API.
     pub async fn api(
         &self,
         method: &str,
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        let call = http_json(self.http, method, path, body);
-        match tokio::time::timeout(Duration::from_secs(5), call).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("{method} {path}: no answer in 5 s")),
-        }
+        api_call(self.http, method, path, body).await
     }
 
     /// A read-only connection to the database.
@@ -337,6 +333,41 @@ impl MasterProc {
         .map_err(|e| format!("open {}: {e}", self.db.display()))?;
         let _ = c.busy_timeout(Duration::from_secs(2));
         Ok(c)
+    }
+}
+
+/// One call of the operator API at `http`: the only place the soak talks to it.
+pub async fn api_call(
+    http: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(u16, Value), String> {
+    let call = http_json(http, method, path, body);
+    match tokio::time::timeout(Duration::from_secs(5), call).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("{method} {path}: no answer in 5 s")),
+    }
+}
+
+/// Posts payment `p` (again) to the API at `http`: what the master answered.
+async fn post_payment(http: SocketAddr, p: &Posted) -> Answer {
+    let body = json!({"customer": p.customer, "amount": p.amount_text,
+                      "order_no": p.order_no, "channel": "soak"});
+    match api_call(http, "POST", "/api/payments", Some(body)).await {
+        Err(_) => Answer::Unknown,
+        Ok((status, v)) => {
+            let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+            let reason = field("reason").to_owned();
+            match (status, field("status")) {
+                (200, "applied") => Answer::Applied,
+                (_, "duplicate") if field("outcome") == "applied" || status == 200 => {
+                    Answer::Applied
+                }
+                (409 | 422, _) => Answer::Refused(reason),
+                _ => Answer::Unknown,
+            }
+        }
     }
 }
 
@@ -708,6 +739,17 @@ impl Run {
             .map(|c| c.meter.address.clone())
     }
 
+    /// A remote customer, drawn.
+    fn remote_customer(&mut self) -> Option<String> {
+        let names: Vec<String> = self
+            .customers
+            .iter()
+            .filter(|c| c.meter.fee_control == FeeControl::Remote)
+            .map(|c| c.meter.customer.clone())
+            .collect();
+        self.rng.pick(&names).cloned()
+    }
+
     fn live_command_now(&self) -> bool {
         self.master
             .db()
@@ -817,7 +859,27 @@ impl Run {
             }
             Timed::Kill { pause_ms } => {
                 let met = self.live_command_now();
+                // Half the kills land while a payment is in flight.
+                let in_flight = if self.rng.chance(500) {
+                    self.remote_customer()
+                        .and_then(|c| self.new_payment(&c, "12.34", true))
+                        .map(|p| {
+                            let http = self.master.http;
+                            let q = p.clone();
+                            (p, tokio::spawn(async move { post_payment(http, &q).await }))
+                        })
+                } else {
+                    None
+                };
+                if in_flight.is_some() {
+                    let ms = u64::try_from(self.rng.between(0, 30)).unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
                 self.master.kill();
+                if let Some((p, task)) = in_flight {
+                    let answer = task.await.unwrap_or(Answer::Unknown);
+                    self.record_payment(p, answer);
+                }
                 self.counts.inject(FaultKind::MasterKilled, met);
                 tokio::time::sleep(Duration::from_millis(pause_ms)).await;
                 self.master.start().await?;
@@ -835,6 +897,10 @@ impl Run {
                     self.master.start().await?;
                     self.disk_full_until = Some(self.clock.now() + i64::from(minutes) * 60);
                     self.counts.inject(FaultKind::DiskFull, met);
+                    // A customer pays while the disk is full.
+                    if let Some(c) = self.remote_customer() {
+                        self.pay(&c, "23.45", true).await;
+                    }
                 }
             }
         }
@@ -950,20 +1016,28 @@ impl Run {
         }
     }
 
-    async fn pay(&mut self, customer: &str, amount: &str, valid: bool) {
+    fn new_payment(&mut self, customer: &str, amount: &str, valid: bool) -> Option<Posted> {
         self.order += 1;
-        let Ok(money) = Money::parse(amount) else {
-            return;
-        };
-        let mut p = Posted {
+        let money = Money::parse(amount).ok()?;
+        Some(Posted {
             order_no: format!("SOAK-{}-{}", self.opts.seed, self.order),
             customer: customer.to_owned(),
             amount: money,
             amount_text: amount.to_owned(),
             answer: Answer::Unknown,
             recordable: valid,
+        })
+    }
+
+    async fn pay(&mut self, customer: &str, amount: &str, valid: bool) {
+        let Some(p) = self.new_payment(customer, amount, valid) else {
+            return;
         };
         let answer = self.post_payment(&p).await;
+        self.record_payment(p, answer);
+    }
+
+    fn record_payment(&mut self, mut p: Posted, answer: Answer) {
         self.pay.posted += 1;
         match &answer {
             Answer::Applied => self.pay.applied += 1,
@@ -976,23 +1050,7 @@ impl Run {
 
     /// Posts `p` (again): what the master answered.
     async fn post_payment(&self, p: &Posted) -> Answer {
-        let body = json!({"customer": p.customer, "amount": p.amount_text,
-                          "order_no": p.order_no, "channel": "soak"});
-        match self.master.api("POST", "/api/payments", Some(body)).await {
-            Err(_) => Answer::Unknown,
-            Ok((status, v)) => {
-                let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-                let reason = field("reason").to_owned();
-                match (status, field("status")) {
-                    (200, "applied") => Answer::Applied,
-                    (_, "duplicate") if field("outcome") == "applied" || status == 200 => {
-                        Answer::Applied
-                    }
-                    (409 | 422, _) => Answer::Refused(reason),
-                    _ => Answer::Unknown,
-                }
-            }
-        }
+        post_payment(self.master.http, p).await
     }
 
     async fn retry_payments(&mut self) {
@@ -1015,30 +1073,83 @@ impl Run {
         }
     }
 
+    /// A view of the engines and of the database taken while neither moved (two equal API
+    /// views around the database read); the engines' view is empty while the API is down.
+    async fn snapshot(
+        &self,
+        conn: &Connection,
+    ) -> Option<(HashMap<String, (Money, bool)>, DbView)> {
+        for _ in 0..5 {
+            let a = customers_api(&self.master).await;
+            let d = read_db(conn).ok();
+            let b = customers_api(&self.master).await;
+            match (a, d, b) {
+                (Some(a), Some(d), Some(b)) if a == b => return Some((a, d)),
+                (None, Some(d), _) | (_, Some(d), None) => return Some((HashMap::new(), d)),
+                _ => tokio::time::sleep(Duration::from_millis(30)).await,
+            }
+        }
+        None
+    }
+
+    /// Customers whose engine's net differs from opening + payments − re-priced charges.
+    fn money_mismatches(&self, view: &HashMap<String, (Money, bool)>, db: &DbView) -> usize {
+        self.customers
+            .iter()
+            .filter(|c| c.meter.fee_control == FeeControl::Remote)
+            .filter(|c| {
+                let Some(&(net, _)) = view.get(&c.meter.customer) else {
+                    return false;
+                };
+                let v = self.money_view(c, net, db);
+                v.opening
+                    .checked_add(v.payments)
+                    .and_then(|m| m.checked_sub(v.charges))
+                    != Ok(net)
+            })
+            .count()
+    }
+
+    fn money_view(&self, c: &Customer, net: Money, db: &DbView) -> MoneyView {
+        let address = &c.meter.address;
+        let entries = db.entries.get(address).map_or(&[][..], Vec::as_slice);
+        let baseline = self.baselines.get(address).copied();
+        let payments = db
+            .payments
+            .values()
+            .flatten()
+            .filter(|p| p.customer == c.meter.customer && p.status == "applied")
+            .fold(Money::ZERO, |s, p| s.checked_add(p.amount).unwrap_or(s));
+        MoneyView {
+            customer: c.meter.customer.clone(),
+            opening: c.opening,
+            payments,
+            charges: reprice(&c.tariff, &invariants::billed_intervals(baseline, entries)),
+            net,
+        }
+    }
+
     /// Every invariant, once.
     async fn check(&mut self, now: SimSeconds, last: bool) {
         let Ok(conn) = self.master.db() else {
             return;
         };
-        // The engine's money and the database agree only between two equal API views.
-        let mut settled = None;
-        for _ in 0..5 {
-            let a = customers_api(&self.master).await;
-            let d = read_db(&conn).ok();
-            let b = customers_api(&self.master).await;
-            match (a, d, b) {
-                (Some(a), Some(d), Some(b)) if a == b => {
-                    settled = Some((a, d));
-                    break;
-                }
-                (None, Some(d), _) | (_, Some(d), None) => {
-                    settled = Some((HashMap::new(), d));
-                    break;
-                }
-                _ => tokio::time::sleep(Duration::from_millis(30)).await,
+        let Some(mut settled) = self.snapshot(&conn).await else {
+            return;
+        };
+        // The API may show an engine a moment before its batch commits: a mismatch counts
+        // only when it outlasts a few fresh views.
+        for _ in 0..4 {
+            if self.money_mismatches(&settled.0, &settled.1) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match self.snapshot(&conn).await {
+                Some(s) => settled = s,
+                None => break,
             }
         }
-        let Some((view, db)) = settled else { return };
+        let (view, db) = settled;
         self.readings = db.readings;
         invariants::payments(&mut self.chk, &self.posted, &db.payments);
         let deadline = i64::from(self.opts.deadline_minutes) * 60;
@@ -1071,23 +1182,8 @@ impl Run {
             let Some(&(net, guarded)) = view.get(&c.meter.customer) else {
                 continue;
             };
-            let payments = db
-                .payments
-                .values()
-                .flatten()
-                .filter(|p| p.customer == c.meter.customer && p.status == "applied")
-                .fold(Money::ZERO, |s, p| s.checked_add(p.amount).unwrap_or(s));
-            let charges = reprice(&c.tariff, &invariants::billed_intervals(baseline, entries));
-            invariants::money(
-                &mut self.chk,
-                &MoneyView {
-                    customer: c.meter.customer.clone(),
-                    opening: c.opening,
-                    payments,
-                    charges,
-                    net,
-                },
-            );
+            let money = self.money_view(c, net, &db);
+            invariants::money(&mut self.chk, &money);
             let relay_open = self
                 .term
                 .meter(c.meter.pn)
