@@ -368,7 +368,9 @@ impl Schedule {
         }
         if faults.has(FaultKind::DiskFull) {
             for i in 0..per_run(rates.disk_fulls_per_day) {
-                let minutes = u32::try_from(rng.between(30, 120)).unwrap_or(60);
+                // Hours: only writes that need a new page fail, and tables grow a page at a
+                // time.
+                let minutes = u32::try_from(rng.between(180, 480)).unwrap_or(240);
                 entries.push((at(&mut rng, i == 0), Timed::DiskFull { minutes }));
             }
         }

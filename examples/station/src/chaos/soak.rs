@@ -83,6 +83,8 @@ pub struct SoakOptions {
     pub keep: Option<PathBuf>,
     /// Print violations and a progress line per simulated day to standard error.
     pub print: bool,
+    /// Also print every timed fault as it is injected.
+    pub verbose: bool,
 }
 
 impl SoakOptions {
@@ -100,6 +102,7 @@ impl SoakOptions {
             master,
             keep: None,
             print: true,
+            verbose: false,
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct Report {
     /// Real microseconds the checks took per stored reading (all checks of the run divided
     /// by the readings stored).
     pub check_us_per_reading: f64,
+    /// Database operations that failed while the disk was full (`db_errors` of the master).
+    pub disk_full_db_errors: u64,
 }
 
 impl Report {
@@ -203,7 +208,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "checks cost {:.1} µs per stored reading; {} violations",
+            "{} database writes failed on the full disk; checks cost {:.1} µs per stored reading; {} violations",
+            self.disk_full_db_errors,
             self.check_us_per_reading,
             self.violations.len()
         );
@@ -547,6 +553,7 @@ struct Run {
     readings: u64,
     /// Each meter's baseline as the master was seeded: `(time, Wh)`.
     baselines: HashMap<String, (SimSeconds, i64)>,
+    disk_errors: u64,
 }
 
 /// Runs a soak to the end and reports.
@@ -680,6 +687,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         check_time: Duration::ZERO,
         readings: 0,
         baselines,
+        disk_errors: 0,
         opts,
     };
     let result = run.drive(t0, schedule).await;
@@ -696,6 +704,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         pay,
         check_time,
         readings,
+        disk_errors,
         ..
     } = run;
     term.shutdown().await;
@@ -728,6 +737,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         violations: chk.violations().to_vec(),
         payments: pay,
         check_us_per_reading: per_reading,
+        disk_full_db_errors: disk_errors,
     })
 }
 
@@ -775,6 +785,9 @@ impl Run {
             let now = self.clock.now();
             self.chk.begin(step, now);
             while let Some((_, fault)) = next.next_if(|(at, _)| *at <= now) {
+                if self.opts.verbose {
+                    eprintln!("soak: step {step} ({}): {fault:?}", Civil::from_sim(now));
+                }
                 self.inject(fault).await?;
             }
             self.episodes(now).await?;
@@ -796,8 +809,8 @@ impl Run {
             }
         }
         // The end of the run: every answer settled, then one last full check.
-        if let Some(until) = self.disk_full_until.take() {
-            let _ = until;
+        if self.disk_full_until.take().is_some() {
+            self.count_disk_errors().await;
             self.master.kill();
             self.master.max_pages = None;
             self.master.start().await?;
@@ -897,9 +910,20 @@ impl Run {
                     self.master.start().await?;
                     self.disk_full_until = Some(self.clock.now() + i64::from(minutes) * 60);
                     self.counts.inject(FaultKind::DiskFull, met);
-                    // A customer pays while the disk is full.
-                    if let Some(c) = self.remote_customer() {
-                        self.pay(&c, "23.45", true).await;
+                    // A busy counter while the disk is full: small payments until one is
+                    // not recorded (a table needs a new page); they are retried later.
+                    for _ in 0..60 {
+                        let Some(c) = self.remote_customer() else {
+                            break;
+                        };
+                        self.pay(&c, "0.50", true).await;
+                        if self
+                            .posted
+                            .last()
+                            .is_some_and(|p| p.answer == Answer::Unknown)
+                        {
+                            break;
+                        }
                     }
                 }
             }
@@ -917,12 +941,20 @@ impl Run {
         }
         if self.disk_full_until.is_some_and(|t| t <= now) {
             self.disk_full_until = None;
+            self.count_disk_errors().await;
             self.master.kill();
             self.master.max_pages = None;
             self.master.start().await?;
         }
         self.replace_pending().await;
         Ok(())
+    }
+
+    /// Adds the database errors of the master's current life (a full disk) to the report.
+    async fn count_disk_errors(&mut self) {
+        if let Ok((200, v)) = self.master.api("GET", "/api/stats", None).await {
+            self.disk_errors += v.get("db_errors").and_then(Value::as_u64).unwrap_or(0);
+        }
     }
 
     async fn replace_pending(&mut self) {
@@ -1241,6 +1273,9 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print every timed fault as it is injected.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// The `soak` example: `--master-child …` runs the master station (the soak's child process);
@@ -1279,6 +1314,7 @@ pub fn main() -> ExitCode {
     opts.step_minutes = args.step_minutes;
     opts.deadline_minutes = args.deadline_minutes;
     opts.keep = args.keep;
+    opts.verbose = args.verbose;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
