@@ -413,3 +413,122 @@ enum Action {
     /// Held back and sent after the next frame (or after [`HOLD`]).
     Hold,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 376.1 link frame (`68 L L 68 C A AFN SEQ DA DT CS 16`, protocol id 2) with `afn`.
+    fn frame(afn: u8, seq: u8) -> Vec<u8> {
+        let user = [
+            0x4B,
+            0x03,
+            0x44,
+            0x01,
+            0x00,
+            0x02,
+            afn,
+            0x60 | seq,
+            0,
+            0,
+            1,
+            0,
+        ];
+        let l = u16::try_from(user.len() << 2 | 2).unwrap().to_le_bytes();
+        let mut f = vec![0x68, l[0], l[1], l[0], l[1], 0x68];
+        f.extend_from_slice(&user);
+        f.push(user.iter().fold(0u8, |s, b| s.wrapping_add(*b)));
+        f.push(0x16);
+        f
+    }
+
+    async fn read_frames(s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
+        let mut d: Deframer<2048> = Deframer::new();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1024];
+        while out.len() < n {
+            let k = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+                .await
+                .expect("frames in time")
+                .unwrap();
+            assert!(k > 0, "closed");
+            let mut input = &buf[..k];
+            loop {
+                let o = d.push(input);
+                let f = o.frame.map(<[u8]>::to_vec);
+                input = &input[o.consumed..];
+                match f {
+                    Some(f) => out.push(f),
+                    None if input.is_empty() || o.consumed == 0 => break,
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_link_relays_frames_duplicates_and_goes_down() {
+        assert!(amikit_gdw376::Frame::new_checked(frame(0x0C, 1)).is_ok());
+        let master = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = master.local_addr().unwrap();
+        let counts = Arc::new(FaultCounts::default());
+        let rates = Rates {
+            duplicate: 1000,
+            ..Rates::default()
+        };
+        let faults = FaultSet::parse("duplicate,link_down").unwrap();
+        let link = Arc::new(ChaosLink::new(1, faults, rates, counts.clone()));
+        let (addr, task) = link.start(up).await.unwrap();
+        let mut term = TcpStream::connect(addr).await.unwrap();
+        let (mut m, _) = master.accept().await.unwrap();
+        // Every frame duplicated (rate 1000 ‰), garbage between frames dropped.
+        let mut bytes = frame(0x0C, 1);
+        bytes.extend_from_slice(&[0x00, 0x11]);
+        bytes.extend(frame(0x05, 2));
+        term.write_all(&bytes).await.unwrap();
+        let got = read_frames(&mut m, 4).await;
+        assert_eq!(
+            got,
+            vec![
+                frame(0x0C, 1),
+                frame(0x0C, 1),
+                frame(0x05, 2),
+                frame(0x05, 2)
+            ]
+        );
+        assert_eq!(counts.injected(FaultKind::Duplicate), 2);
+        // Down: the connection closes and a new one is refused.
+        link.down_for(Duration::from_secs(60));
+        let mut buf = [0u8; 16];
+        let r = tokio::time::timeout(Duration::from_secs(2), term.read(&mut buf)).await;
+        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+        let mut again = TcpStream::connect(addr).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(2), again.read(&mut buf)).await;
+        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+        task.abort();
+    }
+
+    #[test]
+    fn meters_bend_reads_and_replace_registers() {
+        let counts = Arc::new(FaultCounts::default());
+        let m = ChaosMeters::new(1, FaultSet::none(), Rates::default(), counts.clone());
+        let a = Address::parse("000000000101").unwrap();
+        assert_eq!(m.register(&a, 0, 1_000_004), 1_000_004);
+        m.arm_bad_reads("000000000101", FaultKind::ReadZero, 1);
+        assert_eq!(m.register(&a, 60, 1_000_100), 0);
+        assert_eq!(m.register(&a, 120, 1_000_200), 1_000_200);
+        assert_eq!(counts.injected(FaultKind::ReadZero), 1);
+        // Replaced at 1 000.20 kWh by a meter reading 5.00 kWh.
+        assert_eq!(m.replace("000000000101", 5_000), Some((1_000_200, 5_000)));
+        assert_eq!(m.register(&a, 180, 1_000_300), 5_100);
+        let reads = m.reads("000000000101");
+        assert_eq!(reads.len(), 4);
+        assert_eq!(reads[1].fault, Some(FaultKind::ReadZero));
+        assert_eq!((reads[3].true_wh, reads[3].reported_wh), (1_000_300, 5_100));
+        // Relay faults off: every command acts.
+        let k = CommandKind::Trip;
+        assert_eq!(m.relay_command(&a, 200, k), RelayBehaviour::Act);
+        assert_eq!(m.relays("000000000101").len(), 1);
+    }
+}

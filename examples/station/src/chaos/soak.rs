@@ -495,8 +495,12 @@ async fn customers_api(master: &MasterProc) -> Option<HashMap<String, (Money, bo
     if status != 200 {
         return None;
     }
+    // A plain array, or a page `{items, next}` (the five customers fit in one page).
+    let list = v
+        .as_array()
+        .or_else(|| v.get("items").and_then(Value::as_array))?;
     let mut out = HashMap::new();
-    for c in v.as_array()? {
+    for c in list {
         let (Some(name), Some(net)) = (c.get("name")?.as_str(), c.get("net")) else {
             continue;
         };
