@@ -308,9 +308,10 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Draws the schedule of a run of `days` simulated days from `start`: each switched-on
-    /// timed fault at least once (in the first day, so that short runs meet every kind), then
-    /// at its rate; read faults and replacements against the meters `pns`.
+    /// Draws the schedule of a run of `days` simulated days from `start`: every switched-on
+    /// timed fault at its rate, at least once a day (so that a one-day run meets every kind);
+    /// read faults and replacements against the meters `pns`. Each day is drawn from its own
+    /// stream of the seed, so a shorter run's schedule is a prefix of a longer one's.
     pub fn draw(
         seed: u64,
         start: SimSeconds,
@@ -319,15 +320,29 @@ impl Schedule {
         rates: &Rates,
         pns: &[u16],
     ) -> Self {
-        let mut rng = ChaosRng::new(seed, 1);
-        let span = i64::from(days.max(1)) * 86_400;
         let mut entries = Vec::new();
-        // Leave the first simulated hour for logins and baselines; the last for settling.
-        let at = |rng: &mut ChaosRng, first_day: bool| {
-            let end = if first_day { 86_400.min(span) } else { span };
-            start + rng.between(3600, (end - 3600).max(3601))
-        };
-        let per_run = |per_day: u32| per_day.saturating_mul(days.max(1)).max(1);
+        for day in 0..days.max(1) {
+            // Each day has its own stream: a shorter run is a prefix of a longer one.
+            let mut rng = ChaosRng::new(seed, 100 + u64::from(day));
+            let day_start = start + i64::from(day) * 86_400;
+            Self::draw_day(&mut rng, day_start, faults, rates, pns, &mut entries);
+        }
+        entries.sort_by_key(|(t, _)| *t);
+        Self { entries }
+    }
+
+    /// One day's timed faults, each at its rate (every rate is at least one a day).
+    fn draw_day(
+        rng: &mut ChaosRng,
+        day_start: SimSeconds,
+        faults: &FaultSet,
+        rates: &Rates,
+        pns: &[u16],
+        entries: &mut Vec<(SimSeconds, Timed)>,
+    ) {
+        // Leave the day's first and last simulated hour quiet (logins, baselines, settling).
+        let at = |rng: &mut ChaosRng| day_start + rng.between(3600, 86_400 - 3600);
+        let n = |per_day: u32| per_day.max(1);
         for kind in [
             FaultKind::ReadBackwards,
             FaultKind::ReadJump,
@@ -336,46 +351,44 @@ impl Schedule {
             if !faults.has(kind) {
                 continue;
             }
-            for i in 0..per_run(rates.bad_reads_per_day.div_ceil(3)) {
+            for _ in 0..n(rates.bad_reads_per_day.div_ceil(3)) {
                 let Some(&pn) = rng.pick(pns) else { break };
                 let reads = u32::try_from(rng.between(1, 3)).unwrap_or(1);
-                entries.push((at(&mut rng, i == 0), Timed::BadReads { pn, kind, reads }));
+                entries.push((at(rng), Timed::BadReads { pn, kind, reads }));
             }
         }
         if faults.has(FaultKind::MeterReplaced) {
-            for i in 0..per_run(rates.replacements_per_day) {
+            for _ in 0..n(rates.replacements_per_day) {
                 let Some(&pn) = rng.pick(pns) else { break };
-                entries.push((at(&mut rng, i == 0), Timed::Replace { pn }));
+                entries.push((at(rng), Timed::Replace { pn }));
             }
         }
         if faults.has(FaultKind::LinkDown) {
-            for i in 0..per_run(rates.link_downs_per_day) {
+            for _ in 0..n(rates.link_downs_per_day) {
                 let minutes = u32::try_from(rng.between(3, 20)).unwrap_or(5);
-                entries.push((at(&mut rng, i == 0), Timed::LinkDown { minutes }));
+                entries.push((at(rng), Timed::LinkDown { minutes }));
             }
         }
         if faults.has(FaultKind::Impostor) {
-            for i in 0..per_run(rates.impostors_per_day) {
+            for _ in 0..n(rates.impostors_per_day) {
                 let minutes = u32::try_from(rng.between(10, 30)).unwrap_or(10);
-                entries.push((at(&mut rng, i == 0), Timed::Impostor { minutes }));
+                entries.push((at(rng), Timed::Impostor { minutes }));
             }
         }
         if faults.has(FaultKind::MasterKilled) {
-            for i in 0..per_run(rates.kills_per_day) {
+            for _ in 0..n(rates.kills_per_day) {
                 let pause_ms = u64::try_from(rng.between(0, 1500)).unwrap_or(0);
-                entries.push((at(&mut rng, i == 0), Timed::Kill { pause_ms }));
+                entries.push((at(rng), Timed::Kill { pause_ms }));
             }
         }
         if faults.has(FaultKind::DiskFull) {
-            for i in 0..per_run(rates.disk_fulls_per_day) {
+            for _ in 0..n(rates.disk_fulls_per_day) {
                 // Hours: only writes that need a new page fail, and tables grow a page at a
                 // time.
                 let minutes = u32::try_from(rng.between(180, 480)).unwrap_or(240);
-                entries.push((at(&mut rng, i == 0), Timed::DiskFull { minutes }));
+                entries.push((at(rng), Timed::DiskFull { minutes }));
             }
         }
-        entries.sort_by_key(|(t, _)| *t);
-        Self { entries }
     }
 }
 
@@ -472,6 +485,14 @@ mod tests {
             );
         }
         assert!(a.entries.windows(2).all(|w| w[0].0 <= w[1].0));
+        let one = Schedule::draw(7, 0, 1, &FaultSet::all(), &rates, &[1, 3, 4]);
+        let first_day: Vec<_> = a
+            .entries
+            .iter()
+            .filter(|(t, _)| *t < 86_400)
+            .cloned()
+            .collect();
+        assert_eq!(one.entries, first_day);
         assert!(
             a.entries
                 .iter()

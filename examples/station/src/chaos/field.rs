@@ -64,6 +64,9 @@ struct MeterField {
     relays: Vec<RelayRecord>,
     /// The last measured value seen (Wh).
     last_true: Option<(SimSeconds, i64)>,
+    /// Replacements: `(initial_wh, true_wh)`, the new meter's first register and what the
+    /// meter had measured when the old one's final register was written down.
+    replacements: Vec<(i64, i64)>,
 }
 
 #[derive(Debug)]
@@ -117,6 +120,7 @@ impl ChaosMeters {
         let initial_wh = at_resolution(initial_wh.max(0));
         m.offset = initial_wh - true_wh;
         m.bad = None;
+        m.replacements.push((initial_wh, true_wh));
         Some((final_wh, initial_wh))
     }
 
@@ -126,6 +130,15 @@ impl ChaosMeters {
             .meters
             .get(address)
             .map(|m| m.reads.clone())
+            .unwrap_or_default()
+    }
+
+    /// The replacements of `address`: `(initial_wh, true_wh)` (see [`ChaosMeters::replace`]).
+    pub fn replacements(&self, address: &str) -> Vec<(i64, i64)> {
+        lock(&self.state)
+            .meters
+            .get(address)
+            .map(|m| m.replacements.clone())
             .unwrap_or_default()
     }
 

@@ -312,12 +312,17 @@ pub fn billed_intervals(
 /// `energy_billed_once` for one meter: its stored entries (the first one the baseline the
 /// master was seeded with, `(time, Wh)` of the site's opening register) against what it
 /// really reported.
+///
+/// `replacements` are the field's `(initial_wh, true_wh)`: a stored change is matched by its
+/// opening register, and the energy the meter had measured when the fitter wrote down the old
+/// meter's final register is the truth up to it.
 pub fn energy(
     chk: &mut Checker,
     meter: &str,
     baseline: Option<(SimSeconds, i64)>,
     entries: &[MeterEntry],
     reads: &[ReadRecord],
+    replacements: &[(i64, i64)],
 ) {
     let mut failed = None;
     // Every stored reading is a genuine register value: the read closest in time with that
@@ -330,8 +335,21 @@ pub fn energy(
         by_value.entry(r.reported_wh).or_default().push(r);
     }
     for e in entries.iter().filter(|e| Some(**e) != seeded) {
-        let MeterEntry::Reading { at, wh } = *e else {
-            continue;
+        let (at, wh) = match *e {
+            MeterEntry::Reading { at, wh } => (at, wh),
+            MeterEntry::Change { opening, .. } => {
+                match replacements.iter().find(|(initial, _)| *initial == opening) {
+                    Some(&(_, true_wh)) => last_true = Some(true_wh),
+                    None => {
+                        failed = Some(format!(
+                            "a meter change with initial register {} kWh the field never made",
+                            Energy::from_wh(opening)
+                        ));
+                        break;
+                    }
+                }
+                continue;
+            }
         };
         let closest = by_value
             .get(&wh)
@@ -379,7 +397,7 @@ pub fn energy(
         if (billed - truth).abs() >= tolerance {
             failed = Some(format!(
                 "billed {} kWh, the meter measured {} kWh between the first and the last \
-                 stored reading",
+                 stored entry",
                 Energy::from_wh(billed),
                 Energy::from_wh(truth)
             ));
@@ -581,11 +599,11 @@ mod tests {
         ];
         let mut chk = Checker::new(1);
         chk.print = false;
-        energy(&mut chk, "m", None, &good, &reads);
+        energy(&mut chk, "m", None, &good, &reads, &[]);
         assert!(chk.violations().is_empty());
         // The zero read stored as a reading: refused as bent.
         let bent = [good[0], MeterEntry::Reading { at: 900, wh: 0 }, good[1]];
-        energy(&mut chk, "m2", None, &bent, &reads);
+        energy(&mut chk, "m2", None, &bent, &reads, &[]);
         assert_eq!(chk.violations().len(), 1);
         // A replacement that bills the old part twice.
         let twice = [
@@ -597,10 +615,35 @@ mod tests {
             },
             good[1],
         ];
-        energy(&mut chk, "m3", None, &twice, &reads);
+        energy(
+            &mut chk,
+            "m3",
+            None,
+            &twice,
+            &reads,
+            &[(1_000_000, 1_001_000)],
+        );
         assert_eq!(chk.violations().len(), 2, "{:?}", chk.violations());
         // Billed from the seeded opening register: 999 kWh → first reading counts.
-        energy(&mut chk, "m4", Some((-900, 999_000)), &good, &reads);
+        energy(&mut chk, "m4", Some((-900, 999_000)), &good, &reads, &[]);
+        // A change as the last entry: the truth runs to the fitter's final register.
+        let changed = [
+            good[0],
+            MeterEntry::Change {
+                at: 1000,
+                billed: 1000,
+                opening: 5_000,
+            },
+        ];
+        energy(
+            &mut chk,
+            "m5",
+            None,
+            &changed,
+            &reads,
+            &[(5_000, 1_001_000)],
+        );
+        assert_eq!(chk.violations().len(), 2, "{:?}", chk.violations());
         assert_eq!(chk.violations().len(), 2, "{:?}", chk.violations());
         let intervals = billed_intervals(Some((-900, 999_000)), &good);
         assert_eq!(intervals.len(), 2);

@@ -1201,6 +1201,7 @@ impl Run {
                 baseline,
                 entries,
                 &self.meters.reads(address),
+                &self.meters.replacements(address),
             );
             // Relay commands that reached the meter, once the database has caught up.
             let relays = self.meters.relays(address);
