@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod keys;
 pub mod master;
 pub mod scale;
 pub mod site;

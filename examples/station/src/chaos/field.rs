@@ -192,14 +192,19 @@ impl FieldHooks for ChaosMeters {
             kind,
             CommandKind::Trip | CommandKind::AllowClose | CommandKind::DirectClose
         );
+        // The first relay commands meet each relay fault for sure (a short run sees both),
+        // later ones at the rates.
+        let first = |k| self.faults.has(k) && self.counts.injected(k) == 0;
         let behaviour = if !relay_kind {
             RelayBehaviour::Act
-        } else if self.faults.has(FaultKind::RelayRefuses)
-            && st.rng.chance(self.rates.relay_refuses)
+        } else if first(FaultKind::RelayRefuses)
+            || (self.faults.has(FaultKind::RelayRefuses) && st.rng.chance(self.rates.relay_refuses))
         {
             self.counts.inject(FaultKind::RelayRefuses, true);
             RelayBehaviour::Refuse
-        } else if self.faults.has(FaultKind::RelayLate) && st.rng.chance(self.rates.relay_late) {
+        } else if first(FaultKind::RelayLate)
+            || (self.faults.has(FaultKind::RelayLate) && st.rng.chance(self.rates.relay_late))
+        {
             self.counts.inject(FaultKind::RelayLate, true);
             RelayBehaviour::Late(st.rng.between(5 * 60, 30 * 60))
         } else {

@@ -230,6 +230,9 @@ pub struct MasterProc {
     http: SocketAddr,
     clock: SimClock,
     child: Option<Child>,
+    /// The operator key of the running master (`--operator soak:admin` prints a new one at
+    /// every start).
+    key: String,
     max_pages: Option<u32>,
     starts: u64,
 }
@@ -255,6 +258,7 @@ impl MasterProc {
             http: free_port()?,
             clock,
             child: None,
+            key: String::new(),
             max_pages: None,
             starts: 0,
         })
@@ -279,26 +283,39 @@ impl MasterProc {
                 .args(["--start", &Civil::from_sim(now).to_string()])
                 .args(["--start-epoch-ms", &epoch.to_string()])
                 .args(["--response-timeout-ms", "300"])
+                .args(["--operator", "soak:admin"])
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::piped())
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(log);
             if let Some(p) = self.max_pages {
                 c.args(["--db-max-pages", &p.to_string()]);
             }
-            let child = c
+            let mut child = c
                 .spawn()
                 .map_err(|e| format!("{}: {e}", self.cmd.program.display()))?;
+            let keys = child.stdout.take().map(key_reader);
             self.child = Some(child);
             self.starts += 1;
+            self.key.clear();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
+                if self.key.is_empty()
+                    && let Some(Ok(k)) = keys.as_ref().map(std::sync::mpsc::Receiver::try_recv)
+                {
+                    self.key = k;
+                }
                 if let Some(ch) = self.child.as_mut()
                     && let Ok(Some(_)) = ch.try_wait()
                 {
                     break; // exited (e.g. a port not free yet): start again
                 }
-                if self.api("GET", "/api/stats", None).await.is_ok() {
+                if !self.key.is_empty()
+                    && self
+                        .api("GET", "/api/stats", None)
+                        .await
+                        .is_ok_and(|(status, _)| status == 200)
+                {
                     return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -327,7 +344,7 @@ impl MasterProc {
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        api_call(self.http, method, path, body).await
+        api_call(self.http, &self.key, method, path, body).await
     }
 
     /// A read-only connection to the database.
@@ -342,14 +359,34 @@ impl MasterProc {
     }
 }
 
-/// One call of the operator API at `http`: the only place the soak talks to it.
+/// Reads the master's standard output on a thread: sends the operator key it prints
+/// (`operator soak (admin) key: amk_…`), then drains the rest.
+fn key_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if line.starts_with("operator soak")
+                && let Some(key) = line.rsplit(' ').next()
+            {
+                let _ = tx.send(key.to_owned());
+            }
+        }
+    });
+    rx
+}
+
+/// One call of the operator API at `http` with the operator key `key`: the only place the
+/// soak talks to it.
 pub async fn api_call(
     http: SocketAddr,
+    key: &str,
     method: &str,
     path: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value), String> {
-    let call = http_json(http, method, path, body);
+    let call = http_json(http, key, method, path, body);
     match tokio::time::timeout(Duration::from_secs(5), call).await {
         Ok(r) => r,
         Err(_) => Err(format!("{method} {path}: no answer in 5 s")),
@@ -357,10 +394,10 @@ pub async fn api_call(
 }
 
 /// Posts payment `p` (again) to the API at `http`: what the master answered.
-async fn post_payment(http: SocketAddr, p: &Posted) -> Answer {
+async fn post_payment(http: SocketAddr, key: &str, p: &Posted) -> Answer {
     let body = json!({"customer": p.customer, "amount": p.amount_text,
                       "order_no": p.order_no, "channel": "soak"});
-    match api_call(http, "POST", "/api/payments", Some(body)).await {
+    match api_call(http, key, "POST", "/api/payments", Some(body)).await {
         Err(_) => Answer::Unknown,
         Ok((status, v)) => {
             let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
@@ -881,9 +918,12 @@ impl Run {
                     self.remote_customer()
                         .and_then(|c| self.new_payment(&c, "12.34", true))
                         .map(|p| {
-                            let http = self.master.http;
+                            let (http, key) = (self.master.http, self.master.key.clone());
                             let q = p.clone();
-                            (p, tokio::spawn(async move { post_payment(http, &q).await }))
+                            (
+                                p,
+                                tokio::spawn(async move { post_payment(http, &key, &q).await }),
+                            )
                         })
                 } else {
                     None
@@ -1086,7 +1126,7 @@ impl Run {
 
     /// Posts `p` (again): what the master answered.
     async fn post_payment(&self, p: &Posted) -> Answer {
-        post_payment(self.master.http, p).await
+        post_payment(self.master.http, &self.master.key, p).await
     }
 
     async fn retry_payments(&mut self) {
