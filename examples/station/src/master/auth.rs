@@ -240,12 +240,14 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// Checks an operator name: 1–[`MAX_NAME_LEN`] letters, digits, `_`, `-`, `.` or `@`.
+/// Checks an operator name: 1–[`MAX_NAME_LEN`] letters, digits, `_`, `-`, `.` or `@`, and not
+/// `system` (the name the station itself signs with, e.g. on a job it cancels as moot).
 ///
 /// # Errors
 /// [`AuthError::BadName`].
 pub fn check_name(name: &str) -> Result<(), AuthError> {
     let ok = !name.is_empty()
+        && name != "system"
         && name.chars().count() <= MAX_NAME_LEN
         && name
             .chars()

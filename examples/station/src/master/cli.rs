@@ -46,6 +46,18 @@ pub struct Args {
     /// The terminals' heartbeat period, simulated seconds.
     #[arg(long, default_value_t = 60)]
     pub heartbeat: u64,
+    /// Real milliseconds to wait for a terminal's response before retransmitting.
+    #[arg(long, default_value_t = 2000)]
+    pub response_timeout_ms: u64,
+    /// The largest size of the database, pages (SQLite `max_page_count`): writes beyond it
+    /// fail as on a full disk (for fault drills).
+    #[arg(long)]
+    pub db_max_pages: Option<u32>,
+    /// The wall-clock instant (milliseconds since 1970) at which the simulated time was
+    /// `--start`: the clock starts ahead by the time elapsed since, so that a restarted master
+    /// keeps the time of a simulation that kept running.
+    #[arg(long, requires = "start")]
+    pub start_epoch_ms: Option<u64>,
     /// An API operator for this run, `NAME:ROLE` (cashier, operator, auditor, admin); a new
     /// key is made and printed once. Repeatable.
     #[arg(long = "operator", value_name = "NAME:ROLE")]
@@ -123,7 +135,26 @@ pub fn init_logging() {
 
 /// Runs the master station until interrupted (Ctrl-C), then shuts it down cleanly.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    main_with(std::env::args_os())
+}
+
+/// [`main`] with the command line given (the first item is the program name).
+pub fn main_with<I, T>(argv: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,10 +190,24 @@ fn run(args: Args) -> MasterResult<()> {
         Some(p) => Site::load(p).map_err(|e| MasterError::config("site", e))?,
         None => Site::demo(),
     };
-    let start_at = match &args.start {
+    let mut start_at = match &args.start {
         Some(s) => parse_civil(s)?,
         None => resume_time(&args.db).unwrap_or(Civil::new(2026, 3, 2, 6, 0, 0)),
     };
+    if let Some(epoch) = args.start_epoch_ms {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let sim = now_ms
+            .saturating_sub(epoch)
+            .saturating_mul(u64::from(args.speed))
+            / 1000;
+        start_at = Civil::from_sim(
+            start_at
+                .to_sim()
+                .saturating_add(i64::try_from(sim).unwrap_or(i64::MAX / 2)),
+        );
+    }
     let clock = SimClock::new(start_at, args.speed);
     let mut opts = MasterOptions::new(site, args.db.clone(), clock);
     opts.listen = args.listen;
@@ -170,6 +215,8 @@ fn run(args: Args) -> MasterResult<()> {
     opts.control_via = args.control_via;
     opts.read_every = args.read_every;
     opts.heartbeat = args.heartbeat;
+    opts.db_max_pages = args.db_max_pages;
+    opts.response_timeout_ms = args.response_timeout_ms;
     opts.operators = operators;
     opts.http_hosts = args.http_hosts.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()

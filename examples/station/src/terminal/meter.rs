@@ -53,6 +53,7 @@ use amikit_sts::meter::{Action, MeterConfig, Reject};
 use amikit_sts::tid::BaseDate;
 
 use super::erc::{Cause, MeterEvent, StationEvent, TokenRejection};
+use super::hooks::{Hooks, RelayBehaviour};
 use crate::clock::{Civil, SimSeconds};
 use crate::site::{FeeControl, SiteMeter};
 
@@ -223,6 +224,9 @@ pub struct SimMeter {
     restores: u32,
     alarms: u32,
     events: Vec<StationEvent>,
+    hooks: Hooks,
+    /// A relay command confirmed but held by a late relay: acts at the given time.
+    late: Option<(SimSeconds, Remote)>,
 }
 
 fn money(text: &str, what: &str) -> Result<Money, String> {
@@ -309,6 +313,8 @@ impl SimMeter {
             restores: 0,
             alarms: 0,
             events: Vec::new(),
+            hooks: Hooks::default(),
+            late: None,
         };
         if m.guarded {
             let guard = Remote {
@@ -343,6 +349,11 @@ impl SimMeter {
     /// Fee control mode.
     pub fn fee_control(&self) -> FeeControl {
         self.fee
+    }
+
+    /// Routes this meter's register and relay through `hooks` (a misbehaving field).
+    pub fn set_hooks(&mut self, hooks: Hooks) {
+        self.hooks = hooks;
     }
 
     /// Sets the time of the request about to be served (the bus does this).
@@ -434,6 +445,14 @@ impl SimMeter {
     /// Advances consumption to `now` (no-op for earlier times), in steps that end at every
     /// full minute; each step is booked and priced at the time it starts.
     pub fn advance(&mut self, now: SimSeconds) {
+        if let Some((due, remote)) = self.late.take_if(|(due, _)| *due <= now) {
+            self.advance_to(due);
+            let _ = self.step(due, Input::Remote(remote), Cause::Remote);
+        }
+        self.advance_to(now);
+    }
+
+    fn advance_to(&mut self, now: SimSeconds) {
         while self.last < now {
             let start = self.last;
             let end = ((start.div_euclid(60) + 1) * 60).min(now);
@@ -686,7 +705,7 @@ impl Handler for SimMeter {
         self.advance(self.now);
         let p = self.power();
         let rates = self.rate_wh.map(register);
-        let total = register(self.total_wh);
+        let total = register(self.hooks.register(&self.address, self.now, self.total_wh));
         let hundredths = |v: i64| Decimal::new(v, 2); // XXXXXX.XX (kWh or yuan)
         let kw = |e4: i64| Decimal::new(e4, 4); // XX.XXXX
         match di {
@@ -790,6 +809,14 @@ impl Handler for SimMeter {
             operator: u32::from_le_bytes(rc.auth.operator.0),
         };
         let now = self.now;
+        match self.hooks.relay_command(&self.address, now, kind) {
+            RelayBehaviour::Act => {}
+            RelayBehaviour::Refuse => return Ok(()),
+            RelayBehaviour::Late(after) => {
+                self.late = Some((now.saturating_add(after.max(1)), remote));
+                return Ok(());
+            }
+        }
         self.step(now, Input::Remote(remote), Cause::Remote)
             .map_err(|r| match r {
                 Rejection::Guarded => ErrorWord(ErrorWord::UNAUTHORISED),

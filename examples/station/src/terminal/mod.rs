@@ -40,6 +40,7 @@ pub mod bus;
 pub mod cli;
 pub mod erc;
 pub mod handler;
+pub mod hooks;
 pub mod meter;
 
 use std::collections::{HashMap, VecDeque};
@@ -63,6 +64,7 @@ use tokio::task::JoinHandle;
 pub use bus::{Bus, BusError, BusStats, NoiseConfig};
 pub use erc::{MeterEvent, StationEvent};
 pub use handler::Station;
+pub use hooks::{FieldHooks, Hooks, RelayBehaviour};
 pub use meter::{MeterView, SimMeter};
 
 use crate::clock::{Civil, SimClock};
@@ -126,6 +128,8 @@ pub struct TerminalOptions {
     pub noise: NoiseConfig,
     /// Link timing (real time).
     pub timing: Timing,
+    /// Fault hooks of the meters (off by default: a healthy field).
+    pub hooks: Hooks,
 }
 
 impl TerminalOptions {
@@ -139,6 +143,7 @@ impl TerminalOptions {
             clock,
             noise: NoiseConfig::OFF,
             timing,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -416,6 +421,7 @@ fn prepare(
     noise: NoiseConfig,
     tariffs: &mut Tariffs,
     vending: Option<&VendingKey>,
+    hooks: &Hooks,
 ) -> Result<Prepared, String> {
     let a1 = region(site)?;
     let terminal = site
@@ -433,13 +439,9 @@ fn prepare(
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
-        bus.attach(SimMeter::from_site(
-            m,
-            tariff,
-            vending,
-            currency_unit,
-            start,
-        )?);
+        let mut meter = SimMeter::from_site(m, tariff, vending, currency_unit, start)?;
+        meter.set_hooks(hooks.clone());
+        bus.attach(meter);
     }
     Ok(Prepared {
         a1,
@@ -483,6 +485,7 @@ pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, String> {
         opts.noise,
         &mut Tariffs::default(),
         vk.as_ref(),
+        &opts.hooks,
     )?;
     Ok(spawn(p, opts.master, opts.timing))
 }
@@ -503,7 +506,15 @@ pub async fn start_many(
     let n = u32::try_from(a2s.len().max(1)).unwrap_or(u32::MAX);
     let mut out = Vec::with_capacity(a2s.len());
     for (i, &a2) in a2s.iter().enumerate() {
-        let p = prepare(site, a2, clock, noise, &mut tariffs, vk.as_ref())?;
+        let p = prepare(
+            site,
+            a2,
+            clock,
+            noise,
+            &mut tariffs,
+            vk.as_ref(),
+            &Hooks::default(),
+        )?;
         let mut t = timing;
         t.first_connect += ramp * u32::try_from(i).unwrap_or(u32::MAX) / n;
         out.push(spawn(p, master, t));
@@ -1008,6 +1019,7 @@ mod size_tests {
             NoiseConfig::OFF,
             &mut Tariffs::default(),
             vk.as_ref(),
+            &Hooks::default(),
         )
         .unwrap();
         let shared = Arc::new(Shared {
