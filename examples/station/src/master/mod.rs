@@ -78,7 +78,7 @@
 //! calendar from the same clock): commands, AFN 10 forwards and the identity challenge carry
 //! Tp with an allowed delay covering the request and its retransmissions at that speed
 //! (`response_timeout × 8` real, in simulated minutes, at most 255), forwarded reads one
-//! covering half a real second; AFN 0C / 0E reads carry none (they have no PW). A new
+//! covering a real second; AFN 0C / 0E reads carry none (they have no PW). A new
 //! connection continues the terminal's frame counter (PFC), so its replay guard never sees a
 //! PFC again within an open window.
 //!
@@ -765,9 +765,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             // A request, two retransmissions after back-off (1×, then 2× the timeout), and
             // as much again for the link's own delays.
             tp_command_min: tp_minutes(response_timeout_ms.saturating_mul(8), opts.clock.speed()),
-            // Half a real second: the first transmission of a forwarded read (a
+            // A real second: the first transmission of a forwarded read (a
             // stale retransmission is refused; the read is tried again in a new request).
-            tp_read_min: tp_minutes(500, opts.clock.speed()),
+            tp_read_min: tp_minutes(1000, opts.clock.speed()),
         },
         terminals,
         term_by_addr,
