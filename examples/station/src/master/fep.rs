@@ -205,7 +205,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             initial: Duration::from_millis(link.response_timeout_ms),
             max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         },
-        // Set per request (`Conn::issue`): commands and forwards carry Tp, AFN 0C reads none.
+        // Set per request (`Conn::issue`): commands and the identity challenge carry Tp.
         tp_delay_min: None,
         heartbeat_period: Duration::from_millis(link.heartbeat_ms),
         offline_after: 3,
@@ -681,8 +681,7 @@ impl Conn {
             let link = &self.shared.link;
             self.session.set_tp_delay_min(match job {
                 Job::Control { .. } => Some(link.tp_command_min),
-                Job::Forward { .. } => Some(link.tp_read_min),
-                Job::Read { .. } => None,
+                Job::Forward { .. } | Job::Read { .. } => None,
             });
             let req = Request {
                 afn,

@@ -75,12 +75,16 @@
 //! simulated clock ([`SimClock`]); link timeouts (response timeout, offline detection) are
 //! real milliseconds from a tokio-independent monotonic clock. Tp (Q/GDW 1376.1-2013
 //! §4.3.4.6.3) carries the simulated time, compressed as the clock is (the terminal sets its
-//! calendar from the same clock): commands, AFN 10 forwards and the identity challenge carry
-//! Tp with an allowed delay covering the request and its retransmissions at that speed
-//! (`response_timeout × 8` real, in simulated minutes, at most 255), forwarded reads one
-//! covering a real second; AFN 0C / 0E reads carry none (they have no PW). A new
-//! connection continues the terminal's frame counter (PFC), so its replay guard never sees a
-//! PFC again within an open window.
+//! calendar from the same clock): commands (AFN 05, AFN 10 carrying a `1C` frame) and the
+//! identity challenge carry Tp with an allowed delay covering the request and its two
+//! retransmissions at that speed (`response_timeout × 8` real, in simulated minutes, at most
+//! 255); the terminal refuses a stale or replayed one. Reads (AFN 0C, 0E, forwarded DL/T 645
+//! reads) carry none: the terminal's replay guard holds 16 open windows and its repeat cache
+//! one request, so Tp on every read at a compressed speed would have retransmissions and
+//! later reads refused (see the report of issue 11). The simulated terminal therefore checks
+//! Tp whenever present (PW, which covers Tp, keeps it from being stripped) rather than
+//! requiring it on every PW frame. A new connection continues the terminal's frame counter
+//! (PFC), so its replay guard never sees a PFC again within an open window.
 //!
 //! # Operator HTTP API (JSON, loopback)
 //!
@@ -424,12 +428,9 @@ pub(crate) struct LinkCfg {
     pub heartbeat_ms: u64,
     pub response_timeout_ms: u64,
     pub control_via: ControlVia,
-    /// Tp's allowed delay (simulated minutes) of commands, AFN 10 forwards and the identity
-    /// challenge: it covers the request and its two retransmissions.
+    /// Tp's allowed delay (simulated minutes) of commands (AFN 05, AFN 10 with a `1C`
+    /// frame) and the identity challenge: it covers the request and its two retransmissions.
     pub tp_command_min: u8,
-    /// Tp's allowed delay of forwarded reads: it covers the first transmission (a stale
-    /// retransmission is refused and the read is tried again in a new request).
-    pub tp_read_min: u8,
 }
 
 /// Simulated minutes (rounded up, 1–255) that `real_ms` real milliseconds last at `speed`.
@@ -765,9 +766,6 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             // A request, two retransmissions after back-off (1×, then 2× the timeout), and
             // as much again for the link's own delays.
             tp_command_min: tp_minutes(response_timeout_ms.saturating_mul(8), opts.clock.speed()),
-            // A real second: the first transmission of a forwarded read (a
-            // stale retransmission is refused; the read is tried again in a new request).
-            tp_read_min: tp_minutes(1000, opts.clock.speed()),
         },
         terminals,
         term_by_addr,

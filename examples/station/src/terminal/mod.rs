@@ -573,9 +573,10 @@ async fn run(
     cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
     cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
-    // Tp is required on every frame with PW (commands, forwards, the identity challenge) and
-    // checked against the simulated clock (set at each connection, compressed as it is).
-    cfg.require_tp = true;
+    // Tp is checked whenever present (the master's commands and identity challenge carry
+    // it; PW covers it, so it cannot be stripped) against the simulated clock, set at each
+    // connection and compressed as it is. Forwarded reads carry none (see `master`, "Time").
+    cfg.require_tp = false;
     cfg.reconnect = Backoff {
         initial: timing.reconnect_initial,
         max: timing.reconnect_max,

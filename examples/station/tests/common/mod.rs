@@ -312,7 +312,8 @@ pub async fn run_fake(
     cfg.heartbeat_period = std::time::Duration::from_millis(500);
     // Long enough that a terminal holding frames (`Table::hold`) keeps its link.
     cfg.response_timeout = std::time::Duration::from_secs(5);
-    // Tp required on commands (the library's default), checked against the master's clock.
+    // Tp checked whenever present (as the station's terminal), against the master's clock.
+    cfg.require_tp = false;
     let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
