@@ -60,11 +60,9 @@ impl Timestamp {
 
     /// The calendar date, or `None` outside the years 1–9999.
     #[must_use]
-    pub const fn date(self) -> Option<Date> {
-        match self.to_datetime() {
-            Some(t) => Some(t.date()),
-            None => None,
-        }
+    pub fn date(self) -> Option<Date> {
+        let days = i32::try_from(self.days()).ok()?;
+        Date::from_days_since_epoch(days).ok()
     }
 
     /// Minutes since local midnight, 0..=1439.
