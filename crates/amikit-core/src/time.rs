@@ -63,6 +63,7 @@ impl Instant {
 
     /// This instant plus `d` (whole milliseconds), saturating at the largest instant.
     #[must_use]
+    #[inline(never)] // one copy in firmware: sessions add timeouts in many places
     pub const fn saturating_add(self, d: Duration) -> Instant {
         match self.checked_add(d) {
             Some(t) => t,
