@@ -14,7 +14,7 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::aux::Tp;
+use crate::auxiliary::Tp;
 use crate::error::SecurityError;
 use crate::frame::Repr;
 use crate::time::DateTime;
@@ -51,7 +51,7 @@ pub trait MacProvider {
     }
 }
 
-/// The all-zero PW test systems send (notes §2.7).
+/// The all-zero PW test systems send (Q/GDW 1376.1-2013, auxiliary information AUX: PW).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ZeroPw;
 

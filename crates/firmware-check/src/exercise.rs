@@ -3,7 +3,7 @@
 
 /// Runs the exercise of every linked crate and folds the results into one number.
 #[allow(unused_mut)] // with no crate feature enabled the digest is never updated
-pub fn run(seed: u32) -> u32 {
+pub(crate) fn run(seed: u32) -> u32 {
     let mut digest = seed;
     #[cfg(feature = "core")]
     {
@@ -130,7 +130,9 @@ fn gdw376(seed: u32) -> u32 {
     };
     use amikit_gdw376::units::{Realtime, Value, Writer};
     use amikit_gdw376::walker::Item;
-    use amikit_gdw376::{Address, Afn, Control, Fn, FrameBuilder, Instant, Pn, Profile, Repr, Seq};
+    use amikit_gdw376::{
+        Address, Afn, Control, FrameBuilder, InfoClass, Instant, Pn, Profile, Repr, Seq,
+    };
 
     struct Meter(u32);
     impl RequestHandler for Meter {
@@ -161,7 +163,7 @@ fn gdw376(seed: u32) -> u32 {
     let n = b
         .begin(&mut req)
         .and_then(|mut w| {
-            w.unit(Pn((seed % 2040) as u16 + 1), Fn(25), &[])?;
+            w.unit(Pn((seed % 2040) as u16 + 1), InfoClass(25), &[])?;
             w.finish(&mut ZeroPw)
         })
         .unwrap_or(0);

@@ -4,9 +4,11 @@
 //! `amikit-sts`, `amikit-tariff` and `amikit-prepay`; this crate only adds I/O (TCP, SQLite,
 //! HTTP, a simulated clock) and the glue between them.
 
+pub mod chaos;
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod keys;
 pub mod master;
 pub mod scale;
 pub mod site;

@@ -34,6 +34,13 @@ pub struct Site {
     /// What the master station accepts as a register reading.
     #[serde(default)]
     pub readings: ReadingRules,
+    /// STS rules both the vending side and the meters follow.
+    #[serde(default)]
+    pub sts: StsRules,
+    /// Operators of the master station's API (`[[operators]] name, role, key_hash`; the key
+    /// itself is never in the file: `master --hash-key` prints the line).
+    #[serde(default)]
+    pub operators: Vec<crate::master::auth::SiteOperator>,
 }
 
 /// What the master station accepts as a payment (`[payments]` in the site file).
@@ -64,6 +71,44 @@ impl Default for PaymentRules {
         Self {
             minor_unit_digits: Self::default_minor_digits(),
             max_amount: Self::default_max_amount(),
+        }
+    }
+}
+
+/// STS rules of the site (`[sts]` in the site file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsRules {
+    /// The money one unit of a currency token's amount is, a decimal string (default `0.01`,
+    /// the fen). Tokens carry money in this unit; meters credit exactly amount × unit.
+    #[serde(default = "StsRules::default_currency_unit")]
+    pub currency_unit: String,
+}
+
+impl StsRules {
+    fn default_currency_unit() -> String {
+        "0.01".into()
+    }
+
+    /// The currency unit as money.
+    ///
+    /// # Errors
+    /// When it is not a positive decimal.
+    pub fn unit(&self) -> Result<amikit_tariff::Money, String> {
+        let m = amikit_tariff::Money::parse(self.currency_unit.trim())
+            .map_err(|e| format!("sts.currency_unit {:?}: {e}", self.currency_unit))?;
+        if m.is_positive() {
+            Ok(m)
+        } else {
+            Err("sts.currency_unit must be positive".into())
+        }
+    }
+}
+
+impl Default for StsRules {
+    fn default() -> Self {
+        Self {
+            currency_unit: Self::default_currency_unit(),
         }
     }
 }
@@ -119,8 +164,32 @@ pub struct SiteTariff {
 pub struct SiteTerminal {
     /// A2: the terminal address (1–65535).
     pub a2: u16,
+    /// The terminal's key, 32 hexadecimal digits: its identity and PW keys are derived from it
+    /// ([`crate::keys`]). The master refuses every login of a terminal without one.
+    #[serde(default)]
+    pub key: Option<KeyText>,
     /// Its meters, one measurement point each.
     pub meters: Vec<SiteMeter>,
+}
+
+/// A secret written in the site file: `Debug` does not show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct KeyText(pub String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyText(..)")
+    }
+}
+
+impl SiteTerminal {
+    /// The terminal's derived keys (`None` without a key; [`Site::parse`] checked its form).
+    pub fn keys(&self) -> Option<crate::keys::TerminalKeys> {
+        self.key
+            .as_ref()
+            .and_then(|k| crate::keys::TerminalKeys::from_hex(&k.0).ok())
+    }
 }
 
 /// Who keeps the balance and switches the relay.
@@ -242,6 +311,7 @@ impl Site {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.sts.unit()?;
         if self.region.len() != 4 || !self.region.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("region {:?} is not 4 decimal digits", self.region));
         }
@@ -253,6 +323,10 @@ impl Site {
         for t in &self.terminals {
             if t.a2 == 0 || !terminals.insert(t.a2) {
                 return Err(format!("terminal a2 {} is zero or repeated", t.a2));
+            }
+            if let Some(k) = &t.key {
+                crate::keys::TerminalKeys::from_hex(&k.0)
+                    .map_err(|e| format!("terminal {}: {e}", t.a2))?;
             }
             let mut pns = BTreeSet::new();
             for m in &t.meters {

@@ -3,9 +3,9 @@
 //! Types are named by *format number*. The standard's table numbers agree for formats 01 and 02
 //! (tables A.1, A.2); table A.3 is the power-of-ten code of format 02, so from format 03 on the
 //! table number is the format number plus one (format 03 ↔ table A.4 … format 27 ↔ table A.28;
-//! notes §2.8).
+//! Q/GDW 1376.1-2013 Appendix A).
 //!
-//! Rules (notes §2.8, §6.7):
+//! Rules (Q/GDW 1376.1-2013 Appendix A; `EF` filler seen in captured traffic):
 //! * all bytes `EE` means *absent*: [`read`] returns `Ok(None)`;
 //! * a nibble above 9 where a digit belongs is [`FormatError::NotBcd`] — never a number
 //!   (`EF` filler included, unless the caller opts into [`Leniency::EF_ABSENT`](crate::Leniency));

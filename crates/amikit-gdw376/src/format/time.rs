@@ -1,5 +1,5 @@
 //! Date and time formats (BCD). Values are reported as sent: no range or calendar checks beyond
-//! BCD (real devices send non-chronological event times, notes §6.11), but [`is_plausible`]
+//! BCD (real devices send non-chronological event times: captured traffic), but [`is_plausible`]
 //! methods say whether the fields are in range.
 
 use core::fmt;

@@ -1,4 +1,4 @@
-//! Sans-IO sessions: time and bytes in, frames and events out (notes §3).
+//! Sans-IO sessions: time and bytes in, frames and events out (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 //!
 //! * [`terminal::Terminal`]: login, heartbeat, retries with back-off, logout, CON confirms,
 //!   ACD/EC bookkeeping, requests answered through a [`terminal::RequestHandler`].

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use super::auth::{self, Role};
 use super::error::{MasterError, MasterResult};
 use super::{ControlVia, MasterOptions, start, store};
 use crate::clock::{Civil, SimClock};
@@ -45,6 +46,41 @@ pub struct Args {
     /// The terminals' heartbeat period, simulated seconds.
     #[arg(long, default_value_t = 60)]
     pub heartbeat: u64,
+    /// Real milliseconds to wait for a terminal's response before retransmitting.
+    #[arg(long, default_value_t = 2000)]
+    pub response_timeout_ms: u64,
+    /// The largest size of the database, pages (SQLite `max_page_count`): writes beyond it
+    /// fail as on a full disk (for fault drills).
+    #[arg(long)]
+    pub db_max_pages: Option<u32>,
+    /// The wall-clock instant (milliseconds since 1970) at which the simulated time was
+    /// `--start`: the clock starts ahead by the time elapsed since, so that a restarted master
+    /// keeps the time of a simulation that kept running.
+    #[arg(long, requires = "start")]
+    pub start_epoch_ms: Option<u64>,
+    /// An API operator for this run, `NAME:ROLE` (cashier, operator, auditor, admin); a new
+    /// key is made and printed once. Repeatable.
+    #[arg(long = "operator", value_name = "NAME:ROLE")]
+    pub operators: Vec<String>,
+    /// Makes a new API key, prints it and the `[[operators]]` line (with its salted hash) for
+    /// the site file, and exits. Takes `NAME:ROLE`.
+    #[arg(long, value_name = "NAME:ROLE")]
+    pub hash_key: Option<String>,
+    /// A `Host` the API accepts besides its listen address (e.g. behind a local proxy).
+    /// Repeatable.
+    #[arg(long = "http-host", value_name = "HOST:PORT")]
+    pub http_hosts: Vec<String>,
+}
+
+/// Parses `NAME:ROLE`.
+pub fn parse_operator(s: &str) -> MasterResult<(String, Role)> {
+    let bad = |why: String| MasterError::config("--operator", why);
+    let (name, role) = s
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected NAME:ROLE".into()))?;
+    auth::check_name(name).map_err(|e| bad(e.to_string()))?;
+    let role = role.parse::<Role>().map_err(|e| bad(e.to_string()))?;
+    Ok((name.to_string(), role))
 }
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (or with a space).
@@ -99,7 +135,26 @@ pub fn init_logging() {
 
 /// Runs the master station until interrupted (Ctrl-C), then shuts it down cleanly.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    main_with(std::env::args_os())
+}
+
+/// [`main`] with the command line given (the first item is the program name).
+pub fn main_with<I, T>(argv: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,14 +166,48 @@ pub fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> MasterResult<()> {
+    if let Some(spec) = &args.hash_key {
+        let (name, role) = parse_operator(spec)?;
+        let key = auth::ApiKey::generate().map_err(|e| MasterError::config("key", e))?;
+        let hash = auth::KeyHash::new(&key).map_err(|e| MasterError::config("key", e))?;
+        println!(
+            "key (give it to {name}; it is not shown again): {}",
+            key.expose()
+        );
+        println!("[[operators]]\nname = {name:?}\nrole = \"{role}\"\nkey_hash = \"{hash}\"");
+        return Ok(());
+    }
+    let mut operators = Vec::new();
+    let mut new_keys = Vec::new();
+    for spec in &args.operators {
+        let (name, role) = parse_operator(spec)?;
+        let (op, key) = auth::new_operator(&name, role, auth::Source::Configured)
+            .map_err(|e| MasterError::config("--operator", e))?;
+        operators.push(op);
+        new_keys.push((name, role, key));
+    }
     let site = match &args.site {
         Some(p) => Site::load(p).map_err(|e| MasterError::config("site", e))?,
         None => Site::demo(),
     };
-    let start_at = match &args.start {
+    let mut start_at = match &args.start {
         Some(s) => parse_civil(s)?,
         None => resume_time(&args.db).unwrap_or(Civil::new(2026, 3, 2, 6, 0, 0)),
     };
+    if let Some(epoch) = args.start_epoch_ms {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let sim = now_ms
+            .saturating_sub(epoch)
+            .saturating_mul(u64::from(args.speed))
+            / 1000;
+        start_at = Civil::from_sim(
+            start_at
+                .to_sim()
+                .saturating_add(i64::try_from(sim).unwrap_or(i64::MAX / 2)),
+        );
+    }
     let clock = SimClock::new(start_at, args.speed);
     let mut opts = MasterOptions::new(site, args.db.clone(), clock);
     opts.listen = args.listen;
@@ -126,12 +215,26 @@ fn run(args: Args) -> MasterResult<()> {
     opts.control_via = args.control_via;
     opts.read_every = args.read_every;
     opts.heartbeat = args.heartbeat;
+    opts.db_max_pages = args.db_max_pages;
+    opts.response_timeout_ms = args.response_timeout_ms;
+    opts.operators = operators;
+    opts.http_hosts = args.http_hosts.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| MasterError::io("tokio runtime", e))?;
     rt.block_on(async move {
         let handle = start(opts).await?;
+        // Keys are printed once, on standard output (not the log).
+        for (name, role, key) in &new_keys {
+            println!("operator {name} ({role}) key: {}", key.expose());
+        }
+        if let Some(key) = handle.bootstrap_key() {
+            println!(
+                "no operator configured: bootstrap admin key (this run only): {}",
+                key.expose()
+            );
+        }
         tracing::info!(
             "master station: terminals on {}, operator API on http://{}/api/customers, \
              database {}, simulated time {} (x{}), control via {}",
@@ -182,5 +285,12 @@ mod tests {
         assert_eq!(a.control_via, ControlVia::Afn10);
         assert_eq!(a.speed, 600);
         assert!(Args::try_parse_from(["master_station", "--control-via", "afn07"]).is_err());
+        let a = Args::try_parse_from(["master_station", "--operator", "till-1:cashier"]).unwrap();
+        assert_eq!(
+            parse_operator(&a.operators[0]).unwrap(),
+            ("till-1".to_string(), Role::Cashier)
+        );
+        assert!(parse_operator("till-1:root").is_err());
+        assert!(parse_operator("nobody").is_err());
     }
 }

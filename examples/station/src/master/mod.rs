@@ -12,8 +12,9 @@
 //!  operator ──HTTP/JSON──▶ api (axum on loopback) ──▶ core / store
 //! ```
 //!
-//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 identify it among the site's
-//!   terminals), heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
+//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 name it among the site's
+//!   terminals) and proves it (AFN 06 challenge answered with its key, see "Terminal links"),
+//!   heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
 //!   frame. Every `read_every` simulated seconds (staggered per terminal) the master reads
 //!   each meter with AFN 0C F129 + F25 (pn = measurement point); local-fee-control meters also
 //!   get AFN 10 F1 forwarded DL/T 645 reads of remaining money `00900200` and status word 3
@@ -24,6 +25,35 @@
 //!   rollover, split at price changes) and fed to the customer's `amikit-prepay` engine (State
 //!   Grid remote profile); its commands go to the tracker, its notifications to `outbox`.
 //! * [`control`]: the tracker (`amikit-prepay`'s, sharded) and the AFN 05 / AFN 10 encodings.
+//!
+//! # Terminal links
+//!
+//! * **Terminal identity.** Each terminal of the site file has a key (`[[terminals]] key =
+//!   "<32 hex digits>"`); its identity and PW keys are derived from it ([`crate::keys`]). After
+//!   a login the master sends a fresh random AFN 06 F1 challenge; only a correct answer
+//!   (AES-CMAC with the terminal's identity key over its address and the challenge) makes the
+//!   connection the terminal's. Until then nothing is read, sent or stored: a login of an
+//!   unknown address (`logins_unknown`), of a terminal without a key or with a wrong answer
+//!   (`logins_refused`) closes the connection and writes no database row, and never replaces
+//!   the terminal's proven connection. Downlink commands carry PW (AES-CMAC with the PW key),
+//!   which the terminal verifies.
+//! * **Limits** ([`LinkLimits`], `MasterOptions::limits`): at most `max_connections` terminal
+//!   connections (20 000; more are closed at accept), `prelogin_timeout_ms` (10 s) to prove a
+//!   login, `reports_per_minute` (60) unsolicited AFN 0E reports stored per terminal and real
+//!   minute, `write_timeout_ms` (10 s) per write to a terminal. `GET /api/stats` counts
+//!   `connections_open`, `connections_refused`, `prelogin_timeouts`, `reports_dropped`,
+//!   `write_timeouts`, `logins_unknown`, `logins_refused`, `logins_proven`.
+//! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
+//!   reads (in order) and asks the tracker (`check_send`) when one leaves the queue: a command
+//!   superseded, cancelled, expired, parked or retried since it was queued is dropped and
+//!   logged (`command_dropped` event, `commands_dropped` counter).
+//! * **Offline is not failure.** While a terminal's link is down (and at start until it logs
+//!   in) its meters' commands are parked: no failures, no back-off, no manual job; they still
+//!   expire. When it is back they are sent at once. The event log has `link_down` / `link_up`.
+//! * **Jobs.** A command that keeps failing or expires becomes a manual job (`open`); an
+//!   operator closes it (`done` or `cancelled`, `POST /api/jobs/{id}/close`); a later command of
+//!   the same group for the meter (the allow-close after a payment for a trip job, guard off
+//!   for a guard-on job) makes it moot and the system cancels it.
 //! * [`core`]: one task, split by job: readings and billing, payments, vending, control
 //!   (guard, tracker, commands, jobs), views.
 //! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
@@ -44,44 +74,75 @@
 //!
 //! # Operator HTTP API (JSON, loopback)
 //!
-//! | method and path | body / query | answer |
-//! |---|---|---|
-//! | `POST /api/payments` | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "refused" \| "duplicate", reason?, seq?, balance, …}` |
-//! | `POST /api/tokens` | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order) |
-//! | `POST /api/guard` | `{customer, on}` | `{customer, guarded}` |
-//! | `GET /api/customers` | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
-//! | `GET /api/commands` | `?customer=&status=&limit=` | every command and its status |
-//! | `GET /api/jobs` | | manual jobs |
-//! | `GET /api/events` | `?customer=&kind=&after=&limit=` | the event log |
-//! | `GET /api/outbox` | `?customer=&limit=` | notifications (SMS) |
-//! | `GET /api/payments` | `?customer=` | payments |
-//! | `GET /api/readings` | `?meter=&after=&limit=` | register readings |
-//! | `GET /api/exceptions` | `?meter=&status=&after=&limit=` | readings refused as implausible (open / resolved) |
-//! | `POST /api/meters/{address}/replace` | `{final_kwh, initial_kwh}` | `{billed_kwh, previous_kwh, …}` |
-//! | `GET /api/terminals` | | online state, last seen, meters |
-//! | `GET /api/stats` | | frames in/out, requests, p50/p99 request latency, DB batches |
-//! | `POST /api/stats/reset` | | zeroes the counters |
+//! Every request needs an operator key, `Authorization: Bearer amk_…` ([`auth`]); every route
+//! declares its least role (`admin` may do everything; reads need any role). The gate
+//! ([`api_gate`]) also refuses a foreign `Host` or `Origin`, `Sec-Fetch-Site: cross-site`,
+//! and a mutating request that is not `Content-Type: application/json`; it writes every
+//! mutating request and every refusal to the audit trail. Answers: 401 without a valid key,
+//! 403 `{error, required_role, role}` for another role, 415 for another content type.
+//!
+//! | method and path | least role | body / query | answer |
+//! |---|---|---|---|
+//! | `POST /api/payments` | cashier | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "refused" \| "duplicate", reason?, seq?, balance, …}` |
+//! | `POST /api/tokens` | cashier | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order; digits only for the seller) |
+//! | `POST /api/guard` | operator | `{customer, on}` | `{customer, guarded}` |
+//! | `POST /api/meters/{address}/replace` | operator | `{final_kwh, initial_kwh}` | `{billed_kwh, previous_kwh, …}` |
+//! | `POST /api/stats/reset` | admin | | zeroes the counters |
+//! | `GET /api/operators` | auditor | | `[{name, role, source}]` (never keys or hashes) |
+//! | `POST /api/operators` | admin | `{name, role}` | `201 {name, role, key}`: the key is shown once |
+//! | `POST /api/operators/{name}/revoke` | admin | `{}` | `{name, revoked}`; the key stops working at once |
+//! | `GET /api/audit` | auditor | `?after=&limit=` | the audit trail: `{at, wall, operator, role, method, path, status, summary}` |
+//! | `GET /api/customers` | any | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
+//! | `GET /api/commands` | any | `?customer=&status=&limit=` | every command and its status |
+//! | `GET /api/jobs` | any | | manual jobs: `status` open / done / cancelled, `closed_by`, `closed_at`, `note` |
+//! | `POST /api/jobs/{id}/close` | operator | `{status?: "done" \| "cancelled", note?}` | the job ([`jobs_api`]); `closed_by` is the caller |
+//! | `GET /api/events` | any | `?customer=&kind=&after=&limit=` | the event log |
+//! | `GET /api/outbox` | any | `?customer=&limit=` | notifications (SMS) |
+//! | `GET /api/payments` | any | `?customer=` | payments |
+//! | `GET /api/tokens` | any | | tokens; the digits only of those the caller sold |
+//! | `GET /api/readings` | any | `?meter=&after=&limit=` | register readings |
+//! | `GET /api/exceptions` | any | `?meter=&status=&after=&limit=` | readings refused as implausible (open / resolved) |
+//! | `GET /api/terminals` | any | | online state, last seen, meters |
+//! | `GET /api/stats` | any | | frames in/out, requests, p50/p99 request latency, DB batches |
+//!
+//! Operators come from the site file (`[[operators]] name, role, key_hash`, the line printed by
+//! `master_station --hash-key NAME:ROLE`), from `--operator NAME:ROLE` (a key printed once per
+//! run) and from `POST /api/operators` (stored, hashed, in the database). A master with none
+//! makes a bootstrap admin key for the run ([`MasterHandle::bootstrap_key`], printed once by
+//! the program).
+//!
+//! Lists answer a page, `{items, next}`: the oldest `limit` rows (1–500, default 100) with an
+//! id above `after`; `next` is the `after` of the following page (null on the last). The API
+//! is served with limits ([`api_serve::HttpLimits`]: header and idle timeouts, 64 connections,
+//! 16 KiB bodies); text fields and query values are at most 64 characters (422).
 //!
 //! `customer` is a name or a numeric id; `meter` is a 12-digit DL/T 645 address; `amount` is a
 //! decimal string (`"50.00"`) or an integer. Money in answers is an exact decimal string with
 //! four decimals.
 //!
-//! With `cargo run --example master_station` (API on `127.0.0.1:8376`) and
-//! `cargo run --example terminal` running:
+//! With `cargo run --example master_station` (API on `127.0.0.1:8376`; it prints the
+//! bootstrap key, here in `$KEY`) and `cargo run --example terminal` running:
 //!
 //! ```text
-//! curl -s localhost:8376/api/customers
-//! curl -s -X POST localhost:8376/api/payments -H 'content-type: application/json' \
+//! curl -s localhost:8376/api/customers -H "authorization: Bearer $KEY"
+//! curl -s -X POST localhost:8376/api/payments -H "authorization: Bearer $KEY" \
+//!      -H 'content-type: application/json' \
 //!      -d '{"customer": "Li Wei", "amount": "50.00", "order_no": "WX-20260302-0001", "channel": "wechat"}'
-//! curl -s -X POST localhost:8376/api/tokens -H 'content-type: application/json' \
-//!      -d '{"customer": "Zhang Min", "amount": "20.00", "order_no": "T-0001"}'
-//! curl -s -X POST localhost:8376/api/guard -H 'content-type: application/json' \
-//!      -d '{"customer": "Wang Fang", "on": true}'
-//! curl -s 'localhost:8376/api/commands?customer=Li%20Wei'
-//! curl -s 'localhost:8376/api/events?after=0&limit=50'
-//! curl -s localhost:8376/api/outbox
-//! curl -s localhost:8376/api/stats
+//! curl -s -X POST localhost:8376/api/operators -H "authorization: Bearer $KEY" \
+//!      -H 'content-type: application/json' -d '{"name": "till-1", "role": "cashier"}'
+//! curl -s 'localhost:8376/api/audit?limit=50' -H "authorization: Bearer $KEY"
 //! ```
+//!
+//! # Vending (STS currency tokens)
+//!
+//! One model, on both sides: the token carries **money**. The master vends IEC 62055-41
+//! currency-transfer tokens (class 0, subclass 4) whose amount counts the site's
+//! `[sts] currency_unit` (default 0.01); the terminal's local-fee-control meters keep their
+//! wallet in money and credit exactly amount × unit, at any hour (an energy token is refused
+//! there). No price converts a token, so the vend → credit round trip is exact. The amount
+//! code cannot carry every value ([`vend_split`]): what it cannot carry is the customer's
+//! vend remainder (`customers.vend_remainder`), stored with the token and added to the next
+//! vend, so money paid + remainder before = credit + remainder after.
 //!
 //! # Payments
 //!
@@ -138,6 +199,9 @@
 //! the terminal's read time (format 15 has minute resolution).
 
 pub mod api;
+pub mod api_gate;
+pub mod api_serve;
+pub mod auth;
 pub mod billing;
 pub mod cli;
 pub mod control;
@@ -145,9 +209,11 @@ pub mod core;
 pub mod error;
 pub mod fep;
 pub mod http;
+pub mod jobs_api;
 pub mod msg;
 pub mod stats;
 pub mod store;
+pub mod vend_split;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -166,7 +232,7 @@ use crate::db::Db;
 use crate::site::{FeeControl, Site, workspace_root};
 
 pub use error::{ApiError, MasterError, MasterResult};
-pub use http::http_json;
+pub use http::{http_json, http_list, http_raw};
 
 /// How control commands reach the meters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -202,6 +268,33 @@ impl std::str::FromStr for ControlVia {
     }
 }
 
+/// Limits on the terminals' side of the master (safe defaults, [`LinkLimits::default`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLimits {
+    /// Terminal connections open at once; more are closed at accept (`connections_refused`).
+    pub max_connections: u64,
+    /// Real milliseconds a connection may stay without a proven login (`prelogin_timeouts`).
+    pub prelogin_timeout_ms: u64,
+    /// Unsolicited event reports (AFN 0E) stored per terminal per real minute; more are
+    /// dropped (`reports_dropped`; the events stay in the terminal and are pulled with ACD).
+    pub reports_per_minute: u32,
+    /// Real milliseconds a write to a terminal may take before the connection is closed
+    /// (`write_timeouts`).
+    pub write_timeout_ms: u64,
+}
+
+impl Default for LinkLimits {
+    /// 20 000 connections, 10 s to log in, 60 reports a minute, 10 s per write.
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            prelogin_timeout_ms: 10_000,
+            reports_per_minute: 60,
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// Everything [`start`] needs.
 #[derive(Debug, Clone)]
 pub struct MasterOptions {
@@ -231,6 +324,17 @@ pub struct MasterOptions {
     /// The largest size of the database, pages (SQLite `max_page_count`, applied after
     /// seeding); `None`: SQLite's limit. Writes beyond it fail as on a full disk.
     pub db_max_pages: Option<u32>,
+    /// Operators configured outside the site file (`--operator`), on top of the site file's
+    /// `[[operators]]` and those made over the API. With none at all, a bootstrap admin key
+    /// is made ([`MasterHandle::bootstrap_key`]).
+    pub operators: Vec<auth::Operator>,
+    /// `Host` values the API accepts besides its listen address and `localhost:<port>`
+    /// (a present `Origin` must be `http://` and one of them).
+    pub http_hosts: Vec<String>,
+    /// The API's timeouts, connection and size limits.
+    pub http_limits: api_serve::HttpLimits,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl MasterOptions {
@@ -250,6 +354,10 @@ impl MasterOptions {
             response_timeout_ms: 2000,
             tracker: None,
             db_max_pages: None,
+            operators: Vec::new(),
+            http_hosts: Vec::new(),
+            http_limits: api_serve::HttpLimits::default(),
+            limits: LinkLimits::default(),
         }
     }
 }
@@ -309,6 +417,8 @@ pub(crate) struct TermInfo {
     pub id: i64,
     pub a1: u16,
     pub a2: u32,
+    /// Its keys from the site file (`None`: every login is refused).
+    pub keys: Option<crate::keys::TerminalKeys>,
     pub meters: Vec<usize>,
     pub online: AtomicBool,
     pub last_seen: AtomicI64,
@@ -393,12 +503,19 @@ pub(crate) struct Shared {
     pub amounts: AmountRules,
     pub core: mpsc::Sender<msg::CoreMsg>,
     pub store: store::Store,
+    pub operators: auth::Operators,
+    pub origins: api_gate::Origins,
     pub epoch: std::time::Instant,
+    /// The command tracker: the core drives it, connections check a command's liveness
+    /// with it when the command leaves their queue.
+    pub trackers: Arc<control::Trackers>,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl Shared {
     /// Milliseconds of the link clock.
-    pub fn link_ms(&self) -> u64 {
+    pub(crate) fn link_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
@@ -414,6 +531,7 @@ pub struct MasterHandle {
     http: JoinHandle<()>,
     core: JoinHandle<()>,
     db_thread: std::thread::JoinHandle<()>,
+    bootstrap_key: Option<auth::ApiKey>,
 }
 
 impl MasterHandle {
@@ -425,6 +543,12 @@ impl MasterHandle {
     /// The operator API.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The admin key made at start because no operator was configured (none: operators
+    /// exist). Shown once by the `master_station` program; tests and the demo use it.
+    pub fn bootstrap_key(&self) -> Option<&auth::ApiKey> {
+        self.bootstrap_key.as_ref()
     }
 
     /// The simulated clock the master runs on.
@@ -479,21 +603,23 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let path = opts.db.clone();
     let site = opts.site.clone();
     let max_pages = opts.db_max_pages;
-    let (db, loaded) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
+    let (db, loaded, api_operators) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
         let mut db = Db::open(&path).map_err(|source| MasterError::Open {
             path: path.clone(),
             source,
         })?;
         store::seed(&mut db, &site, &workspace_root(), now)?;
         let loaded = store::load(&db)?;
+        let api_operators = store::queries::load_operators(db.conn())?;
         if let Some(pages) = max_pages {
             db.set_max_pages(pages)?;
         }
-        Ok((db, loaded))
+        Ok((db, loaded, api_operators))
     })
     .await
     .map_err(|e| MasterError::Task(e.to_string()))??;
 
+    let (operators, bootstrap_key) = operators(&opts, api_operators)?;
     let stats = Arc::new(stats::Stats::new());
     let (store, db_thread, reports) = store::Store::spawn(db, lock, stats.clone())?;
     let listener = TcpListener::bind(opts.listen)
@@ -511,6 +637,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
 
     region_a1(&opts.site.region)?;
     let read_every = opts.read_every.max(1);
+    let site_keys: HashMap<u32, crate::keys::TerminalKeys> = opts
+        .site
+        .terminals
+        .iter()
+        .filter_map(|t| Some((u32::from(t.a2), t.keys()?)))
+        .collect();
     let mut terminals = Vec::new();
     let mut term_by_addr = HashMap::new();
     let mut term_by_id = HashMap::new();
@@ -523,6 +655,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             id: t.id,
             a1: t_a1,
             a2: t.a2,
+            keys: site_keys.get(&t.a2).cloned(),
             meters: Vec::new(),
             online: AtomicBool::new(false),
             last_seen: AtomicI64::new(t.last_seen.unwrap_or(i64::MIN)),
@@ -583,6 +716,11 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         .unwrap_or(u64::MAX)
         .max(1000);
     let (core_tx, core_rx) = mpsc::channel(65_536);
+    let response_timeout_ms = opts.response_timeout_ms.max(50);
+    let tracker = opts
+        .tracker
+        .unwrap_or_else(|| default_tracker(opts.clock.speed(), response_timeout_ms));
+    let trackers = Arc::new(control::Trackers::new(tracker, meters.len()));
     let shared = Arc::new(Shared {
         clock: opts.clock.clone(),
         link: LinkCfg {
@@ -590,7 +728,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             msa: opts.site.msa,
             read_every,
             heartbeat_ms,
-            response_timeout_ms: opts.response_timeout_ms.max(50),
+            response_timeout_ms,
             control_via: opts.control_via,
         },
         terminals,
@@ -605,17 +743,23 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         amounts,
         core: core_tx,
         store,
+        operators,
+        origins: api_gate::Origins::new(http_addr, &opts.http_hosts),
         epoch: std::time::Instant::now(),
+        trackers,
+        limits: opts.limits,
     });
 
-    let tracker = opts
-        .tracker
-        .unwrap_or_else(|| default_tracker(opts.clock.speed(), shared.link.response_timeout_ms));
     let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;
     let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);
     let fep = tokio::spawn(fep::serve(shared.clone(), listener, stop_rx.clone()));
-    let http = tokio::spawn(api::serve(shared.clone(), http_listener, stop_rx));
+    let http = tokio::spawn(api::serve(
+        shared.clone(),
+        http_listener,
+        opts.http_limits,
+        stop_rx,
+    ));
     Ok(MasterHandle {
         terminal_addr,
         http_addr,
@@ -625,5 +769,46 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         http,
         core,
         db_thread,
+        bootstrap_key,
     })
+}
+
+/// The operators of a master: the site file's, the options', the API's (stored); with none,
+/// a bootstrap admin whose key is returned.
+fn operators(
+    opts: &MasterOptions,
+    stored: Vec<store::queries::OperatorRow>,
+) -> MasterResult<(auth::Operators, Option<auth::ApiKey>)> {
+    let bad = |what: String, e: auth::AuthError| MasterError::config(what, e);
+    let mut list = Vec::new();
+    for o in &opts.site.operators {
+        list.push(
+            o.to_operator()
+                .map_err(|e| bad(format!("operator {:?}", o.name), e))?,
+        );
+    }
+    list.extend(opts.operators.iter().cloned());
+    for row in stored {
+        let what = format!("stored operator {:?}", row.name);
+        let role = row
+            .role
+            .parse()
+            .map_err(|e: auth::UnknownRole| MasterError::config(what.clone(), e))?;
+        let hash = row.key_hash.parse().map_err(|e| bad(what.clone(), e))?;
+        list.push(auth::Operator {
+            name: row.name,
+            role,
+            hash,
+            source: auth::Source::Api(row.id),
+        });
+    }
+    let mut bootstrap = None;
+    if list.is_empty() {
+        let (admin, key) = auth::new_operator("admin", auth::Role::Admin, auth::Source::Bootstrap)
+            .map_err(|e| bad("bootstrap admin".into(), e))?;
+        list.push(admin);
+        bootstrap = Some(key);
+    }
+    let ops = auth::Operators::new(list).map_err(|e| bad("operators".into(), e))?;
+    Ok((ops, bootstrap))
 }

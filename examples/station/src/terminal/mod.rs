@@ -40,6 +40,7 @@ pub mod bus;
 pub mod cli;
 pub mod erc;
 pub mod handler;
+pub mod hooks;
 pub mod meter;
 
 use std::collections::{HashMap, VecDeque};
@@ -48,7 +49,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use amikit_gdw376::security::ZeroPw;
+use amikit_gdw376::identity::AesCmacIdentity;
+use amikit_gdw376::security::AesCmacPw;
 use amikit_gdw376::session::Backoff;
 use amikit_gdw376::session::terminal::{State, Terminal, TerminalConfig, TerminalEvent};
 use amikit_gdw376::{Address as Address376, Instant as SessionInstant};
@@ -62,13 +64,15 @@ use tokio::task::JoinHandle;
 pub use bus::{Bus, BusError, BusStats, NoiseConfig};
 pub use erc::{MeterEvent, StationEvent};
 pub use handler::Station;
+pub use hooks::{FieldHooks, Hooks, RelayBehaviour};
 pub use meter::{MeterView, SimMeter};
 
 use crate::clock::{Civil, SimClock};
 use crate::site::{FeeControl, Site, workspace_root};
 
-/// The session type: all-zero PW, 1 KiB receive, 2 KiB transmit buffers.
-type Session = Terminal<ZeroPw, 1024, 2048>;
+/// The session type: PW and identity keys derived from the terminal's site key
+/// ([`crate::keys`]), 1 KiB receive, 2 KiB transmit buffers.
+type Session = Terminal<AesCmacPw, 1024, 2048, AesCmacIdentity>;
 
 /// Real-time settings of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,8 @@ pub struct TerminalOptions {
     pub noise: NoiseConfig,
     /// Link timing (real time).
     pub timing: Timing,
+    /// Fault hooks of the meters (off by default: a healthy field).
+    pub hooks: Hooks,
 }
 
 impl TerminalOptions {
@@ -137,6 +143,7 @@ impl TerminalOptions {
             clock,
             noise: NoiseConfig::OFF,
             timing,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -404,6 +411,7 @@ struct Prepared {
     a2: u16,
     station: Station,
     has_local: bool,
+    keys: crate::keys::TerminalKeys,
 }
 
 fn prepare(
@@ -413,6 +421,7 @@ fn prepare(
     noise: NoiseConfig,
     tariffs: &mut Tariffs,
     vending: Option<&VendingKey>,
+    hooks: &Hooks,
 ) -> Result<Prepared, String> {
     let a1 = region(site)?;
     let terminal = site
@@ -420,19 +429,26 @@ fn prepare(
         .iter()
         .find(|t| t.a2 == a2)
         .ok_or_else(|| format!("the site has no terminal with a2 {a2}"))?;
+    let keys = terminal.keys().ok_or_else(|| {
+        format!("terminal {a2} has no key in the site file: the master would refuse its login")
+    })?;
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
+    let currency_unit = site.sts.unit()?;
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
-        bus.attach(SimMeter::from_site(m, tariff, vending, start)?);
+        let mut meter = SimMeter::from_site(m, tariff, vending, currency_unit, start)?;
+        meter.set_hooks(hooks.clone());
+        bus.attach(meter);
     }
     Ok(Prepared {
         a1,
         a2,
         station: Station::new(bus, clock.clone(), a2),
         has_local,
+        keys,
     })
 }
 
@@ -447,7 +463,14 @@ fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
         counters: Counters::default(),
         notes: Mutex::new(Notes::default()),
     });
-    let task = tokio::spawn(run(Arc::clone(&shared), p.a1, master, timing, p.has_local));
+    let task = tokio::spawn(run(
+        Arc::clone(&shared),
+        p.a1,
+        master,
+        timing,
+        p.has_local,
+        p.keys,
+    ));
     TerminalHandle { shared, task }
 }
 
@@ -462,6 +485,7 @@ pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, String> {
         opts.noise,
         &mut Tariffs::default(),
         vk.as_ref(),
+        &opts.hooks,
     )?;
     Ok(spawn(p, opts.master, opts.timing))
 }
@@ -482,7 +506,15 @@ pub async fn start_many(
     let n = u32::try_from(a2s.len().max(1)).unwrap_or(u32::MAX);
     let mut out = Vec::with_capacity(a2s.len());
     for (i, &a2) in a2s.iter().enumerate() {
-        let p = prepare(site, a2, clock, noise, &mut tariffs, vk.as_ref())?;
+        let p = prepare(
+            site,
+            a2,
+            clock,
+            noise,
+            &mut tariffs,
+            vk.as_ref(),
+            &Hooks::default(),
+        )?;
         let mut t = timing;
         t.first_connect += ramp * u32::try_from(i).unwrap_or(u32::MAX) / n;
         out.push(spawn(p, master, t));
@@ -503,6 +535,11 @@ pub fn scale_site(base: &Site, terminals: u16) -> Result<Site, String> {
     site.terminals = (1..=terminals)
         .map(|a2| crate::site::SiteTerminal {
             a2,
+            // A key per terminal, derived from its address (a simulation, not a key policy).
+            key: Some(crate::site::KeyText(format!(
+                "{:032x}",
+                u128::from(a2).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            ))),
             meters: vec![crate::site::SiteMeter {
                 pn: 1,
                 address: format!("{:012}", a2),
@@ -522,7 +559,14 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The link task.
-async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, has_local: bool) {
+async fn run(
+    shared: Arc<Shared>,
+    a1: u16,
+    master: SocketAddr,
+    timing: Timing,
+    has_local: bool,
+    keys: crate::keys::TerminalKeys,
+) {
     let origin = tokio::time::Instant::now();
     let now = move || SessionInstant(millis(origin.elapsed()));
     let mut cfg = TerminalConfig::new(Address376::new(a1, u32::from(shared.a2)));
@@ -535,7 +579,7 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
         initial: timing.reconnect_initial,
         max: timing.reconnect_max,
     };
-    let mut term: Box<Session> = Box::new(Terminal::new(cfg));
+    let mut term: Box<Session> = Box::new(Terminal::with_keys(cfg, keys.pw(), keys.identity()));
     let mut tick = tokio::time::interval(timing.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if !timing.first_connect.is_zero() && !sleep_or_stop(&shared, timing.first_connect).await {
@@ -967,6 +1011,7 @@ mod size_tests {
             NoiseConfig::OFF,
             &mut Tariffs::default(),
             vk.as_ref(),
+            &Hooks::default(),
         )
         .unwrap();
         let shared = Arc::new(Shared {
@@ -985,6 +1030,7 @@ mod size_tests {
             SocketAddr::from(([127, 0, 0, 1], 1)),
             Timing::for_clock(&clock),
             false,
+            p.keys,
         );
         let session = std::mem::size_of::<Session>();
         let future = std::mem::size_of_val(&task);
@@ -1041,10 +1087,11 @@ mod scale_smoke {
                 let (l, b) = (Arc::clone(&l2), Arc::clone(&b2));
                 tokio::spawn(async move {
                     let origin = tokio::time::Instant::now();
-                    let mut m = MasterSession::<ZeroPw, 512, 512, 1, 512>::new(
-                        MasterConfig::new(Profile::STRICT_2013),
-                        SessionInstant(0),
-                    );
+                    let mut m =
+                        MasterSession::<amikit_gdw376::security::ZeroPw, 512, 512, 1, 512>::new(
+                            MasterConfig::new(Profile::STRICT_2013),
+                            SessionInstant(0),
+                        );
                     let mut buf = [0u8; 1024];
                     loop {
                         let now = SessionInstant(millis(origin.elapsed()));

@@ -105,6 +105,8 @@ struct Account {
     guard_at_start: bool,
     low_notified: bool,
     alarm: Money,
+    /// Money paid for tokens that no token carried yet ([`super::vend_split`]).
+    vend_remainder: Money,
 }
 
 impl Account {
@@ -143,13 +145,15 @@ pub struct Core {
     shared: Arc<Shared>,
     accounts: Vec<Account>,
     meters: Vec<MeterState>,
-    trackers: Trackers,
+    trackers: Arc<Trackers>,
     tracker_cfg: TrackerConfig,
     cmds: HashMap<CmdKey, CmdInfo>,
     last_finished: Option<(CmdKey, i64)>,
     next_cmd_row: i64,
     /// Energy allowed above max demand × elapsed time in a reading.
     reading_margin: Energy,
+    /// The money one unit of a currency token is (`[sts] currency_unit`).
+    currency_unit: Money,
     /// Units sent and not yet reported, oldest first.
     pending: std::collections::VecDeque<Pending>,
     next_unit: u64,
@@ -287,6 +291,7 @@ impl Core {
                 guard_at_start: c.state.guard_at_start,
                 low_notified: c.state.low_notified,
                 alarm,
+                vend_remainder: Money::from_raw(c.vend_remainder),
             });
         }
         let rows: HashMap<i64, &super::store::MeterRow> =
@@ -344,7 +349,7 @@ impl Core {
         }
         let n_accounts = accounts.len();
         let mut core = Core {
-            trackers: Trackers::new(tracker_cfg, meters.len()),
+            trackers: shared.trackers.clone(),
             tracker_cfg,
             shared,
             accounts,
@@ -353,6 +358,10 @@ impl Core {
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
             reading_margin,
+            currency_unit: site
+                .sts
+                .unit()
+                .map_err(|e| MasterError::config("sts.currency_unit", e))?,
             pending: std::collections::VecDeque::new(),
             next_unit: 1,
             committed: Vec::with_capacity(n_accounts),
@@ -361,6 +370,12 @@ impl Core {
         };
         // What is loaded is committed.
         core.committed = (0..n_accounts).map(|ai| core.memo(ai)).collect();
+        // No terminal is connected yet: commands wait (parked) until their terminal logs in.
+        for m in &core.shared.meters {
+            if let Err(e) = core.trackers.link_down(m.id) {
+                tracing::warn!(meter = m.id, error = %e, "master: cannot park commands");
+            }
+        }
         core.resubmit(&loaded.pending_commands);
         for (ai, outputs) in powered_up {
             let mut w = Writes::default();
@@ -439,8 +454,9 @@ impl Core {
                 amount,
                 order_no,
                 channel,
+                audit,
                 reply,
-            } => self.pay(customer, amount, order_no, channel, reply),
+            } => self.pay(customer, amount, order_no, channel, audit, reply),
             CoreMsg::ReplaceMeter {
                 meter,
                 closing,
@@ -470,16 +486,11 @@ impl Core {
                 meter,
                 amount,
                 order_no,
+                seller,
+                audit,
                 reply,
-            } => self.vend(meter, amount, order_no, reply),
-            CoreMsg::Link { terminal, online } => {
-                if online {
-                    // Commands waiting for this terminal go out now rather than at their
-                    // back-off time.
-                    self.poll_trackers();
-                }
-                let _ = terminal;
-            }
+            } => self.vend(meter, amount, order_no, seller, audit, reply),
+            CoreMsg::Link { terminal, online } => self.on_link(terminal, online),
             CoreMsg::Stop { reply } => {
                 let _ = reply.send(());
             }

@@ -157,6 +157,18 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// Open jobs of `meter` for commands of the kinds `kinds` are moot: a later command
+    /// (`by`) carries the current intent. They are cancelled by the system.
+    JobsMoot {
+        /// Meter row id.
+        meter: i64,
+        /// The command kinds of the later command's group.
+        kinds: Vec<&'static str>,
+        /// The later command's row.
+        by: i64,
+        /// When.
+        at: SimSeconds,
+    },
     /// A terminal logged in.
     TerminalOnline {
         /// Terminal row id.
@@ -219,6 +231,14 @@ pub enum Write {
         at: SimSeconds,
         /// Money paid, 1e-4 units.
         amount: i64,
+        /// The operator who sold it.
+        sold_by: String,
+        /// Customer row id (whose vend remainder the token updates).
+        customer: i64,
+        /// Money the token credits, 1e-4 units.
+        credit: i64,
+        /// The customer's vend remainder after it, 1e-4 units.
+        remainder: i64,
     },
     /// A reading refused as implausible: a new open exception, or one more sighting of the
     /// same value on the meter's open exception.
@@ -249,6 +269,25 @@ pub enum Write {
         opening: i64,
         /// Energy billed for the old meter's last part, Wh.
         billed: i64,
+    },
+    /// A row of the audit trail (a mutating API request, or a refused one).
+    Audit {
+        /// When (simulated).
+        at: SimSeconds,
+        /// When (real, Unix seconds).
+        wall: i64,
+        /// The operator (none: not authenticated).
+        operator: Option<String>,
+        /// Their role.
+        role: Option<&'static str>,
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// The status answered.
+        status: u16,
+        /// What it did (order number, amount, …); never key material or token digits.
+        summary: String,
     },
     /// The next important-event index of a terminal still to store.
     EventPointer {
@@ -419,6 +458,23 @@ impl Write {
                 c.prepare_cached("INSERT INTO jobs (command_id, reason, at) VALUES (?1, ?2, ?3)")?
                     .execute(params![command, reason, at])?;
             }
+            Write::JobsMoot {
+                meter,
+                kinds,
+                by,
+                at,
+            } => {
+                let mut st = c.prepare_cached(
+                    "UPDATE jobs SET status = 'cancelled', closed_by = 'system', closed_at = ?3,
+                            note = ?4, done = 1
+                     WHERE status = 'open' AND command_id IN
+                           (SELECT id FROM commands WHERE meter_id = ?1 AND kind = ?2)",
+                )?;
+                let note = format!("moot: command {by} replaced it");
+                for kind in kinds {
+                    st.execute(params![meter, kind, at, note])?;
+                }
+            }
             Write::TerminalOnline { terminal, at } => {
                 c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
                     .execute(params![terminal, at])?;
@@ -475,12 +531,21 @@ impl Write {
                 tid,
                 at,
                 amount,
+                sold_by,
+                customer,
+                credit,
+                remainder,
             } => {
                 c.prepare_cached(
-                    "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount,
+                                         sold_by, credit)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
-                .execute(params![meter, order_no, token, tenths, tid, at, amount])?;
+                .execute(params![
+                    meter, order_no, token, tenths, tid, at, amount, sold_by, credit
+                ])?;
+                c.prepare_cached("UPDATE customers SET vend_remainder = ?2 WHERE id = ?1")?
+                    .execute(params![customer, remainder])?;
             }
             Write::ReadingException {
                 meter,
@@ -511,6 +576,24 @@ impl Write {
                         reason
                     ])?;
                 }
+            }
+            Write::Audit {
+                at,
+                wall,
+                operator,
+                role,
+                method,
+                path,
+                status,
+                summary,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO audit (at, wall, operator, role, method, path, status, summary)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    at, wall, operator, role, method, path, status, summary
+                ])?;
             }
             Write::MeterReplaced {
                 meter,
