@@ -148,21 +148,28 @@ pub struct Request<'a> {
 }
 
 /// Why a request was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     /// The terminal has not logged in (its address is unknown).
+    #[error("the terminal has not logged in")]
     NoTerminal,
     /// The terminal has not proven its identity ([`IdentityPolicy::Required`]).
+    #[error("the terminal has not proven its identity")]
     Unproven,
     /// Tp is configured but no calendar time was given ([`MasterSession::set_wall_clock`]).
+    #[error("Tp is configured but the session has no calendar time")]
     NoClock,
     /// All request slots are in use.
+    #[error("all request slots are in use")]
     Busy,
     /// The frame does not fit the slot or the output queue.
+    #[error("the frame does not fit the request slot or the output queue")]
     TooLong,
     /// Encoding failed.
+    #[error("encoding the request failed: {0}")]
     Encode(EncodeError),
     /// The identity key could not answer the challenge (no key for this terminal).
+    #[error("the identity challenge could not be answered: {0}")]
     Identity(SecurityError),
 }
 

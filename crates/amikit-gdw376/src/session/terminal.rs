@@ -106,13 +106,16 @@ pub enum State {
 }
 
 /// Why a request item was not served; the ERR code of an AFN 00 F3 item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// No such data / not supported (ERR 1).
+    #[error("no such data (ERR 1)")]
     NoData,
     /// Refused (ERR 1).
+    #[error("refused (ERR 1)")]
     Denied,
     /// A specific ERR code.
+    #[error("refused (ERR {0})")]
     Error(u8),
 }
 
@@ -167,13 +170,16 @@ pub trait RequestHandler {
 }
 
 /// Why a received frame was not served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// It did not parse.
+    #[error("the frame did not parse: {0}")]
     Parse(ParseError),
     /// PW or Tp check failed.
+    #[error("the PW or Tp check failed: {0}")]
     Security(SecurityError),
     /// Another terminal's address.
+    #[error("the frame is addressed to another terminal")]
     NotForUs,
 }
 
