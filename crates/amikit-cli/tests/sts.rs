@@ -44,7 +44,7 @@ fn decode_worked_example_with_key() {
     assert_eq!(j["type"], "TransferElectricityCredit");
     assert_eq!(j["rnd"], 11);
     assert_eq!(j["tid"], 1_698_595);
-    assert_eq!(j["tid_datetime"], "1996-03-25T13:55");
+    assert_eq!(j["tid_datetime"], "1996-03-25T13:55:00");
     assert_eq!(j["amount"], "25.6");
     assert_eq!(j["amount_raw"], "0100");
     assert_eq!(j["unit"], "kWh");

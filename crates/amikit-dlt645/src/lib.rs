@@ -25,6 +25,9 @@ pub mod repr;
 pub mod request;
 pub mod value;
 
+#[cfg(feature = "defmt")]
+mod log_format;
+
 pub use address::Address;
 pub use control::{Control, Direction, Edition, Function};
 pub use data::Data;

@@ -213,6 +213,7 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
 /// A parsed frame: the header fields, the data-unit region and the AUX fields, borrowing the
 /// frame's bytes. [`Repr::emit`] writes it back byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Repr<'a> {
     /// L protocol id (2 for 376.1).
     pub protocol_id: u8,
@@ -226,9 +227,17 @@ pub struct Repr<'a> {
     pub afn: Afn,
     /// Sequence field.
     pub seq: Seq,
-    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`].
+    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`] (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_hex")
+    )]
     pub units: &'a [u8],
-    /// PW, when the profile says this AFN and direction carry one.
+    /// PW, when the profile says this AFN and direction carry one (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_opt_hex")
+    )]
     pub pw: Option<&'a [u8]>,
     /// EC (uplink, ACD = 1).
     pub ec: Option<Ec>,
@@ -609,5 +618,47 @@ mod leniency_tests {
                 !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == InfoClass(25) && u.pn == Pn(1))
             );
         }
+    }
+}
+
+impl core::fmt::Display for Repr<'_> {
+    /// One line for logs and consoles: address, direction, link function, AFN, SEQ with its
+    /// FIR/FIN/CON bits, the length of the data-unit region and which AUX fields are present;
+    /// e.g. `9612-13398 down request class 1 data AFN 0C (class 1 data) SEQ 3 FIR FIN CON, 4 B
+    /// units, Tp`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let dir = match self.control.dir() {
+            Direction::Down => "down",
+            Direction::Up => "up",
+        };
+        write!(
+            f,
+            "{} {dir} {} AFN {} ({}) SEQ {}",
+            self.address,
+            self.control.function().name(),
+            self.afn,
+            self.afn.name(),
+            self.seq.seq()
+        )?;
+        for (on, bit) in [
+            (self.seq.fir(), " FIR"),
+            (self.seq.fin(), " FIN"),
+            (self.seq.con(), " CON"),
+        ] {
+            if on {
+                f.write_str(bit)?;
+            }
+        }
+        write!(f, ", {} B units", self.units.len())?;
+        for (on, field) in [
+            (self.pw.is_some(), ", PW"),
+            (self.ec.is_some(), ", EC"),
+            (self.tp.is_some(), ", Tp"),
+        ] {
+            if on {
+                f.write_str(field)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -27,6 +27,9 @@ pub mod seq;
 pub mod session;
 pub mod time;
 pub mod units;
+
+#[cfg(feature = "defmt")]
+mod log_format;
 pub mod walker;
 
 pub use address::{Address, AddressWidth};

@@ -16,6 +16,8 @@ use amikit_gdw376::session::terminal::{
 };
 use amikit_gdw376::units::{self, EventBlock, EventRecord, Realtime, Registers, Value, Writer};
 use amikit_gdw376::walker::Item;
+use std::time::Duration;
+
 use amikit_gdw376::{Address, Afn, DateTime, Direction, InfoClass, Instant, Pn, Profile, Repr};
 
 #[derive(Default)]
@@ -182,13 +184,9 @@ impl Rig {
     }
 }
 
-const WALL: DateTime = DateTime {
-    year: 2024,
-    month: 3,
-    day: 14,
-    hour: 10,
-    minute: 0,
-    second: 0,
+const WALL: DateTime = match DateTime::new(2024, 3, 14, 10, 0, 0) {
+    Ok(t) => t,
+    Err(_) => panic!("2024-03-14T10:00:00 exists"),
 };
 
 fn tcfg() -> TerminalConfig {
@@ -406,7 +404,7 @@ fn multi_frame_reassembly() {
 fn heartbeat_offline_and_timeouts() {
     let mut t = tcfg();
     t.heartbeat = HeartbeatMode::Fixed;
-    t.heartbeat_ms = 60_000;
+    t.heartbeat_period = Duration::from_secs(60);
     let mut rig = Rig::new(t, mcfg());
     rig.login();
     rig.pump(59_000);
@@ -473,17 +471,17 @@ fn terminal_login_retries_then_fails() {
     assert!(frames.iter().all(|f| f == &frames[0]));
     assert_eq!(ev, vec!["LoginFailed"]);
     assert_eq!(t.state(), State::Disconnected);
-    assert_eq!(t.reconnect_delay(), 10_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(10));
     // The application drops the link: the failure is not counted twice.
     t.disconnected(Instant(200_000));
-    assert_eq!(t.reconnect_delay(), 10_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(10));
     // A link lost while logging in counts.
     t.connected(Instant(200_000));
     t.disconnected(Instant(200_001));
-    assert_eq!(t.reconnect_delay(), 20_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(20));
     // Dials that fail before the transport comes up count too.
     t.dial_failed();
-    assert_eq!(t.reconnect_delay(), 40_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(40));
 }
 
 /// Sends a realtime read; the terminal's reply raises ACD, so the master pulls events. Returns
@@ -672,14 +670,7 @@ fn repeated_request_is_answered_not_executed_twice() {
 fn tp_replay_and_expiry_rejected() {
     let mut rig = Rig::new(tcfg(), mcfg());
     rig.login();
-    let wall = DateTime {
-        year: 2024,
-        month: 5,
-        day: 10,
-        hour: 8,
-        minute: 0,
-        second: 0,
-    };
+    let wall = DateTime::new(2024, 5, 10, 8, 0, 0).unwrap();
     rig.m.set_wall_clock(Instant(0), wall);
     rig.t.set_wall_clock(Instant(0), wall);
     let mut units = [0u8; 16];

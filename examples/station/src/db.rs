@@ -157,6 +157,34 @@ const MIGRATIONS: &[&str] = &[
         billed      INTEGER NOT NULL           -- energy billed for the old meter's last part, Wh
     );
     ",
+    // Version 4 (issue 11, operator API): operators and their hashed keys, the audit trail
+    // of mutating requests, the unspent remainder of STS currency vends, who sold a token.
+    "
+    CREATE TABLE operators (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL UNIQUE,
+        role        TEXT    NOT NULL,          -- 'cashier', 'operator', 'auditor', 'admin'
+        key_hash    TEXT    NOT NULL,          -- salted HMAC-SHA-256 of the key, never the key
+        created_at  INTEGER NOT NULL,          -- simulated seconds
+        created_by  TEXT,
+        revoked_at  INTEGER                    -- set: the key no longer authenticates
+    );
+    CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,          -- simulated seconds
+        wall        INTEGER NOT NULL,          -- real time, Unix seconds
+        operator    TEXT,                      -- none: not authenticated
+        role        TEXT,
+        method      TEXT    NOT NULL,
+        path        TEXT    NOT NULL,
+        status      INTEGER NOT NULL,          -- the HTTP status answered
+        summary     TEXT    NOT NULL           -- e.g. order number and amount; never key material
+    );
+    CREATE INDEX audit_by_operator ON audit (operator, id);
+    ALTER TABLE customers ADD COLUMN vend_remainder INTEGER NOT NULL DEFAULT 0; -- 1e-4 units
+    ALTER TABLE tokens ADD COLUMN sold_by TEXT;          -- the operator who sold it
+    ALTER TABLE tokens ADD COLUMN credit INTEGER;        -- money the token credits, 1e-4 units
+    ",
 ];
 
 /// The schema version this build writes.

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::clock::{Civil, SimClock};
-use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json};
+use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json, http_list};
 use crate::site::Site;
 use crate::terminal::{self, TerminalHandle, TerminalOptions};
 
@@ -222,7 +222,7 @@ pub async fn run(
                 .send(format!("{}  {:<9} {}", n.at, "terminal", n.text));
         }
     });
-    let outbox_task = tokio::spawn(watch_outbox(master.http_addr(), tl.clone(), stop.clone()));
+    let outbox_task = tokio::spawn(watch_outbox(Api::of(&master)?, tl.clone(), stop.clone()));
 
     let result = script(&master, &term, &tl, &clock).await;
 
@@ -250,7 +250,7 @@ async fn script(
     tl: &Timeline,
     clock: &SimClock,
 ) -> Result<Vec<Check>, String> {
-    let api = master.http_addr();
+    let api = Api::of(master)?;
     let mut checks = Vec::new();
     wait_until("the terminal logs in", Duration::from_secs(10), || async {
         term.is_logged_in()
@@ -259,7 +259,7 @@ async fn script(
 
     // 1. An STS token for Zhang Min, typed on her meter's keypad, then typed again.
     let (_, vend) = post(
-        api,
+        &api,
         "/api/tokens",
         json!({"customer": ZHANG_MIN, "amount": "20.00", "order_no": "DEMO-TOKEN-1"}),
     )
@@ -271,9 +271,9 @@ async fn script(
     tl.say(
         "vending",
         format_args!(
-            "{ZHANG_MIN} buys 20.00 of electricity: token {} ({} kWh)",
+            "{ZHANG_MIN} buys 20.00 of electricity: token {} (credit {})",
             vend["token_grouped"].as_str().unwrap_or(&token),
-            vend["kwh"]
+            vend["credit"].as_str().unwrap_or("?")
         ),
     );
     let first = term.keypad(2, &token);
@@ -322,7 +322,7 @@ async fn script(
         "the TCP link between terminal and master station drops",
     );
     let (_, paid) = post(
-        api,
+        &api,
         "/api/payments",
         json!({"customer": WANG_FANG, "amount": "30.00", "order_no": "DEMO-PAY-1", "channel": "bank"}),
     )
@@ -353,8 +353,8 @@ async fn script(
     );
     let paid_at = clock.now();
     let pay = json!({"customer": LI_WEI, "amount": "100.00", "order_no": "DEMO-PAY-2", "channel": "counter"});
-    let (_, p1) = post(api, "/api/payments", pay.clone()).await?;
-    let (_, p2) = post(api, "/api/payments", pay).await?;
+    let (_, p1) = post(&api, "/api/payments", pay.clone()).await?;
+    let (_, p2) = post(&api, "/api/payments", pay).await?;
     tl.say(
         "payment",
         format_args!(
@@ -391,7 +391,7 @@ async fn script(
 
     // 5. Let the clinic run into debt (it is guarded: never cut).
     wait_until("the clinic is in debt", Duration::from_secs(20), || async {
-        customer(api, CLINIC)
+        customer(&api, CLINIC)
             .await
             .is_some_and(|c| money(&c["net"]).is_some_and(|n| n < 0))
     })
@@ -410,10 +410,10 @@ async fn summarise(
     start: Civil,
     began: Instant,
 ) -> Result<Summary, String> {
-    let api = master.http_addr();
-    let (_, customers) = get(api, "/api/customers").await?;
+    let api = Api::of(master)?;
+    let (_, customers) = get(&api, "/api/customers").await?;
     let customers = customers.as_array().cloned().unwrap_or_default();
-    let (_, outbox) = get(api, "/api/outbox?limit=1000").await?;
+    let (_, outbox) = get(&api, "/api/outbox?limit=500").await?;
     let outbox = outbox.as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for c in &customers {
@@ -424,7 +424,7 @@ async fn summarise(
         let Some(view) = term.meters().into_iter().find(|m| m.address == addr) else {
             continue;
         };
-        let (_, readings) = get(api, &format!("/api/readings?meter={addr}&limit=10000")).await?;
+        let (_, readings) = get(&api, &format!("/api/readings?meter={addr}&limit=500")).await?;
         let readings = readings.as_array().cloned().unwrap_or_default();
         let local = c["fee_control"] == "local";
         let balance = match (local, view.balance) {
@@ -508,7 +508,7 @@ async fn summarise(
     }
     for (customer, order) in [(WANG_FANG, "DEMO-PAY-1"), (LI_WEI, "DEMO-PAY-2")] {
         let (_, rows) = get(
-            api,
+            &api,
             &format!("/api/payments?customer={}", customer.replace(' ', "%20")),
         )
         .await?;
@@ -577,23 +577,47 @@ where
     }
 }
 
-async fn post(api: SocketAddr, path: &str, body: Value) -> Result<(u16, Value), String> {
-    let (status, v) = http_json(api, "POST", path, Some(body)).await?;
+/// The operator API and the key the demo uses (the master's bootstrap admin).
+#[derive(Debug, Clone)]
+struct Api {
+    addr: SocketAddr,
+    key: Arc<str>,
+}
+
+impl Api {
+    fn of(master: &MasterHandle) -> Result<Self, String> {
+        let key = master
+            .bootstrap_key()
+            .ok_or("the demo's master has no bootstrap key")?;
+        Ok(Self {
+            addr: master.http_addr(),
+            key: Arc::from(key.expose()),
+        })
+    }
+}
+
+async fn post(api: &Api, path: &str, body: Value) -> Result<(u16, Value), String> {
+    let (status, v) = http_json(api.addr, &api.key, "POST", path, Some(body)).await?;
     if status >= 300 {
         return Err(format!("POST {path}: {status} {v}"));
     }
     Ok((status, v))
 }
 
-async fn get(api: SocketAddr, path: &str) -> Result<(u16, Value), String> {
-    let (status, v) = http_json(api, "GET", path, None).await?;
+/// GETs `path`; a list's pages are all fetched and answered as one array.
+async fn get(api: &Api, path: &str) -> Result<(u16, Value), String> {
+    let (status, v) = http_json(api.addr, &api.key, "GET", path, None).await?;
+    if status == 200 && v.get("items").is_some() {
+        let all = http_list(api.addr, &api.key, path).await?;
+        return Ok((status, Value::Array(all)));
+    }
     if status >= 300 {
         return Err(format!("GET {path}: {status} {v}"));
     }
     Ok((status, v))
 }
 
-async fn customer(api: SocketAddr, name: &str) -> Option<Value> {
+async fn customer(api: &Api, name: &str) -> Option<Value> {
     let (_, all) = get(api, "/api/customers").await.ok()?;
     all.as_array()?.iter().find(|c| c["name"] == name).cloned()
 }
@@ -606,10 +630,10 @@ fn money(v: &Value) -> Option<i64> {
 }
 
 /// Prints each new outbox row (the SMS service) on the timeline.
-async fn watch_outbox(api: SocketAddr, tl: Timeline, stop: Arc<AtomicBool>) {
+async fn watch_outbox(api: Api, tl: Timeline, stop: Arc<AtomicBool>) {
     let mut seen = 0i64;
     while !stop.load(Ordering::SeqCst) {
-        if let Ok((_, rows)) = get(api, "/api/outbox?limit=1000").await {
+        if let Ok((_, rows)) = get(&api, "/api/outbox?limit=500").await {
             for r in rows.as_array().into_iter().flatten() {
                 let id = r["id"].as_i64().unwrap_or(0);
                 if id > seen {

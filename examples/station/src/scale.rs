@@ -135,7 +135,11 @@ async fn run_master(args: &Args) -> Result<Value, String> {
     opts.response_timeout_ms = 5000;
     let master = master::start(opts).await.map_err(|e| e.to_string())?;
     let seeded = began.elapsed();
-    let api = master.http_addr();
+    let key = master
+        .bootstrap_key()
+        .map(|k| k.expose().to_string())
+        .ok_or("the scale run's master has no bootstrap key")?;
+    let api = (master.http_addr(), key.as_str());
     eprintln!(
         "scale: master station up in {:.1} s ({} customers seeded), starting {} terminals",
         seeded.as_secs_f64(),
@@ -176,15 +180,18 @@ fn spawn_terminals(args: &Args, master: SocketAddr) -> Result<Child, String> {
         .map_err(|e| format!("cannot start the terminals' process: {e}"))
 }
 
-async fn stats(api: SocketAddr) -> Result<Value, String> {
-    let (status, v) = http_json(api, "GET", "/api/stats", None).await?;
+/// The API's address and the key to use.
+type Api<'k> = (SocketAddr, &'k str);
+
+async fn stats(api: Api<'_>) -> Result<Value, String> {
+    let (status, v) = http_json(api.0, api.1, "GET", "/api/stats", None).await?;
     if status != 200 {
         return Err(format!("GET /api/stats: {status} {v}"));
     }
     Ok(v)
 }
 
-async fn measure(args: &Args, api: SocketAddr, child: &mut Child) -> Result<Value, String> {
+async fn measure(args: &Args, api: Api<'_>, child: &mut Child) -> Result<Value, String> {
     let n = u64::from(args.terminals);
     let deadline = Instant::now() + Duration::from_secs(args.ramp + 120);
     loop {
@@ -206,7 +213,7 @@ async fn measure(args: &Args, api: SocketAddr, child: &mut Child) -> Result<Valu
         args.warmup, args.measure
     );
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-    let (status, _) = http_json(api, "POST", "/api/stats/reset", None).await?;
+    let (status, _) = http_json(api.0, api.1, "POST", "/api/stats/reset", None).await?;
     if status != 200 {
         return Err(format!("POST /api/stats/reset: {status}"));
     }

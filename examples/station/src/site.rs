@@ -34,6 +34,13 @@ pub struct Site {
     /// What the master station accepts as a register reading.
     #[serde(default)]
     pub readings: ReadingRules,
+    /// STS rules both the vending side and the meters follow.
+    #[serde(default)]
+    pub sts: StsRules,
+    /// Operators of the master station's API (`[[operators]] name, role, key_hash`; the key
+    /// itself is never in the file: `master --hash-key` prints the line).
+    #[serde(default)]
+    pub operators: Vec<crate::master::auth::SiteOperator>,
 }
 
 /// What the master station accepts as a payment (`[payments]` in the site file).
@@ -64,6 +71,44 @@ impl Default for PaymentRules {
         Self {
             minor_unit_digits: Self::default_minor_digits(),
             max_amount: Self::default_max_amount(),
+        }
+    }
+}
+
+/// STS rules of the site (`[sts]` in the site file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsRules {
+    /// The money one unit of a currency token's amount is, a decimal string (default `0.01`,
+    /// the fen). Tokens carry money in this unit; meters credit exactly amount × unit.
+    #[serde(default = "StsRules::default_currency_unit")]
+    pub currency_unit: String,
+}
+
+impl StsRules {
+    fn default_currency_unit() -> String {
+        "0.01".into()
+    }
+
+    /// The currency unit as money.
+    ///
+    /// # Errors
+    /// When it is not a positive decimal.
+    pub fn unit(&self) -> Result<amikit_tariff::Money, String> {
+        let m = amikit_tariff::Money::parse(self.currency_unit.trim())
+            .map_err(|e| format!("sts.currency_unit {:?}: {e}", self.currency_unit))?;
+        if m.is_positive() {
+            Ok(m)
+        } else {
+            Err("sts.currency_unit must be positive".into())
+        }
+    }
+}
+
+impl Default for StsRules {
+    fn default() -> Self {
+        Self {
+            currency_unit: Self::default_currency_unit(),
         }
     }
 }
@@ -242,6 +287,7 @@ impl Site {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.sts.unit()?;
         if self.region.len() != 4 || !self.region.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("region {:?} is not 4 decimal digits", self.region));
         }

@@ -480,7 +480,7 @@ async fn vending_local_meters_events_and_api_errors() {
     })
     .await;
 
-    // A token for 20.00 at the peak price (0.568): 35.2 kWh (35.211… rounded down to tenths).
+    // A token for 20.00: a currency token of 2000 fen, whatever the price of the hour.
     let (status, t) = post(
         &m,
         "/api/tokens",
@@ -490,8 +490,9 @@ async fn vending_local_meters_events_and_api_errors() {
     assert_eq!(status, 200, "{t}");
     let digits = t["token"].as_str().unwrap().to_string();
     assert_eq!(digits.len(), 20);
-    assert_eq!(t["kwh"], "35.200");
-    // The meter with the site's keys accepts it and adds 352 tenths.
+    assert_eq!(t["credit"], "20.0000");
+    assert_eq!(t["remainder"], "0.0000");
+    // The meter with the site's keys accepts it: a currency credit of 2000 units.
     use amikit_sts::dkga::{Dkga, VendingKey};
     use amikit_sts::keys::*;
     use amikit_sts::meter::{Action, Meter, MeterConfig};
@@ -517,7 +518,7 @@ async fn vending_local_meters_events_and_api_errors() {
     let accepted = meter.enter_str(&digits, 0).unwrap();
     assert!(matches!(
         accepted.action,
-        Action::AddCredit { tenths: 352, .. }
+        Action::AddCurrency { amount, .. } if amount.value() == 2000
     ));
     // The same order number returns the same token; a new one gets a new TID.
     let (_, again) = post(

@@ -37,6 +37,8 @@ use crate::identity::{CHALLENGE_LEN, IdentityKey};
 use crate::profile::Profile;
 use crate::security::{MacProvider, ZeroPw, verify_pw};
 use crate::seq::Seq;
+use core::time::Duration;
+
 use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
 use crate::walker::Item;
@@ -85,7 +87,7 @@ pub struct MasterConfig {
     /// This master station's address (MSA, 1–127).
     pub msa: u8,
     /// Wait for a response this long before retransmitting.
-    pub response_timeout_ms: u64,
+    pub response_timeout: Duration,
     /// Retransmissions before a request times out.
     pub retries: u8,
     /// Back-off of the retransmissions (delay before retry n).
@@ -95,7 +97,7 @@ pub struct MasterConfig {
     /// ([`MasterSession::set_wall_clock`]) and are refused without one.
     pub tp_delay_min: Option<u8>,
     /// The terminal's heartbeat period.
-    pub heartbeat_ms: u64,
+    pub heartbeat_period: Duration,
     /// Periods without any frame before the terminal counts as offline.
     pub offline_after: u8,
     /// Login / heartbeat acknowledgement.
@@ -115,14 +117,14 @@ impl MasterConfig {
         MasterConfig {
             profile,
             msa: 1,
-            response_timeout_ms: 30_000,
+            response_timeout: Duration::from_secs(30),
             retries: 2,
             backoff: Backoff {
-                initial_ms: 30_000,
-                max_ms: 120_000,
+                initial: Duration::from_secs(30),
+                max: Duration::from_secs(120),
             },
             tp_delay_min: Some(5),
-            heartbeat_ms: 60_000,
+            heartbeat_period: Duration::from_secs(60),
             offline_after: 3,
             ack: AckStyle::AllConfirm,
             pull_events: true,
@@ -151,19 +153,19 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     /// The terminal has not logged in (its address is unknown).
-    #[error("the terminal has not logged in")]
+    #[error("no terminal has logged in on this connection")]
     NoTerminal,
     /// The terminal has not proven its identity ([`IdentityPolicy::Required`]).
     #[error("the terminal has not proven its identity")]
     Unproven,
     /// Tp is configured but no calendar time was given ([`MasterSession::set_wall_clock`]).
-    #[error("Tp is configured but the session has no calendar time")]
+    #[error("Tp is on but the session has no calendar time")]
     NoClock,
     /// All request slots are in use.
-    #[error("all request slots are in use")]
+    #[error("every request slot is in use")]
     Busy,
     /// The frame does not fit the slot or the output queue.
-    #[error("the frame does not fit the request slot or the output queue")]
+    #[error("the request does not fit the request slot or the output queue")]
     TooLong,
     /// Encoding failed.
     #[error("encoding the request failed: {0}")]
@@ -494,10 +496,10 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
         let c = &self.core;
         let mut t = c.slots.iter().flatten().map(|s| s.deadline).min();
         if c.online {
-            let off = c.last_rx.add_ms(
+            let off = c.last_rx.saturating_add(
                 c.cfg
-                    .heartbeat_ms
-                    .saturating_mul(u64::from(c.cfg.offline_after)),
+                    .heartbeat_period
+                    .saturating_mul(u32::from(c.cfg.offline_after)),
             );
             t = Some(t.map_or(off, |x| x.min(off)));
         }
@@ -583,7 +585,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         let pseq = pfc & 0x0F;
         let tp = match wall {
             Some((wall, delay)) => Some(
-                Tp::new(pfc, wall.to_format16(), delay)
+                Tp::new(pfc, crate::format::Format16::from(wall), delay)
                     .map_err(|e| RequestError::Encode(e.into()))?,
             ),
             None => None,
@@ -608,7 +610,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             pseq,
             pfc: tp.map(|t| t.pfc),
             tries: 0,
-            deadline: now.add_ms(self.cfg.response_timeout_ms),
+            deadline: now.saturating_add(self.cfg.response_timeout),
             base: 0,
             present: 0,
             lens: [0; MAX_FRAMES],
@@ -667,10 +669,10 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                     .cfg
                     .backoff
                     .delay(u32::from(stries))
-                    .max(self.cfg.response_timeout_ms);
+                    .max(self.cfg.response_timeout);
                 if let Some(Some(slot)) = self.slots.get_mut(i) {
                     slot.tries = tries + 1;
-                    slot.deadline = now.add_ms(delay);
+                    slot.deadline = now.saturating_add(delay);
                 }
             } else {
                 if let Some(slot) = self.slots.get_mut(i) {
@@ -689,9 +691,9 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         }
         let limit = self
             .cfg
-            .heartbeat_ms
-            .saturating_mul(u64::from(self.cfg.offline_after));
-        if self.online && now.since(self.last_rx) > limit {
+            .heartbeat_period
+            .saturating_mul(u32::from(self.cfg.offline_after));
+        if self.online && now.saturating_duration_since(self.last_rx) > limit {
             self.online = false;
             events(MasterEvent::Offline);
         }
@@ -951,7 +953,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         while s.has(s.base) {
             s.base += 1;
         }
-        s.deadline = now.add_ms(self.cfg.response_timeout_ms);
+        s.deadline = now.saturating_add(self.cfg.response_timeout);
         let done = s.fin.is_some_and(|fin| s.base > fin);
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = if done { None } else { Some(s) };

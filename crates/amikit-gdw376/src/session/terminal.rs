@@ -26,6 +26,8 @@ use crate::identity::{CHALLENGE_LEN, IdentityKey, NoIdentity};
 use crate::profile::Profile;
 use crate::security::{MacProvider, ReplayGuard, ZeroPw, verify_pw};
 use crate::seq::Seq;
+use core::time::Duration;
+
 use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
 use crate::walker::Item;
@@ -48,12 +50,12 @@ pub struct TerminalConfig {
     pub address: Address,
     /// Dialect.
     pub profile: Profile,
-    /// Heartbeat period (AFN 04 F1 last byte, minutes → ms).
-    pub heartbeat_ms: u64,
+    /// Heartbeat period (AFN 04 F1 last byte, in minutes on the wire).
+    pub heartbeat_period: Duration,
     /// Heartbeat policy.
     pub heartbeat: HeartbeatMode,
     /// How long to wait for the master's confirm (AFN 04 F1 timeout).
-    pub response_timeout_ms: u64,
+    pub response_timeout: Duration,
     /// Retransmissions before giving up (AFN 04 F1 retries, max 3).
     pub retries: u8,
     /// Delay before re-dialling after a failure.
@@ -78,13 +80,13 @@ impl TerminalConfig {
         TerminalConfig {
             address,
             profile: Profile::STRICT_2013,
-            heartbeat_ms: 60_000,
+            heartbeat_period: Duration::from_secs(60),
             heartbeat: HeartbeatMode::AfterSilence,
-            response_timeout_ms: 30_000,
+            response_timeout: Duration::from_secs(30),
             retries: 3,
             reconnect: Backoff {
-                initial_ms: 5_000,
-                max_ms: 300_000,
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(300),
             },
             max_units_per_frame: 1024,
             require_tp: true,
@@ -115,7 +117,7 @@ pub enum Refusal {
     #[error("refused (ERR 1)")]
     Denied,
     /// A specific ERR code.
-    #[error("refused (ERR {0})")]
+    #[error("refused with ERR code {0}")]
     Error(u8),
 }
 
@@ -176,10 +178,10 @@ pub enum Rejection {
     #[error("the frame did not parse: {0}")]
     Parse(ParseError),
     /// PW or Tp check failed.
-    #[error("the PW or Tp check failed: {0}")]
+    #[error("the frame failed its security check: {0}")]
     Security(SecurityError),
     /// Another terminal's address.
-    #[error("the frame is addressed to another terminal")]
+    #[error("the frame is for another terminal")]
     NotForUs,
 }
 
@@ -332,8 +334,8 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
         &self.core.cfg
     }
     /// Changes the heartbeat period (e.g. after AFN 04 F1 was set).
-    pub fn set_heartbeat_ms(&mut self, ms: u64) {
-        self.core.cfg.heartbeat_ms = ms;
+    pub fn set_heartbeat_period(&mut self, period: Duration) {
+        self.core.cfg.heartbeat_period = period;
     }
     /// Tells the terminal the local time at `now` (enables Tp expiry / replay checks). May be
     /// called before every `on_bytes` (calendar time as an input).
@@ -367,7 +369,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
     }
     /// Delay before the next dial attempt (grows with each failure, reset by a login).
     #[must_use]
-    pub fn reconnect_delay(&self) -> u64 {
+    pub fn reconnect_delay(&self) -> Duration {
         self.core.cfg.reconnect.delay(self.core.reconnects)
     }
 
@@ -437,7 +439,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
             c.report = Some(Pending {
                 pseq,
                 afn,
-                deadline: now.add_ms(c.cfg.response_timeout_ms),
+                deadline: now.saturating_add(c.cfg.response_timeout),
                 tries: 0,
             });
         }
@@ -505,7 +507,9 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
     fn heartbeat_due(&self) -> Instant {
         match self.cfg.heartbeat {
             HeartbeatMode::Fixed => self.next_heartbeat,
-            HeartbeatMode::AfterSilence => self.last_activity.add_ms(self.cfg.heartbeat_ms),
+            HeartbeatMode::AfterSilence => {
+                self.last_activity.saturating_add(self.cfg.heartbeat_period)
+            }
         }
     }
 
@@ -543,7 +547,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
             Pending {
                 pseq,
                 afn: Afn::LINK_TEST,
-                deadline: now.add_ms(self.cfg.response_timeout_ms),
+                deadline: now.saturating_add(self.cfg.response_timeout),
                 tries,
             },
         ));
@@ -554,7 +558,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         match (self.state, self.link) {
             (State::LoggingIn, None) => self.send_link(now, LinkKind::Login, None),
             (State::Online, None) if now >= self.heartbeat_due() => {
-                self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                self.next_heartbeat = now.saturating_add(self.cfg.heartbeat_period);
                 self.send_link(now, LinkKind::Heartbeat, None);
             }
             (_, Some((kind, p))) if now >= p.deadline => {
@@ -592,7 +596,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                     self.out.push(f);
                 }
                 self.report = Some(Pending {
-                    deadline: now.add_ms(self.cfg.response_timeout_ms),
+                    deadline: now.saturating_add(self.cfg.response_timeout),
                     tries: p.tries + 1,
                     ..p
                 });
@@ -716,7 +720,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                 (LinkKind::Login, true) => {
                     self.state = State::Online;
                     self.reconnects = 0;
-                    self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                    self.next_heartbeat = now.saturating_add(self.cfg.heartbeat_period);
                     events(TerminalEvent::LoggedIn);
                 }
                 (LinkKind::Login, false) => {

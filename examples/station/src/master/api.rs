@@ -12,21 +12,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use amikit_tariff::{Energy, Money};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use super::AmountRules;
+use super::api_gate::{self, AuditNote, Audited};
+use super::auth::{self, Principal, Role};
 pub use super::error::ApiError;
 use super::error::MasterResult;
-use super::msg::CoreMsg;
+use super::msg::{AuditStamp, CoreMsg};
 use super::msg::{PaymentAnswer, PaymentOutcome};
 use super::store::{CommandFilter, EventFilter, ExceptionFilter, Page, time_json};
 use super::{CustInfo, Shared};
@@ -47,7 +49,8 @@ type Q = Query<HashMap<String, String>>;
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
+    limits: super::api_serve::HttpLimits,
+    stop: watch::Receiver<bool>,
 ) {
     let app = Router::new()
         .route("/api/payments", post(payment).get(payments))
@@ -64,16 +67,15 @@ pub(crate) async fn serve(
         .route("/api/meters/{address}/replace", post(replace_meter))
         .route("/api/stats", get(stats))
         .route("/api/stats/reset", post(stats_reset))
+        .route("/api/audit", get(audit))
+        .route("/api/operators", get(operators).post(create_operator))
+        .route("/api/operators/{name}/revoke", post(revoke_operator))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            api_gate::gate,
+        ))
         .with_state(shared);
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "master: http server");
-    }
+    super::api_serve::serve(app, listener, limits, stop).await;
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -85,6 +87,9 @@ fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 fn customer_of<'s>(shared: &'s Shared, v: &Value) -> Result<&'s CustInfo, ApiError> {
+    if let Value::String(s) = v {
+        bounded("customer", s)?;
+    }
     let i = match v {
         Value::Number(n) => n
             .as_i64()
@@ -139,10 +144,27 @@ fn amount_of(v: Option<&Value>, rules: &AmountRules) -> Result<Money, ApiError> 
     Ok(m)
 }
 
+/// The longest text field (names, order numbers, channels, query values), characters.
+pub const MAX_FIELD: usize = 64;
+
+/// Refuses (422) a text longer than [`MAX_FIELD`] or with control characters.
+fn bounded<'t>(name: &str, s: &'t str) -> Result<&'t str, ApiError> {
+    if s.chars().count() > MAX_FIELD {
+        return Err(ApiError::new(
+            422,
+            format!("{name} is longer than {MAX_FIELD} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ApiError::new(422, format!("{name} has control characters")));
+    }
+    Ok(s)
+}
+
 fn text_of(v: &Value, name: &str) -> Result<String, ApiError> {
     match field(v, name) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(bounded(name, s.trim())?.to_string()),
+        Some(Value::Number(n)) => Ok(bounded(name, &n.to_string())?.to_string()),
         _ => Err(ApiError::new(400, format!("{name} is required"))),
     }
 }
@@ -176,10 +198,38 @@ fn payment_status(outcome: &PaymentOutcome, duplicate: bool) -> (StatusCode, Val
     (status, v)
 }
 
+/// The audit stamp of a request (its row is written with the change it makes).
+fn stamp(who: &Principal, method: &Method, uri: &Uri) -> AuditStamp {
+    AuditStamp {
+        operator: Some(who.name.clone()),
+        role: Some(who.role.name()),
+        method: method.as_str().to_string(),
+        path: uri.path().chars().take(200).collect(),
+        wall: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Adds the audit summary to an answer (or marks it audited already).
+fn noted(mut r: Response, note: Option<String>) -> Response {
+    match note {
+        Some(n) => r.extensions_mut().insert(AuditNote(n)),
+        None => r
+            .extensions_mut()
+            .insert(Audited)
+            .map(|_| AuditNote(String::new())),
+    };
+    r
+}
+
 async fn payment(
     State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
     body: Bytes,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let cust = customer_of(
         &shared,
@@ -189,16 +239,18 @@ async fn payment(
     let amount = match amount_of(field(&v, "amount"), &shared.amounts) {
         Ok(a) => a,
         Err(e) if e.status == 422 => {
-            return Ok((
+            let note = format!("payment {order_no} refused: {}", e.message);
+            let r = (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 axum::Json(json!({"status": "refused", "reason": e.message,
                                   "error": e.message, "order_no": order_no})),
-            ));
+            );
+            return Ok(noted(r.into_response(), Some(note)));
         }
         Err(e) => return Err(e),
     };
     let channel = match field(&v, "channel") {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => bounded("channel", s)?.to_string(),
         _ => "api".to_string(),
     };
     if cust.fee == FeeControl::Local {
@@ -235,10 +287,16 @@ async fn payment(
                 amount,
                 order_no: order_no.clone(),
                 channel,
+                audit: stamp(&who, &method, &uri),
                 reply,
             };
             ask(&shared, msg, rx).await??
         }
+    };
+    // A new decision's audit row was committed with it; a duplicate's is written by the gate.
+    let note = match &answer {
+        PaymentAnswer::New(_) => None,
+        PaymentAnswer::Duplicate(_) => Some(format!("payment {order_no}: duplicate")),
     };
     let (status, mut body) = match &answer {
         PaymentAnswer::New(o) => payment_status(o, false),
@@ -257,17 +315,38 @@ async fn payment(
             o.insert(k.into(), view.get(k).cloned().unwrap_or(Value::Null));
         }
     }
-    Ok((status, axum::Json(body)))
+    Ok(noted((status, axum::Json(body)).into_response(), note))
 }
 
-async fn token(State(shared): St, body: Bytes) -> Res {
+/// Removes a token's digits from its JSON unless `who` sold it.
+fn hide_digits(t: &mut Value, who: &Principal) {
+    let seller = t.get("sold_by").and_then(Value::as_str);
+    if seller != Some(who.name.as_str())
+        && let Some(o) = t.as_object_mut()
+    {
+        o.remove("token");
+        o.remove("token_grouped");
+        o.insert(
+            "digits".into(),
+            json!("only the operator who sold it sees them"),
+        );
+    }
+}
+
+async fn token(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let amount = amount_of(field(&v, "amount"), &shared.amounts)?;
     let order_no = text_of(&v, "order_no")?;
     let meter = match field(&v, "meter") {
         Some(Value::String(a)) => *shared
             .meter_by_address
-            .get(a.trim())
+            .get(bounded("meter", a.trim())?)
             .ok_or_else(|| ApiError::new(404, format!("no meter {a}")))?,
         Some(other) => {
             return Err(ApiError::new(
@@ -295,11 +374,13 @@ async fn token(State(shared): St, body: Bytes) -> Res {
     let existing = shared.store.find_token(order_no.clone()).await?;
     if let Some(t) = existing {
         let mut t = serde_json::to_value(t).unwrap_or(Value::Null);
+        hide_digits(&mut t, &who);
         if let Some(o) = t.as_object_mut() {
             o.insert("status".into(), json!("duplicate"));
             o.insert("order_no".into(), json!(order_no));
         }
-        return Ok(axum::Json(t));
+        let note = format!("token {order_no}: duplicate");
+        return Ok(noted(axum::Json(t).into_response(), Some(note)));
     }
     let (reply, rx) = oneshot::channel();
     let r = ask(
@@ -308,12 +389,14 @@ async fn token(State(shared): St, body: Bytes) -> Res {
             meter,
             amount,
             order_no,
+            seller: who.name.clone(),
+            audit: stamp(&who, &method, &uri),
             reply,
         },
         rx,
     )
-    .await?;
-    r.map(axum::Json)
+    .await??;
+    Ok(noted(axum::Json(r).into_response(), None))
 }
 
 async fn guard(State(shared): St, body: Bytes) -> Res {
@@ -339,19 +422,18 @@ async fn guard(State(shared): St, body: Bytes) -> Res {
     r.map(axum::Json)
 }
 
-async fn customers(State(shared): St) -> Res {
+async fn customers(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     let (reply, rx) = oneshot::channel();
-    Ok(axum::Json(
-        ask(&shared, CoreMsg::Customers { reply }, rx).await?,
-    ))
+    let all = ask(&shared, CoreMsg::Customers { reply }, rx).await?;
+    Ok(axum::Json(paged_values(all, p)))
 }
 
-fn limit(q: &HashMap<String, String>) -> i64 {
-    q.get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .unwrap_or(1000)
-        .clamp(1, 100_000)
-}
+/// Rows of a list page when `limit` is not given.
+pub const DEFAULT_LIMIT: i64 = 100;
+
+/// The most rows of a list page.
+pub const MAX_LIMIT: i64 = 500;
 
 fn customer_filter(shared: &Shared, q: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
     match q.get("customer") {
@@ -360,22 +442,80 @@ fn customer_filter(shared: &Shared, q: &HashMap<String, String>) -> Result<Optio
     }
 }
 
-fn page(q: &HashMap<String, String>) -> Page {
+/// The page a list request asks for: `limit` (1–[`MAX_LIMIT`], default [`DEFAULT_LIMIT`])
+/// rows with an id above `after` (default 0), oldest first. Anything else: 422.
+fn page(q: &HashMap<String, String>) -> Result<Page, ApiError> {
+    for (k, v) in q {
+        bounded("query parameter", k)?;
+        bounded(k, v)?;
+    }
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::new(422, format!("limit must be 1–{MAX_LIMIT}")))?,
+    };
+    let after = match q.get("after") {
+        None => 0,
+        Some(a) => a
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::new(422, "after must be a row id (0 or more)"))?,
+    };
+    Ok(Page { after, limit })
+}
+
+/// The page to ask the database for: one row more than answered, to know if there is a next.
+fn probe(p: Page) -> Page {
     Page {
-        after: q
-            .get("after")
-            .and_then(|a| a.parse::<i64>().ok())
-            .unwrap_or(0),
-        limit: limit(q),
+        after: p.after,
+        limit: p.limit.saturating_add(1),
     }
 }
 
-/// Answers a list as a JSON array.
-fn rows<T: Serialize>(r: MasterResult<Vec<T>>) -> Res {
+/// Answers a page of a list: `{items, next}`, `next` the `after` of the following page (null
+/// on the last one). `rows` were fetched with [`probe`].
+fn rows<T: Serialize>(r: MasterResult<Vec<T>>, p: Page) -> Res {
     let rows = r?;
-    serde_json::to_value(rows)
-        .map(axum::Json)
-        .map_err(|e| ApiError::new(500, e.to_string()))
+    let all = serde_json::to_value(rows).map_err(|e| ApiError::new(500, e.to_string()))?;
+    Ok(axum::Json(cut(all, p)))
+}
+
+/// `{items, next}` of rows already after the cursor (at most `limit + 1`).
+fn cut(all: Value, p: Page) -> Value {
+    let mut items = match all {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    };
+    let limit = usize::try_from(p.limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().and_then(|v| v.get("id")).cloned()
+    } else {
+        None
+    };
+    json!({"items": items, "next": next})
+}
+
+/// A page of a list held in memory (rows with an `id`, in id order).
+fn paged_values(all: Value, p: Page) -> Value {
+    let rows: Vec<Value> = match all {
+        Value::Array(a) => a
+            .into_iter()
+            .filter(|v| v.get("id").and_then(Value::as_i64).unwrap_or(0) > p.after)
+            .take(
+                usize::try_from(p.limit)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1),
+            )
+            .collect(),
+        _ => Vec::new(),
+    };
+    cut(Value::Array(rows), p)
 }
 
 async fn events(State(shared): St, Query(q): Q) -> Res {
@@ -383,7 +523,8 @@ async fn events(State(shared): St, Query(q): Q) -> Res {
         customer: customer_filter(&shared, &q)?,
         kind: q.get("kind").cloned(),
     };
-    rows(shared.store.list_events(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_events(filter, probe(p)).await, p)
 }
 
 async fn commands(State(shared): St, Query(q): Q) -> Res {
@@ -391,33 +532,157 @@ async fn commands(State(shared): St, Query(q): Q) -> Res {
         customer: customer_filter(&shared, &q)?,
         status: q.get("status").cloned(),
     };
-    rows(shared.store.list_commands(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_commands(filter, probe(p)).await, p)
 }
 
-async fn jobs(State(shared): St) -> Res {
-    rows(shared.store.list_jobs().await)
+async fn jobs(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
+    let all = serde_json::to_value(shared.store.list_jobs().await?)
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    Ok(axum::Json(paged_values(all, p)))
 }
 
 async fn outbox(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    rows(shared.store.list_outbox(customer, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_outbox(customer, probe(p)).await, p)
 }
 
 async fn payments(State(shared): St, Query(q): Q) -> Res {
     let customer = customer_filter(&shared, &q)?;
-    rows(shared.store.list_payments(customer).await)
+    let p = page(&q)?;
+    rows(shared.store.list_payments(customer, probe(p)).await, p)
 }
 
-async fn tokens(State(shared): St) -> Res {
-    rows(shared.store.list_tokens().await)
+async fn tokens(State(shared): St, Extension(who): Extension<Principal>, Query(q): Q) -> Res {
+    let p = page(&q)?;
+    let mut list = rows(shared.store.list_tokens(probe(p)).await, p)?.0;
+    if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
+        for t in items {
+            hide_digits(t, &who);
+        }
+    }
+    Ok(axum::Json(list))
+}
+
+async fn audit(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
+    rows(shared.store.list_audit(probe(p)).await, p)
+}
+
+async fn operators(State(shared): St) -> Res {
+    let list: Vec<Value> = shared
+        .operators
+        .list()
+        .into_iter()
+        .map(|(name, role, source)| {
+            let source = match source {
+                auth::Source::Configured => "configured",
+                auth::Source::Api(_) => "api",
+                auth::Source::Bootstrap => "bootstrap",
+            };
+            json!({"name": name, "role": role.name(), "source": source})
+        })
+        .collect();
+    // Few by nature (configured or made by an admin): one page.
+    Ok(axum::Json(json!({"items": list, "next": null})))
+}
+
+async fn create_operator(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v = body_json(&body)?;
+    let name = text_of(&v, "name")?;
+    auth::check_name(&name).map_err(|e| ApiError::new(422, e.to_string()))?;
+    let role: Role = text_of(&v, "role")?
+        .parse()
+        .map_err(|e: auth::UnknownRole| ApiError::new(422, e.to_string()))?;
+    if shared.operators.contains(&name) {
+        return Err(ApiError::new(
+            409,
+            format!("operator {name:?} exists already"),
+        ));
+    }
+    let (op, key) = auth::new_operator(&name, role, auth::Source::Api(0))
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    let at = shared.clock.now();
+    let row = super::store::queries::OperatorRow {
+        id: 0,
+        name: name.clone(),
+        role: role.name().to_string(),
+        key_hash: op.hash.to_string(),
+    };
+    let audit =
+        stamp(&who, &method, &uri).row(at, 201, format!("operator {name} created, role {role}"));
+    let Some(id) = shared
+        .store
+        .create_operator(row, at, who.name.clone(), audit)
+        .await?
+    else {
+        return Err(ApiError::new(
+            409,
+            format!("operator name {name:?} was used before (names are not reused)"),
+        ));
+    };
+    shared
+        .operators
+        .add(auth::Operator {
+            source: auth::Source::Api(id),
+            ..op
+        })
+        .map_err(|e| ApiError::new(409, e.to_string()))?;
+    let body = json!({
+        "name": name,
+        "role": role.name(),
+        "key": key.expose(),
+        "note": "the key is shown once: it is stored only as a salted hash",
+    });
+    Ok(noted(
+        (StatusCode::CREATED, axum::Json(body)).into_response(),
+        None,
+    ))
+}
+
+async fn revoke_operator(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let op = shared
+        .operators
+        .get(&name)
+        .ok_or_else(|| ApiError::new(404, "no such operator"))?;
+    let auth::Source::Api(id) = op.source else {
+        return Err(ApiError::new(
+            409,
+            "this operator is configured (site file or command line): change the configuration",
+        ));
+    };
+    let at = shared.clock.now();
+    let audit = stamp(&who, &method, &uri).row(at, 200, format!("operator {name} revoked"));
+    shared.store.revoke_operator(id, at, audit).await?;
+    shared.operators.remove(&name);
+    Ok(noted(
+        axum::Json(json!({"name": name, "revoked": true})).into_response(),
+        None,
+    ))
 }
 
 async fn readings(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     rows(
         shared
             .store
-            .list_readings(q.get("meter").cloned(), page(&q))
+            .list_readings(q.get("meter").cloned(), probe(p))
             .await,
+        p,
     )
 }
 
@@ -426,7 +691,8 @@ async fn exceptions(State(shared): St, Query(q): Q) -> Res {
         meter: q.get("meter").cloned(),
         status: q.get("status").cloned(),
     };
-    rows(shared.store.list_exceptions(filter, page(&q)).await)
+    let p = page(&q)?;
+    rows(shared.store.list_exceptions(filter, probe(p)).await, p)
 }
 
 fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
@@ -476,10 +742,17 @@ async fn replace_meter(State(shared): St, Path(address): Path<String>, body: Byt
     ask(&shared, msg, rx).await?.map(axum::Json)
 }
 
-async fn terminals(State(shared): St) -> Res {
+async fn terminals(State(shared): St, Query(q): Q) -> Res {
+    let p = page(&q)?;
     let list: Vec<Value> = shared
         .terminals
         .iter()
+        .filter(|t| t.id > p.after)
+        .take(
+            usize::try_from(p.limit)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        )
         .map(|t| {
             let seen = t.last_seen.load(Ordering::Relaxed);
             json!({
@@ -494,7 +767,7 @@ async fn terminals(State(shared): St) -> Res {
             })
         })
         .collect();
-    Ok(axum::Json(Value::Array(list)))
+    Ok(axum::Json(cut(Value::Array(list), p)))
 }
 
 async fn stats(State(shared): St) -> Res {

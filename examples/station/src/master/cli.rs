@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use super::auth::{self, Role};
 use super::error::{MasterError, MasterResult};
 use super::{ControlVia, MasterOptions, start, store};
 use crate::clock::{Civil, SimClock};
@@ -45,6 +46,29 @@ pub struct Args {
     /// The terminals' heartbeat period, simulated seconds.
     #[arg(long, default_value_t = 60)]
     pub heartbeat: u64,
+    /// An API operator for this run, `NAME:ROLE` (cashier, operator, auditor, admin); a new
+    /// key is made and printed once. Repeatable.
+    #[arg(long = "operator", value_name = "NAME:ROLE")]
+    pub operators: Vec<String>,
+    /// Makes a new API key, prints it and the `[[operators]]` line (with its salted hash) for
+    /// the site file, and exits. Takes `NAME:ROLE`.
+    #[arg(long, value_name = "NAME:ROLE")]
+    pub hash_key: Option<String>,
+    /// A `Host` the API accepts besides its listen address (e.g. behind a local proxy).
+    /// Repeatable.
+    #[arg(long = "http-host", value_name = "HOST:PORT")]
+    pub http_hosts: Vec<String>,
+}
+
+/// Parses `NAME:ROLE`.
+pub fn parse_operator(s: &str) -> MasterResult<(String, Role)> {
+    let bad = |why: String| MasterError::config("--operator", why);
+    let (name, role) = s
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected NAME:ROLE".into()))?;
+    auth::check_name(name).map_err(|e| bad(e.to_string()))?;
+    let role = role.parse::<Role>().map_err(|e| bad(e.to_string()))?;
+    Ok((name.to_string(), role))
 }
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (or with a space).
@@ -111,6 +135,26 @@ pub fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> MasterResult<()> {
+    if let Some(spec) = &args.hash_key {
+        let (name, role) = parse_operator(spec)?;
+        let key = auth::ApiKey::generate().map_err(|e| MasterError::config("key", e))?;
+        let hash = auth::KeyHash::new(&key).map_err(|e| MasterError::config("key", e))?;
+        println!(
+            "key (give it to {name}; it is not shown again): {}",
+            key.expose()
+        );
+        println!("[[operators]]\nname = {name:?}\nrole = \"{role}\"\nkey_hash = \"{hash}\"");
+        return Ok(());
+    }
+    let mut operators = Vec::new();
+    let mut new_keys = Vec::new();
+    for spec in &args.operators {
+        let (name, role) = parse_operator(spec)?;
+        let (op, key) = auth::new_operator(&name, role, auth::Source::Configured)
+            .map_err(|e| MasterError::config("--operator", e))?;
+        operators.push(op);
+        new_keys.push((name, role, key));
+    }
     let site = match &args.site {
         Some(p) => Site::load(p).map_err(|e| MasterError::config("site", e))?,
         None => Site::demo(),
@@ -126,12 +170,24 @@ fn run(args: Args) -> MasterResult<()> {
     opts.control_via = args.control_via;
     opts.read_every = args.read_every;
     opts.heartbeat = args.heartbeat;
+    opts.operators = operators;
+    opts.http_hosts = args.http_hosts.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| MasterError::io("tokio runtime", e))?;
     rt.block_on(async move {
         let handle = start(opts).await?;
+        // Keys are printed once, on standard output (not the log).
+        for (name, role, key) in &new_keys {
+            println!("operator {name} ({role}) key: {}", key.expose());
+        }
+        if let Some(key) = handle.bootstrap_key() {
+            println!(
+                "no operator configured: bootstrap admin key (this run only): {}",
+                key.expose()
+            );
+        }
         tracing::info!(
             "master station: terminals on {}, operator API on http://{}/api/customers, \
              database {}, simulated time {} (x{}), control via {}",
@@ -182,5 +238,12 @@ mod tests {
         assert_eq!(a.control_via, ControlVia::Afn10);
         assert_eq!(a.speed, 600);
         assert!(Args::try_parse_from(["master_station", "--control-via", "afn07"]).is_err());
+        let a = Args::try_parse_from(["master_station", "--operator", "till-1:cashier"]).unwrap();
+        assert_eq!(
+            parse_operator(&a.operators[0]).unwrap(),
+            ("till-1".to_string(), Role::Cashier)
+        );
+        assert!(parse_operator("till-1:root").is_err());
+        assert!(parse_operator("nobody").is_err());
     }
 }

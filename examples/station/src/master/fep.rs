@@ -130,14 +130,14 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
     let cfg = MasterConfig {
         profile: link.profile,
         msa: link.msa,
-        response_timeout_ms: link.response_timeout_ms,
+        response_timeout: Duration::from_millis(link.response_timeout_ms),
         retries: 2,
         backoff: Backoff {
-            initial_ms: link.response_timeout_ms,
-            max_ms: link.response_timeout_ms.saturating_mul(2),
+            initial: Duration::from_millis(link.response_timeout_ms),
+            max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         },
         tp_delay_min: None,
-        heartbeat_ms: link.heartbeat_ms,
+        heartbeat_period: Duration::from_millis(link.heartbeat_ms),
         offline_after: 3,
         ack: AckStyle::AllConfirm,
         pull_events: true,

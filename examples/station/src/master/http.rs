@@ -1,6 +1,6 @@
 //! A minimal HTTP/1.1 JSON client over a tokio `TcpStream`, for the demo, the tests and the
 //! scale run (no HTTP client dependency): one request per connection (`Connection: close`),
-//! `Content-Length` or chunked bodies.
+//! `Content-Length` or chunked bodies, the operator's key as `Authorization: Bearer`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,21 +9,89 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Sends `method path` with an optional JSON body to `addr` and returns the status and the
-/// JSON answer (`Value::Null` for an empty body). Times out after 30 s.
+/// Sends `method path` with an optional JSON body to `addr`, authenticated with the operator
+/// key `key`, and returns the status and the JSON answer (`Value::Null` for an empty body).
+/// Times out after 30 s.
 pub async fn http_json(
     addr: SocketAddr,
+    key: &str,
     method: &str,
     path: &str,
     body: Option<Value>,
 ) -> Result<(u16, Value), String> {
-    tokio::time::timeout(Duration::from_secs(30), request(addr, method, path, body))
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        request(addr, key, method, path, body),
+    )
+    .await
+    .map_err(|_| format!("{method} {path}: timed out"))?
+}
+
+/// GETs every page of a list (`{items, next}`): `path` first, then with `after=<next>` until
+/// `next` is null; answers all the items. Fails on a status other than 200.
+pub async fn http_list(addr: SocketAddr, key: &str, path: &str) -> Result<Vec<Value>, String> {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("after="))
+        .collect();
+    let mut items = Vec::new();
+    let mut after: Option<Value> = None;
+    loop {
+        let mut q = kept.clone();
+        let cursor;
+        if let Some(a) = &after {
+            cursor = format!("after={a}");
+            q.push(&cursor);
+        }
+        let url = if q.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", q.join("&"))
+        };
+        let (status, v) = http_json(addr, key, "GET", &url, None).await?;
+        if status != 200 {
+            return Err(format!("GET {url}: {status} {v}"));
+        }
+        let Value::Object(mut page) = v else {
+            return Err(format!("GET {url}: not a list page"));
+        };
+        if let Some(Value::Array(mut more)) = page.remove("items") {
+            items.append(&mut more);
+        }
+        match page.remove("next") {
+            Some(Value::Null) | None => return Ok(items),
+            Some(next) => after = Some(next),
+        }
+    }
+}
+
+/// Sends `raw` (a whole request, as written) to `addr` and returns everything the server
+/// answered until it closed the connection (at most 30 s).
+pub async fn http_raw(addr: SocketAddr, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let go = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        stream
+            .write_all(raw)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut out = Vec::new();
+        stream
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
+        Ok(out)
+    };
+    tokio::time::timeout(Duration::from_secs(30), go)
         .await
-        .map_err(|_| format!("{method} {path}: timed out"))?
+        .map_err(|_| "raw request: timed out".to_string())?
 }
 
 async fn request(
     addr: SocketAddr,
+    key: &str,
     method: &str,
     path: &str,
     body: Option<Value>,
@@ -32,7 +100,10 @@ async fn request(
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {key}\r\n"
+    );
     if !body.is_empty() || method == "POST" {
         req.push_str("Content-Type: application/json\r\n");
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));

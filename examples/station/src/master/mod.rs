@@ -44,44 +44,74 @@
 //!
 //! # Operator HTTP API (JSON, loopback)
 //!
-//! | method and path | body / query | answer |
-//! |---|---|---|
-//! | `POST /api/payments` | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "refused" \| "duplicate", reason?, seq?, balance, …}` |
-//! | `POST /api/tokens` | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order) |
-//! | `POST /api/guard` | `{customer, on}` | `{customer, guarded}` |
-//! | `GET /api/customers` | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
-//! | `GET /api/commands` | `?customer=&status=&limit=` | every command and its status |
-//! | `GET /api/jobs` | | manual jobs |
-//! | `GET /api/events` | `?customer=&kind=&after=&limit=` | the event log |
-//! | `GET /api/outbox` | `?customer=&limit=` | notifications (SMS) |
-//! | `GET /api/payments` | `?customer=` | payments |
-//! | `GET /api/readings` | `?meter=&after=&limit=` | register readings |
-//! | `GET /api/exceptions` | `?meter=&status=&after=&limit=` | readings refused as implausible (open / resolved) |
-//! | `POST /api/meters/{address}/replace` | `{final_kwh, initial_kwh}` | `{billed_kwh, previous_kwh, …}` |
-//! | `GET /api/terminals` | | online state, last seen, meters |
-//! | `GET /api/stats` | | frames in/out, requests, p50/p99 request latency, DB batches |
-//! | `POST /api/stats/reset` | | zeroes the counters |
+//! Every request needs an operator key, `Authorization: Bearer amk_…` ([`auth`]); every route
+//! declares its least role (`admin` may do everything; reads need any role). The gate
+//! ([`api_gate`]) also refuses a foreign `Host` or `Origin`, `Sec-Fetch-Site: cross-site`,
+//! and a mutating request that is not `Content-Type: application/json`; it writes every
+//! mutating request and every refusal to the audit trail. Answers: 401 without a valid key,
+//! 403 `{error, required_role, role}` for another role, 415 for another content type.
+//!
+//! | method and path | least role | body / query | answer |
+//! |---|---|---|---|
+//! | `POST /api/payments` | cashier | `{customer, amount, order_no, channel?}` | `{status: "applied" \| "refused" \| "duplicate", reason?, seq?, balance, …}` |
+//! | `POST /api/tokens` | cashier | `{customer \| meter, amount, order_no}` | `{token, token_grouped, kwh, tid, …}` (`status: "duplicate"` for a known order; digits only for the seller) |
+//! | `POST /api/guard` | operator | `{customer, on}` | `{customer, guarded}` |
+//! | `POST /api/meters/{address}/replace` | operator | `{final_kwh, initial_kwh}` | `{billed_kwh, previous_kwh, …}` |
+//! | `POST /api/stats/reset` | admin | | zeroes the counters |
+//! | `GET /api/operators` | auditor | | `[{name, role, source}]` (never keys or hashes) |
+//! | `POST /api/operators` | admin | `{name, role}` | `201 {name, role, key}`: the key is shown once |
+//! | `POST /api/operators/{name}/revoke` | admin | `{}` | `{name, revoked}`; the key stops working at once |
+//! | `GET /api/audit` | auditor | `?after=&limit=` | the audit trail: `{at, wall, operator, role, method, path, status, summary}` |
+//! | `GET /api/customers` | any | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
+//! | `GET /api/commands` | any | `?customer=&status=&limit=` | every command and its status |
+//! | `GET /api/jobs` | any | | manual jobs |
+//! | `GET /api/events` | any | `?customer=&kind=` | the event log |
+//! | `GET /api/outbox` | any | `?customer=&limit=` | notifications (SMS) |
+//! | `GET /api/payments` | any | `?customer=` | payments |
+//! | `GET /api/tokens` | any | | tokens; the digits only of those the caller sold |
+//! | `GET /api/readings` | any | `?meter=&after=&limit=` | register readings |
+//! | `GET /api/exceptions` | any | `?meter=&status=&after=&limit=` | readings refused as implausible (open / resolved) |
+//! | `GET /api/terminals` | any | | online state, last seen, meters |
+//! | `GET /api/stats` | any | | frames in/out, requests, p50/p99 request latency, DB batches |
+//!
+//! Operators come from the site file (`[[operators]] name, role, key_hash`, the line printed by
+//! `master_station --hash-key NAME:ROLE`), from `--operator NAME:ROLE` (a key printed once per
+//! run) and from `POST /api/operators` (stored, hashed, in the database). A master with none
+//! makes a bootstrap admin key for the run ([`MasterHandle::bootstrap_key`], printed once by
+//! the program).
+//!
+//! Lists answer a page, `{items, next}`: the oldest `limit` rows (1–500, default 100) with an
+//! id above `after`; `next` is the `after` of the following page (null on the last). The API
+//! is served with limits ([`api_serve::HttpLimits`]: header and idle timeouts, 64 connections,
+//! 16 KiB bodies); text fields and query values are at most 64 characters (422).
 //!
 //! `customer` is a name or a numeric id; `meter` is a 12-digit DL/T 645 address; `amount` is a
 //! decimal string (`"50.00"`) or an integer. Money in answers is an exact decimal string with
 //! four decimals.
 //!
-//! With `cargo run --example master_station` (API on `127.0.0.1:8376`) and
-//! `cargo run --example terminal` running:
+//! With `cargo run --example master_station` (API on `127.0.0.1:8376`; it prints the
+//! bootstrap key, here in `$KEY`) and `cargo run --example terminal` running:
 //!
 //! ```text
-//! curl -s localhost:8376/api/customers
-//! curl -s -X POST localhost:8376/api/payments -H 'content-type: application/json' \
+//! curl -s localhost:8376/api/customers -H "authorization: Bearer $KEY"
+//! curl -s -X POST localhost:8376/api/payments -H "authorization: Bearer $KEY" \
+//!      -H 'content-type: application/json' \
 //!      -d '{"customer": "Li Wei", "amount": "50.00", "order_no": "WX-20260302-0001", "channel": "wechat"}'
-//! curl -s -X POST localhost:8376/api/tokens -H 'content-type: application/json' \
-//!      -d '{"customer": "Zhang Min", "amount": "20.00", "order_no": "T-0001"}'
-//! curl -s -X POST localhost:8376/api/guard -H 'content-type: application/json' \
-//!      -d '{"customer": "Wang Fang", "on": true}'
-//! curl -s 'localhost:8376/api/commands?customer=Li%20Wei'
-//! curl -s 'localhost:8376/api/events?after=0&limit=50'
-//! curl -s localhost:8376/api/outbox
-//! curl -s localhost:8376/api/stats
+//! curl -s -X POST localhost:8376/api/operators -H "authorization: Bearer $KEY" \
+//!      -H 'content-type: application/json' -d '{"name": "till-1", "role": "cashier"}'
+//! curl -s 'localhost:8376/api/audit?limit=50' -H "authorization: Bearer $KEY"
 //! ```
+//!
+//! # Vending (STS currency tokens)
+//!
+//! One model, on both sides: the token carries **money**. The master vends IEC 62055-41
+//! currency-transfer tokens (class 0, subclass 4) whose amount counts the site's
+//! `[sts] currency_unit` (default 0.01); the terminal's local-fee-control meters keep their
+//! wallet in money and credit exactly amount × unit, at any hour (an energy token is refused
+//! there). No price converts a token, so the vend → credit round trip is exact. The amount
+//! code cannot carry every value ([`vend_split`]): what it cannot carry is the customer's
+//! vend remainder (`customers.vend_remainder`), stored with the token and added to the next
+//! vend, so money paid + remainder before = credit + remainder after.
 //!
 //! # Payments
 //!
@@ -138,6 +168,9 @@
 //! the terminal's read time (format 15 has minute resolution).
 
 pub mod api;
+pub mod api_gate;
+pub mod api_serve;
+pub mod auth;
 pub mod billing;
 pub mod cli;
 pub mod control;
@@ -148,6 +181,7 @@ pub mod http;
 pub mod msg;
 pub mod stats;
 pub mod store;
+pub mod vend_split;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -166,7 +200,7 @@ use crate::db::Db;
 use crate::site::{FeeControl, Site, workspace_root};
 
 pub use error::{ApiError, MasterError, MasterResult};
-pub use http::http_json;
+pub use http::{http_json, http_list, http_raw};
 
 /// How control commands reach the meters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -231,6 +265,15 @@ pub struct MasterOptions {
     /// The largest size of the database, pages (SQLite `max_page_count`, applied after
     /// seeding); `None`: SQLite's limit. Writes beyond it fail as on a full disk.
     pub db_max_pages: Option<u32>,
+    /// Operators configured outside the site file (`--operator`), on top of the site file's
+    /// `[[operators]]` and those made over the API. With none at all, a bootstrap admin key
+    /// is made ([`MasterHandle::bootstrap_key`]).
+    pub operators: Vec<auth::Operator>,
+    /// `Host` values the API accepts besides its listen address and `localhost:<port>`
+    /// (a present `Origin` must be `http://` and one of them).
+    pub http_hosts: Vec<String>,
+    /// The API's timeouts, connection and size limits.
+    pub http_limits: api_serve::HttpLimits,
 }
 
 impl MasterOptions {
@@ -250,6 +293,9 @@ impl MasterOptions {
             response_timeout_ms: 2000,
             tracker: None,
             db_max_pages: None,
+            operators: Vec::new(),
+            http_hosts: Vec::new(),
+            http_limits: api_serve::HttpLimits::default(),
         }
     }
 }
@@ -393,12 +439,14 @@ pub(crate) struct Shared {
     pub amounts: AmountRules,
     pub core: mpsc::Sender<msg::CoreMsg>,
     pub store: store::Store,
+    pub operators: auth::Operators,
+    pub origins: api_gate::Origins,
     pub epoch: std::time::Instant,
 }
 
 impl Shared {
     /// Milliseconds of the link clock.
-    pub fn link_ms(&self) -> u64 {
+    pub(crate) fn link_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
@@ -414,6 +462,7 @@ pub struct MasterHandle {
     http: JoinHandle<()>,
     core: JoinHandle<()>,
     db_thread: std::thread::JoinHandle<()>,
+    bootstrap_key: Option<auth::ApiKey>,
 }
 
 impl MasterHandle {
@@ -425,6 +474,12 @@ impl MasterHandle {
     /// The operator API.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The admin key made at start because no operator was configured (none: operators
+    /// exist). Shown once by the `master_station` program; tests and the demo use it.
+    pub fn bootstrap_key(&self) -> Option<&auth::ApiKey> {
+        self.bootstrap_key.as_ref()
     }
 
     /// The simulated clock the master runs on.
@@ -479,21 +534,23 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let path = opts.db.clone();
     let site = opts.site.clone();
     let max_pages = opts.db_max_pages;
-    let (db, loaded) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
+    let (db, loaded, api_operators) = tokio::task::spawn_blocking(move || -> MasterResult<_> {
         let mut db = Db::open(&path).map_err(|source| MasterError::Open {
             path: path.clone(),
             source,
         })?;
         store::seed(&mut db, &site, &workspace_root(), now)?;
         let loaded = store::load(&db)?;
+        let api_operators = store::queries::load_operators(db.conn())?;
         if let Some(pages) = max_pages {
             db.set_max_pages(pages)?;
         }
-        Ok((db, loaded))
+        Ok((db, loaded, api_operators))
     })
     .await
     .map_err(|e| MasterError::Task(e.to_string()))??;
 
+    let (operators, bootstrap_key) = operators(&opts, api_operators)?;
     let stats = Arc::new(stats::Stats::new());
     let (store, db_thread, reports) = store::Store::spawn(db, lock, stats.clone())?;
     let listener = TcpListener::bind(opts.listen)
@@ -605,6 +662,8 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         amounts,
         core: core_tx,
         store,
+        operators,
+        origins: api_gate::Origins::new(http_addr, &opts.http_hosts),
         epoch: std::time::Instant::now(),
     });
 
@@ -615,7 +674,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);
     let fep = tokio::spawn(fep::serve(shared.clone(), listener, stop_rx.clone()));
-    let http = tokio::spawn(api::serve(shared.clone(), http_listener, stop_rx));
+    let http = tokio::spawn(api::serve(
+        shared.clone(),
+        http_listener,
+        opts.http_limits,
+        stop_rx,
+    ));
     Ok(MasterHandle {
         terminal_addr,
         http_addr,
@@ -625,5 +689,46 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         http,
         core,
         db_thread,
+        bootstrap_key,
     })
+}
+
+/// The operators of a master: the site file's, the options', the API's (stored); with none,
+/// a bootstrap admin whose key is returned.
+fn operators(
+    opts: &MasterOptions,
+    stored: Vec<store::queries::OperatorRow>,
+) -> MasterResult<(auth::Operators, Option<auth::ApiKey>)> {
+    let bad = |what: String, e: auth::AuthError| MasterError::config(what, e);
+    let mut list = Vec::new();
+    for o in &opts.site.operators {
+        list.push(
+            o.to_operator()
+                .map_err(|e| bad(format!("operator {:?}", o.name), e))?,
+        );
+    }
+    list.extend(opts.operators.iter().cloned());
+    for row in stored {
+        let what = format!("stored operator {:?}", row.name);
+        let role = row
+            .role
+            .parse()
+            .map_err(|e: auth::UnknownRole| MasterError::config(what.clone(), e))?;
+        let hash = row.key_hash.parse().map_err(|e| bad(what.clone(), e))?;
+        list.push(auth::Operator {
+            name: row.name,
+            role,
+            hash,
+            source: auth::Source::Api(row.id),
+        });
+    }
+    let mut bootstrap = None;
+    if list.is_empty() {
+        let (admin, key) = auth::new_operator("admin", auth::Role::Admin, auth::Source::Bootstrap)
+            .map_err(|e| bad("bootstrap admin".into(), e))?;
+        list.push(admin);
+        bootstrap = Some(key);
+    }
+    let ops = auth::Operators::new(list).map_err(|e| bad("operators".into(), e))?;
+    Ok((ops, bootstrap))
 }

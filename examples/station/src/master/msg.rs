@@ -44,6 +44,38 @@ pub enum PaymentAnswer {
     Duplicate(PaymentOutcome),
 }
 
+/// Who made an API request and what it was, for an audit row written in the same unit as the
+/// change it made.
+#[derive(Debug, Clone)]
+pub struct AuditStamp {
+    /// The operator.
+    pub operator: Option<String>,
+    /// Their role.
+    pub role: Option<&'static str>,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Real time of the request, Unix seconds.
+    pub wall: i64,
+}
+
+impl AuditStamp {
+    /// The audit row of the request, answered with `status`.
+    pub fn row(&self, at: SimSeconds, status: u16, summary: String) -> super::store::Write {
+        super::store::Write::Audit {
+            at,
+            wall: self.wall,
+            operator: self.operator.clone(),
+            role: self.role,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status,
+            summary,
+        }
+    }
+}
+
 /// A message to the core.
 #[derive(Debug)]
 pub enum CoreMsg {
@@ -93,6 +125,8 @@ pub enum CoreMsg {
         order_no: String,
         /// `api`, `wechat`, …
         channel: String,
+        /// The request's audit row is written with the payment.
+        audit: AuditStamp,
         /// The answer, after the commit.
         reply: oneshot::Sender<Result<PaymentAnswer, ApiError>>,
     },
@@ -137,6 +171,10 @@ pub enum CoreMsg {
         amount: Money,
         /// Order number.
         order_no: String,
+        /// The operator who sells it (only they see its digits again).
+        seller: String,
+        /// The request's audit row is written with the token.
+        audit: AuditStamp,
         /// The answer.
         reply: oneshot::Sender<Result<Value, ApiError>>,
     },

@@ -17,12 +17,13 @@
 //!   overdraft (so the wallet at zero is a hard cut lifted by a top-up). Remaining money is
 //!   register `00900200` (and the overdraft `00900201`).
 //! * **Keypad**: an [`amikit_sts::meter::Meter`] with the decoder key derived at "manufacture"
-//!   from the site's STS parameters and vending key (DKGA04, EA11 MISTY1). A credit token
-//!   carries energy; a local-fee-control meter converts it to money with the tariff's
-//!   [`quote_energy`](amikit_tariff::TariffSet::quote_energy) at the time it is typed (the
-//!   price the next kWh would cost there, steps included, rounded down) and tops up its wallet
-//!   with that amount. The token is only consumed when the engine accepts the top-up (a refused
-//!   top-up, e.g. above the hoarding limit, leaves it usable).
+//!   from the site's STS parameters and vending key (DKGA04, EA11 MISTY1). A local-fee-control
+//!   meter keeps its wallet in money and takes **currency** tokens (class 0 subclass 4): it
+//!   tops up its wallet with exactly the token's amount × the site's `[sts] currency_unit`,
+//!   whatever the time of day (no tariff converts it, so valley-bought credit is not worth
+//!   more at peak). An energy credit token (subclass 0) is refused as unsupported on such a
+//!   meter and stays unused. The token is only consumed when the engine accepts the top-up (a
+//!   refused top-up, e.g. above the hoarding limit, leaves it usable).
 //!
 //! Remote-control frames must carry the level-02 password 000000 ([`CONTROL_PASSWORD`],
 //! checked by [`amikit_dlt645::meter::Meter::serve`] before the meter sees them, as is the
@@ -50,7 +51,6 @@ use amikit_sts::keys::{
 };
 use amikit_sts::meter::{Action, MeterConfig, Reject};
 use amikit_sts::tid::BaseDate;
-use amikit_tariff::Rounding;
 
 use super::erc::{Cause, MeterEvent, StationEvent, TokenRejection};
 use crate::clock::{Civil, SimSeconds};
@@ -209,6 +209,8 @@ pub struct SimMeter {
     charge: ChargeState,
     engine: Engine,
     sts: Option<Box<StsDecoder>>,
+    /// The money one unit of a currency token is (`[sts] currency_unit`).
+    currency_unit: Money,
     now: SimSeconds,
     last: SimSeconds,
     joules: i64,
@@ -234,6 +236,7 @@ impl SimMeter {
         m: &SiteMeter,
         tariff: Arc<TariffSet>,
         vending: Option<&VendingKey>,
+        currency_unit: Money,
         start: SimSeconds,
     ) -> Result<Self, String> {
         let ctx = |e: String| format!("meter {} (pn {}): {e}", m.address, m.pn);
@@ -293,6 +296,7 @@ impl SimMeter {
             charge: ChargeState::new(),
             engine,
             sts,
+            currency_unit,
             now: start,
             last: start,
             joules: 0,
@@ -522,8 +526,19 @@ impl SimMeter {
                 return self.reject(now, reason, r.to_string());
             }
         };
-        let (tenths, tid) = match (accepted.action, accepted.data) {
-            (Action::AddCredit { tenths, .. }, TokenData::Credit(c)) => (tenths, c.tid.value()),
+        let (tenths, money, tid) = match (accepted.action, accepted.data) {
+            (Action::AddCredit { tenths, .. }, TokenData::Credit(c)) => {
+                (tenths, None, c.tid.value())
+            }
+            (Action::AddCurrency { amount, .. }, TokenData::Currency(c)) => {
+                let money = i64::from(amount.value())
+                    .checked_mul(self.currency_unit.raw())
+                    .map(Money::from_raw);
+                let Some(money) = money else {
+                    return self.reject(now, TokenRejection::Range, "amount out of range".into());
+                };
+                (0, Some(money), c.tid.value())
+            }
             (action, _) => {
                 // A management token: accepted by the decoder, nothing to do for the wallet.
                 self.sts = Some(Box::new(trial));
@@ -531,24 +546,20 @@ impl SimMeter {
                 return Ok(format!("management token accepted: {action:?}"));
             }
         };
-        let kwh = format!("{}.{} kWh", tenths / 10, tenths % 10);
+        let what = match money {
+            Some(m) => format!("{m} (currency)"),
+            None => format!("{}.{} kWh", tenths / 10, tenths % 10),
+        };
         let (credited, net) = if self.fee == FeeControl::Local {
-            let wh = i64::try_from(tenths.saturating_mul(100)).unwrap_or(i64::MAX);
-            let quote = tariff_time(now)
-                .ok_or("time outside the calendar")
-                .and_then(|t| {
-                    self.tariff
-                        .quote_energy(
-                            Some(t),
-                            self.charge.period_energy(),
-                            Energy::from_wh(wh),
-                            Rounding::Down,
-                        )
-                        .map_err(|_| "the tariff cannot price it")
-                });
-            let amount = match quote {
-                Ok(q) => q.total,
-                Err(e) => return self.reject(now, TokenRejection::Refused, e.into()),
+            // The wallet is money: only a currency token credits it, with exactly its amount.
+            let Some(amount) = money else {
+                return self.reject(
+                    now,
+                    TokenRejection::Unsupported,
+                    format!(
+                        "{what}: this meter keeps its wallet in money and takes currency tokens"
+                    ),
+                );
             };
             let id = PurchaseId::Sequence(self.engine.purchases().0.wrapping_add(1));
             let top_up = Input::TopUp {
@@ -560,7 +571,7 @@ impl SimMeter {
                 return self.reject(
                     now,
                     TokenRejection::Refused,
-                    format!("{kwh} = {amount}: refused by the meter: {r}"),
+                    format!("{what}: refused by the meter: {r}"),
                 );
             }
             (Some(amount), Some(self.engine.net()))
@@ -581,10 +592,10 @@ impl SimMeter {
         });
         Ok(match (credited, net) {
             (Some(c), Some(n)) => format!(
-                "{kwh} = {c} credited, balance {n}, relay {}",
+                "{c} credited, balance {n}, relay {}",
                 self.engine.relay().name()
             ),
-            _ => format!("{kwh} added to the meter's STS credit register (remote fee control)"),
+            _ => format!("{what} added to the meter's STS credit register (remote fee control)"),
         })
     }
 
@@ -803,7 +814,26 @@ pub(crate) mod tests {
         let (_, m) = site.meters().find(|(_, m)| m.pn == pn).unwrap();
         let tariff = load_tariff(&site.tariff_path(&m.tariff, &workspace_root()).unwrap()).unwrap();
         let vk = vending_key(site).unwrap();
-        SimMeter::from_site(m, Arc::new(tariff), vk.as_ref(), start).unwrap()
+        let unit = site.sts.unit().unwrap();
+        SimMeter::from_site(m, Arc::new(tariff), vk.as_ref(), unit, start).unwrap()
+    }
+
+    /// Vends a currency token of `units` (fen) for the demo meter at `pn`, issued at `at`.
+    pub(crate) fn vend_money(site: &Site, pn: u16, units: u64, at: &str, rnd: u8) -> String {
+        let (_, m) = site.meters().find(|(_, m)| m.pn == pn).unwrap();
+        let params = key_parameters(m.sts.as_ref().unwrap()).unwrap();
+        let vk = vending_key(site).unwrap().unwrap();
+        let vendor = Vendor::for_meter(&vk, &params, None).unwrap();
+        let issue = Issue::At(at.parse().unwrap());
+        vendor
+            .currency_credit(
+                CreditKind::Electricity,
+                amikit_sts::amount::Amount::from_value_exact(units).unwrap(),
+                issue,
+                Rnd::new(rnd).unwrap(),
+            )
+            .unwrap()
+            .to_string()
     }
 
     /// Vends a credit token of `tenths` for the demo meter at `pn`, issued at `at`.
@@ -1003,8 +1033,12 @@ pub(crate) mod tests {
         assert!(StatusWord3::from_plain([w[0], w[1]]).relay_open());
         let (_, w, _) = serve(&mut m, t + 5 * 3600, &Repr::read(addr, Di::REMAINING_MONEY));
         assert_eq!(number(&w, 2), 0);
-        // A 25.0 kWh token at 14:00 (peak): 25 × 0.568 = 14.20 yuan; closes the relay.
-        let token = vend(&site, 2, 250, "2026-03-02T13:55", 3);
+        // An energy token: this meter's wallet is money, so it is refused and stays unused.
+        let energy = vend(&site, 2, 250, "2026-03-02T13:50", 4);
+        let err = m.keypad(t + 5 * 3600, &energy).unwrap_err();
+        assert!(err.contains("currency tokens"), "{err}");
+        // A 14.20 currency token: exactly 14.20 credited; closes the relay.
+        let token = vend_money(&site, 2, 1420, "2026-03-02T13:55", 3);
         let said = m.keypad(t + 5 * 3600, &token).unwrap();
         assert!(said.contains("14.2"), "{said}");
         let v = m.view(t + 5 * 3600);
@@ -1024,14 +1058,15 @@ pub(crate) mod tests {
             "{err}"
         );
         let v = m.view(t + 5 * 3600 + 60);
-        assert_eq!((v.tokens_accepted, v.tokens_rejected), (1, 2));
+        assert_eq!((v.tokens_accepted, v.tokens_rejected), (1, 3));
         assert!(v.balance.unwrap() <= net1);
         let mut ev = Vec::new();
         m.take_events(&mut ev);
         let kinds: Vec<u8> = ev.iter().map(StationEvent::erc).collect();
         // low alarm at the start is not reported (opening state); exhausted alarm, trip,
-        // token accepted, relay closed by the token, two rejections.
-        assert_eq!(kinds, vec![23, 33, 33, 19, 20, 20]);
+        // the energy token rejected, token accepted, relay closed by the token, two
+        // rejections.
+        assert_eq!(kinds, vec![23, 33, 20, 33, 19, 20, 20]);
         let v = m.view(t + 5 * 3600 + 60);
         assert_eq!((v.trips, v.restores), (1, 1));
         assert!(v.alarms >= 1);

@@ -423,10 +423,17 @@ fn prepare(
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
+    let currency_unit = site.sts.unit()?;
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
-        bus.attach(SimMeter::from_site(m, tariff, vending, start)?);
+        bus.attach(SimMeter::from_site(
+            m,
+            tariff,
+            vending,
+            currency_unit,
+            start,
+        )?);
     }
     Ok(Prepared {
         a1,
@@ -526,14 +533,14 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
     let origin = tokio::time::Instant::now();
     let now = move || SessionInstant(millis(origin.elapsed()));
     let mut cfg = TerminalConfig::new(Address376::new(a1, u32::from(shared.a2)));
-    cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
-    cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
+    cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
+    cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
     // The station's master sends no Tp yet (issue 11): accept commands without one.
     cfg.require_tp = false;
     cfg.reconnect = Backoff {
-        initial_ms: millis(timing.reconnect_initial),
-        max_ms: millis(timing.reconnect_max),
+        initial: timing.reconnect_initial,
+        max: timing.reconnect_max,
     };
     let mut term: Box<Session> = Box::new(Terminal::new(cfg));
     let mut tick = tokio::time::interval(timing.tick);
@@ -548,7 +555,7 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
             Ok(Err(_)) | Err(_) => {
                 let delay = term.reconnect_delay();
                 term.dial_failed();
-                if !sleep_or_stop(&shared, Duration::from_millis(delay)).await {
+                if !sleep_or_stop(&shared, delay).await {
                     return;
                 }
                 continue;
@@ -566,7 +573,7 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let delay = Duration::from_millis(term.reconnect_delay());
+        let delay = term.reconnect_delay();
         if !sleep_or_stop(&shared, delay).await {
             return;
         }
@@ -759,7 +766,7 @@ mod tests {
             let mut cfg = MasterConfig::new(Profile::STRICT_2013);
             cfg.tp_delay_min = None;
             cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
-            cfg.response_timeout_ms = 2000;
+            cfg.response_timeout = Duration::from_secs(2);
             Script {
                 stream,
                 session: MasterSession::new(cfg, SessionInstant(0)),

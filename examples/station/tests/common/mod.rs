@@ -31,7 +31,9 @@ pub use amikit_gdw376::units::{
 pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
-pub use amikit_station::master::{ControlVia, MasterHandle, MasterOptions, http_json, start};
+pub use amikit_station::master::{
+    ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw, start,
+};
 pub use amikit_station::site::Site;
 pub use serde_json::{Value, json};
 pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -261,8 +263,8 @@ pub async fn run_fake(
     stop: Arc<AtomicBool>,
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
-    cfg.heartbeat_ms = 500;
-    cfg.response_timeout_ms = 2000;
+    cfg.heartbeat_period = std::time::Duration::from_millis(500);
+    cfg.response_timeout = std::time::Duration::from_secs(2);
     // The station's master sends no Tp yet (issue 11).
     cfg.require_tp = false;
     let mut term: Terminal = Terminal::new(cfg);
@@ -365,14 +367,25 @@ pub fn options(site: Site, db: std::path::PathBuf) -> MasterOptions {
     o
 }
 
+/// The master's bootstrap admin key (tests start masters without operators).
+pub fn key(m: &MasterHandle) -> String {
+    m.bootstrap_key().unwrap().expose().to_string()
+}
+
+/// GETs `path`; a list's pages are all fetched and answered as one array.
 pub async fn get(m: &MasterHandle, path: &str) -> Value {
-    let (status, v) = http_json(m.http_addr(), "GET", path, None).await.unwrap();
+    let (status, v) = http_json(m.http_addr(), &key(m), "GET", path, None)
+        .await
+        .unwrap();
+    if status == 200 && v.get("items").is_some() && v.get("next").is_some() {
+        return Value::Array(http_list(m.http_addr(), &key(m), path).await.unwrap());
+    }
     assert_eq!(status, 200, "{path}: {v}");
     v
 }
 
 pub async fn post(m: &MasterHandle, path: &str, body: Value) -> (u16, Value) {
-    http_json(m.http_addr(), "POST", path, Some(body))
+    http_json(m.http_addr(), &key(m), "POST", path, Some(body))
         .await
         .unwrap()
 }

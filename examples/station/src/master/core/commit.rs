@@ -3,7 +3,7 @@
 //! the unit's outcome. A failed unit returns its customer to the last committed state.
 
 use amikit_prepay::{Command, Engine};
-use amikit_tariff::{ChargeState, Energy};
+use amikit_tariff::{ChargeState, Energy, Money};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -51,6 +51,7 @@ pub(in crate::master) struct Memo {
     init_done: bool,
     guard_at_start: bool,
     low_notified: bool,
+    vend_remainder: Money,
     /// The account's meters and their baselines (last good reading).
     meters: Vec<(usize, Option<(SimSeconds, Energy)>)>,
 }
@@ -78,6 +79,7 @@ impl Core {
             init_done: acc.is_some_and(|a| a.init_done),
             guard_at_start: acc.is_some_and(|a| a.guard_at_start),
             low_notified: acc.is_some_and(|a| a.low_notified),
+            vend_remainder: acc.map_or(Money::ZERO, |a| a.vend_remainder),
             meters: acc
                 .map(|a| {
                     a.meters
@@ -96,6 +98,7 @@ impl Core {
             acc.init_done = memo.init_done;
             acc.guard_at_start = memo.guard_at_start;
             acc.low_notified = memo.low_notified;
+            acc.vend_remainder = memo.vend_remainder;
         }
         for &(m, last) in &memo.meters {
             if let Some(ms) = self.meters.get_mut(m) {

@@ -105,6 +105,8 @@ struct Account {
     guard_at_start: bool,
     low_notified: bool,
     alarm: Money,
+    /// Money paid for tokens that no token carried yet ([`super::vend_split`]).
+    vend_remainder: Money,
 }
 
 impl Account {
@@ -150,6 +152,8 @@ pub struct Core {
     next_cmd_row: i64,
     /// Energy allowed above max demand × elapsed time in a reading.
     reading_margin: Energy,
+    /// The money one unit of a currency token is (`[sts] currency_unit`).
+    currency_unit: Money,
     /// Units sent and not yet reported, oldest first.
     pending: std::collections::VecDeque<Pending>,
     next_unit: u64,
@@ -287,6 +291,7 @@ impl Core {
                 guard_at_start: c.state.guard_at_start,
                 low_notified: c.state.low_notified,
                 alarm,
+                vend_remainder: Money::from_raw(c.vend_remainder),
             });
         }
         let rows: HashMap<i64, &super::store::MeterRow> =
@@ -353,6 +358,10 @@ impl Core {
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
             reading_margin,
+            currency_unit: site
+                .sts
+                .unit()
+                .map_err(|e| MasterError::config("sts.currency_unit", e))?,
             pending: std::collections::VecDeque::new(),
             next_unit: 1,
             committed: Vec::with_capacity(n_accounts),
@@ -439,8 +448,9 @@ impl Core {
                 amount,
                 order_no,
                 channel,
+                audit,
                 reply,
-            } => self.pay(customer, amount, order_no, channel, reply),
+            } => self.pay(customer, amount, order_no, channel, audit, reply),
             CoreMsg::ReplaceMeter {
                 meter,
                 closing,
@@ -470,8 +480,10 @@ impl Core {
                 meter,
                 amount,
                 order_no,
+                seller,
+                audit,
                 reply,
-            } => self.vend(meter, amount, order_no, reply),
+            } => self.vend(meter, amount, order_no, seller, audit, reply),
             CoreMsg::Link { terminal, online } => {
                 if online {
                     // Commands waiting for this terminal go out now rather than at their

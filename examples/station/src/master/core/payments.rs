@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::super::error::ApiError;
-use super::super::msg::PaymentOutcome;
+use super::super::msg::{AuditStamp, PaymentOutcome};
 use super::super::sim_ts;
 use super::super::store::Write;
 use super::commit::Effect;
@@ -28,6 +28,7 @@ impl Core {
         amount: Money,
         order_no: String,
         channel: String,
+        audit: AuditStamp,
         reply: oneshot::Sender<PaymentReply>,
     ) {
         if let Some(waiting) = self.inflight_orders.get_mut(&order_no) {
@@ -111,6 +112,15 @@ impl Core {
                 PaymentOutcome::Applied { seq }
             }
         };
+        let (status, what) = match &outcome {
+            PaymentOutcome::Applied { seq } => (200, format!("applied, seq {seq}")),
+            PaymentOutcome::Refused { .. } => (409, "refused by the engine".to_string()),
+        };
+        w.push(audit.row(
+            at,
+            status,
+            format!("payment {order_no}: {amount} for customer {customer}, {what}"),
+        ));
         self.inflight_orders.insert(order_no.clone(), Vec::new());
         w.effect(Effect::Payment {
             order_no,

@@ -1,5 +1,8 @@
-//! Vending: STS credit tokens for meters with a keypad (quote with the customer's tariff,
-//! TID, DKGA04 + MISTY1 through `amikit-sts`).
+//! Vending: STS **currency** tokens for meters with a keypad (class 0 subclass 4, the amount
+//! in the site's currency unit; TID; DKGA04 + MISTY1 through `amikit-sts`). The token carries
+//! the money paid plus the customer's vend remainder, rounded down to what the amount code
+//! can carry; the rest is the new remainder ([`vend_split`](super::super::vend_split)). No
+//! tariff converts money to energy here, nor energy back to money on the meter.
 
 use amikit_sts::dkga::VendingKey;
 use amikit_sts::keys::{
@@ -7,17 +10,30 @@ use amikit_sts::keys::{
 };
 use amikit_sts::tid::{BaseDate, Tid};
 use amikit_sts::vend::{Issue, Vendor};
-use amikit_tariff::{Energy, Money, Rounding};
+use amikit_tariff::Money;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::super::error::{ApiError, MasterError, MasterResult};
-use super::super::sim_ts;
+use super::super::msg::AuditStamp;
 use super::super::store::Write;
+use super::super::vend_split::{self, CurrencyVend, VendSplitError};
 use super::commit::Effect;
 use super::views::at_json;
 use super::{Core, Writes};
 use crate::clock::SimSeconds;
+
+/// A token made, not yet stored.
+struct Vended {
+    token: amikit_sts::token::Token,
+    meter_id: i64,
+    customer: i64,
+    account: usize,
+    tid: u32,
+    split: CurrencyVend,
+    carried: Money,
+    address: String,
+}
 
 impl Core {
     pub(super) fn vend(
@@ -25,65 +41,84 @@ impl Core {
         slot: usize,
         amount: Money,
         order_no: String,
+        seller: String,
+        audit: AuditStamp,
         reply: oneshot::Sender<Result<Value, ApiError>>,
     ) {
         let at = self.now();
-        let r = self.vend_token(slot, amount, &order_no, at);
-        let (token, meter_id, customer, tenths, tid, energy, address) = match r {
+        let v = match self.vend_token(slot, amount, at) {
             Ok(x) => x,
             Err(e) => {
                 let _ = reply.send(Err(e));
                 return;
             }
         };
-        let digits = token.to_string();
-        let grouped = format!("{token:#}");
-        let raw = amount.raw();
+        let digits = v.token.to_string();
+        let grouped = format!("{:#}", v.token);
         let answer = json!({
             "status": "vended",
             "token": digits,
             "token_grouped": grouped,
-            "meter": address,
-            "customer": customer,
+            "meter": v.address,
+            "customer": v.customer,
             "amount": amount.to_string(),
-            "kwh": Energy::from_wh(i64::from(tenths) * 100).to_string(),
-            "quoted_kwh": energy.to_string(),
-            "tid": tid,
+            "carried_in": v.carried.to_string(),
+            "credit": v.split.credit.to_string(),
+            "remainder": v.split.remainder.to_string(),
+            "tid": v.tid,
             "order_no": order_no,
+            "sold_by": seller,
             "at": at_json(at),
         });
-        // The token, its event and the answer in one unit: the customer gets the digits only
-        // once they are stored (synchronous = FULL). A concurrent request with the same order
-        // number fails on the unique key (503) and its retry answers "duplicate".
-        let mut w = Writes::default();
+        // The token, the customer's new remainder, its event and audit row and the answer in
+        // one unit of the customer's chain: the digits go out only once stored
+        // (synchronous = FULL); a failure returns the remainder to its committed value. A
+        // concurrent request with the same order number fails on the unique key (503) and its
+        // retry answers "duplicate".
+        if let Some(acc) = self.accounts.get_mut(v.account) {
+            acc.vend_remainder = v.split.remainder;
+        }
+        let mut w = Writes::for_account(v.account);
         w.push(Write::Token {
-            meter: meter_id,
+            meter: v.meter_id,
             order_no: order_no.clone(),
             token: digits,
-            tenths,
-            tid,
+            tenths: 0,
+            tid: v.tid,
             at,
-            amount: raw,
+            amount: amount.raw(),
+            sold_by: seller,
+            customer: v.customer,
+            credit: v.split.credit.raw(),
+            remainder: v.split.remainder.raw(),
         });
         w.event(
             at,
-            Some(customer),
+            Some(v.customer),
             None,
             "token",
-            json!({"meter": address, "order_no": order_no, "kwh_tenths": tenths, "tid": tid}),
+            json!({"meter": v.address, "order_no": order_no, "amount": amount.to_string(),
+                   "credit": v.split.credit.to_string(),
+                   "remainder": v.split.remainder.to_string(), "tid": v.tid}),
         );
+        w.push(audit.row(
+            at,
+            200,
+            format!(
+                "token {order_no}: {amount} for meter {}, credit {}, TID {}",
+                v.address, v.split.credit, v.tid
+            ),
+        ));
         w.effect(Effect::Reply { reply, answer });
         self.flush(w);
     }
 
-    #[allow(clippy::type_complexity)]
-    pub(super) fn vend_token(
+    fn vend_token(
         &mut self,
         slot: usize,
         amount: Money,
-        _order_no: &str,
         at: SimSeconds,
-    ) -> Result<(amikit_sts::token::Token, i64, i64, u32, u32, Energy, String), ApiError> {
+    ) -> Result<Vended, ApiError> {
         let info = self
             .shared
             .meters
@@ -96,30 +131,24 @@ impl Core {
         let vendor = ms.vendor.as_ref().ok_or_else(|| {
             ApiError::new(409, "this meter has no STS keypad (or no vending key)")
         })?;
+        let account = ms.account;
         let acc = self
             .accounts
-            .get(ms.account)
+            .get(account)
             .ok_or_else(|| ApiError::new(404, "no customer for this meter"))?;
         if !amount.is_positive() {
             return Err(ApiError::new(400, "amount must be positive"));
         }
-        let now_dt = sim_ts(at)
-            .to_datetime()
-            .ok_or_else(|| ApiError::new(500, "clock outside the calendar"))?;
-        let quote = acc
-            .tariff
-            .quote_money(
-                Some(now_dt),
-                acc.charge.period_energy(),
-                amount,
-                Rounding::Down,
-            )
-            .map_err(|e| ApiError::new(400, format!("quote: {e}")))?;
-        let tenths = u32::try_from(quote.energy.wh() / 100)
-            .map_err(|_| ApiError::new(400, "amount too large for one token"))?;
-        if tenths == 0 {
-            return Err(ApiError::new(400, "amount buys less than 0.1 kWh"));
-        }
+        let carried = acc.vend_remainder;
+        let split =
+            vend_split::split(amount, carried, self.currency_unit).map_err(|e| match e {
+                VendSplitError::TooSmall | VendSplitError::TooLarge => {
+                    ApiError::new(422, e.to_string())
+                }
+                VendSplitError::BadUnit | VendSplitError::Overflow => {
+                    ApiError::new(500, e.to_string())
+                }
+            })?;
         let civil = crate::clock::Civil::from_sim(at);
         let sts_at = amikit_sts::tid::DateTime::new(
             u16::try_from(civil.year).unwrap_or(2000),
@@ -142,28 +171,31 @@ impl Core {
             }
             tid = Tid::new(next).map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
         }
-        let rnd = amikit_sts::block::Rnd::from_bits((tid.value() ^ (tenths << 3)) as u8);
+        let rnd =
+            amikit_sts::block::Rnd::from_bits((tid.value() ^ u32::from(split.amount.raw())) as u8);
+        // IEC 62055-41 token class 0, subclass 4: currency transfer for electricity.
         let token = vendor
-            .credit(
+            .currency_credit(
                 amikit_sts::block::CreditKind::Electricity,
-                u64::from(tenths),
+                split.amount,
                 Issue::Tid(tid),
                 rnd,
             )
             .map_err(|e| ApiError::new(500, format!("vend: {e}")))?;
-        let result = (
+        let vended = Vended {
             token,
-            info.id,
-            acc.id,
-            tenths,
-            tid.value(),
-            quote.energy,
-            info.address_text.clone(),
-        );
+            meter_id: info.id,
+            customer: acc.id,
+            account,
+            tid: tid.value(),
+            split,
+            carried,
+            address: info.address_text.clone(),
+        };
         if let Some(ms) = self.meters.get_mut(slot) {
             ms.last_tid = Some(tid.value());
         }
-        Ok(result)
+        Ok(vended)
     }
 }
 

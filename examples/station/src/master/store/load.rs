@@ -169,6 +169,9 @@ pub struct CustomerRow {
     pub fee_control: FeeControl,
     /// Persistent state.
     pub state: StoredState,
+    /// Money paid for tokens that no token carried yet, 1e-4 units
+    /// ([`vend_split`](crate::master::vend_split)).
+    pub vend_remainder: i64,
 }
 
 /// A meter row.
@@ -286,7 +289,8 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
     };
     let customers = {
         let mut st = c.prepare(
-            "SELECT id, name, phone, tariff_id, fee_control, state FROM customers ORDER BY id",
+            "SELECT id, name, phone, tariff_id, fee_control, state, vend_remainder
+             FROM customers ORDER BY id",
         )?;
         let rows = st.query_map([], |r| {
             Ok((
@@ -296,11 +300,12 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, phone, tariff_id, fee, state) = row?;
+            let (id, name, phone, tariff_id, fee, state, vend_remainder) = row?;
             let state: StoredState = serde_json::from_str(&state)
                 .map_err(|e| MasterError::config(format!("customer {name}"), e))?;
             let fee_control = if fee == "local" {
@@ -315,6 +320,7 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                 tariff_id,
                 fee_control,
                 state,
+                vend_remainder,
             });
         }
         out

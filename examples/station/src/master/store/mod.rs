@@ -288,8 +288,9 @@ impl Store {
     pub async fn list_payments(
         &self,
         customer: Option<i64>,
+        page: Page,
     ) -> MasterResult<Vec<queries::PaymentView>> {
-        self.query(move |c| queries::list_payments(c, customer))
+        self.query(move |c| queries::list_payments(c, customer, page))
             .await
     }
 
@@ -297,8 +298,8 @@ impl Store {
     ///
     /// # Errors
     /// The database's.
-    pub async fn list_tokens(&self) -> MasterResult<Vec<queries::TokenView>> {
-        self.query(queries::list_tokens).await
+    pub async fn list_tokens(&self, page: Page) -> MasterResult<Vec<queries::TokenView>> {
+        self.query(move |c| queries::list_tokens(c, page)).await
     }
 
     /// Readings ([`queries::list_readings`]).
@@ -312,6 +313,44 @@ impl Store {
     ) -> MasterResult<Vec<queries::ReadingView>> {
         self.query(move |c| queries::list_readings(c, meter.as_deref(), page))
             .await
+    }
+
+    /// Stores an operator made over the API with its audit row ([`queries::insert_operator`]);
+    /// answers after the commit.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn create_operator(
+        &self,
+        row: queries::OperatorRow,
+        at: SimSeconds,
+        by: String,
+        audit: Write,
+    ) -> MasterResult<Option<i64>> {
+        self.query(move |c| queries::insert_operator(c, &row, at, &by, &audit))
+            .await
+    }
+
+    /// Revokes an operator made over the API, with its audit row ([`queries::revoke_operator`]).
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn revoke_operator(
+        &self,
+        id: i64,
+        at: SimSeconds,
+        audit: Write,
+    ) -> MasterResult<bool> {
+        self.query(move |c| queries::revoke_operator(c, id, at, &audit))
+            .await
+    }
+
+    /// The audit trail ([`queries::list_audit`]).
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn list_audit(&self, page: Page) -> MasterResult<Vec<queries::AuditView>> {
+        self.query(move |c| queries::list_audit(c, page)).await
     }
 
     /// The token vended under an order number ([`queries::find_token`]).

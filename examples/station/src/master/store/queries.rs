@@ -9,12 +9,13 @@ use serde_json::Value;
 use super::time_json;
 use crate::clock::SimSeconds;
 
-/// How many rows a list answers, newest last.
+/// Which rows a list answers: the oldest `limit` with an id above `after` (the API asks for
+/// one more to know whether there is a next page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
-    /// Only rows with an id above this.
+    /// Only rows with an id above this (the cursor).
     pub after: i64,
-    /// At most this many (the newest).
+    /// At most this many, oldest first.
     pub limit: i64,
 }
 
@@ -74,13 +75,12 @@ pub fn list_events(
     page: Page,
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
+        "SELECT e.id, e.at, e.customer_id, c.name, t.a2, e.kind, e.detail
            FROM events e LEFT JOIN customers c ON c.id = e.customer_id
                          LEFT JOIN terminals t ON t.id = e.terminal_id
            WHERE e.id > ?1 AND (?2 IS NULL OR e.customer_id = ?2)
              AND (?3 IS NULL OR e.kind = ?3)
-           ORDER BY e.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY e.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.customer, filter.kind, page.limit],
@@ -144,7 +144,7 @@ pub struct CommandView {
     pub expires: Value,
 }
 
-/// Commands, filtered and paged (the newest `page.limit`).
+/// Commands, filtered and paged (a page, oldest first).
 ///
 /// # Errors
 /// SQLite's.
@@ -154,13 +154,12 @@ pub fn list_commands(
     page: Page,
 ) -> rusqlite::Result<Vec<CommandView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
+        "SELECT k.id, m.address, c.name, k.kind, k.status, k.attempts, k.created_at,
                   k.updated_at, k.detail, k.reason, k.via, k.expires_at, c.id
            FROM commands k JOIN meters m ON m.id = k.meter_id
                            JOIN customers c ON c.id = m.customer_id
            WHERE k.id > ?1 AND (?2 IS NULL OR c.id = ?2) AND (?3 IS NULL OR k.status = ?3)
-           ORDER BY k.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY k.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.customer, filter.status, page.limit],
@@ -263,7 +262,7 @@ pub struct OutboxRow {
     pub sent: bool,
 }
 
-/// The outbox (the newest `page.limit`), optionally of one customer.
+/// The outbox (a page, oldest first), optionally of one customer.
 ///
 /// # Errors
 /// SQLite's.
@@ -273,11 +272,9 @@ pub fn list_outbox(
     page: Page,
 ) -> rusqlite::Result<Vec<OutboxRow>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent, c.id
+        "SELECT o.id, o.at, c.name, o.channel, o.recipient, o.kind, o.message, o.sent, c.id
            FROM outbox o JOIN customers c ON c.id = o.customer_id
-           WHERE o.id > ?1 AND (?2 IS NULL OR c.id = ?2) ORDER BY o.id DESC LIMIT ?3)
-         ORDER BY id",
+           WHERE o.id > ?1 AND (?2 IS NULL OR c.id = ?2) ORDER BY o.id LIMIT ?3",
     )?;
     st.query_map(params![page.after, customer, page.limit], |r| {
         Ok(OutboxRow {
@@ -327,14 +324,18 @@ pub struct PaymentView {
 ///
 /// # Errors
 /// SQLite's.
-pub fn list_payments(c: &Connection, customer: Option<i64>) -> rusqlite::Result<Vec<PaymentView>> {
+pub fn list_payments(
+    c: &Connection,
+    customer: Option<i64>,
+    page: Page,
+) -> rusqlite::Result<Vec<PaymentView>> {
     let mut st = c.prepare_cached(
         "SELECT p.id, p.order_no, c.name, p.amount, p.channel, p.at, p.seq, c.id, p.status,
                 p.reason
          FROM payments p JOIN customers c ON c.id = p.customer_id
-         WHERE (?1 IS NULL OR c.id = ?1) ORDER BY p.id",
+         WHERE p.id > ?2 AND (?1 IS NULL OR c.id = ?1) ORDER BY p.id LIMIT ?3",
     )?;
-    st.query_map(params![customer], |r| {
+    st.query_map(params![customer, page.after, page.limit], |r| {
         Ok(PaymentView {
             id: r.get(0)?,
             order_no: r.get(1)?,
@@ -371,21 +372,27 @@ pub struct TokenView {
     pub tid: i64,
     /// Money paid.
     pub amount: Option<String>,
+    /// Money the token credits (currency tokens).
+    pub credit: Option<String>,
     /// Civil time.
     pub time: Value,
+    /// The operator who sold it.
+    pub sold_by: Option<String>,
 }
 
 /// Every vended token.
 ///
 /// # Errors
 /// SQLite's.
-pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
+pub fn list_tokens(c: &Connection, page: Page) -> rusqlite::Result<Vec<TokenView>> {
     let mut st = c.prepare_cached(
-        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at
+        "SELECT t.id, t.order_no, m.address, c.name, t.token, t.energy, t.tid, t.amount, t.at,
+                t.sold_by, t.credit
          FROM tokens t JOIN meters m ON m.id = t.meter_id
-                       JOIN customers c ON c.id = m.customer_id ORDER BY t.id",
+                       JOIN customers c ON c.id = m.customer_id
+         WHERE t.id > ?1 ORDER BY t.id LIMIT ?2",
     )?;
-    st.query_map([], |r| {
+    st.query_map(params![page.after, page.limit], |r| {
         Ok(TokenView {
             id: r.get(0)?,
             order_no: r.get(1)?,
@@ -398,6 +405,10 @@ pub fn list_tokens(c: &Connection) -> rusqlite::Result<Vec<TokenView>> {
                 .get::<_, Option<i64>>(7)?
                 .map(|a| Money::from_raw(a).to_string()),
             time: time_json(r.get(8)?),
+            sold_by: r.get(9)?,
+            credit: r
+                .get::<_, Option<i64>>(10)?
+                .map(|a| Money::from_raw(a).to_string()),
         })
     })?
     .collect()
@@ -420,7 +431,7 @@ pub struct ReadingView {
     pub via: String,
 }
 
-/// Readings (the newest `page.limit`), optionally of one meter.
+/// Readings (a page, oldest first), optionally of one meter.
 ///
 /// # Errors
 /// SQLite's.
@@ -430,11 +441,9 @@ pub fn list_readings(
     page: Page,
 ) -> rusqlite::Result<Vec<ReadingView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT r.id, m.address, r.at, r.energy, r.via
+        "SELECT r.id, m.address, r.at, r.energy, r.via
            FROM readings r JOIN meters m ON m.id = r.meter_id
-           WHERE r.id > ?1 AND (?2 IS NULL OR m.address = ?2) ORDER BY r.id DESC LIMIT ?3)
-         ORDER BY id",
+           WHERE r.id > ?1 AND (?2 IS NULL OR m.address = ?2) ORDER BY r.id LIMIT ?3",
     )?;
     st.query_map(params![page.after, meter, page.limit], |r| {
         Ok(ReadingView {
@@ -497,8 +506,12 @@ pub struct StoredToken {
     pub tid: i64,
     /// Money paid.
     pub amount: Option<String>,
+    /// Money the token credits (currency tokens).
+    pub credit: Option<String>,
     /// Civil time.
     pub at: Value,
+    /// The operator who sold it.
+    pub sold_by: Option<String>,
 }
 
 /// The token vended under `order_no`, if any.
@@ -507,7 +520,8 @@ pub struct StoredToken {
 /// SQLite's.
 pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<StoredToken>> {
     c.prepare_cached(
-        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at FROM tokens t
+        "SELECT t.token, m.address, t.energy, t.tid, t.amount, t.at, t.sold_by, t.credit
+         FROM tokens t
          JOIN meters m ON m.id = t.meter_id WHERE t.order_no = ?1",
     )?
     .query_row(params![order_no], |r| {
@@ -520,6 +534,10 @@ pub fn find_token(c: &Connection, order_no: &str) -> rusqlite::Result<Option<Sto
                 .get::<_, Option<i64>>(4)?
                 .map(|a| Money::from_raw(a).to_string()),
             at: time_json(r.get(5)?),
+            sold_by: r.get(6)?,
+            credit: r
+                .get::<_, Option<i64>>(7)?
+                .map(|a| Money::from_raw(a).to_string()),
         })
     })
     .optional()
@@ -565,7 +583,7 @@ pub struct ExceptionView {
     pub resolution: Option<String>,
 }
 
-/// Reading exceptions, filtered and paged (the newest `page.limit`).
+/// Reading exceptions, filtered and paged (a page, oldest first).
 ///
 /// # Errors
 /// SQLite's.
@@ -575,13 +593,12 @@ pub fn list_exceptions(
     page: Page,
 ) -> rusqlite::Result<Vec<ExceptionView>> {
     let mut st = c.prepare_cached(
-        "SELECT * FROM (
-           SELECT x.id, m.address, c.name, x.previous, x.previous_at, x.current, x.at,
+        "SELECT x.id, m.address, c.name, x.previous, x.previous_at, x.current, x.at,
                   x.last_at, x.count, x.reason, x.status, x.resolution
            FROM reading_exceptions x JOIN meters m ON m.id = x.meter_id
                                      JOIN customers c ON c.id = m.customer_id
            WHERE x.id > ?1 AND (?2 IS NULL OR m.address = ?2) AND (?3 IS NULL OR x.status = ?3)
-           ORDER BY x.id DESC LIMIT ?4) ORDER BY id",
+           ORDER BY x.id LIMIT ?4",
     )?;
     st.query_map(
         params![page.after, filter.meter, filter.status, page.limit],
@@ -618,4 +635,133 @@ pub fn latest_activity(c: &Connection) -> rusqlite::Result<Option<SimSeconds>> {
         [],
         |r| r.get(0),
     )
+}
+
+/// An operator made over the API, as stored (active ones only are loaded).
+#[derive(Debug, Clone)]
+pub struct OperatorRow {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// The key's salted hash (`hmac-sha256:…`).
+    pub key_hash: String,
+}
+
+/// The operators made over the API and not revoked.
+///
+/// # Errors
+/// SQLite's.
+pub fn load_operators(c: &Connection) -> rusqlite::Result<Vec<OperatorRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, name, role, key_hash FROM operators WHERE revoked_at IS NULL ORDER BY id",
+    )?;
+    st.query_map([], |r| {
+        Ok(OperatorRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            key_hash: r.get(3)?,
+        })
+    })?
+    .collect()
+}
+
+/// Stores a new operator and its audit row (one transaction); answers the row id, or `None`
+/// when the name was ever used (names of revoked operators are not reused).
+///
+/// # Errors
+/// SQLite's.
+pub fn insert_operator(
+    c: &Connection,
+    row: &OperatorRow,
+    at: SimSeconds,
+    by: &str,
+    audit: &super::Write,
+) -> rusqlite::Result<Option<i64>> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO operators (name, role, key_hash, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![row.name, row.role, row.key_hash, at, by])?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let id = c.last_insert_rowid();
+    audit.apply(c)?;
+    Ok(Some(id))
+}
+
+/// Revokes an operator made over the API, with its audit row; false when there was no such
+/// active operator.
+///
+/// # Errors
+/// SQLite's.
+pub fn revoke_operator(
+    c: &Connection,
+    id: i64,
+    at: SimSeconds,
+    audit: &super::Write,
+) -> rusqlite::Result<bool> {
+    let n = c
+        .prepare_cached(
+            "UPDATE operators SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![id, at])?;
+    audit.apply(c)?;
+    Ok(n == 1)
+}
+
+/// A row of the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    /// Row id (the `after` cursor).
+    pub id: i64,
+    /// Simulated seconds.
+    pub at: i64,
+    /// Civil time (simulated).
+    pub time: Value,
+    /// Real time, Unix seconds.
+    pub wall: i64,
+    /// Who (none: not authenticated).
+    pub operator: Option<String>,
+    /// Their role.
+    pub role: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Status answered.
+    pub status: i64,
+    /// What it did.
+    pub summary: String,
+}
+
+/// The audit trail, oldest first from `page.after`.
+///
+/// # Errors
+/// SQLite's.
+pub fn list_audit(c: &Connection, page: Page) -> rusqlite::Result<Vec<AuditView>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, at, wall, operator, role, method, path, status, summary FROM audit
+         WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    st.query_map(params![page.after, page.limit], |r| {
+        Ok(AuditView {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            time: time_json(r.get(1)?),
+            wall: r.get(2)?,
+            operator: r.get(3)?,
+            role: r.get(4)?,
+            method: r.get(5)?,
+            path: r.get(6)?,
+            status: r.get(7)?,
+            summary: r.get(8)?,
+        })
+    })?
+    .collect()
 }

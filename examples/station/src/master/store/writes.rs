@@ -219,6 +219,14 @@ pub enum Write {
         at: SimSeconds,
         /// Money paid, 1e-4 units.
         amount: i64,
+        /// The operator who sold it.
+        sold_by: String,
+        /// Customer row id (whose vend remainder the token updates).
+        customer: i64,
+        /// Money the token credits, 1e-4 units.
+        credit: i64,
+        /// The customer's vend remainder after it, 1e-4 units.
+        remainder: i64,
     },
     /// A reading refused as implausible: a new open exception, or one more sighting of the
     /// same value on the meter's open exception.
@@ -249,6 +257,25 @@ pub enum Write {
         opening: i64,
         /// Energy billed for the old meter's last part, Wh.
         billed: i64,
+    },
+    /// A row of the audit trail (a mutating API request, or a refused one).
+    Audit {
+        /// When (simulated).
+        at: SimSeconds,
+        /// When (real, Unix seconds).
+        wall: i64,
+        /// The operator (none: not authenticated).
+        operator: Option<String>,
+        /// Their role.
+        role: Option<&'static str>,
+        /// HTTP method.
+        method: String,
+        /// Request path (no query).
+        path: String,
+        /// The status answered.
+        status: u16,
+        /// What it did (order number, amount, …); never key material or token digits.
+        summary: String,
     },
     /// The next important-event index of a terminal still to store.
     EventPointer {
@@ -475,12 +502,21 @@ impl Write {
                 tid,
                 at,
                 amount,
+                sold_by,
+                customer,
+                credit,
+                remainder,
             } => {
                 c.prepare_cached(
-                    "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO tokens (meter_id, order_no, token, energy, tid, at, amount,
+                                         sold_by, credit)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
-                .execute(params![meter, order_no, token, tenths, tid, at, amount])?;
+                .execute(params![
+                    meter, order_no, token, tenths, tid, at, amount, sold_by, credit
+                ])?;
+                c.prepare_cached("UPDATE customers SET vend_remainder = ?2 WHERE id = ?1")?
+                    .execute(params![customer, remainder])?;
             }
             Write::ReadingException {
                 meter,
@@ -511,6 +547,24 @@ impl Write {
                         reason
                     ])?;
                 }
+            }
+            Write::Audit {
+                at,
+                wall,
+                operator,
+                role,
+                method,
+                path,
+                status,
+                summary,
+            } => {
+                c.prepare_cached(
+                    "INSERT INTO audit (at, wall, operator, role, method, path, status, summary)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    at, wall, operator, role, method, path, status, summary
+                ])?;
             }
             Write::MeterReplaced {
                 meter,
