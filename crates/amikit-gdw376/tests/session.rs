@@ -1275,35 +1275,3 @@ fn identity_replayed_or_foreign_answer_is_refused() {
     );
     assert_eq!(r2.m.identity(), IdentityState::Failed);
 }
-
-/// The session error types are errors: `Display` says what went wrong, `core::error::Error` lets
-/// them travel in `Box<dyn Error>` and `?` chains (issue 12).
-#[test]
-fn session_errors_display_and_are_errors() {
-    use amikit_gdw376::session::master::RequestError;
-    use amikit_gdw376::session::terminal::{Refusal, Rejection};
-    use amikit_gdw376::{EncodeError, FrameError, ParseError};
-
-    fn boxed<E: core::error::Error + 'static>(e: E) -> Box<dyn core::error::Error> {
-        Box::new(e)
-    }
-    assert_eq!(
-        boxed(RequestError::Busy).to_string(),
-        "all request slots are in use"
-    );
-    let too_small = EncodeError::BufferTooSmall { needed: 20, got: 3 };
-    assert_eq!(
-        RequestError::Encode(too_small).to_string(),
-        format!("encoding the request failed: {too_small}")
-    );
-    assert_eq!(boxed(Refusal::Error(4)).to_string(), "refused (ERR 4)");
-    let bad_end = ParseError::Frame(FrameError::BadEnd(0x17));
-    assert_eq!(
-        boxed(Rejection::Parse(bad_end)).to_string(),
-        format!("the frame did not parse: {bad_end}")
-    );
-    assert_eq!(
-        Rejection::NotForUs.to_string(),
-        "the frame is addressed to another terminal"
-    );
-}
