@@ -208,7 +208,7 @@ pub async fn run(
         1,
         master.terminal_addr(),
         clock.clone(),
-    ))
+    )?)
     .await?;
 
     // The terminal's own log and the master's SMS outbox, as they happen.
