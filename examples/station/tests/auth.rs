@@ -218,6 +218,14 @@ async fn keys_roles_digits_audit_and_revocation() {
         rows.iter()
             .any(|r| r["path"] == "/api/tokens" && r["operator"] == "till-1")
     );
+    // One row per request: those written with their change are not written again.
+    let once = |path: &str| {
+        rows.iter()
+            .filter(|r| r["path"] == path && r["status"] == 200)
+            .count()
+    };
+    assert_eq!(once("/api/guard"), 1, "{trail}");
+    assert_eq!(once("/api/payments"), 1, "{trail}");
     assert!(
         rows.iter()
             .any(|r| r["path"] == "/api/guard" && r["operator"] == "ops")

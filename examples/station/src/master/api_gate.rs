@@ -17,8 +17,9 @@
 //! 4. **Audit**: every mutating request, and every refusal (401, 403, 413, 415, 422), is a row
 //!    of the `audit` table: when, who, role, method, path, status and a short summary (order
 //!    number and amount; never a key or token digits). Handlers whose change is a database
-//!    unit (payments, tokens, operators) write the row in the same transaction and mark the
-//!    answer [`Audited`]; the gate writes the others after the answer is known.
+//!    unit (payments, tokens, guard, meter replacement, operators) write the row in the same
+//!    transaction and mark the answer [`Audited`]; the gate writes the others (refusals,
+//!    duplicates, failures, changes without a unit) after the answer is known.
 
 use std::sync::Arc;
 

@@ -444,13 +444,15 @@ impl Core {
                 meter,
                 closing,
                 opening,
+                audit,
                 reply,
-            } => self.replace_meter(meter, closing, opening, reply),
+            } => self.replace_meter(meter, closing, opening, audit, reply),
             CoreMsg::Guard {
                 customer,
                 on,
+                audit,
                 reply,
-            } => self.guard(customer, on, reply),
+            } => self.guard(customer, on, audit, reply),
             CoreMsg::Customers { reply } => {
                 let all: Vec<Value> = (0..self.accounts.len())
                     .map(|i| self.account_json(i))
