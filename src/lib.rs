@@ -12,7 +12,8 @@
 //! | [`prepay`] | `amikit-prepay` | charge-control state machines |
 //!
 //! Every module sits behind a cargo feature of its name (all on by default). The features
-//! `alloc`, `std` and `serde` are passed through to every enabled crate; `std` is on by default.
+//! `alloc` and `serde` are passed through to every enabled crate that has them; `alloc` is on by
+//! default.
 //! For firmware, turn the defaults off and pick what you need:
 //!
 //! ```toml

@@ -139,14 +139,7 @@ fuzz_target!(|setup: Setup| {
                 speed,
                 terminal_only,
             } => {
-                let wall = DateTime {
-                    year: 2024,
-                    month: 2,
-                    day: 1 + day % 29,
-                    hour: 23,
-                    minute: 58,
-                    second: 0,
-                };
+                let wall = DateTime::new(2024, 2, 1 + day % 29, 23, 58, 0).unwrap();
                 t.set_wall_clock_scaled(Instant(now), wall, u32::from(speed));
                 if !terminal_only {
                     m.set_wall_clock_scaled(Instant(now), wall, u32::from(speed));

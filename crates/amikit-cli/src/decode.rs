@@ -6,14 +6,14 @@ use crate::output::Printer;
 
 /// Arguments of `amikit decode`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Hex bytes of a frame (spaces allowed) or a 20-digit STS token; standard input when absent or `-`.
     input: Vec<String>,
 }
 
 /// A protocol recognised from the first bytes of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     /// `[FE…] 68 A0..A5 68 C L …`
     Dlt645,
     /// `68 L L L L 68 C …`
@@ -21,7 +21,7 @@ pub enum Protocol {
 }
 
 /// Recognises a 20-digit STS token (optionally grouped with `-` or spaces).
-pub fn is_sts_token(text: &str) -> bool {
+pub(crate) fn is_sts_token(text: &str) -> bool {
     let digits: Vec<char> = text
         .chars()
         .filter(|c| !c.is_ascii_whitespace() && *c != '-')
@@ -32,7 +32,7 @@ pub fn is_sts_token(text: &str) -> bool {
 /// Recognises the protocol of the first frame in `bytes`, skipping any garbage before it: the
 /// first `68` that starts a frame whose checksum holds decides; failing that, the first `68`
 /// with the header shape of either protocol.
-pub fn recognise_frame(bytes: &[u8]) -> Option<Protocol> {
+pub(crate) fn recognise_frame(bytes: &[u8]) -> Option<Protocol> {
     let starts = || {
         bytes
             .iter()
@@ -94,7 +94,7 @@ fn dlt645_checksum_ok(frame: &[u8]) -> bool {
 }
 
 /// Runs `amikit decode`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     let text = input::text(&args.input)?;
     if is_sts_token(&text) {
         return crate::sts::decode_text(&text, printer);

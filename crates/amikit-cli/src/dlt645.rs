@@ -19,7 +19,7 @@ use crate::output::Printer;
 
 /// Arguments of `amikit dlt645`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -78,7 +78,7 @@ struct ReadArgs {
 }
 
 /// Runs `amikit dlt645`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Command::Decode(a) => {
             let text = input::text(&a.input)?;
@@ -137,7 +137,7 @@ fn read(a: &ReadArgs, printer: &Printer) -> Result<(), CliError> {
 
 /// Decodes every frame in `bytes` (used by `amikit decode` too). Prints each frame; reports
 /// skipped bytes on standard error; fails with the frame's defect when no valid frame is found.
-pub fn decode_bytes(
+pub(crate) fn decode_bytes(
     bytes: &[u8],
     edition: Option<Edition>,
     printer: &Printer,
@@ -205,7 +205,10 @@ fn diagnose(bytes: &[u8]) -> String {
 
 /// The edition used for a frame: `forced`, else detected from the function code (ambiguous
 /// codes: `03` without data is the 1997 re-read, everything else 2007).
-pub fn edition_of<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, forced: Option<Edition>) -> Edition {
+pub(crate) fn edition_of<T: AsRef<[u8]> + ?Sized>(
+    frame: &Frame<&T>,
+    forced: Option<Edition>,
+) -> Edition {
     forced
         .or_else(|| Edition::detect(frame.control()))
         .unwrap_or_else(|| {
@@ -409,7 +412,10 @@ fn values_json(di: DataId, data: Data<'_>) -> Vec<Json> {
 /// `direction`, `function`, `follow_up`, `error`, `di`, `payload`, `values`, plus `data_len`,
 /// `checksum`, `details` (function-specific fields) and `problem` (why the data field does not
 /// parse, or null). `edition`: `forced`, else detected from the function code.
-pub fn frame_json<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, edition: Option<Edition>) -> Json {
+pub(crate) fn frame_json<T: AsRef<[u8]> + ?Sized>(
+    frame: &Frame<&T>,
+    edition: Option<Edition>,
+) -> Json {
     let d = decode_frame(frame, edition);
     let control = frame.control();
     json!({
@@ -433,24 +439,35 @@ pub fn frame_json<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, edition: Option<Ed
 }
 
 /// Human-readable lines for one frame.
-pub fn frame_text<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, edition: Option<Edition>) -> String {
+pub(crate) fn frame_text<T: AsRef<[u8]> + ?Sized>(
+    frame: &Frame<&T>,
+    edition: Option<Edition>,
+) -> String {
     let d = decode_frame(frame, edition);
     let control = frame.control();
-    let mut s = format!(
-        "DL/T 645-{} {} {} address {} control {:02X}",
-        d.edition,
-        d.function,
-        if control.is_reply() {
-            "reply"
-        } else {
-            "request"
-        },
-        frame.address(),
-        control.0
-    );
-    if control.has_follow_up() {
-        s.push_str(" (more frames follow)");
-    }
+    // The first line is the crate's one-line `Display` of the frame when its data field
+    // parses, else the header fields alone.
+    let mut s = match Repr::parse(frame, d.edition) {
+        Ok(repr) => format!("DL/T 645-{repr}, control {:02X}", control.0),
+        Err(_) => {
+            let mut line = format!(
+                "DL/T 645-{} {} {} {}, control {:02X}",
+                d.edition,
+                frame.address(),
+                if control.is_reply() {
+                    "reply"
+                } else {
+                    "request"
+                },
+                d.function,
+                control.0
+            );
+            if control.has_follow_up() {
+                line.push_str(" (more follows)");
+            }
+            line
+        }
+    };
     if frame.preamble_len() > 0 {
         let _ = write!(s, ", {} FE preamble", frame.preamble_len());
     }

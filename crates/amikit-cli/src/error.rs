@@ -4,11 +4,11 @@ use std::fmt;
 
 /// An error reported to the user; its `Display` is the whole message.
 #[derive(Debug)]
-pub struct CliError(String);
+pub(crate) struct CliError(String);
 
 impl CliError {
     /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 }

@@ -19,7 +19,7 @@ use crate::output::Printer;
 
 /// Arguments of `amikit gdw376`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -106,7 +106,7 @@ enum BuildKind {
 }
 
 /// Runs `amikit gdw376`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Command::Decode(a) => {
             let profile = profile(&a.profile)?;
@@ -128,7 +128,11 @@ fn profile(name: &str) -> Result<Profile, CliError> {
 }
 
 /// Decodes one frame (after any `FE` bytes) and prints it; used by `amikit decode` too.
-pub fn decode_bytes(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn decode_bytes(
+    bytes: &[u8],
+    profile: &Profile,
+    printer: &Printer,
+) -> Result<(), CliError> {
     let start = bytes.iter().take_while(|&&b| b == 0xFE).count();
     let frame_bytes = bytes.get(start..).unwrap_or(&[]);
     match Frame::new_checked_with(frame_bytes, profile) {
@@ -159,7 +163,7 @@ fn decode_frame(
         ))
     })?;
     let j = frame_json(frame, &repr, profile);
-    printer.print(text(&j), &j);
+    printer.print(text(&repr, &j), &j);
     Ok(())
 }
 
@@ -322,24 +326,9 @@ fn at<'a>(v: &'a Json, pointer: &str) -> &'a Json {
     v.pointer(pointer).unwrap_or(&NULL)
 }
 
-fn text(j: &Json) -> String {
-    let mut s = format!(
-        "Q/GDW 376.1 L={} C={} ({}, {}) A={}-{} MSA={} AFN={} ({}) SEQ tpv={} fir={} fin={} con={} seq={}",
-        at(j, "/length"),
-        at(j, "/control/raw").as_str().unwrap_or(""),
-        at(j, "/control/dir").as_str().unwrap_or(""),
-        at(j, "/control/function_name").as_str().unwrap_or(""),
-        at(j, "/address/a1").as_str().unwrap_or(""),
-        at(j, "/address/a2"),
-        at(j, "/address/msa"),
-        at(j, "/afn").as_str().unwrap_or(""),
-        at(j, "/afn_name").as_str().unwrap_or(""),
-        at(j, "/seq/tpv"),
-        at(j, "/seq/fir"),
-        at(j, "/seq/fin"),
-        at(j, "/seq/con"),
-        at(j, "/seq/seq"),
-    );
+fn text(repr: &Repr<'_>, j: &Json) -> String {
+    // The first line is the crate's own one-line `Display` of the frame.
+    let mut s = format!("Q/GDW 376.1 {repr}");
     for u in at(j, "/units").as_array().into_iter().flatten() {
         s.push_str(&format!(
             "\n  p{} F{}: {}",

@@ -5,7 +5,7 @@ use std::io::Read;
 use crate::error::CliError;
 
 /// Joins the arguments, or reads standard input when there are none or the only one is `-`.
-pub fn text(args: &[String]) -> Result<String, CliError> {
+pub(crate) fn text(args: &[String]) -> Result<String, CliError> {
     match args {
         [] => read_stdin(),
         [only] if only == "-" => read_stdin(),
@@ -21,7 +21,7 @@ fn read_stdin() -> Result<String, CliError> {
 
 /// Parses hex digits, ignoring white space and the separators `:`, `-` and `,` and an optional
 /// `0x` before each group.
-pub fn hex_bytes(text: &str) -> Result<Vec<u8>, CliError> {
+pub(crate) fn hex_bytes(text: &str) -> Result<Vec<u8>, CliError> {
     let mut digits = String::with_capacity(text.len());
     for group in text.split(|c: char| c.is_ascii_whitespace() || matches!(c, ':' | '-' | ',')) {
         let group = group

@@ -4,18 +4,18 @@ use std::fmt::Display;
 
 /// Prints each result either as text or as one JSON document per line.
 #[derive(Debug, Clone, Copy)]
-pub struct Printer {
+pub(crate) struct Printer {
     json: bool,
 }
 
 impl Printer {
     /// A printer for `--json` (true) or human-readable output (false).
-    pub fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool) -> Self {
         Self { json }
     }
 
     /// Prints one result: `human` as text, or `json` as one line of JSON.
-    pub fn print(&self, human: impl Display, json: &serde_json::Value) {
+    pub(crate) fn print(&self, human: impl Display, json: &serde_json::Value) {
         if self.json {
             println!("{json}");
         } else {

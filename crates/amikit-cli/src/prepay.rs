@@ -22,7 +22,7 @@ use crate::tariff::{load, load_tariff};
 
 /// Arguments of `amikit prepay`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
 }
@@ -67,7 +67,7 @@ struct SimulateArgs {
     events: PathBuf,
 }
 
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Sub::Simulate(a) => simulate(a, printer),
     }

@@ -27,7 +27,7 @@ use crate::output::Printer;
 
 /// Arguments of `amikit sts`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -272,7 +272,7 @@ enum GenerateKind {
 }
 
 /// Runs `amikit sts`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Command::Decode(a) => {
             let text = input::text(&a.token)?;
@@ -378,7 +378,7 @@ fn hex16(v: u16) -> String {
 
 /// Decodes a token: with a key, fully; without, the class (and class 1 fully). Also the
 /// STS arm of `amikit decode`.
-pub fn decode_text(text: &str, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn decode_text(text: &str, printer: &Printer) -> Result<(), CliError> {
     decode(text, None, printer)
 }
 

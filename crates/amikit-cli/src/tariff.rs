@@ -18,7 +18,7 @@ use crate::output::Printer;
 
 /// Arguments of `amikit tariff`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
 }
@@ -127,7 +127,7 @@ struct MeterChangeRow {
 }
 
 /// Runs `amikit tariff …`.
-pub fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
+pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
     match &args.command {
         Sub::Quote(a) => quote(a, printer),
         Sub::Charge(a) => charge(a, printer),

@@ -78,5 +78,9 @@ fn decode_finds_frames_behind_garbage() {
     // DL/T 645 read request (Jayla630/Dlt645Master tests) behind garbage.
     let out = amikit(&["decode", "01 02 68AAAAAAAAAAAA68110433333433AE16"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("DL/T 645-2007 read request"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("DL/T 645-2007 AAAAAAAAAAAA request read 00010000, 4 B, control 11"),
+        "{stdout}"
+    );
 }

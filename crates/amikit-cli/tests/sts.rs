@@ -1,6 +1,6 @@
 //! `amikit sts …` and the STS arm of `amikit decode`.
 //!
-//! Tokens with the sample tables come from the IEC 62055-41 worked example (sts-notes §2.11);
+//! Tokens with the sample tables come from the IEC 62055-41 worked example of the STA (EA07);
 //! tokens, keys and derivations with the production tables are read at run time from the shared
 //! vectors (`../shared/vectors/sts`, or `$AMIKIT_VECTORS`), never copied here; those tests are
 //! skipped without the vectors (and fail when `CI` is set).
@@ -32,7 +32,7 @@ fn load(dir: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("sts_vectors.json")).unwrap()).unwrap()
 }
 
-/// IEC 62055-41 worked example with the sample tables (sts-notes §2.11).
+/// IEC 62055-41 worked example of the STA (EA07) with the sample tables.
 const WORKED_TOKEN: &str = "51043465443420856213";
 const WORKED_KEY: &str = "0abc12def3456789";
 
@@ -44,7 +44,7 @@ fn decode_worked_example_with_key() {
     assert_eq!(j["type"], "TransferElectricityCredit");
     assert_eq!(j["rnd"], 11);
     assert_eq!(j["tid"], 1_698_595);
-    assert_eq!(j["tid_datetime"], "1996-03-25T13:55");
+    assert_eq!(j["tid_datetime"], "1996-03-25T13:55:00");
     assert_eq!(j["amount"], "25.6");
     assert_eq!(j["amount_raw"], "0100");
     assert_eq!(j["unit"], "kWh");
@@ -102,7 +102,7 @@ fn decode_without_key_shows_the_class() {
 
 #[test]
 fn class_1_decodes_without_key() {
-    // sts-notes §2.1: a class-1 token above 2^64.
+    // IEC 62055-41 decimal token form: a class-1 token above 2^64.
     let j = ok_json(&["--json", "decode", "18446744073843772416"]);
     assert_eq!(j["class"], 1);
     assert_eq!(j["subclass"], 0);

@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn edition_specific_codes() {
-        // Pitfall 5 of the notes: 2007 codes in 1997 frames and vice versa.
+        // DL/T 645-2007 and -1997 control codes differ: 2007 codes in 1997 frames and vice versa.
         assert_eq!(
             Function::from_code(Edition::V1997, 0x11),
             Function::Unknown(0x11)

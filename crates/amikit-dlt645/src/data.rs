@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn wrapping_both_ways() {
-        // Pitfall 3 of the notes (gams): -0x33 below 0x33 and +0x33 at/above 0xCD must wrap.
+        // DL/T 645-2007 data field ±33H: -0x33 below 0x33 and +0x33 at/above 0xCD must wrap.
         assert_eq!(descramble(0x00), 0xCD);
         assert_eq!(descramble(0x32), 0xFF);
         assert_eq!(scramble(0xCD), 0x00);

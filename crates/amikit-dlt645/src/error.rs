@@ -126,6 +126,12 @@ pub enum ValueError {
         /// What was being parsed.
         what: &'static str,
     },
+    /// A date/time lacks a field the conversion needs (e.g. a `MMDDhhmm` value has no year).
+    #[error("the time value has no {field}")]
+    Missing {
+        /// Which field (`"year"`, `"month"`, `"day"`).
+        field: &'static str,
+    },
 }
 
 /// Why a request or reply cannot be encoded.

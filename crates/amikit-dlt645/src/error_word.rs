@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn several_bits_at_once() {
-        // Pitfall 4 of the notes: a bit field, not an enum. 0x06 = no data + unauthorised.
+        // DL/T 645-2007 abnormal reply: the error word is a bit field, not an enum. 0x06 = no data + unauthorised.
         let w = ErrorWord(0x06);
         let names: [&str; 2] = ["no_requested_data", "unauthorised"];
         assert!(w.flag_names().eq(names));

@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn preamble_not_summed() {
-        // Pitfall 1 of the notes: FE is not part of the checksum.
+        // DL/T 645-2007 check code CS: the FE wake-up bytes are not part of the checksum.
         let mut v = [0xFE; 24];
         v[4..].copy_from_slice(&REPLY);
         let f = Frame::new_checked(&v[..]).unwrap();

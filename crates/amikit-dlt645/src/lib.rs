@@ -5,7 +5,7 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(test)]
 extern crate std;
 
 pub mod address;
@@ -24,6 +24,9 @@ pub mod reply;
 pub mod repr;
 pub mod request;
 pub mod value;
+
+#[cfg(feature = "defmt")]
+mod log_format;
 
 pub use address::Address;
 pub use control::{Control, Direction, Edition, Function};

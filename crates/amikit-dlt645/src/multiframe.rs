@@ -3,7 +3,7 @@
 //! DL/T 645-2007: a read reply with the follow-up bit (`B1`) means more data exists; the master
 //! sends `12` with `DI + SEQ` (SEQ = 1, 2, …) and gets `92` (last) or `B2` (more) replies with
 //! `DI + data + SEQ`. DL/T 645-1997: `02` with the DI, replies `82`/`A2`. The meter never
-//! pushes follow-ups by itself (the notes' pitfall 7: passive waiting never completes).
+//! pushes follow-ups by itself (passive waiting never completes).
 //!
 //! [`MultiRead`] says which request to send next and assembles the data in a fixed buffer:
 //!

@@ -4,9 +4,9 @@
 //! Plaintext layout (`L = 16`): `PA P0 P1 P2 | C0..C3 | N1 | N2 | N3..N8` — password level and
 //! password, operator code, command N1, N2 (reserved, kept as sent), valid-until time
 //! `ss mm hh DD MM YY`. On ESAM smart meters everything after the operator code is an encrypted
-//! block: [`RemoteBody::Encrypted`] carries it unchanged. Codes 1A/1B/1C are confirmed by vendor
-//! code in the notes; 2A/2B (alarm) and 3A/3B (guard, 保电) are from the 2007 text as recalled
-//! there, not re-verified.
+//! block: [`RemoteBody::Encrypted`] carries it unchanged. Codes 1A/1B/1C are confirmed by open-source
+//! vendor code; 2A/2B (alarm) and 3A/3B (guard, 保电) are from the DL/T 645-2007 text as recalled
+//! by the amikit developers, not re-verified.
 
 use core::fmt;
 
@@ -135,7 +135,7 @@ impl<'a> RemoteControl<'a> {
     }
 }
 
-/// Status word 3 (`04000503`), with the relay bits the notes confirm from a captured
+/// Status word 3 (`04000503`), with the relay bits confirmed from a captured
 /// open/closed pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

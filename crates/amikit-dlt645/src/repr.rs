@@ -909,3 +909,35 @@ fn parse_reply<'a>(
         Function::Unknown(c) => Err(ParseError::UnknownFunction(c)),
     }
 }
+
+impl core::fmt::Display for Repr<'_> {
+    /// One line for logs and consoles: edition, meter address, direction, function, the data
+    /// identifier where there is one, and the data length; e.g.
+    /// `2007 000000000101 request read 00010000, 4 B` or
+    /// `2007 000000000101 abnormal read: 02 (no_requested_data)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} {} ", self.edition, self.address)?;
+        match &self.body {
+            Body::Request(r) => {
+                write!(f, "request {}", r.function())?;
+                if let Some(di) = r.di() {
+                    write!(f, " {di}")?;
+                }
+            }
+            Body::Reply(r) => {
+                write!(f, "reply {}", r.function())?;
+                if let Some((di, _)) = r.di_data() {
+                    write!(f, " {di}")?;
+                }
+                if r.more() {
+                    f.write_str(" (more follows)")?;
+                }
+            }
+            Body::Abnormal {
+                function, error, ..
+            } => return write!(f, "abnormal {function}: {error}"),
+            Body::Unknown { control, .. } => write!(f, "unknown control {control}")?,
+        }
+        write!(f, ", {} B", self.data_len())
+    }
+}

@@ -115,10 +115,10 @@ impl Auth {
 /// The communication rate feature word `Z` of "change baud rate" (and of the parameters
 /// `04000701..05`).
 ///
-/// **Bit assignment** (DL/T 645-2007 as read by the research notes): b1 = 600, b2 = 1200,
+/// **Bit assignment** (DL/T 645-2007, communication rate feature word, as read by the amikit developers): b1 = 600, b2 = 1200,
 /// b3 = 2400, b4 = 4800, b5 = 9600, b6 = 19200 bit/s; b0 and b7 reserved. Exactly one bit is set.
 /// Implementations disagree (600888/dlt645 writes 9600 as `0x32`, a decimal-as-hex mistake;
-/// ng-gateway puts 600 at b0, one bit too low); the notes flag their own reading as not
+/// ng-gateway puts 600 at b0, one bit too low); this reading is not
 /// re-verified from the primary text. Any other byte is kept as [`BaudRate::Unknown`], so a
 /// meter that follows another table still round-trips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn baud_words() {
-        // Pitfall 6 of the notes: 9600 is b5 (0x20), not 0x32 (600888) nor 0x10 (ng-gateway).
+        // 9600 is b5 (0x20), not 0x32 (600888) nor 0x10 (ng-gateway).
         assert_eq!(BaudRate::B9600.to_word(), 0x20);
         assert_eq!(BaudRate::from_word(0x32), BaudRate::Unknown(0x32));
         assert_eq!(BaudRate::from_word(0x08).bits_per_second(), Some(2400));

@@ -4,141 +4,17 @@
 //! format is signed, the top bit of the most significant byte is the sign (so the magnitude
 //! range is e.g. 0…799999.99). A value whose bytes are all `FF` is the "no data" filler and
 //! decodes to `None`; any other non-decimal nibble is an error. No floating point anywhere.
+//!
+//! Numbers decode into `amikit-core`'s exact [`Decimal`]; a complete `YYMMDDhhmmss` time
+//! converts into `amikit-core`'s civil [`amikit_core::DateTime`] and back with `TryFrom`.
 
 use core::fmt;
 
 use crate::data::Data;
 use crate::error::ValueError;
 
-/// Whether both nibbles of `b` are decimal digits.
-#[inline]
-pub const fn is_bcd_byte(b: u8) -> bool {
-    (b & 0x0F) <= 9 && (b >> 4) <= 9
-}
-
-/// Packs 0..=99 into one BCD byte (`None` above 99).
-#[inline]
-pub const fn to_bcd(v: u8) -> Option<u8> {
-    if v > 99 {
-        None
-    } else {
-        Some(((v / 10) << 4) | (v % 10))
-    }
-}
-
-/// Unpacks one BCD byte.
-#[inline]
-pub const fn from_bcd(b: u8) -> Option<u8> {
-    if is_bcd_byte(b) {
-        Some((b >> 4) * 10 + (b & 0x0F))
-    } else {
-        None
-    }
-}
-
-/// An exact decimal number: `mantissa × 10^-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Decimal {
-    /// The digits as an integer (negative for negative values).
-    pub mantissa: i64,
-    /// Digits after the decimal point.
-    pub scale: u8,
-}
-
-impl Decimal {
-    /// `mantissa × 10^-scale`.
-    pub const fn new(mantissa: i64, scale: u8) -> Self {
-        Decimal { mantissa, scale }
-    }
-
-    /// The same value with trailing fractional zeros removed (`0.020` → `0.02`).
-    pub const fn normalize(self) -> Self {
-        let mut m = self.mantissa;
-        let mut s = self.scale;
-        while s > 0 && m % 10 == 0 {
-            m /= 10;
-            s -= 1;
-        }
-        Decimal {
-            mantissa: m,
-            scale: s,
-        }
-    }
-
-    /// Numeric equality regardless of scale (`0.0 == 0.00`).
-    pub fn same_value(self, other: Decimal) -> bool {
-        let (a, b) = (self.normalize(), other.normalize());
-        a.mantissa == b.mantissa && (a.scale == b.scale || a.mantissa == 0)
-    }
-
-    /// Parses `-12.345` / `220` / `0.02` exactly (at most 18 digits).
-    pub fn parse(text: &str) -> Result<Decimal, ValueError> {
-        let err = ValueError::Text { what: "decimal" };
-        let (neg, body) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        if int.is_empty() || int.len() + frac.len() > 18 {
-            return Err(err);
-        }
-        let mut m: i64 = 0;
-        for c in int.bytes().chain(frac.bytes()) {
-            if !c.is_ascii_digit() {
-                return Err(err);
-            }
-            m = m * 10 + i64::from(c - b'0');
-        }
-        Ok(Decimal::new(if neg { -m } else { m }, frac.len() as u8))
-    }
-}
-
-impl fmt::Display for Decimal {
-    /// `229.7`, `-0.5000`, `0.02`: exactly `scale` fractional digits (any scale).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // digits of |mantissa|, least significant first
-        let mut buf = [0u8; 20];
-        let mut n = self.mantissa.unsigned_abs();
-        let mut len = 0usize;
-        loop {
-            if let Some(slot) = buf.get_mut(len) {
-                *slot = b'0' + (n % 10) as u8;
-            }
-            len += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = buf.get(..len).unwrap_or(&[]);
-        let scale = usize::from(self.scale);
-        if self.mantissa < 0 {
-            f.write_str("-")?;
-        }
-        let write_rev = |f: &mut fmt::Formatter<'_>, d: &[u8]| -> fmt::Result {
-            for &c in d.iter().rev() {
-                write!(f, "{}", c as char)?;
-            }
-            Ok(())
-        };
-        if len <= scale {
-            f.write_str("0.")?;
-            for _ in 0..scale - len {
-                f.write_str("0")?;
-            }
-            write_rev(f, digits)
-        } else {
-            let (frac, int) = digits.split_at(scale);
-            write_rev(f, int)?;
-            if scale > 0 {
-                f.write_str(".")?;
-                write_rev(f, frac)?;
-            }
-            Ok(())
-        }
-    }
-}
+pub use amikit_core::Decimal;
+pub use amikit_core::bcd::{from_bcd, is_bcd_byte, to_bcd};
 
 /// The order and meaning of the bytes of a time value (printed most significant first;
 /// on the wire the last field comes first).
@@ -228,14 +104,10 @@ pub struct DateTime {
 
 /// Days in a month (year `None`: February has 29).
 pub const fn days_in_month(year: Option<u16>, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 => match year {
-            Some(y) if !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) => 28,
-            _ => 29,
-        },
-        _ => 0,
+    match year {
+        Some(y) => amikit_core::calendar::days_in_month(y, month),
+        // 2000 is a leap year: February has 29 days.
+        None => amikit_core::calendar::days_in_month(2000, month),
     }
 }
 
@@ -363,6 +235,56 @@ impl DateTime {
             })?;
         }
         Ok(fields.len())
+    }
+}
+
+impl TryFrom<DateTime> for amikit_core::DateTime {
+    type Error = ValueError;
+
+    /// The civil date-time of a value with a year, month and day (`YYMMDDhhmmss`,
+    /// `YYMMDDhhmm`, `YYMMDDWW`, `YYMMDDNN`); absent hour, minute or second count as 0 (the
+    /// start of the time the meter gave). The weekday and number are not carried over.
+    ///
+    /// # Errors
+    /// [`ValueError::Missing`] without a year, month or day; [`ValueError::Time`] for a
+    /// field out of range.
+    fn try_from(t: DateTime) -> Result<Self, ValueError> {
+        let year = t.year.ok_or(ValueError::Missing { field: "year" })?;
+        let month = t.month.ok_or(ValueError::Missing { field: "month" })?;
+        let day = t.day.ok_or(ValueError::Missing { field: "day" })?;
+        t.validate()?;
+        amikit_core::DateTime::new(
+            year,
+            month,
+            day,
+            t.hour.unwrap_or(0),
+            t.minute.unwrap_or(0),
+            t.second.unwrap_or(0),
+        )
+        .map_err(|_| ValueError::Time {
+            field: "day",
+            value: day,
+        })
+    }
+}
+
+impl TryFrom<amikit_core::DateTime> for DateTime {
+    type Error = ValueError;
+
+    /// The six fields of `YYMMDDhhmmss` (DL/T 645-2007 Appendix A: years 2000–2099), without
+    /// weekday or number.
+    ///
+    /// # Errors
+    /// [`ValueError::Time`] for a year outside 2000–2099 (the wire has two year digits).
+    fn try_from(t: amikit_core::DateTime) -> Result<Self, ValueError> {
+        DateTime::ymd_hms(
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+        )
     }
 }
 
@@ -1042,26 +964,35 @@ mod tests {
     }
 
     #[test]
-    fn decimal_text() {
-        assert_eq!(Decimal::parse("0.02").unwrap(), Decimal::new(2, 2));
-        assert_eq!(Decimal::parse("-229.70").unwrap().to_string(), "-229.70");
-        assert!(
-            Decimal::parse("220.0")
-                .unwrap()
-                .same_value(Decimal::new(220, 0))
-        );
-        assert!(Decimal::parse("1e5").is_err());
-        assert_eq!(Decimal::new(-5, 3).to_string(), "-0.005");
-        assert_eq!(Decimal::new(0, 2).to_string(), "0.00");
-        assert_eq!(Decimal::new(120, 0).to_string(), "120");
+    fn civil_conversions() {
+        // 24-05-17 13:45:00 on the wire (least significant field first).
+        let w = [0x00, 0x45, 0x13, 0x17, 0x05, 0x24];
+        let t = DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
+        let civil = amikit_core::DateTime::try_from(t).unwrap();
+        assert_eq!(civil.to_string(), "2024-05-17T13:45:00");
+        assert_eq!(DateTime::try_from(civil), Ok(t));
+        let mut out = [0u8; 6];
+        DateTime::try_from(civil)
+            .unwrap()
+            .encode(TimeLayout::YyMmDdHhMmSs, &mut out)
+            .unwrap();
+        assert_eq!(out, w);
+        // A date with weekday: midnight.
+        let d = DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
         assert_eq!(
-            Decimal::new(i64::MIN, 0).to_string(),
-            "-9223372036854775808"
+            amikit_core::DateTime::try_from(d).map(|c| c.to_string()),
+            Ok("2024-05-17T00:00:00".into())
         );
+        // No year: refused, not guessed.
+        let md = DateTime::decode(TimeLayout::MmDdHhMm, Data::plain(&[0, 0, 1, 1])).unwrap();
         assert_eq!(
-            Decimal::new(7, 25).to_string(),
-            "0.0000000000000000000000007"
+            amikit_core::DateTime::try_from(md),
+            Err(ValueError::Missing { field: "year" })
         );
-        assert_eq!(Decimal::new(1_234_567, 2).to_string(), "12345.67");
+        // Two year digits on the wire: 1999 and 2100 do not fit.
+        let y1999 = amikit_core::DateTime::new(1999, 12, 31, 0, 0, 0).unwrap();
+        assert!(DateTime::try_from(y1999).is_err());
+        let y2100 = amikit_core::DateTime::new(2100, 1, 1, 0, 0, 0).unwrap();
+        assert!(DateTime::try_from(y2100).is_err());
     }
 }

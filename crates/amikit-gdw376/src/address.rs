@@ -1,9 +1,9 @@
 //! The address field A: A1 region code (BCD), A2 terminal address (BIN), A3 master-station
-//! address and group flag (notes §2.3).
+//! address and group flag (Q/GDW 1376.1-2013, link layer: address field A).
 //!
-//! The standard field is 5 bytes. A 7-byte variant exists in the wild (notes §2.3, §6.6); this
+//! The standard field is 5 bytes. A 7-byte variant exists in the wild (captured traffic); this
 //! crate reads it as A1 (2 bytes BCD) + A2 (4 bytes BIN, little-endian) + A3, which is the
-//! layout of the configurable-length Java codec the notes cite. That variant's layout is not
+//! layout of a configurable-length open-source Java codec (yangzilong1986/powerstation). That variant's layout is not
 //! verified against a capture.
 
 use core::fmt;

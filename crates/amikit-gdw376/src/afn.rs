@@ -1,8 +1,8 @@
-//! The application function code AFN (notes §2.4) and command ids.
+//! The application function code AFN (Q/GDW 1376.1-2013, application layer: AFN) and command ids.
 
 use core::fmt;
 
-use crate::dadt::Fn;
+use crate::dadt::InfoClass;
 
 /// An application function code, kept as sent (unknown codes round-trip).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -88,8 +88,8 @@ impl fmt::Display for Afn {
     }
 }
 
-/// A command id `(AFN << 8) | Fn`, derived rather than hand-typed (notes §2.4: a hand-typed
-/// table in another library made two commands collide).
+/// A command id `(AFN << 8) | Fn`, derived rather than hand-typed (a hand-typed
+/// table in another open-source library made two commands collide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Command(pub u16);
@@ -97,7 +97,7 @@ pub struct Command(pub u16);
 impl Command {
     /// The id of `Fn` under `afn`.
     #[must_use]
-    pub const fn new(afn: Afn, fn_: Fn) -> Self {
+    pub const fn new(afn: Afn, fn_: InfoClass) -> Self {
         Command(((afn.0 as u16) << 8) | fn_.0 as u16)
     }
     /// The AFN.
@@ -107,8 +107,8 @@ impl Command {
     }
     /// The Fn.
     #[must_use]
-    pub const fn fn_(self) -> Fn {
-        Fn(self.0 as u8)
+    pub const fn fn_(self) -> InfoClass {
+        InfoClass(self.0 as u8)
     }
 }
 
@@ -119,12 +119,12 @@ mod tests {
     #[test]
     fn command_ids_do_not_collide() {
         // Notes §2.4: AFN 10 F1 and AFN 0E F1 must differ.
-        let forward = Command::new(Afn::FORWARD, Fn(1));
-        let events = Command::new(Afn::CLASS3, Fn(1));
+        let forward = Command::new(Afn::FORWARD, InfoClass(1));
+        let events = Command::new(Afn::CLASS3, InfoClass(1));
         assert_ne!(forward, events);
         assert_eq!(forward.0, 0x1001);
         assert_eq!(forward.afn(), Afn::FORWARD);
-        assert_eq!(forward.fn_(), Fn(1));
+        assert_eq!(forward.fn_(), InfoClass(1));
         assert_eq!(Afn(0x0C).name(), "class 1 data");
         assert_eq!(Afn(0x07).name(), "unknown");
     }

@@ -20,9 +20,9 @@
 
 use crate::address::{Address, AddressWidth};
 use crate::afn::Afn;
-use crate::aux::{Ec, Tp};
+use crate::auxiliary::{Ec, Tp};
 use crate::control::Control;
-use crate::dadt::{DaDt, Fn, Pn};
+use crate::dadt::{DaDt, InfoClass, Pn};
 use crate::error::EncodeError;
 use crate::frame::{MAX_USER_LEN, PROTOCOL_ID_376, checksum, make_l};
 use crate::profile::Profile;
@@ -163,7 +163,7 @@ impl FrameWriter<'_> {
     /// # Errors
     ///
     /// [`EncodeError::DaDt`], [`EncodeError::BufferTooSmall`].
-    pub fn unit(&mut self, pn: Pn, fn_: Fn, data: &[u8]) -> Result<(), EncodeError> {
+    pub fn unit(&mut self, pn: Pn, fn_: InfoClass, data: &[u8]) -> Result<(), EncodeError> {
         self.c.put(&DaDt::single(pn, fn_)?.to_bytes())?;
         self.c.put(data)
     }

@@ -1,7 +1,7 @@
-//! The control field C: DIR, PRM, FCB/ACD, FCV and the function code (notes §2.2).
+//! The control field C: DIR, PRM, FCB/ACD, FCV and the function code (Q/GDW 1376.1-2013, link layer: control field C).
 //!
 //! C values are never rejected for their semantics: real devices send `51`, `98`, `CB`, `10`
-//! and confirms with function 8 or 11 (notes §6.1). [`Control`] keeps the byte and decodes it.
+//! and confirms with function 8 or 11 (captured traffic). [`Control`] keeps the byte and decodes it.
 
 use core::fmt;
 

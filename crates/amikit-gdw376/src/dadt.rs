@@ -1,4 +1,4 @@
-//! Data-unit identifiers DA/DT and their (pn, Fn) pairs (notes §2.6).
+//! Data-unit identifiers DA/DT and their (pn, Fn) pairs (Q/GDW 1376.1-2013, application layer: data unit identifier).
 //!
 //! `pn = (DA2 − 1) × 8 + bit + 1` with DA1 a bit mask and DA2 a group (1–255); `DA1 = DA2 = 0`
 //! is p0 (the terminal itself); `DA1 = FF, DA2 = 00` is "all valid points".
@@ -45,23 +45,29 @@ impl fmt::Display for Pn {
     }
 }
 
-/// An information class (function number) F1–F248.
+/// An information class F1–F248: the standard's `Fn` (function number) of a DA/DT, named so
+/// that it does not shadow the `Fn` trait.
+#[doc(alias = "Fn")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Fn(pub u8);
+pub struct InfoClass(pub u8);
 
-impl Fn {
+impl InfoClass {
     /// Largest encodable Fn.
     pub const MAX: u8 = 248;
 }
 
-impl fmt::Debug for Fn {
+/// The former name of [`InfoClass`] (the standard's word, which shadows the `Fn` trait).
+#[deprecated(since = "0.1.0", note = "renamed to `InfoClass`")]
+pub use InfoClass as Fn;
+
+impl fmt::Debug for InfoClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "F{}", self.0)
     }
 }
 
-impl fmt::Display for Fn {
+impl fmt::Display for InfoClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "F{}", self.0)
     }
@@ -157,7 +163,7 @@ impl DaDt {
             number: false,
         }
     }
-    /// The Fn named by DT with the "Fn written as a number" leniency (notes §6.3): a DT1 with
+    /// The Fn named by DT with the "Fn written as a number" leniency (captured traffic): a DT1 with
     /// more than one bit set is read as the Fn *number* inside the group (`03 00` → F3).
     /// A DT1 with one bit set is read as a mask, as the standard says.
     #[must_use]
@@ -226,8 +232,8 @@ impl DaDt {
     /// # Errors
     ///
     /// [`DaDtError::OutOfRange`] for F0 or above F248.
-    pub const fn dt_for(fn_: Fn) -> Result<(u8, u8), DaDtError> {
-        if fn_.0 == 0 || fn_.0 > Fn::MAX {
+    pub const fn dt_for(fn_: InfoClass) -> Result<(u8, u8), DaDtError> {
+        if fn_.0 == 0 || fn_.0 > InfoClass::MAX {
             return Err(DaDtError::OutOfRange { pn: 0, fn_: fn_.0 });
         }
         let i = fn_.0 - 1;
@@ -238,7 +244,7 @@ impl DaDt {
     /// # Errors
     ///
     /// [`DaDtError::OutOfRange`].
-    pub const fn single(pn: Pn, fn_: Fn) -> Result<Self, DaDtError> {
+    pub const fn single(pn: Pn, fn_: InfoClass) -> Result<Self, DaDtError> {
         let (da1, da2) = match Self::da_for(pn) {
             Ok(v) => v,
             Err(e) => return Err(e),
@@ -255,7 +261,7 @@ impl DaDt {
     /// # Errors
     ///
     /// [`DaDtError::MixedGroups`], [`DaDtError::OutOfRange`].
-    pub fn group(pns: &[Pn], fns: &[Fn]) -> Result<Self, DaDtError> {
+    pub fn group(pns: &[Pn], fns: &[InfoClass]) -> Result<Self, DaDtError> {
         let mut out = DaDt::default();
         let mut first = true;
         for &pn in pns {
@@ -337,22 +343,22 @@ pub struct Fns {
 }
 
 impl Iterator for Fns {
-    type Item = Fn;
-    fn next(&mut self) -> Option<Fn> {
+    type Item = InfoClass;
+    fn next(&mut self) -> Option<InfoClass> {
         if self.number {
             if self.bit > 0 {
                 return None;
             }
             self.bit = 8;
             let n = u16::from(self.dt2) * 8 + u16::from(self.mask);
-            return u8::try_from(n).ok().map(Fn);
+            return u8::try_from(n).ok().map(InfoClass);
         }
         while self.bit < 8 {
             let b = self.bit;
             self.bit += 1;
             if self.mask & (1 << b) != 0 {
                 let n = u16::from(self.dt2) * 8 + u16::from(b) + 1;
-                return u8::try_from(n).ok().map(Fn);
+                return u8::try_from(n).ok().map(InfoClass);
             }
         }
         None
@@ -369,8 +375,8 @@ pub struct Pairs {
 }
 
 impl Iterator for Pairs {
-    type Item = (Pn, Fn);
-    fn next(&mut self) -> Option<(Pn, Fn)> {
+    type Item = (Pn, InfoClass);
+    fn next(&mut self) -> Option<(Pn, InfoClass)> {
         loop {
             let pn = match self.current {
                 Some(pn) => pn,
@@ -392,21 +398,22 @@ impl Iterator for Pairs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     #[test]
-    fn notes_examples() {
-        // Notes §2.6 and vector gdw376-052: DA 10 01 → p5; DT 01 03 → F25.
+    fn standard_examples() {
+        // Q/GDW 1376.1-2013 DA/DT coding and vector gdw376-052: DA 10 01 → p5; DT 01 03 → F25.
         let d = DaDt::from_bytes([0x10, 0x01, 0x01, 0x03]);
         d.check().unwrap();
-        assert_eq!(d.pairs().collect::<Vec<_>>(), vec![(Pn(5), Fn(25))]);
+        assert_eq!(d.pairs().collect::<Vec<_>>(), vec![(Pn(5), InfoClass(25))]);
         // gdw376-058: DT 40 14 → F167; gdw376-060: DT 80 14 → F168.
         assert_eq!(
             DaDt::from_bytes([1, 1, 0x40, 0x14]).fns().next(),
-            Some(Fn(167))
+            Some(InfoClass(167))
         );
         assert_eq!(
             DaDt::from_bytes([1, 1, 0x80, 0x14]).fns().next(),
-            Some(Fn(168))
+            Some(InfoClass(168))
         );
         // p0 and all points.
         assert_eq!(
@@ -419,8 +426,14 @@ mod tests {
         );
         // gdw376-019: DT 03 00 is F1+F2 as a mask, F3 with the number leniency.
         let odd = DaDt::from_bytes([0, 0, 3, 0]);
-        assert_eq!(odd.fns().collect::<Vec<_>>(), vec![Fn(1), Fn(2)]);
-        assert_eq!(odd.fns_number_lenient().collect::<Vec<_>>(), vec![Fn(3)]);
+        assert_eq!(
+            odd.fns().collect::<Vec<_>>(),
+            vec![InfoClass(1), InfoClass(2)]
+        );
+        assert_eq!(
+            odd.fns_number_lenient().collect::<Vec<_>>(),
+            vec![InfoClass(3)]
+        );
         assert!(DaDt::from_bytes([0, 0, 0, 0]).check().is_err());
         assert!(DaDt::from_bytes([2, 0, 1, 0]).check().is_err());
         assert!(DaDt::from_bytes([0, 0, 1, 31]).check().is_err());
@@ -428,23 +441,23 @@ mod tests {
 
     #[test]
     fn pn_major_order() {
-        let d = DaDt::group(&[Pn(1), Pn(3)], &[Fn(25), Fn(26)]).unwrap();
+        let d = DaDt::group(&[Pn(1), Pn(3)], &[InfoClass(25), InfoClass(26)]).unwrap();
         assert_eq!(d.to_bytes(), [0b101, 1, 0b11, 3]);
         assert_eq!(
             d.pairs().collect::<Vec<_>>(),
             vec![
-                (Pn(1), Fn(25)),
-                (Pn(1), Fn(26)),
-                (Pn(3), Fn(25)),
-                (Pn(3), Fn(26))
+                (Pn(1), InfoClass(25)),
+                (Pn(1), InfoClass(26)),
+                (Pn(3), InfoClass(25)),
+                (Pn(3), InfoClass(26))
             ]
         );
         assert_eq!(d.pair_count(), 4);
-        assert!(DaDt::group(&[Pn(1), Pn(9)], &[Fn(1)]).is_err());
-        assert!(DaDt::single(Pn(2041), Fn(1)).is_err());
-        assert!(DaDt::single(Pn(1), Fn(249)).is_err());
+        assert!(DaDt::group(&[Pn(1), Pn(9)], &[InfoClass(1)]).is_err());
+        assert!(DaDt::single(Pn(2041), InfoClass(1)).is_err());
+        assert!(DaDt::single(Pn(1), InfoClass(249)).is_err());
         assert_eq!(
-            DaDt::single(Pn(2040), Fn(248)).unwrap().to_bytes(),
+            DaDt::single(Pn(2040), InfoClass(248)).unwrap().to_bytes(),
             [0x80, 255, 0x80, 30]
         );
     }

@@ -1,8 +1,8 @@
-//! Streaming deframer for TCP/GPRS byte streams (notes §2.10).
+//! Streaming deframer for TCP/GPRS byte streams (Q/GDW 1376.1-2013, link layer: frame format).
 //!
 //! Feed it whatever the socket returned; it finds frames in partial and concatenated reads,
 //! skips garbage (`FE` wake-up bytes, gateway prefixes such as the 13-byte FEP header or the
-//! `55 … 55` channel wrapper of notes §2.10 are skipped as garbage), and resynchronises on the
+//! `55 … 55` channel wrapper of some front-end processors are skipped as garbage), and resynchronises on the
 //! next `68` after a bad candidate (wrong L pair, second `68`, CS or end byte).
 //!
 //! Complete frames inside one read are returned as slices of the input (zero copy); only a
@@ -495,6 +495,7 @@ impl<const N: usize> Deframer<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     const LOGIN: [u8; 20] = [
         0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x78, 0x00,
@@ -628,6 +629,7 @@ mod tests {
 #[cfg(test)]
 mod work_tests {
     use super::*;
+    use std::{eprintln, vec::Vec};
 
     /// `68 16 1F 16 1F` repeated: every `68` starts a header whose L (user length 1989,
     /// protocol id 2) passes the link-header checks and whose declared end byte lands on a

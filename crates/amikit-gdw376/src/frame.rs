@@ -1,4 +1,4 @@
-//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (notes §2.1).
+//! The link layer: a checked zero-copy [`Frame`] view and the parsed [`Repr`] (Q/GDW 1376.1-2013, link layer: frame format).
 //!
 //! ```text
 //! 68 | L(2) | L(2) | 68 | C | A | AFN | SEQ | {DA DT data}* | [PW] [EC] [Tp] | CS | 16
@@ -12,7 +12,7 @@
 
 use crate::address::{Address, AddressWidth};
 use crate::afn::Afn;
-use crate::aux::{Ec, Tp};
+use crate::auxiliary::{Ec, Tp};
 use crate::control::{Control, Direction};
 use crate::error::{EncodeError, FrameError, ParseError};
 use crate::profile::{Leniency, Profile};
@@ -213,6 +213,7 @@ pub fn check_link(bytes: &[u8], profile: &Profile) -> Result<usize, FrameError> 
 /// A parsed frame: the header fields, the data-unit region and the AUX fields, borrowing the
 /// frame's bytes. [`Repr::emit`] writes it back byte for byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Repr<'a> {
     /// L protocol id (2 for 376.1).
     pub protocol_id: u8,
@@ -226,9 +227,17 @@ pub struct Repr<'a> {
     pub afn: Afn,
     /// Sequence field.
     pub seq: Seq,
-    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`].
+    /// The data-unit region: `{DA DT data}*`, walk it with [`Repr::units`] (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_hex")
+    )]
     pub units: &'a [u8],
-    /// PW, when the profile says this AFN and direction carry one.
+    /// PW, when the profile says this AFN and direction carry one (serialised as hex).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::units::common::ser_opt_hex")
+    )]
     pub pw: Option<&'a [u8]>,
     /// EC (uplink, ACD = 1).
     pub ec: Option<Ec>,
@@ -400,6 +409,19 @@ impl<'a> Repr<'a> {
         Ok(w.pos())
     }
 
+    /// Emits into a new `Vec` of exactly [`Self::buffer_len`] bytes. Feature `alloc`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::emit`].
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+        let mut v = alloc::vec![0u8; self.buffer_len()];
+        let n = self.emit(&mut v)?;
+        v.truncate(n);
+        Ok(v)
+    }
+
     /// Emits at the end of any [`bytes::BufMut`] (e.g. the `BytesMut` of a tokio codec);
     /// returns the byte count. Feature `bytes`.
     ///
@@ -456,6 +478,14 @@ mod tests {
         assert_eq!(&out[..n], &LOGIN[..]);
         assert_eq!(r.buffer_len(), 20);
         assert!(r.emit(&mut out[..19]).is_err());
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn to_vec_is_the_emitted_frame() {
+        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let r = Repr::parse(&f, &Profile::default()).unwrap();
+        assert_eq!(r.to_vec().unwrap(), LOGIN.to_vec());
     }
 
     #[test]
@@ -515,7 +545,7 @@ mod tests {
 mod leniency_tests {
     use super::*;
     use crate::builder::FrameBuilder;
-    use crate::dadt::{Fn, Pn};
+    use crate::dadt::{InfoClass, Pn};
     use crate::security::ZeroPw;
     use crate::walker::Item;
 
@@ -529,7 +559,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn::P0, Fn(1), data).unwrap();
+        w.unit(Pn::P0, InfoClass(1), data).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         (out, n)
     }
@@ -576,7 +606,7 @@ mod leniency_tests {
         );
         let mut out = [0u8; 64];
         let mut w = b.begin(&mut out).unwrap();
-        w.unit(Pn(1), Fn(25), &[]).unwrap();
+        w.unit(Pn(1), InfoClass(25), &[]).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         assert_eq!(n, 22); // two bytes longer than the 5-byte-address frame
         let r = Repr::decode(&out[..n], &p).unwrap();
@@ -585,8 +615,50 @@ mod leniency_tests {
         let p5 = Profile::default();
         if let Ok(r5) = Repr::decode(&out[..n], &p5) {
             assert!(
-                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == Fn(25) && u.pn == Pn(1))
+                !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == InfoClass(25) && u.pn == Pn(1))
             );
         }
+    }
+}
+
+impl core::fmt::Display for Repr<'_> {
+    /// One line for logs and consoles: address, direction, link function, AFN, SEQ with its
+    /// FIR/FIN/CON bits, the length of the data-unit region and which AUX fields are present;
+    /// e.g. `9612-13398 down request class 1 data AFN 0C (class 1 data) SEQ 3 FIR FIN CON, 4 B
+    /// units, Tp`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let dir = match self.control.dir() {
+            Direction::Down => "down",
+            Direction::Up => "up",
+        };
+        write!(
+            f,
+            "{} {dir} {} AFN {} ({}) SEQ {}",
+            self.address,
+            self.control.function().name(),
+            self.afn,
+            self.afn.name(),
+            self.seq.seq()
+        )?;
+        for (on, bit) in [
+            (self.seq.fir(), " FIR"),
+            (self.seq.fin(), " FIN"),
+            (self.seq.con(), " CON"),
+        ] {
+            if on {
+                f.write_str(bit)?;
+            }
+        }
+        write!(f, ", {} B units", self.units.len())?;
+        for (on, field) in [
+            (self.pw.is_some(), ", PW"),
+            (self.ec.is_some(), ", EC"),
+            (self.tp.is_some(), ", Tp"),
+        ] {
+            if on {
+                f.write_str(field)?;
+            }
+        }
+        Ok(())
     }
 }

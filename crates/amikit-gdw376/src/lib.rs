@@ -1,16 +1,17 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(not(test), no_std)]
+#![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(test)]
 extern crate std;
 
 pub mod address;
 pub mod afn;
-pub mod aux;
+#[doc(alias = "aux")]
+pub mod auxiliary;
 pub mod builder;
 pub mod control;
 pub mod dadt;
@@ -26,14 +27,17 @@ pub mod seq;
 pub mod session;
 pub mod time;
 pub mod units;
+
+#[cfg(feature = "defmt")]
+mod log_format;
 pub mod walker;
 
 pub use address::{Address, AddressWidth};
 pub use afn::{Afn, Command};
-pub use aux::{Ec, Tp};
+pub use auxiliary::{Ec, Tp};
 pub use builder::{FrameBuilder, FrameWriter};
 pub use control::{Control, Direction, Function};
-pub use dadt::{DaDt, Fn, Pn};
+pub use dadt::{DaDt, InfoClass, Pn};
 pub use deframer::Deframer;
 
 pub use error::{
@@ -44,6 +48,16 @@ pub use profile::{Leniency, Profile, Version};
 pub use seq::Seq;
 pub use time::{DateTime, Instant};
 pub use walker::{Item, Unit, Units};
+
+/// The former name of [`auxiliary`]: `aux` is a reserved file name on Windows, so the module's
+/// file could not be checked out there.
+#[deprecated(since = "0.1.0", note = "renamed to `auxiliary`")]
+#[doc(hidden)]
+pub use auxiliary as aux;
+/// The former name of [`InfoClass`].
+#[deprecated(since = "0.1.0", note = "renamed to `InfoClass`")]
+#[doc(hidden)]
+pub use dadt::InfoClass as Fn;
 
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,4 +1,4 @@
-//! Dialect profiles: what the standard leaves open, and every named leniency (notes §6).
+//! Dialect profiles: what the standard leaves open, and every named leniency (each seen in captured traffic; the vectors are named where they are used).
 //!
 //! A [`Profile`] is strict by default ([`Profile::STRICT_2013`]). Each deviation seen in real
 //! frames has a name (a [`Leniency`] flag, a PW length, an address width or a layout version);
@@ -28,21 +28,21 @@ impl Leniency {
     /// None: strict.
     pub const NONE: Leniency = Leniency(0);
     /// `fn-as-number`: in AFN 00 and 02 (where one frame names one Fn), a DT1 with more than one
-    /// bit set is read as the Fn *number* (`03 00` → F3), as some devices write it (notes §6.3,
+    /// bit set is read as the Fn *number* (`03 00` → F3), as some devices write it (captured traffic,
     /// vector gdw376-019).
     pub const FN_AS_NUMBER: Leniency = Leniency(1 << 0);
     /// `trailing-fill`: zero bytes after the last data unit are reported as filler rather than
-    /// as an opaque, unexplained remainder (notes §6.4, vector gdw376-018).
+    /// as an opaque, unexplained remainder (captured traffic, vector gdw376-018).
     pub const TRAILING_FILL: Leniency = Leniency(1 << 1);
     /// `ef-absent`: `EF` filler bytes in a data format are read as absent, like `EE`
-    /// (notes §6.7, vector gdw376-052). Strict decoding reports them as non-BCD.
+    /// (captured traffic, vector gdw376-052). Strict decoding reports them as non-BCD.
     pub const EF_ABSENT: Leniency = Leniency(1 << 2);
     /// `region-not-bcd`: accept a region code A1 that is not BCD.
     pub const REGION_NOT_BCD: Leniency = Leniency(1 << 3);
     /// `protocol-130`: accept the Q/GDW 130-2005 protocol id (`01`) in L as well as `10`.
     pub const PROTOCOL_130: Leniency = Leniency(1 << 4);
     /// `link-data`: login / logout / heartbeat (AFN 02) may carry a data unit (a version, a clock)
-    /// after the DA/DT; it is kept as that unit's data (notes §3.2).
+    /// after the DA/DT; it is kept as that unit's data (some terminals append data to the login / heartbeat, AFN 02H F1/F3).
     pub const LINK_DATA: Leniency = Leniency(1 << 5);
 
     /// Every flag.
@@ -69,7 +69,7 @@ impl Leniency {
     ];
 }
 
-/// PW length on downlink frames of AFN 01, 04, 05, 06, 0F, 10 and uplink AFN 06 (notes §2.7).
+/// PW length on downlink frames of AFN 01, 04, 05, 06, 0F, 10 and uplink AFN 06 (Q/GDW 1376.1-2013, auxiliary information AUX: PW).
 const STD_PW_DOWN: [u8; 17] = [0, 16, 0, 0, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 16, 16];
 const STD_PW_UP: [u8; 17] = [0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
@@ -111,14 +111,14 @@ impl Profile {
         ..Profile::STRICT_2013
     };
     /// `pw2`: 2-byte PW wherever a PW is sent, as Q/GDW 130-2005-era and some provincial master
-    /// stations do (notes §6.5, vector gdw376-042). 2009 layouts.
+    /// stations do (captured traffic, vector gdw376-042). 2009 layouts.
     pub const PW2: Profile = Profile {
         pw_down: [0, 2, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2],
         pw_up: [0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ..Profile::STRICT_2009
     };
     /// `no-pw-0f-10`: no PW on AFN 0F (file transfer) and 10 (forwarding) downlink, as a Zhejiang
-    /// firmware-upgrade tool sends them (notes §6.5, vector gdw376-079). 2009 layouts.
+    /// firmware-upgrade tool sends them (captured traffic, vector gdw376-079). 2009 layouts.
     pub const NO_PW_FILE_FORWARD: Profile = Profile {
         pw_down: [0, 16, 0, 0, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ..Profile::STRICT_2009

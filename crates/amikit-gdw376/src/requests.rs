@@ -16,7 +16,7 @@
 //! assert_eq!(&region[..n], &[0x01, 0x01, 0x01, 0x00, 0x20]);
 //! ```
 
-use crate::dadt::{DaDt, Fn, Pn};
+use crate::dadt::{DaDt, InfoClass, Pn};
 use crate::error::EncodeError;
 use crate::format::Format01;
 use crate::units::{
@@ -26,7 +26,7 @@ use crate::units::{
 fn unit(
     out: &mut [u8],
     pn: Pn,
-    fn_: Fn,
+    fn_: InfoClass,
     data: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
 ) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
@@ -41,7 +41,7 @@ fn unit(
 /// # Errors
 ///
 /// [`EncodeError`] (points or Fn not in one group of eight, buffer too small).
-pub fn read(out: &mut [u8], pns: &[Pn], fns: &[Fn]) -> Result<usize, EncodeError> {
+pub fn read(out: &mut [u8], pns: &[Pn], fns: &[InfoClass]) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
     w.bytes(&DaDt::group(pns, fns)?.to_bytes())?;
     Ok(w.pos())
@@ -52,7 +52,12 @@ pub fn read(out: &mut [u8], pns: &[Pn], fns: &[Fn]) -> Result<usize, EncodeError
 /// # Errors
 ///
 /// [`EncodeError`].
-pub fn frozen(out: &mut [u8], pn: Pn, fn_: Fn, label: &TimeLabel) -> Result<usize, EncodeError> {
+pub fn frozen(
+    out: &mut [u8],
+    pn: Pn,
+    fn_: InfoClass,
+    label: &TimeLabel,
+) -> Result<usize, EncodeError> {
     unit(out, pn, fn_, |w| label.emit(w))
 }
 
@@ -62,7 +67,11 @@ pub fn frozen(out: &mut [u8], pn: Pn, fn_: Fn, label: &TimeLabel) -> Result<usiz
 ///
 /// [`EncodeError`].
 pub fn events(out: &mut [u8], important: bool, pm: u8, pn: u8) -> Result<usize, EncodeError> {
-    let f = if important { Fn(1) } else { Fn(2) };
+    let f = if important {
+        InfoClass(1)
+    } else {
+        InfoClass(2)
+    };
     unit(out, Pn::P0, f, |w| EventRequest { pm, pn }.emit(w))
 }
 
@@ -72,7 +81,7 @@ pub fn events(out: &mut [u8], important: bool, pm: u8, pn: u8) -> Result<usize, 
 ///
 /// [`EncodeError`].
 pub fn remote_trip(out: &mut [u8], round: u16, trip: RemoteTrip) -> Result<usize, EncodeError> {
-    unit(out, Pn(round), Fn(1), |w| trip.emit(w))
+    unit(out, Pn(round), InfoClass(1), |w| trip.emit(w))
 }
 
 /// AFN 05 F2: allow close of a control round.
@@ -81,7 +90,7 @@ pub fn remote_trip(out: &mut [u8], round: u16, trip: RemoteTrip) -> Result<usize
 ///
 /// [`EncodeError`].
 pub fn allow_close(out: &mut [u8], round: u16) -> Result<usize, EncodeError> {
-    unit(out, Pn(round), Fn(2), |_| Ok(()))
+    unit(out, Pn(round), InfoClass(2), |_| Ok(()))
 }
 
 /// AFN 05 F25 (guard / keep-supply on, `half_hours` 0 = until off) or F33 (off).
@@ -91,8 +100,8 @@ pub fn allow_close(out: &mut [u8], round: u16) -> Result<usize, EncodeError> {
 /// [`EncodeError`].
 pub fn guard(out: &mut [u8], on: Option<GuardOn>) -> Result<usize, EncodeError> {
     match on {
-        Some(g) => unit(out, Pn::P0, Fn(25), |w| g.emit(w)),
-        None => unit(out, Pn::P0, Fn(33), |_| Ok(())),
+        Some(g) => unit(out, Pn::P0, InfoClass(25), |w| g.emit(w)),
+        None => unit(out, Pn::P0, InfoClass(33), |_| Ok(())),
     }
 }
 
@@ -102,7 +111,12 @@ pub fn guard(out: &mut [u8], on: Option<GuardOn>) -> Result<usize, EncodeError> 
 ///
 /// [`EncodeError`].
 pub fn reminder(out: &mut [u8], on: bool) -> Result<usize, EncodeError> {
-    unit(out, Pn::P0, if on { Fn(26) } else { Fn(34) }, |_| Ok(()))
+    unit(
+        out,
+        Pn::P0,
+        if on { InfoClass(26) } else { InfoClass(34) },
+        |_| Ok(()),
+    )
 }
 
 /// AFN 05 F16 (purchase-energy control on) or F24 (off) for a total-add group.
@@ -111,7 +125,12 @@ pub fn reminder(out: &mut [u8], on: bool) -> Result<usize, EncodeError> {
 ///
 /// [`EncodeError`].
 pub fn purchase_control(out: &mut [u8], group: u16, on: bool) -> Result<usize, EncodeError> {
-    unit(out, Pn(group), if on { Fn(16) } else { Fn(24) }, |_| Ok(()))
+    unit(
+        out,
+        Pn(group),
+        if on { InfoClass(16) } else { InfoClass(24) },
+        |_| Ok(()),
+    )
 }
 
 /// AFN 05 F31: clock synchronisation.
@@ -120,7 +139,7 @@ pub fn purchase_control(out: &mut [u8], group: u16, on: bool) -> Result<usize, E
 ///
 /// [`EncodeError`].
 pub fn clock_sync(out: &mut [u8], clock: &Format01) -> Result<usize, EncodeError> {
-    unit(out, Pn::P0, Fn(31), |w| w.fmt(Some(clock)))
+    unit(out, Pn::P0, InfoClass(31), |w| w.fmt(Some(clock)))
 }
 
 /// AFN 04 F47: purchase-control parameters of a total-add group (order, append/refresh,
@@ -134,7 +153,7 @@ pub fn purchase_parameters(
     group: u16,
     p: &PurchaseControl,
 ) -> Result<usize, EncodeError> {
-    unit(out, Pn(group), Fn(47), |w| p.emit(w))
+    unit(out, Pn(group), InfoClass(47), |w| p.emit(w))
 }
 
 /// AFN 10 F1: forward `request.payload` (e.g. a DL/T 645 frame) on a terminal port.
@@ -143,7 +162,7 @@ pub fn purchase_parameters(
 ///
 /// [`EncodeError`].
 pub fn forward(out: &mut [u8], request: &ForwardRequest<'_>) -> Result<usize, EncodeError> {
-    unit(out, Pn::P0, Fn(1), |w| request.emit(w))
+    unit(out, Pn::P0, InfoClass(1), |w| request.emit(w))
 }
 
 #[cfg(test)]
@@ -154,7 +173,7 @@ mod tests {
     #[test]
     fn regions() {
         let mut b = [0u8; 64];
-        let n = read(&mut b, &[Pn(1)], &[Fn(25)]).unwrap();
+        let n = read(&mut b, &[Pn(1)], &[InfoClass(25)]).unwrap();
         assert_eq!(&b[..n], &[1, 1, 1, 3]); // as in gdw376-050
         let n = guard(&mut b, Some(GuardOn { half_hours: 4 })).unwrap();
         assert_eq!(&b[..n], &[0, 0, 1, 3, 4]);
@@ -175,7 +194,7 @@ mod tests {
         let n = frozen(
             &mut b,
             Pn(1),
-            Fn(17),
+            InfoClass(17),
             &TimeLabel::Month(Some(crate::format::Format21 { month: 7, year: 18 })),
         )
         .unwrap();

@@ -14,7 +14,7 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::aux::Tp;
+use crate::auxiliary::Tp;
 use crate::error::SecurityError;
 use crate::frame::Repr;
 use crate::time::DateTime;
@@ -51,7 +51,7 @@ pub trait MacProvider {
     }
 }
 
-/// The all-zero PW test systems send (notes §2.7).
+/// The all-zero PW test systems send (Q/GDW 1376.1-2013, auxiliary information AUX: PW).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ZeroPw;
 
@@ -189,26 +189,25 @@ impl<const N: usize> ReplayGuard<N> {
         if !t.is_plausible() {
             return Err(SecurityError::BadTime);
         }
-        let now_s = now.to_seconds();
-        let day = i64::from(t.day);
-        let at = |y: i64, m: i64| {
-            crate::time::days_from_civil(y, m, day) * 86_400
-                + i64::from(t.hour) * 3600
-                + i64::from(t.minute) * 60
-                + i64::from(t.second)
+        let now_s = now.seconds_since_epoch();
+        // The send time in a given month: an error when the day does not exist there (no
+        // normalising 31 April into 1 May).
+        let at = |y: u16, m: u8| {
+            DateTime::new(y, m, t.day, t.hour, t.minute, t.second)
+                .map(DateTime::seconds_since_epoch)
         };
-        let (y, m) = (i64::from(now.year), i64::from(now.month));
-        if day <= crate::time::days_in_month(y, m) {
-            let this = at(y, m);
-            if this <= now_s + i64::from(self.future_tolerance_s) {
-                return Ok(this);
-            }
+        let (y, m) = (now.year(), now.month());
+        if let Ok(this) = at(y, m)
+            && this <= now_s.saturating_add(i64::from(self.future_tolerance_s))
+        {
+            return Ok(this);
         }
-        let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-        if day > crate::time::days_in_month(py, pm) {
-            return Err(SecurityError::BadTime);
-        }
-        Ok(at(py, pm))
+        let (py, pm) = if m == 1 {
+            (y.checked_sub(1).ok_or(SecurityError::BadTime)?, 12)
+        } else {
+            (y, m - 1)
+        };
+        at(py, pm).map_err(|_| SecurityError::BadTime)
     }
 
     /// Checks Tp's expiry at `now` without remembering its PFC; returns when its window closes
@@ -218,7 +217,7 @@ impl<const N: usize> ReplayGuard<N> {
     ///
     /// [`SecurityError::Expired`], [`SecurityError::BadTime`].
     pub fn check_expiry(&self, now: &DateTime, tp: &Tp) -> Result<Option<i64>, SecurityError> {
-        let now_s = now.to_seconds();
+        let now_s = now.seconds_since_epoch();
         let sent = self.send_seconds(now, tp)?;
         if tp.delay_min == 0 {
             return Ok(None);
@@ -251,7 +250,7 @@ impl<const N: usize> ReplayGuard<N> {
         let Some(expires) = self.check_expiry(now, tp)? else {
             return Ok(());
         };
-        let now_s = now.to_seconds();
+        let now_s = now.seconds_since_epoch();
         if self
             .seen
             .iter()
@@ -279,14 +278,7 @@ mod tests {
     use crate::format::Format16;
 
     fn now() -> DateTime {
-        DateTime {
-            year: 2024,
-            month: 3,
-            day: 1,
-            hour: 0,
-            minute: 2,
-            second: 0,
-        }
+        DateTime::new(2024, 3, 1, 0, 2, 0).unwrap()
     }
 
     #[test]
@@ -364,10 +356,7 @@ mod tests {
         assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
         assert_eq!(g.check(&now(), 1, &t(9, 29, 23, 50, 0)), Ok(()));
         // After the window closes the PFC is free again.
-        let later = DateTime {
-            minute: 10,
-            ..now()
-        };
+        let later = now().add_seconds(8 * 60).unwrap(); // 00:10:00
         assert!(g.check(&later, 1, &t(7, 1, 0, 9, 5)).is_ok());
         // A day-of-month time ahead of our clock by more than the tolerance is last month's.
         assert!(matches!(
@@ -399,33 +388,19 @@ mod tests {
         let g = ReplayGuard::<4>::new();
         // 2024-05-01 00:02: day 31 resolves to April (30 days): no such day. Before, it was
         // read as 1 May 00:00 (days_from_civil normalises) and accepted.
-        let may1 = DateTime {
-            year: 2024,
-            month: 5,
-            day: 1,
-            hour: 0,
-            minute: 2,
-            second: 0,
-        };
+        let may1 = DateTime::new(2024, 5, 1, 0, 2, 0).unwrap();
         assert_eq!(
             g.check_expiry(&may1, &tp(1, 31, 0, 0, 5)),
             Err(SecurityError::BadTime)
         );
         // 1 March: 30 is last month's, and February 2023 has no 30th.
-        let mar1 = DateTime {
-            year: 2023,
-            month: 3,
-            day: 1,
-            hour: 0,
-            minute: 2,
-            second: 0,
-        };
+        let mar1 = DateTime::new(2023, 3, 1, 0, 2, 0).unwrap();
         assert_eq!(
             g.check_expiry(&mar1, &tp(1, 30, 23, 59, 5)),
             Err(SecurityError::BadTime)
         );
         // 29 February exists in 2024 and is placed there.
-        let mar1_24 = DateTime { year: 2024, ..mar1 };
+        let mar1_24 = DateTime::new(2024, 3, 1, 0, 2, 0).unwrap();
         assert!(matches!(
             g.check_expiry(&mar1_24, &tp(1, 29, 23, 59, 5)),
             Ok(Some(_))
@@ -464,11 +439,7 @@ mod tests {
             Err(SecurityError::Replay(1))
         );
         // Once PFC 1's window has closed (00:05), its slot is reused.
-        let later = DateTime {
-            minute: 5,
-            second: 30,
-            ..now()
-        };
+        let later = now().add_seconds(3 * 60 + 30).unwrap(); // 00:05:30
         assert_eq!(g.check(&later, 1, &tp(3, 1, 0, 4, 5)), Ok(()));
         assert_eq!(
             g.check(&later, 1, &tp(2, 1, 0, 1, 5)),

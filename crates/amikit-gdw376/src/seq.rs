@@ -1,4 +1,4 @@
-//! The sequence field SEQ: TpV, FIR, FIN, CON, PSEQ/RSEQ (notes §2.5).
+//! The sequence field SEQ: TpV, FIR, FIN, CON, PSEQ/RSEQ (Q/GDW 1376.1-2013, application layer: frame sequence field SEQ).
 
 use core::fmt;
 

@@ -7,7 +7,7 @@
 
 use crate::afn::Afn;
 use crate::control::Direction;
-use crate::dadt::{DaDt, Fn, Pairs, Pn};
+use crate::dadt::{DaDt, InfoClass, Pairs, Pn};
 use crate::error::DaDtError;
 use crate::profile::{Leniency, Profile, Version};
 
@@ -19,7 +19,7 @@ pub struct Unit<'a> {
     /// Its point.
     pub pn: Pn,
     /// Its information class.
-    pub fn_: Fn,
+    pub fn_: InfoClass,
     /// Its data bytes (possibly empty).
     pub data: &'a [u8],
 }
@@ -46,7 +46,7 @@ pub struct Opaque<'a> {
     /// The DA/DT of the group, when it was valid.
     pub dadt: Option<DaDt>,
     /// The first (pn, Fn) not walked, when known.
-    pub at: Option<(Pn, Fn)>,
+    pub at: Option<(Pn, InfoClass)>,
     /// The bytes not walked; they follow the DA/DT when `header_len` is 4.
     pub bytes: &'a [u8],
     /// 4 when the group's DA/DT was consumed with this item (no unit of the group was yielded
@@ -111,7 +111,7 @@ impl<'a> Units<'a> {
 
     /// `(pn, Fn)` when the DA/DT names exactly one pair.
     #[inline]
-    fn single_pair(&self, d: DaDt) -> Option<(Pn, Fn)> {
+    fn single_pair(&self, d: DaDt) -> Option<(Pn, InfoClass)> {
         let pn = match (d.da1, d.da2) {
             (0, 0) => Pn::P0,
             (0xFF, 0) => Pn::ALL,
@@ -129,13 +129,13 @@ impl<'a> Units<'a> {
         } else {
             return None;
         };
-        Some((pn, Fn(u8::try_from(f).ok()?)))
+        Some((pn, InfoClass(u8::try_from(f).ok()?)))
     }
 
     fn opaque(
         &mut self,
         dadt: Option<DaDt>,
-        at: Option<(Pn, Fn)>,
+        at: Option<(Pn, InfoClass)>,
         bytes: &'a [u8],
         reason: OpaqueReason,
         header_len: usize,
@@ -300,7 +300,7 @@ impl<'a> Iterator for Units<'a> {
 /// Bytes of one unit: the data-unit layout of `fn_` under `afn` in direction `dir`. `d` is the
 /// region from this unit's first byte on (for counts such as M, n, Le).
 #[must_use]
-pub fn unit_len(profile: &Profile, afn: Afn, dir: Direction, fn_: Fn, d: &[u8]) -> UnitLen {
+pub fn unit_len(profile: &Profile, afn: Afn, dir: Direction, fn_: InfoClass, d: &[u8]) -> UnitLen {
     use UnitLen::{Exact, Unknown};
     let f = fn_.0;
     let byte = |i: usize| d.get(i).copied().map(usize::from);
@@ -485,6 +485,7 @@ fn event_block_len(d: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     fn items<'a>(region: &'a [u8], afn: u8, dir: Direction, p: &Profile) -> Vec<Item<'a>> {
         Units::new(region, Afn(afn), dir, p).collect()
@@ -499,7 +500,7 @@ mod tests {
         let lenient = items(&region, 0, Direction::Down, &Profile::LENIENT);
         assert_eq!(lenient.len(), 1);
         let Item::Unit(u) = lenient[0] else { panic!() };
-        assert_eq!((u.pn, u.fn_), (Pn(0), Fn(3)));
+        assert_eq!((u.pn, u.fn_), (Pn(0), InfoClass(3)));
         assert_eq!(u.data, &region[4..]);
         // gdw376-018: F1 then six zero bytes.
         let region = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
@@ -507,9 +508,15 @@ mod tests {
         assert_eq!(strict.len(), 1);
         let Item::Opaque(o) = strict[0] else { panic!() };
         assert_eq!(o.reason, OpaqueReason::LengthMismatch);
-        assert_eq!(o.at, Some((Pn(0), Fn(1))));
+        assert_eq!(o.at, Some((Pn(0), InfoClass(1))));
         let lenient = items(&region, 0, Direction::Down, &Profile::LENIENT);
-        assert!(matches!(lenient[0], Item::Unit(Unit { fn_: Fn(1), .. })));
+        assert!(matches!(
+            lenient[0],
+            Item::Unit(Unit {
+                fn_: InfoClass(1),
+                ..
+            })
+        ));
         assert_eq!(lenient[1], Item::Filler(&[0; 6]));
     }
 
@@ -526,7 +533,7 @@ mod tests {
     #[test]
     fn multi_pn_request() {
         // AFN 0C request for F25 and F26 of p1..p3: zero-length units, pn-major.
-        let d = DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[Fn(25), Fn(26)]).unwrap();
+        let d = DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[InfoClass(25), InfoClass(26)]).unwrap();
         let region = d.to_bytes();
         let got: Vec<_> = items(&region, 0x0C, Direction::Down, &Profile::default())
             .into_iter()

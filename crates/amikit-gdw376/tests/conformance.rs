@@ -10,7 +10,7 @@
 
 use amikit_gdw376::units::{Erc, Value};
 use amikit_gdw376::walker::{Item, OpaqueReason};
-use amikit_gdw376::{Direction, Fn, Frame, Profile, Repr, Version};
+use amikit_gdw376::{Direction, Frame, InfoClass, Profile, Repr, Version};
 use serde_json::Value as J;
 
 fn hex(b: &[u8]) -> String {
@@ -250,11 +250,11 @@ fn every_vector_decodes_as_expected() {
     );
 }
 
-fn first_value<'a>(r: &Repr<'a>, p: &Profile) -> (Fn, Value<'a>) {
+fn first_value<'a>(r: &Repr<'a>, p: &Profile) -> (InfoClass, Value<'a>) {
     try_first_value(r, p).unwrap_or_else(|| panic!("no typed unit in {:?}", r.units))
 }
 
-fn try_first_value<'a>(r: &Repr<'a>, p: &Profile) -> Option<(Fn, Value<'a>)> {
+fn try_first_value<'a>(r: &Repr<'a>, p: &Profile) -> Option<(InfoClass, Value<'a>)> {
     for it in r.units(p) {
         if let Item::Unit(u) = it {
             let v = u
@@ -280,7 +280,7 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
                 matches!(strict[0], Item::Opaque(ref o) if o.reason == OpaqueReason::LengthMismatch)
             );
             let lenient: Vec<Item> = r.units(&Profile::LENIENT).collect();
-            assert!(matches!(lenient[0], Item::Unit(ref u) if u.fn_ == Fn(1)));
+            assert!(matches!(lenient[0], Item::Unit(ref u) if u.fn_ == InfoClass(1)));
             assert_eq!(
                 lenient[1],
                 Item::Filler(
@@ -292,7 +292,7 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
         (0x00, _) if id == "gdw376-019" => {
             let lp = Profile::LENIENT;
             let (fn_, val) = first_value(r, &lp);
-            assert_eq!(fn_, Fn(3));
+            assert_eq!(fn_, InfoClass(3));
             let Value::ItemResults(items) = val else {
                 panic!("{id}")
             };
@@ -396,7 +396,7 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
         }
         (0x05, false) => {
             let (fn_, val) = first_value(r, p);
-            assert_eq!(fn_, Fn(31));
+            assert_eq!(fn_, InfoClass(31));
             let Value::ClockSync(Some(c)) = val else {
                 panic!("{id}")
             };

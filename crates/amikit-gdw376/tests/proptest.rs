@@ -18,8 +18,8 @@ use amikit_gdw376::security::ZeroPw;
 use amikit_gdw376::units::{self, Value};
 use amikit_gdw376::walker::Item;
 use amikit_gdw376::{
-    Address, AddressWidth, Afn, Control, DaDt, Direction, Fn, FrameBuilder, Pn, Profile, Repr, Seq,
-    Tp, Version,
+    Address, AddressWidth, Afn, Control, DaDt, Direction, FrameBuilder, InfoClass, Pn, Profile,
+    Repr, Seq, Tp, Version,
 };
 use proptest::prelude::*;
 
@@ -254,14 +254,14 @@ proptest! {
 
     #[test]
     fn typed_units_round_trip((afn, dir, f, profile, bytes) in unit_case()) {
-        let v = units::decode(&profile, Afn(afn), dir, Fn(f), &bytes)
+        let v = units::decode(&profile, Afn(afn), dir, InfoClass(f), &bytes)
             .unwrap_or_else(|e| panic!("AFN {afn:02X} F{f}: {e} in {bytes:02X?}"))
             .unwrap_or_else(|| panic!("AFN {afn:02X} F{f} not typed"));
         let mut out = vec![0u8; bytes.len() + 8];
         let n = v.emit(&mut out).unwrap();
         prop_assert_eq!(&out[..n], &bytes[..]);
         // The walker agrees on the unit's length.
-        let mut region = DaDt::single(if afn == 0x00 { Pn::P0 } else { Pn(1) }, Fn(f)).unwrap().to_bytes().to_vec();
+        let mut region = DaDt::single(if afn == 0x00 { Pn::P0 } else { Pn(1) }, InfoClass(f)).unwrap().to_bytes().to_vec();
         region.extend_from_slice(&bytes);
         let items: Vec<Item> = amikit_gdw376::Units::new(&region, Afn(afn), dir, &profile).collect();
         prop_assert!(matches!(items.as_slice(), [Item::Unit(u)] if u.data == &bytes[..]), "{:?}", items);
@@ -291,12 +291,12 @@ proptest! {
     #[test]
     fn dadt_sets(group in 1u16..=255, pmask in 1u8..=255, fgroup in 0u8..=30, fmask in 1u8..=255) {
         let pns: Vec<Pn> = (0..8).filter(|b| pmask & (1 << b) != 0).map(|b| Pn((group - 1) * 8 + b + 1)).collect();
-        let fns: Vec<Fn> = (0..8u8).filter(|b| fmask & (1 << b) != 0).map(|b| Fn(fgroup * 8 + b + 1)).collect();
+        let fns: Vec<InfoClass> = (0..8u8).filter(|b| fmask & (1 << b) != 0).map(|b| InfoClass(fgroup * 8 + b + 1)).collect();
         let d = DaDt::group(&pns, &fns).unwrap();
         prop_assert_eq!(d.to_bytes(), [pmask, group as u8, fmask, fgroup]);
         d.check().unwrap();
-        let pairs: Vec<(Pn, Fn)> = d.pairs().collect();
-        let expected: Vec<(Pn, Fn)> = pns.iter().flat_map(|&p| fns.iter().map(move |&f| (p, f))).collect();
+        let pairs: Vec<(Pn, InfoClass)> = d.pairs().collect();
+        let expected: Vec<(Pn, InfoClass)> = pns.iter().flat_map(|&p| fns.iter().map(move |&f| (p, f))).collect();
         prop_assert_eq!(pairs, expected);
         prop_assert_eq!(d.pair_count(), pns.len() * fns.len());
     }
@@ -413,7 +413,7 @@ fn versions_differ_on_f167() {
             },
             Afn(0x0C),
             Direction::Up,
-            Fn(167),
+            InfoClass(167),
             &d,
         )
     };

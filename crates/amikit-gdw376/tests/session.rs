@@ -5,7 +5,7 @@
     clippy::indexing_slicing
 )]
 //! Master ↔ terminal sessions driven against each other, sans-IO: bytes and time in, frames
-//! and events out (notes §3).
+//! and events out (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 
 use amikit_gdw376::format::{DataFormat, Format09, Format14, Format15};
 use amikit_gdw376::session::master::{
@@ -16,7 +16,9 @@ use amikit_gdw376::session::terminal::{
 };
 use amikit_gdw376::units::{self, EventBlock, EventRecord, Realtime, Registers, Value, Writer};
 use amikit_gdw376::walker::Item;
-use amikit_gdw376::{Address, Afn, DateTime, Direction, Fn, Instant, Pn, Profile, Repr};
+use std::time::Duration;
+
+use amikit_gdw376::{Address, Afn, DateTime, Direction, InfoClass, Instant, Pn, Profile, Repr};
 
 #[derive(Default)]
 struct Meter {
@@ -70,7 +72,7 @@ impl RequestHandler for Meter {
         if Some(req.fn_.0) == self.refuse_fn {
             return Err(Refusal::Denied);
         }
-        if req.afn == Afn::CONTROL && req.fn_ == Fn(1) {
+        if req.afn == Afn::CONTROL && req.fn_ == InfoClass(1) {
             self.trips.push(req.pn.0);
         }
         Ok(())
@@ -182,13 +184,9 @@ impl Rig {
     }
 }
 
-const WALL: DateTime = DateTime {
-    year: 2024,
-    month: 3,
-    day: 14,
-    hour: 10,
-    minute: 0,
-    second: 0,
+const WALL: DateTime = match DateTime::new(2024, 3, 14, 10, 0, 0) {
+    Ok(t) => t,
+    Err(_) => panic!("2024-03-14T10:00:00 exists"),
 };
 
 fn tcfg() -> TerminalConfig {
@@ -218,7 +216,7 @@ fn login_read_and_control() {
 
     // Realtime read of p1 F25.
     let mut units = [0u8; 16];
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
     let id = rig
         .m
         .request(
@@ -254,7 +252,7 @@ fn login_read_and_control() {
     rig.mev.clear();
 
     // Remote trip of round 1 (AFN 05 F1, PW all zero): executed once, confirmed with AFN 00 F1.
-    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
     let id = rig
         .m
         .request(
@@ -284,7 +282,10 @@ fn per_item_results_and_deny() {
     let mut units = [0u8; 32];
     let n = write_units(
         &mut units,
-        &[(Pn(1), Fn(1), &[0x00]), (Pn::P0, Fn(25), &[0x00])],
+        &[
+            (Pn(1), InfoClass(1), &[0x00]),
+            (Pn::P0, InfoClass(25), &[0x00]),
+        ],
     )
     .unwrap();
     let id = rig
@@ -322,7 +323,7 @@ fn per_item_results_and_deny() {
     let errs: Vec<u8> = items.iter().map(|i| i.err).collect();
     assert_eq!(errs, vec![0, 1]);
     // A read nobody serves is denied (AFN 00 F2).
-    let n = write_units(&mut units, &[(Pn(1), Fn(2), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(2), &[])]).unwrap();
     let id = rig
         .m
         .request(
@@ -349,7 +350,7 @@ fn multi_frame_reassembly() {
     let mut rig = Rig::new(t, mcfg());
     rig.login();
     let mut units = [0u8; 16];
-    let d = amikit_gdw376::DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[Fn(129)]).unwrap();
+    let d = amikit_gdw376::DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[InfoClass(129)]).unwrap();
     units[..4].copy_from_slice(&d.to_bytes());
     let id = rig
         .m
@@ -403,7 +404,7 @@ fn multi_frame_reassembly() {
 fn heartbeat_offline_and_timeouts() {
     let mut t = tcfg();
     t.heartbeat = HeartbeatMode::Fixed;
-    t.heartbeat_ms = 60_000;
+    t.heartbeat_period = Duration::from_secs(60);
     let mut rig = Rig::new(t, mcfg());
     rig.login();
     rig.pump(59_000);
@@ -421,7 +422,7 @@ fn heartbeat_offline_and_timeouts() {
     assert!(!rig.m.is_online());
     // A request the terminal never answers: two retransmissions (same bytes), then a timeout.
     let mut units = [0u8; 8];
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
     let id = rig
         .m
         .request(
@@ -470,24 +471,24 @@ fn terminal_login_retries_then_fails() {
     assert!(frames.iter().all(|f| f == &frames[0]));
     assert_eq!(ev, vec!["LoginFailed"]);
     assert_eq!(t.state(), State::Disconnected);
-    assert_eq!(t.reconnect_delay(), 10_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(10));
     // The application drops the link: the failure is not counted twice.
     t.disconnected(Instant(200_000));
-    assert_eq!(t.reconnect_delay(), 10_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(10));
     // A link lost while logging in counts.
     t.connected(Instant(200_000));
     t.disconnected(Instant(200_001));
-    assert_eq!(t.reconnect_delay(), 20_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(20));
     // Dials that fail before the transport comes up count too.
     t.dial_failed();
-    assert_eq!(t.reconnect_delay(), 40_000);
+    assert_eq!(t.reconnect_delay(), Duration::from_secs(40));
 }
 
 /// Sends a realtime read; the terminal's reply raises ACD, so the master pulls events. Returns
 /// the region of the AFN 0E reply it received.
 fn read_and_pull_events(rig: &mut Rig) -> Vec<u8> {
     let mut units = [0u8; 8];
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
     rig.m
         .request(
             Instant(100),
@@ -562,7 +563,7 @@ fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
     // Terminal-initiated event report with CON.
     let mut units = [0u8; 64];
     let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
-    let d = amikit_gdw376::DaDt::single(Pn::P0, Fn(1)).unwrap();
+    let d = amikit_gdw376::DaDt::single(Pn::P0, InfoClass(1)).unwrap();
     units[..4].copy_from_slice(&d.to_bytes());
     let mut w = Writer::new(&mut units[4..]);
     EventBlock::write(
@@ -592,7 +593,7 @@ fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
     // nothing is pulled again.
     rig.t.record_event(true);
     rig.mev.clear();
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
     rig.m
         .request(
             Instant(55),
@@ -611,7 +612,7 @@ fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
     );
     // A response frame delivered twice is suppressed the second time.
     rig.mev.clear();
-    let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
     rig.m
         .request(
             Instant(60),
@@ -635,7 +636,7 @@ fn repeated_request_is_answered_not_executed_twice() {
     let mut rig = Rig::new(tcfg(), mcfg());
     rig.login();
     let mut units = [0u8; 16];
-    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
     rig.m
         .request(
             Instant(10),
@@ -669,18 +670,11 @@ fn repeated_request_is_answered_not_executed_twice() {
 fn tp_replay_and_expiry_rejected() {
     let mut rig = Rig::new(tcfg(), mcfg());
     rig.login();
-    let wall = DateTime {
-        year: 2024,
-        month: 5,
-        day: 10,
-        hour: 8,
-        minute: 0,
-        second: 0,
-    };
+    let wall = DateTime::new(2024, 5, 10, 8, 0, 0).unwrap();
     rig.m.set_wall_clock(Instant(0), wall);
     rig.t.set_wall_clock(Instant(0), wall);
     let mut units = [0u8; 16];
-    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
     rig.m
         .request(
             Instant(1000),
@@ -747,7 +741,7 @@ impl amikit_gdw376::security::MacProvider for SumMac {
 
 fn control_request(m: &mut MasterSession<SumMac>, now: u64) -> Vec<u8> {
     let mut units = [0u8; 16];
-    let n = write_units(&mut units, &[(Pn(1), Fn(1), &[0x00])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
     m.request(
         Instant(now),
         &Request {
@@ -904,7 +898,7 @@ fn master_with(cfg: MasterConfig) -> MasterSession {
 /// Sends a read (AFN 0C, p`pn` F2) and returns (id, PSEQ, Tp) as the master wrote them.
 fn read(m: &mut MasterSession, pn: u16) -> (RequestId, u8, Option<Tp>) {
     let mut units = [0u8; 8];
-    let n = write_units(&mut units, &[(Pn(pn), Fn(2), &[])]).unwrap();
+    let n = write_units(&mut units, &[(Pn(pn), InfoClass(2), &[])]).unwrap();
     let id = m
         .request(
             Instant(1),
@@ -1039,7 +1033,7 @@ fn a_file_segment_of_512_bytes_fits_a_request_slot() {
     let mut unit = vec![1, 0, 0, 2, 0, 0, 0, 0, 0, 0x00, 0x02];
     unit.extend_from_slice(&data);
     let mut units = vec![0u8; 600];
-    let n = write_units(&mut units, &[(Pn::P0, Fn(1), &unit)]).unwrap();
+    let n = write_units(&mut units, &[(Pn::P0, InfoClass(1), &unit)]).unwrap();
     let mut m = master_with(mcfg());
     m.request(
         Instant(1),
@@ -1064,7 +1058,7 @@ fn a_file_segment_of_512_bytes_fits_a_request_slot() {
     .with_tp(Some(Tp::from_bytes([0x01, 0x00, 0x00, 0x10, 0x14, 0x05])));
     let mut want = [0u8; 1024];
     let mut w = b.begin(&mut want).unwrap();
-    w.unit(Pn::P0, Fn(1), &unit).unwrap();
+    w.unit(Pn::P0, InfoClass(1), &unit).unwrap();
     let wn = w.finish(&mut amikit_gdw376::security::ZeroPw).unwrap();
     assert_eq!(wn, 565);
     assert_eq!(&buf[..k], &want[..wn]);
@@ -1143,7 +1137,7 @@ impl IdRig {
     }
     fn read(&mut self) -> Result<RequestId, amikit_gdw376::session::master::RequestError> {
         let mut units = [0u8; 8];
-        let n = write_units(&mut units, &[(Pn(1), Fn(25), &[])]).unwrap();
+        let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
         self.m.request(
             Instant(5),
             &Request {

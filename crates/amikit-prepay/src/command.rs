@@ -15,8 +15,8 @@
 //! | [`GuardOn`](CommandKind::GuardOn) | `3A` 保电 | F25 终端保电投入 |
 //! | [`GuardOff`](CommandKind::GuardOff) | `3B` 保电解除 | F33 终端保电解除 |
 //!
-//! Sources: `payment-domain.md` §2.1 (645 control types, with an expiry time after each
-//! command) and the AFN 05 function list of the 376.1 notes.
+//! Sources: DL/T 645-2007 control command (control code 1C: the control types, with an expiry
+//! time after each command) and the AFN 05H control commands of Q/GDW 1376.1-2013.
 
 use crate::output::{Cause, CloseReason};
 

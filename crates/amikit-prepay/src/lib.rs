@@ -5,12 +5,14 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(any(test, feature = "std"))]
+// The `Arbitrary` derive (feature `arbitrary`, host-only fuzzing) names `::std`.
+#[cfg(any(test, feature = "arbitrary"))]
 extern crate std;
 
 pub mod command;
 pub mod config;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod input;

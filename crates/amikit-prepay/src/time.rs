@@ -4,10 +4,11 @@
 //! civil time** (seconds since 1970-01-01 00:00:00 local time, no time zone, no leap seconds),
 //! because that is what meters run on, what tariffs are written in and what friendly-credit
 //! windows ("no disconnection between 16:00 and 08:00, at weekends and on public holidays")
-//! mean. [`Timestamp::from_datetime`] and [`Timestamp::to_datetime`] convert to and from
-//! `amikit-tariff`'s civil [`DateTime`] (the calendar types are that crate's).
+//! mean. [`Timestamp::from_datetime`] and [`Timestamp::to_datetime`] convert to and from the
+//! civil [`DateTime`] of `amikit-core` (the calendar arithmetic is that crate's; the tariff
+//! re-exports the same types).
 
-use amikit_tariff::{Date, DateTime, Weekday};
+use amikit_core::{Date, DateTime, Weekday};
 
 /// Seconds since 1970-01-01 00:00:00 local civil time (proleptic Gregorian calendar).
 ///
@@ -31,19 +32,11 @@ impl Timestamp {
 
     /// The civil date-time, or `None` outside the years 1–9999.
     #[must_use]
-    pub fn to_datetime(self) -> Option<DateTime> {
-        let date = self.date()?;
-        let s = self.0.rem_euclid(DAY);
-        // s < 86 400: hour < 24, minute < 60, second < 60.
-        DateTime::new(
-            date.year(),
-            date.month(),
-            date.day(),
-            (s / 3600) as u8,
-            ((s / 60) % 60) as u8,
-            (s % 60) as u8,
-        )
-        .ok()
+    pub const fn to_datetime(self) -> Option<DateTime> {
+        match DateTime::from_seconds_since_epoch(self.0) {
+            Ok(t) => Some(t),
+            Err(_) => None,
+        }
     }
 
     /// The timestamp `secs` seconds after this one (saturating).
@@ -67,9 +60,11 @@ impl Timestamp {
 
     /// The calendar date, or `None` outside the years 1–9999.
     #[must_use]
-    pub fn date(self) -> Option<Date> {
-        let days = i32::try_from(self.days()).ok()?;
-        Date::from_days_since_epoch(days).ok()
+    pub const fn date(self) -> Option<Date> {
+        match self.to_datetime() {
+            Some(t) => Some(t.date()),
+            None => None,
+        }
     }
 
     /// Minutes since local midnight, 0..=1439.
@@ -82,8 +77,7 @@ impl Timestamp {
     /// Day of the week (for any timestamp, also outside the years 1–9999).
     #[must_use]
     pub const fn weekday(self) -> Weekday {
-        // 1970-01-01 was a Thursday (Monday = 0 → Thursday = 3); rem_euclid(7) + 3 < 10.
-        Weekday::from_index((self.days().rem_euclid(7) + 3) as usize)
+        Weekday::from_days_since_epoch(self.days())
     }
 }
 

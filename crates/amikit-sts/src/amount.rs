@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn range_boundaries() {
-        // sts-notes §2.6 table and the STS 531 boundary amounts.
+        // IEC 62055-41 transfer amount (exponent and mantissa) range table and the STS 531 boundary amounts.
         for (raw, value) in [
             (0x0000u16, 0u32),
             (0x3FFF, 16_383),

@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn sts_association_example() {
-        // sts-notes §2.4: class 0, 0000 0101 | TID 0xC02A55 | 0x2710 → CRC 0001100101110000.
+        // IEC 62055-41 CRC-16 of the token data block: class 0, 0000 0101 | TID 0xC02A55 | 0x2710 → CRC 0001100101110000.
         assert_eq!(token_crc(TokenClass::TRANSFER, 0x05C0_2A55_2710), 0x1970);
         assert_eq!(
             seal(TokenClass::TRANSFER, 0x05C0_2A55_2710),
@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn worked_example() {
-        // IEC 62055-41 worked example block 0B19EB230100C207 (sts-notes §2.11).
+        // IEC 62055-41 worked example block 0B19EB230100C207 (IEC 62055-41 worked example of the STA).
         assert_eq!(token_crc(TokenClass::TRANSFER, 0x0B19_EB23_0100), 0xC207);
     }
 }

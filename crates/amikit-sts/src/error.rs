@@ -107,33 +107,9 @@ pub enum TidError {
     Reserved(u32),
 }
 
-/// A civil date-time that does not exist or cannot be parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DateTimeError {
-    /// Month outside 1–12.
-    #[error("month {0} is not 1-12")]
-    Month(u8),
-    /// Day outside the month.
-    #[error("day {0} does not exist in that month")]
-    Day(u8),
-    /// Hour, minute or second out of range.
-    #[error("time of day {hour:02}:{minute:02}:{second:02} is not valid")]
-    Time {
-        /// Hour.
-        hour: u8,
-        /// Minute.
-        minute: u8,
-        /// Second.
-        second: u8,
-    },
-    /// Year outside 1900–9999.
-    #[error("year {0} is not 1900-9999")]
-    Year(u16),
-    /// Text that is not `YYYY-MM-DDTHH:MM[:SS]`.
-    #[error("expected YYYY-MM-DDTHH:MM[:SS]")]
-    Syntax,
-}
+/// A civil date-time that does not exist or cannot be parsed: `amikit-core`'s calendar error
+/// (the TID's [`DateTime`](crate::tid::DateTime) is `amikit-core`'s).
+pub type DateTimeError = amikit_core::CalendarError;
 
 /// A meter PAN (primary account number) that is not valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -6,7 +6,7 @@
 //! or a [`Reject`] reason. Nothing reads a clock: `now` is seconds on any monotonic scale the
 //! firmware likes; only differences are used (for the key-change timeout).
 //!
-//! Order of checks (IEC 62055-41 and STS Association material as summarised in the notes):
+//! Order of checks (IEC 62055-41 and STS Association material):
 //!
 //! 1. parse the 20 digits ([`Reject::Format`]);
 //! 2. take the class; decrypt classes 0 and 2 with the current key; check the CRC

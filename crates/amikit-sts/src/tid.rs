@@ -1,9 +1,10 @@
 //! Token identifier (TID): whole minutes since 00:00 of the base date, in 24 bits.
 //!
 //! * Base dates (BDT): 1993-01-01, 2014-01-01, 2035-01-01 ([`BaseDate`]).
-//! * The TID is computed on a plain civil date-time ([`DateTime`]) in whatever fixed zone the
-//!   system uses; no clock and no time-zone rules are involved, so daylight saving cannot creep
-//!   in. Seconds are truncated.
+//! * The TID is computed on a plain civil date-time ([`DateTime`], `amikit-core`'s, re-exported
+//!   here) in whatever fixed zone the system uses; no clock and no time-zone rules are involved,
+//!   so daylight saving cannot creep in. Seconds are truncated (IEC 62055-41 §6.3.5: the TID
+//!   counts whole minutes since the base date).
 //! * 24 bits roll over after 2^24 minutes: 2024-11-24 20:16 for base 1993 (the last valid
 //!   minute is 20:15), 2045-11-24 20:16 for base 2014, 2066-11-24 20:16 for base 2035.
 //! * **Reserved minute**: vending never issues a TID with `TID mod 1440 == 1` (00:01 of a day);
@@ -11,9 +12,10 @@
 //!   the 00:02 TID for an issue time of 00:01).
 
 use core::fmt;
-use core::str::FromStr;
 
-use crate::error::{DateTimeError, KeyError, TidError};
+pub use amikit_core::DateTime;
+
+use crate::error::{KeyError, TidError};
 
 /// A token identifier: minutes since the base date, below 2^24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -48,7 +50,7 @@ impl Tid {
 
     /// The TID of a date-time (seconds truncated), without the reserved-minute rule.
     pub const fn from_datetime(at: &DateTime, base: BaseDate) -> Result<Tid, TidError> {
-        let minutes = at.minutes_since_1900() as i64 - base.minutes_since_1900() as i64;
+        let minutes = epoch_minutes(at) - base.epoch_minutes();
         if minutes < 0 {
             return Err(TidError::BeforeBase { base: base.year() });
         }
@@ -80,7 +82,13 @@ impl Tid {
 
     /// The date-time this TID stands for.
     pub const fn to_datetime(self, base: BaseDate) -> DateTime {
-        DateTime::from_minutes_since_1900(base.minutes_since_1900() + self.0 as u64)
+        let seconds = (base.epoch_minutes() + self.0 as i64) * 60;
+        match DateTime::from_seconds_since_epoch(seconds) {
+            Ok(t) => t,
+            // 2^24 minutes after 2035-01-01 is in 2066: always inside the calendar, so this
+            // arm is never taken; it answers the base date rather than panic.
+            Err(_) => base.midnight(),
+        }
     }
 
     /// The top 8 bits, compared with the key expiry number (`TID >> 16 > KEN` is expired).
@@ -147,8 +155,18 @@ impl BaseDate {
         }
     }
 
-    const fn minutes_since_1900(self) -> u64 {
-        DateTime::midnight_jan1(self.year()).minutes_since_1900()
+    /// 00:00 on 1 January of the base year.
+    const fn midnight(self) -> DateTime {
+        match DateTime::new(self.year(), 1, 1, 0, 0, 0) {
+            Ok(t) => t,
+            // 1993, 2014 and 2035 are valid years: never taken.
+            Err(_) => amikit_core::Date::EPOCH.midnight(),
+        }
+    }
+
+    /// Whole minutes from 1970-01-01 00:00 to the base date.
+    const fn epoch_minutes(self) -> i64 {
+        epoch_minutes(&self.midnight())
     }
 }
 
@@ -158,227 +176,9 @@ impl fmt::Display for BaseDate {
     }
 }
 
-/// A civil date-time (proleptic Gregorian, no zone), years 1900–9999.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct DateTime {
-    year: u16,
-    month: u8,
-    day: u8,
-    hour: u8,
-    minute: u8,
-    second: u8,
-}
-
-const fn is_leap(year: u16) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-const fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days from 1970-01-01 to a civil date (H. Hinnant's `days_from_civil`).
-const fn days_from_civil(year: u16, month: u8, day: u8) -> i64 {
-    let y = if month <= 2 {
-        year as i64 - 1
-    } else {
-        year as i64
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Civil date of a day count from 1970-01-01 (H. Hinnant's `civil_from_days`).
-const fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    (year, month, day)
-}
-
-/// Days from 1970-01-01 back to 1900-01-01.
-const DAYS_1900: i64 = days_from_civil(1900, 1, 1);
-
-impl DateTime {
-    /// A validated date-time.
-    pub const fn new(
-        year: u16,
-        month: u8,
-        day: u8,
-        hour: u8,
-        minute: u8,
-        second: u8,
-    ) -> Result<DateTime, DateTimeError> {
-        if year < 1900 || year > 9999 {
-            return Err(DateTimeError::Year(year));
-        }
-        if month < 1 || month > 12 {
-            return Err(DateTimeError::Month(month));
-        }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err(DateTimeError::Day(day));
-        }
-        if hour > 23 || minute > 59 || second > 59 {
-            return Err(DateTimeError::Time {
-                hour,
-                minute,
-                second,
-            });
-        }
-        Ok(DateTime {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-        })
-    }
-
-    const fn midnight_jan1(year: u16) -> DateTime {
-        DateTime {
-            year,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-        }
-    }
-
-    /// Year.
-    pub const fn year(&self) -> u16 {
-        self.year
-    }
-    /// Month (1–12).
-    pub const fn month(&self) -> u8 {
-        self.month
-    }
-    /// Day of the month (1–31).
-    pub const fn day(&self) -> u8 {
-        self.day
-    }
-    /// Hour (0–23).
-    pub const fn hour(&self) -> u8 {
-        self.hour
-    }
-    /// Minute (0–59).
-    pub const fn minute(&self) -> u8 {
-        self.minute
-    }
-    /// Second (0–59).
-    pub const fn second(&self) -> u8 {
-        self.second
-    }
-
-    /// Whole minutes since 1900-01-01 00:00 (seconds truncated).
-    const fn minutes_since_1900(&self) -> u64 {
-        let days = days_from_civil(self.year, self.month, self.day) - DAYS_1900;
-        days as u64 * 1440 + self.hour as u64 * 60 + self.minute as u64
-    }
-
-    /// The date-time this many minutes after 1900-01-01 00:00 (saturating at 9999-12-31 23:59).
-    const fn from_minutes_since_1900(minutes: u64) -> DateTime {
-        let days = (minutes / 1440) as i64 + DAYS_1900;
-        let rem = (minutes % 1440) as u32;
-        let (year, month, day) = civil_from_days(days);
-        if year > 9999 {
-            return DateTime {
-                year: 9999,
-                month: 12,
-                day: 31,
-                hour: 23,
-                minute: 59,
-                second: 0,
-            };
-        }
-        DateTime {
-            year: year as u16,
-            month,
-            day,
-            hour: (rem / 60) as u8,
-            minute: (rem % 60) as u8,
-            second: 0,
-        }
-    }
-}
-
-impl fmt::Display for DateTime {
-    /// ISO 8601 without zone: `2004-03-01T13:55` (`:SS` only when the seconds are not zero).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute
-        )?;
-        if self.second != 0 {
-            write!(f, ":{:02}", self.second)?;
-        }
-        Ok(())
-    }
-}
-
-fn number(text: &str) -> Result<u16, DateTimeError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DateTimeError::Syntax);
-    }
-    text.parse().map_err(|_| DateTimeError::Syntax)
-}
-
-fn number_u8(text: &str, width: usize) -> Result<u8, DateTimeError> {
-    if text.len() != width {
-        return Err(DateTimeError::Syntax);
-    }
-    u8::try_from(number(text)?).map_err(|_| DateTimeError::Syntax)
-}
-
-impl FromStr for DateTime {
-    type Err = DateTimeError;
-
-    /// Parses `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS` (a space may replace the `T`).
-    fn from_str(s: &str) -> Result<DateTime, DateTimeError> {
-        let (date, time) = s.split_once(['T', ' ']).ok_or(DateTimeError::Syntax)?;
-        let mut d = date.split('-');
-        let (Some(y), Some(mo), Some(da), None) = (d.next(), d.next(), d.next(), d.next()) else {
-            return Err(DateTimeError::Syntax);
-        };
-        if y.len() != 4 {
-            return Err(DateTimeError::Syntax);
-        }
-        let mut t = time.split(':');
-        let (Some(h), Some(mi), sec, None) = (t.next(), t.next(), t.next(), t.next()) else {
-            return Err(DateTimeError::Syntax);
-        };
-        let second = match sec {
-            Some(sec) => number_u8(sec, 2)?,
-            None => 0,
-        };
-        DateTime::new(
-            number(y)?,
-            number_u8(mo, 2)?,
-            number_u8(da, 2)?,
-            number_u8(h, 2)?,
-            number_u8(mi, 2)?,
-            second,
-        )
-    }
+/// Whole minutes from 1970-01-01 00:00 to `at` (seconds truncated toward the earlier minute).
+const fn epoch_minutes(at: &DateTime) -> i64 {
+    at.seconds_since_epoch().div_euclid(60)
 }
 
 #[cfg(test)]
@@ -475,7 +275,11 @@ mod tests {
         );
         assert_eq!(
             "2004-02-30T00:00".parse::<DateTime>(),
-            Err(DateTimeError::Day(30))
+            Err(amikit_core::CalendarError::InvalidDate {
+                year: 2004,
+                month: 2,
+                day: 30
+            })
         );
         assert_eq!(
             "2000-02-29T00:00".parse::<DateTime>().map(|d| d.day()),
@@ -483,9 +287,14 @@ mod tests {
         );
         assert_eq!(
             "1900-02-29T00:00".parse::<DateTime>(),
-            Err(DateTimeError::Day(29))
+            Err(amikit_core::CalendarError::InvalidDate {
+                year: 1900,
+                month: 2,
+                day: 29
+            })
         );
-        assert!("2004-03-01".parse::<DateTime>().is_err());
+        // A date alone is its midnight.
+        assert_eq!(dt("2004-03-01"), dt("2004-03-01T00:00"));
         assert!("2004-3-01T10:00".parse::<DateTime>().is_err());
         assert!("2004-03-01T24:00".parse::<DateTime>().is_err());
         assert!("+004-03-01T10:00".parse::<DateTime>().is_err());

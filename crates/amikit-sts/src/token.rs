@@ -232,7 +232,7 @@ mod tests {
     use super::*;
 
     // IEC 62055-41 worked example (sample tables): 66-bit 0x2C45ED1618406DF95, class 0,
-    // encrypted block C45ED1619406DF95 (sts-notes §2.11).
+    // encrypted block C45ED1619406DF95 (IEC 62055-41 worked example of the STA).
     #[test]
     fn worked_example_transposition() {
         let token = Token::from_block(TokenClass::TRANSFER, 0xC45E_D161_9406_DF95);
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn tokens_above_2_pow_64() {
-        // sts-notes §2.1: a class-1 token above 2^64.
+        // IEC 62055-41 decimal token form: a class-1 token above 2^64.
         let token: Token = "18446744073843772416".parse().unwrap();
         assert!(token.value() > u128::from(u64::MAX));
         assert_eq!(&token.to_digits(), b"18446744073843772416");

@@ -255,8 +255,11 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
             } else {
                 base
             };
-            let ours = t.to_datetime(base).to_string();
-            ensure!(ours == stated, "TID date-time {ours} != {stated}");
+            let ours = t.to_datetime(base);
+            ensure!(
+                stated.parse::<amikit_sts::tid::DateTime>() == Ok(ours),
+                "TID date-time {ours} != {stated}"
+            );
             let back = Tid::from_datetime(&stated.parse().unwrap(), base).unwrap();
             ensure!(back == t, "date-time {stated} gives TID {back}");
         }
@@ -882,8 +885,8 @@ fn run(vectors: &Value, tables: &StaTables, report: &mut Report) {
                 "amount"
             );
             ensure!(
-                c.tid.to_datetime(BaseDate::Y1993).to_string()
-                    == str_of(f, "tid_datetime").unwrap(),
+                str_of(f, "tid_datetime").map(str::parse::<amikit_sts::tid::DateTime>)
+                    == Some(Ok(c.tid.to_datetime(BaseDate::Y1993))),
                 "TID date-time"
             );
             let enc = cipher.encrypt(plain);

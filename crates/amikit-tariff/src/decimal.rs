@@ -19,8 +19,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::error::QuantityError;
 use crate::quantity::{Energy, Money, Price, Rounding};
 
-impl From<Rounding> for RoundingStrategy {
-    fn from(r: Rounding) -> Self {
+/// The `rust_decimal` strategy of a [`Rounding`].
+fn strategy(r: Rounding) -> RoundingStrategy {
+    {
         match r {
             Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
             Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
@@ -32,7 +33,7 @@ impl From<Rounding> for RoundingStrategy {
 
 /// `d` as an integer with `decimals` implied decimals, rounded with `rounding`.
 fn to_raw(d: Decimal, decimals: u32, rounding: Rounding) -> Result<i64, QuantityError> {
-    let mut r = d.round_dp_with_strategy(decimals, rounding.into());
+    let mut r = d.round_dp_with_strategy(decimals, strategy(rounding));
     // Rescaling up adds zeros only; at most 28 digits, so it cannot lose anything.
     r.rescale(decimals);
     if r.scale() != decimals {

@@ -43,36 +43,17 @@ pub enum ParseError {
     Overflow,
 }
 
-/// A date or time that does not exist, or text that is not one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CalendarError {
-    /// No such date (year 0 means "any year", for month-day values).
-    #[error("invalid date {year:04}-{month:02}-{day:02}")]
-    InvalidDate {
-        /// Year.
-        year: u16,
-        /// Month.
-        month: u8,
-        /// Day.
-        day: u8,
-    },
-    /// No such time of day.
-    #[error("invalid time {hour:02}:{minute:02}:{second:02}")]
-    InvalidTime {
-        /// Hour.
-        hour: u8,
-        /// Minute.
-        minute: u8,
-        /// Second.
-        second: u8,
-    },
-    /// Outside the years 1–9999.
-    #[error("date out of range (years 1-9999)")]
-    OutOfRange,
-    /// The text does not have the expected form; the byte offset of the first problem.
-    #[error("malformed date/time text at byte {0}")]
-    Syntax(usize),
+/// A date or time that does not exist, or text that is not one (`amikit-core`'s).
+pub use amikit_core::CalendarError;
+
+impl From<amikit_core::DecimalError> for QuantityError {
+    fn from(e: amikit_core::DecimalError) -> Self {
+        match e {
+            amikit_core::DecimalError::DivisionByZero => QuantityError::DivisionByZero,
+            amikit_core::DecimalError::Inexact => QuantityError::Inexact,
+            _ => QuantityError::Overflow,
+        }
+    }
 }
 
 /// Which table of a tariff an error is about.

@@ -25,63 +25,9 @@ use core::str::FromStr;
 
 use crate::error::{ParseError, QuantityError};
 
-/// How to drop digits when a result has more precision than its type.
-///
-/// The directions are relative to zero, so that a refund and a charge of the same size round
-/// to the same magnitude (the conventions of `rust_decimal::RoundingStrategy`):
-///
-/// | variant | rule | 2.5 | 2.4 | −2.5 | −2.6 | `rust_decimal` |
-/// |---|---|---|---|---|---|---|
-/// | `HalfUp` | nearest, ties away from zero | 3 | 2 | −3 | −3 | `MidpointAwayFromZero` |
-/// | `HalfEven` | nearest, ties to the even neighbour (banker's) | 2 | 2 | −2 | −3 | `MidpointNearestEven` |
-/// | `Up` | away from zero | 3 | 3 | −3 | −3 | `AwayFromZero` |
-/// | `Down` | toward zero (truncate) | 2 | 2 | −2 | −2 | `ToZero` |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum Rounding {
-    /// Round to the nearest value; a tie goes away from zero.
-    HalfUp,
-    /// Round to the nearest value; a tie goes to the even neighbour.
-    HalfEven,
-    /// Round away from zero (ceiling for positive amounts).
-    Up,
-    /// Round toward zero (floor for positive amounts, truncation).
-    Down,
-}
-
-impl Rounding {
-    /// Divides `num` by `den` and rounds the quotient with this rule.
-    ///
-    /// # Errors
-    /// [`QuantityError::DivisionByZero`] if `den` is zero, [`QuantityError::Overflow`] if the
-    /// quotient does not fit (only `i128::MIN / -1`).
-    pub fn divide(self, num: i128, den: i128) -> Result<i128, QuantityError> {
-        if den == 0 {
-            return Err(QuantityError::DivisionByZero);
-        }
-        let q = num.checked_div(den).ok_or(QuantityError::Overflow)?;
-        let r = num.checked_rem(den).ok_or(QuantityError::Overflow)?;
-        if r == 0 {
-            return Ok(q);
-        }
-        // The exact quotient is negative when num and den have opposite signs.
-        let away = if (num < 0) != (den < 0) { -1 } else { 1 };
-        let twice = r.unsigned_abs().saturating_mul(2);
-        let den_abs = den.unsigned_abs();
-        let go_away = match self {
-            Rounding::Down => false,
-            Rounding::Up => true,
-            Rounding::HalfUp => twice >= den_abs,
-            Rounding::HalfEven => twice > den_abs || (twice == den_abs && q % 2 != 0),
-        };
-        if go_away {
-            q.checked_add(away).ok_or(QuantityError::Overflow)
-        } else {
-            Ok(q)
-        }
-    }
-}
+/// How to drop digits when a result has more precision than its type (`amikit-core`'s; the
+/// directions are relative to zero, as `rust_decimal::RoundingStrategy`'s).
+pub use amikit_core::Rounding;
 
 const MONEY_SCALE: i64 = 10_000;
 const ENERGY_SCALE: i64 = 1_000;
@@ -510,7 +456,7 @@ impl ExactMoney {
             .0
             .checked_mul(i128::from(ppm))
             .ok_or(QuantityError::Overflow)?;
-        rounding.divide(p, 1_000_000).map(Self)
+        Ok(Self(rounding.divide(p, 1_000_000)?))
     }
 
     /// Splits into whole money quanta (floor) and a non-negative sub-quantum remainder.
@@ -829,6 +775,49 @@ mod serde_impls {
     serde_fixed!(Price, "price per kWh");
 }
 
+// ---- amikit-core `Decimal` ------------------------------------------------------------------
+
+macro_rules! core_decimal_conversions {
+    ($t:ident) => {
+        impl From<$t> for amikit_core::Decimal {
+            /// Exact: the raw integer with the quantity's decimals as the scale.
+            fn from(v: $t) -> amikit_core::Decimal {
+                // DECIMALS is 3 or 4.
+                amikit_core::Decimal::new(v.raw(), $t::DECIMALS as u8)
+            }
+        }
+
+        impl TryFrom<amikit_core::Decimal> for $t {
+            type Error = QuantityError;
+            /// Exact: [`QuantityError::Inexact`] if `d` has non-zero digits beyond the
+            /// quantity's decimals, [`QuantityError::Overflow`] if it is out of range.
+            fn try_from(d: amikit_core::Decimal) -> Result<Self, QuantityError> {
+                let r = d.rescale_exact($t::DECIMALS as u8)?;
+                Ok($t::from_raw(r.mantissa))
+            }
+        }
+
+        impl $t {
+            /// `d` rounded to this quantity's decimals with `rounding` (a meter's
+            /// `XXXXXX.XX` reading, a price with more decimals than the tariff keeps).
+            ///
+            /// # Errors
+            /// [`QuantityError::Overflow`] if out of range.
+            pub fn from_decimal_rounded(
+                d: amikit_core::Decimal,
+                rounding: Rounding,
+            ) -> Result<Self, QuantityError> {
+                let r = d.rescale($t::DECIMALS as u8, rounding)?;
+                Ok($t::from_raw(r.mantissa))
+            }
+        }
+    };
+}
+
+core_decimal_conversions!(Money);
+core_decimal_conversions!(Energy);
+core_decimal_conversions!(Price);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -858,11 +847,13 @@ mod tests {
         assert_eq!(Rounding::Down.divide(25, -10).unwrap(), -2);
         assert_eq!(Rounding::Up.divide(0, 7).unwrap(), 0);
         assert_eq!(
-            Rounding::Down.divide(1, 0),
+            Rounding::Down.divide(1, 0).map_err(QuantityError::from),
             Err(QuantityError::DivisionByZero)
         );
         assert_eq!(
-            Rounding::Down.divide(i128::MIN, -1),
+            Rounding::Down
+                .divide(i128::MIN, -1)
+                .map_err(QuantityError::from),
             Err(QuantityError::Overflow)
         );
     }
@@ -1081,5 +1072,40 @@ mod tests {
         let e = Price::from_raw(1).exact_cost(Energy::from_wh(1)).unwrap();
         assert_eq!(e.nanos(), 1_000_000);
         assert_eq!(e.mul_ppm(160_000, Rounding::Down).unwrap().nanos(), 160_000);
+    }
+
+    #[test]
+    fn core_decimal_conversions() {
+        use amikit_core::Decimal;
+        // A DL/T 645 energy register 1520.37 kWh (scale 2) is 1 520 370 Wh.
+        assert_eq!(
+            Energy::try_from(Decimal::new(152_037, 2)),
+            Ok(Energy::from_wh(1_520_370))
+        );
+        assert_eq!(
+            Decimal::from(Energy::from_wh(1_520_370)),
+            Decimal::new(1_520_370, 3)
+        );
+        assert_eq!(
+            Money::try_from(Decimal::new(-5, 1)).map(Money::raw),
+            Ok(-5_000)
+        );
+        assert_eq!(
+            Money::try_from(Decimal::new(123_456, 5)),
+            Err(QuantityError::Inexact)
+        );
+        assert_eq!(
+            Money::from_decimal_rounded(Decimal::new(123_455, 5), Rounding::HalfEven)
+                .map(Money::raw),
+            Ok(12_346)
+        );
+        assert_eq!(
+            Price::try_from(Decimal::new(i64::MAX, 0)),
+            Err(QuantityError::Overflow)
+        );
+        for raw in [0i64, 1, -1, 123_456, i64::MAX, i64::MIN] {
+            let m = Money::from_raw(raw);
+            assert_eq!(Money::try_from(Decimal::from(m)), Ok(m));
+        }
     }
 }

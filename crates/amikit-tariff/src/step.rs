@@ -303,8 +303,9 @@ impl StepTable {
         })
     }
 
-    /// A step table from State Grid meter parameters, where 0 means "not used" (§2.5 of the
-    /// payment-domain notes): trailing zero boundaries are dropped, a boundary equal to the one
+    /// A step table from State Grid meter parameters (6 boundaries, 7 prices, as local-prepay
+    /// meter firmware keeps them), where 0 means "not used": trailing zero boundaries are dropped,
+    /// a boundary equal to the one
     /// before it collapses that step, all-zero boundaries and all-zero prices mean no stepped
     /// pricing (`Ok(None)`), and the settlement table decides year/month mode or none
     /// ([`Settlement::from_meter_dates`]). Prices beyond the used steps are ignored.

@@ -308,7 +308,7 @@ impl Tariff {
     }
 
     /// The same tariff without its step prices: what a State Grid meter must charge while its
-    /// step parameters fail their check (payment-domain notes §2.5).
+    /// step parameters fail their check (as State Grid local-prepay meter firmware does).
     #[must_use]
     pub fn without_steps(&self) -> Self {
         let mut t = self.clone();

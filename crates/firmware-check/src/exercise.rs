@@ -3,8 +3,12 @@
 
 /// Runs the exercise of every linked crate and folds the results into one number.
 #[allow(unused_mut)] // with no crate feature enabled the digest is never updated
-pub fn run(seed: u32) -> u32 {
+pub(crate) fn run(seed: u32) -> u32 {
     let mut digest = seed;
+    #[cfg(feature = "core")]
+    {
+        digest = digest.rotate_left(5) ^ foundation(seed);
+    }
     #[cfg(feature = "dlt645")]
     {
         digest = digest.rotate_left(5) ^ dlt645(seed);
@@ -26,6 +30,34 @@ pub fn run(seed: u32) -> u32 {
         digest = digest.rotate_left(5) ^ prepay(seed);
     }
     digest
+}
+
+#[cfg(feature = "core")]
+fn foundation(seed: u32) -> u32 {
+    use amikit_core::{Date, DateTime, Decimal, Instant, Rounding, bcd};
+    use core::time::Duration;
+
+    let mut digest = 0u32;
+    // calendar: seconds → civil time → seconds, weekday, day arithmetic
+    let t = DateTime::from_seconds_since_epoch(i64::from(seed) * 86_413)
+        .unwrap_or(Date::EPOCH.midnight());
+    let later = t.add_seconds(i64::from(seed % 100_000)).unwrap_or(t);
+    digest ^= later.seconds_since_epoch() as u32 ^ later.weekday().index() as u32;
+    digest ^= u32::from(
+        t.date()
+            .add_days(-(seed as i32 % 1000))
+            .map_or(0, |d| d.day()),
+    );
+    // decimal: rescale with a named rounding
+    let d = Decimal::new(i64::from(seed) * 12_345, 5);
+    digest ^= d
+        .rescale(2, Rounding::HalfEven)
+        .map_or(0, |r| r.mantissa as u32);
+    // BCD and the monotonic instant
+    let bytes = (seed.wrapping_mul(0x0101_0101) & 0x0909_0909).to_le_bytes();
+    digest ^= bcd::decode_le(&bytes).map_or(0, |v| v as u32);
+    let deadline = Instant(u64::from(seed)).saturating_add(Duration::from_secs(30));
+    digest ^ deadline.as_millis() as u32
 }
 
 #[cfg(feature = "dlt645")]
@@ -98,7 +130,9 @@ fn gdw376(seed: u32) -> u32 {
     };
     use amikit_gdw376::units::{Realtime, Value, Writer};
     use amikit_gdw376::walker::Item;
-    use amikit_gdw376::{Address, Afn, Control, Fn, FrameBuilder, Instant, Pn, Profile, Repr, Seq};
+    use amikit_gdw376::{
+        Address, Afn, Control, FrameBuilder, InfoClass, Instant, Pn, Profile, Repr, Seq,
+    };
 
     struct Meter(u32);
     impl RequestHandler for Meter {
@@ -129,7 +163,7 @@ fn gdw376(seed: u32) -> u32 {
     let n = b
         .begin(&mut req)
         .and_then(|mut w| {
-            w.unit(Pn((seed % 2040) as u16 + 1), Fn(25), &[])?;
+            w.unit(Pn((seed % 2040) as u16 + 1), InfoClass(25), &[])?;
             w.finish(&mut ZeroPw)
         })
         .unwrap_or(0);

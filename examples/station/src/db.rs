@@ -185,6 +185,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD COLUMN sold_by TEXT;          -- the operator who sold it
     ALTER TABLE tokens ADD COLUMN credit INTEGER;        -- money the token credits, 1e-4 units
     ",
+    // Version 5 (issue 11, links): manual jobs have a lifecycle (open → done / cancelled, by
+    // whom, when, why); a job made moot by a later command is cancelled by the system. Link
+    // events (`link_up`, `link_down`, `command_dropped`) go to the event log.
+    "
+    ALTER TABLE jobs ADD COLUMN status TEXT NOT NULL DEFAULT 'open'; -- 'done' / 'cancelled'
+    ALTER TABLE jobs ADD COLUMN closed_by TEXT;          -- operator, or 'system' when moot
+    ALTER TABLE jobs ADD COLUMN closed_at INTEGER;       -- simulated seconds
+    ALTER TABLE jobs ADD COLUMN note TEXT;
+    UPDATE jobs SET status = 'done' WHERE done = 1;
+    CREATE INDEX jobs_by_status ON jobs (status, command_id);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod keys;
 pub mod master;
 pub mod scale;
 pub mod site;

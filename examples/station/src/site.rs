@@ -165,8 +165,32 @@ pub struct SiteTariff {
 pub struct SiteTerminal {
     /// A2: the terminal address (1–65535).
     pub a2: u16,
+    /// The terminal's key, 32 hexadecimal digits: its identity and PW keys are derived from it
+    /// ([`crate::keys`]). The master refuses every login of a terminal without one.
+    #[serde(default)]
+    pub key: Option<KeyText>,
     /// Its meters, one measurement point each.
     pub meters: Vec<SiteMeter>,
+}
+
+/// A secret written in the site file: `Debug` does not show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct KeyText(pub String);
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyText(..)")
+    }
+}
+
+impl SiteTerminal {
+    /// The terminal's derived keys (`None` without a key; [`Site::parse`] checked its form).
+    pub fn keys(&self) -> Option<crate::keys::TerminalKeys> {
+        self.key
+            .as_ref()
+            .and_then(|k| crate::keys::TerminalKeys::from_hex(&k.0).ok())
+    }
 }
 
 /// Who keeps the balance and switches the relay.
@@ -414,6 +438,10 @@ impl Site {
         for t in &self.terminals {
             if t.a2 == 0 || !terminals.insert(t.a2) {
                 return Err(format!("terminal a2 {} is zero or repeated", t.a2));
+            }
+            if let Some(k) = &t.key {
+                crate::keys::TerminalKeys::from_hex(&k.0)
+                    .map_err(|e| format!("terminal {}: {e}", t.a2))?;
             }
             let mut pns = BTreeSet::new();
             for m in &t.meters {

@@ -19,11 +19,12 @@ fn one_meter_site(a2: u32, address: &str, opening: &str, kwh: &str, extra: &str)
     let s = format!(
         "region = \"4403\"\nmsa = 1\n[[tariffs]]\nname = \"residential\"\n\
          file = \"examples/tariffs/cn-residential-steps-tou.toml\"\n\
-         [[terminals]]\na2 = {a2}\n\
+         [[terminals]]\na2 = {a2}\nkey = \"{key}\"\n\
          [[terminals.meters]]\npn = 1\naddress = \"{address}\"\ncustomer = \"Li Wei\"\n\
          phone = \"+86 138 0000 0001\"\ntariff = \"residential\"\nfee_control = \"remote\"\n\
          opening_balance = \"{opening}\"\nopening_kwh = \"{kwh}\"\nload_watts = 1000\n\
-         alarm_threshold = \"8.00\"\ntrip_threshold = \"0.00\"\n{extra}"
+         alarm_threshold = \"8.00\"\ntrip_threshold = \"0.00\"\n{extra}",
+        key = terminal_key(a2)
     );
     Site::parse(&s).unwrap()
 }

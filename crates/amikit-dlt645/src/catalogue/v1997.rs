@@ -2,7 +2,7 @@
 //!
 //! A small hand-written table of the common 1997 items (current and last-month active energy,
 //! maximum demand, voltage, current, power, power factor, date/time, constants, meter number).
-//! Sources: the notes' "1997 voltage `XXX`" and the shared vector (`B613` phase C voltage, 2
+//! Sources: DL/T 645-1997's voltage format `XXX` and the shared vector (`B613` phase C voltage, 2
 //! bytes, 220 V); the other codes and formats are DL/T 645-1997 appendix items as recalled by the
 //! amikit developers and are **not verified** against the 1997 text. The map pairs an item with
 //! the 2007 identifier of the same quantity; formats differ between editions (1997 voltage `XXX`

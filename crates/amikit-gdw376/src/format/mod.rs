@@ -3,9 +3,9 @@
 //! Types are named by *format number*. The standard's table numbers agree for formats 01 and 02
 //! (tables A.1, A.2); table A.3 is the power-of-ten code of format 02, so from format 03 on the
 //! table number is the format number plus one (format 03 ↔ table A.4 … format 27 ↔ table A.28;
-//! notes §2.8).
+//! Q/GDW 1376.1-2013 Appendix A).
 //!
-//! Rules (notes §2.8, §6.7):
+//! Rules (Q/GDW 1376.1-2013 Appendix A; `EF` filler seen in captured traffic):
 //! * all bytes `EE` means *absent*: [`read`] returns `Ok(None)`;
 //! * a nibble above 9 where a digit belongs is [`FormatError::NotBcd`] — never a number
 //!   (`EF` filler included, unless the caller opts into [`Leniency::EF_ABSENT`](crate::Leniency));
@@ -24,53 +24,10 @@ pub use time::{
     Format01, Format15, Format16, Format17, Format18, Format19, Format20, Format21, Format24,
 };
 
-use core::fmt;
-
 use crate::error::FormatError;
 
-/// An exact decimal: `mantissa × 10^-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Decimal {
-    /// The integer mantissa.
-    pub mantissa: i64,
-    /// Digits after the decimal point.
-    pub scale: u8,
-}
-
-impl Decimal {
-    /// A decimal from its parts.
-    #[must_use]
-    pub const fn new(mantissa: i64, scale: u8) -> Self {
-        Decimal { mantissa, scale }
-    }
-}
-
-impl fmt::Display for Decimal {
-    /// Prints every scale digit: `Decimal::new(11173, 4)` → `1.1173`, `Decimal::new(-5, 1)` → `-0.5`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let neg = self.mantissa < 0;
-        let abs = self.mantissa.unsigned_abs();
-        let div = 10u64.checked_pow(u32::from(self.scale)).unwrap_or(u64::MAX);
-        let int = abs / div;
-        let frac = abs % div;
-        if neg {
-            f.write_str("-")?;
-        }
-        if self.scale == 0 {
-            write!(f, "{int}")
-        } else {
-            write!(f, "{int}.{frac:0width$}", width = usize::from(self.scale))
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Decimal {
-    /// As a decimal string (exact), e.g. `"1.1173"`.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// An exact decimal, `mantissa × 10^-scale` (`amikit-core`'s; serializes as a decimal string).
+pub use amikit_core::Decimal;
 
 /// A fixed-size Appendix A data format.
 pub trait DataFormat: Sized {
@@ -158,20 +115,18 @@ pub fn write<F: DataFormat>(value: Option<&F>, out: &mut [u8]) -> Result<(), For
 /// Two BCD digits of a byte; `offset` is reported on error.
 #[inline]
 pub(crate) const fn bcd2(byte: u8, offset: usize) -> Result<u8, FormatError> {
-    let hi = byte >> 4;
-    let lo = byte & 0x0F;
-    if hi > 9 || lo > 9 {
-        return Err(FormatError::NotBcd { offset, byte });
+    match amikit_core::bcd::from_bcd(byte) {
+        Some(v) => Ok(v),
+        None => Err(FormatError::NotBcd { offset, byte }),
     }
-    Ok(hi * 10 + lo)
 }
 
 /// A byte holding `v` (0–99) as two BCD digits.
 pub(crate) const fn to_bcd2(v: u8) -> Result<u8, FormatError> {
-    if v > 99 {
-        return Err(FormatError::OutOfRange);
+    match amikit_core::bcd::to_bcd(v) {
+        Some(b) => Ok(b),
+        None => Err(FormatError::OutOfRange),
     }
-    Ok(((v / 10) << 4) | (v % 10))
 }
 
 /// The first `N` bytes of `bytes`, or [`FormatError::Truncated`].

@@ -499,7 +499,7 @@ mod tests {
         assert_eq!(v.value(), Decimal::new(125, 0));
         let w = Format02::decode(&[0x25, 0xF1]).unwrap(); // G=111 → 10^-3, S=1
         assert_eq!(w.value(), Decimal::new(-125, 3));
-        // Format 03, notes §2.8: G (D6) flags MWh/元; S in D4.
+        // Format 03 (Q/GDW 1376.1-2013 Appendix A, table A.4): G (D6) flags MWh/元; S in D4.
         let f = Format03::decode(&[0x00, 0x10, 0x00, 0x40]).unwrap();
         assert_eq!(f.magnitude, 1000);
         assert_eq!(f.unit, AmountUnit::MwhOrYuan);

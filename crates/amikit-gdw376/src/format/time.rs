@@ -1,8 +1,10 @@
 //! Date and time formats (BCD). Values are reported as sent: no range or calendar checks beyond
-//! BCD (real devices send non-chronological event times, notes §6.11), but [`is_plausible`]
+//! BCD (real devices send non-chronological event times: captured traffic), but [`is_plausible`]
 //! methods say whether the fields are in range.
 
 use core::fmt;
+
+use amikit_core::DateTime;
 
 use super::{DataFormat, bcd2, put, take, to_bcd2};
 use crate::error::FormatError;
@@ -207,6 +209,104 @@ impl serde::Serialize for Format01 {
     }
 }
 
+// ---- conversions with the civil calendar (amikit-core) -----------------------------------
+
+/// The two-digit year of `t` (formats 01 and 15 carry 20YY), or [`FormatError::OutOfRange`].
+fn century_year(t: DateTime) -> Result<u8, FormatError> {
+    match t.year() {
+        // 2000..=2099: the difference fits a u8.
+        y @ 2000..=2099 => Ok((y - 2000) as u8),
+        _ => Err(FormatError::OutOfRange),
+    }
+}
+
+impl TryFrom<Format01> for DateTime {
+    type Error = FormatError;
+    /// The civil time of a terminal clock (year 20YY). The weekday is not checked: terminals
+    /// send 0 for "not given", and the date says which day it is.
+    ///
+    /// # Errors
+    /// [`FormatError::OutOfRange`] for a date or time that does not exist.
+    fn try_from(f: Format01) -> Result<Self, FormatError> {
+        DateTime::new(
+            2000 + u16::from(f.year),
+            f.month,
+            f.day,
+            f.hour,
+            f.minute,
+            f.second,
+        )
+        .map_err(|_| FormatError::OutOfRange)
+    }
+}
+
+impl TryFrom<DateTime> for Format01 {
+    type Error = FormatError;
+    /// Format 01 of a civil time, with its weekday (1 = Monday … 7 = Sunday).
+    ///
+    /// # Errors
+    /// [`FormatError::OutOfRange`] outside the years 2000–2099.
+    fn try_from(t: DateTime) -> Result<Self, FormatError> {
+        Ok(Format01 {
+            second: t.second(),
+            minute: t.minute(),
+            hour: t.hour(),
+            day: t.day(),
+            weekday: t.weekday().number_from_monday(),
+            month: t.month(),
+            year: century_year(t)?,
+        })
+    }
+}
+
+impl TryFrom<Format15> for DateTime {
+    type Error = FormatError;
+    /// The civil time of a meter-read or event time (year 20YY, second 0).
+    ///
+    /// # Errors
+    /// [`FormatError::OutOfRange`] for a date or time that does not exist.
+    fn try_from(f: Format15) -> Result<Self, FormatError> {
+        DateTime::new(
+            2000 + u16::from(f.year),
+            f.month,
+            f.day,
+            f.hour,
+            f.minute,
+            0,
+        )
+        .map_err(|_| FormatError::OutOfRange)
+    }
+}
+
+impl TryFrom<DateTime> for Format15 {
+    type Error = FormatError;
+    /// Format 15 of a civil time; the seconds are dropped (format 15 counts minutes).
+    ///
+    /// # Errors
+    /// [`FormatError::OutOfRange`] outside the years 2000–2099.
+    fn try_from(t: DateTime) -> Result<Self, FormatError> {
+        Ok(Format15 {
+            minute: t.minute(),
+            hour: t.hour(),
+            day: t.day(),
+            month: t.month(),
+            year: century_year(t)?,
+        })
+    }
+}
+
+impl From<DateTime> for Format16 {
+    /// The Tp send time `ss mm hh DD` of a civil time.
+    fn from(t: DateTime) -> Self {
+        Format16 {
+            second: t.second(),
+            minute: t.minute(),
+            hour: t.hour(),
+            day: t.day(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -246,5 +346,34 @@ mod tests {
                 .unwrap()
                 .is_plausible()
         );
+    }
+
+    #[test]
+    fn civil_conversions() {
+        // gdw376-062: 2015-03-17T07:39:00, a Tuesday (week 2).
+        let c = Format01::decode(&[0x00, 0x39, 0x07, 0x17, 0x43, 0x15]).unwrap();
+        let t = DateTime::try_from(c).unwrap();
+        assert_eq!(t.to_string(), "2015-03-17T07:39:00");
+        assert_eq!(Format01::try_from(t), Ok(c));
+        let sunday = DateTime::new(2024, 3, 3, 12, 0, 0).unwrap();
+        assert_eq!(Format01::try_from(sunday).map(|f| f.weekday), Ok(7));
+        // gdw376-074: 2010-07-31T14:40.
+        let f = Format15::decode(&[0x40, 0x14, 0x31, 0x07, 0x10]).unwrap();
+        let t = DateTime::try_from(f).unwrap();
+        assert_eq!(t.to_string(), "2010-07-31T14:40:00");
+        assert_eq!(Format15::try_from(t.add_seconds(59).unwrap()), Ok(f));
+        assert_eq!(Format16::from(t).to_string(), "DD31T14:40:00");
+        // Out of the century, or a date that does not exist.
+        let y1999 = DateTime::new(1999, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(Format01::try_from(y1999), Err(FormatError::OutOfRange));
+        assert_eq!(Format15::try_from(y1999), Err(FormatError::OutOfRange));
+        let feb30 = Format15 {
+            minute: 0,
+            hour: 0,
+            day: 30,
+            month: 2,
+            year: 24,
+        };
+        assert_eq!(DateTime::try_from(feb30), Err(FormatError::OutOfRange));
     }
 }

@@ -1,4 +1,4 @@
-//! The master-station side of one terminal connection (notes §2.5, §2.9, §2.11, §3).
+//! The master-station side of one terminal connection (Q/GDW 1376.1-2013: SEQ, multi-frame replies, active reporting, link interface check).
 //!
 //! One [`MasterSession`] per TCP connection: it learns the terminal's address from its login,
 //! acknowledges login and heartbeats (AFN 00 F1, or F3 per item), runs the terminal's identity
@@ -26,10 +26,10 @@
 
 use crate::address::Address;
 use crate::afn::Afn;
-use crate::aux::Tp;
+use crate::auxiliary::Tp;
 use crate::builder::FrameBuilder;
 use crate::control::{Control, Direction};
-use crate::dadt::{DaDt, Fn, Pn};
+use crate::dadt::{DaDt, InfoClass, Pn};
 use crate::deframer::Deframer;
 use crate::error::{EncodeError, ParseError, SecurityError};
 use crate::frame::{Frame, Repr};
@@ -37,13 +37,15 @@ use crate::identity::{CHALLENGE_LEN, IdentityKey};
 use crate::profile::Profile;
 use crate::security::{MacProvider, ZeroPw, verify_pw};
 use crate::seq::Seq;
+use core::time::Duration;
+
 use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
 use crate::walker::Item;
 
 use super::{Backoff, Outbox, WallClock};
 
-/// How login and heartbeats are acknowledged (notes §3.3: terminals must accept both).
+/// How login and heartbeats are acknowledged (AFN 00H F1 or F3; masters in the field send both, terminals must accept both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckStyle {
     /// AFN 00 F1 "all confirmed", C = `0B`.
@@ -85,7 +87,7 @@ pub struct MasterConfig {
     /// This master station's address (MSA, 1–127).
     pub msa: u8,
     /// Wait for a response this long before retransmitting.
-    pub response_timeout_ms: u64,
+    pub response_timeout: Duration,
     /// Retransmissions before a request times out.
     pub retries: u8,
     /// Back-off of the retransmissions (delay before retry n).
@@ -95,7 +97,7 @@ pub struct MasterConfig {
     /// ([`MasterSession::set_wall_clock`]) and are refused without one.
     pub tp_delay_min: Option<u8>,
     /// The terminal's heartbeat period.
-    pub heartbeat_ms: u64,
+    pub heartbeat_period: Duration,
     /// Periods without any frame before the terminal counts as offline.
     pub offline_after: u8,
     /// Login / heartbeat acknowledgement.
@@ -115,14 +117,14 @@ impl MasterConfig {
         MasterConfig {
             profile,
             msa: 1,
-            response_timeout_ms: 30_000,
+            response_timeout: Duration::from_secs(30),
             retries: 2,
             backoff: Backoff {
-                initial_ms: 30_000,
-                max_ms: 120_000,
+                initial: Duration::from_secs(30),
+                max: Duration::from_secs(120),
             },
             tp_delay_min: Some(5),
-            heartbeat_ms: 60_000,
+            heartbeat_period: Duration::from_secs(60),
             offline_after: 3,
             ack: AckStyle::AllConfirm,
             pull_events: true,
@@ -148,21 +150,28 @@ pub struct Request<'a> {
 }
 
 /// Why a request was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     /// The terminal has not logged in (its address is unknown).
+    #[error("no terminal has logged in on this connection")]
     NoTerminal,
     /// The terminal has not proven its identity ([`IdentityPolicy::Required`]).
+    #[error("the terminal has not proven its identity")]
     Unproven,
     /// Tp is configured but no calendar time was given ([`MasterSession::set_wall_clock`]).
+    #[error("Tp is on but the session has no calendar time")]
     NoClock,
     /// All request slots are in use.
+    #[error("every request slot is in use")]
     Busy,
     /// The frame does not fit the slot or the output queue.
+    #[error("the request does not fit the request slot or the output queue")]
     TooLong,
     /// Encoding failed.
+    #[error("encoding the request failed: {0}")]
     Encode(EncodeError),
     /// The identity key could not answer the challenge (no key for this terminal).
+    #[error("the identity challenge could not be answered: {0}")]
     Identity(SecurityError),
 }
 
@@ -443,7 +452,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
         key.answer(&terminal.with_msa(0), &challenge, &mut expected)
             .map_err(RequestError::Identity)?;
         let mut units = [0u8; 4 + CHALLENGE_LEN];
-        let n = write_units(&mut units, &[(Pn::P0, Fn(1), &challenge)])
+        let n = write_units(&mut units, &[(Pn::P0, InfoClass(1), &challenge)])
             .map_err(RequestError::Encode)?;
         // Only one challenge at a time: a new one replaces (and fails) the old.
         for s in self.core.slots.iter_mut() {
@@ -487,10 +496,10 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
         let c = &self.core;
         let mut t = c.slots.iter().flatten().map(|s| s.deadline).min();
         if c.online {
-            let off = c.last_rx.add_ms(
+            let off = c.last_rx.saturating_add(
                 c.cfg
-                    .heartbeat_ms
-                    .saturating_mul(u64::from(c.cfg.offline_after)),
+                    .heartbeat_period
+                    .saturating_mul(u32::from(c.cfg.offline_after)),
             );
             t = Some(t.map_or(off, |x| x.min(off)));
         }
@@ -576,7 +585,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         let pseq = pfc & 0x0F;
         let tp = match wall {
             Some((wall, delay)) => Some(
-                Tp::new(pfc, wall.to_format16(), delay)
+                Tp::new(pfc, crate::format::Format16::from(wall), delay)
                     .map_err(|e| RequestError::Encode(e.into()))?,
             ),
             None => None,
@@ -601,7 +610,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             pseq,
             pfc: tp.map(|t| t.pfc),
             tries: 0,
-            deadline: now.add_ms(self.cfg.response_timeout_ms),
+            deadline: now.saturating_add(self.cfg.response_timeout),
             base: 0,
             present: 0,
             lens: [0; MAX_FRAMES],
@@ -651,7 +660,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             let (tries, received, len, kind, id, stries) =
                 (s.tries, s.received(), s.len, s.kind, s.id, s.tries);
             if tries < self.cfg.retries && !received {
-                // Retransmit unchanged: a retransmission keeps PSEQ (and Tp) (notes §2.5).
+                // Retransmit unchanged: a retransmission keeps PSEQ (and Tp) (Q/GDW 1376.1-2013, SEQ).
                 if let Some(Some(s)) = self.slots.get(i) {
                     let frame = s.bytes;
                     self.out.push(frame.get(..len).unwrap_or(&[]));
@@ -660,10 +669,10 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                     .cfg
                     .backoff
                     .delay(u32::from(stries))
-                    .max(self.cfg.response_timeout_ms);
+                    .max(self.cfg.response_timeout);
                 if let Some(Some(slot)) = self.slots.get_mut(i) {
                     slot.tries = tries + 1;
-                    slot.deadline = now.add_ms(delay);
+                    slot.deadline = now.saturating_add(delay);
                 }
             } else {
                 if let Some(slot) = self.slots.get_mut(i) {
@@ -682,9 +691,9 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         }
         let limit = self
             .cfg
-            .heartbeat_ms
-            .saturating_mul(u64::from(self.cfg.offline_after));
-        if self.online && now.since(self.last_rx) > limit {
+            .heartbeat_period
+            .saturating_mul(u32::from(self.cfg.offline_after));
+        if self.online && now.saturating_duration_since(self.last_rx) > limit {
             self.online = false;
             events(MasterEvent::Offline);
         }
@@ -703,7 +712,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         let buf = self.out.reserve();
         let n = b.begin(buf).and_then(|mut w| {
             if per_item {
-                w.group_with(DaDt::single(Pn::P0, Fn(3))?, |out| {
+                w.group_with(DaDt::single(Pn::P0, InfoClass(3))?, |out| {
                     let mut wr = Writer::new(out);
                     let items = repr.units(&profile).filter_map(|i| match i {
                         Item::Unit(u) => DaDt::single(u.pn, u.fn_)
@@ -715,7 +724,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                     Ok(wr.pos())
                 })?;
             } else {
-                w.unit(Pn::P0, Fn(1), &[])?;
+                w.unit(Pn::P0, InfoClass(1), &[])?;
             }
             w.finish(&mut ZeroPw)
         });
@@ -734,7 +743,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         );
         let buf = self.out.reserve();
         let n = b.begin(buf).and_then(|mut w| {
-            w.unit(Pn::P0, Fn(1), &[])?;
+            w.unit(Pn::P0, InfoClass(1), &[])?;
             w.finish(&mut ZeroPw)
         });
         if let Ok(n) = n {
@@ -762,7 +771,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             return;
         }
         let mut units = [0u8; 6];
-        if let Ok(d) = DaDt::single(Pn::P0, Fn(1))
+        if let Ok(d) = DaDt::single(Pn::P0, InfoClass(1))
             && let Some(h) = units.get_mut(..4)
         {
             h.copy_from_slice(&d.to_bytes());
@@ -803,7 +812,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 });
                 self.ack(&repr);
                 match first {
-                    Some(Fn(1)) => {
+                    Some(InfoClass(1)) => {
                         // A (new) login: whoever logs in must prove the terminal again.
                         self.terminal = Some(repr.address.with_msa(0));
                         self.proof = Proof::Unproven;
@@ -814,7 +823,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                         }
                         events(MasterEvent::Login(repr.address.with_msa(0)));
                     }
-                    Some(Fn(2)) => events(MasterEvent::Logout),
+                    Some(InfoClass(2)) => events(MasterEvent::Logout),
                     _ => events(MasterEvent::Heartbeat),
                 }
             } else {
@@ -824,7 +833,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 // Important events the terminal reported itself need not be pulled again.
                 if repr.afn == Afn::CLASS3
                     && let Some(Item::Unit(u)) = repr.units(&self.cfg.profile).next()
-                    && u.fn_ == Fn(1)
+                    && u.fn_ == InfoClass(1)
                     && let Some(&pn) = u.data.get(3)
                 {
                     self.event_pointer = Some(pn);
@@ -944,7 +953,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         while s.has(s.base) {
             s.base += 1;
         }
-        s.deadline = now.add_ms(self.cfg.response_timeout_ms);
+        s.deadline = now.saturating_add(self.cfg.response_timeout);
         let done = s.fin.is_some_and(|fin| s.base > fin);
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = if done { None } else { Some(s) };
@@ -1022,7 +1031,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             return self.fail_proof(e, events);
         }
         let answer = repr.units(&self.cfg.profile).find_map(|i| match i {
-            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == Fn(2) => {
+            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == InfoClass(2) => {
                 <[u8; CHALLENGE_LEN]>::try_from(u.data).ok()
             }
             _ => None,
@@ -1047,7 +1056,7 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
 /// # Errors
 ///
 /// [`EncodeError`].
-pub fn write_units(out: &mut [u8], items: &[(Pn, Fn, &[u8])]) -> Result<usize, EncodeError> {
+pub fn write_units(out: &mut [u8], items: &[(Pn, InfoClass, &[u8])]) -> Result<usize, EncodeError> {
     let mut w = Writer::new(out);
     for &(pn, fn_, data) in items {
         w.bytes(&DaDt::single(pn, fn_)?.to_bytes())?;

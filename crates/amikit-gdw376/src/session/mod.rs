@@ -1,4 +1,4 @@
-//! Sans-IO sessions: time and bytes in, frames and events out (notes §3).
+//! Sans-IO sessions: time and bytes in, frames and events out (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 //!
 //! * [`terminal::Terminal`]: login, heartbeat, retries with back-off, logout, CON confirms,
 //!   ACD/EC bookkeeping, requests answered through a [`terminal::RequestHandler`].
@@ -16,6 +16,8 @@ pub mod master;
 pub mod terminal;
 
 use crate::frame::Repr;
+use core::time::Duration;
+
 use crate::time::{DateTime, Instant};
 
 /// A byte queue of outgoing frames (fixed capacity `N`).
@@ -137,39 +139,46 @@ impl WallClock {
     /// Records that `at` corresponds to `wall` and that the calendar runs `speed` times faster
     /// than the instants (0 is read as 1).
     pub fn set_scaled(&mut self, at: Instant, wall: DateTime, speed: u32) {
-        self.base = Some((at, wall.to_seconds(), speed.max(1)));
+        self.base = Some((at, wall.seconds_since_epoch(), speed.max(1)));
     }
     /// True once set.
     #[must_use]
     pub const fn is_set(&self) -> bool {
         self.base.is_some()
     }
-    /// The local time at `now`, when set.
+    /// The local time at `now`, when set (and inside the years 1–9999).
     #[must_use]
     pub fn at(&self, now: Instant) -> Option<DateTime> {
         let (at, secs, speed) = self.base?;
-        let ms = u128::from(now.since(at)) * u128::from(speed);
+        let ms = now.saturating_duration_since(at).as_millis() * u128::from(speed);
         let d = i64::try_from(ms / 1000).unwrap_or(i64::MAX / 2);
-        Some(DateTime::from_seconds(secs.saturating_add(d)))
+        DateTime::from_seconds_since_epoch(secs.saturating_add(d)).ok()
     }
 }
 
 /// Exponential back-off: `initial × 2^attempt`, capped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
-    /// First delay, ms.
-    pub initial_ms: u64,
-    /// Upper bound, ms.
-    pub max_ms: u64,
+    /// First delay.
+    pub initial: Duration,
+    /// Upper bound.
+    pub max: Duration,
 }
 
 impl Backoff {
     /// The delay before attempt `n` (0-based).
     #[must_use]
-    pub const fn delay(&self, n: u32) -> u64 {
+    pub const fn delay(&self, n: u32) -> Duration {
         let shift = if n > 20 { 20 } else { n };
-        let d = self.initial_ms.saturating_mul(1 << shift);
-        if d > self.max_ms { self.max_ms } else { d }
+        let d = match self.initial.checked_mul(1 << shift) {
+            Some(d) => d,
+            None => Duration::MAX,
+        };
+        if d.as_nanos() > self.max.as_nanos() {
+            self.max
+        } else {
+            d
+        }
     }
 }
 
@@ -218,42 +227,38 @@ mod tests {
         assert_eq!(o.pop_into(&mut all), 6);
         assert_eq!(&all[..6], &[4, 5, 6, 7, 8, 9]);
         let b = Backoff {
-            initial_ms: 1000,
-            max_ms: 30_000,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
         };
         assert_eq!(
             (b.delay(0), b.delay(3), b.delay(10), b.delay(99)),
-            (1000, 8000, 30_000, 30_000)
+            (
+                Duration::from_secs(1),
+                Duration::from_secs(8),
+                Duration::from_secs(30),
+                Duration::from_secs(30)
+            )
         );
+        let huge = Backoff {
+            initial: Duration::MAX,
+            max: Duration::from_secs(7),
+        };
+        assert_eq!(huge.delay(20), Duration::from_secs(7));
         let mut w = WallClock::default();
         assert!(w.at(Instant(5)).is_none());
-        let t = DateTime {
-            year: 2024,
-            month: 2,
-            day: 29,
-            hour: 23,
-            minute: 59,
-            second: 30,
-        };
+        let t = DateTime::new(2024, 2, 29, 23, 59, 30).unwrap();
         let mut fast = WallClock::default();
         fast.set_scaled(Instant(1000), t, 60);
         // One real second is a simulated minute.
         assert_eq!(
             fast.at(Instant(2000))
-                .map(|d| (d.month, d.day, d.minute, d.second)),
+                .map(|d| (d.month(), d.day(), d.minute(), d.second())),
             Some((3, 1, 0, 30))
         );
         w.set(Instant(1000), t);
         assert_eq!(
             w.at(Instant(61_000)),
-            Some(DateTime {
-                year: 2024,
-                month: 3,
-                day: 1,
-                hour: 0,
-                minute: 0,
-                second: 30
-            })
+            Some(DateTime::new(2024, 3, 1, 0, 0, 30).unwrap())
         );
     }
 }

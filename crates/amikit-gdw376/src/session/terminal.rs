@@ -1,4 +1,4 @@
-//! The terminal (concentrator) side of a session (notes §3).
+//! The terminal (concentrator) side of a session (Q/GDW 1376.1-2013: AFN 02H link interface check, AFN 00H confirmation).
 //!
 //! ```text
 //! connected(now) ─▶ LoggingIn ──(AFN 00 confirm)──▶ Online ──logout()──▶ LoggingOut ─▶ Disconnected
@@ -15,10 +15,10 @@
 
 use crate::address::Address;
 use crate::afn::Afn;
-use crate::aux::Ec;
+use crate::auxiliary::Ec;
 use crate::builder::FrameBuilder;
 use crate::control::{Control, Direction};
-use crate::dadt::{DaDt, Fn, Pn};
+use crate::dadt::{DaDt, InfoClass, Pn};
 use crate::deframer::Deframer;
 use crate::error::{ParseError, SecurityError};
 use crate::frame::{Frame, Repr};
@@ -26,6 +26,8 @@ use crate::identity::{CHALLENGE_LEN, IdentityKey, NoIdentity};
 use crate::profile::Profile;
 use crate::security::{MacProvider, ReplayGuard, ZeroPw, verify_pw};
 use crate::seq::Seq;
+use core::time::Duration;
+
 use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
 use crate::walker::Item;
@@ -48,12 +50,12 @@ pub struct TerminalConfig {
     pub address: Address,
     /// Dialect.
     pub profile: Profile,
-    /// Heartbeat period (AFN 04 F1 last byte, minutes → ms).
-    pub heartbeat_ms: u64,
+    /// Heartbeat period (AFN 04 F1 last byte, in minutes on the wire).
+    pub heartbeat_period: Duration,
     /// Heartbeat policy.
     pub heartbeat: HeartbeatMode,
     /// How long to wait for the master's confirm (AFN 04 F1 timeout).
-    pub response_timeout_ms: u64,
+    pub response_timeout: Duration,
     /// Retransmissions before giving up (AFN 04 F1 retries, max 3).
     pub retries: u8,
     /// Delay before re-dialling after a failure.
@@ -78,13 +80,13 @@ impl TerminalConfig {
         TerminalConfig {
             address,
             profile: Profile::STRICT_2013,
-            heartbeat_ms: 60_000,
+            heartbeat_period: Duration::from_secs(60),
             heartbeat: HeartbeatMode::AfterSilence,
-            response_timeout_ms: 30_000,
+            response_timeout: Duration::from_secs(30),
             retries: 3,
             reconnect: Backoff {
-                initial_ms: 5_000,
-                max_ms: 300_000,
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(300),
             },
             max_units_per_frame: 1024,
             require_tp: true,
@@ -106,13 +108,16 @@ pub enum State {
 }
 
 /// Why a request item was not served; the ERR code of an AFN 00 F3 item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// No such data / not supported (ERR 1).
+    #[error("no such data (ERR 1)")]
     NoData,
     /// Refused (ERR 1).
+    #[error("refused (ERR 1)")]
     Denied,
     /// A specific ERR code.
+    #[error("refused with ERR code {0}")]
     Error(u8),
 }
 
@@ -133,7 +138,7 @@ pub struct ItemRequest<'a> {
     /// Point.
     pub pn: Pn,
     /// Information class.
-    pub fn_: Fn,
+    pub fn_: InfoClass,
     /// The item's data (parameters to set, a Td, event pointers, a forwarded frame …).
     pub data: &'a [u8],
     /// The requesting master station.
@@ -167,13 +172,16 @@ pub trait RequestHandler {
 }
 
 /// Why a received frame was not served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// It did not parse.
+    #[error("the frame did not parse: {0}")]
     Parse(ParseError),
     /// PW or Tp check failed.
+    #[error("the frame failed its security check: {0}")]
     Security(SecurityError),
     /// Another terminal's address.
+    #[error("the frame is for another terminal")]
     NotForUs,
 }
 
@@ -326,8 +334,8 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
         &self.core.cfg
     }
     /// Changes the heartbeat period (e.g. after AFN 04 F1 was set).
-    pub fn set_heartbeat_ms(&mut self, ms: u64) {
-        self.core.cfg.heartbeat_ms = ms;
+    pub fn set_heartbeat_period(&mut self, period: Duration) {
+        self.core.cfg.heartbeat_period = period;
     }
     /// Tells the terminal the local time at `now` (enables Tp expiry / replay checks). May be
     /// called before every `on_bytes` (calendar time as an input).
@@ -361,7 +369,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
     }
     /// Delay before the next dial attempt (grows with each failure, reset by a login).
     #[must_use]
-    pub fn reconnect_delay(&self) -> u64 {
+    pub fn reconnect_delay(&self) -> Duration {
         self.core.cfg.reconnect.delay(self.core.reconnects)
     }
 
@@ -431,7 +439,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
             c.report = Some(Pending {
                 pseq,
                 afn,
-                deadline: now.add_ms(c.cfg.response_timeout_ms),
+                deadline: now.saturating_add(c.cfg.response_timeout),
                 tries: 0,
             });
         }
@@ -499,7 +507,9 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
     fn heartbeat_due(&self) -> Instant {
         match self.cfg.heartbeat {
             HeartbeatMode::Fixed => self.next_heartbeat,
-            HeartbeatMode::AfterSilence => self.last_activity.add_ms(self.cfg.heartbeat_ms),
+            HeartbeatMode::AfterSilence => {
+                self.last_activity.saturating_add(self.cfg.heartbeat_period)
+            }
         }
     }
 
@@ -509,9 +519,9 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
             self.pfc & 0x0F
         });
         let fn_ = match kind {
-            LinkKind::Login => Fn(1),
-            LinkKind::Logout => Fn(2),
-            LinkKind::Heartbeat => Fn(3),
+            LinkKind::Login => InfoClass(1),
+            LinkKind::Logout => InfoClass(2),
+            LinkKind::Heartbeat => InfoClass(3),
         };
         let b = FrameBuilder::new(
             &self.cfg.profile,
@@ -537,7 +547,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
             Pending {
                 pseq,
                 afn: Afn::LINK_TEST,
-                deadline: now.add_ms(self.cfg.response_timeout_ms),
+                deadline: now.saturating_add(self.cfg.response_timeout),
                 tries,
             },
         ));
@@ -548,12 +558,12 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         match (self.state, self.link) {
             (State::LoggingIn, None) => self.send_link(now, LinkKind::Login, None),
             (State::Online, None) if now >= self.heartbeat_due() => {
-                self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                self.next_heartbeat = now.saturating_add(self.cfg.heartbeat_period);
                 self.send_link(now, LinkKind::Heartbeat, None);
             }
             (_, Some((kind, p))) if now >= p.deadline => {
                 if p.tries < self.cfg.retries {
-                    // A retransmission keeps PSEQ (notes §2.5).
+                    // A retransmission keeps PSEQ (Q/GDW 1376.1-2013, SEQ).
                     self.send_link(now, kind, Some(p.pseq));
                 } else {
                     self.link = None;
@@ -586,7 +596,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                     self.out.push(f);
                 }
                 self.report = Some(Pending {
-                    deadline: now.add_ms(self.cfg.response_timeout_ms),
+                    deadline: now.saturating_add(self.cfg.response_timeout),
                     tries: p.tries + 1,
                     ..p
                 });
@@ -710,7 +720,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                 (LinkKind::Login, true) => {
                     self.state = State::Online;
                     self.reconnects = 0;
-                    self.next_heartbeat = now.add_ms(self.cfg.heartbeat_ms);
+                    self.next_heartbeat = now.saturating_add(self.cfg.heartbeat_period);
                     events(TerminalEvent::LoggedIn);
                 }
                 (LinkKind::Login, false) => {
@@ -766,11 +776,11 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         let all_ok = items.is_some_and(|i| i.iter().all(ItemResult::ok));
         let none_ok = items.is_none_or(|i| !i.iter().any(ItemResult::ok));
         let (control, fn_) = if all_ok {
-            (Control::TERMINAL_CONFIRM, Fn(1))
+            (Control::TERMINAL_CONFIRM, InfoClass(1))
         } else if none_ok {
-            (Control::TERMINAL_DENY, Fn(2))
+            (Control::TERMINAL_DENY, InfoClass(2))
         } else {
-            (Control::TERMINAL_CONFIRM, Fn(3))
+            (Control::TERMINAL_CONFIRM, InfoClass(3))
         };
         let b = self.reply_builder(req, Afn::CONFIRM, control, true, true, 0);
         let afn = req.afn;
@@ -796,7 +806,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
     /// proof (see [`crate::identity`]); anything else, or no key, is denied (AFN 00 F2).
     fn serve_identity(&mut self, req: &Repr<'_>) {
         let challenge = req.units(&self.cfg.profile).find_map(|i| match i {
-            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == Fn(1) => {
+            Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == InfoClass(1) => {
                 <[u8; CHALLENGE_LEN]>::try_from(u.data).ok()
             }
             _ => None,
@@ -821,7 +831,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         );
         let buf = self.out.reserve();
         let n = b.begin(buf).and_then(|mut w| {
-            w.unit(Pn::P0, Fn(2), &answer)?;
+            w.unit(Pn::P0, InfoClass(2), &answer)?;
             w.finish(&mut self.mac)
         });
         if let Ok(n) = n {
@@ -903,7 +913,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                 }
                 // Reading the important events up to EC1 clears ACD.
                 if req.afn == Afn::CLASS3
-                    && u.fn_ == Fn(1)
+                    && u.fn_ == InfoClass(1)
                     && u.data.get(1) == Some(&self.ec.important)
                 {
                     self.acd = false;
@@ -960,7 +970,7 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
 }
 
 /// Builds the AFN 00 F1 "all confirmed" acknowledgement a master sends to a login / heartbeat
-/// (C = `0B`, SEQ = `60 | RSEQ`, p0 F1, MSA 0; notes §3.3).
+/// (C = `0B`, SEQ = `60 | RSEQ`, p0 F1, MSA 0; the AFN 00H F1 all-confirm).
 ///
 /// # Errors
 ///
@@ -979,6 +989,6 @@ pub fn link_ack(
         Seq::single(false, false, rseq),
     );
     let mut w = b.begin(out)?;
-    w.unit(Pn::P0, Fn(1), &[])?;
+    w.unit(Pn::P0, InfoClass(1), &[])?;
     w.finish(&mut ZeroPw)
 }

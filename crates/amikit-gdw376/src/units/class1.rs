@@ -547,6 +547,7 @@ impl<'a> Settlement<'a> {
 mod purchase_info_tests {
     use super::*;
     use crate::format::DataFormat;
+    use std::{string::ToString, vec};
 
     #[test]
     fn f167_2009_and_2013_exact_values_both_ways() {

@@ -37,3 +37,15 @@ pub(crate) fn ser_hex<S: serde::Serializer, B: AsRef<[u8]>>(
 ) -> Result<S::Ok, S::Error> {
     s.collect_str(&HexBytes(b.as_ref()))
 }
+
+/// Serialises an optional byte slice as a hex string or `null` (for `#[serde(serialize_with)]`).
+#[cfg(feature = "serde")]
+pub(crate) fn ser_opt_hex<S: serde::Serializer>(
+    b: &Option<&[u8]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.collect_str(&HexBytes(b)),
+        None => s.serialize_none(),
+    }
+}

@@ -1,6 +1,6 @@
 //! AFN 0E F1/F2 (class-3 data, events). Request: `Pm Pn` pointers. Reply (and terminal-initiated
 //! report): `EC1 EC2 Pm Pn {ERC Le data[Le]}*` with `Pn − Pm` (mod 256) records. Records are
-//! walked by `Le`, never by a fixed table (notes §2.11): unknown and vendor ERCs (e.g. 52) are
+//! walked by `Le`, never by a fixed table (Q/GDW 1376.1-2013, AFN 0EH, event record format): unknown and vendor ERCs (e.g. 52) are
 //! kept as raw records, and a record longer than its known layout keeps its extra bytes.
 
 use super::codec::{Reader, Writer};
@@ -79,7 +79,7 @@ pub enum Erc<'a> {
         dadts: &'a [u8],
     },
     /// ERC 14: power off / power on. Times are reported as sent, even when "on" precedes "off"
-    /// (notes §6.11).
+    /// (seen in captured traffic).
     PowerOffOn {
         /// Power-off time.
         off: Option<Format15>,

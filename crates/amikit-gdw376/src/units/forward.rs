@@ -1,4 +1,4 @@
-//! AFN 10 F1: transparent forwarding (notes §2.11). Downlink `port ctrl frame-timeout
+//! AFN 10 F1: transparent forwarding (Q/GDW 1376.1-2013, AFN 10H data forwarding). Downlink `port ctrl frame-timeout
 //! byte-timeout k(2) payload`; uplink `port k(2) payload`. The payload is usually a DL/T 645
 //! frame; with the `dlt645` feature, [`ForwardRequest::inner_645`] / [`ForwardReply::inner_645`]
 //! parse it through `amikit-dlt645`.

@@ -33,7 +33,7 @@ pub use param::{CommParams, MasterAddresses, MeterConfig, MeterTable, PurchaseCo
 
 use crate::afn::Afn;
 use crate::control::Direction;
-use crate::dadt::Fn;
+use crate::dadt::InfoClass;
 use crate::error::{EncodeError, UnitError};
 use crate::format::{Format01, Format03, Format11, Format14, ReadOptions};
 use crate::profile::{Leniency, Profile};
@@ -153,7 +153,7 @@ pub fn decode<'a>(
     profile: &Profile,
     afn: Afn,
     dir: Direction,
-    fn_: Fn,
+    fn_: InfoClass,
     data: &'a [u8],
 ) -> Result<Option<Value<'a>>, UnitError> {
     let mut r = Reader::new(data, read_options(profile));

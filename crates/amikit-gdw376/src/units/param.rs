@@ -33,7 +33,7 @@ impl CommParams {
         ((self.timeout_retry >> 12) & 0x3) as u8
     }
     /// The dialect reading of the same two bytes as `(timeout_s, retries)`, one byte each, as a
-    /// real master station's own codec reads them (notes §4.2, §6.10: `1E 03` = 30 s, 3 tries,
+    /// real master station's own codec (yangzilong1986/powerstation) reads them ( `1E 03` = 30 s, 3 tries,
     /// where the strict reading gives 798 s and 0 retries).
     #[must_use]
     pub const fn split_bytes(&self) -> (u8, u8) {

@@ -356,7 +356,7 @@ impl ZeroizeOnDrop for Sta<'_> {}
 mod tests {
     use super::*;
 
-    /// The specification's bit-by-bit form (sts-notes §2.11), as an independent reference.
+    /// The specification's bit-by-bit form (IEC 62055-41, EA07 STA), as an independent reference.
     fn reference_encrypt(tables: &StaTables, key: u64, mut x: u64) -> u64 {
         let mut k = (!key).rotate_right(12);
         for _ in 0..16 {
@@ -380,7 +380,7 @@ mod tests {
 
     #[test]
     fn worked_example_sample_tables() {
-        // IEC 62055-41 worked example (sts-notes §2.11): DK 0ABC12DEF3456789, block
+        // IEC 62055-41 worked example of the STA (EA07): DK 0ABC12DEF3456789, block
         // 0B19EB230100C207 → C45ED1619406DF95 (token 51043465443420856213).
         let sta = Sta::new(0x0ABC_12DE_F345_6789, &SAMPLE_TABLES);
         assert_eq!(sta.encrypt(0x0B19_EB23_0100_C207), 0xC45E_D161_9406_DF95);

@@ -67,6 +67,7 @@ pub(crate) async fn serve(
         .route("/api/meters/{address}/replace", post(replace_meter))
         .route("/api/stats", get(stats))
         .route("/api/stats/reset", post(stats_reset))
+        .merge(super::jobs_api::routes())
         .route("/api/audit", get(audit))
         .route("/api/operators", get(operators).post(create_operator))
         .route("/api/operators/{name}/revoke", post(revoke_operator))

@@ -30,6 +30,7 @@ use amikit_prepay::{
     Command, CommandId, CommandKind, Timestamp, Tracker, TrackerConfig, TrackerError, TrackerEvent,
 };
 use amikit_tariff::{Energy, Money};
+use std::sync::Mutex;
 
 use super::error::{MasterError, MasterResult};
 
@@ -45,18 +46,25 @@ pub struct CmdKey {
     pub id: CommandId,
 }
 
-/// The prepay command tracker, sharded by meter id.
+/// The prepay command tracker, sharded by meter id. Each shard sits behind its own lock so
+/// that the core (which submits, acknowledges and polls) and the connection tasks (which call
+/// [`Trackers::check_send`] when a command leaves their queue) share it.
 #[derive(Debug)]
 pub struct Trackers {
-    shards: Vec<Box<Tracker<i64, SHARD>>>,
+    shards: Vec<Mutex<Box<Tracker<i64, SHARD>>>>,
 }
+
+/// Events of the sharded tracker, each with its shard.
+pub type ShardEvents = Vec<(u16, TrackerEvent<i64>)>;
 
 impl Trackers {
     /// Enough shards for `meters` meters (about 32 meters per shard).
     pub fn new(config: TrackerConfig, meters: usize) -> Self {
         let n = meters.div_ceil(32).clamp(1, 4096);
         Self {
-            shards: (0..n).map(|_| Box::new(Tracker::new(config))).collect(),
+            shards: (0..n)
+                .map(|_| Mutex::new(Box::new(Tracker::new(config))))
+                .collect(),
         }
     }
 
@@ -64,80 +72,109 @@ impl Trackers {
         usize::try_from(meter.rem_euclid(self.shards.len().max(1) as i64)).unwrap_or(0)
     }
 
+    /// Runs `f` on shard `s` (a poisoned lock is taken over: the tracker's state is plain data
+    /// that every method leaves consistent).
+    fn with<R>(&self, s: usize, f: impl FnOnce(&mut Tracker<i64, SHARD>) -> R) -> Option<R> {
+        let m = self.shards.get(s)?;
+        let mut g = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(f(&mut g))
+    }
+
     /// Queues a command ([`Tracker::submit`]); events go to `events`.
     pub fn submit(
-        &mut self,
+        &self,
         now: Timestamp,
         meter: i64,
         command: Command,
-        events: &mut Vec<(u16, TrackerEvent<i64>)>,
+        events: &mut ShardEvents,
     ) -> Result<CmdKey, TrackerError> {
         let s = self.shard_of(meter);
         let shard = u16::try_from(s).unwrap_or(0);
-        let t = self
-            .shards
-            .get_mut(s)
-            .ok_or(TrackerError::Full { capacity: 0 })?;
         let mut ev: Vec<TrackerEvent<i64>> = Vec::new();
-        let id = t.submit(now, meter, command, &mut ev)?;
+        let id = self
+            .with(s, |t| t.submit(now, meter, command, &mut ev))
+            .ok_or(TrackerError::Full { capacity: 0 })??;
         events.extend(ev.into_iter().map(|e| (shard, e)));
         Ok(CmdKey { shard, id })
     }
 
     /// Runs every shard's timers ([`Tracker::poll`]).
-    pub fn poll(&mut self, now: Timestamp, events: &mut Vec<(u16, TrackerEvent<i64>)>) {
+    pub fn poll(&self, now: Timestamp, events: &mut ShardEvents) {
         let mut ev: Vec<TrackerEvent<i64>> = Vec::new();
-        for (i, t) in self.shards.iter_mut().enumerate() {
-            if t.is_empty() {
-                continue;
-            }
-            t.poll(now, &mut ev);
+        for i in 0..self.shards.len() {
+            self.with(i, |t| {
+                if !t.is_empty() {
+                    t.poll(now, &mut ev);
+                }
+            });
             let shard = u16::try_from(i).unwrap_or(0);
             events.extend(ev.drain(..).map(|e| (shard, e)));
         }
     }
 
     /// The meter confirmed ([`Tracker::acknowledge`]).
-    pub fn acknowledge(
-        &mut self,
-        key: CmdKey,
-        events: &mut Vec<(u16, TrackerEvent<i64>)>,
-    ) -> Result<(), TrackerError> {
-        let t = self
-            .shards
-            .get_mut(usize::from(key.shard))
-            .ok_or(TrackerError::UnknownCommand(key.id.0))?;
+    pub fn acknowledge(&self, key: CmdKey, events: &mut ShardEvents) -> Result<(), TrackerError> {
         let mut ev: Vec<TrackerEvent<i64>> = Vec::new();
-        t.acknowledge(key.id, &mut ev)?;
+        self.with(usize::from(key.shard), |t| t.acknowledge(key.id, &mut ev))
+            .ok_or(TrackerError::UnknownCommand(key.id.0))??;
         events.extend(ev.into_iter().map(|e| (key.shard, e)));
         Ok(())
     }
 
     /// The command failed ([`Tracker::fail`]).
     pub fn fail(
-        &mut self,
+        &self,
         now: Timestamp,
         key: CmdKey,
-        events: &mut Vec<(u16, TrackerEvent<i64>)>,
+        events: &mut ShardEvents,
     ) -> Result<(), TrackerError> {
-        let t = self
-            .shards
-            .get_mut(usize::from(key.shard))
-            .ok_or(TrackerError::UnknownCommand(key.id.0))?;
         let mut ev: Vec<TrackerEvent<i64>> = Vec::new();
-        t.fail(now, key.id, &mut ev)?;
+        self.with(usize::from(key.shard), |t| t.fail(now, key.id, &mut ev))
+            .ok_or(TrackerError::UnknownCommand(key.id.0))??;
         events.extend(ev.into_iter().map(|e| (key.shard, e)));
         Ok(())
     }
 
+    /// Whether attempt `attempt` of command `key` may still go to the meter at `now`
+    /// ([`Tracker::check_send`]): the transport asks when the command leaves its queue.
+    pub fn check_send(&self, now: Timestamp, key: CmdKey, attempt: u8) -> Result<(), TrackerError> {
+        self.with(usize::from(key.shard), |t| {
+            t.check_send(now, key.id, attempt).map(|_| ())
+        })
+        .ok_or(TrackerError::UnknownCommand(key.id.0))?
+    }
+
+    /// The link to `meter` is down: park its commands ([`Tracker::link_down`]).
+    pub fn link_down(&self, meter: i64) -> Result<(), TrackerError> {
+        self.with(self.shard_of(meter), |t| t.link_down(meter))
+            .ok_or(TrackerError::Full { capacity: 0 })?
+    }
+
+    /// The link to `meter` is back: send its parked commands ([`Tracker::link_up`]).
+    pub fn link_up(&self, now: Timestamp, meter: i64, events: &mut ShardEvents) {
+        let s = self.shard_of(meter);
+        let shard = u16::try_from(s).unwrap_or(0);
+        let mut ev: Vec<TrackerEvent<i64>> = Vec::new();
+        self.with(s, |t| t.link_up(now, meter, &mut ev));
+        events.extend(ev.into_iter().map(|e| (shard, e)));
+    }
+
+    /// Forgets the open job of command `key` ([`Tracker::close_job`]), if the tracker still
+    /// remembers it.
+    pub fn close_job(&self, key: CmdKey) {
+        let _ = self.with(usize::from(key.shard), |t| t.close_job(key.id));
+    }
+
     /// Number of live commands.
     pub fn live(&self) -> usize {
-        self.shards.iter().map(|t| t.len()).sum()
+        (0..self.shards.len())
+            .filter_map(|i| self.with(i, |t| t.len()))
+            .sum()
     }
 
     /// Whether a relay command is live for `meter`.
     pub fn relay_pending(&self, meter: i64) -> bool {
-        self.shards.get(self.shard_of(meter)).is_some_and(|t| {
+        self.with(self.shard_of(meter), |t| {
             t.live().any(|c| {
                 c.meter == meter
                     && matches!(
@@ -146,6 +183,7 @@ impl Trackers {
                     )
             })
         })
+        .unwrap_or(false)
     }
 }
 
@@ -465,7 +503,7 @@ mod tests {
             max_failures: 2,
             ..TrackerConfig::default()
         };
-        let mut t = Trackers::new(cfg, 100);
+        let t = Trackers::new(cfg, 100);
         let mut ev = Vec::new();
         let trip = Command {
             kind: CommandKind::Trip,

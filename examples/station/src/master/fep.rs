@@ -8,12 +8,14 @@
 //! are dropped first, commands never).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use amikit_dlt645::Di;
 use amikit_gdw376::control::Direction;
+use amikit_gdw376::error::SecurityError;
+use amikit_gdw376::security::{AesCmacPw, MacProvider};
 use amikit_gdw376::session::Backoff;
 use amikit_gdw376::session::master::{
     AckStyle, IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError,
@@ -37,14 +39,32 @@ use super::error::MasterResult;
 use super::msg::{CommandResult, ConnCmd, CoreMsg};
 use super::stats::Stats;
 use super::store::Write;
-use super::{ControlVia, Shared};
+use super::{ControlVia, Shared, sim_ts};
 
 /// Attempts per read per round.
 const READ_TRIES: u8 = 3;
 /// Jobs waiting per connection.
 const QUEUE_MAX: usize = 64;
 
-type Session = MasterSession;
+type Session = MasterSession<ConnPw>;
+
+/// The PW key of the connection's terminal, known once it logged in (a connection serves one
+/// terminal). Until then nothing can be signed: the session fails closed.
+#[derive(Debug, Clone, Default)]
+struct ConnPw(Arc<OnceLock<AesCmacPw>>);
+
+impl MacProvider for ConnPw {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        let key = self.0.get().ok_or(SecurityError::BadPw)?;
+        let tag = key.tag(head, tail);
+        let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength {
+            expected: 16,
+            found: pw.len(),
+        })?;
+        pw.copy_from_slice(t);
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Job {
@@ -52,9 +72,11 @@ enum Job {
     Read { meter: usize, tries: u8 },
     /// AFN 10 F1 with a DL/T 645 read.
     Forward { meter: usize, di: Di, tries: u8 },
-    /// A command.
+    /// A command (attempt `attempt` of tracked command `key`, row `row`).
     Control {
         key: CmdKey,
+        row: i64,
+        attempt: u8,
         meter: usize,
         kind: CommandKind,
         expires: Timestamp,
@@ -70,6 +92,8 @@ struct Inflight {
 /// An owned copy of what the session reported.
 enum Ev {
     Login(Address),
+    Proven,
+    ProofFailed,
     Logout,
     Heartbeat,
     Online,
@@ -80,7 +104,10 @@ enum Ev {
         units: Vec<u8>,
     },
     Failed(RequestId),
+    /// Events the master pulled (AFN 0E reply).
     Events(Vec<u8>),
+    /// Events the terminal reported unasked (AFN 0E report): rate-limited.
+    Report(Vec<u8>),
 }
 
 /// Accepts terminals until `stop`, then closes every connection and waits for them.
@@ -94,9 +121,21 @@ pub(crate) async fn serve(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
                     Stats::bump(&shared.stats.connections);
-                    tasks.spawn(connection(shared.clone(), stream, stop.clone()));
+                    let open = shared.stats.connections_open.load(Ordering::Relaxed);
+                    if open >= shared.limits.max_connections {
+                        Stats::bump(&shared.stats.connections_refused);
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    Stats::bump(&shared.stats.connections_open);
+                    let guard = OpenConnection(shared.clone());
+                    let stop = stop.clone();
+                    tasks.spawn(async move {
+                        connection(guard.0.clone(), stream, stop).await;
+                        drop(guard);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "master: accept");
@@ -111,9 +150,33 @@ pub(crate) async fn serve(
     while tasks.join_next().await.is_some() {}
 }
 
+/// Counts an open connection in `connections_open` until dropped.
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0
+            .stats
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Unsolicited reports of one connection in the current real minute.
+#[derive(Debug, Clone, Copy)]
+struct ReportWindow {
+    start: std::time::Instant,
+    count: u32,
+}
+
 struct Conn {
+    reports: ReportWindow,
     shared: Arc<Shared>,
     session: Box<Session>,
+    pw: ConnPw,
+    /// The terminal the login named (proof pending or done).
+    claimed: Option<usize>,
+    /// The terminal, once proven: the connection is registered as its own.
     terminal: Option<usize>,
     tx: Option<mpsc::Sender<ConnCmd>>,
     registered: Option<mpsc::WeakSender<ConnCmd>>,
@@ -127,28 +190,37 @@ struct Conn {
 
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
     let link = shared.link;
+    let link_limits = shared.limits;
     let cfg = MasterConfig {
         profile: link.profile,
         msa: link.msa,
-        response_timeout_ms: link.response_timeout_ms,
+        response_timeout: Duration::from_millis(link.response_timeout_ms),
         retries: 2,
         backoff: Backoff {
-            initial_ms: link.response_timeout_ms,
-            max_ms: link.response_timeout_ms.saturating_mul(2),
+            initial: Duration::from_millis(link.response_timeout_ms),
+            max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         },
         tp_delay_min: None,
-        heartbeat_ms: link.heartbeat_ms,
+        heartbeat_period: Duration::from_millis(link.heartbeat_ms),
         offline_after: 3,
         ack: AckStyle::AllConfirm,
         pull_events: true,
-        // The station does not run the AFN 06 identity challenge yet (issue 11); until it
-        // does, requests go out after login as before.
-        identity: IdentityPolicy::NotChecked,
+        // A login must prove the terminal (AFN 06) before any request goes out.
+        identity: IdentityPolicy::Required,
     };
     let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
     let now = Instant(shared.link_ms());
+    let pw = ConnPw::default();
+    let prelogin_deadline =
+        tokio::time::Instant::now() + Duration::from_millis(link_limits.prelogin_timeout_ms);
     let mut c = Conn {
-        session: Box::new(Session::new(cfg, now)),
+        reports: ReportWindow {
+            start: std::time::Instant::now(),
+            count: 0,
+        },
+        session: Box::new(Session::with_mac(cfg, pw.clone(), now)),
+        pw,
+        claimed: None,
         shared,
         terminal: None,
         tx: Some(tx),
@@ -173,6 +245,13 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         if let Some(r) = c.next_round {
             wake = Some(wake.map_or(r, |w| w.min(r)));
         }
+        if c.terminal.is_none() {
+            if tokio::time::Instant::now() >= prelogin_deadline {
+                Stats::bump(&c.shared.stats.prelogin_timeouts);
+                break;
+            }
+            wake = Some(wake.map_or(prelogin_deadline, |w| w.min(prelogin_deadline)));
+        }
         let wake = wake.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
         tokio::select! {
             r = stream.read(&mut buf) => match r {
@@ -191,8 +270,8 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             cmd = rx.recv() => match cmd {
                 // The registry dropped our sender: a newer connection of the same terminal.
                 None => break,
-                Some(ConnCmd::Control { key, meter, kind, expires }) => {
-                    c.queue.push_front(Job::Control { key, meter, kind, expires });
+                Some(ConnCmd::Control { key, row, attempt, meter, kind, expires }) => {
+                    c.enqueue_command(Job::Control { key, row, attempt, meter, kind, expires });
                 }
                 Some(ConnCmd::ReadStatus { meter }) => {
                     c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0 });
@@ -233,14 +312,27 @@ fn collect(e: MasterEvent<'_>, evs: &mut Vec<Ev>, stats: &Stats) {
             Stats::bump(&stats.timeouts);
             evs.push(Ev::Failed(id));
         }
-        MasterEvent::Report(r) | MasterEvent::Events(r) => {
+        MasterEvent::Report(r) => {
+            Stats::bump(&stats.frames_in);
+            if r.afn == Afn::CLASS3 {
+                evs.push(Ev::Report(r.units.to_vec()));
+            }
+        }
+        MasterEvent::Events(r) => {
             Stats::bump(&stats.frames_in);
             if r.afn == Afn::CLASS3 {
                 evs.push(Ev::Events(r.units.to_vec()));
             }
         }
         MasterEvent::Duplicate | MasterEvent::Unmatched(_) => Stats::bump(&stats.frames_in),
-        MasterEvent::Proven | MasterEvent::ProofFailed(_) => Stats::bump(&stats.frames_in),
+        MasterEvent::Proven => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::Proven);
+        }
+        MasterEvent::ProofFailed(_) => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::ProofFailed);
+        }
         MasterEvent::Rejected(_) => {
             Stats::bump(&stats.frames_in);
             Stats::bump(&stats.rejected);
@@ -278,9 +370,14 @@ impl Conn {
                 let bytes = self.out.get(..n).unwrap_or(&[]);
                 Stats::add(&stats.frames_out, count_frames(bytes));
                 Stats::add(&stats.bytes_out, n as u64);
-                match tokio::time::timeout(Duration::from_secs(10), stream.write_all(bytes)).await {
+                let limit = Duration::from_millis(self.shared.limits.write_timeout_ms);
+                match tokio::time::timeout(limit, stream.write_all(bytes)).await {
                     Ok(Ok(())) => {}
-                    _ => return Err(()),
+                    Ok(Err(_)) => return Err(()),
+                    Err(_) => {
+                        Stats::bump(&stats.write_timeouts);
+                        return Err(());
+                    }
                 }
             }
             if self.terminal.is_some()
@@ -303,6 +400,14 @@ impl Conn {
         for e in evs.drain(..) {
             match e {
                 Ev::Login(a) => keep &= self.login(a),
+                Ev::Proven => keep &= self.proven(),
+                Ev::ProofFailed => {
+                    Stats::bump(&self.shared.stats.logins_refused);
+                    if let Some(t) = self.claimed.and_then(|t| self.shared.terminals.get(t)) {
+                        tracing::warn!(a2 = t.a2, "master: a login failed the identity proof");
+                    }
+                    keep = false;
+                }
                 Ev::Heartbeat | Ev::Online => self.seen(),
                 Ev::Logout | Ev::Offline => keep = false,
                 Ev::Complete { id, afn, units } => {
@@ -311,9 +416,32 @@ impl Conn {
                 }
                 Ev::Failed(id) => self.failed(id),
                 Ev::Events(units) => self.events(&units),
+                Ev::Report(units) => {
+                    if self.report_allowed() {
+                        self.events(&units);
+                    } else {
+                        Stats::bump(&self.shared.stats.reports_dropped);
+                    }
+                }
             }
         }
         keep
+    }
+
+    /// Whether one more unsolicited report fits this real minute's allowance.
+    fn report_allowed(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.reports.start) >= Duration::from_secs(60) {
+            self.reports = ReportWindow {
+                start: now,
+                count: 0,
+            };
+        }
+        if self.reports.count >= self.shared.limits.reports_per_minute {
+            return false;
+        }
+        self.reports.count += 1;
+        true
     }
 
     fn seen(&self) {
@@ -323,30 +451,60 @@ impl Conn {
         }
     }
 
+    /// A login (AFN 02 F1): the terminal must be one of the site's and prove it (AFN 06
+    /// challenge answered with its key) before the connection is registered as its own.
+    /// Until then the connection holds nothing of the terminal (no database row, no commands,
+    /// no reads); an unknown address, a terminal without a key or a failed proof closes it.
     fn login(&mut self, a: Address) -> bool {
         let Some(&slot) = self.shared.term_by_addr.get(&(a.a1, a.a2)) else {
-            let at = self.shared.clock.now();
-            let (a1, a2) = (a.a1, a.a2);
-            tracing::warn!(
-                a1 = format!("{a1:04X}"),
-                a2,
-                "master: login of an unknown terminal"
-            );
-            self.shared.store.write(Write::event(
-                at,
-                None,
-                None,
-                "unknown_terminal",
-                &json!({"a1": format!("{a1:04X}"), "a2": a2}),
-            ));
+            Stats::bump(&self.shared.stats.logins_unknown);
+            tracing::debug!(a1 = a.a1, a2 = a.a2, "master: login of an unknown terminal");
             return false;
         };
-        if self.terminal.is_some_and(|t| t != slot) {
+        if self.claimed.is_some_and(|t| t != slot) {
             return false;
         }
         let Some(t) = self.shared.terminals.get(slot) else {
             return false;
         };
+        let Some(keys) = t.keys.as_ref() else {
+            Stats::bump(&self.shared.stats.logins_refused);
+            tracing::warn!(a2 = t.a2, "master: login refused: the terminal has no key");
+            return false;
+        };
+        let _ = self.pw.0.set(keys.pw());
+        self.claimed = Some(slot);
+        let challenge = match crate::keys::challenge() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "master: no random numbers for a challenge");
+                return false;
+            }
+        };
+        let now = Instant(self.shared.link_ms());
+        match self
+            .session
+            .start_identity_check(now, challenge, &mut keys.identity())
+        {
+            Ok(_) => true,
+            Err(e) => {
+                Stats::bump(&self.shared.stats.logins_refused);
+                tracing::warn!(a2 = t.a2, error = ?e, "master: identity check not started");
+                false
+            }
+        }
+    }
+
+    /// The terminal proved its identity: the connection becomes the terminal's (replacing an
+    /// older one), the link is up.
+    fn proven(&mut self) -> bool {
+        let Some(slot) = self.claimed else {
+            return false;
+        };
+        let Some(t) = self.shared.terminals.get(slot) else {
+            return false;
+        };
+        Stats::bump(&self.shared.stats.logins_proven);
         if self.terminal.is_none() {
             self.terminal = Some(slot);
             // Pull events from where the stored ones end, not from 0 again.
@@ -387,6 +545,54 @@ impl Conn {
             }
         }
         self.queue.push_back(job);
+    }
+
+    /// Queues a command ahead of every read, behind the commands queued before it (a command
+    /// is never dropped for room).
+    fn enqueue_command(&mut self, job: Job) {
+        let at = self
+            .queue
+            .iter()
+            .position(|j| !matches!(j, Job::Control { .. }))
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, job);
+    }
+
+    /// Whether a command leaving the queue may still go to its meter: the tracker is asked
+    /// at this moment (`check_send`), so a command superseded, cancelled, expired, parked or
+    /// retried since it was queued never goes out; a dropped one is logged as
+    /// `command_dropped`.
+    fn still_live(&self, job: &Job) -> bool {
+        let Job::Control {
+            key,
+            row,
+            attempt,
+            meter,
+            kind,
+            ..
+        } = *job
+        else {
+            return true;
+        };
+        let at = self.shared.clock.now();
+        let Err(e) = self.shared.trackers.check_send(sim_ts(at), key, attempt) else {
+            return true;
+        };
+        Stats::bump(&self.shared.stats.commands_dropped);
+        let m = self.shared.meters.get(meter);
+        let terminal = self
+            .terminal
+            .and_then(|t| self.shared.terminals.get(t))
+            .map(|t| t.id);
+        self.shared.store.write(Write::event(
+            at,
+            m.map(|m| m.customer_id),
+            terminal,
+            "command_dropped",
+            &json!({"command_id": row, "kind": kind.name(), "attempt": attempt,
+                    "meter": m.map(|m| m.address_text.clone()), "reason": e.to_string()}),
+        ));
+        false
     }
 
     /// Queues one read round and schedules the next (staggered per terminal).
@@ -438,6 +644,9 @@ impl Conn {
             let Some(job) = self.queue.pop_front() else {
                 break;
             };
+            if !self.still_live(&job) {
+                continue;
+            }
             let built = self.build(job);
             let (afn, n) = match built {
                 Ok(x) => x,
@@ -713,7 +922,10 @@ impl Conn {
         self.shared.store.write_all(writes);
     }
 
-    /// The connection ends: unregister (if still the terminal's connection), fail commands.
+    /// The connection ends. If it is still the terminal's connection: unregister, and the
+    /// core parks the terminal's commands until it is back (offline is not failure: the
+    /// commands in flight or queued here are sent again on reconnection). A connection that
+    /// was replaced fails its commands (the tracker retries them on the new one).
     async fn close(mut self) {
         let pending: Vec<Job> = self
             .inflight
@@ -721,24 +933,24 @@ impl Conn {
             .map(|f| f.job)
             .chain(self.queue.drain(..))
             .collect();
-        for job in pending {
-            if let Job::Control { key, .. } = job {
-                let _ = self
-                    .shared
-                    .core
-                    .send(CoreMsg::CommandDone {
-                        key,
-                        result: CommandResult::Failed("link lost".into()),
-                    })
-                    .await;
+        let fail_pending = |shared: Arc<Shared>, why: &'static str| async move {
+            for job in pending {
+                if let Job::Control { key, .. } = job {
+                    let _ = shared
+                        .core
+                        .send(CoreMsg::CommandDone {
+                            key,
+                            result: CommandResult::Failed(why.into()),
+                        })
+                        .await;
+                }
             }
-        }
-        let Some(slot) = self.terminal else {
+        };
+        let Some(t) = self.terminal.and_then(|s| self.shared.terminals.get(s)) else {
+            fail_pending(self.shared.clone(), "link lost before login").await;
             return;
         };
-        let Some(t) = self.shared.terminals.get(slot) else {
-            return;
-        };
+        let slot = self.terminal.unwrap_or_default();
         let ours = match t.conn.lock() {
             Ok(mut g) => {
                 // Still ours if nobody replaced the sender we registered.
@@ -755,6 +967,7 @@ impl Conn {
             Err(_) => false,
         };
         if !ours {
+            fail_pending(self.shared.clone(), "connection replaced").await;
             return;
         }
         t.online.store(false, Ordering::Relaxed);

@@ -12,8 +12,9 @@
 //!  operator ──HTTP/JSON──▶ api (axum on loopback) ──▶ core / store
 //! ```
 //!
-//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 identify it among the site's
-//!   terminals), heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
+//! * [`fep`]: the TCP server. A terminal logs in (AFN 02 F1: A1/A2 name it among the site's
+//!   terminals) and proves it (AFN 06 challenge answered with its key, see "Terminal links"),
+//!   heartbeats (AFN 02 F3), is online until three heartbeat periods pass without a
 //!   frame. Every `read_every` simulated seconds (staggered per terminal) the master reads
 //!   each meter with AFN 0C F129 + F25 (pn = measurement point); local-fee-control meters also
 //!   get AFN 10 F1 forwarded DL/T 645 reads of remaining money `00900200` and status word 3
@@ -24,6 +25,35 @@
 //!   rollover, split at price changes) and fed to the customer's `amikit-prepay` engine (State
 //!   Grid remote profile); its commands go to the tracker, its notifications to `outbox`.
 //! * [`control`]: the tracker (`amikit-prepay`'s, sharded) and the AFN 05 / AFN 10 encodings.
+//!
+//! # Terminal links
+//!
+//! * **Terminal identity.** Each terminal of the site file has a key (`[[terminals]] key =
+//!   "<32 hex digits>"`); its identity and PW keys are derived from it ([`crate::keys`]). After
+//!   a login the master sends a fresh random AFN 06 F1 challenge; only a correct answer
+//!   (AES-CMAC with the terminal's identity key over its address and the challenge) makes the
+//!   connection the terminal's. Until then nothing is read, sent or stored: a login of an
+//!   unknown address (`logins_unknown`), of a terminal without a key or with a wrong answer
+//!   (`logins_refused`) closes the connection and writes no database row, and never replaces
+//!   the terminal's proven connection. Downlink commands carry PW (AES-CMAC with the PW key),
+//!   which the terminal verifies.
+//! * **Limits** ([`LinkLimits`], `MasterOptions::limits`): at most `max_connections` terminal
+//!   connections (20 000; more are closed at accept), `prelogin_timeout_ms` (10 s) to prove a
+//!   login, `reports_per_minute` (60) unsolicited AFN 0E reports stored per terminal and real
+//!   minute, `write_timeout_ms` (10 s) per write to a terminal. `GET /api/stats` counts
+//!   `connections_open`, `connections_refused`, `prelogin_timeouts`, `reports_dropped`,
+//!   `write_timeouts`, `logins_unknown`, `logins_refused`, `logins_proven`.
+//! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
+//!   reads (in order) and asks the tracker (`check_send`) when one leaves the queue: a command
+//!   superseded, cancelled, expired, parked or retried since it was queued is dropped and
+//!   logged (`command_dropped` event, `commands_dropped` counter).
+//! * **Offline is not failure.** While a terminal's link is down (and at start until it logs
+//!   in) its meters' commands are parked: no failures, no back-off, no manual job; they still
+//!   expire. When it is back they are sent at once. The event log has `link_down` / `link_up`.
+//! * **Jobs.** A command that keeps failing or expires becomes a manual job (`open`); an
+//!   operator closes it (`done` or `cancelled`, `POST /api/jobs/{id}/close`); a later command of
+//!   the same group for the meter (the allow-close after a payment for a trip job, guard off
+//!   for a guard-on job) makes it moot and the system cancels it.
 //! * [`core`]: one task, split by job: readings and billing, payments, vending, control
 //!   (guard, tracker, commands, jobs), views.
 //! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
@@ -64,8 +94,9 @@
 //! | `GET /api/audit` | auditor | `?after=&limit=` | the audit trail: `{at, wall, operator, role, method, path, status, summary}` |
 //! | `GET /api/customers` | any | | balance, debt, credit state, alarm, relay (commanded and read), guard, meters |
 //! | `GET /api/commands` | any | `?customer=&status=&limit=` | every command and its status |
-//! | `GET /api/jobs` | any | | manual jobs |
-//! | `GET /api/events` | any | `?customer=&kind=` | the event log |
+//! | `GET /api/jobs` | any | | manual jobs: `status` open / done / cancelled, `closed_by`, `closed_at`, `note` |
+//! | `POST /api/jobs/{id}/close` | operator | `{status?: "done" \| "cancelled", note?}` | the job ([`jobs_api`]); `closed_by` is the caller |
+//! | `GET /api/events` | any | `?customer=&kind=&after=&limit=` | the event log |
 //! | `GET /api/outbox` | any | `?customer=&limit=` | notifications (SMS) |
 //! | `GET /api/payments` | any | `?customer=` | payments |
 //! | `GET /api/tokens` | any | | tokens; the digits only of those the caller sold |
@@ -178,6 +209,7 @@ pub mod core;
 pub mod error;
 pub mod fep;
 pub mod http;
+pub mod jobs_api;
 pub mod msg;
 pub mod stats;
 pub mod store;
@@ -236,6 +268,33 @@ impl std::str::FromStr for ControlVia {
     }
 }
 
+/// Limits on the terminals' side of the master (safe defaults, [`LinkLimits::default`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLimits {
+    /// Terminal connections open at once; more are closed at accept (`connections_refused`).
+    pub max_connections: u64,
+    /// Real milliseconds a connection may stay without a proven login (`prelogin_timeouts`).
+    pub prelogin_timeout_ms: u64,
+    /// Unsolicited event reports (AFN 0E) stored per terminal per real minute; more are
+    /// dropped (`reports_dropped`; the events stay in the terminal and are pulled with ACD).
+    pub reports_per_minute: u32,
+    /// Real milliseconds a write to a terminal may take before the connection is closed
+    /// (`write_timeouts`).
+    pub write_timeout_ms: u64,
+}
+
+impl Default for LinkLimits {
+    /// 20 000 connections, 10 s to log in, 60 reports a minute, 10 s per write.
+    fn default() -> Self {
+        Self {
+            max_connections: 20_000,
+            prelogin_timeout_ms: 10_000,
+            reports_per_minute: 60,
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// Everything [`start`] needs.
 #[derive(Debug, Clone)]
 pub struct MasterOptions {
@@ -274,6 +333,8 @@ pub struct MasterOptions {
     pub http_hosts: Vec<String>,
     /// The API's timeouts, connection and size limits.
     pub http_limits: api_serve::HttpLimits,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl MasterOptions {
@@ -296,6 +357,7 @@ impl MasterOptions {
             operators: Vec::new(),
             http_hosts: Vec::new(),
             http_limits: api_serve::HttpLimits::default(),
+            limits: LinkLimits::default(),
         }
     }
 }
@@ -355,6 +417,8 @@ pub(crate) struct TermInfo {
     pub id: i64,
     pub a1: u16,
     pub a2: u32,
+    /// Its keys from the site file (`None`: every login is refused).
+    pub keys: Option<crate::keys::TerminalKeys>,
     pub meters: Vec<usize>,
     pub online: AtomicBool,
     pub last_seen: AtomicI64,
@@ -442,11 +506,16 @@ pub(crate) struct Shared {
     pub operators: auth::Operators,
     pub origins: api_gate::Origins,
     pub epoch: std::time::Instant,
+    /// The command tracker: the core drives it, connections check a command's liveness
+    /// with it when the command leaves their queue.
+    pub trackers: Arc<control::Trackers>,
+    /// Limits on the terminals' side.
+    pub limits: LinkLimits,
 }
 
 impl Shared {
     /// Milliseconds of the link clock.
-    pub fn link_ms(&self) -> u64 {
+    pub(crate) fn link_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
@@ -568,6 +637,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
 
     region_a1(&opts.site.region)?;
     let read_every = opts.read_every.max(1);
+    let site_keys: HashMap<u32, crate::keys::TerminalKeys> = opts
+        .site
+        .terminals
+        .iter()
+        .filter_map(|t| Some((u32::from(t.a2), t.keys()?)))
+        .collect();
     let mut terminals = Vec::new();
     let mut term_by_addr = HashMap::new();
     let mut term_by_id = HashMap::new();
@@ -580,6 +655,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             id: t.id,
             a1: t_a1,
             a2: t.a2,
+            keys: site_keys.get(&t.a2).cloned(),
             meters: Vec::new(),
             online: AtomicBool::new(false),
             last_seen: AtomicI64::new(t.last_seen.unwrap_or(i64::MIN)),
@@ -640,6 +716,11 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         .unwrap_or(u64::MAX)
         .max(1000);
     let (core_tx, core_rx) = mpsc::channel(65_536);
+    let response_timeout_ms = opts.response_timeout_ms.max(50);
+    let tracker = opts
+        .tracker
+        .unwrap_or_else(|| default_tracker(opts.clock.speed(), response_timeout_ms));
+    let trackers = Arc::new(control::Trackers::new(tracker, meters.len()));
     let shared = Arc::new(Shared {
         clock: opts.clock.clone(),
         link: LinkCfg {
@@ -647,7 +728,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             msa: opts.site.msa,
             read_every,
             heartbeat_ms,
-            response_timeout_ms: opts.response_timeout_ms.max(50),
+            response_timeout_ms,
             control_via: opts.control_via,
         },
         terminals,
@@ -665,11 +746,10 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         operators,
         origins: api_gate::Origins::new(http_addr, &opts.http_hosts),
         epoch: std::time::Instant::now(),
+        trackers,
+        limits: opts.limits,
     });
 
-    let tracker = opts
-        .tracker
-        .unwrap_or_else(|| default_tracker(opts.clock.speed(), shared.link.response_timeout_ms));
     let core = core::Core::new(shared.clone(), loaded, &opts.site, tracker)?;
     let core = tokio::spawn(core.run(core_rx, reports));
     let (stop, stop_rx) = watch::channel(false);

@@ -203,6 +203,10 @@ pub enum ConnCmd {
     Control {
         /// The tracked command.
         key: CmdKey,
+        /// Its row in `commands`.
+        row: i64,
+        /// The tracker's attempt number (checked again when it leaves the queue).
+        attempt: u8,
         /// Meter slot.
         meter: usize,
         /// What.

@@ -47,6 +47,25 @@ pub struct Stats {
     pub db_errors: AtomicU64,
     /// DB transactions committed with `synchronous = FULL` (read back before the commit).
     pub db_full_sync_commits: AtomicU64,
+    // Terminal links (issue 11).
+    /// Commands dropped when they left a connection's queue (superseded, cancelled, expired, parked or retried since: `command_dropped` events).
+    pub commands_dropped: AtomicU64,
+    /// Logins of an A1/A2 that is not a terminal of the site (closed; no database row).
+    pub logins_unknown: AtomicU64,
+    /// Logins of a known terminal that did not prove its identity (no key, wrong answer, no answer).
+    pub logins_refused: AtomicU64,
+    /// Logins whose identity proof (AFN 06) succeeded.
+    pub logins_proven: AtomicU64,
+    /// Connections refused at accept because `max_connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections closed because no proven login came within `prelogin_timeout_ms`.
+    pub prelogin_timeouts: AtomicU64,
+    /// Unsolicited event reports (AFN 0E) beyond `reports_per_minute` of a terminal, not stored.
+    pub reports_dropped: AtomicU64,
+    /// Connections closed because a write to the terminal took longer than `write_timeout_ms`.
+    pub write_timeouts: AtomicU64,
+    /// Terminal connections open now (not reset).
+    pub connections_open: AtomicU64,
     latency: Vec<AtomicU64>,
     latency_max_us: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -82,6 +101,15 @@ impl Stats {
             db_ops: counter(),
             db_errors: counter(),
             db_full_sync_commits: counter(),
+            commands_dropped: counter(),
+            logins_unknown: counter(),
+            logins_refused: counter(),
+            logins_proven: counter(),
+            connections_refused: counter(),
+            prelogin_timeouts: counter(),
+            reports_dropped: counter(),
+            write_timeouts: counter(),
+            connections_open: counter(),
             latency: (0..=BUCKETS).map(|_| counter()).collect(),
             latency_max_us: counter(),
             latency_sum_us: counter(),
@@ -156,6 +184,14 @@ impl Stats {
             &self.db_ops,
             &self.db_errors,
             &self.db_full_sync_commits,
+            &self.commands_dropped,
+            &self.logins_unknown,
+            &self.logins_refused,
+            &self.logins_proven,
+            &self.connections_refused,
+            &self.prelogin_timeouts,
+            &self.reports_dropped,
+            &self.write_timeouts,
             &self.latency_max_us,
             &self.latency_sum_us,
         ] {
@@ -191,6 +227,15 @@ impl Stats {
             "db_ops": get(&self.db_ops),
             "db_errors": get(&self.db_errors),
             "db_full_sync_commits": get(&self.db_full_sync_commits),
+            "commands_dropped": get(&self.commands_dropped),
+            "logins_unknown": get(&self.logins_unknown),
+            "logins_refused": get(&self.logins_refused),
+            "logins_proven": get(&self.logins_proven),
+            "connections_refused": get(&self.connections_refused),
+            "prelogin_timeouts": get(&self.prelogin_timeouts),
+            "reports_dropped": get(&self.reports_dropped),
+            "write_timeouts": get(&self.write_timeouts),
+            "connections_open": get(&self.connections_open),
             "latency_us": {
                 "samples": samples,
                 "mean": mean,

@@ -48,7 +48,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use amikit_gdw376::security::ZeroPw;
+use amikit_gdw376::identity::AesCmacIdentity;
+use amikit_gdw376::security::AesCmacPw;
 use amikit_gdw376::session::Backoff;
 use amikit_gdw376::session::terminal::{State, Terminal, TerminalConfig, TerminalEvent};
 use amikit_gdw376::{Address as Address376, Instant as SessionInstant};
@@ -67,8 +68,9 @@ pub use meter::{MeterView, SimMeter};
 use crate::clock::{Civil, SimClock};
 use crate::site::{FeeControl, Site, workspace_root};
 
-/// The session type: all-zero PW, 1 KiB receive, 2 KiB transmit buffers.
-type Session = Terminal<ZeroPw, 1024, 2048>;
+/// The session type: PW and identity keys derived from the terminal's site key
+/// ([`crate::keys`]), 1 KiB receive, 2 KiB transmit buffers.
+type Session = Terminal<AesCmacPw, 1024, 2048, AesCmacIdentity>;
 
 /// Real-time settings of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +423,7 @@ struct Prepared {
     a2: u16,
     station: Station,
     has_local: bool,
+    keys: crate::keys::TerminalKeys,
 }
 
 fn prepare(
@@ -437,6 +440,9 @@ fn prepare(
         .iter()
         .find(|t| t.a2 == a2)
         .ok_or_else(|| format!("the site has no terminal with a2 {a2}"))?;
+    let keys = terminal.keys().ok_or_else(|| {
+        format!("terminal {a2} has no key in the site file: the master would refuse its login")
+    })?;
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
@@ -457,6 +463,7 @@ fn prepare(
         a2,
         station: Station::new(bus, clock.clone(), a2),
         has_local,
+        keys,
     })
 }
 
@@ -471,7 +478,14 @@ fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
         counters: Counters::default(),
         notes: Mutex::new(Notes::default()),
     });
-    let task = tokio::spawn(run(Arc::clone(&shared), p.a1, master, timing, p.has_local));
+    let task = tokio::spawn(run(
+        Arc::clone(&shared),
+        p.a1,
+        master,
+        timing,
+        p.has_local,
+        p.keys,
+    ));
     TerminalHandle { shared, task }
 }
 
@@ -528,6 +542,11 @@ pub fn scale_site(base: &Site, terminals: u16) -> Result<Site, String> {
     site.terminals = (1..=terminals)
         .map(|a2| crate::site::SiteTerminal {
             a2,
+            // A key per terminal, derived from its address (a simulation, not a key policy).
+            key: Some(crate::site::KeyText(format!(
+                "{:032x}",
+                u128::from(a2).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            ))),
             meters: vec![crate::site::SiteMeter {
                 pn: 1,
                 address: format!("{:012}", a2),
@@ -547,20 +566,27 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The link task.
-async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, has_local: bool) {
+async fn run(
+    shared: Arc<Shared>,
+    a1: u16,
+    master: SocketAddr,
+    timing: Timing,
+    has_local: bool,
+    keys: crate::keys::TerminalKeys,
+) {
     let origin = tokio::time::Instant::now();
     let now = move || SessionInstant(millis(origin.elapsed()));
     let mut cfg = TerminalConfig::new(Address376::new(a1, u32::from(shared.a2)));
-    cfg.heartbeat_ms = millis(timing.heartbeat).max(1);
-    cfg.response_timeout_ms = millis(timing.response_timeout).max(1);
+    cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
+    cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
     // The station's master sends no Tp yet (issue 11): accept commands without one.
     cfg.require_tp = false;
     cfg.reconnect = Backoff {
-        initial_ms: millis(timing.reconnect_initial),
-        max_ms: millis(timing.reconnect_max),
+        initial: timing.reconnect_initial,
+        max: timing.reconnect_max,
     };
-    let mut term: Box<Session> = Box::new(Terminal::new(cfg));
+    let mut term: Box<Session> = Box::new(Terminal::with_keys(cfg, keys.pw(), keys.identity()));
     let mut tick = tokio::time::interval(timing.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if !timing.first_connect.is_zero() && !sleep_or_stop(&shared, timing.first_connect).await {
@@ -573,7 +599,7 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
             Ok(Err(_)) | Err(_) => {
                 let delay = term.reconnect_delay();
                 term.dial_failed();
-                if !sleep_or_stop(&shared, Duration::from_millis(delay)).await {
+                if !sleep_or_stop(&shared, delay).await {
                     return;
                 }
                 continue;
@@ -591,7 +617,7 @@ async fn run(shared: Arc<Shared>, a1: u16, master: SocketAddr, timing: Timing, h
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let delay = Duration::from_millis(term.reconnect_delay());
+        let delay = term.reconnect_delay();
         if !sleep_or_stop(&shared, delay).await {
             return;
         }
@@ -784,7 +810,7 @@ mod tests {
             let mut cfg = MasterConfig::new(Profile::STRICT_2013);
             cfg.tp_delay_min = None;
             cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
-            cfg.response_timeout_ms = 2000;
+            cfg.response_timeout = Duration::from_secs(2);
             Script {
                 stream,
                 session: MasterSession::new(cfg, SessionInstant(0)),
@@ -1010,6 +1036,7 @@ mod size_tests {
             SocketAddr::from(([127, 0, 0, 1], 1)),
             Timing::for_clock(&clock),
             false,
+            p.keys,
         );
         let session = std::mem::size_of::<Session>();
         let future = std::mem::size_of_val(&task);
@@ -1066,10 +1093,11 @@ mod scale_smoke {
                 let (l, b) = (Arc::clone(&l2), Arc::clone(&b2));
                 tokio::spawn(async move {
                     let origin = tokio::time::Instant::now();
-                    let mut m = MasterSession::<ZeroPw, 512, 512, 1, 512>::new(
-                        MasterConfig::new(Profile::STRICT_2013),
-                        SessionInstant(0),
-                    );
+                    let mut m =
+                        MasterSession::<amikit_gdw376::security::ZeroPw, 512, 512, 1, 512>::new(
+                            MasterConfig::new(Profile::STRICT_2013),
+                            SessionInstant(0),
+                        );
                     let mut buf = [0u8; 1024];
                     loop {
                         let now = SessionInstant(millis(origin.elapsed()));

@@ -21,6 +21,8 @@ pub use amikit_dlt645::{
     Reply, Repr as Repr645, Request as Request645,
 };
 pub use amikit_gdw376::format::{Format14, Format15};
+pub use amikit_gdw376::identity::AesCmacIdentity;
+pub use amikit_gdw376::security::AesCmacPw;
 pub use amikit_gdw376::session::terminal::{
     ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
@@ -31,6 +33,7 @@ pub use amikit_gdw376::units::{
 pub use amikit_gdw376::{Address, Afn, Instant, Profile};
 pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
+pub use amikit_station::keys::TerminalKeys;
 pub use amikit_station::master::{
     ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw, start,
 };
@@ -63,6 +66,11 @@ pub struct Table {
     pub new_events: usize,
     /// Reads answered.
     pub reads: u32,
+    /// Hold what the master sends (unprocessed) until cleared: a terminal that is slow to
+    /// answer, so that the master's requests stay outstanding and its queue fills.
+    pub hold: bool,
+    /// Unsolicited AFN 0E reports still to send (one per loop turn).
+    pub reports: usize,
 }
 
 pub struct Handler<'a> {
@@ -221,6 +229,16 @@ pub struct Fake {
 
 impl Fake {
     pub fn start(master: SocketAddr, a2: u32, meters: &[(u16, &str, i64)]) -> Fake {
+        Fake::start_keyed(master, a2, meters, terminal_keys(a2))
+    }
+
+    /// A fake terminal with the keys `keys` (another terminal's: an impostor).
+    pub fn start_keyed(
+        master: SocketAddr,
+        a2: u32,
+        meters: &[(u16, &str, i64)],
+        keys: TerminalKeys,
+    ) -> Fake {
         let mut t = Table::default();
         for &(pn, address, wh) in meters {
             t.energy.insert(pn, wh);
@@ -233,6 +251,7 @@ impl Fake {
         let task = tokio::spawn(run_fake(
             master,
             a2,
+            keys,
             table.clone(),
             drop_link.clone(),
             stop.clone(),
@@ -258,16 +277,18 @@ impl Fake {
 pub async fn run_fake(
     master: SocketAddr,
     a2: u32,
+    keys: TerminalKeys,
     table: Arc<Mutex<Table>>,
     drop_link: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
-    cfg.heartbeat_ms = 500;
-    cfg.response_timeout_ms = 2000;
+    cfg.heartbeat_period = std::time::Duration::from_millis(500);
+    cfg.response_timeout = std::time::Duration::from_secs(2);
     // The station's master sends no Tp yet (issue 11).
     cfg.require_tp = false;
-    let mut term: Terminal = Terminal::new(cfg);
+    let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
+        Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
     let now = || Instant(origin.elapsed().as_millis() as u64);
     while !stop.load(Ordering::SeqCst) {
@@ -278,13 +299,34 @@ pub async fn run_fake(
         term.connected(now());
         let mut out = vec![0u8; 4096];
         let mut inbuf = vec![0u8; 1024];
+        let mut held: Vec<u8> = Vec::new();
         loop {
+            {
+                let mut t = table.lock().unwrap();
+                if !t.hold && !held.is_empty() {
+                    let ec = term.event_counters();
+                    let mut h = Handler {
+                        t: &mut t,
+                        ec: (ec.important, ec.normal),
+                    };
+                    term.on_bytes(now(), &held, &mut h, &mut |_| {});
+                    held.clear();
+                }
+            }
             {
                 let mut t = table.lock().unwrap();
                 for _ in 0..t.new_events {
                     term.record_event(true);
                 }
                 t.new_events = 0;
+                // p0 F1 with no records: an (empty) unsolicited event report.
+                if t.reports > 0
+                    && term
+                        .report(now(), Afn::CLASS3, &[0, 0, 1, 0], false)
+                        .is_some()
+                {
+                    t.reports -= 1;
+                }
             }
             let n = term.poll(now(), &mut out, &mut |_| {});
             if n > 0 && stream.write_all(&out[..n]).await.is_err() {
@@ -298,6 +340,10 @@ pub async fn run_fake(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let mut t = table.lock().unwrap();
+                        if t.hold {
+                            held.extend_from_slice(&inbuf[..n]);
+                            continue;
+                        }
                         let ec = term.event_counters();
                         let mut h = Handler { t: &mut t, ec: (ec.important, ec.normal) };
                         term.on_bytes(now(), &inbuf[..n], &mut h, &mut |_| {});
@@ -312,6 +358,19 @@ pub async fn run_fake(
 }
 
 // ---- helpers ------------------------------------------------------------------------------
+
+/// The site key of terminal `a2` in [`site`] (hex).
+pub fn terminal_key(a2: u32) -> String {
+    format!(
+        "{:032x}",
+        u128::from(a2).wrapping_mul(0x0123_4567_89ab_cdef_0fed_cba9_8765_4321) + 7
+    )
+}
+
+/// The derived keys of terminal `a2` in [`site`].
+pub fn terminal_keys(a2: u32) -> TerminalKeys {
+    TerminalKeys::from_hex(&terminal_key(a2)).unwrap()
+}
 
 pub const VENDING_KEY: &str = "abababababababab949494949494949401234567";
 
@@ -329,7 +388,8 @@ pub fn site(a2: u32, meters: &[M<'_>]) -> Site {
     let mut s = format!(
         "region = \"4403\"\nmsa = 1\n[[tariffs]]\nname = \"residential\"\n\
          file = \"examples/tariffs/cn-residential-steps-tou.toml\"\n\
-         [[terminals]]\na2 = {a2}\n"
+         [[terminals]]\na2 = {a2}\nkey = \"{}\"\n",
+        terminal_key(a2)
     );
     for m in meters {
         s.push_str(&format!(

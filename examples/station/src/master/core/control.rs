@@ -99,6 +99,19 @@ impl Core {
             expires: at + i64::from(self.tracker_cfg.validity),
             via: self.shared.link.control_via.name(),
         });
+        // This command carries the current intent for its group: open jobs of the same group
+        // for the meter (a trip job after a restoring payment, …) are moot.
+        let group = cmd.kind.group();
+        w.push(Write::JobsMoot {
+            meter: meter_id,
+            kinds: ALL_KINDS
+                .iter()
+                .filter(|k| k.group() == group)
+                .map(|k| k.name())
+                .collect(),
+            by: row,
+            at,
+        });
         w.effect(Effect::Submit { slot, cmd, row });
         info.watch.store(true, Ordering::Relaxed);
     }
@@ -212,6 +225,8 @@ impl Core {
                         slot,
                         ConnCmd::Control {
                             key,
+                            row,
+                            attempt,
                             meter: slot,
                             kind,
                             expires,
@@ -230,8 +245,9 @@ impl Core {
                         queue.extend(more);
                     }
                 }
-                // The station does not call `link_down` or keep open jobs in the tracker yet
-                // (its jobs table is its own), so no job is reported moot.
+                // Moot jobs are cancelled in the database when the later command is queued
+                // (`Write::JobsMoot`): that also covers jobs raised before a restart, which
+                // the tracker no longer remembers.
                 TrackerEvent::JobMoot { .. } => {}
                 TrackerEvent::Retry {
                     id,
@@ -344,6 +360,38 @@ impl Core {
         }
     }
 
+    /// A terminal's proven login (`online`) or the end of its connection: its meters'
+    /// commands are parked while it is away (no failures, no jobs; they still expire) and sent
+    /// again when it is back.
+    pub(super) fn on_link(&mut self, terminal: usize, online: bool) {
+        let Some(t) = self.shared.terminals.get(terminal) else {
+            return;
+        };
+        let at = self.now();
+        let mut w = Writes::default();
+        let mut ev = Vec::new();
+        for &slot in &t.meters {
+            let Some(m) = self.shared.meters.get(slot) else {
+                continue;
+            };
+            if online {
+                self.trackers.link_up(sim_ts(at), m.id, &mut ev);
+            } else if let Err(e) = self.trackers.link_down(m.id) {
+                tracing::warn!(meter = m.id, error = %e, "master: cannot park commands");
+            }
+        }
+        let kind = if online { "link_up" } else { "link_down" };
+        w.event(
+            at,
+            None,
+            Some(t.id),
+            kind,
+            json!({"a2": t.a2, "meters": t.meters.len()}),
+        );
+        self.tracker_events(ev, &mut w);
+        self.flush(w);
+    }
+
     pub(super) fn send_to_terminal(&self, slot: usize, cmd: ConnCmd) -> bool {
         let Some(m) = self.shared.meters.get(slot) else {
             return false;
@@ -377,6 +425,17 @@ impl Core {
         info.watch.store(watch, Ordering::Relaxed);
     }
 }
+
+/// Every command kind (to find the kinds of a group).
+const ALL_KINDS: [CommandKind; 7] = [
+    CommandKind::Trip,
+    CommandKind::AllowClose,
+    CommandKind::DirectClose,
+    CommandKind::Alarm,
+    CommandKind::AlarmRelease,
+    CommandKind::GuardOn,
+    CommandKind::GuardOff,
+];
 
 pub(super) fn outcome_name(o: amikit_prepay::Outcome) -> &'static str {
     match o {

@@ -145,7 +145,7 @@ pub struct Core {
     shared: Arc<Shared>,
     accounts: Vec<Account>,
     meters: Vec<MeterState>,
-    trackers: Trackers,
+    trackers: Arc<Trackers>,
     tracker_cfg: TrackerConfig,
     cmds: HashMap<CmdKey, CmdInfo>,
     last_finished: Option<(CmdKey, i64)>,
@@ -338,7 +338,7 @@ impl Core {
         }
         let n_accounts = accounts.len();
         let mut core = Core {
-            trackers: Trackers::new(tracker_cfg, meters.len()),
+            trackers: shared.trackers.clone(),
             tracker_cfg,
             shared,
             accounts,
@@ -359,6 +359,12 @@ impl Core {
         };
         // What is loaded is committed.
         core.committed = (0..n_accounts).map(|ai| core.memo(ai)).collect();
+        // No terminal is connected yet: commands wait (parked) until their terminal logs in.
+        for m in &core.shared.meters {
+            if let Err(e) = core.trackers.link_down(m.id) {
+                tracing::warn!(meter = m.id, error = %e, "master: cannot park commands");
+            }
+        }
         core.resubmit(&loaded.pending_commands);
         for (ai, outputs) in powered_up {
             let mut w = Writes::default();
@@ -475,14 +481,7 @@ impl Core {
                 audit,
                 reply,
             } => self.vend(meter, amount, order_no, seller, audit, reply),
-            CoreMsg::Link { terminal, online } => {
-                if online {
-                    // Commands waiting for this terminal go out now rather than at their
-                    // back-off time.
-                    self.poll_trackers();
-                }
-                let _ = terminal;
-            }
+            CoreMsg::Link { terminal, online } => self.on_link(terminal, online),
             CoreMsg::Stop { reply } => {
                 let _ = reply.send(());
             }

@@ -265,7 +265,24 @@ impl Store {
     /// # Errors
     /// The database's.
     pub async fn list_jobs(&self) -> MasterResult<Vec<queries::JobRow>> {
-        self.query(queries::list_jobs).await
+        self.query(|c| queries::list_jobs(c, None, Page::default()))
+            .await
+    }
+
+    /// Closes an open manual job ([`queries::close_job`]); answered once committed.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn close_job(
+        &self,
+        id: i64,
+        status: &'static str,
+        closed_by: String,
+        note: Option<String>,
+        at: SimSeconds,
+    ) -> MasterResult<queries::CloseJob> {
+        self.query(move |c| queries::close_job(c, id, status, &closed_by, note.as_deref(), at))
+            .await
     }
 
     /// The outbox ([`queries::list_outbox`]).

@@ -199,8 +199,16 @@ pub struct JobRow {
     pub at: i64,
     /// Civil time.
     pub time: Value,
-    /// Done by the operator.
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    /// Not open any more (`status` is `done` or `cancelled`).
     pub done: bool,
+    /// Who closed it (an operator, or `system` when it became moot).
+    pub closed_by: Option<String>,
+    /// When it was closed, simulated seconds.
+    pub closed_at: Option<i64>,
+    /// Why it was closed.
+    pub note: Option<String>,
     /// The command's kind.
     pub kind: Option<String>,
     /// Meter address.
@@ -209,32 +217,87 @@ pub struct JobRow {
     pub customer: Option<String>,
 }
 
-/// Every manual job.
+const JOB_SELECT: &str = "SELECT j.id, j.command_id, j.reason, j.at, j.status, j.closed_by,
+            j.closed_at, j.note, k.kind, m.address, c.name
+     FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
+                 LEFT JOIN meters m ON m.id = k.meter_id
+                 LEFT JOIN customers c ON c.id = m.customer_id";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    let status: String = r.get(4)?;
+    Ok(JobRow {
+        id: r.get(0)?,
+        command_id: r.get(1)?,
+        reason: r.get(2)?,
+        at: r.get(3)?,
+        time: time_json(r.get(3)?),
+        done: status != "open",
+        status,
+        closed_by: r.get(5)?,
+        closed_at: r.get(6)?,
+        note: r.get(7)?,
+        kind: r.get(8)?,
+        meter: r.get(9)?,
+        customer: r.get(10)?,
+    })
+}
+
+/// Manual jobs, oldest first; `status` (`open`, `done`, `cancelled`) filters.
 ///
 /// # Errors
 /// SQLite's.
-pub fn list_jobs(c: &Connection) -> rusqlite::Result<Vec<JobRow>> {
-    let mut st = c.prepare_cached(
-        "SELECT j.id, j.command_id, j.reason, j.at, j.done, k.kind, m.address, c.name
-         FROM jobs j LEFT JOIN commands k ON k.id = j.command_id
-                     LEFT JOIN meters m ON m.id = k.meter_id
-                     LEFT JOIN customers c ON c.id = m.customer_id
-         ORDER BY j.id",
-    )?;
-    st.query_map([], |r| {
-        Ok(JobRow {
-            id: r.get(0)?,
-            command_id: r.get(1)?,
-            reason: r.get(2)?,
-            at: r.get(3)?,
-            time: time_json(r.get(3)?),
-            done: r.get::<_, i64>(4)? != 0,
-            kind: r.get(5)?,
-            meter: r.get(6)?,
-            customer: r.get(7)?,
-        })
-    })?
-    .collect()
+pub fn list_jobs(
+    c: &Connection,
+    status: Option<&str>,
+    page: Page,
+) -> rusqlite::Result<Vec<JobRow>> {
+    let sql = format!(
+        "{JOB_SELECT} WHERE (?1 IS NULL OR j.status = ?1) AND j.id > ?2 ORDER BY j.id LIMIT ?3"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    st.query_map(params![status, page.after, page.limit], job_row)?
+        .collect()
+}
+
+/// What closing a job found.
+#[derive(Debug, Clone)]
+pub enum CloseJob {
+    /// Closed now: the job as it is now.
+    Closed(Box<JobRow>),
+    /// No such job.
+    Missing,
+    /// Closed before: the job as it is.
+    AlreadyClosed(Box<JobRow>),
+}
+
+/// Closes open job `id` with `status` (`done` / `cancelled`), by `closed_by`, at `at`.
+///
+/// # Errors
+/// SQLite's.
+pub fn close_job(
+    c: &Connection,
+    id: i64,
+    status: &str,
+    closed_by: &str,
+    note: Option<&str>,
+    at: i64,
+) -> rusqlite::Result<CloseJob> {
+    let n = c
+        .prepare_cached(
+            "UPDATE jobs SET status = ?2, closed_by = ?3, note = ?4, closed_at = ?5, done = 1
+             WHERE id = ?1 AND status = 'open'",
+        )?
+        .execute(params![id, status, closed_by, note, at])?;
+    let sql = format!("{JOB_SELECT} WHERE j.id = ?1");
+    let row = c
+        .prepare_cached(&sql)?
+        .query_row(params![id], job_row)
+        .optional()?;
+    Ok(match (row, n) {
+        (None, _) => CloseJob::Missing,
+        (Some(r), 0) => CloseJob::AlreadyClosed(Box::new(r)),
+        (Some(r), _) => CloseJob::Closed(Box::new(r)),
+    })
 }
 
 /// A notification of the outbox.

@@ -157,6 +157,18 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// Open jobs of `meter` for commands of the kinds `kinds` are moot: a later command
+    /// (`by`) carries the current intent. They are cancelled by the system.
+    JobsMoot {
+        /// Meter row id.
+        meter: i64,
+        /// The command kinds of the later command's group.
+        kinds: Vec<&'static str>,
+        /// The later command's row.
+        by: i64,
+        /// When.
+        at: SimSeconds,
+    },
     /// A terminal logged in.
     TerminalOnline {
         /// Terminal row id.
@@ -445,6 +457,23 @@ impl Write {
             } => {
                 c.prepare_cached("INSERT INTO jobs (command_id, reason, at) VALUES (?1, ?2, ?3)")?
                     .execute(params![command, reason, at])?;
+            }
+            Write::JobsMoot {
+                meter,
+                kinds,
+                by,
+                at,
+            } => {
+                let mut st = c.prepare_cached(
+                    "UPDATE jobs SET status = 'cancelled', closed_by = 'system', closed_at = ?3,
+                            note = ?4, done = 1
+                     WHERE status = 'open' AND command_id IN
+                           (SELECT id FROM commands WHERE meter_id = ?1 AND kind = ?2)",
+                )?;
+                let note = format!("moot: command {by} replaced it");
+                for kind in kinds {
+                    st.execute(params![meter, kind, at, note])?;
+                }
             }
             Write::TerminalOnline { terminal, at } => {
                 c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?

@@ -1,4 +1,4 @@
-//! The auxiliary fields after the data units: PW, EC, Tp (notes §2.7).
+//! The auxiliary fields after the data units: PW, EC, Tp (Q/GDW 1376.1-2013, application layer: auxiliary information AUX).
 //!
 //! Order on the wire: data units, PW (downlink of AFN 01/04/05/06/0F/10, length per
 //! [`Profile`](crate::Profile)), EC (uplink with ACD = 1), Tp (TpV = 1).
