@@ -137,7 +137,7 @@ async fn run(args: Args) -> Result<(), String> {
     let master = resolve(&args.master)?;
     let start = parse_civil(&args.start)?;
     let clock = SimClock::new(start, args.speed);
-    let mut opts = TerminalOptions::new(site, a2, master, clock.clone());
+    let mut opts = TerminalOptions::new(site, a2, master, clock.clone())?;
     opts.noise = NoiseConfig::parse(&args.noise)?;
     let handle = super::start(opts).await?;
     let mut notes = handle.subscribe();
