@@ -877,6 +877,48 @@ fn control_frames_need_tp_and_a_clock_unless_switched_off() {
     assert_eq!(h.trips, vec![1]);
 }
 
+/// Tp per request (`set_tp_delay_min`) and a frame counter continued from a previous
+/// connection (`set_pfc`): a second connection of the same master that started again from PFC
+/// 0 would have its first command refused by the terminal as a replay.
+#[test]
+fn tp_per_request_and_pfc_continued_across_connections() {
+    let mut m = keyed_master(1);
+    m.set_tp_delay_min(None);
+    let plain = control_request(&mut m, 10);
+    assert!(
+        Repr::decode(&plain, &Profile::default())
+            .unwrap()
+            .tp
+            .is_none()
+    );
+    m.set_tp_delay_min(Some(9));
+    let first = control_request(&mut m, 20);
+    let tp = Repr::decode(&first, &Profile::default())
+        .unwrap()
+        .tp
+        .unwrap();
+    assert_eq!(tp.delay_min, 9);
+    assert_eq!(tp.pfc, m.pfc());
+    let mut h = Meter::default();
+    let mut t = keyed_terminal(1);
+    let (ev, _) = feed(&mut t, &mut h, 20, &first);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+    // A new connection (a new session) starting from 0 again: refused as a replay.
+    let mut again = keyed_master(1);
+    again.set_tp_delay_min(Some(9));
+    let _ = control_request(&mut again, 30);
+    let replayed = control_request(&mut again, 30);
+    let (ev, _) = feed(&mut t, &mut h, 30, &replayed);
+    assert!(!ev[0].starts_with("Request"), "{ev:?}");
+    // Continued from the previous connection's counter: accepted.
+    let mut next = keyed_master(1);
+    next.set_tp_delay_min(Some(9));
+    next.set_pfc(m.pfc());
+    let fresh = control_request(&mut next, 40);
+    let (ev, _) = feed(&mut t, &mut h, 40, &fresh);
+    assert!(ev[0].starts_with("Request"), "{ev:?}");
+}
+
 // --- per-request reassembly ------------------------------------------------------------------
 
 use amikit_gdw376::session::master::IdentityPolicy;

@@ -131,6 +131,34 @@ impl SimClock {
         }
     }
 
+    /// A clock that read `start` at the wall-clock instant `epoch_ms` (milliseconds since
+    /// 1970) and has run `speed` times faster since: processes given the same start, speed and
+    /// epoch share the simulated time (to the millisecond), as Tp between them needs.
+    pub fn since_epoch(start: Civil, speed: u32, epoch_ms: u64) -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let elapsed = Duration::from_millis(now_ms.saturating_sub(epoch_ms));
+        let real_start = Instant::now()
+            .checked_sub(elapsed)
+            .unwrap_or_else(Instant::now);
+        Self {
+            inner: Arc::new(Inner {
+                real_start,
+                sim_start: start.to_sim(),
+                speed: speed.max(1),
+            }),
+        }
+    }
+
+    /// Milliseconds since 1970 now: the epoch to give [`SimClock::since_epoch`] in another
+    /// process for a clock started now.
+    pub fn epoch_now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
     /// The current simulated time.
     pub fn now(&self) -> SimSeconds {
         let real_ms = self.inner.real_start.elapsed().as_millis();
@@ -157,6 +185,18 @@ impl SimClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clocks_with_the_same_epoch_agree() {
+        let start = Civil::new(2026, 3, 2, 6, 0, 0);
+        let epoch = SimClock::epoch_now_ms() - 60_000;
+        let a = SimClock::since_epoch(start, 60, epoch);
+        let b = SimClock::since_epoch(start, 60, epoch);
+        // A real minute ago at 60×: an hour of simulated time has passed.
+        let ahead = a.now() - start.to_sim();
+        assert!((3600..3600 + 60).contains(&ahead), "{ahead}");
+        assert!((a.now() - b.now()).abs() <= 1);
+    }
 
     #[test]
     fn civil_round_trip_and_weekday() {

@@ -56,6 +56,9 @@ pub struct Args {
     /// Internal: run only the terminals against this master station (the child process).
     #[arg(long, hide = true)]
     pub terminals_for: Option<SocketAddr>,
+    /// Internal: the epoch of the master's simulated clock (the child shares it, for Tp).
+    #[arg(long, hide = true)]
+    pub epoch_ms: Option<u64>,
 }
 
 const START: Civil = Civil::new(2026, 3, 2, 6, 0, 0);
@@ -96,7 +99,10 @@ pub fn main() -> std::process::ExitCode {
 /// The child: every terminal of the scale site, until standard input closes.
 async fn run_terminals(args: &Args, master: SocketAddr) -> Result<(), String> {
     let site = terminal::scale_site(&Site::demo(), args.terminals)?;
-    let clock = SimClock::new(START, args.speed);
+    let clock = match args.epoch_ms {
+        Some(epoch) => SimClock::since_epoch(START, args.speed, epoch),
+        None => SimClock::new(START, args.speed),
+    };
     let a2s: Vec<u16> = (1..=args.terminals).collect();
     let mut timing = Timing::for_clock(&clock);
     timing.response_timeout = Duration::from_secs(5);
@@ -129,7 +135,8 @@ async fn run_master(args: &Args) -> Result<Value, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let db = dir.join("master.db");
     let _ = std::fs::remove_file(&db);
-    let clock = SimClock::new(START, args.speed);
+    let epoch_ms = SimClock::epoch_now_ms();
+    let clock = SimClock::since_epoch(START, args.speed, epoch_ms);
     let began = Instant::now();
     let mut opts = MasterOptions::new(site, db, clock);
     opts.response_timeout_ms = 5000;
@@ -147,7 +154,7 @@ async fn run_master(args: &Args) -> Result<Value, String> {
         args.terminals
     );
 
-    let mut child = spawn_terminals(args, master.terminal_addr())?;
+    let mut child = spawn_terminals(args, master.terminal_addr(), epoch_ms)?;
     let outcome = measure(args, api, &mut child).await;
     drop(child.stdin.take());
     let _ = tokio::time::timeout(Duration::from_secs(20), async {
@@ -163,7 +170,7 @@ async fn run_master(args: &Args) -> Result<Value, String> {
     outcome
 }
 
-fn spawn_terminals(args: &Args, master: SocketAddr) -> Result<Child, String> {
+fn spawn_terminals(args: &Args, master: SocketAddr, epoch_ms: u64) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     Command::new(exe)
         .arg("--terminals")
@@ -174,6 +181,8 @@ fn spawn_terminals(args: &Args, master: SocketAddr) -> Result<Child, String> {
         .arg(args.ramp.to_string())
         .arg("--terminals-for")
         .arg(master.to_string())
+        .arg("--epoch-ms")
+        .arg(epoch_ms.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

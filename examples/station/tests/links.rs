@@ -382,3 +382,138 @@ async fn event_reports_beyond_the_allowance_are_dropped() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+/// Regression: control frames carried no Tp, so every attempt of a command held up on the way
+/// (a slow link, a replay) was executed whenever it arrived. Now commands carry Tp with the
+/// allowed delay and the terminal refuses a stale one: of the attempts held, the first (held
+/// beyond its delay) is never executed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_held_beyond_its_tp_delay_is_refused_by_the_terminal() {
+    let db = temp_db("links-tp");
+    let m = start(options(one_customer(A2), db)).await.unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("online", 20, || async { online(&m).await.then_some(()) }).await;
+    // The test master (60×, 500 ms response timeout) gives commands 4 simulated minutes:
+    // 4 real seconds.
+    fake.with(|t| t.hold = true);
+    guard(&m, true).await;
+    let attempts_now = || async {
+        commands(&m, "Li Wei")
+            .await
+            .iter()
+            .find(|c| c["kind"] == "guard_on")
+            .and_then(|c| c["attempts"].as_i64())
+            .unwrap_or(0)
+    };
+    // A second attempt means the first went out a while ago; hold it beyond its delay.
+    until("a second attempt", 20, || async {
+        (attempts_now().await >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    let attempts = |cmds: &[Value]| {
+        cmds.iter()
+            .find(|c| c["kind"] == "guard_on")
+            .and_then(|c| c["attempts"].as_i64())
+            .unwrap()
+    };
+    let held = attempts(&commands(&m, "Li Wei").await);
+    fake.with(|t| t.hold = false);
+    until("guard on acknowledged", 20, || async {
+        has(&commands(&m, "Li Wei").await, "guard_on", "acknowledged").then_some(())
+    })
+    .await;
+    let executed = fake.with(|t| t.afn05.iter().filter(|c| **c == (1, 25)).count());
+    assert!(held >= 2, "{held}");
+    assert!(
+        i64::try_from(executed).unwrap() < held,
+        "{executed} of {held} held attempts executed: {:?}",
+        fake.with(|t| t.afn05.clone())
+    );
+    fake.stop().await;
+    m.shutdown().await;
+}
+
+fn low_credit_site(a2: u32) -> Site {
+    site(
+        a2,
+        &[M {
+            pn: 1,
+            address: ADDR,
+            customer: "Li Wei",
+            fee: "remote",
+            opening: "1.00",
+            kwh: "1000",
+            guarded: false,
+        }],
+    )
+}
+
+/// Runs Li Wei out of credit with a relay that ignores the first `stuck` trips; returns the
+/// master and the terminal once the trip was confirmed.
+async fn trip_with_stuck_relay(name: &str, stuck: u32) -> (MasterHandle, Fake) {
+    let m = start(options(low_credit_site(A2), temp_db(name)))
+        .await
+        .unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2, &[(1, ADDR, 1_000_000)]);
+    until("first reading", 20, || async {
+        (readings(&m, ADDR).await > 0).then_some(())
+    })
+    .await;
+    fake.with(|t| {
+        t.stuck = stuck;
+        // 10 kWh at 0.568: the credit is gone.
+        *t.energy.get_mut(&1).unwrap() += 10_000;
+    });
+    until("trip confirmed", 20, || async {
+        has(&commands(&m, "Li Wei").await, "trip", "acknowledged").then_some(())
+    })
+    .await;
+    (m, fake)
+}
+
+/// Regression: a trip confirmed by a meter whose relay did not act was taken as done (the
+/// customer stayed supplied with no job). The relay is read back after a confirmed relay
+/// command; a mismatch issues the command once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_did_not_act_gets_the_command_again() {
+    let (m, fake) = trip_with_stuck_relay("links-relay-once", 1).await;
+    until("relay open after the re-issued trip", 20, || async {
+        fake.with(|t| t.relay_open.get(&1).copied().unwrap_or(false))
+            .then_some(())
+    })
+    .await;
+    let trips = fake.with(|t| t.afn05.iter().filter(|c| **c == (1, 1)).count());
+    assert_eq!(trips, 2);
+    let mismatches = events_of(&m, "relay_mismatch").await;
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    until("relay read open", 20, || async {
+        (customer(&m, "Li Wei").await["relay"] == "open").then_some(())
+    })
+    .await;
+    assert!(jobs(&m).await.is_empty());
+    fake.stop().await;
+    m.shutdown().await;
+}
+
+/// A relay that still did not act after the command was issued again is a manual job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_keeps_refusing_is_a_relay_mismatch_job() {
+    let (m, fake) = trip_with_stuck_relay("links-relay-stuck", 2).await;
+    let job = until("relay_mismatch job", 20, || async {
+        jobs(&m)
+            .await
+            .into_iter()
+            .find(|j| j["reason"] == "relay_mismatch")
+    })
+    .await;
+    assert_eq!(job["kind"], "trip");
+    assert_eq!(job["status"], "open");
+    assert_eq!(events_of(&m, "relay_mismatch").await.len(), 2);
+    // Not issued a third time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let trips = fake.with(|t| t.afn05.iter().filter(|c| **c == (1, 1)).count());
+    assert_eq!(trips, 2);
+    fake.stop().await;
+    m.shutdown().await;
+}

@@ -415,6 +415,26 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     pub fn set_wall_clock_scaled(&mut self, now: Instant, wall: DateTime, speed: u32) {
         self.core.clock.set_scaled(now, wall, speed);
     }
+    /// Sets the allowed delay written in Tp of the requests sent from now on (`None`: no
+    /// Tp); requests already sent keep theirs (retransmissions repeat the frame). A master
+    /// gives commands a delay that covers its retransmissions and reads a short one (or
+    /// none), so that the terminal's replay guard holds few open windows.
+    pub fn set_tp_delay_min(&mut self, delay: Option<u8>) {
+        self.core.cfg.tp_delay_min = delay;
+    }
+    /// The frame counter (PFC) of the last request sent (the next one uses a higher value,
+    /// modulo 256).
+    #[must_use]
+    pub fn pfc(&self) -> u8 {
+        self.core.pfc
+    }
+    /// Continues the frame counter from `last`, e.g. the counter of the terminal's previous
+    /// connection: a terminal's replay guard remembers PFCs per master station (MSA) while
+    /// their Tp windows are open, so a new connection that started again from 0 would have
+    /// its first requests refused as replays.
+    pub fn set_pfc(&mut self, last: u8) {
+        self.core.pfc = last;
+    }
     /// Number of requests waiting for a response.
     #[must_use]
     pub fn outstanding(&self) -> usize {

@@ -70,8 +70,13 @@ impl MacProvider for ConnPw {
 enum Job {
     /// AFN 0C F129 + F25 of one meter.
     Read { meter: usize, tries: u8 },
-    /// AFN 10 F1 with a DL/T 645 read.
-    Forward { meter: usize, di: Di, tries: u8 },
+    /// AFN 10 F1 with a DL/T 645 read (`verify`: the read-back after a relay command).
+    Forward {
+        meter: usize,
+        di: Di,
+        tries: u8,
+        verify: bool,
+    },
     /// A command (attempt `attempt` of tracked command `key`, row `row`).
     Control {
         key: CmdKey,
@@ -200,6 +205,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             initial: Duration::from_millis(link.response_timeout_ms),
             max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         },
+        // Set per request (`Conn::issue`): commands and forwards carry Tp, AFN 0C reads none.
         tp_delay_min: None,
         heartbeat_period: Duration::from_millis(link.heartbeat_ms),
         offline_after: 3,
@@ -232,6 +238,12 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
         units: vec![0u8; 512],
         frame: vec![0u8; 256],
     };
+    // Tp's send times come from the simulated clock, compressed as it is.
+    // (Without a calendar time, requests with Tp are refused: fail closed.)
+    if let Some(wall) = super::wall_376(c.shared.clock.now()) {
+        c.session
+            .set_wall_clock_scaled(now, wall, c.shared.clock.speed());
+    }
     let mut buf = vec![0u8; 1024];
     let mut evs: Vec<Ev> = Vec::new();
     loop {
@@ -273,8 +285,8 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                 Some(ConnCmd::Control { key, row, attempt, meter, kind, expires }) => {
                     c.enqueue_command(Job::Control { key, row, attempt, meter, kind, expires });
                 }
-                Some(ConnCmd::ReadStatus { meter }) => {
-                    c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0 });
+                Some(ConnCmd::ReadStatus { meter, verify }) => {
+                    c.enqueue(Job::Forward { meter, di: Di::STATUS_WORD_3, tries: 0, verify });
                 }
             },
             _ = tokio::time::sleep_until(wake) => {}
@@ -482,11 +494,17 @@ impl Conn {
             }
         };
         let now = Instant(self.shared.link_ms());
+        self.session
+            .set_tp_delay_min(Some(self.shared.link.tp_command_min));
+        self.session.set_pfc(t.pfc.load(Ordering::Relaxed));
         match self
             .session
             .start_identity_check(now, challenge, &mut keys.identity())
         {
-            Ok(_) => true,
+            Ok(_) => {
+                t.pfc.store(self.session.pfc(), Ordering::Relaxed);
+                true
+            }
             Err(e) => {
                 Stats::bump(&self.shared.stats.logins_refused);
                 tracing::warn!(a2 = t.a2, error = ?e, "master: identity check not started");
@@ -617,6 +635,7 @@ impl Conn {
                     meter: m,
                     di: Di::REMAINING_MONEY,
                     tries: 0,
+                    verify: false,
                 });
             }
             if watch {
@@ -624,6 +643,7 @@ impl Conn {
                     meter: m,
                     di: Di::STATUS_WORD_3,
                     tries: 0,
+                    verify: false,
                 });
             }
         }
@@ -656,6 +676,14 @@ impl Conn {
                 }
             };
             let now = Instant(self.shared.link_ms());
+            // Tp (Q/GDW 1376.1-2013 §4.3.4.6.3): the terminal refuses a command after its
+            // allowed delay and any frame seen again within it.
+            let link = &self.shared.link;
+            self.session.set_tp_delay_min(match job {
+                Job::Control { .. } => Some(link.tp_command_min),
+                Job::Forward { .. } => Some(link.tp_read_min),
+                Job::Read { .. } => None,
+            });
             let req = Request {
                 afn,
                 units: self.units.get(..n).unwrap_or(&[]),
@@ -664,6 +692,9 @@ impl Conn {
             match self.session.request(now, &req) {
                 Ok(id) => {
                     Stats::bump(&self.shared.stats.requests);
+                    if let Some(t) = self.terminal.and_then(|t| self.shared.terminals.get(t)) {
+                        t.pfc.store(self.session.pfc(), Ordering::Relaxed);
+                    }
                     self.inflight.push(Inflight {
                         id,
                         job,
@@ -755,7 +786,12 @@ impl Conn {
                     }),
                 }
             }
-            Job::Forward { meter, di, tries } => {
+            Job::Forward {
+                meter,
+                di,
+                tries,
+                verify,
+            } => {
                 let r = if afn == Afn::FORWARD {
                     decode_forward(units, &profile)
                 } else {
@@ -767,6 +803,8 @@ impl Conn {
                         meter,
                         at,
                         open: s.relay_open(),
+                        command_open: s.relay_command_open(),
+                        verify,
                     }),
                     _ => None,
                 };
@@ -778,6 +816,7 @@ impl Conn {
                         meter,
                         di,
                         tries: tries + 1,
+                        verify,
                     }),
                 }
             }
@@ -832,10 +871,16 @@ impl Conn {
                 meter,
                 tries: tries + 1,
             }),
-            Job::Forward { meter, di, tries } => self.retry(Job::Forward {
+            Job::Forward {
+                meter,
+                di,
+                tries,
+                verify,
+            } => self.retry(Job::Forward {
                 meter,
                 di,
                 tries: tries + 1,
+                verify,
             }),
             Job::Control { key, .. } => {
                 self.command_done(key, CommandResult::Failed("no response".into()))

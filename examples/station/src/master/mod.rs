@@ -54,6 +54,11 @@
 //!   operator closes it (`done` or `cancelled`, `POST /api/jobs/{id}/close`); a later command of
 //!   the same group for the meter (the allow-close after a payment for a trip job, guard off
 //!   for a guard-on job) makes it moot and the system cancels it.
+//! * **Relay reconciliation.** After a relay command is confirmed the master reads status
+//!   word 3 back (AFN 10, DL/T 645 `04000503`): a trip must have opened the relay (b4), an
+//!   allow-close lifted the open command (b6; the relay may stay open until the button), a
+//!   direct close closed it. A mismatch (`relay_mismatch` event) issues the command once more;
+//!   a second one raises a `relay_mismatch` manual job.
 //! * [`core`]: one task, split by job: readings and billing, payments, vending, control
 //!   (guard, tracker, commands, jobs), views.
 //! * [`store`]: the DB thread and the only module with SQL: the writes as named operations
@@ -68,9 +73,14 @@
 //!
 //! Time: business time (tariff periods, command expiry, TIDs, the `at` columns) is the
 //! simulated clock ([`SimClock`]); link timeouts (response timeout, offline detection) are
-//! real milliseconds from a tokio-independent monotonic clock. Requests carry no Tp: with a
-//! clock compressed `speed` times, Tp's minute-resolution delay check would refuse
-//! retransmissions (which keep their Tp) after a fraction of a real second.
+//! real milliseconds from a tokio-independent monotonic clock. Tp (Q/GDW 1376.1-2013
+//! §4.3.4.6.3) carries the simulated time, compressed as the clock is (the terminal sets its
+//! calendar from the same clock): commands, AFN 10 forwards and the identity challenge carry
+//! Tp with an allowed delay covering the request and its retransmissions at that speed
+//! (`response_timeout × 8` real, in simulated minutes, at most 255), forwarded reads one
+//! covering a real second; AFN 0C / 0E reads carry none (they have no PW). A new
+//! connection continues the terminal's frame counter (PFC), so its replay guard never sees a
+//! PFC again within an open window.
 //!
 //! # Operator HTTP API (JSON, loopback)
 //!
@@ -388,7 +398,12 @@ pub fn default_tracker(speed: u32, response_timeout_ms: u64) -> TrackerConfig {
 }
 
 /// Seconds from 1970-01-01 to 2000-01-01 (local civil time in both).
-const UNIX_2000: i64 = 946_684_800;
+pub(crate) const UNIX_2000: i64 = 946_684_800;
+
+/// The 376.1 calendar time of a simulated time (for Tp); `None` outside the calendar.
+pub fn wall_376(t: SimSeconds) -> Option<amikit_gdw376::time::DateTime> {
+    amikit_gdw376::time::DateTime::from_seconds_since_epoch(t + UNIX_2000).ok()
+}
 
 /// The engine timestamp of a simulated time.
 pub fn sim_ts(t: SimSeconds) -> Timestamp {
@@ -409,6 +424,18 @@ pub(crate) struct LinkCfg {
     pub heartbeat_ms: u64,
     pub response_timeout_ms: u64,
     pub control_via: ControlVia,
+    /// Tp's allowed delay (simulated minutes) of commands, AFN 10 forwards and the identity
+    /// challenge: it covers the request and its two retransmissions.
+    pub tp_command_min: u8,
+    /// Tp's allowed delay of forwarded reads: it covers the first transmission (a stale
+    /// retransmission is refused and the read is tried again in a new request).
+    pub tp_read_min: u8,
+}
+
+/// Simulated minutes (rounded up, 1–255) that `real_ms` real milliseconds last at `speed`.
+pub(crate) fn tp_minutes(real_ms: u64, speed: u32) -> u8 {
+    let sim_ms = real_ms.saturating_mul(u64::from(speed.max(1)));
+    u8::try_from(sim_ms.div_ceil(60_000).clamp(1, 255)).unwrap_or(u8::MAX)
 }
 
 /// A terminal of the site, with its live state.
@@ -419,6 +446,9 @@ pub(crate) struct TermInfo {
     pub a2: u32,
     /// Its keys from the site file (`None`: every login is refused).
     pub keys: Option<crate::keys::TerminalKeys>,
+    /// The frame counter (PFC) of the last request to it: a new connection continues from
+    /// here, so that the terminal's replay guard never sees a PFC again within its Tp window.
+    pub pfc: std::sync::atomic::AtomicU8,
     pub meters: Vec<usize>,
     pub online: AtomicBool,
     pub last_seen: AtomicI64,
@@ -656,6 +686,8 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             a1: t_a1,
             a2: t.a2,
             keys: site_keys.get(&t.a2).cloned(),
+            // A random start: a restarted master does not repeat the PFCs of its last run.
+            pfc: std::sync::atomic::AtomicU8::new(crate::keys::challenge().map_or(0, |c| c[0])),
             meters: Vec::new(),
             online: AtomicBool::new(false),
             last_seen: AtomicI64::new(t.last_seen.unwrap_or(i64::MIN)),
@@ -730,6 +762,12 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
             heartbeat_ms,
             response_timeout_ms,
             control_via: opts.control_via,
+            // A request, two retransmissions after back-off (1×, then 2× the timeout), and
+            // as much again for the link's own delays.
+            tp_command_min: tp_minutes(response_timeout_ms.saturating_mul(8), opts.clock.speed()),
+            // A real second: the first transmission of a forwarded read (a
+            // stale retransmission is refused; the read is tried again in a new request).
+            tp_read_min: tp_minutes(1000, opts.clock.speed()),
         },
         terminals,
         term_by_addr,

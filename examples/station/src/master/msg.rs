@@ -105,8 +105,12 @@ pub enum CoreMsg {
         meter: usize,
         /// When.
         at: SimSeconds,
-        /// True when open.
+        /// True when open (b4).
         open: bool,
+        /// True while an open command is in force (b6).
+        command_open: bool,
+        /// The read-back after a relay command was confirmed (reconciliation).
+        verify: bool,
     },
     /// A command's answer.
     CommandDone {
@@ -218,5 +222,7 @@ pub enum ConnCmd {
     ReadStatus {
         /// Meter slot.
         meter: usize,
+        /// To reconcile it with the relay command just confirmed.
+        verify: bool,
     },
 }

@@ -2,7 +2,8 @@
 //! with a small console on stdin for the customer's side.
 //!
 //! ```text
-//! terminal [--site FILE] [--a2 N] [--master HOST:PORT] [--speed N] [--start DATE-TIME] [--noise SPEC]
+//! terminal [--site FILE] [--a2 N] [--master HOST:PORT] [--speed N] [--start DATE-TIME]
+//!          [--start-epoch-ms MS] [--noise SPEC]
 //! ```
 //!
 //! Console commands (one per line): `token PN DIGITS` (type a token on a meter's keypad),
@@ -43,6 +44,12 @@ pub struct Args {
     /// terminal's clock with AFN 05 F31).
     #[arg(long, default_value = "2026-03-02T06:00:00")]
     pub start: String,
+    /// The wall-clock instant (milliseconds since 1970) at which the simulated time was
+    /// `--start` (as the master station's `--start-epoch-ms`): give both the same `--start`,
+    /// `--speed` and epoch and they share the simulated clock, so that the master's Tp (send
+    /// time, allowed delay) holds on the terminal however compressed the time is.
+    #[arg(long)]
+    pub start_epoch_ms: Option<u64>,
     /// RS-485 line noise: `off`, `light`, `burst`, or `garbage=P,flip=P,echo=P,drop=P`
     /// (probabilities per frame, `0.05` or `5%`).
     #[arg(long, default_value = "off")]
@@ -135,7 +142,21 @@ async fn run(args: Args) -> Result<(), String> {
             .ok_or("the site has no terminals")?,
     };
     let master = resolve(&args.master)?;
-    let start = parse_civil(&args.start)?;
+    let mut start = parse_civil(&args.start)?;
+    if let Some(epoch) = args.start_epoch_ms {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let sim = now_ms
+            .saturating_sub(epoch)
+            .saturating_mul(u64::from(args.speed))
+            / 1000;
+        start = Civil::from_sim(
+            start
+                .to_sim()
+                .saturating_add(i64::try_from(sim).unwrap_or(i64::MAX / 2)),
+        );
+    }
     let clock = SimClock::new(start, args.speed);
     let mut opts = TerminalOptions::new(site, a2, master, clock.clone())?;
     opts.noise = NoiseConfig::parse(&args.noise)?;

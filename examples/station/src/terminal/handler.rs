@@ -83,6 +83,11 @@ impl Station {
         self.clock.now() + self.offset
     }
 
+    /// How many simulated seconds pass per real second.
+    pub fn speed(&self) -> u32 {
+        self.clock.speed()
+    }
+
     /// Moves the meters' new events to [`Station::pending`].
     pub fn collect_events(&mut self) {
         for m in self.bus.meters_mut() {

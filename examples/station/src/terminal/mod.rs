@@ -591,8 +591,9 @@ async fn run(
     cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
     cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
-    // The station's master sends no Tp yet (issue 11): accept commands without one.
-    cfg.require_tp = false;
+    // Tp is required on every frame with PW (commands, forwards, the identity challenge) and
+    // checked against the simulated clock (set at each connection, compressed as it is).
+    cfg.require_tp = true;
     cfg.reconnect = Backoff {
         initial: timing.reconnect_initial,
         max: timing.reconnect_max,
@@ -620,6 +621,13 @@ async fn run(
         shared.counters.connects.fetch_add(1, Ordering::Relaxed);
         shared.drop_link.store(false, Ordering::SeqCst);
         term.connected(now());
+        let (wall, speed) = {
+            let st = shared.station();
+            (crate::master::wall_376(st.now()), st.speed())
+        };
+        if let Some(wall) = wall {
+            term.set_wall_clock_scaled(now(), wall, speed);
+        }
         let why = serve(&shared, &mut term, stream, origin, &mut tick, has_local).await;
         term.disconnected(now());
         shared.logged_in.store(false, Ordering::SeqCst);

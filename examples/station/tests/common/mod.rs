@@ -35,8 +35,24 @@ pub use amikit_prepay::TrackerConfig;
 pub use amikit_station::clock::{Civil, SimClock};
 pub use amikit_station::keys::TerminalKeys;
 pub use amikit_station::master::{
-    ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw, start,
+    ControlVia, MasterHandle, MasterOptions, http_json, http_list, http_raw,
 };
+
+/// The simulated clock of each master started by [`start`], by its terminal port: the fake
+/// terminals take their calendar time (for Tp) from it.
+static CLOCKS: std::sync::OnceLock<Mutex<HashMap<SocketAddr, SimClock>>> =
+    std::sync::OnceLock::new();
+
+fn clocks() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, SimClock>> {
+    CLOCKS.get_or_init(Default::default).lock().unwrap()
+}
+
+/// Starts a master station ([`amikit_station::master::start`]) and registers its clock.
+pub async fn start(o: MasterOptions) -> amikit_station::master::MasterResult<MasterHandle> {
+    let m = amikit_station::master::start(o).await?;
+    clocks().insert(m.terminal_addr(), m.clock().clone());
+    Ok(m)
+}
 pub use amikit_station::site::Site;
 pub use serde_json::{Value, json};
 pub use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,6 +87,8 @@ pub struct Table {
     pub hold: bool,
     /// Unsolicited AFN 0E reports still to send (one per loop turn).
     pub reports: usize,
+    /// Trips still to confirm without the relay acting (a relay that refuses to open).
+    pub stuck: u32,
 }
 
 pub struct Handler<'a> {
@@ -113,7 +131,11 @@ impl Handler<'_> {
                     }
                 } else {
                     if cmd == RemoteCommand::Trip {
-                        self.t.relay_open.insert(pn, true);
+                        if self.t.stuck > 0 {
+                            self.t.stuck -= 1;
+                        } else {
+                            self.t.relay_open.insert(pn, true);
+                        }
                     }
                     Body::Reply(Reply::Ack(Function::RemoteControl))
                 }
@@ -214,7 +236,11 @@ impl RequestHandler for Handler<'_> {
             return Err(Refusal::Denied);
         }
         if req.fn_.0 == 1 {
-            self.t.relay_open.insert(req.pn.0, true);
+            if self.t.stuck > 0 {
+                self.t.stuck -= 1;
+            } else {
+                self.t.relay_open.insert(req.pn.0, true);
+            }
         }
         Ok(())
     }
@@ -284,9 +310,9 @@ pub async fn run_fake(
 ) {
     let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
     cfg.heartbeat_period = std::time::Duration::from_millis(500);
-    cfg.response_timeout = std::time::Duration::from_secs(2);
-    // The station's master sends no Tp yet (issue 11).
-    cfg.require_tp = false;
+    // Long enough that a terminal holding frames (`Table::hold`) keeps its link.
+    cfg.response_timeout = std::time::Duration::from_secs(5);
+    // Tp required on commands (the library's default), checked against the master's clock.
     let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
@@ -297,6 +323,12 @@ pub async fn run_fake(
             continue;
         };
         term.connected(now());
+        let clock = clocks().get(&master).cloned();
+        if let Some(clock) = clock
+            && let Some(wall) = amikit_station::master::wall_376(clock.now())
+        {
+            term.set_wall_clock_scaled(now(), wall, clock.speed());
+        }
         let mut out = vec![0u8; 4096];
         let mut inbuf = vec![0u8; 1024];
         let mut held: Vec<u8> = Vec::new();

@@ -81,9 +81,67 @@ impl Core {
         self.flush(w);
     }
 
+    /// Reconciles the relay read back after a confirmed relay command with what it commanded
+    /// (status word 3, DL/T 645-2007 `04000503`: b4 relay open, b6 open command in force): a
+    /// trip must leave the relay open, an allow-close must lift the open command (the relay
+    /// may stay open until the customer presses the button), a direct close must close it.
+    /// On a mismatch the command is issued once more; a second mismatch is a manual job
+    /// (`relay_mismatch`).
+    pub(super) fn reconcile(
+        &mut self,
+        slot: usize,
+        at: SimSeconds,
+        open: bool,
+        command_open: bool,
+    ) {
+        let Some(v) = self.verify.remove(&slot) else {
+            return;
+        };
+        let kind = v.command.kind;
+        let matches = match kind {
+            CommandKind::Trip => open,
+            CommandKind::AllowClose => !command_open,
+            CommandKind::DirectClose => !open,
+            _ => true,
+        };
+        if matches {
+            return;
+        }
+        let Some(ai) = self.meters.get(slot).map(|m| m.account) else {
+            return;
+        };
+        let customer = self.accounts.get(ai).map(|a| a.id);
+        let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
+        let detail = json!({"command_id": v.row, "kind": kind.name(), "meter": address,
+                            "relay_open": open, "open_command": command_open,
+                            "reissued": v.reissued});
+        let mut w = Writes::for_account(ai);
+        w.event(at, customer, None, "relay_mismatch", detail);
+        if v.reissued {
+            w.push(Write::Job {
+                command: v.row,
+                reason: "relay_mismatch".into(),
+                at,
+            });
+            w.event(
+                at,
+                customer,
+                None,
+                "manual_job",
+                json!({"command_id": v.row, "kind": kind.name(), "reason": "relay_mismatch"}),
+            );
+        } else {
+            self.submit(slot, v.command, at, &mut w);
+            self.reissued.insert(slot);
+        }
+        self.flush(w);
+    }
+
     /// Records a command of the engine in the unit; it reaches the tracker once the unit is
     /// committed.
     pub(super) fn submit(&mut self, slot: usize, cmd: Command, at: SimSeconds, w: &mut Writes) {
+        // A new command for the meter: an earlier re-issue no longer stands.
+        self.reissued.remove(&slot);
         let Some(info) = self.shared.meters.get(slot) else {
             return;
         };
@@ -306,10 +364,21 @@ impl Core {
                             CommandKind::Trip | CommandKind::AllowClose | CommandKind::DirectClose
                         )
                     {
-                        // Read the relay back soon rather than at the next round.
+                        // Read the relay back at once and reconcile it with the command.
+                        self.verify.insert(
+                            info.meter,
+                            Verify {
+                                command,
+                                row,
+                                reissued: self.reissued.remove(&info.meter),
+                            },
+                        );
                         let _ = self.send_to_terminal(
                             info.meter,
-                            ConnCmd::ReadStatus { meter: info.meter },
+                            ConnCmd::ReadStatus {
+                                meter: info.meter,
+                                verify: true,
+                            },
                         );
                     }
                     self.update_watch(info.meter);
@@ -424,6 +493,17 @@ impl Core {
             || self.trackers.relay_pending(info.id);
         info.watch.store(watch, Ordering::Relaxed);
     }
+}
+
+/// A confirmed relay command waiting for its read-back.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Verify {
+    /// The command.
+    pub command: Command,
+    /// Its row.
+    pub row: i64,
+    /// It was issued again after a first mismatch.
+    pub reissued: bool,
 }
 
 /// Every command kind (to find the kinds of a group).

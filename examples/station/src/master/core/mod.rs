@@ -148,6 +148,10 @@ pub struct Core {
     trackers: Arc<Trackers>,
     tracker_cfg: TrackerConfig,
     cmds: HashMap<CmdKey, CmdInfo>,
+    /// Per meter slot: the relay command confirmed last, until its read-back.
+    verify: HashMap<usize, control::Verify>,
+    /// Meter slots whose relay command was re-issued after a mismatch.
+    reissued: std::collections::HashSet<usize>,
     last_finished: Option<(CmdKey, i64)>,
     next_cmd_row: i64,
     /// Energy allowed above max demand × elapsed time in a reading.
@@ -344,6 +348,8 @@ impl Core {
             accounts,
             meters,
             cmds: HashMap::new(),
+            verify: HashMap::new(),
+            reissued: std::collections::HashSet::new(),
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
             reading_margin,
@@ -436,7 +442,18 @@ impl Core {
                 power_w,
             } => self.on_reading(meter, at, energy, power_w),
             CoreMsg::Remaining { meter, at, money } => self.on_remaining(meter, at, money),
-            CoreMsg::Relay { meter, at, open } => self.on_relay(meter, at, open),
+            CoreMsg::Relay {
+                meter,
+                at,
+                open,
+                command_open,
+                verify,
+            } => {
+                self.on_relay(meter, at, open);
+                if verify {
+                    self.reconcile(meter, at, open, command_open);
+                }
+            }
             CoreMsg::CommandDone { key, result } => self.on_command_done(key, result),
             CoreMsg::Pay {
                 customer,
