@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::faults::{ChaosRng, FaultCounts, FaultKind, FaultRow, FaultSet, Rates, Schedule, Timed};
-use super::field::{ChaosLink, ChaosMeters};
+use super::field::{ChaosLink, ChaosMeters, StrangerMeters};
 use super::invariants::{
     self, Answer, Checker, CommandRow, InvariantRow, MeterEntry, MoneyView, PaymentRow, Posted,
     Since, Violation,
@@ -586,7 +586,7 @@ struct Run {
     cut: Since,
     supplied: Since,
     relays_seen: HashMap<String, usize>,
-    impostor: Option<(TerminalHandle, SimSeconds, u64)>,
+    impostor: Option<(TerminalHandle, SimSeconds, u64, Arc<StrangerMeters>)>,
     impostors: u64,
     disk_full_until: Option<SimSeconds>,
     pending_replacements: Vec<(String, i64, i64)>,
@@ -733,7 +733,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
     };
     let result = run.drive(t0, schedule).await;
     let end = run.clock.now();
-    if let Some((imp, _, _)) = run.impostor.take() {
+    if let Some((imp, ..)) = run.impostor.take() {
         imp.shutdown().await;
     }
     let Run {
@@ -900,13 +900,26 @@ impl Run {
             }
             Timed::Impostor { minutes } => {
                 if self.impostor.is_none() {
-                    let site = Site::demo();
-                    let opts =
+                    // The real terminal's A1/A2, a key of its own (it knows the address, not
+                    // the secret).
+                    let mut site = Site::demo();
+                    let key: String = (0..32)
+                        .map(|_| {
+                            char::from_digit(u32::try_from(self.rng.below(16)).unwrap_or(0), 16)
+                                .unwrap_or('0')
+                        })
+                        .collect();
+                    for t in &mut site.terminals {
+                        t.key = Some(crate::site::KeyText(key.clone()));
+                    }
+                    let mut opts =
                         TerminalOptions::new(site, 1, self.master.listen, self.clock.clone());
+                    let meters = Arc::new(StrangerMeters::default());
+                    opts.hooks = Hooks::new(meters.clone());
                     let imp = terminal::start(opts).await?;
                     self.impostors += 1;
                     let until = self.clock.now() + i64::from(minutes) * 60;
-                    self.impostor = Some((imp, until, self.impostors));
+                    self.impostor = Some((imp, until, self.impostors, meters));
                     self.counts
                         .inject(FaultKind::Impostor, self.live_command_now());
                 }
@@ -977,9 +990,9 @@ impl Run {
 
     /// Ends episodes whose time is up; retries replacements the master did not take yet.
     async fn episodes(&mut self, now: SimSeconds) -> Result<(), String> {
-        if let Some((_, until, _)) = &self.impostor
+        if let Some((_, until, ..)) = &self.impostor
             && *until <= now
-            && let Some((imp, _, _)) = self.impostor.take()
+            && let Some((imp, ..)) = self.impostor.take()
         {
             imp.shutdown().await;
         }
@@ -1278,8 +1291,9 @@ impl Run {
                 deadline,
             );
         }
-        if let Some((imp, _, episode)) = &self.impostor {
-            invariants::stranger(&mut self.chk, *episode, imp.link_stats().logins);
+        if let Some((imp, _, episode, meters)) = &self.impostor {
+            let logins = imp.link_stats().logins;
+            invariants::stranger(&mut self.chk, *episode, meters.reached(), logins);
         }
     }
 }
