@@ -498,6 +498,20 @@ impl SimMeter {
         }
     }
 
+    /// A fitter at the meter carries out a relay command by hand (no frame, no fault hook):
+    /// what a `relay_mismatch` job sends someone out to do. Returns the relay afterwards.
+    pub fn by_hand(&mut self, now: SimSeconds, kind: CommandKind) -> RelayState {
+        self.advance(now);
+        self.late = None;
+        let remote = Remote {
+            kind,
+            expires: timestamp(now + 3600),
+            operator: 0,
+        };
+        let _ = self.step(now, Input::Remote(remote), Cause::Remote);
+        self.engine.relay()
+    }
+
     /// The customer presses the button; returns what happened.
     pub fn press_button(&mut self, now: SimSeconds) -> String {
         self.advance(now);

@@ -312,6 +312,24 @@ impl TerminalHandle {
         r
     }
 
+    /// A fitter carries out relay command `kind` by hand at the meter at `pn` (see
+    /// [`SimMeter::by_hand`]); the relay afterwards, `None` without such a meter.
+    pub fn by_hand(
+        &self,
+        pn: u16,
+        kind: amikit_prepay::CommandKind,
+    ) -> Option<amikit_prepay::RelayState> {
+        let r = {
+            let mut st = self.shared.station();
+            let now = st.now();
+            let r = st.bus.meter_mut(pn).map(|m| m.by_hand(now, kind));
+            st.collect_events();
+            r
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
     /// Heavy line noise ([`NoiseConfig::BURST`]) on the RS-485 bus for `real` time.
     pub fn noise_burst(&self, real: Duration) {
         self.shared
