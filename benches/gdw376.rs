@@ -19,7 +19,9 @@ use amikit::gdw376::format::{Format05, Format07, Format09, Format15, Format25};
 use amikit::gdw376::security::ZeroPw;
 use amikit::gdw376::units::{Realtime, Value, Writer};
 use amikit::gdw376::walker::Item;
-use amikit::gdw376::{Address, Afn, Control, Fn, Frame, FrameBuilder, Pn, Profile, Repr, Seq, Tp};
+use amikit::gdw376::{
+    Address, Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp,
+};
 use amikit_testkit::alloc::CountingAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -44,7 +46,7 @@ fn login() -> Vec<u8> {
     );
     let mut out = [0u8; 64];
     let mut w = b.begin(&mut out).unwrap();
-    w.unit(Pn::P0, Fn(1), &[]).unwrap();
+    w.unit(Pn::P0, InfoClass(1), &[]).unwrap();
     let n = w.finish(&mut ZeroPw).unwrap();
     out[..n].to_vec()
 }
@@ -82,7 +84,7 @@ fn realtime_reply() -> Vec<u8> {
     let mut w = b.begin(&mut out).unwrap();
     let mut data = [0u8; 67];
     rt.emit(&mut Writer::new(&mut data)).unwrap();
-    w.unit(Pn(1), Fn(25), &data).unwrap();
+    w.unit(Pn(1), InfoClass(25), &data).unwrap();
     let n = w.finish(&mut ZeroPw).unwrap();
     out[..n].to_vec()
 }
@@ -117,7 +119,7 @@ fn forward_reply() -> Vec<u8> {
     );
     let mut out = [0u8; 256];
     let mut w = b.begin(&mut out).unwrap();
-    w.unit(Pn::P0, Fn(1), &unit).unwrap();
+    w.unit(Pn::P0, InfoClass(1), &unit).unwrap();
     let n = w.finish(&mut ZeroPw).unwrap();
     out[..n].to_vec()
 }
@@ -230,7 +232,7 @@ fn benches(c: &mut Criterion) {
             )
             .with_tp(Some(tp));
             let mut w = fb.begin(&mut out).unwrap();
-            w.unit(Pn(1), Fn(25), &[]).unwrap();
+            w.unit(Pn(1), InfoClass(25), &[]).unwrap();
             let n = w.finish(&mut ZeroPw).unwrap();
             assert_eq!(n, 26);
             black_box(out[n - 2])
@@ -246,7 +248,7 @@ fn benches(c: &mut Criterion) {
                 Seq::single(false, true, 3),
             );
             let mut w = fb.begin(&mut out).unwrap();
-            w.unit(Pn(1), Fn(1), &[0x00]).unwrap();
+            w.unit(Pn(1), InfoClass(1), &[0x00]).unwrap();
             let n = w.finish(&mut ZeroPw).unwrap();
             assert_eq!(n, 37);
             black_box(out[n - 2])

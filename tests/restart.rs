@@ -102,9 +102,10 @@ fn master_restart_loses_nothing_and_applies_nothing_twice() {
         let listen = free_port();
 
         let first = start_master(&site, &db, &clock, listen).await;
-        let term = terminal::start(TerminalOptions::new(site.clone(), 1, listen, clock.clone()))
-            .await
-            .unwrap();
+        let term =
+            terminal::start(TerminalOptions::new(site.clone(), 1, listen, clock.clone()).unwrap())
+                .await
+                .unwrap();
         wait_until("login", Duration::from_secs(10), || term.is_logged_in()).await;
 
         // A payment and a token before the restart.

@@ -10,7 +10,7 @@ use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::format::Format16;
 use amikit_gdw376::units::{GuardOn, RemoteTrip, Value, Writer};
 use amikit_gdw376::walker::{Item, OpaqueReason};
-use amikit_gdw376::{Afn, Control, Fn, Frame, FrameBuilder, Pn, Profile, Repr, Seq, Tp};
+use amikit_gdw376::{Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp};
 use serde_json::{Value as Json, json};
 
 use crate::error::CliError;
@@ -411,7 +411,7 @@ fn build(b: &BuildArgs, printer: &Printer) -> Result<(), CliError> {
             (
                 Afn::CONTROL,
                 Pn(round),
-                Fn(1),
+                InfoClass(1),
                 w.pos(),
                 Control::MASTER_COMMAND,
                 true,
@@ -420,7 +420,7 @@ fn build(b: &BuildArgs, printer: &Printer) -> Result<(), CliError> {
         BuildKind::AllowClose { round } => (
             Afn::CONTROL,
             Pn(round),
-            Fn(2),
+            InfoClass(2),
             0,
             Control::MASTER_COMMAND,
             true,
@@ -433,15 +433,20 @@ fn build(b: &BuildArgs, printer: &Printer) -> Result<(), CliError> {
             (
                 Afn::CONTROL,
                 Pn::P0,
-                Fn(25),
+                InfoClass(25),
                 w.pos(),
                 Control::MASTER_COMMAND,
                 true,
             )
         }
-        BuildKind::ReadRealtime { pn, fn_ } => {
-            (Afn::CLASS1, Pn(pn), Fn(fn_), 0, Control::MASTER_READ, false)
-        }
+        BuildKind::ReadRealtime { pn, fn_ } => (
+            Afn::CLASS1,
+            Pn(pn),
+            InfoClass(fn_),
+            0,
+            Control::MASTER_READ,
+            false,
+        ),
     };
     let builder = FrameBuilder::new(
         &profile,

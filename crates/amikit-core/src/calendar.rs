@@ -381,7 +381,7 @@ impl TimeOfDay {
 /// assert_eq!(t.to_string(), "2024-02-29T22:30:00");
 /// # Ok::<(), amikit_core::CalendarError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DateTime {
     date: Date,
     hour: u8,
@@ -559,6 +559,19 @@ impl DateTime {
     pub const fn seconds_since(self, earlier: Self) -> i64 {
         // Both lie within years 1–9999: the difference is far inside i64.
         self.seconds_since_epoch() - earlier.seconds_since_epoch()
+    }
+}
+
+impl PartialOrd for DateTime {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DateTime {
+    /// Chronological order (one integer comparison of [`DateTime::key`]).
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -888,6 +901,18 @@ mod tests {
             prop_assert_eq!(u.seconds_since(t), k);
             prop_assert_eq!(u.cmp(&t), k.cmp(&0));
             prop_assert_eq!(u.key().cmp(&t.key()), k.cmp(&0));
+        }
+
+        #[test]
+        fn order_is_chronological(a in 0i64..250_000_000_000, b in 0i64..250_000_000_000) {
+            let (x, y) = (
+                DateTime::from_seconds_since_epoch(a).unwrap(),
+                DateTime::from_seconds_since_epoch(b).unwrap(),
+            );
+            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            prop_assert_eq!(x == y, a == b);
+            let fields = |t: DateTime| (t.date(), t.hour(), t.minute(), t.second());
+            prop_assert_eq!(x.cmp(&y), fields(x).cmp(&fields(y)));
         }
 
         #[test]

@@ -23,13 +23,13 @@ use core::time::Duration;
 #[cfg_attr(feature = "serde", serde(transparent))]
 pub struct Instant(pub u64);
 
-/// Whole milliseconds of `d`, saturating at `u64::MAX`.
-const fn millis_of(d: Duration) -> u64 {
-    let ms = d.as_millis();
-    if ms > u64::MAX as u128 {
-        u64::MAX
-    } else {
-        ms as u64
+/// Whole milliseconds of `d`, or `None` above `u64::MAX` (64-bit arithmetic only: no `u128`
+/// on 32-bit targets).
+const fn checked_millis(d: Duration) -> Option<u64> {
+    match d.as_secs().checked_mul(1000) {
+        // subsec_millis() < 1000
+        Some(ms) => ms.checked_add(d.subsec_millis() as u64),
+        None => None,
     }
 }
 
@@ -52,31 +52,33 @@ impl Instant {
     /// This instant plus `d` (whole milliseconds), or `None` past `u64::MAX` ms.
     #[must_use]
     pub const fn checked_add(self, d: Duration) -> Option<Instant> {
-        let ms = d.as_millis();
-        if ms > u64::MAX as u128 {
-            return None;
-        }
-        match self.0.checked_add(ms as u64) {
-            Some(t) => Some(Instant(t)),
+        match checked_millis(d) {
+            Some(ms) => match self.0.checked_add(ms) {
+                Some(t) => Some(Instant(t)),
+                None => None,
+            },
             None => None,
         }
     }
 
     /// This instant plus `d` (whole milliseconds), saturating at the largest instant.
     #[must_use]
+    #[inline(never)] // one copy in firmware: sessions add timeouts in many places
     pub const fn saturating_add(self, d: Duration) -> Instant {
-        Instant(self.0.saturating_add(millis_of(d)))
+        match self.checked_add(d) {
+            Some(t) => t,
+            None => Instant(u64::MAX),
+        }
     }
 
     /// This instant minus `d` (whole milliseconds), or `None` before the origin.
     #[must_use]
     pub const fn checked_sub(self, d: Duration) -> Option<Instant> {
-        let ms = d.as_millis();
-        if ms > u64::MAX as u128 {
-            return None;
-        }
-        match self.0.checked_sub(ms as u64) {
-            Some(t) => Some(Instant(t)),
+        match checked_millis(d) {
+            Some(ms) => match self.0.checked_sub(ms) {
+                Some(t) => Some(Instant(t)),
+                None => None,
+            },
             None => None,
         }
     }

@@ -104,11 +104,12 @@ pub struct DateTime {
 
 /// Days in a month (year `None`: February has 29).
 pub const fn days_in_month(year: Option<u16>, month: u8) -> u8 {
-    match year {
-        Some(y) => amikit_core::calendar::days_in_month(y, month),
-        // 2000 is a leap year: February has 29 days.
-        None => amikit_core::calendar::days_in_month(2000, month),
-    }
+    // Without a year, 2000 (a leap year) stands in: February has 29 days.
+    let year = match year {
+        Some(y) => y,
+        None => 2000,
+    };
+    amikit_core::calendar::days_in_month(year, month)
 }
 
 impl DateTime {

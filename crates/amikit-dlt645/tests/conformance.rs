@@ -1,5 +1,6 @@
-//! Conformance: every frame of the shared vector file `dlt645/frames.json` decodes to what the
-//! file expects. Unknown expectation keys fail the test (so that nothing is silently skipped).
+//! Conformance: every frame of `tests/vectors/frames.json` (in the repository) and of the outside
+//! vector file `dlt645/frames.json` (when present) decodes to what the file expects. Unknown
+//! expectation keys fail the test (so that nothing is silently skipped).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -189,11 +190,24 @@ fn check_stream(i: usize, entry: &Json, checked: &mut usize) {
     *checked += 1;
 }
 
+/// The frames of `tests/vectors/frames.json`: copied from MIT-licensed projects (sources and
+/// licences in `tests/vectors/LICENSES.md`), so they run on every clone.
+#[test]
+fn in_repo_frames_decode_as_expected() {
+    let json: Json = serde_json::from_str(include_str!("vectors/frames.json")).unwrap();
+    check_all("dlt645 conformance (in repository)", &json);
+}
+
+/// Every frame of the outside vector folder (skipped with a reason when it is absent).
 #[test]
 fn shared_frames_decode_as_expected() {
     let Some(json) = amikit_testkit::load_json("dlt645 conformance", "dlt645/frames.json") else {
         return;
     };
+    check_all("dlt645 conformance", &json);
+}
+
+fn check_all(name: &str, json: &Json) {
     let frames = json["frames"].as_array().expect("frames array");
     assert_eq!(json["count"].as_u64(), Some(frames.len() as u64), "count");
     let mut checked = 0;
@@ -207,7 +221,7 @@ fn shared_frames_decode_as_expected() {
         }
     }
     println!(
-        "dlt645 conformance: {} vectors ({streams} byte streams), {checked} expectations checked",
+        "{name}: {} vectors ({streams} byte streams), {checked} expectations checked",
         frames.len()
     );
     assert!(!frames.is_empty());

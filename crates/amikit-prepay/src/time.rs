@@ -32,11 +32,19 @@ impl Timestamp {
 
     /// The civil date-time, or `None` outside the years 1–9999.
     #[must_use]
-    pub const fn to_datetime(self) -> Option<DateTime> {
-        match DateTime::from_seconds_since_epoch(self.0) {
-            Ok(t) => Some(t),
-            Err(_) => None,
-        }
+    pub fn to_datetime(self) -> Option<DateTime> {
+        let date = self.date()?;
+        let s = self.0.rem_euclid(DAY);
+        // s < 86 400: hour < 24, minute < 60, second < 60.
+        DateTime::new(
+            date.year(),
+            date.month(),
+            date.day(),
+            (s / 3600) as u8,
+            ((s / 60) % 60) as u8,
+            (s % 60) as u8,
+        )
+        .ok()
     }
 
     /// The timestamp `secs` seconds after this one (saturating).
@@ -60,11 +68,9 @@ impl Timestamp {
 
     /// The calendar date, or `None` outside the years 1–9999.
     #[must_use]
-    pub const fn date(self) -> Option<Date> {
-        match self.to_datetime() {
-            Some(t) => Some(t.date()),
-            None => None,
-        }
+    pub fn date(self) -> Option<Date> {
+        let days = i32::try_from(self.days()).ok()?;
+        Date::from_days_since_epoch(days).ok()
     }
 
     /// Minutes since local midnight, 0..=1439.

@@ -14,6 +14,7 @@
 use core::fmt;
 
 pub use amikit_core::DateTime;
+use amikit_core::TimeOfDay;
 
 use crate::error::{KeyError, TidError};
 
@@ -82,12 +83,17 @@ impl Tid {
 
     /// The date-time this TID stands for.
     pub const fn to_datetime(self, base: BaseDate) -> DateTime {
-        let seconds = (base.epoch_minutes() + self.0 as i64) * 60;
-        match DateTime::from_seconds_since_epoch(seconds) {
-            Ok(t) => t,
+        // 32-bit arithmetic: whole days after the base date, then the minute of that day.
+        let days = (self.0 / DAY_MINUTES) as i32; // < 2^24 / 1440 = 11 651
+        let minute = self.0 % DAY_MINUTES; // < 1440
+        let start = base.midnight();
+        // minute < 1440: hour < 24 and minute of the hour < 60, so the time of day exists.
+        let time = TimeOfDay::new((minute / 60) as u8, (minute % 60) as u8);
+        match (start.date().add_days(days), time) {
+            (Ok(day), Ok(time)) => DateTime::at(day, time),
             // 2^24 minutes after 2035-01-01 is in 2066: always inside the calendar, so this
             // arm is never taken; it answers the base date rather than panic.
-            Err(_) => base.midnight(),
+            _ => start,
         }
     }
 
@@ -176,9 +182,11 @@ impl fmt::Display for BaseDate {
     }
 }
 
-/// Whole minutes from 1970-01-01 00:00 to `at` (seconds truncated toward the earlier minute).
+/// Whole minutes from 1970-01-01 00:00 to `at` (seconds truncated), without a 64-bit division.
 const fn epoch_minutes(at: &DateTime) -> i64 {
-    at.seconds_since_epoch().div_euclid(60)
+    at.date().days_since_epoch() as i64 * DAY_MINUTES as i64
+        + at.hour() as i64 * 60
+        + at.minute() as i64
 }
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ pub async fn run(
         1,
         master.terminal_addr(),
         clock.clone(),
-    ))
+    )?)
     .await?;
 
     // The terminal's own log and the master's SMS outbox, as they happen.
@@ -257,9 +257,30 @@ async fn script(
     })
     .await?;
 
+    // 0. The admin (the master's bootstrap key) makes a cashier; the cashier's key is shown
+    //    once and stored only as a salted hash. Payments and tokens go through the cashier.
+    let (_, made) = post(
+        &api,
+        "/api/operators",
+        json!({"name": "counter-1", "role": "cashier"}),
+    )
+    .await?;
+    let cashier = Api {
+        addr: api.addr,
+        key: Arc::from(
+            made["key"]
+                .as_str()
+                .ok_or_else(|| format!("operator answered {made}"))?,
+        ),
+    };
+    tl.say(
+        "operator",
+        "the admin makes cashier counter-1 (its key is shown once, stored hashed)",
+    );
+
     // 1. An STS token for Zhang Min, typed on her meter's keypad, then typed again.
     let (_, vend) = post(
-        &api,
+        &cashier,
         "/api/tokens",
         json!({"customer": ZHANG_MIN, "amount": "20.00", "order_no": "DEMO-TOKEN-1"}),
     )
@@ -287,6 +308,13 @@ async fn script(
         format_args!("{ZHANG_MIN} types it again: {again:?}"),
     );
     checks.push(check("token accepted", first.is_ok(), format!("{first:?}")));
+    let (_, seen) = get(&api, "/api/tokens").await?;
+    let hidden = !seen.to_string().contains(&token);
+    checks.push(check(
+        "token digits only for the cashier who sold it",
+        hidden,
+        format!("the admin's list shows digits: {}", !hidden),
+    ));
     checks.push(check(
         "token replay rejected",
         again
@@ -322,7 +350,7 @@ async fn script(
         "the TCP link between terminal and master station drops",
     );
     let (_, paid) = post(
-        &api,
+        &cashier,
         "/api/payments",
         json!({"customer": WANG_FANG, "amount": "30.00", "order_no": "DEMO-PAY-1", "channel": "bank"}),
     )
@@ -353,8 +381,8 @@ async fn script(
     );
     let paid_at = clock.now();
     let pay = json!({"customer": LI_WEI, "amount": "100.00", "order_no": "DEMO-PAY-2", "channel": "counter"});
-    let (_, p1) = post(&api, "/api/payments", pay.clone()).await?;
-    let (_, p2) = post(&api, "/api/payments", pay).await?;
+    let (_, p1) = post(&cashier, "/api/payments", pay.clone()).await?;
+    let (_, p2) = post(&cashier, "/api/payments", pay).await?;
     tl.say(
         "payment",
         format_args!(

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 /// The demo deployment, compiled in (the default of `--site`).
 pub const DEMO_SITE: &str = include_str!("../../sites/demo.toml");
@@ -260,6 +261,10 @@ pub struct StsMeter {
     pub kt: u8,
     /// Base date: 1993, 2014 or 2035.
     pub base_date: u16,
+    /// The meter's decoder key, hex (what the meter was manufactured with). Filled in by
+    /// [`Site::for_terminals`] from the vending key; a terminal-side site file may give it.
+    #[serde(default)]
+    pub decoder_key: Option<Secret>,
 }
 
 /// The vending side's secrets.
@@ -267,15 +272,125 @@ pub struct StsMeter {
 #[serde(deny_unknown_fields)]
 pub struct Vending {
     /// DKGA04 vending key, 40 hex digits.
-    pub dkga04_key: String,
+    pub dkga04_key: Secret,
+}
+
+/// A secret read from the site file (a vending key, a meter's decoder key): wiped from memory
+/// when dropped, printed by `Debug` as `Secret(..)`, with no `Display` or `Serialize`; error
+/// messages about it never repeat it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// A secret holding `text`.
+    pub fn new(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+
+    /// Hex digits of `bytes`, as a secret.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut s = Zeroizing::new(String::with_capacity(bytes.len() * 2));
+        for b in bytes {
+            for nibble in [b >> 4, b & 0x0F] {
+                s.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
+        Self(s)
+    }
+
+    /// The secret's text (to hand it to the code that uses it, never to print it).
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The secret as bytes from hex digits; `what` names it in the error, which never shows
+    /// the secret.
+    ///
+    /// # Errors
+    /// When it is not an even number of hex digits.
+    pub fn hex_bytes(&self, what: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+        let t = self.0.trim();
+        if !t.len().is_multiple_of(2) {
+            return Err(format!("{what}: odd number of hex digits"));
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(t.len() / 2));
+        for i in (0..t.len()).step_by(2) {
+            let b = t
+                .get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(|| format!("{what}: not hexadecimal"))?;
+            out.push(b);
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
 }
 
 impl Site {
-    /// Parses a site file's text and checks it for consistency.
+    /// Parses a site file's text and checks it for consistency. A syntax error names its
+    /// line, without quoting the file (which holds keys).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let site: Site = toml::from_str(text).map_err(|e| format!("site file: {e}"))?;
+        let site: Site = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .map_or(0, |before| before.matches('\n').count() + 1);
+            format!("site file, line {line}: {}", e.message())
+        })?;
         site.check()?;
         Ok(site)
+    }
+
+    /// What the terminals may know of the site: no vending key and no operators; each STS
+    /// meter carries instead its own decoder key (derived here, DKGA04, when missing), which is
+    /// all a meter's decoder needs.
+    ///
+    /// # Errors
+    /// When the vending key or a meter's key parameters are unusable (the message never shows
+    /// a key).
+    pub fn for_terminals(&self) -> Result<Site, String> {
+        let mut out = self.clone();
+        let key = match &self.vending {
+            Some(v) => Some(
+                amikit_sts::dkga::VendingKey::new(
+                    amikit_sts::dkga::Dkga::Dkga04,
+                    &v.dkga04_key.hex_bytes("vending key")?,
+                )
+                .map_err(|e| format!("vending key: {e}"))?,
+            ),
+            None => None,
+        };
+        for t in &mut out.terminals {
+            for m in &mut t.meters {
+                let (Some(sts), Some(key)) = (m.sts.as_mut(), key.as_ref()) else {
+                    continue;
+                };
+                if sts.decoder_key.is_some() {
+                    continue;
+                }
+                let params = crate::terminal::meter::key_parameters(sts)
+                    .map_err(|e| format!("meter {}: {e}", m.address))?;
+                let dk = key
+                    .derive(&params)
+                    .map_err(|e| format!("meter {}: decoder key: {e}", m.address))?;
+                let mut buf = Zeroizing::new([0u8; 16]);
+                sts.decoder_key = Some(Secret::from_bytes(dk.to_bytes(&mut buf)));
+            }
+        }
+        out.vending = None;
+        out.operators.clear();
+        Ok(out)
     }
 
     /// Reads and parses a site file.
@@ -401,6 +516,58 @@ mod tests {
             let path = site.tariff_path(&m.tariff, &workspace_root()).unwrap();
             assert!(path.is_file(), "{}", path.display());
         }
+    }
+
+    const DEMO_KEY: &str = "abababababababab949494949494949401234567";
+
+    #[test]
+    fn keys_never_show_in_debug_errors_or_the_terminals_site() {
+        let site = Site::demo();
+        assert!(DEMO_SITE.contains(DEMO_KEY));
+        let debug = format!("{site:?}");
+        assert!(!debug.contains(DEMO_KEY), "the vending key in Debug");
+        assert!(debug.contains("Secret(..)"));
+        // The terminals' site: no vending key, a decoder key per STS meter, none printed.
+        let t = site.for_terminals().unwrap();
+        assert!(t.vending.is_none());
+        let mut keys = Vec::new();
+        for (_, m) in t.meters() {
+            if let Some(sts) = &m.sts {
+                let k = sts.decoder_key.as_ref().unwrap();
+                assert_eq!(k.hex_bytes("k").unwrap().len(), 16);
+                keys.push(k.expose().to_string());
+            }
+        }
+        assert!(!keys.is_empty());
+        let debug = format!("{t:?}");
+        assert!(!debug.contains(DEMO_KEY));
+        for k in &keys {
+            assert!(!debug.contains(k.as_str()), "a decoder key in Debug");
+        }
+        // Idempotent: the terminals' site again gives the same keys.
+        let again = t.for_terminals().unwrap();
+        let keys2: Vec<String> = again
+            .meters()
+            .filter_map(|(_, m)| {
+                m.sts
+                    .as_ref()?
+                    .decoder_key
+                    .as_ref()
+                    .map(|k| k.expose().to_string())
+            })
+            .collect();
+        assert_eq!(keys, keys2);
+        // A site file error near the key does not quote it.
+        let bad = DEMO_SITE.replace(
+            &format!("dkga04_key = \"{DEMO_KEY}\""),
+            &format!("dkga04_key = \"{DEMO_KEY}"),
+        );
+        let err = Site::parse(&bad).unwrap_err();
+        assert!(!err.contains(DEMO_KEY), "{err}");
+        assert!(err.contains("line"), "{err}");
+        let bad = DEMO_SITE.replace(DEMO_KEY, "zz");
+        let err = Site::parse(&bad).unwrap().for_terminals().unwrap_err();
+        assert!(!err.contains("zz"), "{err}");
     }
 
     #[test]

@@ -218,6 +218,14 @@ async fn keys_roles_digits_audit_and_revocation() {
         rows.iter()
             .any(|r| r["path"] == "/api/tokens" && r["operator"] == "till-1")
     );
+    // One row per request: those written with their change are not written again.
+    let once = |path: &str| {
+        rows.iter()
+            .filter(|r| r["path"] == path && r["status"] == 200)
+            .count()
+    };
+    assert_eq!(once("/api/guard"), 1, "{trail}");
+    assert_eq!(once("/api/payments"), 1, "{trail}");
     assert!(
         rows.iter()
             .any(|r| r["path"] == "/api/guard" && r["operator"] == "ops")
@@ -354,4 +362,34 @@ fn temp_db_path(_m: &MasterHandle) -> std::path::PathBuf {
         std::process::id()
     ));
     dir.join("master.db")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unauthenticated_requests_cannot_fill_the_audit_trail() {
+    let m = start(options(two_customers(18), temp_db("auth-flood")))
+        .await
+        .unwrap();
+    let n = amikit_station::master::api_gate::ANONYMOUS_AUDIT_BUDGET as usize + 20;
+    for _ in 0..n {
+        let (s, _) = http_json(m.http_addr(), "", "GET", "/api/customers", None)
+            .await
+            .unwrap();
+        assert_eq!(s, 401);
+    }
+    // An authenticated refusal is always recorded.
+    let auditor = new_operator(&m, "audit", "auditor").await;
+    let (s, _) = call(&m, &auditor, "POST", "/api/payments", Some(json!({}))).await;
+    assert_eq!(s, 403);
+    let trail = get(&m, "/api/audit").await;
+    let rows = trail.as_array().unwrap();
+    let anonymous = rows.iter().filter(|r| r["status"] == 401).count();
+    assert_eq!(
+        anonymous,
+        amikit_station::master::api_gate::ANONYMOUS_AUDIT_BUDGET as usize
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["status"] == 403 && r["operator"] == "audit")
+    );
+    m.shutdown().await;
 }

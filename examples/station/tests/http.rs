@@ -70,6 +70,14 @@ async fn a_slow_header_and_an_idle_connection_are_closed() {
         "closed too early: {took:?}"
     );
 
+    // A connection that says nothing at all: closed too.
+    let mut s = TcpStream::connect(m.http_addr()).await.unwrap();
+    let (_, took) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        took >= Duration::from_millis(700),
+        "closed too early: {took:?}"
+    );
+
     // Keep-alive: one answered request, then idle: closed.
     let mut s = TcpStream::connect(m.http_addr()).await.unwrap();
     let req = format!(

@@ -114,7 +114,7 @@ async fn a_token_bought_in_valley_hours_credits_the_same_money_at_peak_and_back(
     // ... the customer types at 10:00 (peak, 0.568 yuan/kWh). Before currency tokens the
     // meter priced 69.4 kWh (20.00 at valley) at peak: 39.42 credited.
     let peak = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 1);
-    let opts = TerminalOptions::new(site.clone(), 15, m.terminal_addr(), peak);
+    let opts = TerminalOptions::new(site.clone(), 15, m.terminal_addr(), peak).unwrap();
     let term = terminal::start(opts).await.unwrap();
     let (s, t) = post(
         &m,
@@ -134,7 +134,7 @@ async fn a_token_bought_in_valley_hours_credits_the_same_money_at_peak_and_back(
     o.clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 1);
     let m = start(o).await.unwrap();
     let valley = SimClock::new(Civil::new(2026, 3, 2, 23, 0, 0), 1);
-    let term = terminal::start(TerminalOptions::new(site, 15, m.terminal_addr(), valley))
+    let term = terminal::start(TerminalOptions::new(site, 15, m.terminal_addr(), valley).unwrap())
         .await
         .unwrap();
     let (_, t) = post(
@@ -198,4 +198,18 @@ async fn the_vend_remainder_is_carried_to_the_next_vend_across_a_restart() {
     assert_eq!(s, 422);
     assert_eq!(get(&m, "/api/tokens").await.as_array().unwrap().len(), 2);
     m.shutdown().await;
+}
+
+#[test]
+fn a_terminal_without_keys_is_refused_and_gets_no_vending_key() {
+    let site = local_site(17);
+    let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+    let opts = TerminalOptions::new(site.clone(), 17, addr, clock.clone()).unwrap();
+    assert!(opts.site.vending.is_none());
+    assert!(!format!("{opts:?}").contains(VENDING_KEY));
+    let mut keyless = site;
+    keyless.vending = None;
+    let err = TerminalOptions::new(keyless, 17, addr, clock).unwrap_err();
+    assert!(err.contains("no decoder key"), "{err}");
 }

@@ -174,11 +174,10 @@ impl Backoff {
             Some(d) => d,
             None => Duration::MAX,
         };
-        if d.as_nanos() > self.max.as_nanos() {
-            self.max
-        } else {
-            d
-        }
+        // `d > self.max` without u128 (Duration's `Ord` is not const).
+        let over = d.as_secs() > self.max.as_secs()
+            || (d.as_secs() == self.max.as_secs() && d.subsec_nanos() > self.max.subsec_nanos());
+        if over { self.max } else { d }
     }
 }
 

@@ -223,6 +223,36 @@ impl FieldHooks for ChaosMeters {
     }
 }
 
+/// The meters behind an impostor terminal: they count what reaches them (a master that let
+/// the impostor in reads them and sends them commands).
+#[derive(Debug, Default)]
+pub struct StrangerMeters {
+    reads: std::sync::atomic::AtomicU64,
+    commands: std::sync::atomic::AtomicU64,
+}
+
+impl StrangerMeters {
+    /// Register reads and relay commands that reached the impostor's meters.
+    pub fn reached(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.reads.load(Relaxed), self.commands.load(Relaxed))
+    }
+}
+
+impl FieldHooks for StrangerMeters {
+    fn register(&self, _: &Address, _: SimSeconds, true_wh: i64) -> i64 {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true_wh
+    }
+
+    fn relay_command(&self, _: &Address, _: SimSeconds, _: CommandKind) -> RelayBehaviour {
+        self.commands
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        RelayBehaviour::Act
+    }
+}
+
 /// The misbehaving link: a TCP relay between the terminal and the master station.
 #[derive(Debug)]
 pub struct ChaosLink {

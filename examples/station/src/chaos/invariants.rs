@@ -11,7 +11,7 @@
 //! | `paid_not_cut` | no remote customer with net above the reconnect threshold has an open relay for longer than the deadline |
 //! | `unpaid_not_supplied` | no unguarded remote customer with net below the floor has a closed relay for longer than the deadline |
 //! | `no_superseded_command` | no relay command reaches a meter after the master marked it superseded or cancelled |
-//! | `no_stranger_in` | an impostor with the real terminal's address and no key never logs in |
+//! | `no_stranger_in` | an impostor with the real terminal's address and a wrong key is never served: no read or command reaches its meters |
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -556,13 +556,19 @@ pub fn command_live(
     );
 }
 
-/// `no_stranger_in`: the impostor's logins so far.
-pub fn stranger(chk: &mut Checker, episode: u64, logins: u64) {
+/// `no_stranger_in`: what reached the impostor's meters so far (register reads, relay
+/// commands: the master took it for the terminal) and its logins as the impostor saw them.
+pub fn stranger(chk: &mut Checker, episode: u64, reached: (u64, u64), logins: u64) {
+    let (reads, commands) = reached;
     chk.check(
         "no_stranger_in",
         &format!("impostor {episode}"),
-        (logins > 0).then(|| {
-            format!("an impostor with the terminal's A1/A2 and no key logged in {logins} times")
+        (reads + commands > 0).then(|| {
+            format!(
+                "an impostor with the terminal's A1/A2 and a wrong key was served: {reads} \
+                 register reads and {commands} relay commands reached its meters ({logins} \
+                 logins confirmed)"
+            )
         }),
     );
 }

@@ -1,7 +1,8 @@
 //! The soak: the master station as a child process on a scratch database, the site's terminal
 //! behind the chaos link with its meters on the chaos hooks, customers who pay (and press the
-//! button when supply is allowed back), the timed faults of the seed's [`Schedule`], and every
-//! invariant of [`super::invariants`] checked after every step.
+//! button when supply is allowed back), a fitter who carries out an open relay job by hand an
+//! hour after it was raised (and closes it through the API), the timed faults of the seed's
+//! [`Schedule`], and every invariant of [`super::invariants`] checked after every step.
 //!
 //! ```text
 //! cargo run --release --example soak -- --days 30 --seed 7          # the counts table
@@ -31,7 +32,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::faults::{ChaosRng, FaultCounts, FaultKind, FaultRow, FaultSet, Rates, Schedule, Timed};
-use super::field::{ChaosLink, ChaosMeters};
+use super::field::{ChaosLink, ChaosMeters, StrangerMeters};
 use super::invariants::{
     self, Answer, Checker, CommandRow, InvariantRow, MeterEntry, MoneyView, PaymentRow, Posted,
     Since, Violation,
@@ -154,6 +155,8 @@ pub struct Report {
     pub check_us_per_reading: f64,
     /// Database operations that failed while the disk was full (`db_errors` of the master).
     pub disk_full_db_errors: u64,
+    /// Relay jobs a fitter carried out by hand and closed.
+    pub jobs_done_by_hand: u64,
 }
 
 impl Report {
@@ -208,8 +211,9 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{} database writes failed on the full disk; checks cost {:.1} µs per stored reading; {} violations",
+            "{} database writes failed on the full disk; {} relay jobs done by hand; checks cost {:.1} µs per stored reading; {} violations",
             self.disk_full_db_errors,
+            self.jobs_done_by_hand,
             self.check_us_per_reading,
             self.violations.len()
         );
@@ -586,7 +590,7 @@ struct Run {
     cut: Since,
     supplied: Since,
     relays_seen: HashMap<String, usize>,
-    impostor: Option<(TerminalHandle, SimSeconds, u64)>,
+    impostor: Option<(TerminalHandle, SimSeconds, u64, Arc<StrangerMeters>)>,
     impostors: u64,
     disk_full_until: Option<SimSeconds>,
     pending_replacements: Vec<(String, i64, i64)>,
@@ -595,6 +599,8 @@ struct Run {
     /// Each meter's baseline as the master was seeded: `(time, Wh)`.
     baselines: HashMap<String, (SimSeconds, i64)>,
     disk_errors: u64,
+    /// Jobs a fitter has dealt with.
+    jobs_done: u64,
 }
 
 /// Runs a soak to the end and reports.
@@ -651,7 +657,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         .start(master.listen)
         .await
         .map_err(|e| format!("chaos link: {e}"))?;
-    let mut topts = TerminalOptions::new(site.clone(), 1, link_addr, clock.clone());
+    let mut topts = TerminalOptions::new(site.clone(), 1, link_addr, clock.clone())?;
     topts.hooks = Hooks::new(meters.clone());
     let term = terminal::start(topts).await?;
 
@@ -729,11 +735,12 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         readings: 0,
         baselines,
         disk_errors: 0,
+        jobs_done: 0,
         opts,
     };
     let result = run.drive(t0, schedule).await;
     let end = run.clock.now();
-    if let Some((imp, _, _)) = run.impostor.take() {
+    if let Some((imp, ..)) = run.impostor.take() {
         imp.shutdown().await;
     }
     let Run {
@@ -746,6 +753,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         check_time,
         readings,
         disk_errors,
+        jobs_done,
         ..
     } = run;
     term.shutdown().await;
@@ -779,6 +787,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         payments: pay,
         check_us_per_reading: per_reading,
         disk_full_db_errors: disk_errors,
+        jobs_done_by_hand: jobs_done,
     })
 }
 
@@ -832,6 +841,7 @@ impl Run {
                 self.inject(fault).await?;
             }
             self.episodes(now).await?;
+            self.fitter(now).await;
             self.customers_act().await;
             let t = Instant::now();
             self.check(now, false).await;
@@ -900,13 +910,26 @@ impl Run {
             }
             Timed::Impostor { minutes } => {
                 if self.impostor.is_none() {
-                    let site = Site::demo();
-                    let opts =
-                        TerminalOptions::new(site, 1, self.master.listen, self.clock.clone());
+                    // The real terminal's A1/A2, a key of its own (it knows the address, not
+                    // the secret).
+                    let mut site = Site::demo();
+                    let key: String = (0..32)
+                        .map(|_| {
+                            char::from_digit(u32::try_from(self.rng.below(16)).unwrap_or(0), 16)
+                                .unwrap_or('0')
+                        })
+                        .collect();
+                    for t in &mut site.terminals {
+                        t.key = Some(crate::site::KeyText(key.clone()));
+                    }
+                    let mut opts =
+                        TerminalOptions::new(site, 1, self.master.listen, self.clock.clone())?;
+                    let meters = Arc::new(StrangerMeters::default());
+                    opts.hooks = Hooks::new(meters.clone());
                     let imp = terminal::start(opts).await?;
                     self.impostors += 1;
                     let until = self.clock.now() + i64::from(minutes) * 60;
-                    self.impostor = Some((imp, until, self.impostors));
+                    self.impostor = Some((imp, until, self.impostors, meters));
                     self.counts
                         .inject(FaultKind::Impostor, self.live_command_now());
                 }
@@ -977,9 +1000,9 @@ impl Run {
 
     /// Ends episodes whose time is up; retries replacements the master did not take yet.
     async fn episodes(&mut self, now: SimSeconds) -> Result<(), String> {
-        if let Some((_, until, _)) = &self.impostor
+        if let Some((_, until, ..)) = &self.impostor
             && *until <= now
-            && let Some((imp, _, _)) = self.impostor.take()
+            && let Some((imp, ..)) = self.impostor.take()
         {
             imp.shutdown().await;
         }
@@ -992,6 +1015,46 @@ impl Run {
         }
         self.replace_pending().await;
         Ok(())
+    }
+
+    /// A fitter visits meters with an open relay job an hour after it was raised, carries
+    /// out its command by hand and closes the job through the API.
+    async fn fitter(&mut self, now: SimSeconds) {
+        let Ok(conn) = self.master.db() else { return };
+        let jobs: Vec<(i64, String, String)> = conn
+            .prepare(
+                "SELECT j.id, k.kind, m.address FROM jobs j
+                 JOIN commands k ON k.id = j.command_id JOIN meters m ON m.id = k.meter_id
+                 WHERE j.status = 'open' AND j.at + 3600 <= ?1",
+            )
+            .and_then(|mut st| {
+                st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (id, kind, address) in jobs {
+            let kind = match kind.as_str() {
+                "trip" => amikit_prepay::CommandKind::Trip,
+                "allow_close" => amikit_prepay::CommandKind::AllowClose,
+                "direct_close" => amikit_prepay::CommandKind::DirectClose,
+                _ => continue,
+            };
+            let Some(pn) = self
+                .customers
+                .iter()
+                .find(|c| c.meter.address == address)
+                .map(|c| c.meter.pn)
+            else {
+                continue;
+            };
+            let body =
+                json!({"status": "done", "note": format!("soak fitter: {} by hand", kind.name())});
+            let path = format!("/api/jobs/{id}/close");
+            if let Ok((200, _)) = self.master.api("POST", &path, Some(body)).await {
+                let _ = self.term.by_hand(pn, kind);
+                self.jobs_done += 1;
+            }
+        }
     }
 
     /// Adds the database errors of the master's current life (a full disk) to the report.
@@ -1278,8 +1341,9 @@ impl Run {
                 deadline,
             );
         }
-        if let Some((imp, _, episode)) = &self.impostor {
-            invariants::stranger(&mut self.chk, *episode, imp.link_stats().logins);
+        if let Some((imp, _, episode, meters)) = &self.impostor {
+            let logins = imp.link_stats().logins;
+            invariants::stranger(&mut self.chk, *episode, meters.reached(), logins);
         }
     }
 }

@@ -400,7 +400,13 @@ async fn token(
     Ok(noted(axum::Json(r).into_response(), None))
 }
 
-async fn guard(State(shared): St, body: Bytes) -> Res {
+async fn guard(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let cust = customer_of(
         &shared,
@@ -415,12 +421,14 @@ async fn guard(State(shared): St, body: Bytes) -> Res {
         CoreMsg::Guard {
             customer: cust.id,
             on,
+            audit: stamp(&who, &method, &uri),
             reply,
         },
         rx,
     )
-    .await?;
-    r.map(axum::Json)
+    .await??;
+    // Answered: its audit row was committed with the change.
+    Ok(noted(axum::Json(r).into_response(), None))
 }
 
 async fn customers(State(shared): St, Query(q): Q) -> Res {
@@ -719,11 +727,18 @@ fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
     Ok(e)
 }
 
-async fn replace_meter(State(shared): St, Path(address): Path<String>, body: Bytes) -> Res {
+async fn replace_meter(
+    State(shared): St,
+    Extension(who): Extension<Principal>,
+    method: Method,
+    uri: Uri,
+    Path(address): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let v = body_json(&body)?;
     let meter = *shared
         .meter_by_address
-        .get(address.trim())
+        .get(bounded("address", address.trim())?)
         .ok_or_else(|| ApiError::new(404, format!("no meter {address}")))?;
     let closing = energy_of(&v, "final_kwh")?;
     let opening = energy_of(&v, "initial_kwh")?;
@@ -738,9 +753,12 @@ async fn replace_meter(State(shared): St, Path(address): Path<String>, body: Byt
         meter,
         closing,
         opening,
+        audit: stamp(&who, &method, &uri),
         reply,
     };
-    ask(&shared, msg, rx).await?.map(axum::Json)
+    let r = ask(&shared, msg, rx).await??;
+    // Answered: its audit row was committed with the replacement.
+    Ok(noted(axum::Json(r).into_response(), None))
 }
 
 async fn terminals(State(shared): St, Query(q): Q) -> Res {

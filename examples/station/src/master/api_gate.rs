@@ -17,8 +17,11 @@
 //! 4. **Audit**: every mutating request, and every refusal (401, 403, 413, 415, 422), is a row
 //!    of the `audit` table: when, who, role, method, path, status and a short summary (order
 //!    number and amount; never a key or token digits). Handlers whose change is a database
-//!    unit (payments, tokens, operators) write the row in the same transaction and mark the
-//!    answer [`Audited`]; the gate writes the others after the answer is known.
+//!    unit (payments, tokens, guard, meter replacement, operators) write the row in the same
+//!    transaction and mark the answer [`Audited`]; the gate writes the others (refusals,
+//!    duplicates, failures, changes without a unit) after the answer is known. Refusals of
+//!    unauthenticated requests get at most [`ANONYMOUS_AUDIT_BUDGET`] rows a minute; the rest
+//!    are counted in one summary row, so a flood cannot fill the disk.
 
 use std::sync::Arc;
 
@@ -73,11 +76,51 @@ pub fn required_role(method: &Method, route: &str) -> Need {
     }
 }
 
-/// What the gate checks `Host` and `Origin` against.
-#[derive(Debug, Clone)]
+/// Audit rows of refusals nobody authenticated (wrong source, no or unknown key) per
+/// [`ANONYMOUS_WINDOW`]; beyond it they are counted and written as one summary row when the
+/// window ends, so a flood of refused requests cannot fill the disk.
+pub const ANONYMOUS_AUDIT_BUDGET: u32 = 60;
+
+/// The window of [`ANONYMOUS_AUDIT_BUDGET`].
+pub const ANONYMOUS_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Refusals of nobody in the current window: (window start, rows written, rows suppressed).
+#[derive(Debug)]
+struct AnonymousBudget(std::sync::Mutex<(std::time::Instant, u32, u64)>);
+
+impl AnonymousBudget {
+    fn new() -> Self {
+        Self(std::sync::Mutex::new((std::time::Instant::now(), 0, 0)))
+    }
+
+    /// Whether a refusal of nobody gets its own row; also the count to summarise when a window
+    /// with suppressed rows has just ended.
+    fn take(&self) -> (bool, u64) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (start, written, suppressed) = &mut *g;
+        let mut ended = 0;
+        if start.elapsed() >= ANONYMOUS_WINDOW {
+            ended = *suppressed;
+            *start = std::time::Instant::now();
+            *written = 0;
+            *suppressed = 0;
+        }
+        if *written < ANONYMOUS_AUDIT_BUDGET {
+            *written += 1;
+            (true, ended)
+        } else {
+            *suppressed = suppressed.saturating_add(1);
+            (false, ended)
+        }
+    }
+}
+
+/// What the gate checks `Host` and `Origin` against, and its budget of anonymous audit rows.
+#[derive(Debug)]
 pub struct Origins {
     /// Accepted `Host` values (`127.0.0.1:8376`, `localhost:8376`, configured ones).
     pub hosts: Vec<String>,
+    anonymous: AnonymousBudget,
 }
 
 impl Origins {
@@ -86,7 +129,10 @@ impl Origins {
         let port = listen.port();
         let mut hosts = vec![listen.to_string(), format!("localhost:{port}")];
         hosts.extend(extra.iter().map(|h| h.trim().to_ascii_lowercase()));
-        Self { hosts }
+        Self {
+            hosts,
+            anonymous: AnonymousBudget::new(),
+        }
     }
 
     fn host_ok(&self, host: &str) -> bool {
@@ -162,7 +208,7 @@ fn clip(s: &str) -> String {
 pub(crate) fn audit_write(
     shared: &Shared,
     who: Option<&Principal>,
-    method: &Method,
+    method: &str,
     path: &str,
     status: u16,
     summary: &str,
@@ -175,7 +221,7 @@ pub(crate) fn audit_write(
         wall,
         operator: who.map(|p| p.name.clone()),
         role: who.map(|p| p.role.name()),
-        method: clip(method.as_str()),
+        method: clip(method),
         path: clip(path),
         status,
         summary: clip(summary),
@@ -201,10 +247,26 @@ pub(crate) async fn gate(
     let mutating = !(method == Method::GET || method == Method::HEAD);
     let need = required_role(&method, &route);
     let audit = |who: Option<&Principal>, status: StatusCode, summary: &str| {
+        if who.is_none() {
+            let (own_row, ended) = shared.origins.anonymous.take();
+            if ended > 0 {
+                shared.store.write(audit_write(
+                    &shared,
+                    None,
+                    "-",
+                    "*",
+                    0,
+                    &format!("{ended} more refusals of unauthenticated requests in a minute"),
+                ));
+            }
+            if !own_row {
+                return;
+            }
+        }
         shared.store.write(audit_write(
             &shared,
             who,
-            &method,
+            method.as_str(),
             &path,
             status.as_u16(),
             summary,

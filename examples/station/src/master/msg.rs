@@ -143,6 +143,8 @@ pub enum CoreMsg {
         closing: Energy,
         /// The new meter's initial reading.
         opening: Energy,
+        /// The request's audit row is written with the replacement.
+        audit: AuditStamp,
         /// The answer, after the commit.
         reply: oneshot::Sender<Result<Value, ApiError>>,
     },
@@ -152,6 +154,8 @@ pub enum CoreMsg {
         customer: i64,
         /// On or off.
         on: bool,
+        /// The request's audit row is written with the change.
+        audit: AuditStamp,
         /// The answer.
         reply: oneshot::Sender<Result<Value, ApiError>>,
     },

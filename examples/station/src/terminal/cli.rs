@@ -158,7 +158,7 @@ async fn run(args: Args) -> Result<(), String> {
         );
     }
     let clock = SimClock::new(start, args.speed);
-    let mut opts = TerminalOptions::new(site, a2, master, clock.clone());
+    let mut opts = TerminalOptions::new(site, a2, master, clock.clone())?;
     opts.noise = NoiseConfig::parse(&args.noise)?;
     let handle = super::start(opts).await?;
     let mut notes = handle.subscribe();

@@ -133,7 +133,7 @@ pub fn vending_key(site: &crate::site::Site) -> Result<Option<VendingKey>, Strin
     let Some(v) = &site.vending else {
         return Ok(None);
     };
-    let bytes = parse_hex(&v.dkga04_key).ok_or("vending key: not hex digits")?;
+    let bytes = v.dkga04_key.hex_bytes("vending key")?;
     VendingKey::new(amikit_sts::dkga::Dkga::Dkga04, &bytes)
         .map(Some)
         .map_err(|e| format!("vending key: {e}"))
@@ -281,10 +281,21 @@ impl SimMeter {
             None => None,
             Some(s) => {
                 let params = key_parameters(s).map_err(ctx)?;
-                let vk = vending.ok_or_else(|| {
-                    ctx("has STS parameters but the site has no vending key".into())
-                })?;
-                let key = vk.derive(&params).map_err(|e| ctx(format!("key: {e}")))?;
+                // The key the meter was made with: its own (a terminal's site), or derived
+                // from the vending key (tests that hold the whole site).
+                let key = match (&s.decoder_key, vending) {
+                    (Some(dk), _) => {
+                        let bytes = dk.hex_bytes("decoder key").map_err(ctx)?;
+                        amikit_sts::keys::DecoderKey::from_bytes(&bytes)
+                            .map_err(|e| ctx(format!("decoder key: {e}")))?
+                    }
+                    (None, Some(vk)) => vk.derive(&params).map_err(|e| ctx(format!("key: {e}")))?,
+                    (None, None) => {
+                        return Err(ctx(
+                            "has STS parameters but no decoder key (and no vending key)".into(),
+                        ));
+                    }
+                };
                 let decoder = StsDecoder::new(MeterConfig::from_parameters(key, &params), None)
                     .map_err(|e| ctx(format!("decoder: {e}")))?;
                 Some(Box::new(decoder))
@@ -485,6 +496,20 @@ impl SimMeter {
                 let _ = self.step(start, Input::Consume { energy }, Cause::Fee);
             }
         }
+    }
+
+    /// A fitter at the meter carries out a relay command by hand (no frame, no fault hook):
+    /// what a `relay_mismatch` job sends someone out to do. Returns the relay afterwards.
+    pub fn by_hand(&mut self, now: SimSeconds, kind: CommandKind) -> RelayState {
+        self.advance(now);
+        self.late = None;
+        let remote = Remote {
+            kind,
+            expires: timestamp(now + 3600),
+            operator: 0,
+        };
+        let _ = self.step(now, Input::Remote(remote), Cause::Remote);
+        self.engine.relay()
     }
 
     /// The customer presses the button; returns what happened.

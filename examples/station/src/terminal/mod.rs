@@ -133,10 +133,27 @@ pub struct TerminalOptions {
 }
 
 impl TerminalOptions {
-    /// Options with a clean bus and [`Timing::for_clock`].
-    pub fn new(site: Site, a2: u16, master: SocketAddr, clock: SimClock) -> Self {
+    /// Options with a clean bus and [`Timing::for_clock`], holding only what the terminals
+    /// may know of `site` ([`Site::for_terminals`]: no vending key, a decoder key per STS
+    /// meter).
+    ///
+    /// # Errors
+    /// When an STS meter of terminal `a2` has no decoder key and the site no vending key to
+    /// derive it from, or a key does not load.
+    pub fn new(site: Site, a2: u16, master: SocketAddr, clock: SimClock) -> Result<Self, String> {
+        let site = site.for_terminals()?;
+        if let Some(t) = site.terminals.iter().find(|t| t.a2 == a2) {
+            for m in &t.meters {
+                if m.sts.as_ref().is_some_and(|s| s.decoder_key.is_none()) {
+                    return Err(format!(
+                        "meter {}: STS parameters but no decoder key (and no vending key)",
+                        m.address
+                    ));
+                }
+            }
+        }
         let timing = Timing::for_clock(&clock);
-        TerminalOptions {
+        Ok(TerminalOptions {
             site,
             a2,
             master,
@@ -144,7 +161,7 @@ impl TerminalOptions {
             noise: NoiseConfig::OFF,
             timing,
             hooks: Hooks::default(),
-        }
+        })
     }
 }
 
@@ -288,6 +305,24 @@ impl TerminalHandle {
             let mut st = self.shared.station();
             let now = st.now();
             let r = st.bus.meter_mut(pn).map(|m| m.press_button(now));
+            st.collect_events();
+            r
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+
+    /// A fitter carries out relay command `kind` by hand at the meter at `pn` (see
+    /// [`SimMeter::by_hand`]); the relay afterwards, `None` without such a meter.
+    pub fn by_hand(
+        &self,
+        pn: u16,
+        kind: amikit_prepay::CommandKind,
+    ) -> Option<amikit_prepay::RelayState> {
+        let r = {
+            let mut st = self.shared.station();
+            let now = st.now();
+            let r = st.bus.meter_mut(pn).map(|m| m.by_hand(now, kind));
             st.collect_events();
             r
         };
@@ -477,14 +512,15 @@ fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
 /// Starts a terminal (inside a tokio runtime): builds its meters from the site and spawns the
 /// link task. Fails when the site has no such terminal or a tariff / key does not load.
 pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, String> {
-    let vk = meter::vending_key(&opts.site)?;
+    // Whatever was put in `opts.site`, the terminal keeps no vending key.
+    let site = opts.site.for_terminals()?;
     let p = prepare(
-        &opts.site,
+        &site,
         opts.a2,
         &opts.clock,
         opts.noise,
         &mut Tariffs::default(),
-        vk.as_ref(),
+        None,
         &opts.hooks,
     )?;
     Ok(spawn(p, opts.master, opts.timing))
@@ -501,7 +537,7 @@ pub async fn start_many(
     timing: Timing,
     ramp: Duration,
 ) -> Result<Vec<TerminalHandle>, String> {
-    let vk = meter::vending_key(site)?;
+    let site = &site.for_terminals()?;
     let mut tariffs = Tariffs::default();
     let n = u32::try_from(a2s.len().max(1)).unwrap_or(u32::MAX);
     let mut out = Vec::with_capacity(a2s.len());
@@ -512,7 +548,7 @@ pub async fn start_many(
             clock,
             noise,
             &mut tariffs,
-            vk.as_ref(),
+            None,
             &Hooks::default(),
         )?;
         let mut t = timing;
@@ -902,7 +938,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         // 600x: a simulated minute (the heartbeat period) is 100 ms.
         let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
-        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock))
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock).unwrap())
             .await
             .unwrap();
         let mut notes = handle.subscribe();
@@ -989,12 +1025,12 @@ mod tests {
     async fn unknown_terminal_and_unreachable_master() {
         let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
         let addr = SocketAddr::from(([127, 0, 0, 1], 1));
-        let err = start(TerminalOptions::new(Site::demo(), 9, addr, clock.clone()))
+        let err = start(TerminalOptions::new(Site::demo(), 9, addr, clock.clone()).unwrap())
             .await
             .unwrap_err();
         assert!(err.contains("a2 9"), "{err}");
         // Nobody listens: the terminal keeps re-dialling and stops when asked.
-        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock))
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock).unwrap())
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;

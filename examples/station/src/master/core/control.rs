@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::super::control::CmdKey;
 use super::super::error::ApiError;
-use super::super::msg::{CommandResult, ConnCmd};
+use super::super::msg::{AuditStamp, CommandResult, ConnCmd};
 use super::super::sim_ts;
 use super::super::store::{CommandRow, Write, ts_to_sim};
 use super::commit::Effect;
@@ -25,6 +25,7 @@ impl Core {
         &mut self,
         customer: i64,
         on: bool,
+        audit: AuditStamp,
         reply: oneshot::Sender<Result<Value, ApiError>>,
     ) {
         let Some(&ai) = self.shared.customer_by_id.get(&customer) else {
@@ -65,6 +66,14 @@ impl Core {
         );
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
+        w.push(audit.row(
+            at,
+            200,
+            format!(
+                "guard {} for customer {customer}",
+                if on { "on" } else { "off" }
+            ),
+        ));
         w.effect(Effect::Reply {
             reply,
             answer: json!({"customer": customer, "guarded": guarded}),

@@ -181,22 +181,6 @@ impl std::fmt::Debug for Core {
     }
 }
 
-fn hex_bytes(s: &str) -> MasterResult<Vec<u8>> {
-    let s = s.trim();
-    let bad = |why: &str| MasterError::config("vending key", why);
-    if !s.len().is_multiple_of(2) {
-        return Err(bad("odd number of hex digits"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            s.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or_else(|| bad("not hexadecimal"))
-        })
-        .collect()
-}
-
 impl Core {
     /// Builds the core from the loaded database: engines restored from their snapshots,
     /// payments committed but not applied re-applied, live commands submitted again, opening
@@ -214,8 +198,13 @@ impl Core {
             .collect();
         let vending = match &site.vending {
             Some(v) => Some(
-                VendingKey::new(Dkga::Dkga04, &hex_bytes(&v.dkga04_key)?)
-                    .map_err(|e| MasterError::config("vending key", e))?,
+                VendingKey::new(
+                    Dkga::Dkga04,
+                    &v.dkga04_key
+                        .hex_bytes("vending key")
+                        .map_err(|e| MasterError::config("vending key", e))?,
+                )
+                .map_err(|e| MasterError::config("vending key", e))?,
             ),
             None => None,
         };
@@ -478,13 +467,15 @@ impl Core {
                 meter,
                 closing,
                 opening,
+                audit,
                 reply,
-            } => self.replace_meter(meter, closing, opening, reply),
+            } => self.replace_meter(meter, closing, opening, audit, reply),
             CoreMsg::Guard {
                 customer,
                 on,
+                audit,
                 reply,
-            } => self.guard(customer, on, reply),
+            } => self.guard(customer, on, audit, reply),
             CoreMsg::Customers { reply } => {
                 let all: Vec<Value> = (0..self.accounts.len())
                     .map(|i| self.account_json(i))

@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 
 use super::super::billing::{self, IntervalPricer, notification_kind, notification_text};
 use super::super::error::ApiError;
+use super::super::msg::AuditStamp;
 use super::super::sim_ts;
 use super::super::stats::Stats;
 use super::super::store::Write;
@@ -130,6 +131,7 @@ impl Core {
         slot: usize,
         closing: Energy,
         opening: Energy,
+        audit: AuditStamp,
         reply: oneshot::Sender<Result<Value, ApiError>>,
     ) {
         let refuse = |reply: oneshot::Sender<Result<Value, ApiError>>, status, why: String| {
@@ -198,6 +200,13 @@ impl Core {
         w.event(at, customer_id, None, "meter_replaced", detail.clone());
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
+        w.push(audit.row(
+            at,
+            200,
+            format!(
+                "meter {address} replaced: final {closing} kWh, initial {opening} kWh, billed {delta} kWh"
+            ),
+        ));
         w.effect(Effect::Reply {
             reply,
             answer: detail,
