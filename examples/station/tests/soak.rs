@@ -7,7 +7,6 @@ use amikit_station::chaos::faults::FaultKind;
 use amikit_station::chaos::soak::{MasterCommand, SoakOptions, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until terminal identity and relay reconciliation (issue 11) are on main: an impostor logs in today"]
 async fn one_day_in_a_hostile_field_breaks_no_invariant() {
     let master = MasterCommand {
         program: PathBuf::from(env!("CARGO_BIN_EXE_station-master")),
