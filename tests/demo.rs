@@ -11,7 +11,15 @@
 use amikit_station::demo::{self, DemoOptions, Summary};
 use amikit_station::master::ControlVia;
 
+/// The demo runs its simulated clock at 1200× (a 15-minute read round every 0.75 s of real
+/// time): two demos at once on a 2-core machine compete for the CPU and can miss a round, so
+/// the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run(control_via: ControlVia) -> Summary {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
