@@ -657,7 +657,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         .start(master.listen)
         .await
         .map_err(|e| format!("chaos link: {e}"))?;
-    let mut topts = TerminalOptions::new(site.clone(), 1, link_addr, clock.clone());
+    let mut topts = TerminalOptions::new(site.clone(), 1, link_addr, clock.clone())?;
     topts.hooks = Hooks::new(meters.clone());
     let term = terminal::start(topts).await?;
 
@@ -923,7 +923,7 @@ impl Run {
                         t.key = Some(crate::site::KeyText(key.clone()));
                     }
                     let mut opts =
-                        TerminalOptions::new(site, 1, self.master.listen, self.clock.clone());
+                        TerminalOptions::new(site, 1, self.master.listen, self.clock.clone())?;
                     let meters = Arc::new(StrangerMeters::default());
                     opts.hooks = Hooks::new(meters.clone());
                     let imp = terminal::start(opts).await?;
