@@ -184,6 +184,13 @@ impl std::fmt::Debug for KeyText {
     }
 }
 
+impl Drop for KeyText {
+    /// Wiped from memory when dropped, like [`Secret`].
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl SiteTerminal {
     /// The terminal's derived keys (`None` without a key; [`Site::parse`] checked its form).
     pub fn keys(&self) -> Option<crate::keys::TerminalKeys> {

@@ -207,6 +207,8 @@ fn a_terminal_without_keys_is_refused_and_gets_no_vending_key() {
     let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
     let opts = TerminalOptions::new(site.clone(), 17, addr, clock.clone()).unwrap();
     assert!(opts.site.vending.is_none());
+    let own = opts.site.terminals.iter().find(|t| t.a2 == 17).unwrap();
+    assert!(own.meters[0].sts.as_ref().unwrap().decoder_key.is_some());
     assert!(!format!("{opts:?}").contains(VENDING_KEY));
     let mut keyless = site;
     keyless.vending = None;

@@ -133,15 +133,24 @@ pub struct TerminalOptions {
 }
 
 impl TerminalOptions {
-    /// Options with a clean bus and [`Timing::for_clock`], holding only what the terminals
+    /// Options with a clean bus and [`Timing::for_clock`], holding only what terminal `a2`
     /// may know of `site` ([`Site::for_terminals`]: no vending key, a decoder key per STS
-    /// meter).
+    /// meter; no other terminal's key or decoder keys).
     ///
     /// # Errors
     /// When an STS meter of terminal `a2` has no decoder key and the site no vending key to
     /// derive it from, or a key does not load.
     pub fn new(site: Site, a2: u16, master: SocketAddr, clock: SimClock) -> Result<Self, String> {
-        let site = site.for_terminals()?;
+        let mut site = site.for_terminals()?;
+        // Nor the other terminals' secrets.
+        for t in site.terminals.iter_mut().filter(|t| t.a2 != a2) {
+            t.key = None;
+            for m in &mut t.meters {
+                if let Some(sts) = m.sts.as_mut() {
+                    sts.decoder_key = None;
+                }
+            }
+        }
         if let Some(t) = site.terminals.iter().find(|t| t.a2 == a2) {
             for m in &t.meters {
                 if m.sts.as_ref().is_some_and(|s| s.decoder_key.is_none()) {
