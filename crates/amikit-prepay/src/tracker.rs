@@ -59,6 +59,7 @@ pub struct CommandId(pub u32);
 /// Timing and escalation rules of a [`Tracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct TrackerConfig {
     /// Seconds a command stays valid after it is submitted (its expiry time).
     pub validity: u32,

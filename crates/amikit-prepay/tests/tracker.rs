@@ -44,14 +44,13 @@ impl core::ops::Index<usize> for Events {
     }
 }
 
-const CFG: TrackerConfig = TrackerConfig {
-    validity: 1800,
-    ack_timeout: 30,
-    retry_base: 30,
-    retry_max: 600,
-    max_failures: 3,
-    restore_within: 300,
-};
+/// The defaults with a manual job after 3 failures and a 5-minute restore deadline.
+fn cfg() -> TrackerConfig {
+    let mut c = TrackerConfig::default();
+    c.max_failures = 3;
+    c.restore_within = 300;
+    c
+}
 
 fn t(s: i64) -> Timestamp {
     Timestamp(1_767_780_000 + s)
@@ -79,7 +78,7 @@ fn poll(tr: &mut Tracker<u32, 8>, now: i64) -> Vec<Ev> {
 
 #[test]
 fn queued_sent_acknowledged() {
-    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut tr = Tracker::<u32, 8>::new(cfg());
     let mut ev = Events::default();
     let id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     assert!(ev.0.is_empty());
@@ -116,7 +115,7 @@ fn queued_sent_acknowledged() {
 
 #[test]
 fn retries_with_back_off_then_manual_job() {
-    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut tr = Tracker::<u32, 8>::new(cfg());
     let mut ev = Events::default();
     let id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     poll(&mut tr, 0); // attempt 1 sent at 0
@@ -178,11 +177,9 @@ fn retries_with_back_off_then_manual_job() {
 
 #[test]
 fn back_off_is_capped() {
-    let cfg = TrackerConfig {
-        max_failures: 20,
-        validity: 1_000_000,
-        ..CFG
-    };
+    let mut cfg = cfg();
+    cfg.max_failures = 20;
+    cfg.validity = 1_000_000;
     let mut tr = Tracker::<u32, 8>::new(cfg);
     let mut ev = Events::default();
     let id = tr.submit(t(0), 1, trip(), &mut ev).unwrap();
@@ -203,7 +200,7 @@ fn back_off_is_capped() {
 
 #[test]
 fn later_command_supersedes_earlier_of_the_same_group() {
-    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut tr = Tracker::<u32, 8>::new(cfg());
     let mut ev = Events::default();
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     let other_meter = tr.submit(t(0), 8, trip(), &mut ev).unwrap();
@@ -233,7 +230,7 @@ fn later_command_supersedes_earlier_of_the_same_group() {
 
 #[test]
 fn payment_cancels_pending_trip_and_restores_within_deadline() {
-    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut tr = Tracker::<u32, 8>::new(cfg());
     let mut ev = Events::default();
     let tr_id = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     poll(&mut tr, 0); // the trip is out, not yet acknowledged
@@ -298,11 +295,9 @@ fn payment_cancels_pending_trip_and_restores_within_deadline() {
 
 #[test]
 fn expired_command_raises_a_manual_job() {
-    let cfg = TrackerConfig {
-        max_failures: 100,
-        validity: 100,
-        ..CFG
-    };
+    let mut cfg = cfg();
+    cfg.max_failures = 100;
+    cfg.validity = 100;
     let mut tr = Tracker::<u32, 8>::new(cfg);
     let mut ev = Events::default();
     let id = tr.submit(t(0), 3, trip(), &mut ev).unwrap();
@@ -332,7 +327,7 @@ fn expired_command_raises_a_manual_job() {
 
 #[test]
 fn late_acknowledgement_counts() {
-    let mut tr = Tracker::<u32, 8>::new(CFG);
+    let mut tr = Tracker::<u32, 8>::new(cfg());
     let mut ev = Events::default();
     let id = tr.submit(t(0), 3, trip(), &mut ev).unwrap();
     assert_eq!(
@@ -353,7 +348,7 @@ fn late_acknowledgement_counts() {
 
 #[test]
 fn capacity_is_fixed() {
-    let mut tr = Tracker::<u32, 2>::new(CFG);
+    let mut tr = Tracker::<u32, 2>::new(cfg());
     let mut ev = Events::default();
     tr.submit(t(0), 1, trip(), &mut ev).unwrap();
     tr.submit(t(0), 2, trip(), &mut ev).unwrap();
@@ -381,7 +376,7 @@ fn send(id: u32, meter: u32, kind: CommandKind, expires: i64, attempt: u8) -> Ev
 /// (before the fix every pending command ran into its failures and a manual job).
 #[test]
 fn an_outage_parks_commands_and_link_up_sends_them() {
-    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut tr: Tracker<u32, 8> = Tracker::new(cfg());
     let mut ev = Events::default();
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     assert_eq!(
@@ -426,7 +421,7 @@ fn an_outage_parks_commands_and_link_up_sends_them() {
 /// A parked command still expires at its expiry: then it ends as expired with a manual job.
 #[test]
 fn a_parked_command_still_expires() {
-    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut tr: Tracker<u32, 8> = Tracker::new(cfg());
     let mut ev = Events::default();
     tr.link_down(7).unwrap();
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
@@ -454,7 +449,7 @@ fn a_parked_command_still_expires() {
 /// a fresh `restore_within`.
 #[test]
 fn a_parked_restoring_close_gets_a_fresh_deadline_at_link_up() {
-    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut tr: Tracker<u32, 8> = Tracker::new(cfg());
     let mut ev = Events::default();
     tr.link_down(7).unwrap();
     let r = tr.submit(t(0), 7, restore(), &mut ev).unwrap();
@@ -471,7 +466,7 @@ fn a_parked_restoring_close_gets_a_fresh_deadline_at_link_up() {
 /// command.
 #[test]
 fn check_send_refuses_what_is_no_longer_live() {
-    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut tr: Tracker<u32, 8> = Tracker::new(cfg());
     let mut ev = Events::default();
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     poll(&mut tr, 0);
@@ -515,7 +510,7 @@ fn check_send_refuses_what_is_no_longer_live() {
 /// makes the trip job moot, and the station learns it (once).
 #[test]
 fn a_restoring_payment_makes_a_trip_job_moot() {
-    let mut tr: Tracker<u32, 8> = Tracker::new(CFG);
+    let mut tr: Tracker<u32, 8> = Tracker::new(cfg());
     let mut ev = Events::default();
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     for s in [0, 30, 60, 90, 150, 180, 300] {

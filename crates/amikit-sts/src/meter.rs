@@ -232,6 +232,7 @@ pub struct Accepted {
 /// Not `Copy`: it holds the decoder key, which is zeroized when the configuration is dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct MeterConfig {
     /// The current decoder key.
     pub key: DecoderKey,

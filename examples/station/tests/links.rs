@@ -141,13 +141,15 @@ async fn an_eight_minute_outage_creates_no_job_and_the_command_goes_out_on_recon
 }
 
 fn one_failure_is_a_job() -> TrackerConfig {
-    TrackerConfig {
-        validity: 3600,
-        ack_timeout: 300,
-        retry_base: 30,
-        retry_max: 600,
-        max_failures: 1,
-        restore_within: 900,
+    {
+        let mut c = TrackerConfig::default();
+        c.validity = 3600;
+        c.ack_timeout = 300;
+        c.retry_base = 30;
+        c.retry_max = 600;
+        c.max_failures = 1;
+        c.restore_within = 900;
+        c
     }
 }
 

@@ -226,13 +226,15 @@ async fn a_restart_loses_nothing_and_applies_nothing_twice() {
     );
     // Commands are retried slowly and never escalate: Sun Li's trip (opening credit zero)
     // stays live across the restart while the terminal refuses it.
-    let slow = TrackerConfig {
-        validity: 1_000_000,
-        ack_timeout: 300,
-        retry_base: 60,
-        retry_max: 120,
-        max_failures: 100,
-        restore_within: 900,
+    let slow = {
+        let mut c = TrackerConfig::default();
+        c.validity = 1_000_000;
+        c.ack_timeout = 300;
+        c.retry_base = 60;
+        c.retry_max = 120;
+        c.max_failures = 100;
+        c.restore_within = 900;
+        c
     };
     let mut opts = options(site.clone(), db.clone());
     opts.tracker = Some(slow);
@@ -332,13 +334,15 @@ async fn commands_that_keep_failing_become_a_manual_job() {
         }],
     );
     let mut o = options(site, db);
-    o.tracker = Some(TrackerConfig {
-        validity: 100_000,
-        ack_timeout: 300,
-        retry_base: 1,
-        retry_max: 2,
-        max_failures: 3,
-        restore_within: 900,
+    o.tracker = Some({
+        let mut c = TrackerConfig::default();
+        c.validity = 100_000;
+        c.ack_timeout = 300;
+        c.retry_base = 1;
+        c.retry_max = 2;
+        c.max_failures = 3;
+        c.restore_within = 900;
+        c
     });
     let m = start(o).await.unwrap();
     let fake = Fake::start(m.terminal_addr(), 9, &[(3, "000000000903", 10_000)]);

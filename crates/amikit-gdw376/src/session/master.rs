@@ -81,6 +81,7 @@ pub enum IdentityState {
 
 /// Master session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MasterConfig {
     /// Dialect.
     pub profile: Profile,

@@ -45,6 +45,7 @@ pub enum HeartbeatMode {
 
 /// Terminal settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TerminalConfig {
     /// This terminal's address (MSA 0).
     pub address: Address,

@@ -499,9 +499,10 @@ mod tests {
 
     #[test]
     fn sharded_trackers_supersede_and_escalate_per_meter() {
-        let cfg = TrackerConfig {
-            max_failures: 2,
-            ..TrackerConfig::default()
+        let cfg = {
+            let mut c = TrackerConfig::default();
+            c.max_failures = 2;
+            c
         };
         let t = Trackers::new(cfg, 100);
         let mut ev = Vec::new();

@@ -196,23 +196,24 @@ struct Conn {
 async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
     let link = shared.link;
     let link_limits = shared.limits;
-    let cfg = MasterConfig {
-        profile: link.profile,
-        msa: link.msa,
-        response_timeout: Duration::from_millis(link.response_timeout_ms),
-        retries: 2,
-        backoff: Backoff {
+    let cfg = {
+        let mut c = MasterConfig::new(link.profile);
+        c.msa = link.msa;
+        c.response_timeout = Duration::from_millis(link.response_timeout_ms);
+        c.retries = 2;
+        c.backoff = Backoff {
             initial: Duration::from_millis(link.response_timeout_ms),
             max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
-        },
+        };
         // Set per request (`Conn::issue`): commands and the identity challenge carry Tp.
-        tp_delay_min: None,
-        heartbeat_period: Duration::from_millis(link.heartbeat_ms),
-        offline_after: 3,
-        ack: AckStyle::AllConfirm,
-        pull_events: true,
+        c.tp_delay_min = None;
+        c.heartbeat_period = Duration::from_millis(link.heartbeat_ms);
+        c.offline_after = 3;
+        c.ack = AckStyle::AllConfirm;
+        c.pull_events = true;
         // A login must prove the terminal (AFN 06) before any request goes out.
-        identity: IdentityPolicy::Required,
+        c.identity = IdentityPolicy::Required;
+        c
     };
     let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
     let now = Instant(shared.link_ms());

@@ -388,17 +388,17 @@ pub fn default_tracker(speed: u32, response_timeout_ms: u64) -> TrackerConfig {
     let ack_timeout = sim(response_timeout_ms.saturating_mul(4) + 500).max(30);
     let retry_base = sim(500).max(30);
     let retry_max = retry_base.saturating_mul(8).max(600);
-    TrackerConfig {
-        validity: ack_timeout
-            .saturating_mul(8)
-            .saturating_add(retry_max.saturating_mul(5))
-            .max(1800),
-        ack_timeout,
-        retry_base,
-        retry_max,
-        max_failures: 5,
-        restore_within: ack_timeout.saturating_mul(2).max(900),
-    }
+    let mut c = TrackerConfig::default();
+    c.validity = ack_timeout
+        .saturating_mul(8)
+        .saturating_add(retry_max.saturating_mul(5))
+        .max(1800);
+    c.ack_timeout = ack_timeout;
+    c.retry_base = retry_base;
+    c.retry_max = retry_max;
+    c.max_failures = 5;
+    c.restore_within = ack_timeout.saturating_mul(2).max(900);
+    c
 }
 
 /// Seconds from 1970-01-01 to 2000-01-01 (local civil time in both).
