@@ -126,7 +126,7 @@ fn forward_reply() -> Vec<u8> {
 
 /// Decodes a frame fully: link check, header, AUX, every unit and its typed value.
 fn decode_all(bytes: &[u8], p: &Profile) -> usize {
-    decode_parsed(Repr::decode(bytes, p).unwrap(), p)
+    decode_parsed(Repr::parse_bytes(bytes, p).unwrap(), p)
 }
 
 /// Decodes a frame the deframer has already checked (no second link check).
@@ -189,7 +189,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(rt.len() as u64));
     g.bench_function("afn0c_f25_typed", |b| {
         b.iter(|| {
-            let r = Repr::decode(black_box(&rt), &p).unwrap();
+            let r = Repr::parse_bytes(black_box(&rt), &p).unwrap();
             let Some(Item::Unit(u)) = r.units(&p).next() else {
                 panic!()
             };
@@ -204,7 +204,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(fwd.len() as u64));
     g.bench_function("afn10_forwarded_645", |b| {
         b.iter(|| {
-            let r = Repr::decode(black_box(&fwd), &p).unwrap();
+            let r = Repr::parse_bytes(black_box(&fwd), &p).unwrap();
             let Some(Item::Unit(u)) = r.units(&p).next() else {
                 panic!()
             };

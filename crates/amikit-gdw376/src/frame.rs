@@ -272,7 +272,7 @@ impl<'a> Repr<'a> {
     /// # Errors
     ///
     /// [`ParseError::Frame`] for link-layer errors, others as [`Repr::parse`].
-    pub fn decode(bytes: &'a [u8], profile: &Profile) -> Result<Self, ParseError> {
+    pub fn parse_bytes(bytes: &'a [u8], profile: &Profile) -> Result<Self, ParseError> {
         let frame = Frame::new_checked_with(bytes, profile)?;
         Self::parse(&frame, profile)
     }
@@ -569,11 +569,11 @@ mod leniency_tests {
         let strict = Profile::default();
         let (f, n) = login(&strict, 0x0A01, &[]);
         assert_eq!(
-            Repr::decode(&f[..n], &strict),
+            Repr::parse_bytes(&f[..n], &strict),
             Err(ParseError::RegionNotBcd(0x0A01))
         );
         let lenient = strict.with_leniency(Leniency::REGION_NOT_BCD);
-        assert_eq!(Repr::decode(&f[..n], &lenient).unwrap().address.a1, 0x0A01);
+        assert_eq!(Repr::parse_bytes(&f[..n], &lenient).unwrap().address.a1, 0x0A01);
     }
 
     #[test]
@@ -581,7 +581,7 @@ mod leniency_tests {
         // Notes §3.2: some terminals append a version after the login DA/DT.
         let strict = Profile::default();
         let (f, n) = login(&strict, 0x0171, &[0x01, 0x02]);
-        let r = Repr::decode(&f[..n], &strict).unwrap();
+        let r = Repr::parse_bytes(&f[..n], &strict).unwrap();
         assert!(matches!(r.units(&strict).next(), Some(Item::Opaque(_))));
         let lenient = strict.with_leniency(Leniency::LINK_DATA);
         let Some(Item::Unit(u)) = r.units(&lenient).next() else {
@@ -609,11 +609,11 @@ mod leniency_tests {
         w.unit(Pn(1), InfoClass(25), &[]).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         assert_eq!(n, 22); // two bytes longer than the 5-byte-address frame
-        let r = Repr::decode(&out[..n], &p).unwrap();
+        let r = Repr::parse_bytes(&out[..n], &p).unwrap();
         assert_eq!((r.address.a2, r.address.msa), (0x0123_4567, 3));
         // The same bytes under the 5-byte profile do not decode to that request.
         let p5 = Profile::default();
-        if let Ok(r5) = Repr::decode(&out[..n], &p5) {
+        if let Ok(r5) = Repr::parse_bytes(&out[..n], &p5) {
             assert!(
                 !matches!(r5.units(&p5).next(), Some(Item::Unit(u)) if u.fn_ == InfoClass(25) && u.pn == Pn(1))
             );

@@ -322,7 +322,7 @@ proptest! {
         w.raw(&units).unwrap();
         let n = w.finish(&mut ZeroPw).unwrap();
         let frame = &out[..n];
-        let r = Repr::decode(frame, &p).unwrap();
+        let r = Repr::parse_bytes(frame, &p).unwrap();
         prop_assert_eq!(r.units, &units[..]);
         prop_assert_eq!(r.ec, ec);
         let mut again = [0u8; 160];

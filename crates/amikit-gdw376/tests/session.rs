@@ -207,7 +207,7 @@ fn login_read_and_control() {
     rig.login();
     // The login frame is the standard one (C9, AFN 02, CON, p0 F1, no data).
     let login = &rig.wire_to_master[0];
-    let r = Repr::decode(login, &Profile::default()).unwrap();
+    let r = Repr::parse_bytes(login, &Profile::default()).unwrap();
     assert_eq!(
         (r.control.0, r.afn, r.units),
         (0xC9, Afn::LINK_TEST, &[0u8, 0, 1, 0][..])
@@ -689,7 +689,7 @@ fn tp_replay_and_expiry_rejected() {
     let k = rig.m.poll(Instant(1000), &mut buf, &mut |_| {});
     let req = buf[..k].to_vec();
     assert!(
-        Repr::decode(&req, &Profile::default())
+        Repr::parse_bytes(&req, &Profile::default())
             .unwrap()
             .tp
             .is_some()
@@ -797,7 +797,7 @@ fn repeat_without_a_valid_pw_gets_the_pw_failure_not_the_cache() {
     assert_eq!(h.trips, vec![1]);
     // The same MSA, SEQ, AFN and CS, but a forged PW (two PW bytes changed so that the sum,
     // and so CS, stays the same): before, the cached response was sent back.
-    let r = Repr::decode(&req, &Profile::default()).unwrap();
+    let r = Repr::parse_bytes(&req, &Profile::default()).unwrap();
     let pw_at = 6 + 8 + r.units.len();
     let mut forged = req.clone();
     forged[pw_at] = forged[pw_at].wrapping_add(1);
@@ -806,7 +806,7 @@ fn repeat_without_a_valid_pw_gets_the_pw_failure_not_the_cache() {
     let (ev, reply) = feed(&mut t, &mut h, 11, &forged);
     assert!(ev[0].contains("BadPw"), "{ev:?}");
     assert_ne!(reply, first);
-    let deny = Repr::decode(&reply, &Profile::default()).unwrap();
+    let deny = Repr::parse_bytes(&reply, &Profile::default()).unwrap();
     assert_eq!((deny.afn, deny.units), (Afn::CONFIRM, &[0u8, 0, 2, 0][..]));
     // The authentic repeat is still answered from the cache, not executed again.
     let (ev, again) = feed(&mut t, &mut h, 12, &req);
@@ -822,7 +822,7 @@ fn control_frames_expire_at_compressed_speed() {
     let mut t = keyed_terminal(60);
     let mut h = Meter::default();
     let req = control_request(&mut m, 1000);
-    let tp = Repr::decode(&req, &Profile::default()).unwrap().tp.unwrap();
+    let tp = Repr::parse_bytes(&req, &Profile::default()).unwrap().tp.unwrap();
     // Send time 10:00:00 + 1 s × 60 = 10:01:00; allowed delay 5 min.
     assert_eq!((tp.time, tp.delay_min), ([0x00, 0x01, 0x10, 0x14], 5));
     // 6 real seconds later = 6 simulated minutes: expired, not executed.
@@ -850,7 +850,7 @@ fn control_frames_need_tp_and_a_clock_unless_switched_off() {
     let _ = m.poll(Instant(0), &mut buf, &mut |_| {});
     let req = control_request(&mut m, 10);
     assert!(
-        Repr::decode(&req, &Profile::default())
+        Repr::parse_bytes(&req, &Profile::default())
             .unwrap()
             .tp
             .is_none()
@@ -886,14 +886,14 @@ fn tp_per_request_and_pfc_continued_across_connections() {
     m.set_tp_delay_min(None);
     let plain = control_request(&mut m, 10);
     assert!(
-        Repr::decode(&plain, &Profile::default())
+        Repr::parse_bytes(&plain, &Profile::default())
             .unwrap()
             .tp
             .is_none()
     );
     m.set_tp_delay_min(Some(9));
     let first = control_request(&mut m, 20);
-    let tp = Repr::decode(&first, &Profile::default())
+    let tp = Repr::parse_bytes(&first, &Profile::default())
         .unwrap()
         .tp
         .unwrap();
@@ -953,7 +953,7 @@ fn read(m: &mut MasterSession, pn: u16) -> (RequestId, u8, Option<Tp>) {
         .unwrap();
     let mut buf = [0u8; 512];
     let k = m.poll(Instant(1), &mut buf, &mut |_| {});
-    let r = Repr::decode(&buf[..k], &Profile::default()).unwrap();
+    let r = Repr::parse_bytes(&buf[..k], &Profile::default()).unwrap();
     (id, r.seq.seq(), r.tp)
 }
 
@@ -1256,7 +1256,7 @@ fn identity_replayed_or_foreign_answer_is_refused() {
     assert_eq!(rig.m.identity(), IdentityState::Proven);
     let recorded = answers.last().unwrap().clone();
     assert_eq!(
-        Repr::decode(&recorded, &Profile::default()).unwrap().afn,
+        Repr::parse_bytes(&recorded, &Profile::default()).unwrap().afn,
         Afn::AUTHENTICATION
     );
 
@@ -1283,15 +1283,15 @@ fn identity_replayed_or_foreign_answer_is_refused() {
 
     // The same answer re-labelled with the new challenge's PFC/RSEQ (an answer to another
     // challenge): filed, but does not verify.
-    let challenge_frame = Repr::decode(&sink[..], &Profile::default());
+    let challenge_frame = Repr::parse_bytes(&sink[..], &Profile::default());
     let _ = challenge_frame;
     let mut r2 = IdRig::new(0x00);
     r2.m.start_identity_check(Instant(1), [0x22; 16], &mut XorKey(0x5A))
         .unwrap();
     let mut out = [0u8; 512];
     let k = r2.m.poll(Instant(1), &mut out, &mut |_| {});
-    let req = Repr::decode(&out[..k], &Profile::default()).unwrap();
-    let old = Repr::decode(&recorded, &Profile::default()).unwrap();
+    let req = Repr::parse_bytes(&out[..k], &Profile::default()).unwrap();
+    let old = Repr::parse_bytes(&recorded, &Profile::default()).unwrap();
     let relabelled = {
         let b = FrameBuilder::new(
             &Profile::default(),

@@ -186,7 +186,7 @@ fn gdw376(seed: u32) -> u32 {
     loop {
         let o = d.push(rest);
         let Some(frame) = o.frame else { break };
-        if let Ok(r) = Repr::decode(frame, &p) {
+        if let Ok(r) = Repr::parse_bytes(frame, &p) {
             digest = digest.rotate_left(3) ^ u32::from(r.seq.0);
             for item in r.units(&p) {
                 if let Item::Unit(u) = item
