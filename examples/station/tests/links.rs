@@ -519,3 +519,61 @@ async fn a_relay_that_keeps_refusing_is_a_relay_mismatch_job() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+/// Regression (chaos soak, seed 2): a trip that acted late, after the allow-close of a
+/// payment, left the paying customer cut; the master stored the ERC 33 status change but did
+/// not reconcile it. Now the event prompts a status read and the allow-close goes out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_trip_after_the_allow_close_gets_the_allow_close_again() {
+    // The first trip is confirmed without acting: it is the late one.
+    let (m, fake) = trip_with_stuck_relay("links-relay-late", 1).await;
+    until("relay open after the re-issued trip", 20, || async {
+        fake.with(|t| t.relay_open.get(&1).copied().unwrap_or(false))
+            .then_some(())
+    })
+    .await;
+    let (status, _) = post(
+        &m,
+        "/api/payments",
+        json!({"customer": "Li Wei", "amount": "50", "order_no": "LATE-1"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    until("allow-close confirmed", 20, || async {
+        has(&commands(&m, "Li Wei").await, "allow_close", "acknowledged").then_some(())
+    })
+    .await;
+    until("relay read closed", 20, || async {
+        (customer(&m, "Li Wei").await["relay"] == "closed").then_some(())
+    })
+    .await;
+    let allow_closes = || fake.with(|t| t.afn05.iter().filter(|c| **c == (1, 2)).count());
+    assert_eq!(allow_closes(), 1);
+    // The late trip acts now; the terminal records ERC 33 (time, pn 1, status word 3 before
+    // and after, cause).
+    fake.with(|t| {
+        t.relay_open.insert(1, true);
+        t.events.push((
+            33,
+            vec![0x00, 0x10, 0x02, 0x03, 0x26, 0x01, 0x00, 0, 0, 0x50, 0, 2],
+        ));
+        t.new_events += 1;
+    });
+    until("allow-close issued again", 20, || async {
+        (allow_closes() == 2).then_some(())
+    })
+    .await;
+    until("customer supplied again", 20, || async {
+        let supplied = !fake.with(|t| t.relay_open.get(&1).copied().unwrap_or(true));
+        (supplied && customer(&m, "Li Wei").await["relay"] == "closed").then_some(())
+    })
+    .await;
+    let mismatches = events_of(&m, "relay_mismatch").await;
+    assert!(
+        mismatches.iter().any(|e| e["detail"]["observed"] == true),
+        "{mismatches:?}"
+    );
+    assert!(jobs(&m).await.is_empty());
+    fake.stop().await;
+    m.shutdown().await;
+}

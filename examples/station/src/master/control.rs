@@ -27,7 +27,8 @@ use amikit_gdw376::control::Direction;
 use amikit_gdw376::units::{CommControl, ForwardRequest, GuardOn, RemoteTrip, Value, Writer};
 use amikit_gdw376::{Afn, DaDt, Fn, Item, Pn, Profile, Units};
 use amikit_prepay::{
-    Command, CommandId, CommandKind, Timestamp, Tracker, TrackerConfig, TrackerError, TrackerEvent,
+    Command, CommandGroup, CommandId, CommandKind, Timestamp, Tracker, TrackerConfig, TrackerError,
+    TrackerEvent,
 };
 use amikit_tariff::{Energy, Money};
 use std::sync::Mutex;
@@ -182,6 +183,17 @@ impl Trackers {
                         CommandKind::Trip | CommandKind::AllowClose | CommandKind::DirectClose
                     )
             })
+        })
+        .unwrap_or(false)
+    }
+}
+
+impl Trackers {
+    /// Whether an open manual job of a relay command is for `meter` (a person is on it).
+    pub fn relay_job_open(&self, meter: i64) -> bool {
+        self.with(self.shard_of(meter), |t| {
+            t.jobs()
+                .any(|j| j.meter == meter && j.command.kind.group() == CommandGroup::Relay)
         })
         .unwrap_or(false)
     }

@@ -911,6 +911,7 @@ impl Conn {
         let at = self.shared.clock.now();
         let mut rows = Vec::new();
         let mut ptr = t.event_ptr.lock().map(|g| *g).unwrap_or(None);
+        let mut status_reads: Vec<usize> = Vec::new();
         for item in Units::new(units, Afn::CLASS3, Direction::Up, &profile) {
             let Item::Unit(u) = item else { continue };
             let Ok(Some(Value::Events(block))) = u.value(&profile, Afn::CLASS3, Direction::Up)
@@ -924,16 +925,24 @@ impl Conn {
                     let decoded = serde_json::to_value(rec.decode(opts)).unwrap_or_default();
                     // The amikit terminal's records of meter events (ERC 19, 20, 23, 33) carry
                     // the measurement point after the time (see `terminal::erc`).
-                    let meter = match (rec.erc, rec.data.get(5..7)) {
+                    let slot = match (rec.erc, rec.data.get(5..7)) {
                         (19 | 20 | 23 | 33, Some(&[lo, hi])) => {
                             let pn = u16::from_le_bytes([lo, hi]);
-                            t.meters
-                                .iter()
-                                .filter_map(|&m| self.shared.meters.get(m))
-                                .find(|m| m.pn == pn)
+                            t.meters.iter().copied().find(|&m| {
+                                self.shared.meters.get(m).is_some_and(|info| info.pn == pn)
+                            })
                         }
                         _ => None,
                     };
+                    let meter = slot.and_then(|m| self.shared.meters.get(m));
+                    // ERC 33: the meter's relay state changed (a late command, the button, …).
+                    // Read status word 3 now; the core reconciles it with the command.
+                    if rec.erc == 33
+                        && let Some(m) = slot
+                        && !status_reads.contains(&m)
+                    {
+                        status_reads.push(m);
+                    }
                     rows.push((
                         meter.map(|m| m.customer_id),
                         json!({
@@ -965,6 +974,14 @@ impl Conn {
             pointer: ptr,
         });
         self.shared.store.write_all(writes);
+        for meter in status_reads {
+            self.enqueue(Job::Forward {
+                meter,
+                di: Di::STATUS_WORD_3,
+                tries: 0,
+                verify: false,
+            });
+        }
     }
 
     /// The connection ends. If it is still the terminal's connection: unregister, and the

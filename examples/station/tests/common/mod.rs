@@ -242,6 +242,10 @@ impl RequestHandler for Handler<'_> {
                 self.t.relay_open.insert(req.pn.0, true);
             }
         }
+        // F2 allow-close: the customer closes the relay at once.
+        if req.fn_.0 == 2 {
+            self.t.relay_open.insert(req.pn.0, false);
+        }
         Ok(())
     }
 }

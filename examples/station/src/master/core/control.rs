@@ -118,6 +118,7 @@ impl Core {
         let mut w = Writes::for_account(ai);
         w.event(at, customer, None, "relay_mismatch", detail);
         if v.reissued {
+            self.drift.insert(slot, Drift::Job);
             w.push(Write::Job {
                 command: v.row,
                 reason: "relay_mismatch".into(),
@@ -137,11 +138,108 @@ impl Core {
         self.flush(w);
     }
 
+    /// Reconciles a relay state the master learned outside a read-back (a periodic status
+    /// word 3 read of a watched meter, or the read an ERC 33 status-change event prompts,
+    /// Q/GDW 1376.1 AFN 0E) with the relay command confirmed last: a command that acts late
+    /// (a trip after the allow-close of a payment) must not leave the meter against the
+    /// engine's intent. The command is issued once more (audited as the system); if the
+    /// mismatch persists it is a manual job (`relay_mismatch`). Nothing is done while a relay
+    /// command or its read-back is pending, while a job is open for the meter, against the
+    /// guard, or when the engine no longer wants what the last command did.
+    pub(super) fn reconcile_observed(
+        &mut self,
+        slot: usize,
+        at: SimSeconds,
+        open: bool,
+        command_open: bool,
+    ) {
+        if self.verify.contains_key(&slot) || self.drift.get(&slot) == Some(&Drift::Job) {
+            return;
+        }
+        let Some(&(cmd, row)) = self.last_relay.get(&slot) else {
+            return;
+        };
+        let Some(meter_id) = self.shared.meters.get(slot).map(|m| m.id) else {
+            return;
+        };
+        if self.trackers.relay_pending(meter_id) || self.trackers.relay_job_open(meter_id) {
+            return;
+        }
+        let Some(ai) = self.meters.get(slot).map(|m| m.account) else {
+            return;
+        };
+        let Some(engine) = self.accounts.get(ai).and_then(|a| a.engine.as_ref()) else {
+            return;
+        };
+        // DL/T 645-2007 status word 3 (`04000503`): b4 relay open, b6 open command in force.
+        let (wanted, matches) = match cmd.kind {
+            CommandKind::Trip => (
+                engine.relay() == RelayState::Open && !engine.guarded(),
+                open,
+            ),
+            CommandKind::AllowClose | CommandKind::DirectClose => {
+                (engine.relay() != RelayState::Open, !command_open)
+            }
+            _ => (false, true),
+        };
+        if !wanted || matches {
+            return;
+        }
+        let customer = self.accounts.get(ai).map(|a| a.id);
+        let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
+        let persists = self.drift.get(&slot) == Some(&Drift::Reissued);
+        let detail = json!({"command_id": row, "kind": cmd.kind.name(), "meter": address,
+                            "relay_open": open, "open_command": command_open,
+                            "reissued": persists, "observed": true});
+        let mut w = Writes::for_account(ai);
+        w.event(at, customer, None, "relay_mismatch", detail);
+        if persists {
+            w.push(Write::Job {
+                command: row,
+                reason: "relay_mismatch".into(),
+                at,
+            });
+            w.event(
+                at,
+                customer,
+                None,
+                "manual_job",
+                json!({"command_id": row, "kind": cmd.kind.name(), "reason": "relay_mismatch"}),
+            );
+            self.drift.insert(slot, Drift::Job);
+        } else {
+            self.submit(slot, cmd, at, &mut w);
+            self.reissued.insert(slot);
+            self.drift.insert(slot, Drift::Reissued);
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let system = AuditStamp {
+                operator: Some("system".into()),
+                role: None,
+                method: "-".into(),
+                path: "relay reconciliation".into(),
+                wall,
+            };
+            w.push(system.row(
+                at,
+                200,
+                format!(
+                    "{} re-issued: meter {} relay against command {row}",
+                    cmd.kind.name(),
+                    address.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+        self.flush(w);
+    }
+
     /// Records a command of the engine in the unit; it reaches the tracker once the unit is
     /// committed.
     pub(super) fn submit(&mut self, slot: usize, cmd: Command, at: SimSeconds, w: &mut Writes) {
         // A new command for the meter: an earlier re-issue no longer stands.
         self.reissued.remove(&slot);
+        self.drift.remove(&slot);
         let Some(info) = self.shared.meters.get(slot) else {
             return;
         };
@@ -365,6 +463,7 @@ impl Core {
                         )
                     {
                         // Read the relay back at once and reconcile it with the command.
+                        self.last_relay.insert(info.meter, (command, row));
                         self.verify.insert(
                             info.meter,
                             Verify {
@@ -504,6 +603,16 @@ pub(super) struct Verify {
     pub row: i64,
     /// It was issued again after a first mismatch.
     pub reissued: bool,
+}
+
+/// How far a relay mismatch found outside a read-back went (cleared by the engine's next
+/// command for the meter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drift {
+    /// The last relay command was issued once more.
+    Reissued,
+    /// A `relay_mismatch` job is open: a person decides.
+    Job,
 }
 
 /// Every command kind (to find the kinds of a group).

@@ -152,6 +152,12 @@ pub struct Core {
     verify: HashMap<usize, control::Verify>,
     /// Meter slots whose relay command was re-issued after a mismatch.
     reissued: std::collections::HashSet<usize>,
+    /// Per meter slot: the relay command confirmed last and its row (what the relay should
+    /// show whenever the master learns its state).
+    last_relay: HashMap<usize, (amikit_prepay::Command, i64)>,
+    /// Per meter slot: how far a mismatch found outside a read-back went since the last
+    /// command of the engine.
+    drift: HashMap<usize, control::Drift>,
     last_finished: Option<(CmdKey, i64)>,
     next_cmd_row: i64,
     /// Energy allowed above max demand × elapsed time in a reading.
@@ -349,6 +355,8 @@ impl Core {
             meters,
             cmds: HashMap::new(),
             verify: HashMap::new(),
+            last_relay: HashMap::new(),
+            drift: HashMap::new(),
             reissued: std::collections::HashSet::new(),
             last_finished: None,
             next_cmd_row: loaded.next_command_id,
@@ -452,6 +460,8 @@ impl Core {
                 self.on_relay(meter, at, open);
                 if verify {
                     self.reconcile(meter, at, open, command_open);
+                } else {
+                    self.reconcile_observed(meter, at, open, command_open);
                 }
             }
             CoreMsg::CommandDone { key, result } => self.on_command_done(key, result),
