@@ -573,7 +573,10 @@ mod leniency_tests {
             Err(ParseError::RegionNotBcd(0x0A01))
         );
         let lenient = strict.with_leniency(Leniency::REGION_NOT_BCD);
-        assert_eq!(Repr::parse_bytes(&f[..n], &lenient).unwrap().address.a1, 0x0A01);
+        assert_eq!(
+            Repr::parse_bytes(&f[..n], &lenient).unwrap().address.a1,
+            0x0A01
+        );
     }
 
     #[test]

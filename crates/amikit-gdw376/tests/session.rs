@@ -822,7 +822,10 @@ fn control_frames_expire_at_compressed_speed() {
     let mut t = keyed_terminal(60);
     let mut h = Meter::default();
     let req = control_request(&mut m, 1000);
-    let tp = Repr::parse_bytes(&req, &Profile::default()).unwrap().tp.unwrap();
+    let tp = Repr::parse_bytes(&req, &Profile::default())
+        .unwrap()
+        .tp
+        .unwrap();
     // Send time 10:00:00 + 1 s × 60 = 10:01:00; allowed delay 5 min.
     assert_eq!((tp.time, tp.delay_min), ([0x00, 0x01, 0x10, 0x14], 5));
     // 6 real seconds later = 6 simulated minutes: expired, not executed.
@@ -1256,7 +1259,9 @@ fn identity_replayed_or_foreign_answer_is_refused() {
     assert_eq!(rig.m.identity(), IdentityState::Proven);
     let recorded = answers.last().unwrap().clone();
     assert_eq!(
-        Repr::parse_bytes(&recorded, &Profile::default()).unwrap().afn,
+        Repr::parse_bytes(&recorded, &Profile::default())
+            .unwrap()
+            .afn,
         Afn::AUTHENTICATION
     );
 
