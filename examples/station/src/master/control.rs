@@ -25,7 +25,7 @@ use amikit_dlt645::{
 };
 use amikit_gdw376::control::Direction;
 use amikit_gdw376::units::{CommControl, ForwardRequest, GuardOn, RemoteTrip, Value, Writer};
-use amikit_gdw376::{Afn, DaDt, Fn, Item, Pn, Profile, Units};
+use amikit_gdw376::{Afn, DaDt, InfoClass, Item, Pn, Profile, Units};
 use amikit_prepay::{
     Command, CommandGroup, CommandId, CommandKind, Timestamp, Tracker, TrackerConfig, TrackerError,
     TrackerEvent,
@@ -224,7 +224,7 @@ pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> MasterResult<u
     };
     amikit_gdw376::session::master::write_units(
         out,
-        &[(Pn(pn), Fn(fn_), data.get(..len).unwrap_or(&[]))],
+        &[(Pn(pn), InfoClass(fn_), data.get(..len).unwrap_or(&[]))],
     )
     .map_err(enc)
 }
@@ -232,7 +232,7 @@ pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> MasterResult<u
 /// The AFN 10 F1 data-unit region forwarding `payload` to the meter bus.
 pub fn afn10_units(payload: &[u8], out: &mut [u8]) -> MasterResult<usize> {
     let mut w = Writer::new(out);
-    w.bytes(&DaDt::single(Pn::P0, Fn(1)).map_err(enc)?.to_bytes())
+    w.bytes(&DaDt::single(Pn::P0, InfoClass(1)).map_err(enc)?.to_bytes())
         .map_err(enc)?;
     ForwardRequest {
         port: 2,
@@ -378,7 +378,7 @@ fn decode_read(di: Di, data: Data<'_>) -> Fwd {
 pub fn decode_forward(units: &[u8], profile: &Profile) -> Fwd {
     for item in Units::new(units, Afn::FORWARD, Direction::Up, profile) {
         if let Item::Unit(u) = item
-            && u.fn_ == Fn(1)
+            && u.fn_ == InfoClass(1)
             && let Ok(Some(Value::ForwardReply(r))) = u.value(profile, Afn::FORWARD, Direction::Up)
         {
             return decode_645(r.payload);

@@ -22,7 +22,7 @@ use amikit_gdw376::session::master::{
     RequestId, write_units,
 };
 use amikit_gdw376::units::{Value, read_options};
-use amikit_gdw376::{Address, Afn, Fn, Instant, Item, Pn, Units};
+use amikit_gdw376::{Address, Afn, InfoClass, Instant, Item, Pn, Units};
 use amikit_prepay::{CommandKind, Timestamp};
 use amikit_tariff::Energy;
 use serde_json::json;
@@ -727,7 +727,10 @@ impl Conn {
             Job::Read { .. } => {
                 let n = write_units(
                     &mut self.units,
-                    &[(Pn(info.pn), Fn(129), &[]), (Pn(info.pn), Fn(25), &[])],
+                    &[
+                        (Pn(info.pn), InfoClass(129), &[]),
+                        (Pn(info.pn), InfoClass(25), &[]),
+                    ],
                 )
                 .map_err(super::MasterError::encode)?;
                 Ok((Afn::CLASS1, n))
@@ -1073,7 +1076,7 @@ fn decode_read(
             continue;
         }
         match u.value(profile, Afn::CLASS1, Direction::Up) {
-            Ok(Some(Value::ActiveEnergy(r))) if u.fn_ == Fn(129) => {
+            Ok(Some(Value::ActiveEnergy(r))) if u.fn_ == InfoClass(129) => {
                 // Format 14: 1e-4 kWh = 0.1 Wh.
                 energy = r
                     .total()

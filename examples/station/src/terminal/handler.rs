@@ -391,7 +391,7 @@ mod tests {
         MasterConfig, MasterEvent, MasterSession, Request as MasterRequest, write_units,
     };
     use amikit_gdw376::session::terminal::{Terminal, TerminalConfig, TerminalEvent};
-    use amikit_gdw376::{Direction, Fn, Instant, Profile};
+    use amikit_gdw376::{Direction, InfoClass, Instant, Profile};
     use amikit_prepay::RelayState;
 
     fn station(start: Civil) -> Station {
@@ -465,7 +465,7 @@ mod tests {
         }
 
         /// One request; returns the completed response's AFN and data units.
-        fn request(&mut self, afn: Afn, items: &[(Pn, Fn, &[u8])]) -> (Afn, Vec<u8>) {
+        fn request(&mut self, afn: Afn, items: &[(Pn, InfoClass, &[u8])]) -> (Afn, Vec<u8>) {
             let mut units = [0u8; 512];
             let n = write_units(&mut units, items).unwrap();
             self.master
@@ -489,7 +489,7 @@ mod tests {
     }
 
     /// The first data unit of a response: pn, Fn and its data.
-    fn first_unit(afn: Afn, units: &[u8]) -> (Pn, Fn, Vec<u8>) {
+    fn first_unit(afn: Afn, units: &[u8]) -> (Pn, InfoClass, Vec<u8>) {
         let profile = Profile::STRICT_2013;
         let mut it = amikit_gdw376::Units::new(units, afn, Direction::Up, &profile);
         match it.next().unwrap() {
@@ -506,10 +506,10 @@ mod tests {
     fn afn0c_f129_reads_the_meter_at_pn() {
         let start = Civil::new(2026, 3, 2, 10, 0, 0);
         let mut p = Pair::new(station(start));
-        let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), Fn(129), &[])]);
+        let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), InfoClass(129), &[])]);
         assert_eq!(afn, Afn::CLASS1);
         let (pn, fn_, data) = first_unit(afn, &units);
-        assert_eq!((pn, fn_), (Pn(4), Fn(129)));
+        assert_eq!((pn, fn_), (Pn(4), InfoClass(129)));
         let regs = Registers::<Format14>::parse(&mut reader(&data)).unwrap();
         // pn 4 opened at 2210.00 kWh; the clock runs at real speed, so a second at most passed.
         assert_eq!(
@@ -519,16 +519,16 @@ mod tests {
         assert_eq!(regs.tariffs(), 4);
         assert_eq!(regs.read_time.unwrap().hour, 10);
         // F25 of a meter with its relay closed: 600 W at 220 V.
-        let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), Fn(25), &[])]);
+        let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), InfoClass(25), &[])]);
         let (_, fn_, data) = first_unit(afn, &units);
-        assert_eq!(fn_, Fn(25));
+        assert_eq!(fn_, InfoClass(25));
         let rt = Realtime::parse(&mut reader(&data)).unwrap();
         assert_eq!(rt.active_power[0].unwrap().to_string(), "0.6000");
         assert_eq!(rt.voltage[0].unwrap().to_string(), "220.0");
         assert_eq!(rt.power_factor[0].unwrap().to_string(), "95.0");
         assert!(rt.voltage[1].is_none());
         // An unknown measurement point is denied (AFN 00 F2).
-        let (afn, _) = p.request(Afn::CLASS1, &[(Pn(9), Fn(129), &[])]);
+        let (afn, _) = p.request(Afn::CLASS1, &[(Pn(9), InfoClass(129), &[])]);
         assert_eq!(afn, Afn::CONFIRM);
     }
 
@@ -536,10 +536,10 @@ mod tests {
     fn afn05_f1_sends_a_645_trip_and_confirms_then_events_are_pulled() {
         let start = Civil::new(2026, 3, 2, 10, 0, 0);
         let mut p = Pair::new(station(start));
-        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(1), Fn(1), &[0x00])]);
+        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(1), InfoClass(1), &[0x00])]);
         assert_eq!(afn, Afn::CONFIRM);
         let (_, fn_, _) = first_unit(afn, &units);
-        assert_eq!(fn_, Fn(1), "all confirmed");
+        assert_eq!(fn_, InfoClass(1), "all confirmed");
         let now = p.st.now();
         assert_eq!(
             p.st.bus.meter_mut(1).unwrap().view(now).relay,
@@ -547,16 +547,16 @@ mod tests {
         );
         assert!(p.st.notes.iter().any(|n| n.contains("trip confirmed")));
         // The guarded clinic (pn 3) refuses a trip: AFN 00 F2.
-        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(3), Fn(1), &[0x00])]);
+        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(3), InfoClass(1), &[0x00])]);
         let (_, fn_, _) = first_unit(afn, &units);
-        assert_eq!(fn_, Fn(2), "denied");
+        assert_eq!(fn_, InfoClass(2), "denied");
         assert_eq!(
             p.st.bus.meter_mut(3).unwrap().view(now).relay,
             RelayState::Closed
         );
         // Allow close (F2, no data): armed.
-        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(1), Fn(2), &[])]);
-        assert_eq!(first_unit(afn, &units).1, Fn(1));
+        let (afn, units) = p.request(Afn::CONTROL, &[(Pn(1), InfoClass(2), &[])]);
+        assert_eq!(first_unit(afn, &units).1, InfoClass(1));
         assert_eq!(
             p.st.bus.meter_mut(1).unwrap().view(now).relay,
             RelayState::Armed
@@ -569,7 +569,7 @@ mod tests {
             p.term.record_event(true);
         }
         assert!(p.term.acd());
-        let (afn, units) = p.request(Afn::CLASS3, &[(Pn::P0, Fn(1), &[0, 2])]);
+        let (afn, units) = p.request(Afn::CLASS3, &[(Pn::P0, InfoClass(1), &[0, 2])]);
         let (_, _, data) = first_unit(afn, &units);
         let block = amikit_gdw376::units::EventBlock::parse(&mut reader(&data)).unwrap();
         let evs: Vec<_> = block
@@ -600,7 +600,7 @@ mod tests {
         let mut w = Writer::new(&mut data);
         fr.emit(&mut w).unwrap();
         let len = w.pos();
-        let (afn, units) = p.request(Afn::FORWARD, &[(Pn::P0, Fn(1), &data[..len])]);
+        let (afn, units) = p.request(Afn::FORWARD, &[(Pn::P0, InfoClass(1), &data[..len])]);
         let (_, _, data) = first_unit(afn, &units);
         let reply = ForwardReply::parse(&mut reader(&data)).unwrap();
         assert_eq!(reply.port, 2);
@@ -631,7 +631,7 @@ mod tests {
         let mut w = Writer::new(&mut unit);
         fr.emit(&mut w).unwrap();
         let len = w.pos();
-        let (afn, units) = p.request(Afn::FORWARD, &[(Pn::P0, Fn(1), &unit[..len])]);
+        let (afn, units) = p.request(Afn::FORWARD, &[(Pn::P0, InfoClass(1), &unit[..len])]);
         let (_, _, d) = first_unit(afn, &units);
         let reply = ForwardReply::parse(&mut reader(&d)).unwrap();
         let repr = Repr::parse_bytes(reply.payload, Edition::V2007).unwrap();
@@ -653,8 +653,8 @@ mod tests {
         };
         let mut b = [0u8; 6];
         t.encode(&mut b).unwrap();
-        let (afn, units) = p.request(Afn::CONTROL, &[(Pn::P0, Fn(31), &b)]);
-        assert_eq!(first_unit(afn, &units).1, Fn(1));
+        let (afn, units) = p.request(Afn::CONTROL, &[(Pn::P0, InfoClass(31), &b)]);
+        assert_eq!(first_unit(afn, &units).1, InfoClass(1));
         let now = Civil::from_sim(p.st.now());
         assert_eq!((now.day, now.hour), (3, 0));
     }
@@ -666,7 +666,7 @@ mod tests {
         p.st.bus
             .burst(std::time::Instant::now() + std::time::Duration::from_secs(60));
         for _ in 0..30 {
-            let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), Fn(129), &[])]);
+            let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), InfoClass(129), &[])]);
             assert_eq!(afn, Afn::CLASS1, "a read was lost");
             let (_, _, d) = first_unit(afn, &units);
             let regs = Registers::<Format14>::parse(&mut reader(&d)).unwrap();

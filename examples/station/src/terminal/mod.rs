@@ -828,7 +828,7 @@ mod tests {
         MasterConfig, MasterEvent, MasterSession, Request as MasterRequest, write_units,
     };
     use amikit_gdw376::units::{EventBlock, Reader, Registers};
-    use amikit_gdw376::{Afn, Direction, Fn, Item, Pn, Profile, Units};
+    use amikit_gdw376::{Afn, Direction, InfoClass, Item, Pn, Profile, Units};
     use tokio::net::TcpListener;
 
     /// What the scripted master saw.
@@ -916,7 +916,7 @@ mod tests {
             }
         }
 
-        fn request(&mut self, afn: Afn, items: &[(Pn, Fn, &[u8])]) {
+        fn request(&mut self, afn: Afn, items: &[(Pn, InfoClass, &[u8])]) {
             let mut units = [0u8; 256];
             let n = write_units(&mut units, items).unwrap();
             let now = self.now();
@@ -958,7 +958,7 @@ mod tests {
             .await;
         assert!(handle.is_logged_in());
         // One read: forward active energy of pn 5 (990.00 kWh at the start, 900 W).
-        m.request(Afn::CLASS1, &[(Pn(5), Fn(129), &[])]);
+        m.request(Afn::CLASS1, &[(Pn(5), InfoClass(129), &[])]);
         m.until(|s| {
             s.iter()
                 .any(|e| matches!(e, Seen::Complete(Afn::CLASS1, _)))
@@ -981,7 +981,7 @@ mod tests {
         // (Heartbeats carry no EC: the ACD of the next reply is what the master sees.)
         assert!(handle.keypad(2, "1234-5678-9012-3456-7890").is_err());
         tokio::time::sleep(Duration::from_millis(50)).await;
-        m.request(Afn::CLASS1, &[(Pn(1), Fn(129), &[])]);
+        m.request(Afn::CLASS1, &[(Pn(1), InfoClass(129), &[])]);
         m.until(|s| s.iter().any(|e| matches!(e, Seen::Events(_))))
             .await;
         let Some(Seen::Events(units)) = m
