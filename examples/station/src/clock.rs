@@ -135,10 +135,7 @@ impl SimClock {
     /// 1970) and has run `speed` times faster since: processes given the same start, speed and
     /// epoch share the simulated time (to the millisecond), as Tp between them needs.
     pub fn since_epoch(start: Civil, speed: u32, epoch_ms: u64) -> Self {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let elapsed = Duration::from_millis(now_ms.saturating_sub(epoch_ms));
+        let elapsed = Duration::from_millis(Self::epoch_now_ms().saturating_sub(epoch_ms));
         let real_start = Instant::now()
             .checked_sub(elapsed)
             .unwrap_or_else(Instant::now);

@@ -190,25 +190,15 @@ fn run(args: Args) -> MasterResult<()> {
         Some(p) => Site::load(p).map_err(|e| MasterError::config("site", e))?,
         None => Site::demo(),
     };
-    let mut start_at = match &args.start {
+    let start_at = match &args.start {
         Some(s) => parse_civil(s)?,
         None => resume_time(&args.db).unwrap_or(Civil::new(2026, 3, 2, 6, 0, 0)),
     };
-    if let Some(epoch) = args.start_epoch_ms {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let sim = now_ms
-            .saturating_sub(epoch)
-            .saturating_mul(u64::from(args.speed))
-            / 1000;
-        start_at = Civil::from_sim(
-            start_at
-                .to_sim()
-                .saturating_add(i64::try_from(sim).unwrap_or(i64::MAX / 2)),
-        );
-    }
-    let clock = SimClock::new(start_at, args.speed);
+    // Started by another process at `--start-epoch-ms`: the same simulated clock.
+    let clock = match args.start_epoch_ms {
+        Some(epoch) => SimClock::since_epoch(start_at, args.speed, epoch),
+        None => SimClock::new(start_at, args.speed),
+    };
     let mut opts = MasterOptions::new(site, args.db.clone(), clock);
     opts.listen = args.listen;
     opts.http = args.http;

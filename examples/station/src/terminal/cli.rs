@@ -142,22 +142,12 @@ async fn run(args: Args) -> Result<(), String> {
             .ok_or("the site has no terminals")?,
     };
     let master = resolve(&args.master)?;
-    let mut start = parse_civil(&args.start)?;
-    if let Some(epoch) = args.start_epoch_ms {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let sim = now_ms
-            .saturating_sub(epoch)
-            .saturating_mul(u64::from(args.speed))
-            / 1000;
-        start = Civil::from_sim(
-            start
-                .to_sim()
-                .saturating_add(i64::try_from(sim).unwrap_or(i64::MAX / 2)),
-        );
-    }
-    let clock = SimClock::new(start, args.speed);
+    let start = parse_civil(&args.start)?;
+    // Started by another process at `--start-epoch-ms`: the same simulated clock.
+    let clock = match args.start_epoch_ms {
+        Some(epoch) => SimClock::since_epoch(start, args.speed, epoch),
+        None => SimClock::new(start, args.speed),
+    };
     let mut opts = TerminalOptions::new(site, a2, master, clock.clone())?;
     opts.noise = NoiseConfig::parse(&args.noise)?;
     let handle = super::start(opts).await?;
