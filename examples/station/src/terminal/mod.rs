@@ -865,6 +865,9 @@ mod tests {
         Heartbeat,
         Complete(Afn, Vec<u8>),
         Events(Vec<u8>),
+        Denied,
+        /// A response that matched no request (AFN, units).
+        Unmatched(Afn, Vec<u8>),
     }
 
     /// A master station reduced to a gdw376 `MasterSession` on one accepted connection.
@@ -910,6 +913,10 @@ mod tests {
                     seen.push(Seen::Complete(afn, units.to_vec()))
                 }
                 MasterEvent::Events(repr) => seen.push(Seen::Events(repr.units.to_vec())),
+                MasterEvent::Denied(_) => seen.push(Seen::Denied),
+                MasterEvent::Unmatched(repr) => {
+                    seen.push(Seen::Unmatched(repr.afn, repr.units.to_vec()))
+                }
                 _ => {}
             }
         }
@@ -963,6 +970,19 @@ mod tests {
                 )
                 .unwrap();
         }
+
+        /// Sends a request at once and returns its frame.
+        async fn request_frame(&mut self, afn: Afn, items: &[(Pn, InfoClass, &[u8])]) -> Vec<u8> {
+            self.request(afn, items);
+            let mut buf = [0u8; 1024];
+            let now = self.now();
+            let seen = &mut self.seen;
+            let n = self
+                .session
+                .poll(now, &mut buf, &mut |e| Self::record(seen, e));
+            self.stream.write_all(&buf[..n]).await.unwrap();
+            buf[..n].to_vec()
+        }
     }
 
     fn data_of(afn: Afn, units: &[u8]) -> Vec<u8> {
@@ -971,6 +991,61 @@ mod tests {
             Some(Item::Unit(u)) => u.data.to_vec(),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Tp on every request, reads included: 80 reads inside one allowed delay (80 simulated
+    /// minutes at 600×) are all answered — 80 open windows, more than the replay guard's old
+    /// fixed 16 — and a replayed read whose exchange has left the repeat cache is denied
+    /// (AFN 00 F2) instead of being met with silence.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_read_carries_tp_all_are_answered_and_a_replay_is_denied() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock.clone()).unwrap())
+            .await
+            .unwrap();
+        let mut m = Script::accept(&listener, &clock).await;
+        m.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
+        let complete = |s: &[Seen]| {
+            s.iter()
+                .filter(|e| matches!(e, Seen::Complete(Afn::CLASS1, _)))
+                .count()
+        };
+        let mut first = Vec::new();
+        for batch in 0..20 {
+            for i in 0..4u16 {
+                let f = m
+                    .request_frame(Afn::CLASS1, &[(Pn(1 + i), InfoClass(129), &[])])
+                    .await;
+                let r = amikit_gdw376::Repr::parse_bytes(&f, &Profile::STRICT_2013).unwrap();
+                assert!(r.tp.is_some_and(|t| t.delay_min > 0), "a read without Tp");
+                if first.is_empty() {
+                    first = f;
+                }
+            }
+            m.until(|s| complete(s) >= 4 * (batch + 1)).await;
+        }
+        assert_eq!(complete(&m.seen), 80);
+        assert!(!m.seen.contains(&Seen::Denied), "{:?}", m.seen);
+        let stats = handle.link_stats();
+        assert!(stats.tp_windows_max >= 80, "{stats:?}");
+        assert_eq!(stats.rejected, 0);
+        // The first read again, byte for byte: its window is open, its reply long evicted
+        // from the cache: denied, visibly.
+        m.stream.write_all(&first).await.unwrap();
+        m.until(|s| s.iter().any(|e| matches!(e, Seen::Unmatched(..))))
+            .await;
+        let denial = m.seen.iter().find(|e| matches!(e, Seen::Unmatched(..)));
+        assert_eq!(
+            denial,
+            Some(&Seen::Unmatched(Afn::CONFIRM, vec![0, 0, 2, 0])),
+            "{:?}",
+            m.seen
+        );
+        assert_eq!(handle.link_stats().rejected, 1);
+        assert_eq!(complete(&m.seen), 80, "the replay was not served");
+        handle.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
