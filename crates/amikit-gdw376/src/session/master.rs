@@ -212,10 +212,11 @@ pub enum MasterEvent<'a> {
         /// The data-unit regions of all frames, in order.
         units: &'a [u8],
     },
-    /// The terminal denied the request as a whole (AFN 00 F2, all denied: Q/GDW 1376.1-2013
-    /// §5.1, AFN 00H): a command it refused, a read it has no data for, or a request refused
-    /// for security (PW that did not verify, Tp stale, replayed or missing, a full replay
-    /// guard). Delivered instead of [`MasterEvent::Complete`].
+    /// The terminal denied the request as a whole (Q/GDW 1376.1-2013, application layer,
+    /// confirmation/denial AFN 00H, F2 "all denied"): a command it refused, a read it has no
+    /// data for, or a request refused for security (PW that did not verify, Tp stale,
+    /// replayed or missing, a full replay guard). Delivered instead of
+    /// [`MasterEvent::Complete`].
     Denied(RequestId),
     /// A multi-frame response did not fit the request's reassembly buffer (its frames were
     /// still delivered as [`MasterEvent::Response`]).

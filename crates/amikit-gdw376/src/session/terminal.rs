@@ -17,8 +17,8 @@
 //!
 //! A request refused for security — PW that does not verify, Tp missing where required, stale,
 //! replayed, unverifiable, or a guard with no free window — is answered with AFN 00 F2
-//! "all denied" (Q/GDW 1376.1-2013 §5.1, AFN 00H confirmation/denial: F2 denies every data
-//! unit of the frame), echoing the request's Tp so that the master can tell which request
+//! "all denied" (Q/GDW 1376.1-2013, application layer, confirmation/denial AFN 00H: F2 denies
+//! every data unit of the frame received), echoing the request's Tp so that the master can tell which request
 //! was denied. At most [`TerminalConfig::denials_max`] denials go out per
 //! [`TerminalConfig::denials_window`]; beyond that a refusal is silent (a flood of junk does
 //! not make the terminal transmit a flood).
