@@ -463,7 +463,15 @@ impl Core {
                         )
                     {
                         // Read the relay back at once and reconcile it with the command.
+                        // What the relay should show is stored with the outcome, so that a
+                        // restart still reconciles it.
                         self.last_relay.insert(info.meter, (command, row));
+                        if let Some(m) = self.shared.meters.get(info.meter) {
+                            w.push(Write::RelayConfirmed {
+                                meter: m.id,
+                                command: row,
+                            });
+                        }
                         self.verify.insert(
                             info.meter,
                             Verify {

@@ -346,6 +346,18 @@ impl Core {
                 max_demand_w,
             });
         }
+        // The relay command each meter confirmed last (reconciled with the relay whenever
+        // the master learns its state, across restarts too).
+        let last_relay: HashMap<usize, (amikit_prepay::Command, i64)> = shared
+            .meters
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, m)| {
+                let (row, reason) = rows.get(&m.id)?.relay_command.as_ref()?;
+                let cmd = serde_json::from_str(reason.as_deref()?).ok()?;
+                Some((slot, (cmd, *row)))
+            })
+            .collect();
         let n_accounts = accounts.len();
         let mut core = Core {
             trackers: shared.trackers.clone(),
@@ -355,7 +367,7 @@ impl Core {
             meters,
             cmds: HashMap::new(),
             verify: HashMap::new(),
-            last_relay: HashMap::new(),
+            last_relay,
             drift: HashMap::new(),
             reissued: std::collections::HashSet::new(),
             last_finished: None,

@@ -193,6 +193,9 @@ pub struct MeterRow {
     pub relay: Option<String>,
     /// Remaining money as last read (local meters), 1e-4 units.
     pub remaining: Option<i64>,
+    /// The relay command confirmed last: its row id and the command (JSON of
+    /// `amikit_prepay::Command`).
+    pub relay_command: Option<(i64, Option<String>)>,
 }
 
 /// A payment stored but not yet applied to the customer's engine (a crash between the two).
@@ -327,9 +330,10 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
     };
     let meters = {
         let mut st = c.prepare(
-            "SELECT id, customer_id, terminal_id, pn, address, last_energy, last_read_at,
-                        relay, remaining
-                 FROM meters ORDER BY id",
+            "SELECT m.id, m.customer_id, m.terminal_id, m.pn, m.address, m.last_energy,
+                        m.last_read_at, m.relay, m.remaining, c.id, c.reason
+                 FROM meters m LEFT JOIN commands c ON c.id = m.relay_command
+                 ORDER BY m.id",
         )?;
         st.query_map([], |r| {
             let e: Option<i64> = r.get(5)?;
@@ -343,6 +347,10 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                 last: e.zip(at),
                 relay: r.get(7)?,
                 remaining: r.get(8)?,
+                relay_command: r
+                    .get::<_, Option<i64>>(9)?
+                    .map(|id| r.get(10).map(|reason| (id, reason)))
+                    .transpose()?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?

@@ -148,6 +148,14 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// A relay command (trip, allow-close, direct close) confirmed by the meter: what the
+    /// relay should show from now on, kept across restarts for reconciliation.
+    RelayConfirmed {
+        /// Meter row id.
+        meter: i64,
+        /// Command row id.
+        command: i64,
+    },
     /// A manual job for the operator.
     Job {
         /// The command it is about.
@@ -449,6 +457,10 @@ impl Write {
             Write::CommandFinished { id, status, at } => {
                 c.prepare_cached("UPDATE commands SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                     .execute(params![id, status, at])?;
+            }
+            Write::RelayConfirmed { meter, command } => {
+                c.prepare_cached("UPDATE meters SET relay_command = ?2 WHERE id = ?1")?
+                    .execute(params![meter, command])?;
             }
             Write::Job {
                 command,
