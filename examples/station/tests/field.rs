@@ -98,3 +98,96 @@ async fn a_relay_against_the_confirmed_trip_is_reconciled_after_a_restart() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+fn kwh(v: &Value) -> amikit_tariff::Energy {
+    amikit_tariff::Energy::parse(v.as_str().unwrap()).unwrap()
+}
+
+/// Waits until the master's baseline for Li Wei's meter is `wh`.
+async fn read_as(m: &MasterHandle, wh: i64) {
+    until("reading", 20, || async {
+        let c = customer(m, "Li Wei").await;
+        let e = c["meters"][0]["energy_kwh"]
+            .as_str()
+            .map(|s| kwh(&json!(s)));
+        (e == Some(amikit_tariff::Energy::from_wh(wh))).then_some(())
+    })
+    .await;
+}
+
+fn replacement_site(a2: u32) -> Site {
+    site(
+        a2,
+        &[M {
+            pn: 1,
+            address: ADDR,
+            customer: "Li Wei",
+            fee: "remote",
+            opening: "100.00",
+            // A small register: this meter was itself fitted by an earlier replacement.
+            kwh: "10",
+            guarded: false,
+        }],
+    )
+}
+
+/// Regression (chaos soak, seed 2, `energy_billed_once`: 152.91 kWh billed against 146.625
+/// kWh measured): a meter replacement whose answer was lost (the client timed out while the
+/// disk was full and the master was killed and restarted) was sent again and recorded twice:
+/// the old meter's last part was billed a second time from the new meter's reading, and the
+/// baseline went back to the new meter's initial register, billing its first kWh again.
+/// A replacement identical to the meter's last one is now answered as a duplicate and bills
+/// nothing, across restarts too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_sent_again_after_a_lost_answer_bills_nothing_twice() {
+    let db = temp_db("field-replace-twice");
+    let site = replacement_site(A2 + 1);
+    let m = start(options(site.clone(), db.clone())).await.unwrap();
+    let listen = m.terminal_addr();
+    let fake = Fake::start(listen, A2 + 1, &[(1, ADDR, 10_000)]);
+    read_as(&m, 10_000).await;
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 12_000);
+    read_as(&m, 12_000).await;
+    // The swap: the old meter leaves at 12.5 kWh, the new one starts at 5 kWh.
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 5_000);
+    let swap = json!({"final_kwh": "12.5", "initial_kwh": "5"});
+    let path = format!("/api/meters/{ADDR}/replace");
+    let (status, r) = post(&m, &path, swap.clone()).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(kwh(&r["billed_kwh"]), amikit_tariff::Energy::from_wh(500));
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 6_000);
+    read_as(&m, 6_000).await;
+    let period = || async { kwh(&customer(&m, "Li Wei").await["period_kwh"]) };
+    let billed = period().await;
+    // The client never saw the answer; the master is killed and started again.
+    m.shutdown().await;
+    let mut o = options(site, db);
+    o.listen = listen;
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0), 60);
+    let m = start(o).await.unwrap();
+    read_as(&m, 6_000).await;
+    // The client sends the replacement again.
+    let (status, r) = post(&m, &path, swap).await;
+    assert_eq!(status, 200, "{r}");
+    let period = || async { kwh(&customer(&m, "Li Wei").await["period_kwh"]) };
+    assert_eq!(period().await, billed, "billed again: {r}");
+    assert_eq!(r["duplicate"], true, "{r}");
+    assert_eq!(events_of(&m, "meter_replaced").await.len(), 1);
+    // The new meter's next kWh is billed once, from its last reading.
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 7_000);
+    read_as(&m, 7_000).await;
+    assert_eq!(
+        period().await,
+        billed
+            .checked_add(amikit_tariff::Energy::from_wh(1_000))
+            .unwrap()
+    );
+    // A different replacement is still recorded.
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 2_000);
+    let (status, r) = post(&m, &path, json!({"final_kwh": "7.25", "initial_kwh": "2"})).await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r.get("duplicate").is_none_or(|d| d == false), "{r}");
+    assert_eq!(kwh(&r["billed_kwh"]), amikit_tariff::Energy::from_wh(250));
+    fake.stop().await;
+    m.shutdown().await;
+}

@@ -37,7 +37,7 @@ use amikit_prepay::{
 use amikit_sts::dkga::{Dkga, VendingKey};
 use amikit_sts::tid::BaseDate;
 use amikit_sts::vend::Vendor;
-use amikit_tariff::{ChargeState, Energy, Money, TariffSet};
+use amikit_tariff::{ChargeState, Energy, MeterChange, Money, TariffSet};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -132,6 +132,8 @@ struct MeterState {
     last_tid: Option<u32>,
     /// The meter's maximum demand, W (the reading plausibility bound).
     max_demand_w: i64,
+    /// The meter's last replacement (a replacement sent again is recognised by it).
+    last_change: Option<MeterChange>,
 }
 
 struct CmdInfo {
@@ -344,6 +346,12 @@ impl Core {
                 base_date,
                 last_tid: loaded.last_tid.get(&m.id).copied(),
                 max_demand_w,
+                last_change: row.and_then(|r| r.last_change).map(|(closing, opening)| {
+                    MeterChange {
+                        closing: Energy::from_wh(closing),
+                        opening: Energy::from_wh(opening),
+                    }
+                }),
             });
         }
         // The relay command each meter confirmed last (reconciled with the relay whenever

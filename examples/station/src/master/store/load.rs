@@ -196,6 +196,9 @@ pub struct MeterRow {
     /// The relay command confirmed last: its row id and the command (JSON of
     /// `amikit_prepay::Command`).
     pub relay_command: Option<(i64, Option<String>)>,
+    /// The meter's last replacement: the old meter's final and the new meter's initial
+    /// reading, Wh.
+    pub last_change: Option<(i64, i64)>,
 }
 
 /// A payment stored but not yet applied to the customer's engine (a crash between the two).
@@ -331,8 +334,11 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
     let meters = {
         let mut st = c.prepare(
             "SELECT m.id, m.customer_id, m.terminal_id, m.pn, m.address, m.last_energy,
-                        m.last_read_at, m.relay, m.remaining, c.id, c.reason
+                        m.last_read_at, m.relay, m.remaining, c.id, c.reason, x.closing,
+                        x.opening
                  FROM meters m LEFT JOIN commands c ON c.id = m.relay_command
+                 LEFT JOIN meter_changes x ON x.id =
+                     (SELECT MAX(id) FROM meter_changes WHERE meter_id = m.id)
                  ORDER BY m.id",
         )?;
         st.query_map([], |r| {
@@ -351,6 +357,9 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                     .get::<_, Option<i64>>(9)?
                     .map(|id| r.get(10).map(|reason| (id, reason)))
                     .transpose()?,
+                last_change: r
+                    .get::<_, Option<i64>>(11)?
+                    .zip(r.get::<_, Option<i64>>(12)?),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?
