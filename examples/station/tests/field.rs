@@ -191,3 +191,136 @@ async fn a_replacement_sent_again_after_a_lost_answer_bills_nothing_twice() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+fn one_failure_is_a_job() -> TrackerConfig {
+    let mut c = TrackerConfig::default();
+    c.validity = 3600;
+    c.ack_timeout = 300;
+    c.retry_base = 30;
+    c.retry_max = 600;
+    c.max_failures = 1;
+    c.restore_within = 900;
+    c
+}
+
+/// A trip that failed after its retries is a manual job; the customer then pays above the
+/// reconnect threshold and supply is allowed: the trip job is moot and the system cancels
+/// it (no fitter is sent to cut a paying customer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_trip_job_is_cancelled_when_the_customer_pays() {
+    let mut o = options(low_credit_site(A2 + 2), temp_db("field-trip-job-paid"));
+    o.tracker = Some(one_failure_is_a_job());
+    let m = start(o).await.unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2 + 2, &[(1, ADDR, 1_000_000)]);
+    until("first reading", 20, || async {
+        (readings(&m, ADDR).await > 0).then_some(())
+    })
+    .await;
+    fake.with(|t| {
+        t.deny = true;
+        *t.energy.get_mut(&1).unwrap() += 10_000;
+    });
+    let job = until("trip job", 20, || async {
+        jobs(&m)
+            .await
+            .into_iter()
+            .find(|j| j["kind"] == "trip" && j["status"] == "open")
+    })
+    .await;
+    fake.with(|t| t.deny = false);
+    let (status, r) = post(
+        &m,
+        "/api/payments",
+        json!({"customer": "Li Wei", "amount": "50", "order_no": "PAID-1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (200, Some("applied")),
+        "{r}"
+    );
+    let cancelled = until("trip job cancelled", 20, || async {
+        jobs(&m)
+            .await
+            .into_iter()
+            .find(|j| j["id"] == job["id"] && j["status"] == "cancelled")
+    })
+    .await;
+    assert_eq!(cancelled["closed_by"], "system");
+    assert!(cancelled["note"].as_str().unwrap().starts_with("moot"));
+    // Supply is allowed: the allow-close went out and nothing trips the paying customer.
+    until("allow-close confirmed", 20, || async {
+        has(&commands(&m, "Li Wei").await, "allow_close", "acknowledged").then_some(())
+    })
+    .await;
+    assert!(!fake.with(|t| t.relay_open.get(&1).copied().unwrap_or(false)));
+    assert!(
+        jobs(&m).await.iter().all(|j| j["status"] != "open"),
+        "{:?}",
+        jobs(&m).await
+    );
+    fake.stop().await;
+    m.shutdown().await;
+}
+
+/// A relay that kept refusing the trip is a `relay_mismatch` job; when a later periodic read
+/// shows the relay open (it acted late, or someone opened it), the job is moot and the
+/// system cancels it. Across a restart the open job still stops the master from issuing the
+/// trip again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_mismatch_job_is_cancelled_when_a_read_shows_the_commanded_state() {
+    let db = temp_db("field-mismatch-settled");
+    let site = low_credit_site(A2 + 3);
+    let m = start(options(site.clone(), db.clone())).await.unwrap();
+    let listen = m.terminal_addr();
+    let fake = Fake::start(listen, A2 + 3, &[(1, ADDR, 1_000_000)]);
+    until("first reading", 20, || async {
+        (readings(&m, ADDR).await > 0).then_some(())
+    })
+    .await;
+    fake.with(|t| {
+        t.stuck = 2;
+        *t.energy.get_mut(&1).unwrap() += 10_000;
+    });
+    let job = until("relay_mismatch job", 20, || async {
+        jobs(&m)
+            .await
+            .into_iter()
+            .find(|j| j["reason"] == "relay_mismatch" && j["status"] == "open")
+    })
+    .await;
+    assert_eq!(trips(&fake), 2);
+    // A restart: the open job is loaded, the trip is not issued a third time.
+    m.shutdown().await;
+    let mut o = options(site, db);
+    o.listen = listen;
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0), 60);
+    let m = start(o).await.unwrap();
+    until("status read after the restart", 20, || async {
+        (events_of(&m, "login").await.len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        trips(&fake),
+        2,
+        "the trip was issued again despite the open job"
+    );
+    assert_eq!(events_of(&m, "relay_mismatch").await.len(), 2);
+    // The relay acts late.
+    fake.with(|t| {
+        t.relay_open.insert(1, true);
+    });
+    let cancelled = until("relay_mismatch job cancelled", 20, || async {
+        jobs(&m)
+            .await
+            .into_iter()
+            .find(|j| j["id"] == job["id"] && j["status"] == "cancelled")
+    })
+    .await;
+    assert_eq!(cancelled["closed_by"], "system");
+    assert_eq!(events_of(&m, "relay_settled").await.len(), 1);
+    assert_eq!(trips(&fake), 2);
+    fake.stop().await;
+    m.shutdown().await;
+}

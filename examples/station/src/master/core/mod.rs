@@ -366,6 +366,14 @@ impl Core {
                 Some((slot, (cmd, *row)))
             })
             .collect();
+        // A relay_mismatch job open before the restart: a person decides, nothing is issued.
+        let drift: HashMap<usize, control::Drift> = shared
+            .meters
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| rows.get(&m.id).is_some_and(|r| r.relay_job_open))
+            .map(|(slot, _)| (slot, control::Drift::Job))
+            .collect();
         let n_accounts = accounts.len();
         let mut core = Core {
             trackers: shared.trackers.clone(),
@@ -376,7 +384,7 @@ impl Core {
             cmds: HashMap::new(),
             verify: HashMap::new(),
             last_relay,
-            drift: HashMap::new(),
+            drift,
             reissued: std::collections::HashSet::new(),
             last_finished: None,
             next_cmd_row: loaded.next_command_id,

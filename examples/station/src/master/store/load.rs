@@ -199,6 +199,8 @@ pub struct MeterRow {
     /// The meter's last replacement: the old meter's final and the new meter's initial
     /// reading, Wh.
     pub last_change: Option<(i64, i64)>,
+    /// A `relay_mismatch` job is open for the meter (a person decides).
+    pub relay_job_open: bool,
 }
 
 /// A payment stored but not yet applied to the customer's engine (a crash between the two).
@@ -335,7 +337,10 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
         let mut st = c.prepare(
             "SELECT m.id, m.customer_id, m.terminal_id, m.pn, m.address, m.last_energy,
                         m.last_read_at, m.relay, m.remaining, c.id, c.reason, x.closing,
-                        x.opening
+                        x.opening,
+                        EXISTS (SELECT 1 FROM jobs j JOIN commands k ON k.id = j.command_id
+                                WHERE k.meter_id = m.id AND j.status = 'open'
+                                  AND j.reason = 'relay_mismatch')
                  FROM meters m LEFT JOIN commands c ON c.id = m.relay_command
                  LEFT JOIN meter_changes x ON x.id =
                      (SELECT MAX(id) FROM meter_changes WHERE meter_id = m.id)
@@ -360,6 +365,7 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                 last_change: r
                     .get::<_, Option<i64>>(11)?
                     .zip(r.get::<_, Option<i64>>(12)?),
+                relay_job_open: r.get(13)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?

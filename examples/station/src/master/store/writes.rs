@@ -177,6 +177,14 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// Open `relay_mismatch` jobs of `meter` are moot: a read shows the relay as its last
+    /// confirmed command left it. They are cancelled by the system.
+    RelayJobsSettled {
+        /// Meter row id.
+        meter: i64,
+        /// When.
+        at: SimSeconds,
+    },
     /// A terminal logged in.
     TerminalOnline {
         /// Terminal row id.
@@ -486,6 +494,15 @@ impl Write {
                 for kind in kinds {
                     st.execute(params![meter, kind, at, note])?;
                 }
+            }
+            Write::RelayJobsSettled { meter, at } => {
+                c.prepare_cached(
+                    "UPDATE jobs SET status = 'cancelled', closed_by = 'system', closed_at = ?2,
+                            note = 'moot: a read shows the relay as commanded', done = 1
+                     WHERE status = 'open' AND reason = 'relay_mismatch' AND command_id IN
+                           (SELECT id FROM commands WHERE meter_id = ?1)",
+                )?
+                .execute(params![meter, at])?;
             }
             Write::TerminalOnline { terminal, at } => {
                 c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
