@@ -324,3 +324,159 @@ async fn a_relay_mismatch_job_is_cancelled_when_a_read_shows_the_commanded_state
     fake.stop().await;
     m.shutdown().await;
 }
+
+/// A site of two terminals: `a2_big` with `n` meters, `a2_small` with one.
+fn two_terminals(a2_big: u32, n: u16, a2_small: u32) -> Site {
+    let meter = |pn: u16, address: &str, customer: &str| {
+        format!(
+            "[[terminals.meters]]\npn = {pn}\naddress = \"{address}\"\ncustomer = \"{customer}\"\n\
+             tariff = \"residential\"\nfee_control = \"remote\"\nopening_balance = \"100.00\"\n\
+             opening_kwh = \"1000\"\nload_watts = 1000\nalarm_threshold = \"8.00\"\n\
+             trip_threshold = \"0.00\"\nmax_demand_kw = \"100000\"\n"
+        )
+    };
+    let mut s = format!(
+        "region = \"4403\"\nmsa = 1\n[[tariffs]]\nname = \"residential\"\n\
+         file = \"examples/tariffs/cn-residential-steps-tou.toml\"\n\
+         [[terminals]]\na2 = {a2_big}\nkey = \"{}\"\n",
+        terminal_key(a2_big)
+    );
+    for pn in 1..=n {
+        s.push_str(&meter(
+            pn,
+            &format!("{a2_big:04}{pn:08}"),
+            &format!("Customer {pn}"),
+        ));
+    }
+    s.push_str(&format!(
+        "[[terminals]]\na2 = {a2_small}\nkey = \"{}\"\n",
+        terminal_key(a2_small)
+    ));
+    s.push_str(&meter(1, &format!("{a2_small:04}00000001"), "Li Wei"));
+    Site::parse(&s).unwrap()
+}
+
+/// A terminal that logs in and proves itself, then stops reading its socket (and sending)
+/// once `stall` is set, keeping the connection open: its receive buffer fills.
+async fn stalling_terminal(
+    master: std::net::SocketAddr,
+    a2: u32,
+    stall: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut cfg = TerminalConfig::new(Address::new(0x4403, a2));
+    cfg.heartbeat_period = Duration::from_millis(500);
+    cfg.require_tp = false;
+    let keys = terminal_keys(a2);
+    let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
+        Terminal::with_keys(cfg, keys.pw(), keys.identity());
+    let origin = std::time::Instant::now();
+    let now = || Instant(origin.elapsed().as_millis() as u64);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // As small a receive buffer as the kernel allows.
+    socket.set_recv_buffer_size(1).unwrap();
+    let mut stream = socket.connect(master).await.unwrap();
+    term.connected(now());
+    let mut table = Table::default();
+    let mut out = vec![0u8; 4096];
+    let mut inbuf = vec![0u8; 1024];
+    while !stall.load(Ordering::SeqCst) {
+        let n = term.poll(now(), &mut out, &mut |_| {});
+        if n > 0 && stream.write_all(&out[..n]).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            r = stream.read(&mut inbuf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let ec = term.event_counters();
+                    let mut h = Handler { t: &mut table, ec: (ec.important, ec.normal) };
+                    term.on_bytes(now(), &inbuf[..n], &mut h, &mut |_| {});
+                }
+            },
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    // Stalled: the socket stays open, nothing is read.
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(stream);
+}
+
+async fn online_a2(m: &MasterHandle, a2: u32) -> bool {
+    get(m, "/api/terminals")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["a2"] == a2 && t["online"] == true)
+}
+
+/// `write_timeout_ms`: a terminal that stops reading (its receive buffer and the master's
+/// send buffer fill while the master keeps sending it requests) makes the master's write
+/// time out; the master closes that connection, counts it in `/api/stats`
+/// (`write_timeouts`) and keeps serving the other terminals.
+///
+/// Regression: the kernel's send buffer autotuning gave each terminal connection megabytes
+/// (about 4 MB on loopback); at the master's request rate a stalled terminal absorbed hours of
+/// requests before a write could block, so the timeout never fired. The buffer is now set on
+/// the listener (`send_buffer_bytes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_that_stops_reading_is_dropped_after_the_write_timeout() {
+    const BIG: u32 = 51;
+    const SMALL: u32 = 52;
+    let mut o = options(
+        two_terminals(BIG, 200, SMALL),
+        temp_db("field-write-timeout"),
+    );
+    // Many requests a second for the stalled terminal: reads of 200 meters every simulated
+    // second, each sent again twice after 1 ms without an answer.
+    o.read_every = 1;
+    o.response_timeout_ms = 1;
+    // No offline verdict from missing heartbeats during the test: only the write timeout.
+    o.heartbeat = 1_000_000;
+    o.limits.write_timeout_ms = 300;
+    // A small kernel send buffer (the default is 64 KiB): a few kilobytes fill it.
+    o.limits.send_buffer_bytes = 4096;
+    let m = start(o).await.unwrap();
+    let (stall, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let stalled = tokio::spawn(stalling_terminal(
+        m.terminal_addr(),
+        BIG,
+        stall.clone(),
+        stop.clone(),
+    ));
+    let small_addr = format!("{SMALL:04}00000001");
+    let fake = Fake::start(m.terminal_addr(), SMALL, &[(1, &small_addr, 1_000_000)]);
+    until("both terminals online", 20, || async {
+        (online_a2(&m, BIG).await && online_a2(&m, SMALL).await).then_some(())
+    })
+    .await;
+    assert_eq!(m.stats()["write_timeouts"], 0);
+    stall.store(true, Ordering::SeqCst);
+    let stats = until("a write timed out", 60, || async {
+        let s = m.stats();
+        (s["write_timeouts"].as_u64().unwrap() >= 1).then_some(s)
+    })
+    .await;
+    assert_eq!(stats["write_timeouts"], 1, "{stats}");
+    until("the stalled terminal offline", 20, || async {
+        (!online_a2(&m, BIG).await).then_some(())
+    })
+    .await;
+    // The other terminal is still served: new readings arrive after the drop.
+    let before = readings(&m, &small_addr).await;
+    until("readings of the other terminal go on", 20, || async {
+        (readings(&m, &small_addr).await > before).then_some(())
+    })
+    .await;
+    assert!(online_a2(&m, SMALL).await);
+    stop.store(true, Ordering::SeqCst);
+    let _ = stalled.await;
+    fake.stop().await;
+    m.shutdown().await;
+}
