@@ -1,7 +1,7 @@
 //! The demo that the README runs first: a master station and a terminal with five simulated
 //! meters in one process, on loopback, with a simulated clock running 1200× (twenty simulated
 //! minutes per real second), through a scripted day in the life of the demo site
-//! (`examples/sites/demo.toml`):
+//! (`examples/station/sites/demo.toml`):
 //!
 //! 1. Zhang Min (local fee control, STS keypad) buys a token through the operator API; it is
 //!    typed into the meter and accepted, and typing it again is rejected.
@@ -15,7 +15,7 @@
 //!
 //! Every step waits for its outcome with a deadline and the run ends with checks of every
 //! outcome; [`run`] returns a [`Summary`] (what `--json` prints) and the end-to-end tests in
-//! `tests/demo.rs` assert it. A failed check makes the demo exit with status 1.
+//! `examples/station/tests/demo.rs` assert it. A failed check makes the demo exit with status 1.
 
 // `value["key"]` on a `serde_json::Value` answers `Null` for a missing key: it cannot panic.
 #![allow(clippy::indexing_slicing)]
