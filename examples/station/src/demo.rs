@@ -34,7 +34,8 @@ use tokio::sync::mpsc;
 use crate::clock::{Civil, SimClock};
 use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json, http_list};
 use crate::site::Site;
-use crate::terminal::{self, TerminalHandle, TerminalOptions};
+use crate::terminal::erc::TokenRejection;
+use crate::terminal::{self, TerminalError, TerminalHandle, TerminalOptions};
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -297,17 +298,25 @@ async fn script(
             vend["credit"].as_str().unwrap_or("?")
         ),
     );
+    // The timeline shows what the meter says (its message, not the error's structure).
+    let said = |r: &Result<String, TerminalError>| r.as_ref().map_err(ToString::to_string).cloned();
     let first = term.keypad(2, &token);
+    let first_said = said(&first);
     tl.say(
         "customer",
-        format_args!("{ZHANG_MIN} types the token: {first:?}"),
+        format_args!("{ZHANG_MIN} types the token: {first_said:?}"),
     );
     let again = term.keypad(2, &token);
+    let again_said = said(&again);
     tl.say(
         "customer",
-        format_args!("{ZHANG_MIN} types it again: {again:?}"),
+        format_args!("{ZHANG_MIN} types it again: {again_said:?}"),
     );
-    checks.push(check("token accepted", first.is_ok(), format!("{first:?}")));
+    checks.push(check(
+        "token accepted",
+        first.is_ok(),
+        format!("{first_said:?}"),
+    ));
     let (_, seen) = get(&api, "/api/tokens").await?;
     let hidden = !seen.to_string().contains(&token);
     checks.push(check(
@@ -317,10 +326,14 @@ async fn script(
     ));
     checks.push(check(
         "token replay rejected",
-        again
-            .as_ref()
-            .is_err_and(|e| e.to_lowercase().contains("used")),
-        format!("{again:?}"),
+        matches!(
+            again,
+            Err(TerminalError::TokenRefused {
+                reason: TokenRejection::Used,
+                ..
+            })
+        ),
+        format!("{again_said:?}"),
     ));
 
     // 2. Line noise on the RS-485 bus for a while; reads go on through retries.
