@@ -34,8 +34,9 @@ use tokio::sync::mpsc;
 use crate::clock::{Civil, SimClock};
 use crate::master::{self, ControlVia, MasterHandle, MasterOptions, http_json, http_list};
 use crate::site::Site;
+use crate::terminal::bus::BusStats;
 use crate::terminal::erc::TokenRejection;
-use crate::terminal::{self, TerminalError, TerminalHandle, TerminalOptions};
+use crate::terminal::{self, LinkStats, TerminalError, TerminalHandle, TerminalOptions};
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -120,10 +121,10 @@ pub struct Summary {
     pub customers: Vec<CustomerSummary>,
     /// The checks, in order.
     pub checks: Vec<Check>,
-    /// The terminal's link: connections and logins.
-    pub link: Value,
+    /// The terminal's link: connections, logins, heartbeats, requests, bytes.
+    pub link: LinkStats,
     /// The RS-485 bus: exchanges, retries, noise.
-    pub bus: Value,
+    pub bus: BusStats,
 }
 
 impl Summary {
@@ -577,15 +578,8 @@ async fn summarise(
         real_seconds: (began.elapsed().as_millis() as f64) / 1000.0,
         customers: out,
         checks,
-        link: json!({"connects": link.connects, "logins": link.logins, "heartbeats": link.heartbeats, "requests": link.requests}),
-        bus: json!({
-            "exchanges": bus.exchanges,
-            "attempts": bus.attempts,
-            "failures": bus.failures,
-            "damaged": bus.damaged,
-            "lost": bus.lost,
-            "skipped_bytes": bus.skipped_bytes,
-        }),
+        link,
+        bus,
     })
 }
 

@@ -119,7 +119,7 @@ fn per_mille(v: &str) -> Option<u16> {
 }
 
 /// Counters of the bus.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BusStats {
     /// Exchanges asked for.
     pub exchanges: u64,

@@ -196,7 +196,7 @@ impl std::fmt::Display for Note {
 }
 
 /// Counters of a terminal's link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkStats {
     /// TCP connections made.
     pub connects: u64,
