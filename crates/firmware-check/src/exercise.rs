@@ -314,7 +314,7 @@ fn tariff(seed: u32) -> u32 {
     };
     let run = || -> Option<u32> {
         let s = i64::from(seed);
-        let (peak, valley) = (Rate::new(1)?, Rate::new(2)?);
+        let (peak, valley) = (Rate::try_from(1).ok()?, Rate::try_from(2).ok()?);
         let day = DayTable::new(&[
             Period {
                 start: TimeOfDay::new(8, 0).ok()?,
@@ -334,7 +334,7 @@ fn tariff(seed: u32) -> u32 {
             &[day],
             &[Season::every_day(
                 MonthDay::new(1, 1).ok()?,
-                DayTableId::new(1)?,
+                DayTableId::try_from(1).ok()?,
             )],
             &[],
         )
