@@ -17,7 +17,7 @@ use std::hint::black_box;
 use amikit::gdw376::deframer::Deframer;
 use amikit::gdw376::format::{Format05, Format07, Format09, Format15, Format25};
 use amikit::gdw376::security::ZeroPw;
-use amikit::gdw376::units::{Realtime, Value, Writer};
+use amikit::gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
 use amikit::gdw376::walker::Item;
 use amikit::gdw376::{
     Address, Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp,

@@ -8,7 +8,7 @@ use amikit_gdw376::address::Address;
 use amikit_gdw376::control::Direction;
 use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::format::Format16;
-use amikit_gdw376::units::{GuardOn, RemoteTrip, Value, Writer};
+use amikit_gdw376::units::{GuardOn, RemoteTrip, UnitLayout as _, Value, Writer};
 use amikit_gdw376::walker::{Item, OpaqueReason};
 use amikit_gdw376::{Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp};
 use serde_json::{Value as Json, json};

@@ -19,6 +19,7 @@
 use crate::dadt::{DaDt, InfoClass, Pn};
 use crate::error::EncodeError;
 use crate::format::Format01;
+use crate::units::UnitLayout as _;
 use crate::units::{
     EventRequest, ForwardRequest, GuardOn, PurchaseControl, RemoteTrip, TimeLabel, Writer,
 };

@@ -128,7 +128,7 @@ fn gdw376(seed: u32) -> u32 {
     use amikit_gdw376::session::terminal::{
         ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
     };
-    use amikit_gdw376::units::{Realtime, Value, Writer};
+    use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
     use amikit_gdw376::walker::Item;
     use amikit_gdw376::{
         Address, Afn, Control, FrameBuilder, InfoClass, Instant, Pn, Profile, Repr, Seq,

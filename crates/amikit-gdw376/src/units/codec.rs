@@ -6,6 +6,38 @@ use core::marker::PhantomData;
 use crate::error::{EncodeError, FormatError, UnitError};
 use crate::format::{DataFormat, ReadOptions, read, write};
 
+/// A typed data-unit layout of Q/GDW 1376.1-2013 Appendix B: read from a unit's data with
+/// [`UnitLayout::parse`] and written back with [`UnitLayout::emit`] (the crate's `parse` / `emit`
+/// verb pair; [`crate::units::decode`] picks the layout from AFN, Fn and direction).
+///
+/// ```
+/// use amikit_gdw376::units::{Reader, RemoteTrip, UnitLayout, Writer};
+/// use amikit_gdw376::format::ReadOptions;
+/// let trip = RemoteTrip { alarm_delay_min: 5, ..RemoteTrip::default() };
+/// let mut buf = [0u8; 8];
+/// let mut w = Writer::new(&mut buf);
+/// trip.emit(&mut w)?;
+/// let n = w.pos();
+/// let mut r = Reader::new(&buf[..n], ReadOptions::default());
+/// assert_eq!(RemoteTrip::parse(&mut r)?, trip);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait UnitLayout<'a>: Sized {
+    /// Reads the layout from `r`, leaving `r` after it.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError`] for too few bytes or a field that does not fit its data format.
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError>;
+
+    /// Writes the layout to `w`.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError`] for a full buffer or a value its data format cannot hold.
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
+}
+
 /// Reads fields from a unit's bytes, tracking the offset for error reports.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {

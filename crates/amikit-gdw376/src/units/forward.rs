@@ -3,7 +3,7 @@
 //! frame; with the `dlt645` feature, [`ForwardRequest::inner_645`] / [`ForwardReply::inner_645`]
 //! parse it through `amikit-dlt645`.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 
 /// Serial settings byte of a forward request: D7–D5 baud index, D4 stop bits, D3 parity on,
@@ -73,12 +73,25 @@ pub struct ForwardRequest<'a> {
 }
 
 impl<'a> ForwardRequest<'a> {
+    /// Frame timeout in milliseconds.
+    #[must_use]
+    pub const fn frame_timeout_ms(&self) -> u32 {
+        let v = (self.frame_timeout & 0x7F) as u32;
+        if self.frame_timeout & 0x80 != 0 {
+            v * 1000
+        } else {
+            v * 10
+        }
+    }
+}
+
+impl<'a> UnitLayout<'a> for ForwardRequest<'a> {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let port = r.u8()?;
         let control = CommControl(r.u8()?);
         let frame_timeout = r.u8()?;
@@ -97,7 +110,7 @@ impl<'a> ForwardRequest<'a> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(&[
             self.port,
             self.control.0,
@@ -109,16 +122,6 @@ impl<'a> ForwardRequest<'a> {
                 .map_err(|_| EncodeError::OutOfRange("forward length"))?,
         )?;
         w.bytes(self.payload)
-    }
-    /// Frame timeout in milliseconds.
-    #[must_use]
-    pub const fn frame_timeout_ms(&self) -> u32 {
-        let v = (self.frame_timeout & 0x7F) as u32;
-        if self.frame_timeout & 0x80 != 0 {
-            v * 1000
-        } else {
-            v * 10
-        }
     }
 }
 
@@ -133,13 +136,13 @@ pub struct ForwardReply<'a> {
     pub payload: &'a [u8],
 }
 
-impl<'a> ForwardReply<'a> {
+impl<'a> UnitLayout<'a> for ForwardReply<'a> {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let port = r.u8()?;
         let k = r.u16()?;
         Ok(ForwardReply {
@@ -152,7 +155,7 @@ impl<'a> ForwardReply<'a> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] above 65 535 payload bytes, else as [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u8(self.port)?;
         w.u16(
             u16::try_from(self.payload.len())

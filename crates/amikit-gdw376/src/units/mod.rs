@@ -21,7 +21,7 @@ pub use class1::{
     Settlement,
 };
 pub use class2::{TdKind, TimeLabel};
-pub use codec::{FormatSeq, Reader, Writer};
+pub use codec::{FormatSeq, Reader, UnitLayout, Writer};
 pub use common::HexBytes;
 pub use config::TerminalVersion;
 pub use confirm::{ItemResult, ItemResults};

@@ -19,6 +19,7 @@
 //! after the bus's retries makes an AFN 0C item absent from the answer (all absent: AFN 00 F2)
 //! and an AFN 05 item denied.
 
+use amikit_gdw376::units::UnitLayout as _;
 use std::collections::VecDeque;
 
 use amikit_dlt645::{
