@@ -303,7 +303,7 @@ fn frame_json(frame: &Frame<&[u8]>, r: &Repr<'_>, profile: &Profile) -> Json {
                 "pfc": t.pfc,
                 "send_time": t.send_time().map(|s| s.to_string()).ok(),
                 "delay_min": t.delay_min,
-                "raw": hex::encode_upper(t.to_bytes()),
+                "raw": hex::encode_upper(<[u8; 6]>::from(t)),
             })),
         },
         "checksum": format!("{:02X}", frame.checksum()),

@@ -218,10 +218,10 @@ impl FrameWriter<'_> {
             left -= k;
         }
         if let Some(ec) = self.b.ec {
-            self.c.put(&ec.to_bytes())?;
+            self.c.put(&<[u8; 2]>::from(ec))?;
         }
         if let Some(tp) = self.b.tp {
-            self.c.put(&tp.to_bytes())?;
+            self.c.put(&<[u8; 6]>::from(tp))?;
         }
         let end = self.c.pos();
         if pw_len > 0 {
@@ -236,28 +236,6 @@ impl FrameWriter<'_> {
             let head = head.get(6..).unwrap_or(&[]);
             let tail = tail.get(..end - units_end - pw_len).unwrap_or(&[]);
             mac.sign(head, tail, pw)?;
-        }
-        self.close()
-    }
-
-    /// As [`FrameWriter::finish`] with PW bytes given as they are (e.g. an echo, or a captured
-    /// PW). `pw` must have the profile's length for this AFN and direction.
-    ///
-    /// # Errors
-    ///
-    /// [`EncodeError::OutOfRange`] on a PW of the wrong length, else as [`FrameWriter::finish`].
-    pub fn finish_with_pw(mut self, pw: &[u8]) -> Result<usize, EncodeError> {
-        if pw.len() != self.b.pw_len {
-            return Err(EncodeError::OutOfRange(
-                "PW length differs from the profile's",
-            ));
-        }
-        self.c.put(pw)?;
-        if let Some(ec) = self.b.ec {
-            self.c.put(&ec.to_bytes())?;
-        }
-        if let Some(tp) = self.b.tp {
-            self.c.put(&tp.to_bytes())?;
         }
         self.close()
     }

@@ -42,13 +42,13 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 
 /// Reads L: `(user-data length, protocol id)`.
 #[must_use]
-pub const fn split_l(l: u16) -> (usize, u8) {
+pub(crate) const fn split_l(l: u16) -> (usize, u8) {
     ((l >> 2) as usize, (l & 3) as u8)
 }
 
 /// Builds L from a user-data length (≤ 16 383) and a protocol id.
 #[must_use]
-pub const fn make_l(user_len: usize, protocol_id: u8) -> u16 {
+pub(crate) const fn make_l(user_len: usize, protocol_id: u8) -> u16 {
     (((user_len & MAX_USER_LEN) as u16) << 2) | (protocol_id & 3) as u16
 }
 
@@ -97,7 +97,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer.as_ref()
     }
     /// The raw L field.
-    pub fn l_field(&self) -> u16 {
+    pub(crate) fn l_field(&self) -> u16 {
         match self.buffer.as_ref() {
             [_, l0, l1, ..] => u16::from_le_bytes([*l0, *l1]),
             _ => 0,
@@ -282,7 +282,7 @@ impl<'a> Repr<'a> {
     /// # Errors
     ///
     /// As [`Repr::parse`].
-    pub fn parse_user_data(
+    pub(crate) fn parse_user_data(
         user: &'a [u8],
         protocol_id: u8,
         profile: &Profile,
@@ -398,10 +398,10 @@ impl<'a> Repr<'a> {
             w.put(pw)?;
         }
         if let Some(ec) = self.ec {
-            w.put(&ec.to_bytes())?;
+            w.put(&<[u8; 2]>::from(ec))?;
         }
         if let Some(tp) = self.tp {
-            w.put(&tp.to_bytes())?;
+            w.put(&<[u8; 6]>::from(tp))?;
         }
         let pos = w.pos();
         let cs = checksum(w.written().get(6..pos).unwrap_or(&[]));
@@ -448,6 +448,17 @@ impl<'a> Repr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every user length and protocol id survives the L field (moved from the proptest suite
+    /// when `make_l` / `split_l` became crate-private).
+    #[test]
+    fn l_field_round_trips() {
+        for len in 0..=MAX_USER_LEN {
+            for pid in 0u8..4 {
+                assert_eq!(split_l(make_l(len, pid)), (len, pid));
+            }
+        }
+    }
 
     // gdw376-001 (liangminhua/qgdw376.1.ksy packet-sample/login.3761).
     const LOGIN: [u8; 20] = [
@@ -572,7 +583,10 @@ mod leniency_tests {
             Repr::parse_bytes(&f[..n], &strict),
             Err(ParseError::RegionNotBcd(0x0A01))
         );
-        let lenient = strict.with_leniency(Leniency::REGION_NOT_BCD);
+        let lenient = Profile {
+            leniency: Leniency::REGION_NOT_BCD,
+            ..strict
+        };
         assert_eq!(
             Repr::parse_bytes(&f[..n], &lenient).unwrap().address.a1,
             0x0A01
@@ -586,7 +600,10 @@ mod leniency_tests {
         let (f, n) = login(&strict, 0x0171, &[0x01, 0x02]);
         let r = Repr::parse_bytes(&f[..n], &strict).unwrap();
         assert!(matches!(r.units(&strict).next(), Some(Item::Opaque(_))));
-        let lenient = strict.with_leniency(Leniency::LINK_DATA);
+        let lenient = Profile {
+            leniency: Leniency::LINK_DATA,
+            ..strict
+        };
         let Some(Item::Unit(u)) = r.units(&lenient).next() else {
             panic!()
         };

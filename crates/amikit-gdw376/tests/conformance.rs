@@ -193,7 +193,11 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
         match (&aux["Tp"], r.tp) {
             (J::Null, None) => {}
             (tp, Some(got)) => {
-                assert_eq!(hex(&got.to_bytes()), tp["raw"].as_str().unwrap(), "{id} Tp");
+                assert_eq!(
+                    hex(&<[u8; 6]>::from(got)),
+                    tp["raw"].as_str().unwrap(),
+                    "{id} Tp"
+                );
                 assert_eq!(u64::from(got.pfc), tp["pfc"].as_u64().unwrap());
                 assert_eq!(u64::from(got.delay_min), tp["delay_min"].as_u64().unwrap());
                 let t = got.send_time().unwrap();

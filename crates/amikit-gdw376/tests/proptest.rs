@@ -13,7 +13,6 @@ use amikit_gdw376::format::{
     Format18, Format19, Format20, Format21, Format22, Format23, Format24, Format25, Format26,
     Format27,
 };
-use amikit_gdw376::frame::{make_l, split_l};
 use amikit_gdw376::security::ZeroPw;
 use amikit_gdw376::units::{self, Value};
 use amikit_gdw376::walker::Item;
@@ -269,11 +268,6 @@ proptest! {
     }
 
     #[test]
-    fn l_field(len in 0usize..=0x3FFF, pid in 0u8..4) {
-        prop_assert_eq!(split_l(make_l(len, pid)), (len, pid));
-    }
-
-    #[test]
     fn header_fields(c in any::<u8>(), s in any::<u8>(), a1 in any::<u16>(), a2 in any::<u32>(), a3 in any::<u8>(), wide in any::<bool>()) {
         let ctl = Control(c);
         prop_assert_eq!(Control::new(ctl.dir(), ctl.prm(), ctl.fcb_acd(), ctl.fcv(), ctl.function_code()), ctl);
@@ -298,7 +292,7 @@ proptest! {
         let pairs: Vec<(Pn, InfoClass)> = d.pairs().collect();
         let expected: Vec<(Pn, InfoClass)> = pns.iter().flat_map(|&p| fns.iter().map(move |&f| (p, f))).collect();
         prop_assert_eq!(pairs, expected);
-        prop_assert_eq!(d.pair_count(), pns.len() * fns.len());
+        prop_assert_eq!(d.pairs().count(), pns.len() * fns.len());
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub struct ReadOptions {
 /// True when every byte is `EE` (absent data).
 #[must_use]
 #[inline]
-pub fn is_absent(bytes: &[u8]) -> bool {
+pub(crate) fn is_absent(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| b == 0xEE)
 }
 

@@ -335,7 +335,7 @@ impl Writer<'_> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] when `at` was not written yet.
-    pub fn patch(&mut self, at: usize, v: u8) -> Result<(), EncodeError> {
+    pub(crate) fn patch(&mut self, at: usize, v: u8) -> Result<(), EncodeError> {
         if at >= self.pos {
             return Err(EncodeError::OutOfRange("patch position"));
         }

@@ -311,14 +311,6 @@ pub struct PurchaseControl {
     pub trip: Option<Format03>,
 }
 
-impl PurchaseControl {
-    /// True for the append flag (`55`).
-    #[must_use]
-    pub const fn is_append(&self) -> bool {
-        self.mode == PURCHASE_APPEND
-    }
-}
-
 impl<'a> UnitLayout<'a> for PurchaseControl {
     /// Parses the unit.
     ///
