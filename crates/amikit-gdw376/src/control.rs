@@ -106,7 +106,7 @@ impl Control {
     }
     /// This byte with ACD (uplink) / FCB (downlink) set or cleared.
     #[must_use]
-    pub const fn with_fcb_acd(self, on: bool) -> Self {
+    pub(crate) const fn with_fcb_acd(self, on: bool) -> Self {
         if on {
             Control(self.0 | 0x20)
         } else {

@@ -114,22 +114,22 @@ impl<'a> UnitLayout<'a> for RealtimeRef<'a> {
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
     fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        /// Checker and count of each run of fields, in wire order. A table of checkers keeps
+        /// one copy of each format's check instead of 24 inlined ones (firmware `.text`).
+        type Check = fn(&mut Reader<'_>) -> Result<(), UnitError>;
+        const FIELDS: [(Check, u8); 6] = [
+            (|r| r.check::<Format15>(), 1), // read time
+            (|r| r.check::<Format09>(), 8), // active and reactive power
+            (|r| r.check::<Format05>(), 4), // power factor
+            (|r| r.check::<Format07>(), 3), // voltage
+            (|r| r.check::<Format25>(), 4), // current, neutral current
+            (|r| r.check::<Format09>(), 4), // apparent power
+        ];
         let start = r.remaining();
-        r.check::<Format15>()?;
-        for _ in 0..8 {
-            r.check::<Format09>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format05>()?;
-        }
-        for _ in 0..3 {
-            r.check::<Format07>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format25>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format09>()?;
+        for (check, count) in FIELDS {
+            for _ in 0..count {
+                check(r)?;
+            }
         }
         Ok(RealtimeRef {
             raw: start.get(..Realtime::LEN).unwrap_or(&[]),

@@ -28,7 +28,7 @@ pub use confirm::{ItemResult, ItemResults};
 pub use control::{GuardOn, RemoteTrip};
 pub use events::{Erc, EventBlock, EventRecord, EventRequest};
 pub use file::FileSegment;
-pub use forward::{CommControl, ForwardReply, ForwardRequest};
+pub use forward::{CommControl, ForwardReply, ForwardRequest, Parity, SerialSettings};
 pub use param::{CommParams, MasterAddresses, MeterConfig, MeterTable, PurchaseControl};
 
 use crate::afn::Afn;
