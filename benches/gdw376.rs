@@ -263,7 +263,7 @@ fn benches(c: &mut Criterion) {
     for (name, decode) in [("deframe", false), ("deframe_decode", true)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(&stream);
                 let mut frames = 0usize;
                 let mut units = 0usize;
@@ -308,7 +308,7 @@ fn benches(c: &mut Criterion) {
     for (name, input) in [("crafted", &crafted), ("random", &random)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(input);
                 loop {
                     let o = d.push(rest);

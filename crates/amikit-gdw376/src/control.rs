@@ -92,7 +92,7 @@ impl Control {
     }
     /// D3–D0: function code.
     #[must_use]
-    pub const fn function_code(self) -> u8 {
+    pub(crate) const fn function_code(self) -> u8 {
         self.0 & 0x0F
     }
     /// The function code, interpreted by PRM.
@@ -138,6 +138,16 @@ pub enum Function {
     Primary(PrimaryFunction),
     /// PRM = 0 (responding station).
     Secondary(SecondaryFunction),
+}
+
+impl From<Function> for u8 {
+    /// The 4-bit function code.
+    fn from(f: Function) -> u8 {
+        match f {
+            Function::Primary(p) => p.code(),
+            Function::Secondary(s) => s.code(),
+        }
+    }
 }
 
 impl Function {

@@ -64,22 +64,14 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Frame { buffer }
     }
 
-    /// Checks the whole link layer (start bytes, both L copies, protocol id 2, CS, end byte,
-    /// exact length) and wraps the buffer.
+    /// Checks the whole link layer (start bytes, both L copies, a protocol id the profile
+    /// accepts — 2, or also 1 with [`Leniency::PROTOCOL_130`](crate::Leniency::PROTOCOL_130) —,
+    /// CS, end byte, exact length) and wraps the buffer.
     ///
     /// # Errors
     ///
     /// The first [`FrameError`] found.
-    pub fn new_checked(buffer: T) -> Result<Self, FrameError> {
-        Self::new_checked_with(buffer, &Profile::STRICT_2013)
-    }
-
-    /// As [`Frame::new_checked`], accepting the protocol ids the profile allows.
-    ///
-    /// # Errors
-    ///
-    /// The first [`FrameError`] found.
-    pub fn new_checked_with(buffer: T, profile: &Profile) -> Result<Self, FrameError> {
+    pub fn new_checked(buffer: T, profile: &Profile) -> Result<Self, FrameError> {
         let len = check_link(buffer.as_ref(), profile)?;
         let available = buffer.as_ref().len();
         if available > len {
@@ -273,7 +265,7 @@ impl<'a> Repr<'a> {
     ///
     /// [`ParseError::Frame`] for link-layer errors, others as [`Repr::parse`].
     pub fn parse_bytes(bytes: &'a [u8], profile: &Profile) -> Result<Self, ParseError> {
-        let frame = Frame::new_checked_with(bytes, profile)?;
+        let frame = Frame::new_checked(bytes, profile)?;
         Self::parse(&frame, profile)
     }
 
@@ -472,7 +464,7 @@ mod tests {
 
     #[test]
     fn deconstruct_login() {
-        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let f = Frame::new_checked(&LOGIN[..], &Profile::default()).unwrap();
         assert_eq!(f.user_len(), 12);
         assert_eq!(f.protocol_id(), 2);
         assert_eq!(f.checksum(), 0xE0);
@@ -494,7 +486,7 @@ mod tests {
     #[cfg(feature = "alloc")]
     #[test]
     fn to_vec_is_the_emitted_frame() {
-        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let f = Frame::new_checked(&LOGIN[..], &Profile::default()).unwrap();
         let r = Repr::parse(&f, &Profile::default()).unwrap();
         assert_eq!(r.to_vec().unwrap(), LOGIN.to_vec());
     }
@@ -504,7 +496,7 @@ mod tests {
         let mut bad = LOGIN;
         bad[18] ^= 1;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::Checksum {
                 found: 0xE1,
                 computed: 0xE0
@@ -513,30 +505,30 @@ mod tests {
         let mut bad = LOGIN;
         bad[3] = 0x36;
         assert!(matches!(
-            Frame::new_checked(&bad[..]),
+            Frame::new_checked(&bad[..], &Profile::default()),
             Err(FrameError::LengthMismatch { .. })
         ));
         let mut bad = LOGIN;
         bad[19] = 0x17;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::BadEnd(0x17)
         );
         let mut bad = LOGIN;
         bad[1] = 0x31;
         bad[3] = 0x31;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::ProtocolId(1)
         );
-        assert!(Frame::new_checked_with(&bad[..], &Profile::LENIENT).is_ok());
+        assert!(Frame::new_checked(&bad[..], &Profile::LENIENT).is_ok());
         for n in 0..LOGIN.len() {
-            assert!(Frame::new_checked(&LOGIN[..n]).is_err());
+            assert!(Frame::new_checked(&LOGIN[..n], &Profile::default()).is_err());
         }
         let mut long = [0u8; 21];
         long[..20].copy_from_slice(&LOGIN);
         assert_eq!(
-            Frame::new_checked(&long[..]).unwrap_err(),
+            Frame::new_checked(&long[..], &Profile::default()).unwrap_err(),
             FrameError::TrailingBytes(1)
         );
         assert_eq!(check_link(&long, &Profile::default()), Ok(20));

@@ -181,7 +181,7 @@ impl Profile {
     }
     /// True when the L protocol id is accepted (2 always; 1 with [`Leniency::PROTOCOL_130`]).
     #[must_use]
-    pub const fn accepts_protocol_id(&self, id: u8) -> bool {
+    pub(crate) const fn accepts_protocol_id(&self, id: u8) -> bool {
         id == 2 || (id == 1 && self.allows(Leniency::PROTOCOL_130))
     }
 }

@@ -73,8 +73,8 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
         if pname != "2013" {
             variants += 1;
         }
-        let frame = Frame::new_checked_with(&bytes[..], &profile)
-            .unwrap_or_else(|err| panic!("{id}: {err}"));
+        let frame =
+            Frame::new_checked(&bytes[..], &profile).unwrap_or_else(|err| panic!("{id}: {err}"));
         assert_eq!(
             frame.user_len() as u64,
             e["length_L"].as_u64().unwrap(),
@@ -108,7 +108,7 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
             "{id} prm"
         );
         assert_eq!(
-            u64::from(r.control.function_code()),
+            u64::from(u8::from(r.control.function())),
             e["function_code"].as_u64().unwrap(),
             "{id} fn code"
         );

@@ -270,7 +270,7 @@ proptest! {
     #[test]
     fn header_fields(c in any::<u8>(), s in any::<u8>(), a1 in any::<u16>(), a2 in any::<u32>(), a3 in any::<u8>(), wide in any::<bool>()) {
         let ctl = Control(c);
-        prop_assert_eq!(Control::new(ctl.dir(), ctl.prm(), ctl.fcb_acd(), ctl.fcv(), ctl.function_code()), ctl);
+        prop_assert_eq!(Control::new(ctl.dir(), ctl.prm(), ctl.fcb_acd(), ctl.fcv(), u8::from(ctl.function())), ctl);
         let seq = Seq(s);
         prop_assert_eq!(Seq::new(seq.tpv(), seq.fir(), seq.fin(), seq.con(), seq.seq()), seq);
         let width = if wide { AddressWidth::Seven } else { AddressWidth::Five };

@@ -181,7 +181,7 @@ fn gdw376(seed: u32) -> u32 {
     );
     let m = t.poll(Instant(u64::from(seed) + 1), &mut out, &mut |_| events += 1);
     // master side again: deframe and decode the reply with its typed values
-    let mut d = Deframer::<512>::new();
+    let mut d = Deframer::<512>::default();
     let mut rest = out.get(..m).unwrap_or(&[]);
     loop {
         let o = d.push(rest);

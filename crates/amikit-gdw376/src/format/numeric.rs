@@ -319,24 +319,26 @@ pub struct Amount {
     pub small_units: i64,
 }
 
+impl From<Format03> for Amount {
+    /// The amount in the small unit (kWh or 厘): ×1000 when the flag says MWh or 元.
+    fn from(f: Format03) -> Amount {
+        let v = f.signed();
+        Amount {
+            small_units: if f.unit == AmountUnit::MwhOrYuan {
+                v * 1000
+            } else {
+                v
+            },
+        }
+    }
+}
+
 impl Format03 {
     /// The signed number as written (in the flagged unit).
     #[must_use]
     pub fn signed(&self) -> i64 {
         let m = i64::from(self.magnitude);
         if self.negative { -m } else { m }
-    }
-    /// The amount in the small unit (kWh or 厘): ×1000 when the flag says MWh or 元.
-    #[must_use]
-    pub fn in_small_units(&self) -> Amount {
-        let v = self.signed();
-        Amount {
-            small_units: if self.unit == AmountUnit::MwhOrYuan {
-                v * 1000
-            } else {
-                v
-            },
-        }
     }
     /// A fee in 元 as an exact decimal (厘 → 3 decimals).
     #[must_use]
@@ -503,7 +505,7 @@ mod tests {
         let f = Format03::decode(&[0x00, 0x10, 0x00, 0x40]).unwrap();
         assert_eq!(f.magnitude, 1000);
         assert_eq!(f.unit, AmountUnit::MwhOrYuan);
-        assert_eq!(f.in_small_units().small_units, 1_000_000);
+        assert_eq!(Amount::from(f).small_units, 1_000_000);
         assert_eq!(f.as_yuan(), Decimal::new(1000, 0));
         let g = Format03::decode(&[0x00, 0x50, 0x00, 0x10]).unwrap();
         assert_eq!(g.signed(), -5000);
