@@ -69,7 +69,7 @@ impl Tp {
     /// [`FormatError::OutOfRange`] when a field is above 99.
     pub fn new(pfc: u8, time: Format16, delay_min: u8) -> Result<Self, FormatError> {
         let mut t = [0u8; 4];
-        time.encode(&mut t)?;
+        time.emit(&mut t)?;
         Ok(Tp {
             pfc,
             time: t,
@@ -91,7 +91,7 @@ impl Tp {
     ///
     /// [`FormatError::NotBcd`].
     pub fn send_time(&self) -> Result<Format16, FormatError> {
-        Format16::decode(&self.time)
+        Format16::parse(&self.time)
     }
 }
 

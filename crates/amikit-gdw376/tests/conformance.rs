@@ -441,11 +441,11 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             );
             use amikit_gdw376::format::{DataFormat, Format15, Format20};
             assert_eq!(
-                Format20::decode(&u.data[..3]).unwrap().to_string(),
+                Format20::parse(&u.data[..3]).unwrap().to_string(),
                 v["Td_d"].as_str().unwrap()
             );
             assert_eq!(
-                Format15::decode(&u.data[3..8]).unwrap().to_string(),
+                Format15::parse(&u.data[3..8]).unwrap().to_string(),
                 v["read_time"].as_str().unwrap()
             );
             assert_eq!(u64::from(u.data[8]), v["M"].as_u64().unwrap());
@@ -580,7 +580,7 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
                 u.value(p, r.afn, r.dir())
             );
             // Its read time is the file's (2018-08-28 16:20).
-            let t = <amikit_gdw376::format::Format15 as amikit_gdw376::format::DataFormat>::decode(
+            let t = <amikit_gdw376::format::Format15 as amikit_gdw376::format::DataFormat>::parse(
                 &u.data[..5],
             )
             .unwrap();

@@ -253,7 +253,7 @@ proptest! {
 
     #[test]
     fn typed_units_round_trip((afn, dir, f, profile, bytes) in unit_case()) {
-        let v = units::decode(&profile, Afn(afn), dir, InfoClass(f), &bytes)
+        let v = units::Value::parse(&profile, Afn(afn), dir, InfoClass(f), &bytes)
             .unwrap_or_else(|e| panic!("AFN {afn:02X} F{f}: {e} in {bytes:02X?}"))
             .unwrap_or_else(|| panic!("AFN {afn:02X} F{f} not typed"));
         let mut out = vec![0u8; bytes.len() + 8];
@@ -349,9 +349,9 @@ macro_rules! format_props {
                     // Any bytes: decode never panics; a successful decode re-encodes to the same
                     // bytes (all bits of these formats are meaningful).
                     let b = &bytes[..<$ty>::LEN];
-                    if let Ok(v) = <$ty>::decode(b) {
+                    if let Ok(v) = <$ty>::parse(b) {
                         let mut out = [0u8; 8];
-                        v.encode(&mut out).unwrap();
+                        v.emit(&mut out).unwrap();
                         prop_assert_eq!(&out[..<$ty>::LEN], b);
                     }
                 }
@@ -376,8 +376,8 @@ proptest! {
             ($($ty:ty),*) => {$(
                 if let Ok(v) = <$ty>::from_mantissa(m) {
                     let mut out = [0u8; 8];
-                    v.encode(&mut out).unwrap();
-                    let back = <$ty>::decode(&out).unwrap();
+                    v.emit(&mut out).unwrap();
+                    let back = <$ty>::parse(&out).unwrap();
                     prop_assert_eq!(back, v);
                     prop_assert_eq!(back.value().mantissa, m);
                 }
@@ -391,8 +391,8 @@ proptest! {
         use amikit_gdw376::format::AmountUnit;
         let v = Format03 { negative: neg, magnitude: mag, unit: if g { AmountUnit::MwhOrYuan } else { AmountUnit::KwhOrLi } };
         let mut out = [0u8; 4];
-        v.encode(&mut out).unwrap();
-        prop_assert_eq!(Format03::decode(&out).unwrap(), v);
+        v.emit(&mut out).unwrap();
+        prop_assert_eq!(Format03::parse(&out).unwrap(), v);
     }
 }
 

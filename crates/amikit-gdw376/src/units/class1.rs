@@ -86,7 +86,7 @@ impl<'a> UnitLayout<'a> for Realtime {
     }
 }
 
-/// F25 as decoded by [`decode`](super::decode): the unit's 67 bytes, checked field by field;
+/// F25 as decoded by [`Value::parse`](super::Value::parse): the unit's 67 bytes, checked field by field;
 /// [`RealtimeRef::get`] (or a field accessor) reads the typed values. Keeps
 /// [`Value`](super::Value) small, so that decoding a unit moves no large struct around.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,7 @@ impl serde::Serialize for RealtimeRef<'_> {
     }
 }
 
-/// F167 as decoded by [`decode`](super::decode): the 41 (2009) or 46 (2013) bytes, checked;
+/// F167 as decoded by [`Value::parse`](super::Value::parse): the 41 (2009) or 46 (2013) bytes, checked;
 /// [`PurchaseInfoRef::get`] reads the typed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseInfoRef<'a> {
@@ -591,7 +591,7 @@ mod purchase_info_tests {
             let p = v.get();
             assert_eq!(
                 p.read_time.unwrap().to_string(),
-                Format15::decode(&unit[..5]).unwrap().to_string()
+                Format15::parse(&unit[..5]).unwrap().to_string()
             );
             assert_eq!(p.purchases.unwrap().magnitude, 12);
             assert_eq!(p.remaining_money.unwrap().value().to_string(), "1234.5678");

@@ -8,7 +8,8 @@ use crate::format::{DataFormat, ReadOptions, read, write};
 
 /// A typed data-unit layout of Q/GDW 1376.1-2013 Appendix B: read from a unit's data with
 /// [`UnitLayout::parse`] and written back with [`UnitLayout::emit`] (the crate's `parse` / `emit`
-/// verb pair; [`crate::units::decode`] picks the layout from AFN, Fn and direction).
+/// verb pair; [`Value::parse`](crate::units::Value::parse) picks the layout from AFN, Fn and
+/// direction).
 ///
 /// ```
 /// use amikit_gdw376::units::{Reader, RemoteTrip, UnitLayout, Writer};
@@ -54,17 +55,12 @@ impl<'a> Reader<'a> {
     }
     /// The read options.
     #[must_use]
-    pub const fn options(&self) -> ReadOptions {
+    pub(crate) const fn options(&self) -> ReadOptions {
         self.opts
-    }
-    /// Current offset.
-    #[must_use]
-    pub const fn offset(&self) -> usize {
-        self.off
     }
     /// Bytes not read yet.
     #[must_use]
-    pub fn remaining(&self) -> &'a [u8] {
+    pub(crate) fn remaining(&self) -> &'a [u8] {
         self.data.get(self.off..).unwrap_or(&[])
     }
     /// Takes `n` bytes.

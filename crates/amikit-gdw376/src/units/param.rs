@@ -185,7 +185,7 @@ impl MeterConfig {
     #[must_use]
     pub fn address_digits(&self) -> Option<u64> {
         use crate::format::DataFormat;
-        Format12::decode(&self.address).ok().map(|f| f.magnitude)
+        Format12::parse(&self.address).ok().map(|f| f.magnitude)
     }
     fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
         Ok(MeterConfig {
