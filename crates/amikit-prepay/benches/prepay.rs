@@ -45,7 +45,7 @@ fn tariff() -> Tariff {
         &[day],
         &[Season::every_day(
             MonthDay::new(1, 1).unwrap(),
-            DayTableId::new(1).unwrap(),
+            DayTableId::try_from(1).unwrap(),
         )],
         &[],
     )

@@ -15,7 +15,7 @@
 //! a charge.
 
 use amikit_tariff::tariff::MAX_LEVIES;
-use amikit_tariff::{ChargeState, DateTime, Energy, Money, Remainder};
+use amikit_tariff::{ChargeSnapshot, ChargeState, DateTime, Energy, Money, Remainder};
 
 use crate::output::{AlarmLevel, RelayState};
 use crate::state::CreditState;
@@ -81,25 +81,26 @@ impl Charging {
     /// The persistent part of `state`.
     #[must_use]
     pub const fn of(state: &ChargeState) -> Self {
+        let s = state.snapshot();
         Self {
-            period_energy: state.period_energy(),
-            as_of: state.as_of(),
-            carry: state.carry(),
-            levy_carries: *state.levy_carries(),
-            standing_mark: state.standing_mark(),
+            period_energy: s.period_energy,
+            as_of: s.as_of,
+            carry: s.carry,
+            levy_carries: s.levy_carries,
+            standing_mark: s.standing_mark,
         }
     }
 
     /// A charging state with these parts (its price cache is rebuilt on the next charge).
     #[must_use]
-    pub const fn to_state(&self) -> ChargeState {
-        ChargeState::from_parts(
-            self.period_energy,
-            self.as_of,
-            self.carry,
-            self.levy_carries,
-            self.standing_mark,
-        )
+    pub fn to_state(&self) -> ChargeState {
+        ChargeState::from(ChargeSnapshot {
+            period_energy: self.period_energy,
+            as_of: self.as_of,
+            carry: self.carry,
+            levy_carries: self.levy_carries,
+            standing_mark: self.standing_mark,
+        })
     }
 }
 
@@ -245,7 +246,7 @@ fn time_from(v: i64) -> Option<Option<DateTime>> {
 
 fn remainder_code(r: Remainder) -> u32 {
     // A remainder is below 10^9 < 2^32.
-    u32::try_from(r.nanos()).unwrap_or(u32::MAX)
+    u32::try_from(i64::from(r)).unwrap_or(u32::MAX)
 }
 
 impl Snapshot {
@@ -405,7 +406,7 @@ impl Snapshot {
             let standing_mark = time_from(mark).ok_or(SnapshotError::Field(72))?;
             let mut rems = [Remainder::ZERO; 1 + MAX_LEVIES];
             for (i, (r, c)) in rems.iter_mut().zip(carries).enumerate() {
-                *r = Remainder::from_nanos(i64::from(c))
+                *r = Remainder::try_from(i64::from(c))
                     .map_err(|_| SnapshotError::Field(80 + 4 * i))?;
             }
             let [carry, levies @ ..] = rems;
@@ -683,12 +684,12 @@ mod tests {
         assert_eq!(c.period_energy, Energy::from_wh(2_750_500));
         assert_eq!(c.as_of, Some(dt("2026-01-07T10:05")));
         assert_eq!(c.standing_mark, Some(dt("2026-01-07T00:00")));
-        assert_eq!(c.carry, Remainder::from_nanos(68_000_000).unwrap());
+        assert_eq!(c.carry, Remainder::try_from(68_000_000).unwrap());
         assert_eq!(
             c.levy_carries,
             [
                 Remainder::ZERO,
-                Remainder::from_nanos(5).unwrap(),
+                Remainder::try_from(5).unwrap(),
                 Remainder::ZERO,
                 Remainder::ZERO
             ]

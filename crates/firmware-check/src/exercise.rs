@@ -128,7 +128,7 @@ fn gdw376(seed: u32) -> u32 {
     use amikit_gdw376::session::terminal::{
         ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
     };
-    use amikit_gdw376::units::{Realtime, Value, Writer};
+    use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
     use amikit_gdw376::walker::Item;
     use amikit_gdw376::{
         Address, Afn, Control, FrameBuilder, InfoClass, Instant, Pn, Profile, Repr, Seq,
@@ -181,7 +181,7 @@ fn gdw376(seed: u32) -> u32 {
     );
     let m = t.poll(Instant(u64::from(seed) + 1), &mut out, &mut |_| events += 1);
     // master side again: deframe and decode the reply with its typed values
-    let mut d = Deframer::<512>::new();
+    let mut d = Deframer::<512>::default();
     let mut rest = out.get(..m).unwrap_or(&[]);
     loop {
         let o = d.push(rest);
@@ -314,7 +314,7 @@ fn tariff(seed: u32) -> u32 {
     };
     let run = || -> Option<u32> {
         let s = i64::from(seed);
-        let (peak, valley) = (Rate::new(1)?, Rate::new(2)?);
+        let (peak, valley) = (Rate::try_from(1).ok()?, Rate::try_from(2).ok()?);
         let day = DayTable::new(&[
             Period {
                 start: TimeOfDay::new(8, 0).ok()?,
@@ -334,7 +334,7 @@ fn tariff(seed: u32) -> u32 {
             &[day],
             &[Season::every_day(
                 MonthDay::new(1, 1).ok()?,
-                DayTableId::new(1)?,
+                DayTableId::try_from(1).ok()?,
             )],
             &[],
         )

@@ -500,8 +500,7 @@ pub fn read_tariff_file(path: &Path) -> Result<amikit_tariff::def::TariffDef, St
     } else {
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
     };
-    def.to_tariff_set()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    amikit_tariff::TariffSet::try_from(&def).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(def)
 }
 

@@ -227,10 +227,7 @@ mod tests {
         let path = site
             .tariff_path("residential", &crate::site::workspace_root())
             .unwrap();
-        crate::site::read_tariff_file(&path)
-            .unwrap()
-            .to_tariff_set()
-            .unwrap()
+        TariffSet::try_from(&crate::site::read_tariff_file(&path).unwrap()).unwrap()
     }
 
     fn dt(s: &str) -> DateTime {

@@ -24,6 +24,7 @@ use amikit_dlt645::{
     RemoteCommand, RemoteControl, Reply, Repr as Repr645, Request as Request645, StatusWord3,
 };
 use amikit_gdw376::control::Direction;
+use amikit_gdw376::units::UnitLayout as _;
 use amikit_gdw376::units::{CommControl, ForwardRequest, GuardOn, RemoteTrip, Value, Writer};
 use amikit_gdw376::{Afn, DaDt, InfoClass, Item, Pn, Profile, Units};
 use amikit_prepay::{

@@ -112,9 +112,7 @@ pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
 
 /// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
 pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, TerminalError> {
-    crate::site::read_tariff_file(path)
-        .map_err(TerminalError::Site)?
-        .to_tariff_set()
+    TariffSet::try_from(&crate::site::read_tariff_file(path).map_err(TerminalError::Site)?)
         .map_err(|e| TerminalError::Tariff {
             path: path.to_path_buf(),
             source: e.into(),
@@ -489,7 +487,7 @@ impl SimMeter {
                         .ok()
                 })
                 .and_then(|u| u.rate)
-                .map_or(3, |r| r.get());
+                .map_or(3, u8::from);
             let slot = if (1..=4).contains(&rate) { rate } else { 3 };
             if let Some(r) = self.rate_wh.get_mut(usize::from(slot - 1)) {
                 *r += wh;

@@ -856,6 +856,7 @@ mod tests {
     use amikit_gdw376::session::master::{
         MasterConfig, MasterEvent, MasterSession, Request as MasterRequest, write_units,
     };
+    use amikit_gdw376::units::UnitLayout as _;
     use amikit_gdw376::units::{EventBlock, Reader, Registers};
     use amikit_gdw376::{Afn, Direction, InfoClass, Item, Pn, Profile, Units};
     use tokio::net::TcpListener;

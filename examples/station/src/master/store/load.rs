@@ -273,8 +273,7 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
             let (id, name, def) = row?;
             let def: TariffDef = serde_json::from_str(&def)
                 .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
-            let set = def
-                .to_tariff_set()
+            let set = amikit_tariff::TariffSet::try_from(&def)
                 .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
             tariffs.insert(id, (name, set));
         }
