@@ -438,7 +438,7 @@ fn prepay(seed: u32) -> u32 {
                     saved = Some(*snap);
                 }
             }
-            digest = digest.rotate_left(3) ^ (engine.net().raw() as u32) ^ out.len() as u32;
+            digest = digest.rotate_left(3) ^ (engine.status().net.raw() as u32) ^ out.len() as u32;
         }
         // Power failure: a final snapshot with the charging state, bytes round trip, recovery
         // from two copies, power-up with the charging state lost from RAM.
@@ -456,7 +456,7 @@ fn prepay(seed: u32) -> u32 {
         }
         state = ChargeState::new();
         let snap = saved?;
-        let back = Snapshot::from_bytes(&snap.to_bytes()).ok()?;
+        let back = Snapshot::parse(&snap.emit()).ok()?;
         let r = recover([&back, &snap]).ok()?;
         out.clear();
         engine.handle(
@@ -479,7 +479,7 @@ fn prepay(seed: u32) -> u32 {
         tracker.poll(t0.plus(seed % 100), &mut events);
         let _ = tracker.fail(t0.plus(seed % 100 + 1), id, &mut events);
         tracker.poll(t0.plus(seed % 7_000), &mut events);
-        Some(digest ^ (engine.balance().raw() as u32) ^ events.0 as u32 ^ r.checksum)
+        Some(digest ^ (engine.status().balance.raw() as u32) ^ events.0 as u32 ^ r.checksum)
     };
     run().unwrap_or(seed)
 }

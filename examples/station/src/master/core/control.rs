@@ -54,7 +54,7 @@ impl Core {
             }),
             &mut NoCharge,
         );
-        let guarded = engine.guarded();
+        let guarded = engine.status().guarded;
         let outputs: Vec<Output> = out.iter().copied().collect();
         let mut w = Writes::for_account(ai);
         w.event(
@@ -174,11 +174,11 @@ impl Core {
         // DL/T 645-2007 status word 3 (`04000503`): b4 relay open, b6 open command in force.
         let (wanted, matches) = match cmd.kind {
             CommandKind::Trip => (
-                engine.relay() == RelayState::Open && !engine.guarded(),
+                engine.status().relay == RelayState::Open && !engine.status().guarded,
                 open,
             ),
             CommandKind::AllowClose | CommandKind::DirectClose => {
-                (engine.relay() != RelayState::Open, !command_open)
+                (engine.status().relay != RelayState::Open, !command_open)
             }
             _ => (false, true),
         };
@@ -585,7 +585,7 @@ impl Core {
             .accounts
             .get(ms.account)
             .and_then(|a| a.engine.as_ref())
-            .is_some_and(|e| e.relay() != RelayState::Closed);
+            .is_some_and(|e| e.status().relay != RelayState::Closed);
         let watch = info.fee == FeeControl::Local
             || engine_open
             || ms.relay_open == Some(true)

@@ -51,17 +51,17 @@ impl Core {
         if let (Some(e), Some(obj)) = (acc.engine.as_ref(), v.as_object_mut()) {
             let supply = match meter_relay {
                 Some(open) => !open,
-                None => e.relay() == RelayState::Closed,
+                None => e.status().relay == RelayState::Closed,
             };
-            obj.insert("balance".into(), money_json(e.balance()));
-            obj.insert("debt".into(), money_json(e.debt()));
-            obj.insert("net".into(), money_json(e.net()));
-            obj.insert("credit".into(), json!(e.credit().name()));
-            obj.insert("alarm".into(), json!(e.alarm().map(|a| a.name())));
-            obj.insert("relay".into(), json!(e.relay().name()));
-            obj.insert("guarded".into(), json!(e.guarded()));
-            obj.insert("remote_trip".into(), json!(e.remote_trip()));
-            obj.insert("purchases".into(), json!(e.purchases().0));
+            obj.insert("balance".into(), money_json(e.status().balance));
+            obj.insert("debt".into(), money_json(e.status().debt));
+            obj.insert("net".into(), money_json(e.status().net));
+            obj.insert("credit".into(), json!(e.status().credit.name()));
+            obj.insert("alarm".into(), json!(e.status().alarm.map(|a| a.name())));
+            obj.insert("relay".into(), json!(e.status().relay.name()));
+            obj.insert("guarded".into(), json!(e.status().guarded));
+            obj.insert("remote_trip".into(), json!(e.status().remote_trip));
+            obj.insert("purchases".into(), json!(e.status().last_sequence));
             obj.insert("supply".into(), json!(if supply { "on" } else { "off" }));
         } else if let Some(obj) = v.as_object_mut() {
             let remaining = acc
