@@ -225,9 +225,9 @@ fn sts(seed: u32) -> u32 {
         return seed;
     };
     let (Ok(sgc), Ok(ti), Ok(krn)) = (
-        SupplyGroupCode::new(seed % 1_000_000),
-        TariffIndex::new((seed % 100) as u8),
-        KeyRevision::new((seed % 9 + 1) as u8),
+        SupplyGroupCode::try_from(seed % 1_000_000),
+        TariffIndex::try_from((seed % 100) as u8),
+        KeyRevision::try_from((seed % 9 + 1) as u8),
     ) else {
         return seed;
     };
@@ -250,7 +250,7 @@ fn sts(seed: u32) -> u32 {
         return digest;
     };
     let vendor = Vendor::new(
-        TokenCipher::sta(key, &SAMPLE_TABLES),
+        TokenCipher::Sta(amikit_sts::cipher::Sta::new(key, &SAMPLE_TABLES)),
         KeyType::Unique,
         BaseDate::Y1993,
     );
@@ -265,7 +265,7 @@ fn sts(seed: u32) -> u32 {
         Management::MaxPowerLimit {
             watts: u64::from(seed % 20_000),
         },
-        Issue::Tid(Tid::from_bits(tid.value().wrapping_add(2))),
+        Issue::Tid(Tid::from_bits(u32::from(tid).wrapping_add(2))),
         Rnd::from_bits((seed >> 4) as u8),
     );
     for token in [credit, limit].into_iter().flatten() {
@@ -277,7 +277,7 @@ fn sts(seed: u32) -> u32 {
             }
             Err(_) => fold(0xBAD),
         }
-        fold(token.value() as u64);
+        fold(u128::from(token) as u64);
     }
     fold(meter.credit());
 
@@ -288,14 +288,18 @@ fn sts(seed: u32) -> u32 {
         *b = (wide >> ((i % 8) * 8)) as u8 ^ i as u8;
     }
     if let Ok(Ok(DecoderKey::Bits128(k))) = Dkga04::new(&vk).map(|d| d.derive(&params)) {
-        let misty = Vendor::new(TokenCipher::misty1(k), KeyType::Unique, BaseDate::Y1993);
+        let misty = Vendor::new(
+            TokenCipher::Misty1(amikit_sts::cipher::Misty1::from_u128(k)),
+            KeyType::Unique,
+            BaseDate::Y1993,
+        );
         if let Ok(token) = misty.credit(
             CreditKind::Water,
             u64::from(seed % 1000),
             Issue::Tid(tid),
             Rnd::default(),
         ) {
-            fold(token.value() as u64);
+            fold(u128::from(token) as u64);
             fold(u64::from(misty.cipher().decode(token).is_ok()));
         }
         fold(k as u64);

@@ -148,10 +148,10 @@ pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, Stri
             .sgc
             .parse::<SupplyGroupCode>()
             .map_err(|x| e("sgc", &x))?,
-        ti: TariffIndex::new(sts.ti.parse::<u8>().map_err(|x| e("ti", &x))?)
+        ti: TariffIndex::try_from(sts.ti.parse::<u8>().map_err(|x| e("ti", &x))?)
             .map_err(|x| e("ti", &x))?,
-        krn: KeyRevision::new(sts.krn).map_err(|x| e("krn", &x))?,
-        kt: KeyType::new(sts.kt).map_err(|x| e("kt", &x))?,
+        krn: KeyRevision::try_from(sts.krn).map_err(|x| e("krn", &x))?,
+        kt: KeyType::try_from(sts.kt).map_err(|x| e("kt", &x))?,
         base_date: BaseDate::from_year(sts.base_date).map_err(|x| e("base date", &x))?,
         ea: EncryptionAlgorithm::Misty1,
     })
@@ -286,7 +286,7 @@ impl SimMeter {
                 let key = match (&s.decoder_key, vending) {
                     (Some(dk), _) => {
                         let bytes = dk.hex_bytes("decoder key").map_err(ctx)?;
-                        amikit_sts::keys::DecoderKey::from_bytes(&bytes)
+                        amikit_sts::keys::DecoderKey::try_from(bytes.as_slice())
                             .map_err(|e| ctx(format!("decoder key: {e}")))?
                     }
                     (None, Some(vk)) => vk.derive(&params).map_err(|e| ctx(format!("key: {e}")))?,
@@ -572,7 +572,7 @@ impl SimMeter {
         };
         let (tenths, money, tid) = match (accepted.action, accepted.data) {
             (Action::AddCredit { tenths, .. }, TokenData::Credit(c)) => {
-                (tenths, None, c.tid.value())
+                (tenths, None, u32::from(c.tid))
             }
             (Action::AddCurrency { amount, .. }, TokenData::Currency(c)) => {
                 let money = i64::from(amount.value())
@@ -581,7 +581,7 @@ impl SimMeter {
                 let Some(money) = money else {
                     return self.reject(now, TokenRejection::Range, "amount out of range".into());
                 };
-                (0, Some(money), c.tid.value())
+                (0, Some(money), u32::from(c.tid))
             }
             (action, _) => {
                 // A management token: accepted by the decoder, nothing to do for the wallet.
@@ -882,7 +882,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 amikit_sts::amount::Amount::from_value_exact(units).unwrap(),
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()
@@ -900,7 +900,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 tenths,
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()
