@@ -37,7 +37,7 @@ type Clock = Arc<dyn Fn() -> Option<DateTime> + Send + Sync>;
 /// the stream it came from.
 pub struct MeterServer<H, const N: usize = MAX_READ_DATA> {
     meters: Arc<Mutex<Vec<(Meter<N>, H)>>>,
-    faults: Arc<Mutex<Faults>>,
+    faults: Arc<Mutex<Arc<Faults>>>,
     clock: Clock,
 }
 
@@ -63,7 +63,7 @@ impl<H: Handler + Send + 'static, const N: usize> MeterServer<H, N> {
     pub fn new(meters: Vec<(Meter<N>, H)>) -> Self {
         MeterServer {
             meters: Arc::new(Mutex::new(meters)),
-            faults: Arc::new(Mutex::new(Faults::default())),
+            faults: Arc::new(Mutex::new(Arc::new(Faults::default()))),
             clock: Arc::new(|| {
                 crate::clock::local_now(crate::clock::CHINA_STANDARD_TIME)
                     .and_then(|t| DateTime::try_from(t).ok())
@@ -84,7 +84,7 @@ impl<H: Handler + Send + 'static, const N: usize> MeterServer<H, N> {
     /// Replaces the faults injected from now on (on every stream).
     pub fn set_faults(&self, faults: Faults) {
         if let Ok(mut f) = self.faults.lock() {
-            *f = faults;
+            *f = Arc::new(faults);
         }
     }
 
@@ -138,7 +138,11 @@ impl<H: Handler + Send + 'static, const N: usize> MeterServer<H, N> {
                         continue;
                     }
                 };
-                let faults = self.faults.lock().map(|f| f.clone()).unwrap_or_default();
+                let faults = self
+                    .faults
+                    .lock()
+                    .map(|f| Arc::clone(&f))
+                    .unwrap_or_default();
                 let reply = match self.answer(frame.as_bytes(), &mut out) {
                     Some(n) if !faults.silent => out.get(..n),
                     _ => None,
