@@ -6,6 +6,7 @@ pub mod clock;
 pub mod codec;
 pub mod dlt645;
 pub mod error;
+pub mod gdw376;
 
 pub use error::{Error, Result};
 /// The serial-port crate, for its types (`SerialStream`, parity, data and stop bits).
