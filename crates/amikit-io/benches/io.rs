@@ -2,6 +2,8 @@
 //!
 //! * `dlt645_tcp_read`: `Client::read` of an energy register through loopback TCP against the
 //!   in-process `MeterServer` (one bus: one request at a time; 8 buses: 8 in flight);
+//! * `gdw376_front_end`: frames (AFN 0C F25 requests and their responses) through the
+//!   `FrontEnd` from in-process `TerminalDriver`s over loopback TCP;
 //! * `codec`: frames decoded per second by the two codecs from a buffer.
 //!
 //! `cargo bench -p amikit-io --bench io`
@@ -122,6 +124,101 @@ fn tcp_round_trip_baseline(c: &mut Criterion) {
     group.finish();
 }
 
+/// The demo terminal's answer to AFN 0C F25.
+struct F25;
+
+impl amikit_gdw376::session::terminal::RequestHandler for F25 {
+    fn read(
+        &mut self,
+        req: &amikit_gdw376::session::terminal::ItemRequest<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, amikit_gdw376::session::terminal::Refusal> {
+        use amikit_gdw376::units::{Realtime, Writer};
+        let mut rt = Realtime::default();
+        rt.active_power[0] = amikit_gdw376::format::Format09::from_mantissa(11_173).ok();
+        let mut w = Writer::new(out);
+        rt.emit(&mut w)
+            .map_err(|_| amikit_gdw376::session::terminal::Refusal::NoData)?;
+        let _ = req;
+        Ok(w.pos())
+    }
+}
+
+/// Frames through the front end: AFN 0C F25 reads (one request frame down, one response frame
+/// up) from `terminals` in-process terminal drivers, four requests in flight per terminal (the
+/// session's slots), on one core.
+fn gdw376_front_end(c: &mut Criterion) {
+    use amikit_gdw376::session::master::{IdentityPolicy, MasterConfig, write_units};
+    use amikit_gdw376::session::terminal::{Terminal, TerminalConfig};
+    use amikit_gdw376::{Address, InfoClass, Pn, Profile};
+    use amikit_io::gdw376::{
+        DriverConfig, FrontEnd, FrontEndConfig, FrontEndEvent, TerminalDriver,
+    };
+    let mut group = c.benchmark_group("gdw376_front_end");
+    group.measurement_time(Duration::from_secs(5));
+    let mut units = [0u8; 4];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
+    let units = units[..n].to_vec();
+    for count in [1u32, 8] {
+        let rt = runtime();
+        let (front_end, terminals, _drivers) = rt.block_on(async {
+            let mut master = MasterConfig::new(Profile::STRICT_2013);
+            master.identity = IdentityPolicy::NotChecked;
+            let (fe, mut events) = FrontEnd::bind("127.0.0.1:0", FrontEndConfig::new(master))
+                .await
+                .unwrap();
+            let mut drivers = Vec::new();
+            let mut terminals = Vec::new();
+            for a2 in 1..=count {
+                let address = Address {
+                    a1: 0x0171,
+                    a2,
+                    ..Address::default()
+                };
+                let terminal: Terminal = Terminal::new(TerminalConfig::new(address));
+                let config = DriverConfig::new(fe.local_addr().to_string());
+                drivers.push(TerminalDriver::spawn(terminal, F25, config).0);
+                terminals.push(address);
+            }
+            let mut registered = 0;
+            while registered < count {
+                if let Some(FrontEndEvent::Registered { .. }) = events.recv().await {
+                    registered += 1;
+                }
+            }
+            // Keep draining the event stream.
+            tokio::spawn(async move { while events.recv().await.is_some() {} });
+            (fe, terminals, drivers)
+        });
+        group.throughput(Throughput::Elements(2 * 4 * u64::from(count)));
+        group.bench_function(format!("{count}_terminal"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    let mut tasks = Vec::new();
+                    for &terminal in &terminals {
+                        for _ in 0..4 {
+                            let fe = front_end.clone();
+                            let units = units.clone();
+                            tasks.push(tokio::spawn(async move {
+                                for _ in 0..iters {
+                                    let r = fe.read(terminal, &units).await.unwrap();
+                                    assert_eq!(r.afn, amikit_gdw376::Afn::CLASS1);
+                                }
+                            }));
+                        }
+                    }
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
 /// A login (AFN 02 F1), as in the tests.
 const LOGIN: [u8; 20] = [
     0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02, 0x78, 0x00, 0x00,
@@ -173,5 +270,11 @@ fn codecs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tcp_round_trip_baseline, dlt645_tcp_read, codecs);
+criterion_group!(
+    benches,
+    tcp_round_trip_baseline,
+    dlt645_tcp_read,
+    gdw376_front_end,
+    codecs
+);
 criterion_main!(benches);

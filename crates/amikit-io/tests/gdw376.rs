@@ -168,6 +168,24 @@ async fn a_proven_terminal_is_read_and_controlled() {
         rt.active_power[0],
         Some(Format09::from_mantissa(11_173).unwrap())
     );
+    // Many reads, four at a time (the session's request slots), faster than 256 a second:
+    // reads carry no Tp, so neither the terminal's replay memory nor the wrap of the 8-bit
+    // frame counter within one Tp second trips them (both did when reads carried the
+    // commands' Tp).
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let fe = fe.clone();
+        let units = units[..n].to_vec();
+        readers.push(tokio::spawn(async move {
+            for _ in 0..100 {
+                let response = fe.read(address(8), &units).await.unwrap();
+                assert_eq!(response.afn, Afn::CLASS1);
+            }
+        }));
+    }
+    for r in readers {
+        r.await.unwrap();
+    }
 
     // AFN 05 F1 (remote trip) of control round 2: confirmed, executed.
     let n = write_units(&mut units, &[(Pn(2), InfoClass(1), &[0x00])]).unwrap();
@@ -192,7 +210,7 @@ async fn a_proven_terminal_is_read_and_controlled() {
     let stats = fe.stats();
     assert_eq!(
         (stats.connections, stats.requests, stats.request_timeouts),
-        (1, 2, 0)
+        (1, 402, 0)
     );
 }
 

@@ -50,11 +50,19 @@ pub struct FrontEndConfig {
     pub event_buffer: usize,
     /// Requests waiting per terminal (beyond the session's four in flight).
     pub queue: usize,
+    /// Tp delay (minutes) of requests whose AFN carries no PW (reads: AFN 09, 0A, 0C, 0D,
+    /// 0E …); `None`: no Tp. Requests with PW (resets, settings, controls, the identity
+    /// challenge, file transfer, forwarding) carry [`MasterConfig::tp_delay_min`]. A
+    /// terminal remembers every PFC while its Tp window is open (Q/GDW 1376.1-2013
+    /// §4.3.4.6.3) and refuses new ones when its memory is full, so reads with a long Tp
+    /// would soon lock a busy terminal out.
+    pub read_tp_delay_min: Option<u8>,
 }
 
 impl FrontEndConfig {
     /// Safe defaults around `master`: 1024 connections, 30 s to log in, 10 s write timeout,
-    /// China Standard Time, 1024 buffered events, 64 queued requests per terminal.
+    /// China Standard Time, 1024 buffered events, 64 queued requests per terminal, no Tp on
+    /// reads.
     pub const fn new(master: MasterConfig) -> Self {
         FrontEndConfig {
             master,
@@ -64,6 +72,7 @@ impl FrontEndConfig {
             utc_offset: crate::clock::CHINA_STANDARD_TIME,
             event_buffer: 1024,
             queue: 64,
+            read_tp_delay_min: None,
         }
     }
 }
@@ -654,6 +663,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
             if let Some(wall) = wall(self.shared.config.utc_offset) {
                 self.session.set_wall_clock(now, wall);
             }
+            self.session.set_tp_delay_min(self.tp_delay(command.afn));
             let request = Request {
                 afn: command.afn,
                 units: &command.units,
@@ -679,6 +689,21 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
             }
         }
         issued
+    }
+
+    /// The Tp delay of a request of `afn`: the command delay when it carries PW.
+    fn tp_delay(&self, afn: Afn) -> Option<u8> {
+        let config = &self.shared.config;
+        if config
+            .master
+            .profile
+            .pw_len(afn, amikit_gdw376::Direction::Down)
+            > 0
+        {
+            config.master.tp_delay_min
+        } else {
+            config.read_tp_delay_min
+        }
     }
 
     /// Acts on the collected session events.
@@ -795,6 +820,8 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
         if let Some(wall) = wall(self.shared.config.utc_offset) {
             self.session.set_wall_clock(now, wall);
         }
+        self.session
+            .set_tp_delay_min(self.tp_delay(Afn::AUTHENTICATION));
         let Ok(mut key) = self.identity.lock() else {
             return;
         };
