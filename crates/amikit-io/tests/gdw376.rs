@@ -368,3 +368,29 @@ async fn a_request_to_an_unknown_terminal_is_not_connected() {
         Err(Error::NotConnected(a)) if a == address(99)
     ));
 }
+
+#[tokio::test]
+async fn shutdown_closes_every_connection_and_fails_their_requests() {
+    let (fe, mut events) = front_end(master(IdentityPolicy::NotChecked)).await;
+    let (_driver, mut dev, _) = driver(&fe.local_addr().to_string(), terminal_config(12), Key(0));
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    fe.shutdown();
+    let gone = wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(matches!(
+        gone,
+        FrontEndEvent::Disconnected {
+            reason: DisconnectReason::Shutdown,
+            ..
+        }
+    ));
+    wait_for(&mut dev, |e| matches!(e, DriverEvent::Disconnected { .. })).await;
+    assert!(fe.terminals().is_empty());
+    // Nobody accepts any more: the driver's next dial fails.
+    wait_for(&mut dev, |e| matches!(e, DriverEvent::DialFailed { .. })).await;
+}

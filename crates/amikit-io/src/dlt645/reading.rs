@@ -65,8 +65,8 @@ impl Reading {
         self.value()?.and_then(|v| v.number()).ok_or(Error::NoValue)
     }
 
-    /// The members of a block read (`…FF` identifiers), each decoded with its own format.
-    /// Empty for a 1997 identifier.
+    /// The members of a block read (`…FF` identifiers), each decoded with its own format;
+    /// `None` for a 1997 identifier (no block catalogue).
     pub fn members(&self) -> Option<BlockValues<'_>> {
         match self.di {
             DataId::V2007(di) => Some(catalogue::decode_block(di, self.data())),

@@ -117,7 +117,7 @@ pub enum DisconnectReason {
     ProofFailed,
     /// A newer connection of the same terminal took over.
     Replaced,
-    /// The front end is shutting down.
+    /// The front end was shut down ([`FrontEnd::shutdown`]).
     Shutdown,
 }
 
@@ -270,6 +270,8 @@ struct Shared {
     events: mpsc::Sender<FrontEndEvent>,
     counters: Counters,
     base: tokio::time::Instant,
+    /// Set to true by [`FrontEnd::shutdown`]: the accept loop and every connection end.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -280,8 +282,8 @@ impl Shared {
     }
 }
 
-/// A running front end. Clone it to send requests from anywhere; dropping every clone does not
-/// stop it (abort the accept task from [`FrontEnd::bind`] for that).
+/// A running front end. Clone it to send requests from anywhere; it runs until
+/// [`FrontEnd::shutdown`] (dropping every clone does not stop it).
 #[derive(Clone)]
 pub struct FrontEnd {
     shared: Arc<Shared>,
@@ -338,11 +340,18 @@ impl FrontEnd {
             events,
             counters: Counters::default(),
             base: tokio::time::Instant::now(),
+            stop: tokio::sync::watch::Sender::new(false),
         });
         let identity = Arc::new(Mutex::new(identity));
         let accept = accept_loop(listener, Arc::clone(&shared), mac, identity);
         tokio::spawn(accept.instrument(debug_span!("gdw376_front_end", %local_addr)));
         Ok((FrontEnd { shared, local_addr }, stream))
+    }
+
+    /// Stops accepting, closes every connection (their pending requests fail with
+    /// [`Error::Closed`], each reports [`DisconnectReason::Shutdown`]).
+    pub fn shutdown(&self) {
+        self.shared.stop.send_replace(true);
     }
 
     /// The address it listens on.
@@ -444,8 +453,16 @@ async fn accept_loop<M, K>(
     K: IdentityKey + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut stop = shared.stop.subscribe();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stop| *stop) => {
+                debug!("front end shut down");
+                return;
+            }
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
@@ -531,6 +548,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
         // registry drops it (a newer connection took over), `commands` ends.
         let (sender, mut commands) = mpsc::channel::<Command>(config.queue.max(1));
         let mut sender = Some(sender);
+        let mut stop = self.shared.stop.subscribe();
         let mut buf = vec![0u8; 2048];
         let reason = loop {
             if let Err(reason) = self.pump(&mut stream).await {
@@ -580,6 +598,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
                     None => break DisconnectReason::Replaced,
                 },
                 () = tokio::time::sleep_until(wake) => {}
+                _ = stop.wait_for(|stop| *stop) => break DisconnectReason::Shutdown,
             }
         };
         drop(commands);
