@@ -157,6 +157,13 @@ pub struct Report {
     pub disk_full_db_errors: u64,
     /// Relay jobs a fitter carried out by hand and closed.
     pub jobs_done_by_hand: u64,
+    /// The terminal's link: requests served, frames refused (parse, PW, Tp — stale, replayed,
+    /// guard full), the most Tp windows open at once.
+    pub terminal_requests: u64,
+    /// See [`Report::terminal_requests`].
+    pub terminal_rejected: u64,
+    /// See [`Report::terminal_requests`].
+    pub tp_windows_max: u64,
 }
 
 impl Report {
@@ -216,6 +223,11 @@ impl Report {
             self.jobs_done_by_hand,
             self.check_us_per_reading,
             self.violations.len()
+        );
+        let _ = writeln!(
+            s,
+            "terminal: {} requests served, {} refused (PW / Tp / parse), at most {} Tp windows open",
+            self.terminal_requests, self.terminal_rejected, self.tp_windows_max
         );
         for v in &self.violations {
             let _ = writeln!(s, "{v}");
@@ -562,7 +574,10 @@ fn reprice(
     let mut state = ChargeState::new();
     let mut total = Money::ZERO;
     for &(from, to, energy) in intervals {
-        let (Some(f), Some(t)) = (sim_ts(from).to_datetime(), sim_ts(to).to_datetime()) else {
+        let (Some(f), Some(t)) = (
+            amikit_tariff::DateTime::try_from(sim_ts(from)).ok(),
+            amikit_tariff::DateTime::try_from(sim_ts(to)).ok(),
+        ) else {
             continue;
         };
         if let Ok(c) = tariff.charge_apportioned(&mut state, f, t, energy) {
@@ -756,6 +771,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         jobs_done,
         ..
     } = run;
+    let link = term.link_stats();
     term.shutdown().await;
     link_task.abort();
     master.kill();
@@ -788,6 +804,9 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         check_us_per_reading: per_reading,
         disk_full_db_errors: disk_errors,
         jobs_done_by_hand: jobs_done,
+        terminal_requests: link.requests,
+        terminal_rejected: link.rejected,
+        tp_windows_max: link.tp_windows_max,
     })
 }
 

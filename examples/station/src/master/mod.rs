@@ -229,6 +229,7 @@ pub mod msg;
 pub mod stats;
 pub mod store;
 pub mod vend_split;
+pub mod views;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -452,8 +453,8 @@ pub(crate) struct LinkCfg {
     pub heartbeat_ms: u64,
     pub response_timeout_ms: u64,
     pub control_via: ControlVia,
-    /// Tp's allowed delay (simulated minutes) of commands (AFN 05, AFN 10 with a `1C`
-    /// frame) and the identity challenge: it covers the request and its two retransmissions.
+    /// Tp's allowed delay (simulated minutes) of every request (reads, commands, the identity
+    /// challenge): it covers the request and its two retransmissions.
     pub tp_command_min: u8,
 }
 
