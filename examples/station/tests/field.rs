@@ -480,3 +480,71 @@ async fn a_terminal_that_stops_reading_is_dropped_after_the_write_timeout() {
     fake.stop().await;
     m.shutdown().await;
 }
+
+/// Regression (chaos soak, seed 2 with `replace_in_disk_full`, `energy_billed_once`: 56.94 kWh
+/// billed against 42.531 kWh measured): a replacement that could not be stored (the disk was
+/// full for the tables it writes) left the old meter's baseline, and the new meter's register
+/// — above the old one's final reading, within the jump bound — was billed against it: the
+/// difference between the two registers was charged as consumption, and the replacement sent
+/// again was refused (final reading below the baseline). Now the meter's readings are held
+/// in the exception queue until a replacement is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readings_wait_for_a_replacement_that_could_not_be_stored() {
+    let db = temp_db("field-replace-unstored");
+    let site = replacement_site(A2 + 4);
+    let m = start(options(site, db.clone())).await.unwrap();
+    let fake = Fake::start(m.terminal_addr(), A2 + 4, &[(1, ADDR, 10_000)]);
+    read_as(&m, 10_000).await;
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 10_900);
+    read_as(&m, 10_900).await;
+    let period = || async { kwh(&customer(&m, "Li Wei").await["period_kwh"]) };
+    let before = period().await;
+    // The replacement's writes fail (a full disk for the tables it writes; readings still
+    // have room): a trigger refuses its row.
+    let side = rusqlite::Connection::open(&db).unwrap();
+    side.busy_timeout(Duration::from_secs(5)).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER full BEFORE INSERT ON meter_changes
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    // The swap: the old meter leaves at 10.92 kWh, the new one starts at 25.35 kWh.
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 25_350);
+    let swap = json!({"final_kwh": "10.92", "initial_kwh": "25.35"});
+    let path = format!("/api/meters/{ADDR}/replace");
+    let (status, r) = post(&m, &path, swap.clone()).await;
+    assert_eq!(status, 503, "{r}");
+    // The new meter is read (above the old baseline, a plausible jump): held, not billed.
+    fake.with(|t| *t.energy.get_mut(&1).unwrap() = 25_640);
+    let held = until("the new meter's reading held", 20, || async {
+        get(&m, &format!("/api/exceptions?meter={ADDR}"))
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["reason"] == "replacement_pending")
+            .cloned()
+    })
+    .await;
+    assert_eq!(held["status"], "open", "{held}");
+    assert_eq!(
+        period().await,
+        before,
+        "the new meter's register was billed"
+    );
+    // The disk has room again; the replacement is sent again and stored.
+    side.execute_batch("DROP TRIGGER full;").unwrap();
+    let (status, r) = post(&m, &path, swap).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(kwh(&r["billed_kwh"]), amikit_tariff::Energy::from_wh(20));
+    read_as(&m, 25_640).await;
+    // 0.9 kWh on the old meter, 0.02 kWh to its final reading, 0.29 kWh on the new one.
+    assert_eq!(
+        period().await,
+        before
+            .checked_add(amikit_tariff::Energy::from_wh(20 + 290))
+            .unwrap()
+    );
+    fake.stop().await;
+    m.shutdown().await;
+}

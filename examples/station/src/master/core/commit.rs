@@ -32,6 +32,12 @@ pub(in crate::master) enum Effect {
         /// The answer once committed.
         answer: Value,
     },
+    /// A meter replacement's unit is settled: once stored, the meter's readings are billed
+    /// again (see [`Core::replace_meter`]).
+    Replaced {
+        /// Meter slot.
+        slot: usize,
+    },
     /// Answer a payment (and whoever asked for the same order number meanwhile).
     Payment {
         /// The order number.
@@ -231,6 +237,11 @@ impl Core {
                              retry",
                         ))
                     });
+                }
+                Effect::Replaced { slot } => {
+                    if committed && let Some(ms) = self.meters.get_mut(slot) {
+                        ms.replacement_pending = false;
+                    }
                 }
                 Effect::Payment {
                     order_no,

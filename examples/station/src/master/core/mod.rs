@@ -136,6 +136,10 @@ struct MeterState {
     max_demand_w: i64,
     /// The meter's last replacement (a replacement sent again is recognised by it).
     last_change: Option<MeterChange>,
+    /// A replacement of the meter was asked for and is not stored yet (its unit failed, e.g.
+    /// the disk is full): the register read may be the new meter's, so readings are held in
+    /// the exception queue until a replacement is stored.
+    replacement_pending: bool,
 }
 
 struct CmdInfo {
@@ -354,6 +358,7 @@ impl Core {
                         opening: Energy::from_wh(opening),
                     }
                 }),
+                replacement_pending: false,
             });
         }
         // The relay command each meter confirmed last (reconciled with the relay whenever

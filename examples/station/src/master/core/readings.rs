@@ -42,10 +42,17 @@ impl Core {
         if prev.is_some_and(|(t0, _)| at <= t0) {
             return; // not after the previous reading (a clock restarted behind the database)
         }
+        let pending = ms.replacement_pending;
         let delta = match prev {
             None => None,
             Some((t0, e0)) => {
-                match billing::plausible_delta(e0, t0, energy, at, ms.max_demand_w, margin) {
+                let checked = if pending {
+                    Err("replacement_pending")
+                } else {
+                    billing::plausible_delta(e0, t0, energy, at, ms.max_demand_w, margin)
+                        .map_err(|why| why.name())
+                };
+                match checked {
                     Ok(d) => Some((t0, d)),
                     Err(why) => {
                         let customer_id = self.accounts.get(ai).map(|a| a.id);
@@ -55,7 +62,7 @@ impl Core {
                             previous: Some((e0.wh(), t0)),
                             current: energy.wh(),
                             at,
-                            reason: why.name(),
+                            reason: why,
                         });
                         w.event(
                             at,
@@ -66,7 +73,7 @@ impl Core {
                                 meter: &info.address_text,
                                 previous_kwh: e0.to_string(),
                                 current_kwh: energy.to_string(),
-                                reason: why.name(),
+                                reason: why,
                             },
                         );
                         self.flush(w);
@@ -138,6 +145,11 @@ impl Core {
     /// the same replacement sent again (its answer was lost): it is answered as a duplicate
     /// and bills nothing. Billing it again would charge the old meter's last part twice and
     /// put the baseline back to the new meter's initial reading.
+    ///
+    /// A replacement whose unit is not stored (the disk is full) leaves the meter's readings
+    /// held in the exception queue (`replacement_pending`) until a replacement is stored: the
+    /// register read is the new meter's, and billed against the old meter's baseline it would
+    /// charge the difference between the two registers.
     pub(super) fn replace_meter(
         &mut self,
         slot: usize,
@@ -215,6 +227,8 @@ impl Core {
         if let Some(ms) = self.meters.get_mut(slot) {
             ms.last = Some((at, opening));
             ms.last_change = Some(change);
+            // Cleared once the unit is stored (`Effect::Replaced`).
+            ms.replacement_pending = true;
         }
         let customer_id = self.accounts.get(ai).map(|a| a.id);
         let mut w = Writes::for_account(ai);
@@ -243,6 +257,7 @@ impl Core {
                 "meter {address} replaced: final {closing} kWh, initial {opening} kWh, billed {delta} kWh"
             ),
         ));
+        w.effect(Effect::Replaced { slot });
         w.effect(Effect::Reply {
             reply,
             answer: to_json(&detail),
