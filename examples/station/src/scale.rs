@@ -61,7 +61,7 @@ pub struct Args {
     pub epoch_ms: Option<u64>,
 }
 
-const START: Civil = Civil::new(2026, 3, 2, 6, 0, 0);
+const START: Civil = crate::clock::DEMO_START;
 
 /// The `scale` example.
 pub fn main() -> std::process::ExitCode {

@@ -657,7 +657,7 @@ mod tests {
 
     #[test]
     fn times_errors_and_wallets_keep_their_wire_shape() {
-        let t = Civil::new(2026, 3, 2, 12, 27, 3).to_sim();
+        let t = Civil::new(2026, 3, 2, 12, 27, 3).unwrap().to_sim();
         assert_eq!(to_json(&SimTime::at(t)), "2026-03-02 12:27:03");
         assert_eq!(to_json(&SimTime(None)), Value::Null);
         // No role fields unless a role was missing.
