@@ -17,7 +17,7 @@ use std::hint::black_box;
 use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::format::{Format05, Format07, Format09, Format15, Format25};
 use amikit_gdw376::security::ZeroPw;
-use amikit_gdw376::units::{Realtime, Value, Writer};
+use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
 use amikit_gdw376::walker::Item;
 use amikit_gdw376::{
     Address, Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp,
@@ -263,7 +263,7 @@ fn benches(c: &mut Criterion) {
     for (name, decode) in [("deframe", false), ("deframe_decode", true)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(&stream);
                 let mut frames = 0usize;
                 let mut units = 0usize;
@@ -308,7 +308,7 @@ fn benches(c: &mut Criterion) {
     for (name, input) in [("crafted", &crafted), ("random", &random)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(input);
                 loop {
                     let o = d.push(rest);

@@ -19,7 +19,7 @@ const LOGIN: [u8; 20] = [
 #[test]
 fn emit_buf_appends_the_emitted_frame() {
     let profile = Profile::default();
-    let frame = Frame::new_checked(&LOGIN[..]).unwrap();
+    let frame = Frame::new_checked(&LOGIN[..], &Profile::default()).unwrap();
     let repr = Repr::parse(&frame, &profile).unwrap();
     let mut buf = BytesMut::from(&b"xy"[..]);
     assert_eq!(repr.emit_buf(&mut buf).unwrap(), LOGIN.len());

@@ -6,7 +6,7 @@
 //! | class/sub | type | layout after the subclass |
 //! |---|---|---|
 //! | 0/0–0/3 | [`Credit`] (electricity, water, gas, time) | RND 4, TID 24, amount 16 |
-//! | 0/4–0/7 | [`CurrencyCredit`] (**layout unverified**) | RND 4, TID 24, amount 16 |
+//! | 0/4–0/7 | [`CurrencyCredit`] (**layout assumed**, unit 0.00001 base currency) | RND 4, TID 24, amount 16 |
 //! | 1/0, 1/1 | [`MeterTest`] (not encrypted) | control 36 + MfrCode 8, or control 28 + MfrCode 16 |
 //! | 2/0 | [`MaxPowerLimit`] | RND, TID, limit 16 (amount code, W) |
 //! | 2/1 | [`ClearCredit`] | RND, TID, register 16 |
@@ -37,7 +37,7 @@ pub struct Rnd(u8);
 
 impl Rnd {
     /// The RND 0–15.
-    pub const fn new(value: u8) -> Result<Rnd, FieldError> {
+    pub(crate) const fn new(value: u8) -> Result<Rnd, FieldError> {
         if value > 15 {
             Err(FieldError::OutOfRange {
                 field: "RND",
@@ -55,7 +55,7 @@ impl Rnd {
     }
 
     /// 0–15.
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         self.0
     }
 }
@@ -141,11 +141,15 @@ pub struct Credit {
 
 /// Class 0, subclasses 4–7: currency transfer.
 ///
-/// **Unverified layout.** No vectors exist. This type assumes the credit layout (RND 4, TID 24,
-/// a 16-bit amount code in currency units), which is what IEC 62055-41 describes for class 0 in
-/// general. A third-party port of "STS202-1 Ed2" instead claims a 20-bit signed amount whose top
-/// four bits replace the RND and a changed CRC input; that variant is not implemented. Do not
-/// rely on this type for interoperability until it is checked against real tokens.
+/// **Layout unverified by vectors.** What is checked against outside material: subclasses 4–7
+/// are the currency transfers for electricity, water, gas and time, and one unit of the amount
+/// is 0.00001 of a *base currency unit* whose denomination the utility chooses when it
+/// configures its meters (STS Association, "Token types", <https://www.sts.org.za/token-types>,
+/// summarising IEC 62055-41 token class 0). What is assumed: the bit layout is that of the unit
+/// credit (RND 4, TID 24, 16-bit amount code, IEC 62055-41 §6.3.2), as no public token of these
+/// subclasses exists to check it with. A third-party port of "STS202-1 Ed2" instead claims a
+/// 20-bit signed amount whose top four bits replace the RND and a changed CRC input; that
+/// variant is not implemented. Check against real tokens before relying on interoperability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CurrencyCredit {
@@ -155,7 +159,7 @@ pub struct CurrencyCredit {
     pub rnd: Rnd,
     /// Token identifier.
     pub tid: Tid,
-    /// The amount code, in currency units (assumed; see above).
+    /// The amount code, in units of 0.00001 base currency unit (see above).
     pub amount: Amount,
 }
 
@@ -292,7 +296,7 @@ pub struct KeyChange2 {
 ///
 /// For a 128-bit key: key bits 95–64 and the low 12 bits of the new SGC (as a 24-bit binary
 /// number). For a 64-bit key with the 3KCT bit set, the section instead carries the new SGC as
-/// 24 bits followed by 20 zero bits (**unverified**), see [`KeyChange3::sgc_3kct`].
+/// 24 bits followed by 20 zero bits (**unverified**).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange3 {
@@ -305,7 +309,7 @@ pub struct KeyChange3 {
 impl KeyChange3 {
     /// The 24-bit SGC of the 64-bit-key 3KCT form, if the 20 trailing bits are zero
     /// (**unverified** layout).
-    pub const fn sgc_3kct(&self) -> Option<u32> {
+    pub(crate) const fn sgc_3kct(&self) -> Option<u32> {
         let bits = self.key_bits.bits();
         if bits & 0xF_FFFF == 0 {
             Some((self.sgc_bits as u32) << 12 | bits >> 20)
@@ -315,7 +319,7 @@ impl KeyChange3 {
     }
 
     /// The 3KCT form for a 64-bit key: the 24-bit SGC then 20 zero bits (**unverified**).
-    pub const fn for_3kct(sgc: u32) -> KeyChange3 {
+    pub(crate) const fn for_3kct(sgc: u32) -> KeyChange3 {
         KeyChange3 {
             sgc_bits: ((sgc >> 12) & 0xFFF) as u16,
             key_bits: KeySection::new((sgc & 0xFFF) << 20),
@@ -607,7 +611,8 @@ impl TokenData {
     }
 
     /// The complete plain 64-bit block, CRC included.
-    pub const fn to_block(&self) -> Result<u64, FieldError> {
+    #[doc(alias = "to_block")]
+    pub const fn emit(&self) -> Result<u64, FieldError> {
         match self.first48() {
             Ok(first48) => Ok(crc::seal(self.class(), first48)),
             Err(e) => Err(e),
@@ -643,6 +648,22 @@ impl TokenData {
     }
 }
 
+impl TryFrom<u8> for Rnd {
+    type Error = FieldError;
+
+    /// The RND with this value; an error above 15 (4 bits).
+    fn try_from(value: u8) -> Result<Self, FieldError> {
+        Self::new(value)
+    }
+}
+
+impl From<Rnd> for u8 {
+    /// The value of a [`Rnd`].
+    fn from(value: Rnd) -> Self {
+        value.value()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,7 +680,7 @@ mod tests {
         assert_eq!(c.rnd.value(), 11);
         assert_eq!(c.tid.value(), 0x19_EB23);
         assert_eq!(c.amount.value(), 256);
-        assert_eq!(data.to_block(), Ok(0x0B19_EB23_0100_C207));
+        assert_eq!(data.emit(), Ok(0x0B19_EB23_0100_C207));
     }
 
     #[test]
@@ -678,7 +699,7 @@ mod tests {
                 key_bits: KeySection::new(0x1D7B_719A)
             })
         );
-        assert_eq!(data.to_block(), Ok(0x3F4A_1D7B_719A_764F));
+        assert_eq!(data.emit(), Ok(0x3F4A_1D7B_719A_764F));
         let data = TokenData::parse(TokenClass::MANAGEMENT, 0x8241_72EF_892E_D7EC).unwrap();
         assert_eq!(
             data,
@@ -702,13 +723,13 @@ mod tests {
             })
         );
         let data = TokenData::parse(TokenClass::INITIATE_TEST, 0x1FFF_FFFF_0000_1D9F).unwrap();
-        assert_eq!(data.to_block(), Ok(0x1FFF_FFFF_0000_1D9F));
+        assert_eq!(data.emit(), Ok(0x1FFF_FFFF_0000_1D9F));
         let too_wide = TokenData::MeterTest(MeterTest {
             format: MeterTestFormat::FourDigitMfr,
             control: 1 << 28,
             manufacturer_code: 0,
         });
-        assert!(too_wide.to_block().is_err());
+        assert!(too_wide.emit().is_err());
     }
 
     #[test]

@@ -23,7 +23,7 @@ const READINGS: usize = 1_000_000;
 fn stepped_tou() -> Tariff {
     let p = |s: &str| Price::parse(s).unwrap();
     let at = |s: &str| s.parse().unwrap();
-    let r = |n| Rate::new(n).unwrap();
+    let r = |n| Rate::try_from(n).unwrap();
     let workday = DayTable::new(&[
         Period {
             start: at("00:00"),
@@ -62,7 +62,10 @@ fn stepped_tou() -> Tariff {
         },
     ])
     .unwrap();
-    let (one, two) = (DayTableId::new(1).unwrap(), DayTableId::new(2).unwrap());
+    let (one, two) = (
+        DayTableId::try_from(1).unwrap(),
+        DayTableId::try_from(2).unwrap(),
+    );
     let tou = TouTable::new(
         &[
             Some(p("0.9")),

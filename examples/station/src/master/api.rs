@@ -725,22 +725,22 @@ async fn exceptions(State(shared): St, Query(q): Q) -> Res {
 }
 
 fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
-    let e =
-        match field(v, name) {
-            Some(Value::String(s)) => Energy::parse(s.trim())
-                .map_err(|e| ApiError::new(400, format!("{name} {s:?}: {e}")))?,
-            Some(Value::Number(n)) if n.is_i64() => n
-                .as_i64()
-                .and_then(|k| Energy::from_kwh(k).ok())
-                .ok_or_else(|| ApiError::new(422, format!("{name} out of range")))?,
-            Some(_) => {
-                return Err(ApiError::new(
-                    400,
-                    format!("{name}: write decimals as a string (\"1520.75\")"),
-                ));
-            }
-            None => return Err(ApiError::new(400, format!("{name} is required"))),
-        };
+    let e = match field(v, name) {
+        Some(Value::String(s)) => {
+            Energy::parse(s.trim()).map_err(|e| ApiError::new(400, format!("{name} {s:?}: {e}")))?
+        }
+        Some(Value::Number(n)) if n.is_i64() => n
+            .as_i64()
+            .and_then(|k| Energy::from_units(k).ok())
+            .ok_or_else(|| ApiError::new(422, format!("{name} out of range")))?,
+        Some(_) => {
+            return Err(ApiError::new(
+                400,
+                format!("{name}: write decimals as a string (\"1520.75\")"),
+            ));
+        }
+        None => return Err(ApiError::new(400, format!("{name} is required"))),
+    };
     if e.is_negative() {
         return Err(ApiError::new(422, format!("{name} must not be negative")));
     }

@@ -166,6 +166,10 @@ pub struct StatsCounters {
     pub write_timeouts: u64,
     /// `connections_open` counter.
     pub connections_open: u64,
+    /// Reads the terminal answered with a denial (AFN 00 F2).
+    pub denied_reads: u64,
+    /// Commands the terminal answered with a denial (AFN 00 F2).
+    pub denied_commands: u64,
     /// Request latency.
     pub latency_us: LatencyView,
 }
@@ -531,6 +535,20 @@ pub struct MeterReplaced {
     pub billed_kwh: String,
 }
 
+/// The answer of `POST /api/meters/{address}/replace` when the same replacement was already
+/// applied (a retry after a lost answer): nothing is billed again.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeterReplacedAgain {
+    /// Meter address.
+    pub meter: String,
+    /// The old meter's final reading, kWh.
+    pub final_kwh: String,
+    /// The new meter's initial reading, kWh.
+    pub initial_kwh: String,
+    /// Always `true`: this replacement was applied before.
+    pub duplicate: bool,
+}
+
 /// `low_balance`: a local meter's remaining money fell to the alarm level.
 #[derive(Debug, Clone, Serialize)]
 pub struct LowBalance<'a> {
@@ -621,6 +639,20 @@ pub struct RelayMismatch {
     /// Seen in a relay-state change the meter reported (ERC 33), not after a command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed: Option<bool>,
+}
+
+/// `relay_settled`: a read shows the relay in the commanded state, so its open relay jobs are
+/// cancelled.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelaySettled {
+    /// Command row id.
+    pub command_id: i64,
+    /// Command kind.
+    pub kind: &'static str,
+    /// Meter address.
+    pub meter: Option<String>,
+    /// Status word 3: relay open.
+    pub relay_open: bool,
 }
 
 /// `terminal_online`, `terminal_offline`.
