@@ -68,6 +68,9 @@
 //! * [`msg`]: the messages between the front end, the core and the API (they import it, not
 //!   each other); [`error`]: [`MasterError`], and [`ApiError`] which the API answers.
 //! * [`api`]: the operator API. [`http::http_json`] is a small client for it.
+//! * [`views`]: what the master writes as JSON — every answer of the API and the detail of every
+//!   event kind — as named serde types; frames and records inside them are the crates' own serde
+//!   forms.
 //!
 //! Logging goes through `tracing` (the programs log to standard error at the level of
 //! `RUST_LOG`, default `info`).
