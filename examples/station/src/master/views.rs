@@ -113,8 +113,9 @@ pub struct StatsReset {
     pub reset: bool,
 }
 
-/// The front end's counters (`GET /api/stats`, see [`super::stats::Stats`]).
-#[derive(Debug, Clone, Serialize)]
+/// The front end's counters (`GET /api/stats`, see [`super::stats::Stats`]); the scale run
+/// reads them back.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct StatsCounters {
     /// `connections` counter.
     pub connections: u64,
@@ -175,7 +176,7 @@ pub struct StatsCounters {
 }
 
 /// Request latency, µs, from the histogram's buckets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LatencyView {
     /// Requests measured.
     pub samples: u64,
