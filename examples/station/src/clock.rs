@@ -21,6 +21,23 @@ pub struct Civil(DateTime);
 /// Seconds from 1970-01-01 00:00 to 2000-01-01 00:00 (10 957 days).
 const EPOCH_2000: i64 = 946_684_800;
 
+/// Seconds since 1970-01-01 00:00 of a simulated time: the count of the crates' clocks
+/// (`amikit_core::DateTime::seconds_since_epoch`, `amikit_prepay::Timestamp`; local civil time,
+/// no zone).
+pub const fn unix_of(t: SimSeconds) -> i64 {
+    t.saturating_add(EPOCH_2000)
+}
+
+/// The simulated time of a count of seconds since 1970-01-01 00:00 (local civil time).
+pub const fn sim_of_unix(u: i64) -> SimSeconds {
+    u.saturating_sub(EPOCH_2000)
+}
+
+/// The charge-control engine's time of a simulated time.
+pub const fn timestamp(t: SimSeconds) -> amikit_prepay::Timestamp {
+    amikit_prepay::Timestamp(unix_of(t))
+}
+
 /// 2026-03-02 06:00:00: where the demo's day starts, and the CLIs' default start.
 pub const DEMO_START: Civil = match Civil::new(2026, 3, 2, 6, 0, 0) {
     Ok(c) => c,
@@ -48,16 +65,13 @@ impl Civil {
 
     /// Seconds since 2000-01-01 00:00.
     pub const fn to_sim(self) -> SimSeconds {
-        self.0.seconds_since_epoch() - EPOCH_2000
+        sim_of_unix(self.0.seconds_since_epoch())
     }
 
     /// The civil time of a count of seconds since 2000-01-01 00:00 (outside years 1–9999,
     /// which no simulation reaches, 1970-01-01 00:00).
     pub fn from_sim(t: SimSeconds) -> Self {
-        Self(
-            DateTime::from_seconds_since_epoch(t.saturating_add(EPOCH_2000))
-                .unwrap_or(Date::EPOCH.midnight()),
-        )
+        Self(DateTime::from_seconds_since_epoch(unix_of(t)).unwrap_or(Date::EPOCH.midnight()))
     }
 
     /// The date and time, for the crates.

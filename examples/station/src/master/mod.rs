@@ -429,22 +429,19 @@ pub fn default_tracker(speed: u32, response_timeout_ms: u64) -> TrackerConfig {
     c
 }
 
-/// Seconds from 1970-01-01 to 2000-01-01 (local civil time in both).
-pub(crate) const UNIX_2000: i64 = 946_684_800;
-
 /// The 376.1 calendar time of a simulated time (for Tp); `None` outside the calendar.
 pub fn wall_376(t: SimSeconds) -> Option<amikit_gdw376::time::DateTime> {
-    amikit_gdw376::time::DateTime::from_seconds_since_epoch(t + UNIX_2000).ok()
+    amikit_gdw376::time::DateTime::from_seconds_since_epoch(crate::clock::unix_of(t)).ok()
 }
 
 /// The engine timestamp of a simulated time.
 pub fn sim_ts(t: SimSeconds) -> Timestamp {
-    Timestamp(t + UNIX_2000)
+    crate::clock::timestamp(t)
 }
 
 /// Simulated seconds of a local-time count since 1970.
 pub fn unix_to_sim(u: i64) -> SimSeconds {
-    u - UNIX_2000
+    crate::clock::sim_of_unix(u)
 }
 
 /// Link settings shared by the connection tasks.

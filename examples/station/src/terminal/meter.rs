@@ -61,9 +61,6 @@ use crate::site::{FeeControl, SiteMeter};
 /// The STS decoder of a simulated meter: a TID memory of 50 tokens.
 pub type StsDecoder = amikit_sts::meter::Meter<'static, 50>;
 
-/// Seconds from 1970-01-01 to 2000-01-01 (the engine's [`Timestamp`] counts from 1970).
-const UNIX_2000: i64 = 946_684_800;
-
 /// Status word 3, bit 7: an alarm is on (预跳闸报警).
 pub const SW3_ALARM: u16 = 1 << 7;
 /// Status word 3, bits 9–8 = `10`: a money-type prepayment meter (local fee control).
@@ -75,7 +72,7 @@ const SW3_EVENT_BITS: u16 = StatusWord3::RELAY_OPEN | StatusWord3::RELAY_COMMAND
 
 /// The engine's time of a simulated time.
 pub fn timestamp(t: SimSeconds) -> Timestamp {
-    Timestamp(t.saturating_add(UNIX_2000))
+    crate::clock::timestamp(t)
 }
 
 /// The tariff calendar's date-time of a simulated time.
