@@ -6,102 +6,110 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use amikit_core::{CalendarError, Date, DateTime, Weekday};
+
 /// Seconds since 2000-01-01 00:00:00 local civil time.
 pub type SimSeconds = i64;
 
-/// A civil date and time (proleptic Gregorian), second resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Civil {
-    /// Year, e.g. 2026.
-    pub year: i32,
-    /// Month 1–12.
-    pub month: u8,
-    /// Day of month 1–31.
-    pub day: u8,
-    /// Hour 0–23.
-    pub hour: u8,
-    /// Minute 0–59.
-    pub minute: u8,
-    /// Second 0–59.
-    pub second: u8,
+/// A civil date and time of the simulation: an [`amikit_core::DateTime`] (validated, the
+/// calendar arithmetic is `amikit-core`'s) that prints as `YYYY-MM-DD hh:mm:ss` in timelines,
+/// logs and the operator API. The wire crates convert from its [`Civil::datetime`] with their
+/// own `TryFrom` (DL/T 645 `YYMMDDhhmmss`, Q/GDW 1376.1 formats 01 and 15, the STS TID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Civil(DateTime);
+
+/// Seconds from 1970-01-01 00:00 to 2000-01-01 00:00 (10 957 days).
+const EPOCH_2000: i64 = 946_684_800;
+
+/// Seconds since 1970-01-01 00:00 of a simulated time: the count of the crates' clocks
+/// (`amikit_core::DateTime::seconds_since_epoch`, `amikit_prepay::Timestamp`; local civil time,
+/// no zone).
+pub const fn unix_of(t: SimSeconds) -> i64 {
+    t.saturating_add(EPOCH_2000)
 }
 
-const EPOCH_DAYS: i64 = 10_957; // days from 1970-01-01 to 2000-01-01
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The simulated time of a count of seconds since 1970-01-01 00:00 (local civil time).
+pub const fn sim_of_unix(u: i64) -> SimSeconds {
+    u.saturating_sub(EPOCH_2000)
 }
 
-/// The civil date of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-    (year, month, day)
+/// The charge-control engine's time of a simulated time.
+pub const fn timestamp(t: SimSeconds) -> amikit_prepay::Timestamp {
+    amikit_prepay::Timestamp(unix_of(t))
 }
+
+/// 2026-03-02 06:00:00: where the demo's day starts, and the CLIs' default start.
+pub const DEMO_START: Civil = match Civil::new(2026, 3, 2, 6, 0, 0) {
+    Ok(c) => c,
+    Err(_) => Civil(Date::EPOCH.midnight()),
+};
 
 impl Civil {
-    /// A civil time from its parts (not validated beyond what the arithmetic needs).
-    pub const fn new(year: i32, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Self {
-        Self {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
+    /// A civil time from its parts.
+    ///
+    /// # Errors
+    /// A field out of range, or a day the month does not have.
+    pub const fn new(
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+    ) -> Result<Self, CalendarError> {
+        match DateTime::new(year, month, day, hour, minute, second) {
+            Ok(t) => Ok(Self(t)),
+            Err(e) => Err(e),
         }
     }
 
     /// Seconds since 2000-01-01 00:00.
-    pub fn to_sim(self) -> SimSeconds {
-        (days_from_civil(self.year, self.month, self.day) - EPOCH_DAYS) * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
+    pub const fn to_sim(self) -> SimSeconds {
+        sim_of_unix(self.0.seconds_since_epoch())
     }
 
-    /// The civil time of a count of seconds since 2000-01-01 00:00.
+    /// The civil time of a count of seconds since 2000-01-01 00:00 (outside years 1–9999,
+    /// which no simulation reaches, 1970-01-01 00:00).
     pub fn from_sim(t: SimSeconds) -> Self {
-        let days = t.div_euclid(86_400);
-        let secs = t.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days + EPOCH_DAYS);
-        Self {
-            year,
-            month,
-            day,
-            hour: (secs / 3600) as u8,
-            minute: (secs / 60 % 60) as u8,
-            second: (secs % 60) as u8,
-        }
+        Self(DateTime::from_seconds_since_epoch(unix_of(t)).unwrap_or(Date::EPOCH.midnight()))
     }
 
-    /// Day of the week, 1 = Monday … 7 = Sunday.
-    pub fn weekday(self) -> u8 {
-        // 1970-01-01 was a Thursday (4).
-        ((days_from_civil(self.year, self.month, self.day) + 3).rem_euclid(7) + 1) as u8
+    /// The date and time, for the crates.
+    pub const fn datetime(self) -> DateTime {
+        self.0
+    }
+
+    /// Day of the week.
+    pub const fn weekday(self) -> Weekday {
+        self.0.weekday()
+    }
+}
+
+impl From<DateTime> for Civil {
+    fn from(t: DateTime) -> Self {
+        Self(t)
+    }
+}
+
+impl std::str::FromStr for Civil {
+    type Err = CalendarError;
+
+    /// `YYYY-MM-DDThh:mm[:ss]` (a space may replace the `T`), as [`DateTime`] parses it.
+    fn from_str(s: &str) -> Result<Self, CalendarError> {
+        s.trim().parse().map(Self)
     }
 }
 
 impl std::fmt::Display for Civil {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
         write!(
             f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
+            "{} {:02}:{:02}:{:02}",
+            t.date(),
+            t.hour(),
+            t.minute(),
+            t.second()
         )
     }
 }
@@ -185,7 +193,7 @@ mod tests {
 
     #[test]
     fn clocks_with_the_same_epoch_agree() {
-        let start = Civil::new(2026, 3, 2, 6, 0, 0);
+        let start = DEMO_START;
         let epoch = SimClock::epoch_now_ms() - 60_000;
         let a = SimClock::since_epoch(start, 60, epoch);
         let b = SimClock::since_epoch(start, 60, epoch);
@@ -197,17 +205,36 @@ mod tests {
 
     #[test]
     fn civil_round_trip_and_weekday() {
-        let t = Civil::new(2026, 11, 25, 17, 37, 27);
+        let t = Civil::new(2026, 11, 25, 17, 37, 27).unwrap();
         assert_eq!(Civil::from_sim(t.to_sim()), t);
-        assert_eq!(Civil::new(2000, 1, 1, 0, 0, 0).to_sim(), 0);
-        // 2026-11-25 is a Wednesday (3); 2000-01-01 was a Saturday (6).
-        assert_eq!(t.weekday(), 3);
-        assert_eq!(Civil::new(2000, 1, 1, 0, 0, 0).weekday(), 6);
+        assert_eq!(Civil::new(2000, 1, 1, 0, 0, 0).unwrap().to_sim(), 0);
+        assert_eq!(t.weekday(), Weekday::Wednesday);
+        assert_eq!(
+            Civil::new(2000, 1, 1, 0, 0, 0).unwrap().weekday(),
+            Weekday::Saturday
+        );
         // Leap day.
-        let leap = Civil::new(2024, 2, 29, 23, 59, 59);
+        let leap = Civil::new(2024, 2, 29, 23, 59, 59).unwrap();
         assert_eq!(
             Civil::from_sim(leap.to_sim() + 1),
-            Civil::new(2024, 3, 1, 0, 0, 0)
+            Civil::new(2024, 3, 1, 0, 0, 0).unwrap()
         );
+        assert_eq!(DEMO_START.to_string(), "2026-03-02 06:00:00");
+    }
+
+    #[test]
+    fn civil_parses_validates_and_prints() {
+        let t: Civil = "2026-03-02T06:30".parse().unwrap();
+        assert_eq!(t, Civil::new(2026, 3, 2, 6, 30, 0).unwrap());
+        assert_eq!(t.to_string(), "2026-03-02 06:30:00");
+        assert_eq!(
+            "2026-02-28 23:59:59".parse::<Civil>().unwrap(),
+            Civil::new(2026, 2, 28, 23, 59, 59).unwrap()
+        );
+        // A day the month does not have is refused (the hand parsers accepted 2026-02-30).
+        assert!("2026-02-30T00:00".parse::<Civil>().is_err());
+        assert!(Civil::new(2026, 2, 30, 0, 0, 0).is_err());
+        assert!("2026-13-02T00:00".parse::<Civil>().is_err());
+        assert!("yesterday".parse::<Civil>().is_err());
     }
 }

@@ -57,7 +57,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             speed: 1200,
-            start: Civil::new(2026, 3, 2, 6, 0, 0),
+            start: crate::clock::DEMO_START,
             db: None,
             control_via: ControlVia::Afn05,
             timeline: true,

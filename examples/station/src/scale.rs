@@ -21,9 +21,11 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::clock::{Civil, SimClock};
+use crate::master::views::{LatencyView, StatsCounters};
 use crate::master::{self, MasterOptions, http_json};
 use crate::site::Site;
 use crate::terminal::{self, NoiseConfig, Timing};
@@ -61,7 +63,7 @@ pub struct Args {
     pub epoch_ms: Option<u64>,
 }
 
-const START: Civil = Civil::new(2026, 3, 2, 6, 0, 0);
+const START: Civil = crate::clock::DEMO_START;
 
 /// The `scale` example.
 pub fn main() -> std::process::ExitCode {
@@ -81,7 +83,7 @@ pub fn main() -> std::process::ExitCode {
         Some(master) => rt.block_on(run_terminals(&args, master)),
         None => rt.block_on(run_master(&args)).map(|report| {
             if args.json {
-                println!("{report}");
+                println!("{}", master::views::to_json(&report));
             } else {
                 print_report(&report);
             }
@@ -129,7 +131,7 @@ async fn run_terminals(args: &Args, master: SocketAddr) -> Result<(), String> {
 }
 
 /// The parent: the master station, the child with the terminals, the measurement.
-async fn run_master(args: &Args) -> Result<Value, String> {
+async fn run_master(args: &Args) -> Result<ScaleReport, String> {
     let site = terminal::scale_site(&Site::demo(), args.terminals)?;
     let dir = std::env::temp_dir().join(format!("amikit-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -200,7 +202,38 @@ async fn stats(api: Api<'_>) -> Result<Value, String> {
     Ok(v)
 }
 
-async fn measure(args: &Args, api: Api<'_>, child: &mut Child) -> Result<Value, String> {
+/// What a scale run measured (`--json` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleReport {
+    /// Terminals started.
+    pub terminals: u64,
+    /// Terminals logged in at the end.
+    pub online: u64,
+    /// Simulated seconds per real second.
+    pub speed: u32,
+    /// The measured stretch, real seconds (one decimal).
+    pub measured_real_seconds: f64,
+    /// Frames from the terminals per second.
+    pub frames_in_per_sec: f64,
+    /// Frames to the terminals per second.
+    pub frames_out_per_sec: f64,
+    /// Both.
+    pub frames_per_sec: f64,
+    /// Heartbeats per second.
+    pub heartbeats_per_sec: f64,
+    /// Requests per second.
+    pub requests_per_sec: f64,
+    /// Readings stored per second.
+    pub readings_per_sec: f64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Request latency.
+    pub latency_us: LatencyView,
+    /// The master station's resident memory, MiB.
+    pub master_rss_mib: Option<u64>,
+}
+
+async fn measure(args: &Args, api: Api<'_>, child: &mut Child) -> Result<ScaleReport, String> {
     let n = u64::from(args.terminals);
     let deadline = Instant::now() + Duration::from_secs(args.ramp + 120);
     loop {
@@ -230,41 +263,51 @@ async fn measure(args: &Args, api: Api<'_>, child: &mut Child) -> Result<Value, 
     tokio::time::sleep(Duration::from_secs(args.measure)).await;
     let s = stats(api).await?;
     let secs = t0.elapsed().as_secs_f64();
-    let per_sec = |key: &str| (s[key].as_f64().unwrap_or(0.0) / secs).round();
-    Ok(json!({
-        "terminals": n,
-        "online": s["online"],
-        "speed": args.speed,
-        "measured_real_seconds": (secs * 10.0).round() / 10.0,
-        "frames_in_per_sec": per_sec("frames_in"),
-        "frames_out_per_sec": per_sec("frames_out"),
-        "frames_per_sec": per_sec("frames_in") + per_sec("frames_out"),
-        "heartbeats_per_sec": per_sec("heartbeats"),
-        "requests_per_sec": per_sec("requests"),
-        "readings_per_sec": per_sec("readings"),
-        "timeouts": s["timeouts"],
-        "latency_us": s["latency_us"],
-        "master_rss_mib": s["rss_bytes"].as_u64().map(|b| b / (1024 * 1024)),
-    }))
+    let c: StatsCounters =
+        serde_json::from_value(s.clone()).map_err(|e| format!("GET /api/stats: {e}"))?;
+    let per_sec = |count: u64| (count as f64 / secs).round();
+    Ok(ScaleReport {
+        terminals: n,
+        online: s["online"].as_u64().unwrap_or(0),
+        speed: args.speed,
+        measured_real_seconds: (secs * 10.0).round() / 10.0,
+        frames_in_per_sec: per_sec(c.frames_in),
+        frames_out_per_sec: per_sec(c.frames_out),
+        frames_per_sec: per_sec(c.frames_in) + per_sec(c.frames_out),
+        heartbeats_per_sec: per_sec(c.heartbeats),
+        requests_per_sec: per_sec(c.requests),
+        readings_per_sec: per_sec(c.readings),
+        timeouts: c.timeouts,
+        latency_us: c.latency_us,
+        master_rss_mib: s["rss_bytes"].as_u64().map(|b| b / (1024 * 1024)),
+    })
 }
 
-fn print_report(r: &Value) {
+/// `Some(v)` as `v`, `None` as `-`.
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn print_report(r: &ScaleReport) {
     println!(
         "{} terminals ({} online), speed ×{}, measured {} s",
-        r["terminals"], r["online"], r["speed"], r["measured_real_seconds"]
+        r.terminals, r.online, r.speed, r.measured_real_seconds
     );
     println!(
         "frames/s      {} in + {} out = {}",
-        r["frames_in_per_sec"], r["frames_out_per_sec"], r["frames_per_sec"]
+        r.frames_in_per_sec, r.frames_out_per_sec, r.frames_per_sec
     );
     println!(
         "heartbeats/s  {}   requests/s {}   readings/s {}   timeouts {}",
-        r["heartbeats_per_sec"], r["requests_per_sec"], r["readings_per_sec"], r["timeouts"]
+        r.heartbeats_per_sec, r.requests_per_sec, r.readings_per_sec, r.timeouts
     );
-    let l = &r["latency_us"];
+    let l = &r.latency_us;
     println!(
         "latency (µs)  p50 {}   p99 {}   max {}   ({} requests)",
-        l["p50"], l["p99"], l["max"], l["samples"]
+        or_dash(l.p50),
+        or_dash(l.p99),
+        l.max,
+        l.samples
     );
-    println!("master RSS    {} MiB", r["master_rss_mib"]);
+    println!("master RSS    {} MiB", or_dash(r.master_rss_mib));
 }

@@ -323,14 +323,9 @@ impl Secret {
         if !t.len().is_multiple_of(2) {
             return Err(format!("{what}: odd number of hex digits"));
         }
-        let mut out = Zeroizing::new(Vec::with_capacity(t.len() / 2));
-        for i in (0..t.len()).step_by(2) {
-            let b = t
-                .get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or_else(|| format!("{what}: not hexadecimal"))?;
-            out.push(b);
-        }
+        // Decoded in place into the wiped buffer (no unwiped copy of the secret).
+        let mut out = Zeroizing::new(vec![0u8; t.len() / 2]);
+        hex::decode_to_slice(t, &mut out).map_err(|_| format!("{what}: not hexadecimal"))?;
         Ok(out)
     }
 }

@@ -76,7 +76,7 @@ async fn a_relay_against_the_confirmed_trip_is_reconciled_after_a_restart() {
     });
     let mut o = options(site, db);
     o.listen = listen;
-    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0), 60);
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0).unwrap(), 60);
     let m = start(o).await.unwrap();
     until("trip issued again after the restart", 20, || async {
         (trips(&fake) == 2).then_some(())
@@ -163,7 +163,7 @@ async fn a_replacement_sent_again_after_a_lost_answer_bills_nothing_twice() {
     m.shutdown().await;
     let mut o = options(site, db);
     o.listen = listen;
-    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0), 60);
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0).unwrap(), 60);
     let m = start(o).await.unwrap();
     read_as(&m, 6_000).await;
     // The client sends the replacement again.
@@ -294,7 +294,7 @@ async fn a_relay_mismatch_job_is_cancelled_when_a_read_shows_the_commanded_state
     m.shutdown().await;
     let mut o = options(site, db);
     o.listen = listen;
-    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0), 60);
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 11, 0, 0).unwrap(), 60);
     let m = start(o).await.unwrap();
     until("status read after the restart", 20, || async {
         (events_of(&m, "login").await.len() >= 2).then_some(())

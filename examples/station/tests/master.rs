@@ -294,7 +294,7 @@ async fn a_restart_loses_nothing_and_applies_nothing_twice() {
     opts2.listen = listen;
     opts2.tracker = Some(slow);
     // The second run's clock starts where the first left off.
-    opts2.clock = SimClock::new(Civil::new(2026, 3, 2, 12, 0, 0), 60);
+    opts2.clock = SimClock::new(Civil::new(2026, 3, 2, 12, 0, 0).unwrap(), 60);
     let m = start(opts2).await.unwrap();
     let after = customer(&m, "Wang Fang").await;
     assert_eq!(before["net"], after["net"]);

@@ -98,7 +98,7 @@ fn master_restart_loses_nothing_and_applies_nothing_twice() {
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("master.db");
         let _ = std::fs::remove_file(&db);
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 6, 0, 0), 1200);
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 6, 0, 0).unwrap(), 1200);
         let listen = free_port();
 
         let first = start_master(&site, &db, &clock, listen).await;

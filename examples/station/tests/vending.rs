@@ -109,11 +109,11 @@ async fn a_token_bought_in_valley_hours_credits_the_same_money_at_peak_and_back(
     let site = local_site(15);
     // The master vends at 03:00 (valley, 0.288 yuan/kWh) ...
     let mut o = options(site.clone(), temp_db("vend-tou"));
-    o.clock = SimClock::new(Civil::new(2026, 3, 2, 3, 0, 0), 1);
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 3, 0, 0).unwrap(), 1);
     let m = start(o).await.unwrap();
     // ... the customer types at 10:00 (peak, 0.568 yuan/kWh). Before currency tokens the
     // meter priced 69.4 kWh (20.00 at valley) at peak: 39.42 credited.
-    let peak = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 1);
+    let peak = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 1);
     let opts = TerminalOptions::new(site.clone(), 15, m.terminal_addr(), peak).unwrap();
     let term = terminal::start(opts).await.unwrap();
     let (s, t) = post(
@@ -131,9 +131,9 @@ async fn a_token_bought_in_valley_hours_credits_the_same_money_at_peak_and_back(
 
     // And the reverse: bought at peak, typed in the valley.
     let mut o = options(site.clone(), temp_db("vend-tou-2"));
-    o.clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 1);
+    o.clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 1);
     let m = start(o).await.unwrap();
-    let valley = SimClock::new(Civil::new(2026, 3, 2, 23, 0, 0), 1);
+    let valley = SimClock::new(Civil::new(2026, 3, 2, 23, 0, 0).unwrap(), 1);
     let term = terminal::start(TerminalOptions::new(site, 15, m.terminal_addr(), valley).unwrap())
         .await
         .unwrap();
@@ -204,7 +204,7 @@ async fn the_vend_remainder_is_carried_to_the_next_vend_across_a_restart() {
 fn a_terminal_without_keys_is_refused_and_gets_no_vending_key() {
     let site = local_site(17);
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-    let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+    let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 60);
     let opts = TerminalOptions::new(site.clone(), 17, addr, clock.clone()).unwrap();
     assert!(opts.site.vending.is_none());
     let own = opts.site.terminals.iter().find(|t| t.a2 == 17).unwrap();

@@ -622,7 +622,7 @@ struct Run {
 pub async fn run(opts: SoakOptions) -> Result<Report, String> {
     let began = Instant::now();
     let site = Site::demo();
-    let start = Civil::new(2026, 3, 2, 6, 0, 0);
+    let start = crate::clock::DEMO_START;
     let clock = SimClock::new(start, opts.speed);
     let dir = match &opts.keep {
         Some(d) => d.clone(),

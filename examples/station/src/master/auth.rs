@@ -116,7 +116,7 @@ impl ApiKey {
         getrandom::fill(bits.as_mut()).map_err(|e| AuthError::Random(e.to_string()))?;
         let mut s = String::with_capacity(KEY_LEN);
         s.push_str(KEY_PREFIX);
-        s.push_str(&hex_lower(bits.as_ref()));
+        s.push_str(&hex::encode(bits.as_ref()));
         Ok(Self(Zeroizing::new(s)))
     }
 
@@ -183,8 +183,8 @@ impl fmt::Display for KeyHash {
         write!(
             f,
             "hmac-sha256:{}:{}",
-            hex_lower(&self.salt),
-            hex_lower(&self.mac)
+            hex::encode(self.salt),
+            hex::encode(self.mac)
         )
     }
 }
@@ -214,19 +214,6 @@ fn mac(salt: &[u8], key: &[u8]) -> [u8; 32] {
         }
         Err(_) => [0u8; 32],
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        for nibble in [b >> 4, b & 0x0F] {
-            if let Some(&d) = DIGITS.get(usize::from(nibble)) {
-                s.push(char::from(d));
-            }
-        }
-    }
-    s
 }
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {

@@ -9,7 +9,7 @@ use clap::Parser;
 use super::auth::{self, Role};
 use super::error::{MasterError, MasterResult};
 use super::{ControlVia, MasterOptions, start, store};
-use crate::clock::{Civil, SimClock};
+use crate::clock::{Civil, DEMO_START, SimClock};
 use crate::site::Site;
 
 /// The amikit example master station: a 376.1 front-end for terminals, SQLite accounts,
@@ -85,34 +85,8 @@ pub fn parse_operator(s: &str) -> MasterResult<(String, Role)> {
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (or with a space).
 pub fn parse_civil(s: &str) -> MasterResult<Civil> {
-    let bad = || MasterError::config(format!("time {s:?}"), "expected YYYY-MM-DDTHH:MM");
-    let (date, time) = s.split_once(['T', ' ']).ok_or_else(bad)?;
-    let d: Vec<&str> = date.split('-').collect();
-    let t: Vec<&str> = time.split(':').collect();
-    let num = |x: Option<&&str>| x.and_then(|v| v.parse::<u32>().ok()).ok_or_else(bad);
-    let year = num(d.first())?;
-    let month = num(d.get(1))?;
-    let day = num(d.get(2))?;
-    let hour = num(t.first())?;
-    let minute = num(t.get(1))?;
-    let second = if t.len() > 2 { num(t.get(2))? } else { 0 };
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(bad());
-    }
-    let c = |v: u32| u8::try_from(v).map_err(|_| bad());
-    Ok(Civil::new(
-        i32::try_from(year).map_err(|_| bad())?,
-        c(month)?,
-        c(day)?,
-        c(hour)?,
-        c(minute)?,
-        c(second)?,
-    ))
+    s.parse()
+        .map_err(|e| MasterError::config(format!("time {s:?}"), e))
 }
 
 /// The latest simulated time the database has seen (readings, events), if any.
@@ -192,7 +166,7 @@ fn run(args: Args) -> MasterResult<()> {
     };
     let start_at = match &args.start {
         Some(s) => parse_civil(s)?,
-        None => resume_time(&args.db).unwrap_or(Civil::new(2026, 3, 2, 6, 0, 0)),
+        None => resume_time(&args.db).unwrap_or(DEMO_START),
     };
     // Started by another process at `--start-epoch-ms`: the same simulated clock.
     let clock = match args.start_epoch_ms {
@@ -250,11 +224,11 @@ mod tests {
     fn civil_times_parse() {
         assert_eq!(
             parse_civil("2026-03-02T06:30").unwrap(),
-            Civil::new(2026, 3, 2, 6, 30, 0)
+            Civil::new(2026, 3, 2, 6, 30, 0).unwrap()
         );
         assert_eq!(
             parse_civil("2026-03-02 06:30:15").unwrap(),
-            Civil::new(2026, 3, 2, 6, 30, 15)
+            Civil::new(2026, 3, 2, 6, 30, 15).unwrap()
         );
         assert!(parse_civil("2026-13-02T06:30").is_err());
         assert!(parse_civil("yesterday").is_err());

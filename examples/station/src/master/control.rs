@@ -314,26 +314,14 @@ pub enum Fwd {
     Unexpected,
 }
 
-/// Money from a DL/T 645 decimal.
+/// Money from a DL/T 645 decimal (digits beyond the money quantum truncated).
 fn money_of(d: amikit_dlt645::Decimal) -> Option<Money> {
-    let scale = u32::from(d.scale);
-    let raw = if scale <= 4 {
-        d.mantissa.checked_mul(10i64.checked_pow(4 - scale)?)?
-    } else {
-        d.mantissa / 10i64.checked_pow(scale - 4)?
-    };
-    Some(Money::from_raw(raw))
+    Money::from_decimal_rounded(d, amikit_core::Rounding::Down).ok()
 }
 
-/// Energy (Wh) from a DL/T 645 decimal in kWh.
+/// Energy from a DL/T 645 decimal in kWh (digits beyond the watt-hour truncated).
 fn energy_of(d: amikit_dlt645::Decimal) -> Option<Energy> {
-    let scale = u32::from(d.scale);
-    let wh = if scale <= 3 {
-        d.mantissa.checked_mul(10i64.checked_pow(3 - scale)?)?
-    } else {
-        d.mantissa / 10i64.checked_pow(scale - 3)?
-    };
-    Some(Energy::from_wh(wh))
+    Energy::from_decimal_rounded(d, amikit_core::Rounding::Down).ok()
 }
 
 /// Decodes a meter's DL/T 645-2007 reply (FE preamble allowed).

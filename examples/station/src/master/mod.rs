@@ -68,6 +68,9 @@
 //! * [`msg`]: the messages between the front end, the core and the API (they import it, not
 //!   each other); [`error`]: [`MasterError`], and [`ApiError`] which the API answers.
 //! * [`api`]: the operator API. [`http::http_json`] is a small client for it.
+//! * [`views`]: what the master writes as JSON — every answer of the API and the detail of every
+//!   event kind — as named serde types; frames and records inside them are the crates' own serde
+//!   forms.
 //!
 //! Logging goes through `tracing` (the programs log to standard error at the level of
 //! `RUST_LOG`, default `info`).
@@ -426,22 +429,19 @@ pub fn default_tracker(speed: u32, response_timeout_ms: u64) -> TrackerConfig {
     c
 }
 
-/// Seconds from 1970-01-01 to 2000-01-01 (local civil time in both).
-pub(crate) const UNIX_2000: i64 = 946_684_800;
-
 /// The 376.1 calendar time of a simulated time (for Tp); `None` outside the calendar.
 pub fn wall_376(t: SimSeconds) -> Option<amikit_gdw376::time::DateTime> {
-    amikit_gdw376::time::DateTime::from_seconds_since_epoch(t + UNIX_2000).ok()
+    amikit_gdw376::time::DateTime::from_seconds_since_epoch(crate::clock::unix_of(t)).ok()
 }
 
 /// The engine timestamp of a simulated time.
 pub fn sim_ts(t: SimSeconds) -> Timestamp {
-    Timestamp(t + UNIX_2000)
+    crate::clock::timestamp(t)
 }
 
 /// Simulated seconds of a local-time count since 1970.
 pub fn unix_to_sim(u: i64) -> SimSeconds {
-    u - UNIX_2000
+    crate::clock::sim_of_unix(u)
 }
 
 /// Link settings shared by the connection tasks.

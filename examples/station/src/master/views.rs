@@ -113,8 +113,9 @@ pub struct StatsReset {
     pub reset: bool,
 }
 
-/// The front end's counters (`GET /api/stats`, see [`super::stats::Stats`]).
-#[derive(Debug, Clone, Serialize)]
+/// The front end's counters (`GET /api/stats`, see [`super::stats::Stats`]); the scale run
+/// reads them back.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct StatsCounters {
     /// `connections` counter.
     pub connections: u64,
@@ -175,7 +176,7 @@ pub struct StatsCounters {
 }
 
 /// Request latency, µs, from the histogram's buckets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LatencyView {
     /// Requests measured.
     pub samples: u64,
@@ -689,7 +690,7 @@ mod tests {
 
     #[test]
     fn times_errors_and_wallets_keep_their_wire_shape() {
-        let t = Civil::new(2026, 3, 2, 12, 27, 3).to_sim();
+        let t = Civil::new(2026, 3, 2, 12, 27, 3).unwrap().to_sim();
         assert_eq!(to_json(&SimTime::at(t)), "2026-03-02 12:27:03");
         assert_eq!(to_json(&SimTime(None)), Value::Null);
         // No role fields unless a role was missing.

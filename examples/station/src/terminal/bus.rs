@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn clean_read_and_silence_for_unknown_meters() {
         let site = Site::demo();
-        let start = Civil::new(2026, 3, 2, 8, 0, 0).to_sim();
+        let start = Civil::new(2026, 3, 2, 8, 0, 0).unwrap().to_sim();
         let mut bus = Bus::new(NoiseConfig::OFF, 7);
         bus.attach(demo_meter(&site, 1, start));
         let addr = Address::parse("000000000101").unwrap();
@@ -503,7 +503,7 @@ mod tests {
     #[test]
     fn reads_survive_a_noise_burst_through_retries() {
         let site = Site::demo();
-        let start = Civil::new(2026, 3, 2, 8, 0, 0).to_sim();
+        let start = Civil::new(2026, 3, 2, 8, 0, 0).unwrap().to_sim();
         let mut bus = Bus::new(NoiseConfig::OFF, 0x5eed);
         for pn in 3..=5 {
             bus.attach(demo_meter(&site, pn, start));

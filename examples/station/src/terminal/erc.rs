@@ -24,6 +24,8 @@ use std::collections::VecDeque;
 use amikit_gdw376::format::{DataFormat, Format11, Format14, Format15, ReadOptions, read};
 use amikit_gdw376::units::{EventBlock, EventRecord, Writer};
 
+use amikit_core::DateTime;
+
 use crate::clock::{Civil, SimSeconds};
 
 /// ERC 19: a token was accepted (amikit layout, see the module docs).
@@ -212,15 +214,8 @@ pub struct StationEvent {
 /// Longest record data this module writes.
 pub const MAX_RECORD: usize = 32;
 
-fn format15(at: SimSeconds) -> Format15 {
-    let c = Civil::from_sim(at);
-    Format15 {
-        minute: c.minute,
-        hour: c.hour,
-        day: c.day,
-        month: c.month,
-        year: (c.year.rem_euclid(100)) as u8,
-    }
+fn format15(at: SimSeconds) -> Option<Format15> {
+    Format15::try_from(Civil::from_sim(at).datetime()).ok()
 }
 
 fn money_f14(raw: Option<i64>) -> Option<Format14> {
@@ -244,7 +239,7 @@ impl StationEvent {
         // Every field fits MAX_RECORD: the writes cannot fail, and a failure only shortens
         // the record (the walker then reports it as a short `Other`).
         let _ = (|| {
-            w.fmt(Some(&format15(self.at)))?;
+            w.fmt(format15(self.at).as_ref())?;
             w.u16(self.pn)?;
             match self.event {
                 MeterEvent::Status {
@@ -283,15 +278,7 @@ impl StationEvent {
     pub fn decode(erc: u8, data: &[u8]) -> Option<StationEvent> {
         let opts = ReadOptions::default();
         let t: Format15 = read(data, opts).ok()??;
-        let at = Civil::new(
-            2000 + i32::from(t.year),
-            t.month,
-            t.day,
-            t.hour,
-            t.minute,
-            0,
-        )
-        .to_sim();
+        let at = Civil::from(DateTime::try_from(t).ok()?).to_sim();
         let rest = data.get(Format15::LEN..)?;
         let (pn, rest) = rest.split_first_chunk::<2>()?;
         let pn = u16::from_le_bytes(*pn);
@@ -478,7 +465,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_walk_as_gdw376_events() {
-        let at = Civil::new(2026, 3, 2, 14, 35, 0).to_sim();
+        let at = Civil::new(2026, 3, 2, 14, 35, 0).unwrap().to_sim();
         let events = [
             StationEvent {
                 at,

@@ -78,8 +78,13 @@ pub enum TerminalError {
         source: BoxError,
     },
     /// A start time (`--start`) that is not a civil date-time.
-    #[error("{0}")]
-    StartTime(String),
+    #[error("bad date-time {text:?} (expected YYYY-MM-DDTHH:MM[:SS]): {source}")]
+    StartTime {
+        /// The time as given.
+        text: String,
+        /// Why it is not one.
+        source: amikit_core::CalendarError,
+    },
     /// There is no meter at this measurement point.
     #[error("no meter at pn {0}")]
     NoMeter(u16),

@@ -38,6 +38,8 @@ use amikit_gdw376::{Afn, Ec, Pn};
 use super::bus::Bus;
 use super::erc::{EventLog, StationEvent};
 use super::meter::dlt645_time;
+use amikit_core::{DateTime, Decimal, Rounding};
+
 use crate::clock::{Civil, SimClock, SimSeconds};
 
 /// Simulated seconds a `1C` frame built by the terminal stays valid.
@@ -117,14 +119,14 @@ impl Station {
         r.ok()
     }
 
-    /// Reads `di` from the meter at `address`; returns the value's digits at its scale.
-    fn read_number(&mut self, address: Address, di: u32) -> Option<(i64, u8)> {
+    /// Reads `di` from the meter at `address`; returns its exact value.
+    fn read_number(&mut self, address: Address, di: u32) -> Option<Decimal> {
         let values = self.read_numbers(address, di)?;
         values.first().copied()
     }
 
     /// Reads `di` (a single item or a block of equal numeric items) from a meter.
-    fn read_numbers(&mut self, address: Address, di: u32) -> Option<Vec<(i64, u8)>> {
+    fn read_numbers(&mut self, address: Address, di: u32) -> Option<Vec<Decimal>> {
         let (req, n) = Repr::read(address, Di(di)).to_array::<32>().ok()?;
         let mut reply = [0u8; 300];
         let len = self.exchange(req.get(..n)?, &mut reply)?;
@@ -138,13 +140,12 @@ impl Station {
                 if let Ok(Some(value)) = v
                     && let Some(d) = value.number()
                 {
-                    out.push((d.mantissa, d.scale));
+                    out.push(d);
                 }
             }
         } else {
             let entry = catalogue::lookup(Di(di))?;
-            let d = entry.decode(data).ok()??.number()?;
-            out.push((d.mantissa, d.scale));
+            out.push(entry.decode(data).ok()??.number()?);
         }
         Some(out)
     }
@@ -189,15 +190,8 @@ impl Station {
         ok
     }
 
-    fn read_time(&self) -> Format15 {
-        let c = Civil::from_sim(self.now());
-        Format15 {
-            minute: c.minute,
-            hour: c.hour,
-            day: c.day,
-            month: c.month,
-            year: c.year.rem_euclid(100) as u8,
-        }
+    fn read_time(&self) -> Result<Format15, Refusal> {
+        Format15::try_from(Civil::from_sim(self.now()).datetime()).map_err(|_| Refusal::NoData)
     }
 
     fn f129(&mut self, pn: Pn, out: &mut [u8]) -> Result<usize, Refusal> {
@@ -208,12 +202,11 @@ impl Station {
             .ok_or(Refusal::NoData)?;
         let regs: Vec<Option<Format14>> = values
             .iter()
-            .map(|&(m, scale)| {
-                rescale(m, scale, Format14::SCALE).and_then(|m| Format14::from_mantissa(m).ok())
-            })
+            .map(|&d| rescale(d, Format14::SCALE).and_then(|m| Format14::from_mantissa(m).ok()))
             .collect();
         let mut w = Writer::new(out);
-        Registers::write(&mut w, Some(&self.read_time()), &regs).map_err(|_| Refusal::NoData)?;
+        Registers::write(&mut w, self.read_time().ok().as_ref(), &regs)
+            .map_err(|_| Refusal::NoData)?;
         Ok(w.pos())
     }
 
@@ -229,21 +222,20 @@ impl Station {
             return Err(Refusal::NoData);
         }
         fn conv<F: DataFormat>(
-            v: Option<(i64, u8)>,
+            v: Option<Decimal>,
             scale: u8,
             make: fn(i64) -> Result<F, amikit_gdw376::FormatError>,
         ) -> Option<F> {
-            v.and_then(|(m, s)| rescale(m, s, scale))
-                .and_then(|m| make(m).ok())
+            v.and_then(|d| rescale(d, scale)).and_then(|m| make(m).ok())
         }
         let p = conv(p, Format09::SCALE, Format09::from_mantissa);
         let q = conv(q, Format09::SCALE, Format09::from_mantissa);
         // The meter's power factor X.XXX is the percentage XXX.X: the same digits.
         let pf = pf
-            .and_then(|(m, s)| rescale(m, s, 3))
+            .and_then(|d| rescale(d, 3))
             .and_then(|m| Format05::from_mantissa(m).ok());
         let rt = Realtime {
-            read_time: Some(self.read_time()),
+            read_time: self.read_time().ok(),
             active_power: [p, p, None, None],
             reactive_power: [q, q, None, None],
             power_factor: [pf, pf, None, None],
@@ -310,17 +302,8 @@ impl Station {
 
     fn clock_sync(&mut self, data: &[u8]) -> Result<(), Refusal> {
         let t = Format01::parse(data).map_err(|_| Refusal::Denied)?;
-        let at = Civil::new(
-            2000 + i32::from(t.year),
-            t.month,
-            t.day,
-            t.hour,
-            t.minute,
-            t.second,
-        );
-        if !(1..=12).contains(&at.month) || !(1..=31).contains(&at.day) {
-            return Err(Refusal::Denied);
-        }
+        // The whole date must exist (format 01: years 2000–2099).
+        let at = Civil::from(DateTime::try_from(t).map_err(|_| Refusal::Denied)?);
         self.offset = at.to_sim() - self.clock.now();
         self.notes
             .push(format!("clock set to {at} by the master station"));
@@ -328,13 +311,9 @@ impl Station {
     }
 }
 
-/// `m × 10^-from` as a mantissa at scale `to` (exact or truncated towards zero).
-fn rescale(m: i64, from: u8, to: u8) -> Option<i64> {
-    if to >= from {
-        m.checked_mul(10i64.checked_pow(u32::from(to - from))?)
-    } else {
-        Some(m / 10i64.checked_pow(u32::from(from - to))?)
-    }
+/// The mantissa of `d` at scale `to` (exact, or truncated towards zero).
+fn rescale(d: Decimal, to: u8) -> Option<i64> {
+    d.rescale(to, Rounding::Down).ok().map(|d| d.mantissa)
 }
 
 impl RequestHandler for Station {
@@ -343,16 +322,8 @@ impl RequestHandler for Station {
             (Afn::CLASS1, 129) => self.f129(req.pn, out),
             (Afn::CLASS1, 25) => self.f25(req.pn, out),
             (Afn::CLASS1, 2) => {
-                let c = Civil::from_sim(self.now());
-                let f = Format01 {
-                    second: c.second,
-                    minute: c.minute,
-                    hour: c.hour,
-                    day: c.day,
-                    weekday: c.weekday(),
-                    month: c.month,
-                    year: c.year.rem_euclid(100) as u8,
-                };
+                let f = Format01::try_from(Civil::from_sim(self.now()).datetime())
+                    .map_err(|_| Refusal::NoData)?;
                 let mut w = Writer::new(out);
                 w.fmt(Some(&f)).map_err(|_| Refusal::NoData)?;
                 Ok(w.pos())
@@ -511,7 +482,7 @@ mod tests {
 
     #[test]
     fn afn0c_f129_reads_the_meter_at_pn() {
-        let start = Civil::new(2026, 3, 2, 10, 0, 0);
+        let start = Civil::new(2026, 3, 2, 10, 0, 0).unwrap();
         let mut p = Pair::new(station(start));
         let (afn, units) = p.request(Afn::CLASS1, &[(Pn(4), InfoClass(129), &[])]);
         assert_eq!(afn, Afn::CLASS1);
@@ -541,7 +512,7 @@ mod tests {
 
     #[test]
     fn afn05_f1_sends_a_645_trip_and_confirms_then_events_are_pulled() {
-        let start = Civil::new(2026, 3, 2, 10, 0, 0);
+        let start = Civil::new(2026, 3, 2, 10, 0, 0).unwrap();
         let mut p = Pair::new(station(start));
         let (afn, units) = p.request(Afn::CONTROL, &[(Pn(1), InfoClass(1), &[0x00])]);
         assert_eq!(afn, Afn::CONFIRM);
@@ -590,7 +561,7 @@ mod tests {
 
     #[test]
     fn afn10_forwards_645_bytes_and_f31_sets_the_clock() {
-        let start = Civil::new(2026, 3, 2, 10, 0, 0);
+        let start = Civil::new(2026, 3, 2, 10, 0, 0).unwrap();
         let mut p = Pair::new(station(start));
         let addr = Address::parse("000000000102").unwrap();
         let (frame, n) = Repr::read(addr, Di::REMAINING_MONEY)
@@ -663,12 +634,24 @@ mod tests {
         let (afn, units) = p.request(Afn::CONTROL, &[(Pn::P0, InfoClass(31), &b)]);
         assert_eq!(first_unit(afn, &units).1, InfoClass(1));
         let now = Civil::from_sim(p.st.now());
-        assert_eq!((now.day, now.hour), (3, 0));
+        assert_eq!((now.datetime().day(), now.datetime().hour()), (3, 0));
+        // A date that does not exist (2026-02-30) is denied and the clock stays (it was
+        // taken as 2026-03-02 before the calendar came from amikit-core).
+        let bad = Format01 {
+            day: 30,
+            month: 2,
+            ..t
+        };
+        bad.emit(&mut b).unwrap();
+        let (afn, units) = p.request(Afn::CONTROL, &[(Pn::P0, InfoClass(31), &b)]);
+        assert_ne!(first_unit(afn, &units).1, InfoClass(1));
+        let now = Civil::from_sim(p.st.now());
+        assert_eq!((now.datetime().month(), now.datetime().day()), (3, 3));
     }
 
     #[test]
     fn reads_through_a_noise_burst_still_answer() {
-        let start = Civil::new(2026, 3, 2, 10, 0, 0);
+        let start = Civil::new(2026, 3, 2, 10, 0, 0).unwrap();
         let mut p = Pair::new(station(start));
         p.st.bus
             .burst(std::time::Instant::now() + std::time::Duration::from_secs(60));

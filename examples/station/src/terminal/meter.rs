@@ -61,9 +61,6 @@ use crate::site::{FeeControl, SiteMeter};
 /// The STS decoder of a simulated meter: a TID memory of 50 tokens.
 pub type StsDecoder = amikit_sts::meter::Meter<'static, 50>;
 
-/// Seconds from 1970-01-01 to 2000-01-01 (the engine's [`Timestamp`] counts from 1970).
-const UNIX_2000: i64 = 946_684_800;
-
 /// Status word 3, bit 7: an alarm is on (预跳闸报警).
 pub const SW3_ALARM: u16 = 1 << 7;
 /// Status word 3, bits 9–8 = `10`: a money-type prepayment meter (local fee control).
@@ -75,7 +72,7 @@ const SW3_EVENT_BITS: u16 = StatusWord3::RELAY_OPEN | StatusWord3::RELAY_COMMAND
 
 /// The engine's time of a simulated time.
 pub fn timestamp(t: SimSeconds) -> Timestamp {
-    Timestamp(t.saturating_add(UNIX_2000))
+    crate::clock::timestamp(t)
 }
 
 /// The tariff calendar's date-time of a simulated time.
@@ -85,29 +82,15 @@ pub fn tariff_time(t: SimSeconds) -> Option<amikit_tariff::DateTime> {
 
 /// A DL/T 645 date-time of a simulated time.
 pub fn dlt645_time(t: SimSeconds) -> Option<Dt645> {
-    let c = Civil::from_sim(t);
-    Dt645::ymd_hms(
-        u16::try_from(c.year).ok()?,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-    )
-    .ok()
+    Dt645::try_from(Civil::from_sim(t).datetime()).ok()
 }
 
-/// The simulated time of a DL/T 645 date-time (missing fields as their minimum).
-pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
-    Civil::new(
-        i32::from(t.year.unwrap_or(2000)),
-        t.month.unwrap_or(1),
-        t.day.unwrap_or(1),
-        t.hour.unwrap_or(0),
-        t.minute.unwrap_or(0),
-        t.second.unwrap_or(0),
-    )
-    .to_sim()
+/// The simulated time of a DL/T 645 date-time (absent hour, minute or second as 0), if it
+/// has a valid date.
+pub fn sim_of_dlt645(t: &Dt645) -> Option<SimSeconds> {
+    amikit_core::DateTime::try_from(*t)
+        .ok()
+        .map(|d| Civil::from(d).to_sim())
 }
 
 /// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
@@ -118,18 +101,6 @@ pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, TerminalError> {
             source: e.into(),
         },
     )
-}
-
-/// Parses hex digits into bytes.
-pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let t = text.trim();
-    if !t.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..t.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The site's STS vending key (DKGA04), prepared.
@@ -776,7 +747,7 @@ impl Handler for SimMeter {
             0x0400_0101 | 0x0400_0102 => {
                 let c = Civil::from_sim(self.now);
                 let mut t = dlt645_time(self.now).ok_or(ErrorWord(ErrorWord::OTHER))?;
-                t.weekday = Some(c.weekday() % 7);
+                t.weekday = Some(c.weekday().number_from_sunday());
                 let layout = if di == 0x0400_0101 {
                     TimeLayout::YyMmDdWw
                 } else {
@@ -818,7 +789,7 @@ impl Handler for SimMeter {
         else {
             return Err(ErrorWord(ErrorWord::UNAUTHORISED));
         };
-        let until = sim_of_dlt645(&valid_until);
+        let until = sim_of_dlt645(&valid_until).ok_or(ErrorWord(ErrorWord::OTHER))?;
         if self.now > until {
             return Err(ErrorWord(ErrorWord::OTHER));
         }
@@ -958,7 +929,7 @@ pub(crate) mod tests {
     fn energy_registers_follow_the_load_and_the_time_of_use() {
         let site = Site::demo();
         // 21:00: one hour of peak, then valley from 22:00.
-        let start = Civil::new(2026, 3, 2, 21, 0, 0).to_sim();
+        let start = Civil::new(2026, 3, 2, 21, 0, 0).unwrap().to_sim();
         let mut m = demo_meter(&site, 4, start); // 600 W, 2210.00 kWh
         let addr = m.address();
         let (c, v, _) = serve(
@@ -987,7 +958,7 @@ pub(crate) mod tests {
     #[test]
     fn trip_allow_close_button_and_guard() {
         let site = Site::demo();
-        let t = Civil::new(2026, 3, 2, 9, 0, 0).to_sim();
+        let t = Civil::new(2026, 3, 2, 9, 0, 0).unwrap().to_sim();
         let mut m = demo_meter(&site, 1, t);
         let addr = m.address();
         let sw3 = |m: &mut SimMeter, at| {
@@ -1069,7 +1040,7 @@ pub(crate) mod tests {
     fn local_meter_runs_out_and_a_token_restores_it_once() {
         let site = Site::demo();
         // pn 2: 3.00 yuan, 1200 W, alarm at 5.00: already low at the start.
-        let t = Civil::new(2026, 3, 2, 9, 0, 0).to_sim();
+        let t = Civil::new(2026, 3, 2, 9, 0, 0).unwrap().to_sim();
         let mut m = demo_meter(&site, 2, t);
         let addr = m.address();
         let v = m.view(t);

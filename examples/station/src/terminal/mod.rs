@@ -1004,7 +1004,7 @@ mod tests {
     async fn every_read_carries_tp_all_are_answered_and_a_replay_is_denied() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 600);
         let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock.clone()).unwrap())
             .await
             .unwrap();
@@ -1056,7 +1056,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // 600x: a simulated minute (the heartbeat period) is 100 ms.
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 600);
         let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock.clone()).unwrap())
             .await
             .unwrap();
@@ -1142,7 +1142,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_terminal_and_unreachable_master() {
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 60);
         let addr = SocketAddr::from(([127, 0, 0, 1], 1));
         let err = start(TerminalOptions::new(Site::demo(), 9, addr, clock.clone()).unwrap())
             .await
@@ -1166,7 +1166,7 @@ mod size_tests {
     #[test]
     fn per_terminal_state_is_a_few_kib() {
         let site = Site::demo();
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 60);
         let vk = meter::vending_key(&site).unwrap();
         let p = prepare(
             &site,
@@ -1286,7 +1286,10 @@ mod scale_smoke {
             }
         });
         let before = rss_kib();
-        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), env("SCALE_SPEED", 600));
+        let clock = SimClock::new(
+            Civil::new(2026, 3, 2, 10, 0, 0).unwrap(),
+            env("SCALE_SPEED", 600),
+        );
         let site = scale_site(&Site::demo(), n).unwrap();
         let a2s: Vec<u16> = (1..=n).collect();
         let t0 = std::time::Instant::now();

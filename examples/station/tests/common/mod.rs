@@ -460,7 +460,7 @@ pub fn temp_db(name: &str) -> std::path::PathBuf {
 
 pub fn options(site: Site, db: std::path::PathBuf) -> MasterOptions {
     // 10:00 on a Monday: the peak price (0.568 yuan/kWh) holds for hours of simulated time.
-    let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 60);
+    let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0).unwrap(), 60);
     let mut o = MasterOptions::new(site, db, clock);
     o.read_every = 30; // half a real second
     o.response_timeout_ms = 500;

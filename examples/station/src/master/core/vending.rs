@@ -154,16 +154,7 @@ impl Core {
                     ApiError::new(500, e.to_string())
                 }
             })?;
-        let civil = crate::clock::Civil::from_sim(at);
-        let sts_at = amikit_sts::tid::DateTime::new(
-            u16::try_from(civil.year).unwrap_or(2000),
-            civil.month,
-            civil.day,
-            civil.hour,
-            civil.minute,
-            civil.second,
-        )
-        .map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
+        let sts_at = crate::clock::Civil::from_sim(at).datetime();
         let mut tid = Tid::for_issue(&sts_at, ms.base_date)
             .map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
         if let Some(last) = ms.last_tid

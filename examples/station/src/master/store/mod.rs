@@ -597,12 +597,10 @@ pub fn resume_time(path: &std::path::Path) -> Option<SimSeconds> {
     queries::latest_activity(db.conn()).ok().flatten()
 }
 
-/// Seconds since 1970 (local) of a simulated time, for JSON output next to the civil time.
+/// A simulated time as the API shows it ([`SimTime`](super::views::SimTime): civil text or
+/// `null`), for the rows' `time` columns.
 pub fn time_json(at: Option<SimSeconds>) -> serde_json::Value {
-    match at {
-        Some(t) => serde_json::Value::String(crate::clock::Civil::from_sim(t).to_string()),
-        None => serde_json::Value::Null,
-    }
+    super::views::to_json(&super::views::SimTime(at))
 }
 
 /// Converts an engine timestamp back to simulated seconds.
