@@ -349,7 +349,7 @@ impl<'a> Repr<'a> {
 
     /// User-data length: header, units and AUX.
     #[must_use]
-    pub fn user_len(&self) -> usize {
+    pub(crate) fn user_len(&self) -> usize {
         3 + self.address_width.len()
             + self.units.len()
             + self.pw.map_or(0, <[u8]>::len)

@@ -364,7 +364,7 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
                     } else {
                         &v["timeout_s_strict"]
                     };
-                    assert_eq!(u64::from(c.timeout_s()), strict.as_u64().unwrap());
+                    assert_eq!(u64::from(c.timeout().0), strict.as_u64().unwrap());
                     if let Some(src) = v.get("source_decoded_as") {
                         let (t, n) = c.split_bytes();
                         assert_eq!(u64::from(t), src["timeout_s"].as_u64().unwrap());

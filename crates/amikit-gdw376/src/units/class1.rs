@@ -166,7 +166,7 @@ impl<'a> PurchaseInfoRef<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`] (the offset names the field).
-    pub fn parse_version(r: &mut Reader<'a>, version: Version) -> Result<Self, UnitError> {
+    pub(crate) fn parse_version(r: &mut Reader<'a>, version: Version) -> Result<Self, UnitError> {
         let start = r.remaining();
         r.check::<Format15>()?;
         r.check::<Format08>()?;
