@@ -53,6 +53,7 @@ use amikit_sts::meter::{Action, MeterConfig, Reject};
 use amikit_sts::tid::BaseDate;
 
 use super::erc::{Cause, MeterEvent, StationEvent, TokenRejection};
+use super::error::{TerminalError, at_meter};
 use super::hooks::{Hooks, RelayBehaviour};
 use crate::clock::{Civil, SimSeconds};
 use crate::site::{FeeControl, SiteMeter};
@@ -110,9 +111,12 @@ pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
 }
 
 /// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
-pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, String> {
-    TariffSet::try_from(&crate::site::read_tariff_file(path)?)
-        .map_err(|e| format!("tariff {}: {e}", path.display()))
+pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, TerminalError> {
+    TariffSet::try_from(&crate::site::read_tariff_file(path).map_err(TerminalError::Site)?)
+        .map_err(|e| TerminalError::Tariff {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })
 }
 
 /// Parses hex digits into bytes.
@@ -128,30 +132,33 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The site's STS vending key (DKGA04), prepared.
-pub fn vending_key(site: &crate::site::Site) -> Result<Option<VendingKey>, String> {
+pub fn vending_key(site: &crate::site::Site) -> Result<Option<VendingKey>, TerminalError> {
     let Some(v) = &site.vending else {
         return Ok(None);
     };
-    let bytes = v.dkga04_key.hex_bytes("vending key")?;
+    let bytes = v
+        .dkga04_key
+        .hex_bytes("vending key")
+        .map_err(TerminalError::Site)?;
     VendingKey::new(amikit_sts::dkga::Dkga::Dkga04, &bytes)
         .map(Some)
-        .map_err(|e| format!("vending key: {e}"))
+        .map_err(|e| TerminalError::sts("vending key", e))
 }
 
 /// The STS key parameters of a site meter (EA11 MISTY1 for the demo site's DKGA04 keys).
-pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, String> {
-    let e = |what: &str, err: &dyn std::fmt::Display| format!("sts {what}: {err}");
+pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, TerminalError> {
+    use TerminalError as E;
     Ok(KeyParameters {
-        pan: sts.pan.parse().map_err(|x| e("pan", &x))?,
+        pan: sts.pan.parse().map_err(|x| E::sts("sts pan", x))?,
         sgc: sts
             .sgc
             .parse::<SupplyGroupCode>()
-            .map_err(|x| e("sgc", &x))?,
-        ti: TariffIndex::new(sts.ti.parse::<u8>().map_err(|x| e("ti", &x))?)
-            .map_err(|x| e("ti", &x))?,
-        krn: KeyRevision::new(sts.krn).map_err(|x| e("krn", &x))?,
-        kt: KeyType::new(sts.kt).map_err(|x| e("kt", &x))?,
-        base_date: BaseDate::from_year(sts.base_date).map_err(|x| e("base date", &x))?,
+            .map_err(|x| E::sts("sts sgc", x))?,
+        ti: TariffIndex::new(sts.ti.parse::<u8>().map_err(|x| E::sts("sts ti", x))?)
+            .map_err(|x| E::sts("sts ti", x))?,
+        krn: KeyRevision::new(sts.krn).map_err(|x| E::sts("sts krn", x))?,
+        kt: KeyType::new(sts.kt).map_err(|x| E::sts("sts kt", x))?,
+        base_date: BaseDate::from_year(sts.base_date).map_err(|x| E::sts("sts base date", x))?,
         ea: EncryptionAlgorithm::Misty1,
     })
 }
@@ -228,8 +235,8 @@ pub struct SimMeter {
     late: Option<(SimSeconds, Remote)>,
 }
 
-fn money(text: &str, what: &str) -> Result<Money, String> {
-    Money::parse(text).map_err(|e| format!("{what} {text:?}: {e}"))
+fn money(m: &SiteMeter, text: &str, what: &'static str) -> Result<Money, TerminalError> {
+    Money::parse(text).map_err(|e| TerminalError::meter(m, what, format!("{text:?}: {e}")))
 }
 
 impl SimMeter {
@@ -241,18 +248,16 @@ impl SimMeter {
         vending: Option<&VendingKey>,
         currency_unit: Money,
         start: SimSeconds,
-    ) -> Result<Self, String> {
-        let ctx = |e: String| format!("meter {} (pn {}): {e}", m.address, m.pn);
-        let address = Address::parse(&m.address).map_err(|e| ctx(e.to_string()))?;
-        let opening =
-            Energy::parse(&m.opening_kwh).map_err(|e| ctx(format!("opening_kwh: {e}")))?;
+    ) -> Result<Self, TerminalError> {
+        let address = Address::parse(&m.address).map_err(at_meter(m, "address"))?;
+        let opening = Energy::parse(&m.opening_kwh).map_err(at_meter(m, "opening_kwh"))?;
         let mut config = Profile::StateGridLocal.config();
         config.overload = None;
         let balance = match m.fee_control {
             FeeControl::Local => {
-                let trip = money(&m.trip_threshold, "trip_threshold").map_err(ctx)?;
+                let trip = money(m, &m.trip_threshold, "trip_threshold")?;
                 config.limits = Limits {
-                    alarm1: Some(money(&m.alarm_threshold, "alarm_threshold").map_err(ctx)?),
+                    alarm1: Some(money(m, &m.alarm_threshold, "alarm_threshold")?),
                     alarm2: trip.is_positive().then_some(trip),
                     overdraft: None,
                     emergency_threshold: None,
@@ -260,7 +265,7 @@ impl SimMeter {
                     reconnect: trip.max(Money::ZERO),
                     hoarding: config.limits.hoarding,
                 };
-                money(&m.opening_balance, "opening_balance").map_err(ctx)?
+                money(m, &m.opening_balance, "opening_balance")?
             }
             FeeControl::Remote => {
                 // No wallet: every money threshold off, a credit that never runs out.
@@ -275,28 +280,26 @@ impl SimMeter {
                 Money::from_raw(i64::MAX / 4)
             }
         };
-        let engine = Engine::new(config, balance).map_err(|e| ctx(format!("engine: {e}")))?;
+        let engine = Engine::new(config, balance).map_err(at_meter(m, "engine"))?;
         let sts = match &m.sts {
             None => None,
             Some(s) => {
-                let params = key_parameters(s).map_err(ctx)?;
+                let params = key_parameters(s)?;
                 // The key the meter was made with: its own (a terminal's site), or derived
                 // from the vending key (tests that hold the whole site).
                 let key = match (&s.decoder_key, vending) {
                     (Some(dk), _) => {
-                        let bytes = dk.hex_bytes("decoder key").map_err(ctx)?;
+                        let bytes = dk
+                            .hex_bytes("decoder key")
+                            .map_err(at_meter(m, "decoder key"))?;
                         amikit_sts::keys::DecoderKey::from_bytes(&bytes)
-                            .map_err(|e| ctx(format!("decoder key: {e}")))?
+                            .map_err(at_meter(m, "decoder key"))?
                     }
-                    (None, Some(vk)) => vk.derive(&params).map_err(|e| ctx(format!("key: {e}")))?,
-                    (None, None) => {
-                        return Err(ctx(
-                            "has STS parameters but no decoder key (and no vending key)".into(),
-                        ));
-                    }
+                    (None, Some(vk)) => vk.derive(&params).map_err(at_meter(m, "key"))?,
+                    (None, None) => return Err(TerminalError::NoDecoderKey(m.address.clone())),
                 };
                 let decoder = StsDecoder::new(MeterConfig::from_parameters(key, &params), None)
-                    .map_err(|e| ctx(format!("decoder: {e}")))?;
+                    .map_err(at_meter(m, "decoder"))?;
                 Some(Box::new(decoder))
             }
         };
@@ -334,12 +337,12 @@ impl SimMeter {
             };
             meter
                 .step(start, Input::Remote(guard), Cause::Other)
-                .map_err(|e| ctx(format!("guard: {e}")))?;
+                .map_err(at_meter(m, "guard"))?;
         }
         // The first step reports the opening relay and alarm state.
         meter
             .step(start, Input::Tick, Cause::Fee)
-            .map_err(|e| ctx(format!("opening state: {e}")))?;
+            .map_err(at_meter(m, "opening state"))?;
         meter.sw3 = meter.status_word();
         meter.events.clear();
         (meter.trips, meter.restores, meter.alarms) = (0, 0, 0);
@@ -528,19 +531,20 @@ impl SimMeter {
         &mut self,
         now: SimSeconds,
         reason: TokenRejection,
-        text: String,
-    ) -> Result<String, String> {
+        detail: String,
+    ) -> Result<String, TerminalError> {
         self.tokens_rejected += 1;
         self.events.push(StationEvent {
             at: now,
             pn: self.pn,
             event: MeterEvent::TokenRejected { reason },
         });
-        Err(text)
+        Err(TerminalError::TokenRefused { reason, detail })
     }
 
-    /// A token typed on the keypad: `Ok(what it did)` or `Err(why it was rejected)`.
-    pub fn keypad(&mut self, now: SimSeconds, token: &str) -> Result<String, String> {
+    /// A token typed on the keypad: `Ok(what it did)` or why it was refused
+    /// ([`TerminalError::TokenRefused`]).
+    pub fn keypad(&mut self, now: SimSeconds, token: &str) -> Result<String, TerminalError> {
         self.advance(now);
         let Some(sts) = self.sts.as_deref() else {
             return self.reject(
@@ -1087,7 +1091,17 @@ pub(crate) mod tests {
         // An energy token: this meter's wallet is money, so it is refused and stays unused.
         let energy = vend(&site, 2, 250, "2026-03-02T13:50", 4);
         let err = m.keypad(t + 5 * 3600, &energy).unwrap_err();
-        assert!(err.contains("currency tokens"), "{err}");
+        assert!(
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Unsupported,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("currency tokens"), "{err}");
         // A 14.20 currency token: exactly 14.20 credited; closes the relay.
         let token = vend_money(&site, 2, 1420, "2026-03-02T13:55", 3);
         let said = m.keypad(t + 5 * 3600, &token).unwrap();
@@ -1099,14 +1113,30 @@ pub(crate) mod tests {
         assert_eq!(v.tokens_accepted, 1);
         // The same token again: used.
         let err = m.keypad(t + 5 * 3600 + 60, &token).unwrap_err();
-        assert!(err.contains("already used"), "{err}");
+        assert!(
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Used,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("already used"), "{err}");
         // Another meter's token: authentication fails.
         let err = m
             .keypad(t + 5 * 3600 + 60, "1234-5678-9012-3456-7890")
             .unwrap_err();
         assert!(
-            err.contains("authentication") || err.contains("format"),
-            "{err}"
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Authentication | TokenRejection::Format,
+                    ..
+                }
+            ),
+            "{err:?}"
         );
         let v = m.view(t + 5 * 3600 + 60);
         assert_eq!((v.tokens_accepted, v.tokens_rejected), (1, 3));

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use amikit_prepay::{
     Command, CommandKind, Input, NoCharge, Output, RelayState, Remote, TrackerEvent,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::control::CmdKey;
@@ -15,6 +15,7 @@ use super::super::error::ApiError;
 use super::super::msg::{AuditStamp, CommandResult, ConnCmd};
 use super::super::sim_ts;
 use super::super::store::{CommandRow, Write, ts_to_sim};
+use super::super::views::{self, GuardView, to_json};
 use super::commit::Effect;
 use super::{CmdInfo, Core, Writes};
 use crate::clock::SimSeconds;
@@ -62,7 +63,7 @@ impl Core {
             Some(customer),
             None,
             if on { "guard_on" } else { "guard_off" },
-            json!({}),
+            &views::NoDetail {},
         );
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
@@ -76,7 +77,7 @@ impl Core {
         ));
         w.effect(Effect::Reply {
             reply,
-            answer: json!({"customer": customer, "guarded": guarded}),
+            answer: to_json(&GuardView { customer, guarded }),
         });
         self.flush(w);
     }
@@ -112,11 +113,17 @@ impl Core {
         };
         let customer = self.accounts.get(ai).map(|a| a.id);
         let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
-        let detail = json!({"command_id": v.row, "kind": kind.name(), "meter": address,
-                            "relay_open": open, "open_command": command_open,
-                            "reissued": v.reissued});
+        let detail = views::RelayMismatch {
+            command_id: v.row,
+            kind: kind.name(),
+            meter: address,
+            relay_open: open,
+            open_command: command_open,
+            reissued: v.reissued,
+            observed: None,
+        };
         let mut w = Writes::for_account(ai);
-        w.event(at, customer, None, "relay_mismatch", detail);
+        w.event(at, customer, None, "relay_mismatch", &detail);
         if v.reissued {
             self.drift.insert(slot, Drift::Job);
             w.push(Write::Job {
@@ -129,7 +136,11 @@ impl Core {
                 customer,
                 None,
                 "manual_job",
-                json!({"command_id": v.row, "kind": kind.name(), "reason": "relay_mismatch"}),
+                &views::ManualJob {
+                    command_id: v.row,
+                    kind: kind.name(),
+                    reason: "relay_mismatch",
+                },
             );
         } else {
             self.submit(slot, v.command, at, &mut w);
@@ -146,6 +157,9 @@ impl Core {
     /// mismatch persists it is a manual job (`relay_mismatch`). Nothing is done while a relay
     /// command or its read-back is pending, while a job is open for the meter, against the
     /// guard, or when the engine no longer wants what the last command did.
+    ///
+    /// While a `relay_mismatch` job is open, a read that shows the relay as the command left
+    /// it (it acted late, or someone fixed it) makes the job moot: the system cancels it.
     pub(super) fn reconcile_observed(
         &mut self,
         slot: usize,
@@ -153,7 +167,7 @@ impl Core {
         open: bool,
         command_open: bool,
     ) {
-        if self.verify.contains_key(&slot) || self.drift.get(&slot) == Some(&Drift::Job) {
+        if self.verify.contains_key(&slot) {
             return;
         }
         let Some(&(cmd, row)) = self.last_relay.get(&slot) else {
@@ -162,6 +176,12 @@ impl Core {
         let Some(meter_id) = self.shared.meters.get(slot).map(|m| m.id) else {
             return;
         };
+        if self.drift.get(&slot) == Some(&Drift::Job) {
+            if relay_matches(cmd.kind, open, command_open) {
+                self.settle_relay_jobs(slot, meter_id, at, cmd, row, open);
+            }
+            return;
+        }
         if self.trackers.relay_pending(meter_id) || self.trackers.relay_job_open(meter_id) {
             return;
         }
@@ -171,28 +191,31 @@ impl Core {
         let Some(engine) = self.accounts.get(ai).and_then(|a| a.engine.as_ref()) else {
             return;
         };
-        // DL/T 645-2007 status word 3 (`04000503`): b4 relay open, b6 open command in force.
-        let (wanted, matches) = match cmd.kind {
-            CommandKind::Trip => (
-                engine.relay() == RelayState::Open && !engine.guarded(),
-                open,
-            ),
+        let wanted = match cmd.kind {
+            CommandKind::Trip => engine.relay() == RelayState::Open && !engine.guarded(),
             CommandKind::AllowClose | CommandKind::DirectClose => {
-                (engine.relay() != RelayState::Open, !command_open)
+                engine.relay() != RelayState::Open
             }
-            _ => (false, true),
+            _ => false,
         };
+        let matches = relay_matches(cmd.kind, open, command_open);
         if !wanted || matches {
             return;
         }
         let customer = self.accounts.get(ai).map(|a| a.id);
         let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
         let persists = self.drift.get(&slot) == Some(&Drift::Reissued);
-        let detail = json!({"command_id": row, "kind": cmd.kind.name(), "meter": address,
-                            "relay_open": open, "open_command": command_open,
-                            "reissued": persists, "observed": true});
+        let detail = views::RelayMismatch {
+            command_id: row,
+            kind: cmd.kind.name(),
+            meter: address.clone(),
+            relay_open: open,
+            open_command: command_open,
+            reissued: persists,
+            observed: Some(true),
+        };
         let mut w = Writes::for_account(ai);
-        w.event(at, customer, None, "relay_mismatch", detail);
+        w.event(at, customer, None, "relay_mismatch", &detail);
         if persists {
             w.push(Write::Job {
                 command: row,
@@ -204,7 +227,11 @@ impl Core {
                 customer,
                 None,
                 "manual_job",
-                json!({"command_id": row, "kind": cmd.kind.name(), "reason": "relay_mismatch"}),
+                &views::ManualJob {
+                    command_id: row,
+                    kind: cmd.kind.name(),
+                    reason: "relay_mismatch",
+                },
             );
             self.drift.insert(slot, Drift::Job);
         } else {
@@ -231,6 +258,40 @@ impl Core {
                 ),
             ));
         }
+        self.flush(w);
+    }
+
+    /// Cancels the meter's open `relay_mismatch` jobs: a read shows the relay as the command
+    /// `row` left it.
+    fn settle_relay_jobs(
+        &mut self,
+        slot: usize,
+        meter_id: i64,
+        at: SimSeconds,
+        cmd: Command,
+        row: i64,
+        open: bool,
+    ) {
+        self.drift.remove(&slot);
+        let customer = self.shared.meters.get(slot).map(|m| m.customer_id);
+        let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
+        let mut w = Writes::default();
+        w.push(Write::RelayJobsSettled {
+            meter: meter_id,
+            at,
+        });
+        w.event(
+            at,
+            customer,
+            None,
+            "relay_settled",
+            &views::RelaySettled {
+                command_id: row,
+                kind: cmd.kind.name(),
+                meter: address,
+                relay_open: open,
+            },
+        );
         self.flush(w);
     }
 
@@ -453,8 +514,12 @@ impl Core {
                         customer,
                         None,
                         &format!("command_{status}"),
-                        json!({"command_id": row, "kind": command.kind.name(),
-                               "reason": command.reason, "meter": address}),
+                        &views::CommandStatus {
+                            command_id: row,
+                            kind: command.kind.name(),
+                            reason: &command.reason,
+                            meter: address,
+                        },
                     );
                     if matches!(outcome, amikit_prepay::Outcome::Acknowledged)
                         && matches!(
@@ -463,7 +528,15 @@ impl Core {
                         )
                     {
                         // Read the relay back at once and reconcile it with the command.
+                        // What the relay should show is stored with the outcome, so that a
+                        // restart still reconciles it.
                         self.last_relay.insert(info.meter, (command, row));
+                        if let Some(m) = self.shared.meters.get(info.meter) {
+                            w.push(Write::RelayConfirmed {
+                                meter: m.id,
+                                command: row,
+                            });
+                        }
                         self.verify.insert(
                             info.meter,
                             Verify {
@@ -521,7 +594,11 @@ impl Core {
                         customer,
                         None,
                         "manual_job",
-                        json!({"command_id": row, "kind": command.kind.name(), "reason": reason_s}),
+                        &views::ManualJob {
+                            command_id: row,
+                            kind: command.kind.name(),
+                            reason: &reason_s,
+                        },
                     );
                 }
             }
@@ -554,7 +631,10 @@ impl Core {
             None,
             Some(t.id),
             kind,
-            json!({"a2": t.a2, "meters": t.meters.len()}),
+            &views::TerminalLink {
+                a2: t.a2,
+                meters: t.meters.len(),
+            },
         );
         self.tracker_events(ev, &mut w);
         self.flush(w);
@@ -613,6 +693,18 @@ pub(super) enum Drift {
     Reissued,
     /// A `relay_mismatch` job is open: a person decides.
     Job,
+}
+
+/// Whether the relay read back shows what a relay command of `kind` asked for (DL/T 645-2007
+/// status word 3, `04000503`: b4 relay open, b6 open command in force): a trip leaves it
+/// open, an allow-close or direct close lifts the open command (an allowed relay may stay
+/// open until the customer presses the button).
+fn relay_matches(kind: CommandKind, open: bool, command_open: bool) -> bool {
+    match kind {
+        CommandKind::Trip => open,
+        CommandKind::AllowClose | CommandKind::DirectClose => !command_open,
+        _ => true,
+    }
 }
 
 /// Every command kind (to find the kinds of a group).

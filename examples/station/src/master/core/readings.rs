@@ -3,7 +3,7 @@
 
 use amikit_prepay::{Input, NoCharge, Notification, Output, RelayState};
 use amikit_tariff::{Energy, MeterChange, Money, delta_across_change};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::billing::{self, IntervalPricer, notification_kind, notification_text};
@@ -12,6 +12,7 @@ use super::super::msg::AuditStamp;
 use super::super::sim_ts;
 use super::super::stats::Stats;
 use super::super::store::Write;
+use super::super::views::{self, to_json};
 use super::commit::Effect;
 use super::{Core, Writes, outbox};
 use crate::clock::SimSeconds;
@@ -61,8 +62,12 @@ impl Core {
                             customer_id,
                             terminal_id,
                             "reading_exception",
-                            json!({"meter": info.address_text, "previous_kwh": e0.to_string(),
-                                   "current_kwh": energy.to_string(), "reason": why.name()}),
+                            &views::ReadingException {
+                                meter: &info.address_text,
+                                previous_kwh: e0.to_string(),
+                                current_kwh: energy.to_string(),
+                                reason: why.name(),
+                            },
                         );
                         self.flush(w);
                         return;
@@ -126,6 +131,11 @@ impl Core {
     /// from the last good reading to its final reading is billed once (the tariff crate's
     /// change-of-meter delta), the new meter's initial reading becomes the baseline and the
     /// meter's open exceptions are resolved.
+    ///
+    /// A replacement identical to the meter's last one (same final and initial readings) is
+    /// the same replacement sent again (its answer was lost): it is answered as a duplicate
+    /// and bills nothing. Billing it again would charge the old meter's last part twice and
+    /// put the baseline back to the new meter's initial reading.
     pub(super) fn replace_meter(
         &mut self,
         slot: usize,
@@ -146,12 +156,35 @@ impl Core {
             return refuse(reply, 404, "no such meter".into());
         };
         let (ai, max_w) = (ms.account, ms.max_demand_w);
+        let change = MeterChange { closing, opening };
+        if ms.last_change == Some(change) {
+            let at = self.now();
+            let mut w = Writes::default();
+            w.push(audit.row(
+                at,
+                200,
+                format!(
+                    "meter {address} replacement sent again (final {closing} kWh, initial \
+                     {opening} kWh): duplicate, nothing billed"
+                ),
+            ));
+            w.effect(Effect::Reply {
+                reply,
+                answer: to_json(&views::MeterReplacedAgain {
+                    meter: address,
+                    final_kwh: closing.to_string(),
+                    initial_kwh: opening.to_string(),
+                    duplicate: true,
+                }),
+            });
+            self.flush(w);
+            return;
+        }
         let Some((t0, e0)) = ms.last else {
             return refuse(reply, 409, "the meter has no reading to bill from".into());
         };
         let at = self.now().max(t0 + 1);
         let register = billing::register();
-        let change = MeterChange { closing, opening };
         let delta = match delta_across_change(register, e0, change, register, opening) {
             Ok(d) => d,
             Err(e) => {
@@ -179,6 +212,7 @@ impl Core {
         let outputs = self.bill(ai, t0, at, delta);
         if let Some(ms) = self.meters.get_mut(slot) {
             ms.last = Some((at, opening));
+            ms.last_change = Some(change);
         }
         let customer_id = self.accounts.get(ai).map(|a| a.id);
         let mut w = Writes::for_account(ai);
@@ -190,14 +224,14 @@ impl Core {
             opening: opening.wh(),
             billed: delta.wh(),
         });
-        let detail = json!({
-            "meter": address,
-            "previous_kwh": e0.to_string(),
-            "final_kwh": closing.to_string(),
-            "initial_kwh": opening.to_string(),
-            "billed_kwh": delta.to_string(),
-        });
-        w.event(at, customer_id, None, "meter_replaced", detail.clone());
+        let detail = views::MeterReplaced {
+            meter: address.clone(),
+            previous_kwh: e0.to_string(),
+            final_kwh: closing.to_string(),
+            initial_kwh: opening.to_string(),
+            billed_kwh: delta.to_string(),
+        };
+        w.event(at, customer_id, None, "meter_replaced", &detail);
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
         w.push(audit.row(
@@ -209,7 +243,7 @@ impl Core {
         ));
         w.effect(Effect::Reply {
             reply,
-            answer: detail,
+            answer: to_json(&detail),
         });
         self.flush(w);
         self.update_watch(slot);
@@ -246,7 +280,10 @@ impl Core {
                     Some(id),
                     None,
                     "low_balance",
-                    json!({"meter": info.address_text, "remaining": money.to_string()}),
+                    &views::LowBalance {
+                        meter: &info.address_text,
+                        remaining: money.to_string(),
+                    },
                 );
             } else if money > acc.alarm && acc.low_notified {
                 acc.low_notified = false;
@@ -284,7 +321,7 @@ impl Core {
                 customer_id,
                 None,
                 if open { "relay_open" } else { "relay_closed" },
-                json!({"meter": address}),
+                &views::RelayChanged { meter: &address },
             );
         }
         // The customer closed an armed relay with the button: tell the engine (its close

@@ -11,15 +11,15 @@ use amikit_sts::keys::{
 use amikit_sts::tid::{BaseDate, Tid};
 use amikit_sts::vend::{Issue, Vendor};
 use amikit_tariff::Money;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::error::{ApiError, MasterError, MasterResult};
 use super::super::msg::AuditStamp;
 use super::super::store::Write;
 use super::super::vend_split::{self, CurrencyVend, VendSplitError};
+use super::super::views::{self, SimTime, VendView, to_json};
 use super::commit::Effect;
-use super::views::at_json;
 use super::{Core, Writes};
 use crate::clock::SimSeconds;
 
@@ -55,20 +55,20 @@ impl Core {
         };
         let digits = v.token.to_string();
         let grouped = format!("{:#}", v.token);
-        let answer = json!({
-            "status": "vended",
-            "token": digits,
-            "token_grouped": grouped,
-            "meter": v.address,
-            "customer": v.customer,
-            "amount": amount.to_string(),
-            "carried_in": v.carried.to_string(),
-            "credit": v.split.credit.to_string(),
-            "remainder": v.split.remainder.to_string(),
-            "tid": v.tid,
-            "order_no": order_no,
-            "sold_by": seller,
-            "at": at_json(at),
+        let answer = to_json(&VendView {
+            status: "vended",
+            token: digits.clone(),
+            token_grouped: grouped,
+            meter: v.address.clone(),
+            customer: v.customer,
+            amount: amount.to_string(),
+            carried_in: v.carried.to_string(),
+            credit: v.split.credit.to_string(),
+            remainder: v.split.remainder.to_string(),
+            tid: v.tid,
+            order_no: order_no.clone(),
+            sold_by: seller.clone(),
+            at: SimTime::at(at),
         });
         // The token, the customer's new remainder, its event and audit row and the answer in
         // one unit of the customer's chain: the digits go out only once stored
@@ -97,9 +97,14 @@ impl Core {
             Some(v.customer),
             None,
             "token",
-            json!({"meter": v.address, "order_no": order_no, "amount": amount.to_string(),
-                   "credit": v.split.credit.to_string(),
-                   "remainder": v.split.remainder.to_string(), "tid": v.tid}),
+            &views::TokenSold {
+                meter: &v.address,
+                order_no: &order_no,
+                amount: amount.to_string(),
+                credit: v.split.credit.to_string(),
+                remainder: v.split.remainder.to_string(),
+                tid: v.tid,
+            },
         );
         w.push(audit.row(
             at,

@@ -11,11 +11,11 @@
 
 use std::hint::black_box;
 
-use amikit::prepay::{
+use amikit_prepay::{
     CommandKind, Engine, Input, Money, Outputs, Profile, PurchaseId, Remote, TariffPricer,
     Timestamp, TopUpSource,
 };
-use amikit::tariff::{
+use amikit_tariff::{
     ChargeState, DayTable, DayTableId, Energy, MonthDay, Period, Price, Rate, Season, Settlement,
     SettlementDate, StepTable, Tariff, TouTable,
 };
@@ -141,7 +141,7 @@ fn bench(c: &mut Criterion) {
     }
     // The engine alone (nothing priced): its own cost per event.
     {
-        use amikit::prepay::NoCharge;
+        use amikit_prepay::NoCharge;
         let engine = Engine::new(
             Profile::StateGridLocal.config(),
             Money::parse("100").unwrap(),

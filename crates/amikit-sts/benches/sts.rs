@@ -2,7 +2,7 @@
 //! STA block cipher alone. A counting allocator proves that generating and decoding a token
 //! allocate nothing.
 //!
-//! `cargo bench --bench sts`. Throughput is in tokens (elements) per second. "Key given" means
+//! `cargo bench -p amikit-sts`. Throughput is in tokens (elements) per second. "Key given" means
 //! the decoder key's cipher (key schedule) is prepared once, as a vending server or a meter
 //! keeps it; the derivation benches measure the key derivation separately, with the vending
 //! key prepared once. The STA benches use the IEC 62055-41 sample tables (same cost as any
@@ -16,16 +16,16 @@
 
 use std::hint::black_box;
 
-use amikit::sts::block::{CreditKind, Rnd, TokenData};
-use amikit::sts::cipher::{SAMPLE_TABLES, Sta, TokenCipher};
-use amikit::sts::dkga::{Dkga02, Dkga04};
-use amikit::sts::keys::{
+use amikit_sts::block::{CreditKind, Rnd, TokenData};
+use amikit_sts::cipher::{SAMPLE_TABLES, Sta, TokenCipher};
+use amikit_sts::dkga::{Dkga02, Dkga04};
+use amikit_sts::keys::{
     DecoderKey, EncryptionAlgorithm, KeyParameters, KeyRevision, KeyType, SupplyGroupCode,
     TariffIndex,
 };
-use amikit::sts::tid::{BaseDate, Tid};
-use amikit::sts::token::Token;
-use amikit::sts::vend::{Issue, Vendor};
+use amikit_sts::tid::{BaseDate, Tid};
+use amikit_sts::token::Token;
+use amikit_sts::vend::{Issue, Vendor};
 use amikit_testkit::alloc::CountingAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -14,12 +14,12 @@
 
 use std::hint::black_box;
 
-use amikit::gdw376::deframer::Deframer;
-use amikit::gdw376::format::{Format05, Format07, Format09, Format15, Format25};
-use amikit::gdw376::security::ZeroPw;
-use amikit::gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
-use amikit::gdw376::walker::Item;
-use amikit::gdw376::{
+use amikit_gdw376::deframer::Deframer;
+use amikit_gdw376::format::{Format05, Format07, Format09, Format15, Format25};
+use amikit_gdw376::security::ZeroPw;
+use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
+use amikit_gdw376::walker::Item;
+use amikit_gdw376::{
     Address, Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp,
 };
 use amikit_testkit::alloc::CountingAllocator;
@@ -211,7 +211,7 @@ fn benches(c: &mut Criterion) {
             let Some(Value::ForwardReply(f)) = u.value(&p, r.afn, r.dir()).unwrap() else {
                 panic!()
             };
-            let inner = amikit::dlt645::Frame::new_checked(f.payload).unwrap();
+            let inner = amikit_dlt645::Frame::new_checked(f.payload).unwrap();
             assert_eq!(inner.control().0, 0x91);
             black_box(inner.data_raw().len())
         })
