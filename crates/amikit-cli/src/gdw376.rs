@@ -204,7 +204,7 @@ fn decode_stream(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<u
 const MAX_FRAME: usize = 16_383 + 8;
 
 fn pn_json(pn: Pn) -> Json {
-    if pn.is_all() {
+    if pn == Pn::ALL {
         json!("all")
     } else {
         json!(pn.0)

@@ -698,7 +698,10 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
                 v["read_time"].as_str().unwrap()
             );
             assert_eq!(e.tariffs() as u64, v["M"].as_u64().unwrap());
-            assert_eq!(norm(&e.total().unwrap().to_string()), jnum(&v["total_kWh"]));
+            assert_eq!(
+                norm(&e.values.get(0).unwrap().to_string()),
+                jnum(&v["total_kWh"])
+            );
             assert!(
                 v["rates_kWh"]
                     .as_array()

@@ -400,7 +400,7 @@ fn multi_frame_reassembly() {
                 else {
                     panic!()
                 };
-                format!("p{}={}", u.pn.0, r.total().unwrap())
+                format!("p{}={}", u.pn.0, r.values.get(0).unwrap())
             })
             .collect();
     assert_eq!(totals, vec!["p1=1.0000", "p2=2.0000", "p3=3.0000"]);

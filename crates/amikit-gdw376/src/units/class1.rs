@@ -237,11 +237,6 @@ impl<'a, F: DataFormat> Registers<'a, F> {
     pub fn tariffs(&self) -> usize {
         self.values.len().saturating_sub(1)
     }
-    /// The total.
-    #[must_use]
-    pub fn total(&self) -> Option<F> {
-        self.values.get(0)
-    }
     /// Writes such a unit from values (total first).
     ///
     /// # Errors

@@ -112,11 +112,12 @@ pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
 
 /// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
 pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, TerminalError> {
-    TariffSet::try_from(&crate::site::read_tariff_file(path).map_err(TerminalError::Site)?)
-        .map_err(|e| TerminalError::Tariff {
+    TariffSet::try_from(&crate::site::read_tariff_file(path).map_err(TerminalError::Site)?).map_err(
+        |e| TerminalError::Tariff {
             path: path.to_path_buf(),
             source: e.into(),
-        })
+        },
+    )
 }
 
 /// Parses hex digits into bytes.
