@@ -57,6 +57,7 @@ impl<'a> UnitLayout<'a> for Realtime {
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`] (e.g. `EF` filler under a strict profile).
+    #[inline(never)]
     fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(Realtime {
             read_time: r.fmt()?,
@@ -114,23 +115,10 @@ impl<'a> UnitLayout<'a> for RealtimeRef<'a> {
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
     fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        /// Checker and count of each run of fields, in wire order. A table of checkers keeps
-        /// one copy of each format's check instead of 24 inlined ones (firmware `.text`).
-        type Check = fn(&mut Reader<'_>) -> Result<(), UnitError>;
-        const FIELDS: [(Check, u8); 6] = [
-            (|r| r.check::<Format15>(), 1), // read time
-            (|r| r.check::<Format09>(), 8), // active and reactive power
-            (|r| r.check::<Format05>(), 4), // power factor
-            (|r| r.check::<Format07>(), 3), // voltage
-            (|r| r.check::<Format25>(), 4), // current, neutral current
-            (|r| r.check::<Format09>(), 4), // apparent power
-        ];
+        // Reading the fields checks them exactly as the typed parse does; sharing that one
+        // reader with `get` keeps a single copy of it in firmware (`.text`).
         let start = r.remaining();
-        for (check, count) in FIELDS {
-            for _ in 0..count {
-                check(r)?;
-            }
-        }
+        Realtime::parse(r)?;
         Ok(RealtimeRef {
             raw: start.get(..Realtime::LEN).unwrap_or(&[]),
         })
