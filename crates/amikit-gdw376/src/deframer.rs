@@ -38,6 +38,7 @@ use crate::profile::Profile;
 
 /// Counters kept by the deframer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Frames returned.
     pub frames: u64,
@@ -54,6 +55,7 @@ pub struct Stats {
 
 /// The result of one [`Deframer::push`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output<'a> {
     /// Input bytes used; pass the rest to the next call.
     pub consumed: usize,

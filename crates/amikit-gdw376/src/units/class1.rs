@@ -101,11 +101,6 @@ impl<'a> RealtimeRef<'a> {
     pub fn get(&self) -> Realtime {
         Realtime::parse(&mut Reader::new(self.raw, super::codec::VALIDATED)).unwrap_or_default()
     }
-    /// The unit's bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &'a [u8] {
-        self.raw
-    }
 }
 
 impl<'a> UnitLayout<'a> for RealtimeRef<'a> {

@@ -2,7 +2,7 @@
 
 use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
-use crate::format::{Format03, Format12};
+use crate::format::Format03;
 
 /// F1: terminal uplink communication parameters (6 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -179,12 +179,6 @@ impl MeterConfig {
     #[must_use]
     pub const fn port(&self) -> u8 {
         self.baud_port & 0x1F
-    }
-    /// The meter address as 12 digits, when BCD.
-    #[must_use]
-    pub fn address_digits(&self) -> Option<u64> {
-        use crate::format::DataFormat;
-        Format12::parse(&self.address).ok().map(|f| f.magnitude)
     }
     fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
         Ok(MeterConfig {
