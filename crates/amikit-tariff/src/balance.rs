@@ -226,12 +226,6 @@ impl<const N: usize> Balance<N> {
         self.debt
     }
 
-    /// The recovery rule.
-    #[must_use]
-    pub const fn recovery(&self) -> DebtRecovery {
-        self.recovery
-    }
-
     fn check_seen(
         &self,
         order: OrderNo,

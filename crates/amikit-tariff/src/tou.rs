@@ -158,7 +158,7 @@ impl DayTable {
 
     /// A day table with one rate all day.
     #[must_use]
-    pub fn all_day(rate: Rate) -> Self {
+    pub(crate) fn all_day(rate: Rate) -> Self {
         let mut periods = Vec::new();
         // Capacity is at least 1.
         let _ = periods.push(Period {
