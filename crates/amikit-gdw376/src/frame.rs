@@ -31,7 +31,7 @@ pub const PROTOCOL_ID_376: u8 = 2;
 /// Sum of bytes modulo 256.
 #[must_use]
 #[inline]
-pub fn checksum(bytes: &[u8]) -> u8 {
+pub(crate) fn checksum(bytes: &[u8]) -> u8 {
     // Summing in u32 lanes lets the compiler vectorise; the low byte is the mod-256 sum.
     let mut acc: u32 = 0;
     for chunk in bytes.chunks(1 << 16) {
