@@ -121,7 +121,7 @@ impl DaDt {
     }
     /// The four bytes.
     #[must_use]
-    pub const fn to_bytes(self) -> [u8; 4] {
+    pub(crate) const fn to_bytes(self) -> [u8; 4] {
         [self.da1, self.da2, self.dt1, self.dt2]
     }
 
