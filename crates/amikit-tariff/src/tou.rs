@@ -156,7 +156,8 @@ impl DayTable {
         Ok(Self { periods })
     }
 
-    /// A day table with one rate all day.
+    /// A day table with one rate all day (for definitions: `validate`).
+    #[cfg(any(test, all(feature = "serde", feature = "alloc")))]
     #[must_use]
     pub(crate) fn all_day(rate: Rate) -> Self {
         let mut periods = Vec::new();
