@@ -524,28 +524,6 @@ impl<'a> Repr<'a> {
         v.truncate(n);
         Ok(v)
     }
-
-    /// Emits at the end of any [`bytes::BufMut`] (e.g. the `BytesMut` of a tokio codec);
-    /// returns the byte count. Feature `bytes`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Self::emit`]; [`EncodeError::BufferTooSmall`] when `buf` cannot take the frame.
-    #[cfg(feature = "bytes")]
-    pub fn emit_buf<B: bytes::BufMut + ?Sized>(&self, buf: &mut B) -> Result<usize, EncodeError> {
-        let len = self.buffer_len();
-        let room = buf.remaining_mut();
-        if room < len {
-            return Err(EncodeError::BufferTooSmall {
-                needed: len,
-                got: room,
-            });
-        }
-        let mut frame = alloc::vec![0u8; len];
-        let n = self.emit(&mut frame)?;
-        buf.put_slice(frame.get(..n).unwrap_or_default());
-        Ok(n)
-    }
 }
 
 /// Writes plain (not yet +0x33) data bytes.

@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
         // Reference run: the expected result.
         let (mut e, mut st) = (engine.clone(), ChargeState::new());
         let outputs = run(&mut e, &tariff, &mut st, &events);
-        let expected = (e.net(), e.credit(), outputs);
+        let expected = (e.status().net, e.status().credit, outputs);
         g.bench_function(format!("engine_{}", profile.name()), |b| {
             b.iter_batched_ref(
                 || (engine.clone(), ChargeState::new()),
@@ -133,7 +133,7 @@ fn bench(c: &mut Criterion) {
                     let before = ALLOC.allocations();
                     let n = run(e, &tariff, st, black_box(&events));
                     assert_eq!(ALLOC.allocations(), before, "an event allocated");
-                    assert_eq!((e.net(), e.credit(), n), expected);
+                    assert_eq!((e.status().net, e.status().credit, n), expected);
                 },
                 BatchSize::LargeInput,
             );

@@ -218,7 +218,7 @@ impl<'a, T: ChargeWith + ?Sized> TariffPricer<'a, T> {
 
     fn save(&mut self) {
         if self.saved.is_none() {
-            self.saved = Some(Charging::of(self.state));
+            self.saved = Some(Charging::from(&*self.state));
         }
     }
 }
@@ -242,16 +242,16 @@ impl<T: ChargeWith + ?Sized> Pricer for TariffPricer<'_, T> {
 
     fn rollback(&mut self) {
         if let Some(saved) = self.saved.take() {
-            *self.state = saved.to_state();
+            *self.state = ChargeState::from(&saved);
         }
     }
 
     fn charging(&self) -> Option<Charging> {
-        Some(Charging::of(self.state))
+        Some(Charging::from(&*self.state))
     }
 
     fn restore(&mut self, charging: &Charging) {
-        *self.state = charging.to_state();
+        *self.state = ChargeState::from(charging);
         self.saved = None;
     }
 }

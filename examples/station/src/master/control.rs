@@ -269,9 +269,8 @@ pub fn dlt645_control_frame(
     expires: Timestamp,
     out: &mut [u8],
 ) -> MasterResult<usize> {
-    let t = expires
-        .to_datetime()
-        .ok_or_else(|| MasterError::encode("expiry outside the calendar"))?;
+    let t = amikit_tariff::DateTime::try_from(expires)
+        .map_err(|_| MasterError::encode("expiry outside the calendar"))?;
     let until = amikit_dlt645::DateTime::ymd_hms(
         t.date().year(),
         t.date().month(),

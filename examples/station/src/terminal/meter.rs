@@ -80,7 +80,7 @@ pub fn timestamp(t: SimSeconds) -> Timestamp {
 
 /// The tariff calendar's date-time of a simulated time.
 pub fn tariff_time(t: SimSeconds) -> Option<amikit_tariff::DateTime> {
-    timestamp(t).to_datetime()
+    amikit_tariff::DateTime::try_from(timestamp(t)).ok()
 }
 
 /// A DL/T 645 date-time of a simulated time.
@@ -155,10 +155,10 @@ pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, Term
             .sgc
             .parse::<SupplyGroupCode>()
             .map_err(|x| E::sts("sts sgc", x))?,
-        ti: TariffIndex::new(sts.ti.parse::<u8>().map_err(|x| E::sts("sts ti", x))?)
+        ti: TariffIndex::try_from(sts.ti.parse::<u8>().map_err(|x| E::sts("sts ti", x))?)
             .map_err(|x| E::sts("sts ti", x))?,
-        krn: KeyRevision::new(sts.krn).map_err(|x| E::sts("sts krn", x))?,
-        kt: KeyType::new(sts.kt).map_err(|x| E::sts("sts kt", x))?,
+        krn: KeyRevision::try_from(sts.krn).map_err(|x| E::sts("sts krn", x))?,
+        kt: KeyType::try_from(sts.kt).map_err(|x| E::sts("sts kt", x))?,
         base_date: BaseDate::from_year(sts.base_date).map_err(|x| E::sts("sts base date", x))?,
         ea: EncryptionAlgorithm::Misty1,
     })
@@ -293,7 +293,7 @@ impl SimMeter {
                         let bytes = dk
                             .hex_bytes("decoder key")
                             .map_err(at_meter(m, "decoder key"))?;
-                        amikit_sts::keys::DecoderKey::from_bytes(&bytes)
+                        amikit_sts::keys::DecoderKey::try_from(bytes.as_slice())
                             .map_err(at_meter(m, "decoder key"))?
                     }
                     (None, Some(vk)) => vk.derive(&params).map_err(at_meter(m, "key"))?,
@@ -383,18 +383,18 @@ impl SimMeter {
 
     /// Status word 3.
     pub fn status_word(&self) -> u16 {
-        let mut w = match self.engine.relay() {
+        let mut w = match self.engine.status().relay {
             RelayState::Closed => 0,
             RelayState::Open => StatusWord3::RELAY_OPEN | StatusWord3::RELAY_COMMAND_OPEN,
             RelayState::Armed => StatusWord3::RELAY_OPEN,
         };
-        if self.engine.alarm().is_some() {
+        if self.engine.status().alarm.is_some() {
             w |= SW3_ALARM;
         }
         if self.fee == FeeControl::Local {
             w |= SW3_PREPAID_MONEY;
         }
-        if self.engine.guarded() {
+        if self.engine.status().guarded {
             w |= SW3_GUARD;
         }
         w
@@ -427,7 +427,7 @@ impl SimMeter {
                         pn: self.pn,
                         event: MeterEvent::CreditAlarm {
                             level,
-                            net: self.engine.net().raw(),
+                            net: self.engine.status().net.raw(),
                         },
                     });
                 }
@@ -471,7 +471,7 @@ impl SimMeter {
             let start = self.last;
             let end = ((start.div_euclid(60) + 1) * 60).min(now);
             self.last = end;
-            if self.engine.relay() != RelayState::Closed {
+            if self.engine.status().relay != RelayState::Closed {
                 continue;
             }
             self.joules += i64::from(self.load_watts) * (end - start);
@@ -512,15 +512,15 @@ impl SimMeter {
             operator: 0,
         };
         let _ = self.step(now, Input::Remote(remote), Cause::Remote);
-        self.engine.relay()
+        self.engine.status().relay
     }
 
     /// The customer presses the button; returns what happened.
     pub fn press_button(&mut self, now: SimSeconds) -> String {
         self.advance(now);
-        let before = self.engine.relay();
+        let before = self.engine.status().relay;
         let _ = self.step(now, Input::User(UserAction::Button), Cause::Button);
-        match (before, self.engine.relay()) {
+        match (before, self.engine.status().relay) {
             (RelayState::Armed, RelayState::Closed) => "supply restored".into(),
             (_, RelayState::Closed) => "supply is on".into(),
             (_, RelayState::Open) => "supply stays off (not allowed to close)".into(),
@@ -576,7 +576,7 @@ impl SimMeter {
         };
         let (tenths, money, tid) = match (accepted.action, accepted.data) {
             (Action::AddCredit { tenths, .. }, TokenData::Credit(c)) => {
-                (tenths, None, c.tid.value())
+                (tenths, None, u32::from(c.tid))
             }
             (Action::AddCurrency { amount, .. }, TokenData::Currency(c)) => {
                 let money = i64::from(amount.value())
@@ -585,7 +585,7 @@ impl SimMeter {
                 let Some(money) = money else {
                     return self.reject(now, TokenRejection::Range, "amount out of range".into());
                 };
-                (0, Some(money), c.tid.value())
+                (0, Some(money), u32::from(c.tid))
             }
             (action, _) => {
                 // A management token: accepted by the decoder, nothing to do for the wallet.
@@ -609,7 +609,7 @@ impl SimMeter {
                     ),
                 );
             };
-            let id = PurchaseId::Sequence(self.engine.purchases().0.wrapping_add(1));
+            let id = PurchaseId::Sequence(self.engine.status().last_sequence.wrapping_add(1));
             let top_up = Input::TopUp {
                 amount,
                 id,
@@ -622,7 +622,7 @@ impl SimMeter {
                     format!("{what}: refused by the meter: {r}"),
                 );
             }
-            (Some(amount), Some(self.engine.net()))
+            (Some(amount), Some(self.engine.status().net))
         } else {
             (None, None)
         };
@@ -641,7 +641,7 @@ impl SimMeter {
         Ok(match (credited, net) {
             (Some(c), Some(n)) => format!(
                 "{c} credited, balance {n}, relay {}",
-                self.engine.relay().name()
+                self.engine.status().relay.name()
             ),
             _ => format!("{what} added to the meter's STS credit register (remote fee control)"),
         })
@@ -656,13 +656,13 @@ impl SimMeter {
             address: self.address.to_string(),
             customer: self.customer.clone(),
             fee_control: self.fee,
-            relay: self.engine.relay(),
+            relay: self.engine.status().relay,
             energy: Energy::from_wh(self.total_wh),
             rate_energy: self.rate_wh.map(Energy::from_wh),
-            balance: local.then(|| self.engine.net()),
-            credit: local.then(|| self.engine.credit()),
-            alarm: self.engine.alarm(),
-            guarded: self.engine.guarded(),
+            balance: local.then(|| self.engine.status().net),
+            credit: local.then(|| self.engine.status().credit),
+            alarm: self.engine.status().alarm,
+            guarded: self.engine.status().guarded,
             status_word: self.status_word(),
             tokens_accepted: self.tokens_accepted,
             tokens_rejected: self.tokens_rejected,
@@ -675,7 +675,7 @@ impl SimMeter {
 
     /// Active power now, in 1e-4 kW (0 while the relay is open).
     fn power(&self) -> i64 {
-        if self.engine.relay() == RelayState::Closed {
+        if self.engine.status().relay == RelayState::Closed {
             i64::from(self.load_watts) * 10
         } else {
             0
@@ -797,7 +797,7 @@ impl Handler for SimMeter {
             }
             // Remaining money / overdraft (local fee control only), 元 with 2 decimals.
             0x0090_0200 | 0x0090_0201 if self.fee == FeeControl::Local => {
-                let net = self.engine.net().raw() / 100;
+                let net = self.engine.status().net.raw() / 100;
                 let v = if di == 0x0090_0200 {
                     net.max(0)
                 } else {
@@ -886,7 +886,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 amikit_sts::amount::Amount::from_value_exact(units).unwrap(),
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()
@@ -904,7 +904,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 tenths,
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()

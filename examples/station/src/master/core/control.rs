@@ -55,7 +55,7 @@ impl Core {
             }),
             &mut NoCharge,
         );
-        let guarded = engine.guarded();
+        let guarded = engine.status().guarded;
         let outputs: Vec<Output> = out.iter().copied().collect();
         let mut w = Writes::for_account(ai);
         w.event(
@@ -192,9 +192,11 @@ impl Core {
             return;
         };
         let wanted = match cmd.kind {
-            CommandKind::Trip => engine.relay() == RelayState::Open && !engine.guarded(),
+            CommandKind::Trip => {
+                engine.status().relay == RelayState::Open && !engine.status().guarded
+            }
             CommandKind::AllowClose | CommandKind::DirectClose => {
-                engine.relay() != RelayState::Open
+                engine.status().relay != RelayState::Open
             }
             _ => false,
         };
@@ -665,7 +667,7 @@ impl Core {
             .accounts
             .get(ms.account)
             .and_then(|a| a.engine.as_ref())
-            .is_some_and(|e| e.relay() != RelayState::Closed);
+            .is_some_and(|e| e.status().relay != RelayState::Closed);
         let watch = info.fee == FeeControl::Local
             || engine_open
             || ms.relay_open == Some(true)

@@ -114,7 +114,7 @@ struct Account {
 impl Account {
     fn stored(&self, now: Timestamp) -> StoredState {
         StoredState {
-            engine: self.engine.as_ref().map(|e| e.snapshot(now)),
+            engine: self.engine.as_ref().map(|e| e.snapshot(now, &NoCharge)),
             charge: self.charge.clone(),
             init_done: self.init_done,
             guard_at_start: self.guard_at_start,

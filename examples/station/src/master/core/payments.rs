@@ -48,7 +48,7 @@ impl Core {
             )));
             return;
         };
-        let seq = engine.purchases().0.saturating_add(1);
+        let seq = engine.status().last_sequence.saturating_add(1);
         let mut next = engine.clone();
         let out = next.step(
             sim_ts(at),
@@ -153,7 +153,7 @@ impl Core {
         let Some(engine) = self.accounts.get(ai).and_then(|a| a.engine.as_ref()) else {
             return;
         };
-        let seq = engine.purchases().0.saturating_add(1);
+        let seq = engine.status().last_sequence.saturating_add(1);
         let mut next = engine.clone();
         let out = next.step(
             sim_ts(at),

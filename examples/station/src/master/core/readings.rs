@@ -100,8 +100,10 @@ impl Core {
         let Some(acc) = self.accounts.get_mut(ai) else {
             return outputs;
         };
-        let (Some(from), Some(to_dt)) = (sim_ts(from).to_datetime(), sim_ts(to).to_datetime())
-        else {
+        let (Some(from), Some(to_dt)) = (
+            amikit_tariff::DateTime::try_from(sim_ts(from)).ok(),
+            amikit_tariff::DateTime::try_from(sim_ts(to)).ok(),
+        ) else {
             return outputs;
         };
         let tariff = acc.tariff.clone();
@@ -330,7 +332,7 @@ impl Core {
         if !open
             && let Some(acc) = self.accounts.get_mut(ai)
             && let Some(engine) = acc.engine.as_mut()
-            && engine.relay() == RelayState::Armed
+            && engine.status().relay == RelayState::Armed
         {
             let out = engine.step(
                 sim_ts(at),

@@ -43,18 +43,18 @@ impl Core {
             Some(e) => {
                 let supply = match meter_relay {
                     Some(open) => !open,
-                    None => e.relay() == RelayState::Closed,
+                    None => e.status().relay == RelayState::Closed,
                 };
                 Wallet::Master(MasterWallet {
-                    balance: e.balance().to_string(),
-                    debt: e.debt().to_string(),
-                    net: e.net().to_string(),
-                    credit: e.credit().name(),
-                    alarm: e.alarm().map(|a| a.name()),
-                    relay: e.relay().name(),
-                    guarded: e.guarded(),
-                    remote_trip: e.remote_trip(),
-                    purchases: e.purchases().0,
+                    balance: e.status().balance.to_string(),
+                    debt: e.status().debt.to_string(),
+                    net: e.status().net.to_string(),
+                    credit: e.status().credit.name(),
+                    alarm: e.status().alarm.map(|a| a.name()),
+                    relay: e.status().relay.name(),
+                    guarded: e.status().guarded,
+                    remote_trip: e.status().remote_trip,
+                    purchases: e.status().last_sequence,
                     supply: if supply { "on" } else { "off" },
                 })
             }
