@@ -38,7 +38,6 @@ use crate::profile::Profile;
 
 /// Counters kept by the deframer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Stats {
     /// Frames returned.
     pub frames: u64,
