@@ -119,7 +119,7 @@ pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
 }
 
 fn profile(name: &str) -> Result<Profile, CliError> {
-    Profile::by_name(name).ok_or_else(|| {
+    name.parse::<Profile>().map_err(|_| {
         CliError::new(format!(
             "unknown profile {name:?}: one of {}",
             Profile::NAMES.join(", ")

@@ -586,7 +586,7 @@ mod leniency_tests {
 
     #[test]
     fn seven_byte_address() {
-        let p = Profile::by_name("addr7").unwrap();
+        let p: Profile = "addr7".parse().unwrap();
         let b = FrameBuilder::new(
             &p,
             Control::MASTER_READ,
