@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for name in Profile::NAMES {
-        let Some(p) = Profile::by_name(name) else {
+        let Ok(p) = name.parse::<Profile>() else {
             continue;
         };
         let Ok(frame) = Frame::new_checked(data, &p) else {

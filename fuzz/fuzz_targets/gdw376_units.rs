@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         Direction::Down
     };
     let name = Profile::NAMES[usize::from(flags >> 1) % Profile::NAMES.len()];
-    let p = Profile::by_name(name).expect("named profile");
+    let p: Profile = name.parse().expect("named profile");
     let afn = Afn(afn % 0x12);
     let base = region.as_ptr() as usize;
     let mut covered = 0usize;

@@ -67,7 +67,7 @@ fn tariff(u: &mut Unstructured<'_>) -> Result<Option<Tariff>> {
         let settlement = if u.arbitrary()? {
             Settlement::monthly(u.int_in_range(1..=28)?, u.int_in_range(0..=23)?)
         } else {
-            SettlementDate::new(u.int_in_range(1..=12)?, u.int_in_range(1..=28)?, 0)
+            SettlementDate::try_from((u.int_in_range(1..=12)?, u.int_in_range(1..=28)?, 0))
                 .and_then(|d| Settlement::yearly(&[d]))
         };
         if let Ok(s) = settlement.and_then(|s| StepTable::new(&bounds, &prices, s)) {

@@ -255,14 +255,19 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             _ => {
                 let money = Money::from_raw(i64::from(u.int_in_range(0..=i32::MAX)?));
                 let period = state.period_energy();
-                if let Ok(q) = set.quote_money(Some(at), period, money, Rounding::Down) {
+                if let Ok(q) = set
+                    .active(at)
+                    .quote_money(Some(at), period, money, Rounding::Down)
+                {
                     assert!(q.total <= money);
                     let mut fresh = ChargeState::with_period_energy(period, at);
                     if let Ok(c) = set.active(at).charge(&mut fresh, at, q.energy) {
                         assert_eq!(c.total, q.total);
                     }
                 }
-                let _ = set.quote_energy(Some(at), period, e, Rounding::HalfUp);
+                let _ = set
+                    .active(at)
+                    .quote_energy(Some(at), period, e, Rounding::HalfUp);
             }
         }
     }

@@ -119,7 +119,7 @@ pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
 }
 
 fn profile(name: &str) -> Result<Profile, CliError> {
-    Profile::by_name(name).ok_or_else(|| {
+    name.parse::<Profile>().map_err(|_| {
         CliError::new(format!(
             "unknown profile {name:?}: one of {}",
             Profile::NAMES.join(", ")
@@ -204,7 +204,7 @@ fn decode_stream(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<u
 const MAX_FRAME: usize = 16_383 + 8;
 
 fn pn_json(pn: Pn) -> Json {
-    if pn.is_all() {
+    if pn == Pn::ALL {
         json!("all")
     } else {
         json!(pn.0)

@@ -199,9 +199,11 @@ fn quote(a: &QuoteArgs, printer: &Printer) -> Result<(), CliError> {
     let at: Option<DateTime> = a.at.as_deref().map(|t| parse(t, "--at")).transpose()?;
     let used: Energy = parse(&a.period_used, "--period-used")?;
     let rounding = Rounding::from(a.rounding);
+    // The tariff in force at the quote time (the current one without a time).
+    let tariff = at.map_or(set.current(), |t| set.active(t));
     let q = match (&a.money, &a.energy) {
-        (Some(m), None) => set.quote_money(at, used, parse(m, "--money")?, rounding),
-        (None, Some(e)) => set.quote_energy(at, used, parse(e, "--energy")?, rounding),
+        (Some(m), None) => tariff.quote_money(at, used, parse(m, "--money")?, rounding),
+        (None, Some(e)) => tariff.quote_energy(at, used, parse(e, "--energy")?, rounding),
         _ => return Err(CliError::new("give exactly one of --money and --energy")),
     }
     .map_err(|e| CliError::new(format!("quote: {e}")))?;

@@ -79,7 +79,7 @@ fn realtime_reply() -> Vec<u8> {
         Afn::CLASS1,
         Seq::single(false, false, 4),
     )
-    .with_tp(Some(Tp::from_bytes([0x0B, 0x13, 0x49, 0x16, 0x28, 0x00])));
+    .with_tp(Some(Tp::from([0x0B, 0x13, 0x49, 0x16, 0x28, 0x00])));
     let mut out = [0u8; 256];
     let mut w = b.begin(&mut out).unwrap();
     let mut data = [0u8; 67];
@@ -220,7 +220,7 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("gdw376_encode");
     let mut out = [0u8; 128];
-    let tp = Tp::from_bytes([0x0B, 0x13, 0x49, 0x16, 0x28, 0x00]);
+    let tp = Tp::from([0x0B, 0x13, 0x49, 0x16, 0x28, 0x00]);
     g.bench_function("read_realtime_request", |b| {
         b.iter(|| {
             let fb = FrameBuilder::new(

@@ -78,7 +78,7 @@ impl Tp {
     }
     /// Reads the six bytes.
     #[must_use]
-    pub const fn from_bytes(b: [u8; 6]) -> Self {
+    pub(crate) const fn from_bytes(b: [u8; 6]) -> Self {
         Tp {
             pfc: b[0],
             time: [b[1], b[2], b[3], b[4]],

@@ -218,8 +218,7 @@ impl PrimaryFunction {
         }
     }
     /// A short English name.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
+    const fn name(self) -> &'static str {
         match self {
             Self::Reset => "reset",
             Self::UserData => "user data",
@@ -284,8 +283,7 @@ impl SecondaryFunction {
         }
     }
     /// A short English name.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
+    const fn name(self) -> &'static str {
         match self {
             Self::Confirm => "confirm",
             Self::UserData => "user data",

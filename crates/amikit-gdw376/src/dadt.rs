@@ -21,17 +21,11 @@ impl Pn {
     pub const ALL: Pn = Pn(u16::MAX);
     /// Largest encodable point number.
     pub const MAX: u16 = 2040;
-
-    /// True for [`Pn::ALL`].
-    #[must_use]
-    pub const fn is_all(self) -> bool {
-        self.0 == u16::MAX
-    }
 }
 
 impl fmt::Debug for Pn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_all() {
+        if *self == Pn::ALL {
             f.write_str("p(all)")
         } else {
             write!(f, "p{}", self.0)
@@ -127,7 +121,7 @@ impl DaDt {
     }
     /// The four bytes.
     #[must_use]
-    pub const fn to_bytes(self) -> [u8; 4] {
+    pub(crate) const fn to_bytes(self) -> [u8; 4] {
         [self.da1, self.da2, self.dt1, self.dt2]
     }
 
@@ -232,7 +226,7 @@ impl DaDt {
     pub(crate) const fn da_for(pn: Pn) -> Result<(u8, u8), DaDtError> {
         if pn.0 == 0 {
             Ok((0, 0))
-        } else if pn.is_all() {
+        } else if pn.0 == Pn::ALL.0 {
             Ok((0xFF, 0))
         } else if pn.0 > Pn::MAX {
             Err(DaDtError::OutOfRange { pn: pn.0, fn_: 0 })

@@ -54,6 +54,7 @@ pub struct Stats {
 
 /// The result of one [`Deframer::push`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output<'a> {
     /// Input bytes used; pass the rest to the next call.
     pub consumed: usize,

@@ -31,7 +31,7 @@ pub const PROTOCOL_ID_376: u8 = 2;
 /// Sum of bytes modulo 256.
 #[must_use]
 #[inline]
-pub fn checksum(bytes: &[u8]) -> u8 {
+pub(crate) fn checksum(bytes: &[u8]) -> u8 {
     // Summing in u32 lanes lets the compiler vectorise; the low byte is the mod-256 sum.
     let mut acc: u32 = 0;
     for chunk in bytes.chunks(1 << 16) {
@@ -349,7 +349,7 @@ impl<'a> Repr<'a> {
 
     /// User-data length: header, units and AUX.
     #[must_use]
-    pub fn user_len(&self) -> usize {
+    pub(crate) fn user_len(&self) -> usize {
         3 + self.address_width.len()
             + self.units.len()
             + self.pw.map_or(0, <[u8]>::len)
@@ -586,7 +586,7 @@ mod leniency_tests {
 
     #[test]
     fn seven_byte_address() {
-        let p = Profile::by_name("addr7").unwrap();
+        let p: Profile = "addr7".parse().unwrap();
         let b = FrameBuilder::new(
             &p,
             Control::MASTER_READ,

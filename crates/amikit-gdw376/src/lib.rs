@@ -44,7 +44,7 @@ pub use error::{
     DaDtError, EncodeError, FormatError, FrameError, ParseError, SecurityError, UnitError,
 };
 pub use frame::{Frame, Repr};
-pub use profile::{Leniency, Profile, Version};
+pub use profile::{Leniency, Profile, UnknownProfile, Version};
 pub use seq::Seq;
 pub use time::{DateTime, Instant};
 pub use walker::{Item, Unit, Units};

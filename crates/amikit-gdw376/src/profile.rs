@@ -98,6 +98,38 @@ impl Default for Profile {
     }
 }
 
+/// A name that is not one of [`Profile::NAMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown Q/GDW 376.1 profile name (known: 2013, 2009, pw2, no-pw-0f-10, lenient, lenient-2013, addr7)"
+)]
+pub struct UnknownProfile;
+
+impl core::str::FromStr for Profile {
+    type Err = UnknownProfile;
+
+    /// A named profile: `2013`, `2009`, `pw2`, `no-pw-0f-10`, `lenient` (2009 + all leniencies),
+    /// `lenient-2013`, `addr7` (2013 with the 7-byte address).
+    fn from_str(name: &str) -> Result<Profile, UnknownProfile> {
+        Ok(match name {
+            "2013" | "strict-2013" | "strict" => Profile::STRICT_2013,
+            "2009" | "strict-2009" => Profile::STRICT_2009,
+            "pw2" => Profile::PW2,
+            "no-pw-0f-10" => Profile::NO_PW_FILE_FORWARD,
+            "lenient" => Profile::LENIENT,
+            "lenient-2013" => Profile {
+                leniency: Leniency::ALL,
+                ..Profile::STRICT_2013
+            },
+            "addr7" => Profile {
+                address: AddressWidth::Seven,
+                ..Profile::STRICT_2013
+            },
+            _ => return Err(UnknownProfile),
+        })
+    }
+}
+
 impl Profile {
     /// Strict Q/GDW 1376.1-2013: 16-byte PW on 01/04/05/06/0F/10 downlink (and 06 uplink),
     /// 5-byte address, no leniency. The default.
@@ -132,7 +164,7 @@ impl Profile {
         ..Profile::STRICT_2009
     };
 
-    /// Names accepted by [`Profile::by_name`].
+    /// Names accepted by `str::parse::<Profile>` (`FromStr`).
     pub const NAMES: [&'static str; 7] = [
         "2013",
         "2009",
@@ -142,28 +174,6 @@ impl Profile {
         "addr7",
         "lenient-2013",
     ];
-
-    /// A named profile: `2013`, `2009`, `pw2`, `no-pw-0f-10`, `lenient` (2009 + all leniencies),
-    /// `lenient-2013`, `addr7` (2013 with the 7-byte address).
-    #[must_use]
-    pub fn by_name(name: &str) -> Option<Profile> {
-        Some(match name {
-            "2013" | "strict-2013" | "strict" => Profile::STRICT_2013,
-            "2009" | "strict-2009" => Profile::STRICT_2009,
-            "pw2" => Profile::PW2,
-            "no-pw-0f-10" => Profile::NO_PW_FILE_FORWARD,
-            "lenient" => Profile::LENIENT,
-            "lenient-2013" => Profile {
-                leniency: Leniency::ALL,
-                ..Profile::STRICT_2013
-            },
-            "addr7" => Profile {
-                address: AddressWidth::Seven,
-                ..Profile::STRICT_2013
-            },
-            _ => return None,
-        })
-    }
 
     /// True when the leniency is on.
     #[must_use]
@@ -214,9 +224,9 @@ mod tests {
         q.pw_down[4] = 0;
         assert_eq!(q.pw_len(Afn(4), Direction::Down), 0);
         for n in Profile::NAMES {
-            assert!(Profile::by_name(n).is_some(), "{n}");
+            assert!(n.parse::<Profile>().is_ok(), "{n}");
         }
-        assert!(Profile::by_name("nope").is_none());
+        assert_eq!("nope".parse::<Profile>(), Err(UnknownProfile));
         let all = Leniency::NAMES
             .iter()
             .fold(Leniency::NONE, |a, (_, l)| a | *l);

@@ -13,6 +13,7 @@ use crate::profile::{Leniency, Profile, Version};
 
 /// One data unit of known length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unit<'a> {
     /// The DA/DT group it belongs to.
     pub dadt: DaDt,
@@ -42,6 +43,7 @@ pub enum OpaqueReason {
 
 /// The unexplained rest of a data-unit region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Opaque<'a> {
     /// The DA/DT of the group, when it was valid.
     pub dadt: Option<DaDt>,

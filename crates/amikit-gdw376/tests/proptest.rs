@@ -260,7 +260,7 @@ proptest! {
         let n = v.emit(&mut out).unwrap();
         prop_assert_eq!(&out[..n], &bytes[..]);
         // The walker agrees on the unit's length.
-        let mut region = DaDt::single(if afn == 0x00 { Pn::P0 } else { Pn(1) }, InfoClass(f)).unwrap().to_bytes().to_vec();
+        let mut region = <[u8; 4]>::from(DaDt::single(if afn == 0x00 { Pn::P0 } else { Pn(1) }, InfoClass(f)).unwrap()).to_vec();
         region.extend_from_slice(&bytes);
         let items: Vec<Item> = amikit_gdw376::Units::new(&region, Afn(afn), dir, &profile).collect();
         prop_assert!(matches!(items.as_slice(), [Item::Unit(u)] if u.data == &bytes[..]), "{:?}", items);
@@ -287,7 +287,7 @@ proptest! {
         let pns: Vec<Pn> = (0..8).filter(|b| pmask & (1 << b) != 0).map(|b| Pn((group - 1) * 8 + b + 1)).collect();
         let fns: Vec<InfoClass> = (0..8u8).filter(|b| fmask & (1 << b) != 0).map(|b| InfoClass(fgroup * 8 + b + 1)).collect();
         let d = DaDt::group(&pns, &fns).unwrap();
-        prop_assert_eq!(d.to_bytes(), [pmask, group as u8, fmask, fgroup]);
+        prop_assert_eq!(<[u8; 4]>::from(d), [pmask, group as u8, fmask, fgroup]);
         d.check().unwrap();
         let pairs: Vec<(Pn, InfoClass)> = d.pairs().collect();
         let expected: Vec<(Pn, InfoClass)> = pns.iter().flat_map(|&p| fns.iter().map(move |&f| (p, f))).collect();
@@ -309,7 +309,7 @@ proptest! {
         let ctl = Control::new(dir, prm, false, false, func);
         let ec = (up && acd).then_some(amikit_gdw376::Ec { important: 3, normal: 4 });
         let b = FrameBuilder::new(&p, ctl, Address::new(a1, a2).with_msa(msa), Afn(afn), Seq::single(false, false, pseq))
-            .with_tp(tp.map(Tp::from_bytes))
+            .with_tp(tp.map(Tp::from))
             .with_ec(ec);
         let mut out = [0u8; 160];
         let mut w = b.begin(&mut out).unwrap();

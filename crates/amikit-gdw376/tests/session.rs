@@ -358,7 +358,7 @@ fn multi_frame_reassembly() {
     rig.login();
     let mut units = [0u8; 16];
     let d = amikit_gdw376::DaDt::group(&[Pn(1), Pn(2), Pn(3)], &[InfoClass(129)]).unwrap();
-    units[..4].copy_from_slice(&d.to_bytes());
+    units[..4].copy_from_slice(&<[u8; 4]>::from(d));
     let id = rig
         .m
         .request(
@@ -400,7 +400,7 @@ fn multi_frame_reassembly() {
                 else {
                     panic!()
                 };
-                format!("p{}={}", u.pn.0, r.total().unwrap())
+                format!("p{}={}", u.pn.0, r.values.get(0).unwrap())
             })
             .collect();
     assert_eq!(totals, vec!["p1=1.0000", "p2=2.0000", "p3=3.0000"]);
@@ -571,7 +571,7 @@ fn reports_are_confirmed_per_item_and_duplicates_suppressed() {
     let mut units = [0u8; 64];
     let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
     let d = amikit_gdw376::DaDt::single(Pn::P0, InfoClass(1)).unwrap();
-    units[..4].copy_from_slice(&d.to_bytes());
+    units[..4].copy_from_slice(&<[u8; 4]>::from(d));
     let mut w = Writer::new(&mut units[4..]);
     EventBlock::write(
         &mut w,
@@ -1110,7 +1110,7 @@ fn a_file_segment_of_512_bytes_fits_a_request_slot() {
         Afn::FILE_TRANSFER,
         Seq::single(false, true, 1),
     )
-    .with_tp(Some(Tp::from_bytes([0x01, 0x00, 0x00, 0x10, 0x14, 0x05])));
+    .with_tp(Some(Tp::from([0x01, 0x00, 0x00, 0x10, 0x14, 0x05])));
     let mut want = [0u8; 1024];
     let mut w = b.begin(&mut want).unwrap();
     w.unit(Pn::P0, InfoClass(1), &unit).unwrap();

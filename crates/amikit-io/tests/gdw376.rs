@@ -264,7 +264,9 @@ async fn reports_and_heartbeats_reach_the_event_stream() {
     // AFN 0E F1: one important event (ERC 14, power on/off), confirmed by the master.
     let mut units = [0u8; 64];
     let rec = [0x40, 0x14, 0x31, 0x07, 0x10, 0x31, 0x11, 0x03, 0x08, 0x10];
-    units[..4].copy_from_slice(&DaDt::single(Pn::P0, InfoClass(1)).unwrap().to_bytes());
+    units[..4].copy_from_slice(&<[u8; 4]>::from(
+        DaDt::single(Pn::P0, InfoClass(1)).unwrap(),
+    ));
     let mut w = Writer::new(&mut units[4..]);
     EventBlock::write(
         &mut w,

@@ -56,7 +56,7 @@ fn tariff() -> Tariff {
             Energy::parse("4800").unwrap(),
         ],
         &[p("0"), p("0.05"), p("0.30")],
-        Settlement::yearly(&[SettlementDate::new(1, 1, 0).unwrap()]).unwrap(),
+        Settlement::yearly(&[SettlementDate::try_from((1, 1, 0)).unwrap()]).unwrap(),
     )
     .unwrap();
     Tariff::tou(tou).with_steps(steps)

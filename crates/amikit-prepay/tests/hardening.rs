@@ -358,7 +358,7 @@ fn stepped() -> Tariff {
         StepTable::new(
             &[Energy::parse("1").unwrap()],
             &[p("0"), p("0.3")],
-            Settlement::yearly(&[SettlementDate::new(1, 1, 0).unwrap()]).unwrap(),
+            Settlement::yearly(&[SettlementDate::try_from((1, 1, 0)).unwrap()]).unwrap(),
         )
         .unwrap(),
     )

@@ -97,7 +97,7 @@ fn stepped_tou() -> Tariff {
             Energy::parse("4800").unwrap(),
         ],
         &[p("0"), p("0.05"), p("0.3")],
-        Settlement::yearly(&[SettlementDate::new(1, 1, 0).unwrap()]).unwrap(),
+        Settlement::yearly(&[SettlementDate::try_from((1, 1, 0)).unwrap()]).unwrap(),
     )
     .unwrap();
     Tariff::tou(tou)

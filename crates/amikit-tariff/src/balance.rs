@@ -226,20 +226,6 @@ impl<const N: usize> Balance<N> {
         self.debt
     }
 
-    /// `credit − debt`.
-    ///
-    /// # Errors
-    /// [`BalanceError::Quantity`] on overflow.
-    pub fn net(&self) -> Result<Money, BalanceError> {
-        Ok(self.credit.checked_sub(self.debt)?)
-    }
-
-    /// The recovery rule.
-    #[must_use]
-    pub const fn recovery(&self) -> DebtRecovery {
-        self.recovery
-    }
-
     fn check_seen(
         &self,
         order: OrderNo,

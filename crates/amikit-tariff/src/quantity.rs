@@ -103,17 +103,6 @@ macro_rules! fixed_common {
                 }
             }
 
-            /// `|self|`.
-            ///
-            /// # Errors
-            /// [`QuantityError::Overflow`] for [`Self::MIN`].
-            pub const fn checked_abs(self) -> Result<Self, QuantityError> {
-                match self.0.checked_abs() {
-                    Some(v) => Ok(Self(v)),
-                    None => Err(QuantityError::Overflow),
-                }
-            }
-
             /// `self × factor` for an integer factor (exact).
             ///
             /// # Errors
@@ -277,11 +266,11 @@ fixed_common!(Energy, ENERGY_SCALE, 3, "kWh.", from_wh, wh);
 /// and step prices).
 ///
 /// ```
-/// use amikit_tariff::{Energy, Money, Price, Remainder, Rounding};
+/// use amikit_tariff::{Energy, ExactMoney, Money, Price, Remainder, Rounding};
 /// let p = Price::parse("0.5283")?;
 /// // 1.234 kWh × 0.5283 /kWh = 0.6519222 exactly
 /// let cost = p.cost(Energy::from_wh(1234))?;
-/// assert_eq!(cost.round(Rounding::HalfUp)?, Money::parse("0.6519")?);
+/// assert_eq!(ExactMoney::from(cost).round(Rounding::HalfUp)?, Money::parse("0.6519")?);
 /// // carried: the 0.0000222 is kept for the next charge instead of being dropped
 /// let mut carry = Remainder::ZERO;
 /// assert_eq!(carry.carry(p.exact_cost(Energy::from_wh(1234))?)?, Money::parse("0.6519")?);
@@ -321,7 +310,7 @@ impl Price {
     /// # Errors
     /// [`QuantityError::Overflow`].
     pub fn cost(self, energy: Energy) -> Result<Cost, QuantityError> {
-        self.exact_cost(energy)?.split()
+        Cost::try_from(self.exact_cost(energy)?)
     }
 
     /// The energy that `money` buys at this price, rounded to the Wh with `rounding`
@@ -411,20 +400,6 @@ impl ExactMoney {
         Ok(Self(rounding.divide(p, 1_000_000)?))
     }
 
-    /// Splits into whole money quanta (floor) and a non-negative sub-quantum remainder.
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`] if the whole part does not fit [`Money`].
-    pub fn split(self) -> Result<Cost, QuantityError> {
-        let den = i128::from(NANO);
-        let q = self.0.div_euclid(den);
-        let r = self.0.rem_euclid(den);
-        Ok(Cost {
-            money: Money(to_i64(q)?),
-            remainder: Remainder(to_i64(r)?),
-        })
-    }
-
     /// Rounds to the money quantum with `rounding`.
     ///
     /// # Errors
@@ -472,12 +447,6 @@ impl Remainder {
     /// Units of this type in one money quantum: the remainder is always below this.
     pub const PER_QUANTUM: i64 = NANO;
 
-    /// True if nothing is carried.
-    #[must_use]
-    pub const fn is_zero(self) -> bool {
-        self.0 == 0
-    }
-
     /// Adds `amount` to the carried fraction, returns the whole quanta (floor) and keeps the
     /// new fraction. `self` is unchanged on error.
     ///
@@ -495,7 +464,7 @@ impl Remainder {
             return Ok(Money(q));
         }
         let total = amount.checked_add(ExactMoney(i128::from(self.0)))?;
-        let Cost { money, remainder } = total.split()?;
+        let Cost { money, remainder } = Cost::try_from(total)?;
         *self = remainder;
         Ok(money)
     }
@@ -526,20 +495,25 @@ pub struct Cost {
     pub remainder: Remainder,
 }
 
+impl TryFrom<ExactMoney> for Cost {
+    type Error = QuantityError;
+    /// Splits an exact amount into whole money quanta (floor) and a non-negative sub-quantum
+    /// remainder; [`QuantityError::Overflow`] if the whole part does not fit [`Money`].
+    fn try_from(m: ExactMoney) -> Result<Cost, QuantityError> {
+        let den = i128::from(NANO);
+        let q = m.0.div_euclid(den);
+        let r = m.0.rem_euclid(den);
+        Ok(Cost {
+            money: Money(to_i64(q)?),
+            remainder: Remainder(to_i64(r)?),
+        })
+    }
+}
+
 impl From<Cost> for ExactMoney {
     /// The exact value of a split amount.
     fn from(c: Cost) -> ExactMoney {
         ExactMoney(i128::from(c.money.0) * i128::from(NANO) + i128::from(c.remainder.0))
-    }
-}
-
-impl Cost {
-    /// Rounds the exact value to the money quantum with `rounding`.
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`].
-    pub fn round(self, rounding: Rounding) -> Result<Money, QuantityError> {
-        ExactMoney::from(self).round(rounding)
     }
 }
 
@@ -866,7 +840,6 @@ mod tests {
             Err(QuantityError::Overflow)
         );
         assert_eq!(Money::MIN.checked_neg(), Err(QuantityError::Overflow));
-        assert_eq!(Money::MIN.checked_abs(), Err(QuantityError::Overflow));
         assert_eq!(Energy::MAX.checked_mul(2), Err(QuantityError::Overflow));
         assert_eq!(Money::from_units(i64::MAX), Err(QuantityError::Overflow));
         assert_eq!(
@@ -915,7 +888,7 @@ mod tests {
         let p = Price::parse("0.4").unwrap();
         let c = p.cost(Energy::parse("0.01").unwrap()).unwrap();
         assert_eq!(c.money, Money::parse("0.004").unwrap());
-        assert!(c.remainder.is_zero());
+        assert_eq!(c.remainder, Remainder::ZERO);
         let left = Money::parse("123.15")
             .unwrap()
             .checked_sub(c.money)
@@ -936,7 +909,7 @@ mod tests {
             total = total.checked_add(m).unwrap();
         }
         assert_eq!(total, Money::parse("0.5283").unwrap());
-        assert!(carry.is_zero());
+        assert_eq!(carry, Remainder::ZERO);
         // Without the carry, flooring each 5.283 quanta to 5 would lose 0.0283.
         let floored: i64 = (0..1000)
             .map(|_| {
@@ -959,8 +932,11 @@ mod tests {
         assert_eq!(c.money.raw(), -6);
         assert_eq!(i64::from(c.remainder), 717_000_000);
         assert_eq!(i128::from(ExactMoney::from(c)), -5_283_000_000);
-        assert_eq!(c.round(Rounding::HalfUp).unwrap().raw(), -5);
-        assert_eq!(c.round(Rounding::Up).unwrap().raw(), -6);
+        assert_eq!(
+            ExactMoney::from(c).round(Rounding::HalfUp).unwrap().raw(),
+            -5
+        );
+        assert_eq!(ExactMoney::from(c).round(Rounding::Up).unwrap().raw(), -6);
     }
 
     #[test]
@@ -980,7 +956,7 @@ mod tests {
             c2.carry(ExactMoney::from(i128::MAX)),
             Err(QuantityError::Overflow)
         );
-        assert!(c2.is_zero());
+        assert_eq!(c2, Remainder::ZERO);
         assert!(Remainder::try_from(1_000_000_000).is_err());
         assert!(Remainder::try_from(-1).is_err());
     }

@@ -21,7 +21,7 @@ use crate::calendar::DateTime;
 use crate::error::{QuantityError, QuoteError};
 use crate::quantity::{Energy, ExactMoney, Money, Price, Rounding};
 use crate::step::MAX_STEP_PRICES;
-use crate::tariff::{MAX_LEVIES, Tariff, TariffSet};
+use crate::tariff::{MAX_LEVIES, Tariff};
 use crate::tou::Rate;
 
 /// Most lines of a quote: one per step and one per levy.
@@ -319,40 +319,6 @@ impl Tariff {
         let mut q = s.itemise(Energy::from_wh(lo), period_used, rounding)?;
         q.unspent = Some(money.checked_sub(q.total)?);
         Ok(q)
-    }
-}
-
-impl TariffSet {
-    /// [`Tariff::quote_energy`] with the tariff in force at `at` (the current one if `at` is
-    /// `None`).
-    ///
-    /// # Errors
-    /// As [`Tariff::quote_energy`].
-    pub fn quote_energy(
-        &self,
-        at: Option<DateTime>,
-        period_used: Energy,
-        energy: Energy,
-        rounding: Rounding,
-    ) -> Result<Quote, QuoteError> {
-        let t = at.map_or(self.current(), |a| self.active(a));
-        t.quote_energy(at, period_used, energy, rounding)
-    }
-
-    /// [`Tariff::quote_money`] with the tariff in force at `at` (the current one if `at` is
-    /// `None`).
-    ///
-    /// # Errors
-    /// As [`Tariff::quote_money`].
-    pub fn quote_money(
-        &self,
-        at: Option<DateTime>,
-        period_used: Energy,
-        money: Money,
-        rounding: Rounding,
-    ) -> Result<Quote, QuoteError> {
-        let t = at.map_or(self.current(), |a| self.active(a));
-        t.quote_money(at, period_used, money, rounding)
     }
 }
 

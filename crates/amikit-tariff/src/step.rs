@@ -30,35 +30,29 @@ pub struct SettlementDate {
     hour: u8,
 }
 
-impl SettlementDate {
-    /// `month`-`day` at `hour`:00.
-    ///
-    /// # Errors
+impl TryFrom<(u8, u8, u8)> for SettlementDate {
+    type Error = TariffError;
+    /// `(month, day, hour)`: `month`-`day` at `hour`:00;
     /// [`TariffError::BadSettlementDate`] unless month 1–12, day 1–28, hour 0–23.
-    pub const fn new(month: u8, day: u8, hour: u8) -> Result<Self, TariffError> {
+    fn try_from((month, day, hour): (u8, u8, u8)) -> Result<Self, TariffError> {
+        Self::new(month, day, hour)
+    }
+}
+
+impl From<SettlementDate> for (u8, u8, u8) {
+    /// `(month, day, hour)`.
+    fn from(d: SettlementDate) -> (u8, u8, u8) {
+        (d.month, d.day, d.hour)
+    }
+}
+
+impl SettlementDate {
+    pub(crate) const fn new(month: u8, day: u8, hour: u8) -> Result<Self, TariffError> {
         if month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour <= 23 {
             Ok(Self { month, day, hour })
         } else {
             Err(TariffError::BadSettlementDate { month, day, hour })
         }
-    }
-
-    /// Month, 1–12.
-    #[must_use]
-    pub const fn month(self) -> u8 {
-        self.month
-    }
-
-    /// Day, 1–28.
-    #[must_use]
-    pub const fn day(self) -> u8 {
-        self.day
-    }
-
-    /// Hour, 0–23.
-    #[must_use]
-    pub const fn hour(self) -> u8 {
-        self.hour
     }
 
     fn in_year(self, year: u16) -> Option<DateTime> {

@@ -156,9 +156,10 @@ impl DayTable {
         Ok(Self { periods })
     }
 
-    /// A day table with one rate all day.
+    /// A day table with one rate all day (for definitions: `validate`).
+    #[cfg(any(test, all(feature = "serde", feature = "alloc")))]
     #[must_use]
-    pub fn all_day(rate: Rate) -> Self {
+    pub(crate) fn all_day(rate: Rate) -> Self {
         let mut periods = Vec::new();
         // Capacity is at least 1.
         let _ = periods.push(Period {

@@ -40,6 +40,7 @@ fn chinese_residential_quotes() {
     //  140 kWh in step 2 at 0.568 + 0.05 = 0.618        = 86.5200
     //  total                                             120.6000
     let q = set
+        .active(t("2024-06-01T10:00"))
         .quote_energy(
             Some(t("2024-06-01T10:00")),
             kwh("2700"),
@@ -67,6 +68,7 @@ fn chinese_residential_quotes() {
     // Across the second boundary: 200 kWh from 4700 kWh at peak:
     //  100 × 0.618 = 61.80, 100 × (0.568 + 0.30) = 86.80, total 148.60
     let q = set
+        .active(t("2024-06-01T10:00"))
         .quote_energy(
             Some(t("2024-06-01T10:00")),
             kwh("4700"),
@@ -85,6 +87,7 @@ fn chinese_residential_quotes() {
     // 100 yuan at 23:00 (valley 0.288) from 0 kWh: 347.222 kWh cost 99.999936 -> 99.9999
     // (rounded down); 347.223 kWh would cost 100.000224.
     let q = set
+        .active(t("2024-06-01T23:00"))
         .quote_money(
             Some(t("2024-06-01T23:00")),
             Energy::ZERO,
@@ -97,7 +100,8 @@ fn chinese_residential_quotes() {
     assert_eq!(q.unspent, Some(m("0.0001")));
     // A time-of-use tariff needs a time.
     assert!(
-        set.quote_money(None, Energy::ZERO, m("100"), Rounding::Down)
+        set.current()
+            .quote_money(None, Energy::ZERO, m("100"), Rounding::Down)
             .is_err()
     );
 }
@@ -135,6 +139,7 @@ fn flat_african_utility() {
     // 1000 KES buys 34.482 kWh: 34.482 × 25 = 862.05, VAT 16 % = 137.928, total 999.978;
     // 34.483 kWh would be 862.075 + 137.932 = 1000.007.
     let q = set
+        .current()
         .quote_money(None, Energy::ZERO, m("1000"), Rounding::Down)
         .unwrap();
     assert_eq!(q.energy, kwh("34.482"));

@@ -47,7 +47,7 @@ fn charging_does_not_allocate() {
             Energy::from_units(4800).unwrap(),
         ],
         &[p("0"), p("0.05"), p("0.3")],
-        Settlement::yearly(&[SettlementDate::new(1, 1, 0).unwrap()]).unwrap(),
+        Settlement::yearly(&[SettlementDate::try_from((1, 1, 0)).unwrap()]).unwrap(),
     )
     .unwrap();
     let tariff = Tariff::tou(tou)

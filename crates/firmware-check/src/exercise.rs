@@ -346,7 +346,7 @@ fn tariff(seed: u32) -> u32 {
         let steps = StepTable::new(
             &[Energy::from_wh(2_760_000), Energy::from_wh(4_800_000)],
             &[Price::ZERO, Price::from_raw(500), Price::from_raw(3_000)],
-            Settlement::yearly(&[SettlementDate::new(1, 1, 0).ok()?]).ok()?,
+            Settlement::yearly(&[SettlementDate::try_from((1, 1, 0)).ok()?]).ok()?,
         )
         .ok()?;
         let tariff = Tariff::tou(tou)

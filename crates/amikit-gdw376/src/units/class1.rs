@@ -57,6 +57,7 @@ impl<'a> UnitLayout<'a> for Realtime {
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`] (e.g. `EF` filler under a strict profile).
+    #[inline(never)]
     fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(Realtime {
             read_time: r.fmt()?,
@@ -100,11 +101,6 @@ impl<'a> RealtimeRef<'a> {
     pub fn get(&self) -> Realtime {
         Realtime::parse(&mut Reader::new(self.raw, super::codec::VALIDATED)).unwrap_or_default()
     }
-    /// The unit's bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &'a [u8] {
-        self.raw
-    }
 }
 
 impl<'a> UnitLayout<'a> for RealtimeRef<'a> {
@@ -114,23 +110,10 @@ impl<'a> UnitLayout<'a> for RealtimeRef<'a> {
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
     fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        /// Checker and count of each run of fields, in wire order. A table of checkers keeps
-        /// one copy of each format's check instead of 24 inlined ones (firmware `.text`).
-        type Check = fn(&mut Reader<'_>) -> Result<(), UnitError>;
-        const FIELDS: [(Check, u8); 6] = [
-            (|r| r.check::<Format15>(), 1), // read time
-            (|r| r.check::<Format09>(), 8), // active and reactive power
-            (|r| r.check::<Format05>(), 4), // power factor
-            (|r| r.check::<Format07>(), 3), // voltage
-            (|r| r.check::<Format25>(), 4), // current, neutral current
-            (|r| r.check::<Format09>(), 4), // apparent power
-        ];
+        // Reading the fields checks them exactly as the typed parse does; sharing that one
+        // reader with `get` keeps a single copy of it in firmware (`.text`).
         let start = r.remaining();
-        for (check, count) in FIELDS {
-            for _ in 0..count {
-                check(r)?;
-            }
-        }
+        Realtime::parse(r)?;
         Ok(RealtimeRef {
             raw: start.get(..Realtime::LEN).unwrap_or(&[]),
         })
@@ -166,7 +149,7 @@ impl<'a> PurchaseInfoRef<'a> {
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`] (the offset names the field).
-    pub fn parse_version(r: &mut Reader<'a>, version: Version) -> Result<Self, UnitError> {
+    pub(crate) fn parse_version(r: &mut Reader<'a>, version: Version) -> Result<Self, UnitError> {
         let start = r.remaining();
         r.check::<Format15>()?;
         r.check::<Format08>()?;
@@ -236,11 +219,6 @@ impl<'a, F: DataFormat> Registers<'a, F> {
     #[must_use]
     pub fn tariffs(&self) -> usize {
         self.values.len().saturating_sub(1)
-    }
-    /// The total.
-    #[must_use]
-    pub fn total(&self) -> Option<F> {
-        self.values.get(0)
     }
     /// Writes such a unit from values (total first).
     ///

@@ -50,20 +50,6 @@ impl<'a> ItemResults<'a> {
         r.bytes(items.len())?;
         Ok(ItemResults { afn, items })
     }
-    /// Wraps encoded items (`{DA DT ERR}*`).
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`] unless whole 5-byte records.
-    pub fn from_raw(afn: Afn, items: &'a [u8]) -> Result<Self, UnitError> {
-        if !items.len().is_multiple_of(5) {
-            return Err(UnitError::Length {
-                needed: items.len() / 5 * 5 + 5,
-                available: items.len(),
-            });
-        }
-        Ok(ItemResults { afn, items })
-    }
     /// The items.
     pub fn iter(&self) -> impl Iterator<Item = ItemResult> + 'a {
         self.items.chunks_exact(5).map(|c| match *c {

@@ -112,17 +112,17 @@ pub enum Erc<'a> {
     },
 }
 
-impl<'a> EventRecord<'a> {
-    /// Decodes the common ERCs; others (and records too short for their layout) as
-    /// [`Erc::Other`].
+impl<'a> Erc<'a> {
+    /// Reads a record's data as the common ERCs; others (and records too short for their
+    /// layout) as [`Erc::Other`].
     #[must_use]
-    pub fn decode(&self, opts: ReadOptions) -> Erc<'a> {
-        let d = self.data;
+    pub fn parse(record: &EventRecord<'a>, opts: ReadOptions) -> Erc<'a> {
+        let d = record.data;
         let t = |off: usize| {
             d.get(off..)
                 .and_then(|b| read::<Format15>(b, opts).ok().flatten())
         };
-        let typed = match self.erc {
+        let typed = match record.erc {
             1 => match d.get(5..14) {
                 Some(&[flags, a, b, c, e, f, g, h, i]) => Some(Erc::Init {
                     time: t(0),
@@ -164,7 +164,7 @@ impl<'a> EventRecord<'a> {
             _ => None,
         };
         typed.unwrap_or(Erc::Other {
-            erc: self.erc,
+            erc: record.erc,
             time: if d.len() >= Format15::LEN { t(0) } else { None },
             data: d,
         })
@@ -205,7 +205,7 @@ impl<'a> EventBlock<'a> {
     /// The records, decoded.
     pub fn events(&self) -> impl Iterator<Item = Erc<'a>> + 'a {
         let opts = self.opts;
-        self.records().map(move |r| r.decode(opts))
+        self.records().map(move |r| Erc::parse(&r, opts))
     }
     /// Writes a block from records; `pn` is set to `pm + records`.
     ///
@@ -283,7 +283,7 @@ impl serde::Serialize for EventBlock<'_> {
                 s.collect_seq(
                     self.0
                         .records()
-                        .map(|r| Rec(r.erc, r.data.len(), r.decode(self.0.opts))),
+                        .map(|r| Rec(r.erc, r.data.len(), Erc::parse(&r, self.0.opts))),
                 )
             }
         }

@@ -2,7 +2,7 @@
 
 use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
-use crate::format::{Format03, Format12};
+use crate::format::Format03;
 
 /// F1: terminal uplink communication parameters (6 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -13,7 +13,7 @@ pub struct CommParams {
     /// Master station's allowed transmission delay, minutes.
     pub master_delay_min: u8,
     /// Response timeout (D0–D11, seconds) and retries (D12–D13), as sent. See
-    /// [`CommParams::timeout_s`] and [`CommParams::split_bytes`].
+    /// [`CommParams::timeout`] and [`CommParams::split_bytes`].
     pub timeout_retry: u16,
     /// Which report classes need master confirmation: D0 class 1, D1 class 2, D2 class 3.
     pub con_flags: u8,
@@ -22,15 +22,14 @@ pub struct CommParams {
 }
 
 impl CommParams {
-    /// Response timeout in seconds, strict 12-bit reading (D0–D11).
+    /// The strict reading of [`CommParams::timeout_retry`] as `(timeout_s, retries)`: response
+    /// timeout in seconds (D0–D11) and retry count (D12–D13, 0–3).
     #[must_use]
-    pub const fn timeout_s(&self) -> u16 {
-        self.timeout_retry & 0x0FFF
-    }
-    /// Retry count, strict reading (D12–D13, 0–3).
-    #[must_use]
-    pub const fn retries(&self) -> u8 {
-        ((self.timeout_retry >> 12) & 0x3) as u8
+    pub const fn timeout(&self) -> (u16, u8) {
+        (
+            self.timeout_retry & 0x0FFF,
+            ((self.timeout_retry >> 12) & 0x3) as u8,
+        )
     }
     /// The dialect reading of the same two bytes as `(timeout_s, retries)`, one byte each, as a
     /// real master station's own codec (yangzilong1986/powerstation) reads them ( `1E 03` = 30 s, 3 tries,
@@ -180,12 +179,6 @@ impl MeterConfig {
     #[must_use]
     pub const fn port(&self) -> u8 {
         self.baud_port & 0x1F
-    }
-    /// The meter address as 12 digits, when BCD.
-    #[must_use]
-    pub fn address_digits(&self) -> Option<u64> {
-        use crate::format::DataFormat;
-        Format12::parse(&self.address).ok().map(|f| f.magnitude)
     }
     fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
         Ok(MeterConfig {

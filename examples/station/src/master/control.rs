@@ -233,8 +233,10 @@ pub fn afn05_units(kind: CommandKind, pn: u16, out: &mut [u8]) -> MasterResult<u
 /// The AFN 10 F1 data-unit region forwarding `payload` to the meter bus.
 pub fn afn10_units(payload: &[u8], out: &mut [u8]) -> MasterResult<usize> {
     let mut w = Writer::new(out);
-    w.bytes(&DaDt::single(Pn::P0, InfoClass(1)).map_err(enc)?.to_bytes())
-        .map_err(enc)?;
+    w.bytes(&<[u8; 4]>::from(
+        DaDt::single(Pn::P0, InfoClass(1)).map_err(enc)?,
+    ))
+    .map_err(enc)?;
     ForwardRequest {
         port: 2,
         control: CommControl::DLT645_2400_8E1,

@@ -21,7 +21,7 @@ use amikit_gdw376::session::master::{
     AckStyle, IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError,
     RequestId, write_units,
 };
-use amikit_gdw376::units::{Value, read_options};
+use amikit_gdw376::units::{Erc, Value, read_options};
 use amikit_gdw376::{Address, Afn, InfoClass, Instant, Item, Pn, Units};
 use amikit_prepay::{CommandKind, Timestamp};
 use amikit_tariff::Energy;
@@ -1009,7 +1009,7 @@ impl Conn {
                             index: idx,
                             meter: meter.map(|m| m.address_text.clone()),
                             data: hex::encode_upper(rec.data),
-                            event: rec.decode(opts),
+                            event: Erc::parse(&rec, opts),
                         }),
                     ));
                 }
@@ -1133,7 +1133,8 @@ fn decode_read(
             Ok(Some(Value::ActiveEnergy(r))) if u.fn_ == InfoClass(129) => {
                 // Format 14: 1e-4 kWh = 0.1 Wh.
                 energy = r
-                    .total()
+                    .values
+                    .get(0)
                     .and_then(|f| i64::try_from(f.magnitude / 10).ok())
                     .map(Energy::from_wh);
             }
