@@ -71,6 +71,7 @@ impl Default for Limits {
 /// A frame as typed fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Repr<'a> {
     /// Which edition's tables apply.
     pub edition: Edition,

@@ -847,10 +847,8 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
             };
             let mut buf = [0u8; 64];
             // force the address even where the builder refuses it
-            let body = Repr {
-                address: me(),
-                ..repr
-            };
+            let mut body = repr;
+            body.address = me();
             let n = body.emit(&mut buf).unwrap();
             let mut bytes = buf[..n].to_vec();
             bytes[1..7].copy_from_slice(&<[u8; 6]>::from(address));

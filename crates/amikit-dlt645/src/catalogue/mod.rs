@@ -218,6 +218,7 @@ const TABLES: [(&[Rule], Source); 8] = [
 
 /// A known identifier.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Entry {
     /// The identifier.
     pub di: Di,

@@ -16,6 +16,7 @@ use crate::value::{Format, TimeLayout, Value};
 
 /// A known 1997 identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry97 {
     /// The identifier.
     pub di: Di97,
