@@ -37,23 +37,21 @@ impl Address {
     }
 
     /// From a number of at most 12 decimal digits (`0x12345678` is *not* BCD here:
-    /// `Address::from_number(12345678)` prints `000012345678`).
+    /// `Address::try_from(12345678)` prints `000012345678`).
     pub(crate) fn from_number(n: u64) -> Result<Self, ValueError> {
         if n > 999_999_999_999 {
             return Err(ValueError::Text { what: "address" });
         }
-        // Two halves of six digits in 32-bit arithmetic: one 64-bit division instead of twelve
-        // (64-bit division is a library call on 32-bit microcontrollers).
+        // Two halves of six digits in 32-bit arithmetic, two digits (one byte) per step: one
+        // 64-bit division instead of twelve (a library call on 32-bit microcontrollers).
         let high = (n / 1_000_000) as u32;
         let low = (n % 1_000_000) as u32;
         let mut bytes = [0u8; 6];
         for (half, mut rest) in bytes.chunks_exact_mut(3).zip([low, high]) {
             for b in half {
-                let lo = (rest % 10) as u8;
-                rest /= 10;
-                let hi = (rest % 10) as u8;
-                rest /= 10;
-                *b = (hi << 4) | lo;
+                let pair = rest % 100;
+                rest /= 100;
+                *b = (((pair / 10) << 4) | (pair % 10)) as u8;
             }
         }
         Ok(Address(bytes))
