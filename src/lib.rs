@@ -23,7 +23,7 @@
 //! use amikit::dlt645::{Address, Body, DataId, Di, Edition, Frame, Repr, Request};
 //! use amikit::tariff::{Energy, Money, Price, Rounding};
 //!
-//! let meter = Address::parse("000012345678")?;
+//! let meter = "000012345678".parse::<Address>()?;
 //! let mut buf = [0u8; 16];
 //! let n = Repr::read(meter, Di::FORWARD_ACTIVE_ENERGY).emit(&mut buf)?;
 //! let frame = Frame::new_checked(buf.get(..n).ok_or("short")?)?;

@@ -136,7 +136,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Edition::V1997
     };
-    let mut meter = Meter::<600>::with_buffer(ME).with_edition(edition);
+    let mut meter = Meter::<600>::with_buffer(ME);
+    meter.edition = edition;
     let hour = clock % 24;
     let now = DateTime::ymd_hms(2026, 3, 2, hour, 30, 0).unwrap_or_default();
     let mut h = Recorder {
@@ -167,7 +168,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(at) = at
                 && let Some(dst) = plain.get_mut(at..at + 4)
             {
-                dst.copy_from_slice(&GOOD.to_plain());
+                dst.copy_from_slice(&<[u8; 4]>::from(GOOD));
             }
         }
         if sel & 8 != 0 && code == 0x1C && plain.len() == 16 {
@@ -176,7 +177,7 @@ fuzz_target!(|data: &[u8]| {
             plain[10..16].copy_from_slice(&[0, bcd((sel >> 2) % 60), bcd(h), 2, 3, 0x26]);
         }
         let mut f = vec![0x68];
-        f.extend_from_slice(&address.to_wire());
+        f.extend_from_slice(&<[u8; 6]>::from(address));
         f.extend([0x68, *control, plain.len() as u8]);
         f.extend(plain.iter().map(|b| b.wrapping_add(0x33)));
         let cs = f.iter().fold(0u8, |a, b| a.wrapping_add(*b));

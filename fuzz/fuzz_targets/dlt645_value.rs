@@ -3,7 +3,7 @@
 #![no_main]
 
 use amikit_dlt645::catalogue::{self, v1997};
-use amikit_dlt645::value::{Format, Kind, TimeLayout, decode_number, encode_number};
+use amikit_dlt645::value::{Format, Kind, TimeLayout, emit_number, parse_number};
 use amikit_dlt645::{Data, Di, Di97};
 use libfuzzer_sys::fuzz_target;
 
@@ -14,19 +14,19 @@ fuzz_target!(|data: &[u8]| {
     let di = Di(u32::from_be_bytes(*head));
     let value = Data::plain(body);
     if let Some(entry) = catalogue::lookup(di) {
-        let _ = entry.decode(value);
+        let _ = entry.parse(value);
     }
-    let _ = catalogue::decode_block(di, value).take(300).count();
+    let _ = catalogue::parse_block(di, value).take(300).count();
     if let Some(e) = v1997::lookup(Di97(u16::from_be_bytes([head[0], head[1]]))) {
-        let _ = e.decode(value);
+        let _ = e.parse(value);
     }
     let len = usize::from(head[2] % 9) + 1;
     let decimals = head[3] % 8;
     let signed = head[3] & 0x80 != 0;
     let part = &body[..body.len().min(len)];
-    if let Ok(d) = decode_number(Data::plain(part), decimals, signed) {
+    if let Ok(d) = parse_number(Data::plain(part), decimals, signed) {
         let mut out = [0u8; 9];
-        let n = encode_number(d, part.len() as u8, decimals, signed, &mut out).unwrap();
+        let n = emit_number(d, part.len() as u8, decimals, signed, &mut out).unwrap();
         // -0 re-encodes as +0; everything else byte for byte
         if d.mantissa != 0 {
             assert_eq!(&out[..n], part);
@@ -40,16 +40,16 @@ fuzz_target!(|data: &[u8]| {
         TimeLayout::MmDdHhMm,
         TimeLayout::DdHh,
     ] {
-        let _ = Format::time(layout).decode(value);
+        let _ = Format::from(layout).parse(value);
     }
     let _ = Format {
         kind: Kind::Demand { signed },
         len: 8,
     }
-    .decode(value);
+    .parse(value);
     let _ = Format {
         kind: Kind::Digits,
         len: 0,
     }
-    .decode(value);
+    .parse(value);
 });

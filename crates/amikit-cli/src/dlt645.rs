@@ -90,13 +90,13 @@ pub(crate) fn run(args: &Args, printer: &Printer) -> Result<(), CliError> {
 }
 
 fn read(a: &ReadArgs, printer: &Printer) -> Result<(), CliError> {
-    let address = Address::parse(&a.address).map_err(|_| {
+    let address = a.address.parse::<Address>().map_err(|_| {
         CliError::new(format!(
             "bad address {:?}: 12 digits or AA pairs",
             a.address
         ))
     })?;
-    let di = DataId::parse(&a.di).map_err(|_| {
+    let di = a.di.parse::<DataId>().map_err(|_| {
         CliError::new(format!(
             "bad DI {:?}: 8 hex digits (2007) or 4 (1997)",
             a.di
@@ -315,7 +315,7 @@ fn decode_frame<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, forced: Option<Editi
             out.details = json!({ "time": hex::encode_upper(time.0.iter().rev().copied().collect::<Vec<u8>>()) });
         }
         Body::Request(Request::ChangeBaud { baud }) | Body::Reply(Reply::ChangeBaud { baud }) => {
-            out.details = json!({ "feature_word": format!("{:02X}", baud.to_word()), "baud": baud.bits_per_second() });
+            out.details = json!({ "feature_word": format!("{:02X}", <u8>::from(baud)), "baud": baud.bits_per_second() });
         }
         Body::Request(Request::WriteAddress { address })
         | Body::Reply(Reply::ReadAddress { address }) => {
@@ -330,8 +330,8 @@ fn decode_frame<T: AsRef<[u8]> + ?Sized>(frame: &Frame<&T>, forced: Option<Editi
                 } => json!({
                     "password_level": format!("{:02X}", rc.auth.password.level),
                     "operator": hex::encode_upper(rc.auth.operator.0),
-                    "command": command.name(),
-                    "command_byte": format!("{:02X}", command.to_byte()),
+                    "command": command.to_string(),
+                    "command_byte": format!("{:02X}", <u8>::from(command)),
                     "valid_until": valid_until.to_string(),
                 }),
                 RemoteBody::Encrypted(block) => json!({
@@ -377,7 +377,7 @@ fn values_json(di: DataId, data: Data<'_>) -> Vec<Json> {
     };
     match di {
         DataId::V2007(d) if d.is_block() => {
-            for (entry, v) in catalogue::decode_block(d, data) {
+            for (entry, v) in catalogue::parse_block(d, data) {
                 match entry {
                     Some(e) => push(e.di.to_string(), json!(name_of(&e)), v, e.unit.symbol()),
                     None => push(d.to_string(), Json::Null, v, None),
@@ -389,7 +389,7 @@ fn values_json(di: DataId, data: Data<'_>) -> Vec<Json> {
                 push(
                     d.to_string(),
                     json!(name_of(&e)),
-                    e.decode(data),
+                    e.parse(data),
                     e.unit.symbol(),
                 );
             }
@@ -399,7 +399,7 @@ fn values_json(di: DataId, data: Data<'_>) -> Vec<Json> {
                 push(
                     d.to_string(),
                     json!(e.name_en),
-                    e.decode(data),
+                    e.parse(data),
                     e.unit.symbol(),
                 );
             }
@@ -425,7 +425,7 @@ pub(crate) fn frame_json<T: AsRef<[u8]> + ?Sized>(
         "address": frame.address().to_string(),
         "control": format!("{:02X}", control.0),
         "direction": control.direction().name(),
-        "function": d.function.name(),
+        "function": d.function.to_string(),
         "follow_up": control.has_follow_up(),
         "error": d.error,
         "di": d.di.map(|x| x.to_string()),

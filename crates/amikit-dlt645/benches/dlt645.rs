@@ -38,11 +38,7 @@ fn decode_and_encode_once(addr: Address) {
     else {
         panic!()
     };
-    let value = catalogue::lookup(di)
-        .unwrap()
-        .decode(data)
-        .unwrap()
-        .unwrap();
+    let value = catalogue::lookup(di).unwrap().parse(data).unwrap().unwrap();
     assert_eq!(value.number(), Some(Decimal::new(2, 2)));
     let mut out = [0u8; 16];
     let n = Repr::read(black_box(addr), Di(0x0201_0100))
@@ -52,7 +48,7 @@ fn decode_and_encode_once(addr: Address) {
 }
 
 fn decode(c: &mut Criterion) {
-    let addr = Address::parse("000012345678").unwrap();
+    let addr = "000012345678".parse::<Address>().unwrap();
     let before = ALLOC.allocations();
     for _ in 0..1000 {
         decode_and_encode_once(addr);
@@ -85,7 +81,7 @@ fn decode(c: &mut Criterion) {
                 panic!()
             };
             let entry = catalogue::lookup(di).unwrap();
-            let value = entry.decode(data).unwrap().unwrap();
+            let value = entry.parse(data).unwrap().unwrap();
             assert_eq!(value.number(), Some(Decimal::new(2, 2)));
         })
     });
@@ -128,7 +124,7 @@ fn stream() -> (Vec<u8>, usize) {
         }
         let repr = Repr::new(
             Edition::V2007,
-            Address::from_number(rnd() % 1_000_000_000_000).unwrap(),
+            Address::try_from(rnd() % 1_000_000_000_000).unwrap(),
             Body::Reply(Reply::Read {
                 di: DataId::V2007(Di(rnd() as u32)),
                 data: Data::plain(&value[..len]),

@@ -21,7 +21,7 @@ impl Address {
     pub const WILDCARD: Address = Address([0xAA; 6]);
 
     /// Checks wire bytes (A0 first): each byte BCD or `AA`.
-    pub fn from_wire(bytes: [u8; 6]) -> Result<Self, ValueError> {
+    pub(crate) fn from_wire(bytes: [u8; 6]) -> Result<Self, ValueError> {
         match first_invalid(&bytes) {
             None => Ok(Address(bytes)),
             Some(i) => Err(ValueError::Bcd {
@@ -37,26 +37,29 @@ impl Address {
     }
 
     /// From a number of at most 12 decimal digits (`0x12345678` is *not* BCD here:
-    /// `Address::from_number(12345678)` prints `000012345678`).
-    pub fn from_number(n: u64) -> Result<Self, ValueError> {
+    /// `Address::try_from(12345678)` prints `000012345678`).
+    pub(crate) fn from_number(n: u64) -> Result<Self, ValueError> {
         if n > 999_999_999_999 {
             return Err(ValueError::Text { what: "address" });
         }
+        // Two halves of six digits in 32-bit arithmetic, two digits (one byte) per step: one
+        // 64-bit division instead of twelve (a library call on 32-bit microcontrollers).
+        let high = (n / 1_000_000) as u32;
+        let low = (n % 1_000_000) as u32;
         let mut bytes = [0u8; 6];
-        let mut rest = n;
-        for b in &mut bytes {
-            let lo = (rest % 10) as u8;
-            rest /= 10;
-            let hi = (rest % 10) as u8;
-            rest /= 10;
-            *b = (hi << 4) | lo;
+        for (half, mut rest) in bytes.chunks_exact_mut(3).zip([low, high]) {
+            for b in half {
+                let pair = rest % 100;
+                rest /= 100;
+                *b = (((pair / 10) << 4) | (pair % 10)) as u8;
+            }
         }
         Ok(Address(bytes))
     }
 
     /// Parses the printed form: 12 characters A5..A0, decimal digits or `AA` pairs
     /// (`"000012345678"`, `"AAAAAA123456"`). Fewer than 12 digits are zero-padded on the left.
-    pub fn parse(text: &str) -> Result<Self, ValueError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ValueError> {
         let err = ValueError::Text { what: "address" };
         let t = text.as_bytes();
         if t.is_empty() || t.len() > 12 {
@@ -83,7 +86,7 @@ impl Address {
     }
 
     /// Wire bytes, A0 first.
-    pub const fn to_wire(self) -> [u8; 6] {
+    pub(crate) const fn to_wire(self) -> [u8; 6] {
         self.0
     }
 
@@ -98,7 +101,7 @@ impl Address {
     }
 
     /// Whether any byte is the `AA` wildcard (a shortened address).
-    pub fn is_shortened(self) -> bool {
+    pub(crate) fn is_shortened(self) -> bool {
         self.0.contains(&0xAA)
     }
 
@@ -147,6 +150,32 @@ impl core::str::FromStr for Address {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Address::parse(s)
+    }
+}
+
+impl TryFrom<[u8; 6]> for Address {
+    type Error = ValueError;
+
+    /// Checks wire bytes (A0 first): each byte BCD or `AA`.
+    fn try_from(value: [u8; 6]) -> Result<Self, ValueError> {
+        Self::from_wire(value)
+    }
+}
+
+impl From<Address> for [u8; 6] {
+    /// Wire bytes, A0 first.
+    fn from(value: Address) -> Self {
+        value.to_wire()
+    }
+}
+
+impl TryFrom<u64> for Address {
+    type Error = ValueError;
+
+    /// From a number of at most 12 decimal digits (`0x12345678` is *not* BCD here:
+    /// `Address::try_from(12345678)` prints `000012345678`).
+    fn try_from(value: u64) -> Result<Self, ValueError> {
+        Self::from_number(value)
     }
 }
 

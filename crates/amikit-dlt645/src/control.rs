@@ -34,12 +34,12 @@ impl Edition {
 
     /// Largest data field (`L`) the text allows for reads: 200 bytes (both editions state
     /// "读数据时 L≤200").
-    pub const fn max_data_len(self) -> u8 {
+    pub(crate) const fn max_data_len(self) -> u8 {
         200
     }
 
     /// Largest data field of a write request: 50 bytes (both editions: "写数据时 L≤50").
-    pub const fn max_write_len(self) -> u8 {
+    pub(crate) const fn max_write_len(self) -> u8 {
         50
     }
 
@@ -298,7 +298,7 @@ impl Function {
     }
 
     /// snake_case name (`"read"`, `"remote_control"`, `"unknown"` …).
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Function::SecurityAuth => "security_authentication",
             Function::BroadcastTime => "broadcast_time",

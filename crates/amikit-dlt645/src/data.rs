@@ -7,13 +7,13 @@ pub const SCRAMBLE: u8 = 0x33;
 
 /// Adds the wire offset to a plain byte.
 #[inline]
-pub const fn scramble(b: u8) -> u8 {
+pub(crate) const fn scramble(b: u8) -> u8 {
     b.wrapping_add(SCRAMBLE)
 }
 
 /// Removes the wire offset from a received byte.
 #[inline]
-pub const fn descramble(b: u8) -> u8 {
+pub(crate) const fn descramble(b: u8) -> u8 {
     b.wrapping_sub(SCRAMBLE)
 }
 

@@ -96,6 +96,7 @@ pub enum Event<'a> {
 /// Counters since creation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Stats {
     /// Frames delivered.
     pub frames: u64,
@@ -152,7 +153,7 @@ impl<const N: usize> Deframer<N> {
         }
     }
 
-    /// Rejects candidates with `L` above `max` (e.g. [`crate::Edition::max_data_len`], 200),
+    /// Rejects candidates with `L` above `max` (e.g. 200, the longest data field of either edition),
     /// which lets it resynchronise sooner after a false start.
     pub const fn with_max_data_len(mut self, max: u8) -> Self {
         self.max_len = max;
@@ -329,7 +330,7 @@ fn candidate(c: &[u8], max_len: u8) -> Candidate {
 
 /// Position of the first `0x68`, eight bytes at a time.
 #[inline]
-pub fn find_start(hay: &[u8]) -> Option<usize> {
+pub(crate) fn find_start(hay: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const PAT: u64 = LO * START as u64;

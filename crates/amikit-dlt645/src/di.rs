@@ -41,12 +41,12 @@ impl Di {
     pub const ALL: Di = Di(0xFFFF_FFFF);
 
     /// `[DI3, DI2, DI1, DI0]`.
-    pub const fn bytes(self) -> [u8; 4] {
+    pub(crate) const fn bytes(self) -> [u8; 4] {
         self.0.to_be_bytes()
     }
 
     /// From `[DI3, DI2, DI1, DI0]`.
-    pub const fn from_bytes(b: [u8; 4]) -> Di {
+    pub(crate) const fn from_bytes(b: [u8; 4]) -> Di {
         Di(u32::from_be_bytes(b))
     }
 
@@ -61,19 +61,19 @@ impl Di {
     }
 
     /// DI3 (family: 00 energy, 01 demand, 02 variables, 03 events, 04 parameters, 05 freeze…).
-    pub const fn di3(self) -> u8 {
+    pub(crate) const fn di3(self) -> u8 {
         (self.0 >> 24) as u8
     }
     /// DI2.
-    pub const fn di2(self) -> u8 {
+    pub(crate) const fn di2(self) -> u8 {
         (self.0 >> 16) as u8
     }
     /// DI1.
-    pub const fn di1(self) -> u8 {
+    pub(crate) const fn di1(self) -> u8 {
         (self.0 >> 8) as u8
     }
     /// DI0.
-    pub const fn di0(self) -> u8 {
+    pub(crate) const fn di0(self) -> u8 {
         self.0 as u8
     }
 
@@ -83,7 +83,7 @@ impl Di {
     }
 
     /// Parses 8 hex digits as printed (`"00010000"`).
-    pub fn parse(text: &str) -> Result<Di, ValueError> {
+    pub(crate) fn parse(text: &str) -> Result<Di, ValueError> {
         parse_hex(text, 8)
             .map(Di)
             .ok_or(ValueError::Text { what: "DI" })
@@ -114,7 +114,7 @@ impl Di97 {
     }
 
     /// Parses 4 hex digits as printed (`"B613"`).
-    pub fn parse(text: &str) -> Result<Di97, ValueError> {
+    pub(crate) fn parse(text: &str) -> Result<Di97, ValueError> {
         parse_hex(text, 4)
             .and_then(|v| u16::try_from(v).ok())
             .map(Di97)
@@ -170,13 +170,8 @@ impl DataId {
     }
 
     /// Bytes on the wire (4 or 2).
-    pub const fn len(self) -> usize {
+    pub(crate) const fn len(self) -> usize {
         self.edition().di_len()
-    }
-
-    /// Always false (an identifier has 2 or 4 bytes); present for clippy's `len` convention.
-    pub const fn is_empty(self) -> bool {
-        false
     }
 
     /// Reads an identifier of the edition's width from descrambled bytes (DI0 first).
@@ -192,7 +187,7 @@ impl DataId {
     }
 
     /// Writes the plain (not yet +0x33) wire bytes, DI0 first; returns the count.
-    pub fn write_plain(self, out: &mut [u8]) -> Option<usize> {
+    pub(crate) fn write_plain(self, out: &mut [u8]) -> Option<usize> {
         match self {
             DataId::V2007(d) => {
                 out.get_mut(..4)?.copy_from_slice(&d.to_wire());
@@ -206,7 +201,7 @@ impl DataId {
     }
 
     /// Parses the printed form: 8 hex digits (2007) or 4 (1997).
-    pub fn parse(text: &str) -> Result<DataId, ValueError> {
+    pub(crate) fn parse(text: &str) -> Result<DataId, ValueError> {
         match text.len() {
             8 => Di::parse(text).map(DataId::V2007),
             4 => Di97::parse(text).map(DataId::V1997),
@@ -232,6 +227,47 @@ impl fmt::Display for DataId {
             DataId::V2007(d) => d.fmt(f),
             DataId::V1997(d) => d.fmt(f),
         }
+    }
+}
+
+impl From<Di> for [u8; 4] {
+    /// `DI3 DI2 DI1 DI0`, as printed (the wire order is the reverse, see [`Di::to_wire`]).
+    fn from(value: Di) -> Self {
+        value.bytes()
+    }
+}
+
+impl From<[u8; 4]> for Di {
+    /// From `DI3 DI2 DI1 DI0`, as printed.
+    fn from(value: [u8; 4]) -> Self {
+        Di::from_bytes(value)
+    }
+}
+
+impl core::str::FromStr for Di {
+    type Err = ValueError;
+
+    /// Parses the printed (hexadecimal) form, see the type.
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        Self::parse(text)
+    }
+}
+
+impl core::str::FromStr for Di97 {
+    type Err = ValueError;
+
+    /// Parses the printed (hexadecimal) form, see the type.
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        Self::parse(text)
+    }
+}
+
+impl core::str::FromStr for DataId {
+    type Err = ValueError;
+
+    /// Parses the printed (hexadecimal) form, see the type.
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        Self::parse(text)
     }
 }
 

@@ -42,11 +42,6 @@ impl ErrorWord {
         self.0 & mask == mask
     }
 
-    /// Whether the reserved bit b7 is set.
-    pub const fn reserved_bit(self) -> bool {
-        self.0 & 0x80 != 0
-    }
-
     /// Names of the set bits, in bit order (b7, reserved, is not listed).
     pub fn flag_names(self) -> impl Iterator<Item = &'static str> {
         Self::FLAGS
@@ -95,7 +90,7 @@ mod tests {
         assert!(w.contains(ErrorWord::UNAUTHORISED));
         assert!(!w.contains(ErrorWord::OTHER));
         assert_eq!(ErrorWord(0x80).flag_names().count(), 0);
-        assert!(ErrorWord(0x80).reserved_bit());
+        assert!(ErrorWord(0x80).contains(0x80));
         assert_eq!(ErrorWord(0x7F).flag_names().count(), 7);
     }
 }

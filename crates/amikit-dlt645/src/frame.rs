@@ -228,7 +228,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// Bytes from the first `68` through the end byte (no preamble).
-    pub fn frame_len(&self) -> usize {
+    pub(crate) fn frame_len(&self) -> usize {
         OVERHEAD + usize::from(self.data_len())
     }
 
@@ -238,7 +238,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// Address bytes as on the wire (A0 first).
-    pub fn address_bytes(&self) -> [u8; 6] {
+    pub(crate) fn address_bytes(&self) -> [u8; 6] {
         self.body_all()
             .get(field::ADDRESS)
             .and_then(|s| s.first_chunk::<6>())
@@ -274,7 +274,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// The checksum computed over `68 … last data byte`.
-    pub fn computed_checksum(&self) -> u8 {
+    pub(crate) fn computed_checksum(&self) -> u8 {
         checksum(
             self.body_all()
                 .get(..field::DATA + usize::from(self.data_len()))
@@ -288,7 +288,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// The end byte (`0x16` in a valid frame).
-    pub fn end(&self) -> u8 {
+    pub(crate) fn end(&self) -> u8 {
         self.byte(field::end(self.data_len()))
     }
 
@@ -306,11 +306,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
             *p = descramble(w);
         }
         DataId::from_plain(edition, plain.get(..raw.len().min(4))?)
-    }
-
-    /// Plain data byte `index` (−0x33 applied).
-    pub fn data_byte(&self, index: usize) -> Option<u8> {
-        self.data_raw().get(index).map(|&b| descramble(b))
     }
 }
 

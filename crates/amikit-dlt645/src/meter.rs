@@ -68,7 +68,7 @@
 //!     }
 //! }
 //!
-//! let me = Address::parse("000012345678").unwrap();
+//! let me: Address = "000012345678".parse().unwrap();
 //! let mut meter = Meter::new(me);
 //! let mut sim = Sim { remaining_money: [0x56, 0x34, 0x12, 0x00], relay_open: false };
 //! let now = DateTime::ymd_hms(2026, 3, 2, 9, 0, 0).unwrap();
@@ -155,7 +155,7 @@ impl<'a> ReadRequest<'a> {
         let blocks = n.get(0).unwrap_or(0);
         let from = match time.len() {
             0 => None,
-            5 => Some(DateTime::decode(TimeLayout::YyMmDdHhMm, time)?),
+            5 => Some(DateTime::parse(TimeLayout::YyMmDdHhMm, time)?),
             other => {
                 return Err(ValueError::Length {
                     expected: 6,
@@ -440,7 +440,8 @@ pub struct Meter<const N: usize = MAX_READ_DATA> {
     pub edition: Edition,
     /// `FE` bytes to send before each reply.
     pub preamble: u8,
-    limits: Limits,
+    /// The limits requests are parsed with (e.g. secured writes longer than 50 bytes).
+    pub limits: Limits,
     pending: Option<Pending>,
     buf: [u8; N],
 }
@@ -466,23 +467,6 @@ impl<const N: usize> Meter<N> {
         }
     }
 
-    /// A meter of another edition.
-    pub const fn with_edition(mut self, edition: Edition) -> Self {
-        self.edition = edition;
-        self
-    }
-
-    /// The same meter with other [`Limits`] (e.g. secured writes longer than 50 bytes).
-    pub const fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// The limits requests are parsed with.
-    pub const fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Forgets the pending multi-frame read (e.g. when the line was idle too long).
     pub fn reset(&mut self) {
         self.pending = None;
@@ -490,7 +474,7 @@ impl<const N: usize> Meter<N> {
 
     /// Whether a frame is a request this meter must look at (its address, a matching wildcard
     /// or broadcast).
-    pub fn is_for_me<T: AsRef<[u8]> + ?Sized>(&self, frame: &Frame<&T>) -> bool {
+    pub(crate) fn is_for_me<T: AsRef<[u8]> + ?Sized>(&self, frame: &Frame<&T>) -> bool {
         !frame.control().is_reply() && frame.address().matches(self.address)
     }
 
@@ -506,18 +490,13 @@ impl<const N: usize> Meter<N> {
         Some(Repr::parse_with(frame, self.edition, self.limits))
     }
 
-    /// A normal read reply carrying `data` (plain bytes).
-    pub const fn read_reply<'a>(&self, di: DataId, data: Data<'a>, more: bool) -> Repr<'a> {
-        self.repr(Body::Reply(Reply::Read { di, data, more }))
-    }
-
     /// A normal reply.
     pub const fn reply<'a>(&self, reply: Reply<'a>) -> Repr<'a> {
         self.repr(Body::Reply(reply))
     }
 
     /// An abnormal reply to `function`.
-    pub const fn error_reply(&self, function: Function, error: ErrorWord) -> Repr<'static> {
+    pub(crate) const fn error_reply(&self, function: Function, error: ErrorWord) -> Repr<'static> {
         self.repr(Body::Abnormal {
             function,
             error,
@@ -936,7 +915,8 @@ mod tests {
         assert_eq!(m.part_range(2, 500), Some((391, 500, false)));
         assert_eq!(m.part_range(3, 500), None);
         assert_eq!(m.part_range(1, 196), None);
-        let m97 = m.with_edition(Edition::V1997);
+        let mut m97 = m;
+        m97.edition = Edition::V1997;
         assert_eq!(m97.part_range(1, 400), Some((198, 396, true)));
         assert_eq!(m97.part_range(2, 400), Some((396, 400, false)));
     }

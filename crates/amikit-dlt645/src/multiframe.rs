@@ -8,9 +8,9 @@
 //! [`MultiRead`] says which request to send next and assembles the data in a fixed buffer:
 //!
 //! ```
-//! use amikit_dlt645::{multiframe::{MultiRead, Step}, Address, Body, Di, Repr, Reply, DataId, Data};
-//! let addr = Address::parse("000012345678").unwrap();
-//! let mut read = MultiRead::<64>::new_2007(addr, Di(0x0400_0403));
+//! use amikit_dlt645::{multiframe::{MultiRead, Step}, Address, Body, Di, Edition, Repr, Reply, DataId, Data};
+//! let addr: Address = "000012345678".parse().unwrap();
+//! let mut read = MultiRead::<64>::new(Edition::V2007, addr, Di(0x0400_0403).into());
 //! let mut buf = [0u8; 64];
 //! let n = read.first_request().emit(&mut buf).unwrap(); // send buf[..n]
 //! # let _ = n;
@@ -27,7 +27,7 @@
 use crate::address::Address;
 use crate::control::Edition;
 use crate::data::Data;
-use crate::di::{DataId, Di, Di97};
+use crate::di::DataId;
 use crate::error_word::ErrorWord;
 use crate::reply::Reply;
 use crate::repr::{Body, Repr};
@@ -84,16 +84,6 @@ pub struct MultiRead<const N: usize> {
 }
 
 impl<const N: usize> MultiRead<N> {
-    /// A 2007 read of `di` from `address`.
-    pub const fn new_2007(address: Address, di: Di) -> Self {
-        Self::new(Edition::V2007, address, DataId::V2007(di))
-    }
-
-    /// A 1997 read.
-    pub const fn new_1997(address: Address, di: Di97) -> Self {
-        Self::new(Edition::V1997, address, DataId::V1997(di))
-    }
-
     /// A read of `di` (its width must match `edition`).
     pub const fn new(edition: Edition, address: Address, di: DataId) -> Self {
         MultiRead {
@@ -205,6 +195,7 @@ impl<const N: usize> MultiRead<N> {
 mod tests {
     use super::*;
     use crate::Function;
+    use crate::di::{Di, Di97};
 
     fn reply(more: bool, seq: Option<u8>, data: &'static [u8]) -> Repr<'static> {
         let di = DataId::V2007(Di(0x0400_0403));
@@ -230,7 +221,11 @@ mod tests {
 
     #[test]
     fn three_frames() {
-        let mut m = MultiRead::<16>::new_2007(Address::from_number(1).unwrap(), Di(0x0400_0403));
+        let mut m = MultiRead::<16>::new(
+            Edition::V2007,
+            Address::from_number(1).unwrap(),
+            Di(0x0400_0403).into(),
+        );
         assert!(matches!(
             m.on_reply(&reply(true, None, b"ab")),
             Ok(Step::Send(_))
@@ -258,7 +253,7 @@ mod tests {
     #[test]
     fn errors() {
         let a = Address::from_number(1).unwrap();
-        let mut m = MultiRead::<16>::new_2007(a, Di(0x0400_0403));
+        let mut m = MultiRead::<16>::new(Edition::V2007, a, Di(0x0400_0403).into());
         m.on_reply(&reply(true, None, b"ab")).unwrap();
         assert_eq!(
             m.on_reply(&reply(false, Some(3), b"cd")),
@@ -267,12 +262,12 @@ mod tests {
                 got: 3
             })
         );
-        let mut m = MultiRead::<3>::new_2007(a, Di(0x0400_0403));
+        let mut m = MultiRead::<3>::new(Edition::V2007, a, Di(0x0400_0403).into());
         assert_eq!(
             m.on_reply(&reply(false, None, b"abcd")),
             Err(MultiReadError::Overflow(3))
         );
-        let mut m = MultiRead::<8>::new_2007(a, Di(0x0400_0403));
+        let mut m = MultiRead::<8>::new(Edition::V2007, a, Di(0x0400_0403).into());
         let refused = Repr::new(
             Edition::V2007,
             a,
@@ -291,7 +286,7 @@ mod tests {
     #[test]
     fn edition_1997_has_no_seq() {
         let a = Address::from_number(1).unwrap();
-        let mut m = MultiRead::<8>::new_1997(a, Di97(0xC032));
+        let mut m = MultiRead::<8>::new(Edition::V1997, a, Di97(0xC032).into());
         let di = DataId::V1997(Di97(0xC032));
         let r1 = Repr::new(
             Edition::V1997,

@@ -38,7 +38,7 @@ pub enum RemoteCommand {
 
 impl RemoteCommand {
     /// From N1.
-    pub const fn from_byte(b: u8) -> Self {
+    pub(crate) const fn from_byte(b: u8) -> Self {
         match b {
             0x1A => RemoteCommand::Trip,
             0x1B => RemoteCommand::AllowClose,
@@ -52,7 +52,7 @@ impl RemoteCommand {
     }
 
     /// N1.
-    pub const fn to_byte(self) -> u8 {
+    pub(crate) const fn to_byte(self) -> u8 {
         match self {
             RemoteCommand::Trip => 0x1A,
             RemoteCommand::AllowClose => 0x1B,
@@ -66,7 +66,7 @@ impl RemoteCommand {
     }
 
     /// snake_case name.
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             RemoteCommand::Trip => "trip",
             RemoteCommand::AllowClose => "allow_close",
@@ -148,7 +148,7 @@ impl StatusWord3 {
     pub const RELAY_COMMAND_OPEN: u16 = 1 << 6;
 
     /// From the 2 data bytes of a `04000503` reply (plain, least significant first).
-    pub const fn from_plain(bytes: [u8; 2]) -> Self {
+    pub(crate) const fn from_plain(bytes: [u8; 2]) -> Self {
         StatusWord3(u16::from_le_bytes(bytes))
     }
 
@@ -160,6 +160,27 @@ impl StatusWord3 {
     /// An open command is in force.
     pub const fn relay_command_open(self) -> bool {
         self.0 & Self::RELAY_COMMAND_OPEN != 0
+    }
+}
+
+impl From<RemoteCommand> for u8 {
+    /// N1.
+    fn from(value: RemoteCommand) -> Self {
+        value.to_byte()
+    }
+}
+
+impl From<u8> for RemoteCommand {
+    /// From N1 (any other byte is [`RemoteCommand::Unknown`]).
+    fn from(value: u8) -> Self {
+        RemoteCommand::from_byte(value)
+    }
+}
+
+impl From<[u8; 2]> for StatusWord3 {
+    /// From the 2 data bytes of a `04000503` reply (plain, least significant first).
+    fn from(value: [u8; 2]) -> Self {
+        StatusWord3::from_plain(value)
     }
 }
 

@@ -60,11 +60,6 @@ impl Limits {
     pub const STANDARD: Limits = Limits {
         max_write: Edition::V2007.max_write_len(),
     };
-
-    /// Limits with writes up to `max_write` bytes.
-    pub const fn with_max_write(max_write: u8) -> Limits {
-        Limits { max_write }
-    }
 }
 
 impl Default for Limits {
@@ -76,6 +71,7 @@ impl Default for Limits {
 /// A frame as typed fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Repr<'a> {
     /// Which edition's tables apply.
     pub edition: Edition,
@@ -151,57 +147,6 @@ impl<'a> Repr<'a> {
                 di: DataId::V2007(di),
                 extra: Data::EMPTY,
             },
-        )
-    }
-
-    /// A 1997 read request.
-    pub const fn read_1997(address: Address, di: crate::di::Di97) -> Self {
-        Self::request(
-            Edition::V1997,
-            address,
-            Request::Read {
-                di: DataId::V1997(di),
-                extra: Data::EMPTY,
-            },
-        )
-    }
-
-    /// A 2007 read-address request to `AAAAAAAAAAAA` (point-to-point lines).
-    pub const fn read_address() -> Self {
-        Self::request(Edition::V2007, Address::WILDCARD, Request::ReadAddress)
-    }
-
-    /// A broadcast time synchronisation to `999999999999`.
-    pub const fn broadcast_time(edition: Edition, time: DateTime) -> Self {
-        Self::request(edition, Address::BROADCAST, Request::BroadcastTime { time })
-    }
-
-    /// A 2007 write of `data` (plain bytes, wire order) to `di`.
-    pub const fn write(address: Address, di: Di, auth: Auth, data: Data<'a>) -> Self {
-        Self::request(
-            Edition::V2007,
-            address,
-            Request::Write {
-                di: DataId::V2007(di),
-                password: auth.password,
-                operator: Some(auth.operator),
-                data,
-            },
-        )
-    }
-
-    /// A plaintext 2007 remote-control command (trip, allow close, guard …) valid until
-    /// `valid_until`.
-    pub const fn remote_control(
-        address: Address,
-        auth: Auth,
-        command: RemoteCommand,
-        valid_until: DateTime,
-    ) -> Self {
-        Self::request(
-            Edition::V2007,
-            address,
-            Request::RemoteControl(RemoteControl::plain(auth, command, valid_until)),
         )
     }
 
@@ -334,7 +279,7 @@ impl<'a> Repr<'a> {
     }
 
     /// Bytes of the data field.
-    pub fn data_len(&self) -> usize {
+    pub(crate) fn data_len(&self) -> usize {
         let w = self.edition.di_len();
         match &self.body {
             Body::Request(r) => match r {
@@ -563,7 +508,7 @@ impl Writer<'_> {
     }
     fn time(&mut self, t: &DateTime, layout: TimeLayout) -> Result<(), EncodeError> {
         let mut b = [0u8; 6];
-        let n = t.encode(layout, &mut b)?;
+        let n = t.emit(layout, &mut b)?;
         self.put(b.get(..n).unwrap_or(&[]))
     }
 }
@@ -669,7 +614,7 @@ fn parse_request<'a>(f: Function, e: Edition, data: Data<'a>) -> Result<Request<
         Function::BroadcastTime => {
             need(f, &data, 6, true)?;
             Request::BroadcastTime {
-                time: DateTime::decode(TimeLayout::YyMmDdHhMmSs, data)?,
+                time: DateTime::parse(TimeLayout::YyMmDdHhMmSs, data)?,
             }
         }
         Function::Read => {
@@ -792,7 +737,7 @@ fn parse_request<'a>(f: Function, e: Edition, data: Data<'a>) -> Result<Request<
                 RemoteBody::Plain {
                     command: RemoteCommand::from_byte(n.get(0).unwrap_or(0)),
                     reserved: n.get(1).unwrap_or(0),
-                    valid_until: DateTime::decode(TimeLayout::YyMmDdHhMmSs, t)?,
+                    valid_until: DateTime::parse(TimeLayout::YyMmDdHhMmSs, t)?,
                 }
             } else {
                 RemoteBody::Encrypted(rest)

@@ -67,12 +67,12 @@ impl Password {
     }
 
     /// Wire bytes `PA P0 P1 P2`.
-    pub const fn to_plain(self) -> [u8; 4] {
+    pub(crate) const fn to_plain(self) -> [u8; 4] {
         [self.level, self.code[0], self.code[1], self.code[2]]
     }
 
     /// From wire bytes `PA P0 P1 P2`.
-    pub const fn from_plain(b: [u8; 4]) -> Self {
+    pub(crate) const fn from_plain(b: [u8; 4]) -> Self {
         Password {
             level: b[0],
             code: [b[1], b[2], b[3]],
@@ -97,14 +97,14 @@ pub struct Auth {
 
 impl Auth {
     /// Wire bytes `PA P0 P1 P2 C0 C1 C2 C3`.
-    pub const fn to_plain(self) -> [u8; 8] {
+    pub(crate) const fn to_plain(self) -> [u8; 8] {
         let p = self.password.to_plain();
         let c = self.operator.0;
         [p[0], p[1], p[2], p[3], c[0], c[1], c[2], c[3]]
     }
 
     /// From wire bytes.
-    pub const fn from_plain(b: [u8; 8]) -> Self {
+    pub(crate) const fn from_plain(b: [u8; 8]) -> Self {
         Auth {
             password: Password::from_plain([b[0], b[1], b[2], b[3]]),
             operator: OperatorCode([b[4], b[5], b[6], b[7]]),
@@ -142,7 +142,7 @@ pub enum BaudRate {
 
 impl BaudRate {
     /// From the feature word.
-    pub const fn from_word(z: u8) -> Self {
+    pub(crate) const fn from_word(z: u8) -> Self {
         match z {
             0x02 => BaudRate::B600,
             0x04 => BaudRate::B1200,
@@ -155,7 +155,7 @@ impl BaudRate {
     }
 
     /// The feature word.
-    pub const fn to_word(self) -> u8 {
+    pub(crate) const fn to_word(self) -> u8 {
         match self {
             BaudRate::B600 => 0x02,
             BaudRate::B1200 => 0x04,
@@ -344,6 +344,48 @@ impl fmt::Display for BaudRate {
             Some(b) => write!(f, "{b} bit/s"),
             None => write!(f, "unknown feature word 0x{:02X}", self.to_word()),
         }
+    }
+}
+
+impl From<Password> for [u8; 4] {
+    /// Wire bytes `PA P0 P1 P2`.
+    fn from(value: Password) -> Self {
+        value.to_plain()
+    }
+}
+
+impl From<[u8; 4]> for Password {
+    /// From wire bytes `PA P0 P1 P2`.
+    fn from(value: [u8; 4]) -> Self {
+        Password::from_plain(value)
+    }
+}
+
+impl From<Auth> for [u8; 8] {
+    /// Wire bytes `PA P0 P1 P2 C0 C1 C2 C3`.
+    fn from(value: Auth) -> Self {
+        value.to_plain()
+    }
+}
+
+impl From<[u8; 8]> for Auth {
+    /// From wire bytes `PA P0 P1 P2 C0 C1 C2 C3`.
+    fn from(value: [u8; 8]) -> Self {
+        Auth::from_plain(value)
+    }
+}
+
+impl From<BaudRate> for u8 {
+    /// The feature word `Z`.
+    fn from(value: BaudRate) -> Self {
+        value.to_word()
+    }
+}
+
+impl From<u8> for BaudRate {
+    /// From the feature word `Z` (any other byte is [`BaudRate::Unknown`]).
+    fn from(value: u8) -> Self {
+        BaudRate::from_word(value)
     }
 }
 

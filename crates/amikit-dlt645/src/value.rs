@@ -68,16 +68,6 @@ impl TimeLayout {
             TimeLayout::HhMmNn => &[H, Mi, N],
         }
     }
-
-    /// Bytes on the wire.
-    pub fn len(self) -> u8 {
-        self.fields().len() as u8
-    }
-
-    /// Always false.
-    pub fn is_empty(self) -> bool {
-        false
-    }
 }
 
 /// A validated date/time value; absent fields are `None`.
@@ -103,7 +93,7 @@ pub struct DateTime {
 }
 
 /// Days in a month (year `None`: February has 29).
-pub const fn days_in_month(year: Option<u16>, month: u8) -> u8 {
+pub(crate) const fn days_in_month(year: Option<u16>, month: u8) -> u8 {
     // Without a year, 2000 (a leap year) stands in: February has 29 days.
     let year = match year {
         Some(y) => y,
@@ -137,7 +127,7 @@ impl DateTime {
     }
 
     /// Checks every present field's range and the day against the month and year.
-    pub fn validate(&self) -> Result<(), ValueError> {
+    pub(crate) fn validate(&self) -> Result<(), ValueError> {
         let bad = |field, value| Err(ValueError::Time { field, value });
         if let Some(y) = self.year
             && !(2000..=2099).contains(&y)
@@ -179,7 +169,8 @@ impl DateTime {
     }
 
     /// Decodes wire bytes (least significant field first) of a layout.
-    pub fn decode(layout: TimeLayout, data: Data<'_>) -> Result<Self, ValueError> {
+    #[doc(alias = "decode")]
+    pub fn parse(layout: TimeLayout, data: Data<'_>) -> Result<Self, ValueError> {
         let fields = layout.fields();
         if data.len() != fields.len() {
             return Err(ValueError::Length {
@@ -210,7 +201,8 @@ impl DateTime {
     }
 
     /// Encodes into wire bytes (plain, least significant field first); returns the count.
-    pub fn encode(&self, layout: TimeLayout, out: &mut [u8]) -> Result<usize, ValueError> {
+    #[doc(alias = "encode")]
+    pub fn emit(&self, layout: TimeLayout, out: &mut [u8]) -> Result<usize, ValueError> {
         self.validate()?;
         let fields = layout.fields();
         let have = out.len().min(255) as u8;
@@ -365,9 +357,16 @@ pub struct Format {
     pub len: u8,
 }
 
+impl From<TimeLayout> for Format {
+    /// The format of a time value in `layout`.
+    fn from(layout: TimeLayout) -> Self {
+        Format::time(layout)
+    }
+}
+
 impl Format {
     /// An unsigned number.
-    pub const fn number(len: u8, decimals: u8) -> Format {
+    pub(crate) const fn number(len: u8, decimals: u8) -> Format {
         Format {
             kind: Kind::Number {
                 decimals,
@@ -377,19 +376,8 @@ impl Format {
         }
     }
 
-    /// A signed number (sign in the top bit).
-    pub const fn signed(len: u8, decimals: u8) -> Format {
-        Format {
-            kind: Kind::Number {
-                decimals,
-                signed: true,
-            },
-            len,
-        }
-    }
-
     /// A time value.
-    pub const fn time(layout: TimeLayout) -> Format {
+    pub(crate) const fn time(layout: TimeLayout) -> Format {
         Format {
             kind: Kind::Time(layout),
             len: layout.fields().len() as u8,
@@ -398,7 +386,8 @@ impl Format {
 
     /// Decodes a value; `Ok(None)` for the all-`FF` "no data" filler.
     #[inline]
-    pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
+    #[doc(alias = "decode")]
+    pub fn parse<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
         if self.len != 0 && data.len() != usize::from(self.len) {
             return Err(ValueError::Length {
                 expected: self.len,
@@ -425,9 +414,9 @@ impl Format {
         }
         Ok(Some(match self.kind {
             Kind::Number { decimals, signed } => {
-                Value::Number(decode_number(data, decimals, signed)?)
+                Value::Number(parse_number(data, decimals, signed)?)
             }
-            Kind::Time(layout) => Value::Time(DateTime::decode(layout, data)?),
+            Kind::Time(layout) => Value::Time(DateTime::parse(layout, data)?),
             Kind::Word => {
                 if data.len() > 4 {
                     Value::Bytes(data)
@@ -454,10 +443,10 @@ impl Format {
                 let time = if time.iter().all(|b| b == 0xFF || b == 0) {
                     None
                 } else {
-                    Some(DateTime::decode(TimeLayout::YyMmDdHhMm, time)?)
+                    Some(DateTime::parse(TimeLayout::YyMmDdHhMm, time)?)
                 };
                 Value::Demand {
-                    value: decode_number(value, 4, signed)?,
+                    value: parse_number(value, 4, signed)?,
                     time,
                 }
             }
@@ -469,7 +458,7 @@ impl Format {
 impl Format {
     /// Encodes a value into plain wire bytes (least significant byte first, before the +0x33
     /// scrambling that [`Repr::emit`](crate::Repr::emit) applies); returns the byte count. The
-    /// inverse of [`Format::decode`]: numbers are rescaled exactly to the format's decimals (a
+    /// inverse of [`Format::parse`]: numbers are rescaled exactly to the format's decimals (a
     /// value that needs more decimals, more digits or a sign the format lacks is refused), times
     /// are validated, words must fit, digit strings, ASCII and raw bytes must have the format's
     /// length (any length for a variable-length format).
@@ -484,12 +473,13 @@ impl Format {
     /// // Forward active energy 1520.37 kWh (XXXXXX.XX) as a meter sends it.
     /// let entry = catalogue::lookup(Di(0x0001_0000)).unwrap();
     /// let mut out = [0u8; 8];
-    /// let n = entry.format.encode(&Value::Number(Decimal::new(152_037, 2)), &mut out).unwrap();
+    /// let n = entry.format.emit(&Value::Number(Decimal::new(152_037, 2)), &mut out).unwrap();
     /// assert_eq!(&out[..n], &[0x37, 0x20, 0x15, 0x00]);
-    /// let back = entry.decode(Data::plain(&out[..n])).unwrap().unwrap();
+    /// let back = entry.parse(Data::plain(&out[..n])).unwrap().unwrap();
     /// assert_eq!(back.number(), Some(Decimal::new(152_037, 2)));
     /// ```
-    pub fn encode(&self, value: &Value<'_>, out: &mut [u8]) -> Result<usize, ValueError> {
+    #[doc(alias = "encode")]
+    pub fn emit(&self, value: &Value<'_>, out: &mut [u8]) -> Result<usize, ValueError> {
         let have = out.len().min(255) as u8;
         let mismatch = ValueError::Code {
             what: "value kind for this format",
@@ -497,9 +487,9 @@ impl Format {
         };
         match (self.kind, value) {
             (Kind::Number { decimals, signed }, Value::Number(d)) => {
-                encode_number(*d, self.len, decimals, signed, out)
+                emit_number(*d, self.len, decimals, signed, out)
             }
-            (Kind::Time(layout), Value::Time(t)) => t.encode(layout, out),
+            (Kind::Time(layout), Value::Time(t)) => t.emit(layout, out),
             (Kind::Word, Value::Word(w)) => {
                 let len = usize::from(self.len);
                 if len < 4 && u64::from(*w) >> (8 * len) != 0 {
@@ -536,21 +526,16 @@ impl Format {
                 Ok(d.len())
             }
             (Kind::Demand { signed }, Value::Demand { value, time }) => {
-                let n = encode_number(*value, 3, 4, signed, out)?;
+                let n = emit_number(*value, 3, 4, signed, out)?;
                 let rest = out.get_mut(n..).unwrap_or_default();
                 let m = match time {
-                    Some(t) => t.encode(TimeLayout::YyMmDdHhMm, rest)?,
+                    Some(t) => t.emit(TimeLayout::YyMmDdHhMm, rest)?,
                     None => fill(rest, 5, 0x00)?,
                 };
                 Ok(n + m)
             }
             _ => Err(mismatch),
         }
-    }
-
-    /// Writes the all-`FF` "no data" filler of a fixed-length format; returns the byte count.
-    pub fn encode_filler(&self, out: &mut [u8]) -> Result<usize, ValueError> {
-        fill(out, self.len, 0xFF)
     }
 }
 
@@ -566,7 +551,7 @@ fn fill(out: &mut [u8], len: u8, byte: u8) -> Result<usize, ValueError> {
 
 /// Whether a value is the all-`FF` "no data" filler (and not empty).
 #[inline]
-pub fn is_filler(data: Data<'_>) -> bool {
+pub(crate) fn is_filler(data: Data<'_>) -> bool {
     let (bytes, wire) = data.raw();
     let ff = if wire {
         crate::data::scramble(0xFF)
@@ -578,7 +563,8 @@ pub fn is_filler(data: Data<'_>) -> bool {
 
 /// Decodes a packed-BCD number (wire order, least significant byte first).
 #[inline]
-pub fn decode_number(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
+#[doc(alias = "decode_number")]
+pub fn parse_number(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
     let len = data.len();
     if len == 0 || len > 9 {
         return Err(ValueError::Length {
@@ -643,7 +629,7 @@ fn load_plain(data: Data<'_>) -> u64 {
     }
 }
 
-/// `decode_number` for 1..=8 bytes, eight digits pairs at a time.
+/// `parse_number` for 1..=8 bytes, eight digits pairs at a time.
 #[inline]
 fn decode_number_swar(data: Data<'_>, decimals: u8, signed: bool) -> Result<Decimal, ValueError> {
     swar_digits(load_plain(data), data, decimals, signed)
@@ -702,7 +688,8 @@ fn swar_digits(
 
 /// Encodes a number into `len` BCD bytes (plain, least significant first), with the sign bit
 /// if `signed`. The value's scale must equal `decimals`.
-pub fn encode_number(
+#[doc(alias = "encode_number")]
+pub fn emit_number(
     value: Decimal,
     len: u8,
     decimals: u8,
@@ -837,30 +824,30 @@ mod tests {
     #[test]
     fn numbers() {
         // unsurper vector: 02 00 00 00, XXXXXX.XX -> 0.02
-        let d = decode_number(Data::plain(&[0x02, 0, 0, 0]), 2, false).unwrap();
+        let d = parse_number(Data::plain(&[0x02, 0, 0, 0]), 2, false).unwrap();
         assert_eq!(d.to_string(), "0.02");
         // johngai19 vector: 97 22, XXX.X -> 229.7
         assert_eq!(
-            decode_number(Data::plain(&[0x97, 0x22]), 1, false)
+            parse_number(Data::plain(&[0x97, 0x22]), 1, false)
                 .unwrap()
                 .to_string(),
             "229.7"
         );
         // sign bit: 00 00 00 85 signed -> -50000.00 ; unsigned -> invalid? no: 0x85 is BCD 85
         assert_eq!(
-            decode_number(Data::plain(&[0, 0, 0, 0x85]), 2, true)
+            parse_number(Data::plain(&[0, 0, 0, 0x85]), 2, true)
                 .unwrap()
                 .to_string(),
             "-50000.00"
         );
         assert_eq!(
-            decode_number(Data::plain(&[0, 0, 0, 0x85]), 2, false)
+            parse_number(Data::plain(&[0, 0, 0, 0x85]), 2, false)
                 .unwrap()
                 .to_string(),
             "850000.00"
         );
         assert_eq!(
-            decode_number(Data::plain(&[0x1A]), 0, false),
+            parse_number(Data::plain(&[0x1A]), 0, false),
             Err(ValueError::Bcd {
                 offset: 0,
                 byte: 0x1A
@@ -876,8 +863,8 @@ mod tests {
                 for signed in [false, true] {
                     let plain = [a, b];
                     let wire = [a.wrapping_add(0x33), b.wrapping_add(0x33)];
-                    let fast = decode_number(Data::plain(&plain), 1, signed);
-                    let fast_w = decode_number(Data::wire(&wire), 1, signed);
+                    let fast = parse_number(Data::plain(&plain), 1, signed);
+                    let fast_w = parse_number(Data::wire(&wire), 1, signed);
                     // bytewise reference
                     let top = if signed { b & 0x7F } else { b };
                     let ok = is_bcd_byte(a) && is_bcd_byte(top);
@@ -898,13 +885,13 @@ mod tests {
             }
         }
         assert_eq!(
-            decode_number(Data::plain(&[0x99; 8]), 0, false)
+            parse_number(Data::plain(&[0x99; 8]), 0, false)
                 .unwrap()
                 .mantissa,
             9_999_999_999_999_999
         );
         assert_eq!(
-            decode_number(
+            parse_number(
                 Data::plain(&[0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56]),
                 0,
                 false
@@ -918,23 +905,23 @@ mod tests {
     #[test]
     fn filler_is_none() {
         let f = Format::number(4, 2);
-        assert_eq!(f.decode(Data::plain(&[0xFF; 4])), Ok(None));
-        assert!(f.decode(Data::plain(&[0xFF, 0xFF, 0, 0])).is_err());
-        assert!(f.decode(Data::plain(&[0; 3])).is_err());
+        assert_eq!(f.parse(Data::plain(&[0xFF; 4])), Ok(None));
+        assert!(f.parse(Data::plain(&[0xFF, 0xFF, 0, 0])).is_err());
+        assert!(f.parse(Data::plain(&[0; 3])).is_err());
     }
 
     #[test]
     fn encode_round_trip() {
         let mut out = [0u8; 4];
-        encode_number(Decimal::new(-123_456, 2), 4, 2, true, &mut out).unwrap();
+        emit_number(Decimal::new(-123_456, 2), 4, 2, true, &mut out).unwrap();
         assert_eq!(out, [0x56, 0x34, 0x12, 0x80]);
         assert_eq!(
-            decode_number(Data::plain(&out), 2, true).unwrap(),
+            parse_number(Data::plain(&out), 2, true).unwrap(),
             Decimal::new(-123_456, 2)
         );
-        assert!(encode_number(Decimal::new(80_000_000, 2), 4, 2, true, &mut out).is_err());
-        assert!(encode_number(Decimal::new(1, 3), 4, 2, false, &mut out).is_err());
-        encode_number(Decimal::new(5, 0), 4, 2, false, &mut out).unwrap();
+        assert!(emit_number(Decimal::new(80_000_000, 2), 4, 2, true, &mut out).is_err());
+        assert!(emit_number(Decimal::new(1, 3), 4, 2, false, &mut out).is_err());
+        emit_number(Decimal::new(5, 0), 4, 2, false, &mut out).unwrap();
         assert_eq!(out, [0x00, 0x05, 0, 0]);
     }
 
@@ -942,25 +929,25 @@ mod tests {
     fn times() {
         // 2024-02-29 23:59:58 as ss mm hh DD MM YY
         let w = [0x58, 0x59, 0x23, 0x29, 0x02, 0x24];
-        let t = DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
+        let t = DateTime::parse(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
         assert_eq!(t.to_string(), "2024-02-29 23:59:58");
         let mut out = [0u8; 6];
-        t.encode(TimeLayout::YyMmDdHhMmSs, &mut out).unwrap();
+        t.emit(TimeLayout::YyMmDdHhMmSs, &mut out).unwrap();
         assert_eq!(out, w);
         // 2023-02-29 does not exist
         let w = [0x58, 0x59, 0x23, 0x29, 0x02, 0x23];
         assert_eq!(
-            DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)),
+            DateTime::parse(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)),
             Err(ValueError::Time {
                 field: "day",
                 value: 29
             })
         );
         // 24 h
-        assert!(DateTime::decode(TimeLayout::HhMmSs, Data::plain(&[0, 0, 0x24])).is_err());
+        assert!(DateTime::parse(TimeLayout::HhMmSs, Data::plain(&[0, 0, 0x24])).is_err());
         // weekday 7
-        assert!(DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[7, 1, 1, 0x24])).is_err());
-        let d = DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
+        assert!(DateTime::parse(TimeLayout::YyMmDdWw, Data::plain(&[7, 1, 1, 0x24])).is_err());
+        let d = DateTime::parse(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
         assert_eq!(d.to_string(), "2024-05-17 w5");
     }
 
@@ -968,24 +955,24 @@ mod tests {
     fn civil_conversions() {
         // 24-05-17 13:45:00 on the wire (least significant field first).
         let w = [0x00, 0x45, 0x13, 0x17, 0x05, 0x24];
-        let t = DateTime::decode(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
+        let t = DateTime::parse(TimeLayout::YyMmDdHhMmSs, Data::plain(&w)).unwrap();
         let civil = amikit_core::DateTime::try_from(t).unwrap();
         assert_eq!(civil.to_string(), "2024-05-17T13:45:00");
         assert_eq!(DateTime::try_from(civil), Ok(t));
         let mut out = [0u8; 6];
         DateTime::try_from(civil)
             .unwrap()
-            .encode(TimeLayout::YyMmDdHhMmSs, &mut out)
+            .emit(TimeLayout::YyMmDdHhMmSs, &mut out)
             .unwrap();
         assert_eq!(out, w);
         // A date with weekday: midnight.
-        let d = DateTime::decode(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
+        let d = DateTime::parse(TimeLayout::YyMmDdWw, Data::plain(&[5, 0x17, 5, 0x24])).unwrap();
         assert_eq!(
             amikit_core::DateTime::try_from(d).map(|c| c.to_string()),
             Ok("2024-05-17T00:00:00".into())
         );
         // No year: refused, not guessed.
-        let md = DateTime::decode(TimeLayout::MmDdHhMm, Data::plain(&[0, 0, 1, 1])).unwrap();
+        let md = DateTime::parse(TimeLayout::MmDdHhMm, Data::plain(&[0, 0, 1, 1])).unwrap();
         assert_eq!(
             amikit_core::DateTime::try_from(md),
             Err(ValueError::Missing { field: "year" })

@@ -149,12 +149,12 @@ fn decode(
     match (ed, di) {
         (Edition::V2007, DataId::V2007(d)) => {
             let e = catalogue::lookup(d).unwrap_or_else(|| panic!("{ctx}: {d} not in catalogue"));
-            let v = e.decode(payload).unwrap().unwrap();
+            let v = e.parse(payload).unwrap().unwrap();
             (v.number().unwrap(), e.unit.symbol())
         }
         (Edition::V1997, DataId::V1997(d)) => {
             let e = v1997::lookup(d).unwrap_or_else(|| panic!("{ctx}: {d} not in 1997 table"));
-            let v = e.decode(payload).unwrap().unwrap();
+            let v = e.parse(payload).unwrap().unwrap();
             (v.number().unwrap(), e.unit.symbol())
         }
         _ => panic!("{ctx}: DI width does not match edition"),

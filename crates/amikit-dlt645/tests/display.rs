@@ -12,7 +12,7 @@ fn round_trip(repr: &Repr<'_>) -> String {
 
 #[test]
 fn a_read_request_names_its_identifier_and_data_length() {
-    let meter = Address::from_number(101).expect("address");
+    let meter = Address::try_from(101).expect("address");
     let read = Repr::read(meter, Di(0x0001_0000));
     assert_eq!(
         round_trip(&read),
@@ -22,7 +22,7 @@ fn a_read_request_names_its_identifier_and_data_length() {
 
 #[test]
 fn an_abnormal_reply_shows_the_error_word_flags() {
-    let meter = Address::from_number(101).expect("address");
+    let meter = Address::try_from(101).expect("address");
     let abnormal = Repr::new(
         Edition::V2007,
         meter,

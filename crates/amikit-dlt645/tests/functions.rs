@@ -10,7 +10,7 @@
 use amikit_dlt645::*;
 
 fn addr() -> Address {
-    Address::parse("000012345678").unwrap()
+    "000012345678".parse::<Address>().unwrap()
 }
 
 fn auth() -> Auth {
@@ -608,7 +608,8 @@ fn known_bytes() {
         "6878563412000068110433343435C916"
     );
     // fdxxw/rs-dlt645 src/frame.rs: 4 FE, read 028022FF from 202208310002.
-    let r = Repr::read(Address::parse("202208310002").unwrap(), Di(0x0280_22FF)).with_preamble(4);
+    let r =
+        Repr::read("202208310002".parse::<Address>().unwrap(), Di(0x0280_22FF)).with_preamble(4);
     let (b, n) = r.to_array::<20>().unwrap();
     assert_eq!(
         amikit_testkit::to_hex(&b[..n]),
@@ -627,15 +628,56 @@ fn convenience_builders() {
     let a = addr();
     let t = time();
     let cases: [(Repr<'static>, u8); 5] = [
-        (Repr::read_1997(a, Di97(0x9010)), 0x01),
-        (Repr::read_address(), 0x13),
-        (Repr::broadcast_time(Edition::V2007, t), 0x08),
         (
-            Repr::write(a, Di(0x0400_0103), auth(), Data::plain(&[0x15])),
+            Repr::request(
+                amikit_dlt645::Edition::V1997,
+                a,
+                amikit_dlt645::Request::Read {
+                    di: amikit_dlt645::DataId::V1997(Di97(0x9010)),
+                    extra: amikit_dlt645::Data::EMPTY,
+                },
+            ),
+            0x01,
+        ),
+        (
+            Repr::request(
+                amikit_dlt645::Edition::V2007,
+                amikit_dlt645::Address::WILDCARD,
+                amikit_dlt645::Request::ReadAddress,
+            ),
+            0x13,
+        ),
+        (
+            Repr::request(
+                Edition::V2007,
+                amikit_dlt645::Address::BROADCAST,
+                amikit_dlt645::Request::BroadcastTime { time: t },
+            ),
+            0x08,
+        ),
+        (
+            Repr::request(
+                amikit_dlt645::Edition::V2007,
+                a,
+                amikit_dlt645::Request::Write {
+                    di: amikit_dlt645::DataId::V2007(Di(0x0400_0103)),
+                    password: (auth()).password,
+                    operator: Some((auth()).operator),
+                    data: Data::plain(&[0x15]),
+                },
+            ),
             0x14,
         ),
         (
-            Repr::remote_control(a, auth(), RemoteCommand::AllowClose, t),
+            Repr::request(
+                amikit_dlt645::Edition::V2007,
+                a,
+                amikit_dlt645::Request::RemoteControl(amikit_dlt645::RemoteControl::plain(
+                    auth(),
+                    RemoteCommand::AllowClose,
+                    t,
+                )),
+            ),
             0x1C,
         ),
     ];
@@ -757,7 +799,7 @@ fn parse_rejects_wrong_layouts() {
     let back = Repr::parse_bytes(&buf[..n], Edition::V2007).unwrap();
     assert!(matches!(back.body, Body::Unknown { .. }));
     // remote control with an impossible valid-until date
-    let mut data = auth().to_plain().to_vec();
+    let mut data = <[u8; 8]>::from(auth()).to_vec();
     data.extend([0x1A, 0x00, 0x00, 0x00, 0x00, 0x31, 0x02, 0x24]); // 31 February
     let frame = raw_frame(0x1C, &data);
     assert!(matches!(

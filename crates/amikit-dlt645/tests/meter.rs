@@ -23,7 +23,7 @@ const LONG_DI: Di = Di(0x0400_0403);
 const LOAD_DI: Di = Di(0x0610_0101);
 
 fn me() -> Address {
-    Address::parse("000012345678").unwrap()
+    "000012345678".parse::<Address>().unwrap()
 }
 
 fn now() -> DateTime {
@@ -147,7 +147,7 @@ fn exchange<const N: usize>(
     at: DateTime,
 ) -> Option<Vec<u8>> {
     let mut buf = [0u8; 256];
-    let n = request.emit_with(&mut buf, meter.limits()).unwrap();
+    let n = request.emit_with(&mut buf, meter.limits).unwrap();
     send_bytes(meter, h, &buf[..n], at)
 }
 
@@ -197,7 +197,7 @@ fn multi_read_2007_spans_three_frames() {
     let (data, frames) = multi_read(
         &mut meter,
         &mut h,
-        MultiRead::<1024>::new_2007(me(), LONG_DI),
+        MultiRead::<1024>::new(Edition::V2007, me(), DataId::V2007(LONG_DI)),
     );
     assert_eq!(data, long_value(500));
     // 196 + 195 + 109 bytes: B1, B2 (SEQ 1), 92 (SEQ 2)
@@ -210,7 +210,8 @@ fn multi_read_2007_spans_three_frames() {
 
 #[test]
 fn multi_read_1997_spans_four_frames() {
-    let mut meter = Meter::<1024>::with_buffer(me()).with_edition(Edition::V1997);
+    let mut meter = Meter::<1024>::with_buffer(me());
+    meter.edition = Edition::V1997;
     let mut h = Recorder {
         value_len: 600,
         ..Recorder::default()
@@ -218,7 +219,7 @@ fn multi_read_1997_spans_four_frames() {
     let (data, frames) = multi_read(
         &mut meter,
         &mut h,
-        MultiRead::<1024>::new_1997(me(), Di97(0xC032)),
+        MultiRead::<1024>::new(Edition::V1997, me(), DataId::V1997(Di97(0xC032))),
     );
     assert_eq!(data, long_value(600));
     assert_eq!(frames, 4); // 198 × 3 + 6
@@ -289,7 +290,8 @@ fn follow_up_controls_and_seq_checks() {
 
 #[test]
 fn re_read_1997_repeats_the_last_part() {
-    let mut meter = Meter::<1024>::with_buffer(me()).with_edition(Edition::V1997);
+    let mut meter = Meter::<1024>::with_buffer(me());
+    meter.edition = Edition::V1997;
     let mut h = Recorder {
         value_len: 300,
         ..Recorder::default()
@@ -301,7 +303,14 @@ fn re_read_1997_repeats_the_last_part() {
     let first = exchange(
         &mut meter,
         &mut h,
-        &Repr::read_1997(me(), Di97(0xC032)),
+        &Repr::request(
+            amikit_dlt645::Edition::V1997,
+            me(),
+            amikit_dlt645::Request::Read {
+                di: amikit_dlt645::DataId::V1997(Di97(0xC032)),
+                extra: amikit_dlt645::Data::EMPTY,
+            },
+        ),
         now(),
     )
     .unwrap();
@@ -451,14 +460,25 @@ fn the_handler_sees_block_count_and_load_record_time() {
 
 fn write_of(len: usize) -> Repr<'static> {
     let value: &'static [u8] = Box::leak(vec![0x42u8; len].into_boxed_slice());
-    Repr::write(
+    Repr::request(
+        amikit_dlt645::Edition::V2007,
         me(),
-        Di(0x0400_0101),
-        Auth {
-            password: GOOD,
-            operator: OperatorCode([1, 2, 3, 4]),
+        amikit_dlt645::Request::Write {
+            di: amikit_dlt645::DataId::V2007(Di(0x0400_0101)),
+            password: (Auth {
+                password: GOOD,
+                operator: OperatorCode([1, 2, 3, 4]),
+            })
+            .password,
+            operator: Some(
+                (Auth {
+                    password: GOOD,
+                    operator: OperatorCode([1, 2, 3, 4]),
+                })
+                .operator,
+            ),
+            data: Data::plain(value),
         },
-        Data::plain(value),
     )
 }
 
@@ -471,7 +491,7 @@ fn write_limit_is_a_parameter() {
         write_of(39).emit(&mut buf),
         Err(EncodeError::TooLong { len: 51, max: 50 })
     );
-    let secured = Limits::with_max_write(120);
+    let secured = Limits { max_write: 120 };
     let n = write_of(100).emit_with(&mut buf, secured).unwrap();
     // the standard parser refuses it, the secured one takes it
     let frame = Frame::new_checked(&buf[..n]).unwrap();
@@ -496,21 +516,25 @@ fn write_limit_is_a_parameter() {
         }))
     );
     // … and carried out with the amendment's limit
-    let mut meter = Meter::new(me()).with_limits(secured);
+    let mut meter = Meter::new(me());
+    meter.limits = secured;
     let r = send_bytes(&mut meter, &mut h, &buf[..n], now()).unwrap();
     assert_eq!(r[8], 0x94);
     assert_eq!(h.state, ["write 04000101 100 bytes"]);
 }
 
 fn trip(password: Password, until: DateTime) -> Repr<'static> {
-    Repr::remote_control(
+    Repr::request(
+        amikit_dlt645::Edition::V2007,
         me(),
-        Auth {
-            password,
-            operator: OperatorCode([9, 9, 9, 9]),
-        },
-        RemoteCommand::Trip,
-        until,
+        amikit_dlt645::Request::RemoteControl(amikit_dlt645::RemoteControl::plain(
+            Auth {
+                password,
+                operator: OperatorCode([9, 9, 9, 9]),
+            },
+            RemoteCommand::Trip,
+            until,
+        )),
     )
 }
 
@@ -653,7 +677,11 @@ fn broadcast_control_is_ignored_and_audited() {
     assert!(h.calls.is_empty());
     assert_eq!(last_outcome(&h), Outcome::Ignored(Refusal::Address));
     // broadcast time is carried out, without a reply
-    let bt = Repr::broadcast_time(Edition::V2007, later());
+    let bt = Repr::request(
+        Edition::V2007,
+        amikit_dlt645::Address::BROADCAST,
+        amikit_dlt645::Request::BroadcastTime { time: later() },
+    );
     assert_eq!(exchange(&mut meter, &mut h, &bt, now()), None);
     assert_eq!(h.calls, ["broadcast_time"]);
     assert_eq!(last_outcome(&h), Outcome::Done);
@@ -667,7 +695,7 @@ fn every_request_is_audited() {
     // unparsable: a 2007 change-password with 3 bytes
     let bytes = {
         let mut f = vec![0x68];
-        f.extend_from_slice(&me().to_wire());
+        f.extend_from_slice(&<[u8; 6]>::from(me()));
         f.extend_from_slice(&[0x68, 0x18, 0x03, 0x33, 0x33, 0x33]);
         f.push(frame::checksum(&f));
         f.push(0x16);
@@ -681,7 +709,17 @@ fn every_request_is_audited() {
     assert_eq!(h.audits[0].control, Control(0x18));
     assert_eq!(h.audits[0].function, Function::ChangePassword);
     // read address via the wildcard
-    let r = exchange(&mut meter, &mut h, &Repr::read_address(), now()).unwrap();
+    let r = exchange(
+        &mut meter,
+        &mut h,
+        &Repr::request(
+            amikit_dlt645::Edition::V2007,
+            amikit_dlt645::Address::WILDCARD,
+            amikit_dlt645::Request::ReadAddress,
+        ),
+        now(),
+    )
+    .unwrap();
     assert_eq!(r[8], 0x93);
     let a = h.audits.last().unwrap();
     assert_eq!(
@@ -689,7 +727,7 @@ fn every_request_is_audited() {
         (Address::WILDCARD, Outcome::Done, Some(Ok(r.len())))
     );
     // another meter's frame: not for us, not audited
-    let other = Repr::read(Address::from_number(1).unwrap(), LONG_DI);
+    let other = Repr::read(Address::try_from(1).unwrap(), LONG_DI);
     assert_eq!(exchange(&mut meter, &mut h, &other, now()), None);
     assert_eq!(h.audits.len(), 2);
     // a reply that does not fit the caller's buffer is audited with the error
@@ -724,7 +762,7 @@ fn credential_debug_hides_the_password() {
 /// A frame with a valid checksum around arbitrary plain data.
 fn raw_frame(address: Address, control: u8, data: &[u8]) -> Vec<u8> {
     let mut f = vec![0x68];
-    f.extend_from_slice(&address.to_wire());
+    f.extend_from_slice(&<[u8; 6]>::from(address));
     f.push(0x68);
     f.push(control);
     f.push(data.len() as u8);
@@ -739,7 +777,7 @@ fn address_strategy() -> impl Strategy<Value = Address> {
         4 => Just(me()),
         1 => Just(Address::BROADCAST),
         1 => Just(Address::WILDCARD),
-        1 => Just(Address::from_number(1).unwrap()),
+        1 => Just(Address::try_from(1).unwrap()),
     ]
 }
 
@@ -748,7 +786,7 @@ fn password_strategy() -> impl Strategy<Value = Password> {
         Just(GOOD),
         Just(BAD),
         Just(Password::new(0x98, 7)),
-        any::<[u8; 4]>().prop_map(Password::from_plain)
+        any::<[u8; 4]>().prop_map(Password::from)
     ]
 }
 
@@ -770,7 +808,15 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
                 operator: OperatorCode([byte; 4]),
             };
             let repr = match pick {
-                0 => Repr::remote_control(address, auth, RemoteCommand::from_byte(byte), until),
+                0 => Repr::request(
+                    amikit_dlt645::Edition::V2007,
+                    address,
+                    amikit_dlt645::Request::RemoteControl(amikit_dlt645::RemoteControl::plain(
+                        auth,
+                        RemoteCommand::from(byte),
+                        until,
+                    )),
+                ),
                 1 => Repr::read(address, LONG_DI),
                 2 => Repr::request(
                     Edition::V2007,
@@ -780,7 +826,16 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
                         seq: Some(byte % 4),
                     },
                 ),
-                3 => Repr::write(address, Di(0x0400_0101), auth, Data::plain(&[1, 2, 3])),
+                3 => Repr::request(
+                    amikit_dlt645::Edition::V2007,
+                    address,
+                    amikit_dlt645::Request::Write {
+                        di: amikit_dlt645::DataId::V2007(Di(0x0400_0101)),
+                        password: (auth).password,
+                        operator: Some((auth).operator),
+                        data: Data::plain(&[1, 2, 3]),
+                    },
+                ),
                 _ => Repr::request(
                     Edition::V2007,
                     address,
@@ -792,13 +847,11 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
             };
             let mut buf = [0u8; 64];
             // force the address even where the builder refuses it
-            let body = Repr {
-                address: me(),
-                ..repr
-            };
+            let mut body = repr;
+            body.address = me();
             let n = body.emit(&mut buf).unwrap();
             let mut bytes = buf[..n].to_vec();
-            bytes[1..7].copy_from_slice(&address.to_wire());
+            bytes[1..7].copy_from_slice(&<[u8; 6]>::from(address));
             let at = bytes.len() - 2;
             bytes[at] = frame::checksum(&bytes[..at]);
             bytes
@@ -823,7 +876,8 @@ proptest! {
         value_len in 0usize..700,
     ) {
         let edition = if v1997 { Edition::V1997 } else { Edition::V2007 };
-        let mut meter = Meter::<512>::with_buffer(me()).with_edition(edition);
+        let mut meter = Meter::<512>::with_buffer(me());
+        meter.edition = edition;
         let mut h = Recorder { value_len, ..Recorder::default() };
         for bytes in &requests {
             let Ok(frame) = Frame::new_checked(&bytes[..]) else { continue };

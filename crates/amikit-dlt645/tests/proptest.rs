@@ -21,14 +21,14 @@ fn address() -> impl Strategy<Value = Address> {
                 ((v / 10) << 4) | (v % 10)
             }
         });
-        Address::from_wire(w).unwrap()
+        Address::try_from(w).unwrap()
     })
 }
 
 fn frame_bytes(pre: usize, addr: Address, control: u8, plain: &[u8]) -> Vec<u8> {
     let mut f = vec![0xFE; pre];
     f.push(0x68);
-    f.extend(addr.to_wire());
+    f.extend(<[u8; 6]>::from(addr));
     f.extend([0x68, control, plain.len() as u8]);
     f.extend(plain.iter().map(|b| b.wrapping_add(0x33)));
     let cs = f[pre..].iter().fold(0u8, |a, b| a.wrapping_add(*b));
@@ -94,8 +94,8 @@ proptest! {
         op in any::<[u8; 4]>(),
         which in 0usize..14,
     ) {
-        let a = if addr.is_broadcast() { Address::from_number(1).unwrap() } else { addr };
-        let auth = Auth { password: Password::from_plain(pw), operator: OperatorCode(op) };
+        let a = if addr.is_broadcast() { Address::try_from(1).unwrap() } else { addr };
+        let auth = Auth { password: Password::from(pw), operator: OperatorCode(op) };
         let d = Data::plain(&data);
         let short = Data::plain(&data[..data.len().min(30)]);
         let (ed, body) = match which {
@@ -108,10 +108,10 @@ proptest! {
             6 => (Edition::V2007, Body::Request(Request::Write { di: DataId::V2007(Di(di)), password: auth.password, operator: Some(auth.operator), data: short })),
             7 => (Edition::V1997, Body::Request(Request::Write { di: DataId::V1997(Di97(di97)), password: auth.password, operator: None, data: short })),
             8 => (Edition::V2007, Body::Request(Request::ClearEvents { auth, event: Di(di) })),
-            9 => (Edition::V2007, Body::Request(Request::ChangeBaud { baud: BaudRate::from_word(word) })),
+            9 => (Edition::V2007, Body::Request(Request::ChangeBaud { baud: BaudRate::from(word) })),
             10 => (Edition::V2007, Body::Abnormal { function: Function::Read, error: ErrorWord(word), extra: Data::EMPTY }),
             11 => (Edition::V2007, Body::Request(Request::RemoteControl(RemoteControl { auth: Auth { password: Password { level: 0x98, code: [0; 3] }, ..auth }, body: RemoteBody::Encrypted(d) }))),
-            12 => (Edition::V2007, Body::Request(Request::ChangePassword { di: Some(Di(di)), old: auth.password, new: Password::from_plain(op) })),
+            12 => (Edition::V2007, Body::Request(Request::ChangePassword { di: Some(Di(di)), old: auth.password, new: Password::from(op) })),
             _ => (Edition::V2007, Body::Unknown { control: Control(0x1E | (word & 0xC0)), data: d }),
         };
         let repr = Repr::new(ed, a, body).with_preamble(word % 5);
@@ -127,8 +127,8 @@ proptest! {
     fn remote_control_round_trip(y in 2000u16..2100, mo in 1u8..=12, dd in 1u8..=28, h in 0u8..24, mi in 0u8..60, s in 0u8..60, cmd in any::<u8>(), pw in any::<[u8; 4]>()) {
         prop_assume!(!matches!(pw[0], 0x98 | 0x99));
         let t = DateTime::ymd_hms(y, mo, dd, h, mi, s).unwrap();
-        let auth = Auth { password: Password::from_plain(pw), operator: OperatorCode([1, 2, 3, 4]) };
-        let r = Repr::request(Edition::V2007, Address::from_number(5).unwrap(), Request::RemoteControl(RemoteControl::plain(auth, RemoteCommand::from_byte(cmd), t)));
+        let auth = Auth { password: Password::from(pw), operator: OperatorCode([1, 2, 3, 4]) };
+        let r = Repr::request(Edition::V2007, Address::try_from(5).unwrap(), Request::RemoteControl(RemoteControl::plain(auth, RemoteCommand::from(cmd), t)));
         let (b, n) = r.to_array::<32>().unwrap();
         prop_assert_eq!(Repr::parse_bytes(&b[..n], Edition::V2007).unwrap(), r);
     }
@@ -188,8 +188,8 @@ proptest! {
         let m = if signed { m % 80_000_000 } else { m.abs() % 100_000_000 };
         let d = Decimal::new(m, scale % 5);
         let mut out = [0u8; 4];
-        value::encode_number(d, 4, scale % 5, signed, &mut out).unwrap();
-        prop_assert_eq!(value::decode_number(Data::plain(&out), scale % 5, signed).unwrap(), d);
+        value::emit_number(d, 4, scale % 5, signed, &mut out).unwrap();
+        prop_assert_eq!(value::parse_number(Data::plain(&out), scale % 5, signed).unwrap(), d);
     }
 
     /// Nothing panics on arbitrary bytes.
@@ -207,14 +207,14 @@ proptest! {
         let data = Data::plain(&bytes[..bytes.len().min(usize::from(len))]);
         for fmt in [
             Format { kind: Kind::Number { decimals: dec, signed }, len: 0 },
-            Format::time(TimeLayout::YyMmDdHhMmSs),
+            Format::from(TimeLayout::YyMmDdHhMmSs),
             Format { kind: Kind::Demand { signed }, len: 8 },
             Format { kind: Kind::Digits, len: 0 },
             Format { kind: Kind::Word, len: 0 },
         ] {
-            let _ = fmt.decode(data);
+            let _ = fmt.parse(data);
         }
-        let _ = catalogue::decode_block(Di(0x0001_FF00), data).count();
+        let _ = catalogue::parse_block(Di(0x0001_FF00), data).count();
     }
 
     /// `Format::encode` is the inverse of `Format::decode` for every number format a meter
@@ -237,13 +237,13 @@ proptest! {
         let m = mantissa.rem_euclid(limit) * if signed && mantissa < 0 { -1 } else { 1 };
         let value = value::Value::Number(value::Decimal::new(m, decimals));
         let mut out = [0u8; 16];
-        let n = entry.format.encode(&value, &mut out).unwrap();
+        let n = entry.format.emit(&value, &mut out).unwrap();
         prop_assert_eq!(n, usize::from(entry.format.len));
-        let back = entry.decode(Data::plain(&out[..n])).unwrap();
+        let back = entry.parse(Data::plain(&out[..n])).unwrap();
         // All-FF cannot come out of BCD digits, so the value always decodes.
         prop_assert_eq!(back, Some(value));
         // A value with one digit too many is refused, never truncated.
         let over = value::Value::Number(value::Decimal::new(limit, decimals));
-        prop_assert!(entry.format.encode(&over, &mut out).is_err());
+        prop_assert!(entry.format.emit(&over, &mut out).is_err());
     }
 }

@@ -8,7 +8,10 @@ use amikit_io::dlt645::{Client, ClientConfig, SerialSettings, open_serial};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let port = args.next().unwrap_or_else(|| "/dev/ttyUSB0".into());
-    let meter = Address::parse(&args.next().unwrap_or_else(|| "AAAAAAAAAAAA".into()))?;
+    let meter: Address = args
+        .next()
+        .unwrap_or_else(|| "AAAAAAAAAAAA".into())
+        .parse()?;
 
     // 2400 bd 8E1, FE wake-up preamble, one request at a time on the bus.
     let serial = open_serial(&port, SerialSettings::dlt645())?;

@@ -25,7 +25,7 @@ impl Handler for Sim {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let meter = Address::parse(args.get(1).map_or("000012345678", String::as_str))?;
+    let meter: Address = args.get(1).map_or("000012345678", String::as_str).parse()?;
     let target = match args.first().cloned() {
         Some(target) => target,
         None => {

@@ -20,7 +20,7 @@ const LOGIN: [u8; 20] = [
 ];
 
 fn address() -> Address {
-    Address::parse("000012345678").unwrap()
+    "000012345678".parse::<Address>().unwrap()
 }
 
 fn request_bytes() -> Vec<u8> {

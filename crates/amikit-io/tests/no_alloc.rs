@@ -23,7 +23,7 @@ const LOGIN: [u8; 20] = [
 
 #[test]
 fn codecs_allocate_nothing_per_frame() {
-    let address = Address::parse("000012345678").unwrap();
+    let address = "000012345678".parse::<Address>().unwrap();
     let request = Repr::read(address, Di(0x0001_0000));
     let mut dlt = Dlt645Codec::new().with_preamble(4);
     let mut gdw = Gdw376Codec::new();

@@ -67,7 +67,7 @@ fn dlt645(seed: u32) -> u32 {
 
     let mut digest = 0u32;
     let address =
-        Address::from_number(u64::from(seed) % 1_000_000_000_000).unwrap_or(Address::WILDCARD);
+        Address::try_from(u64::from(seed) % 1_000_000_000_000).unwrap_or(Address::WILDCARD);
     // master side: a read request of forward active energy
     let mut buf = [0u8; 64];
     let n = Repr::read(address, Di(0x0001_0000 | (seed & 0x0F)))
@@ -107,7 +107,7 @@ fn dlt645(seed: u32) -> u32 {
                 ..
             }) = Repr::parse(&frame, Edition::V2007)
                 && let Some(entry) = catalogue::lookup(di)
-                && let Ok(Some(value)) = entry.decode(data)
+                && let Ok(Some(value)) = entry.parse(data)
                 && let Some(number) = value.number()
             {
                 digest ^= number.mantissa as u32;

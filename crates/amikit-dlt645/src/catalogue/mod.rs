@@ -17,8 +17,8 @@
 //!   (freeze type × item × occurrence) as the amikit developers recall it; not verified
 //!   against the primary text.
 //!
-//! Block identifiers (`FF` in DI2, DI1 or DI0) expand to their members with
-//! [`block_members`]; [`decode_block`] walks a block reply member by member. The 1997 items and
+//! Block identifiers (`FF` in DI2, DI1 or DI0) stand for their members: [`parse_block`] walks a
+//! block reply member by member. The 1997 items and
 //! the 1997↔2007 map are in [`v1997`].
 
 mod extra;
@@ -148,9 +148,16 @@ pub enum Family {
     Other(u8),
 }
 
+impl From<Di> for Family {
+    /// The family of a DI (its DI3).
+    fn from(di: Di) -> Self {
+        Family::of(di)
+    }
+}
+
 impl Family {
     /// The family of a DI.
-    pub const fn of(di: Di) -> Family {
+    pub(crate) const fn of(di: Di) -> Family {
         match di.di3() {
             0x00 => Family::Energy,
             0x01 => Family::Demand,
@@ -211,6 +218,7 @@ const TABLES: [(&[Rule], Source); 8] = [
 
 /// A known identifier.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Entry {
     /// The identifier.
     pub di: Di,
@@ -241,8 +249,9 @@ impl Entry {
 
     /// Decodes a value of this item; `Ok(None)` for the `FF` "no data" filler.
     #[inline]
-    pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
-        self.format.decode(data)
+    #[doc(alias = "decode")]
+    pub fn parse<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
+        self.format.parse(data)
     }
 
     /// The Chinese name, as in the source table (errata applied).
@@ -344,16 +353,16 @@ pub fn lookup(di: Di) -> Option<Entry> {
 
 /// The members of a block identifier (`FF` in DI2, DI1 or DI0 stands for every value there),
 /// in ascending order. A non-block identifier yields itself if known.
-pub fn block_members(block: Di) -> Members {
+pub(crate) fn block_members(block: Di) -> Members {
     Members {
         block,
         next: u64::from(block.0 & 0xFF00_0000),
     }
 }
 
-/// Iterator of [`block_members`].
+/// Iterator of `block_members`.
 #[derive(Debug, Clone)]
-pub struct Members {
+pub(crate) struct Members {
     block: Di,
     next: u64,
 }
@@ -415,7 +424,8 @@ impl Iterator for Members {
 
 /// Walks a block reply: each member's value in turn, until the data ends. Stops (with an
 /// error item) at a member of variable length or when fewer bytes remain than it needs.
-pub fn decode_block<'a>(block: Di, data: Data<'a>) -> BlockValues<'a> {
+#[doc(alias = "decode_block")]
+pub fn parse_block<'a>(block: Di, data: Data<'a>) -> BlockValues<'a> {
     BlockValues {
         members: block_members(block),
         rest: data,
@@ -423,7 +433,7 @@ pub fn decode_block<'a>(block: Di, data: Data<'a>) -> BlockValues<'a> {
     }
 }
 
-/// Iterator of [`decode_block`].
+/// Iterator of [`parse_block`].
 #[derive(Debug, Clone)]
 pub struct BlockValues<'a> {
     members: Members,
@@ -446,7 +456,7 @@ impl<'a> Iterator for BlockValues<'a> {
         match self.rest.split_at(len) {
             Some((this, rest)) if len > 0 => {
                 self.rest = rest;
-                Some((Some(member), member.decode(this)))
+                Some((Some(member), member.parse(this)))
             }
             _ => {
                 self.done = true;
@@ -510,11 +520,11 @@ mod tests {
         assert_eq!(e.source, Source::Package);
         assert_eq!(e.access, Access::Read);
         // erratum sign-unsigned-energy: forward active is unsigned (0x85 is digits 85)
-        let v = e.decode(Data::plain(&[0, 0, 0, 0x85])).unwrap().unwrap();
+        let v = e.parse(Data::plain(&[0, 0, 0, 0x85])).unwrap().unwrap();
         assert_eq!(v.number(), Some(Decimal::new(85_000_000, 2)));
         // combined active (00000000) keeps the sign
         let c = lookup(Di(0x0000_0000)).unwrap();
-        let v = c.decode(Data::plain(&[0, 0, 0, 0x85])).unwrap().unwrap();
+        let v = c.parse(Data::plain(&[0, 0, 0, 0x85])).unwrap().unwrap();
         assert_eq!(v.to_string(), "-50000.00");
         // 12th settlement period of tariff 63 exists; 13th does not
         assert!(lookup(Di(0x0001_3F0C)).is_some());
@@ -529,7 +539,7 @@ mod tests {
         assert_eq!(v.format, Format::number(2, 1));
         let f = lookup(Di::FREQUENCY).unwrap();
         assert_eq!(
-            f.decode(Data::plain(&[0x03, 0x50]))
+            f.parse(Data::plain(&[0x03, 0x50]))
                 .unwrap()
                 .unwrap()
                 .to_string(),
@@ -541,7 +551,7 @@ mod tests {
         // current is signed (sign bit set = reverse direction)
         let i = lookup(Di(0x0202_0100)).unwrap();
         assert_eq!(
-            i.decode(Data::plain(&[0x00, 0x50, 0x81]))
+            i.parse(Data::plain(&[0x00, 0x50, 0x81]))
                 .unwrap()
                 .unwrap()
                 .to_string(),
@@ -556,14 +566,14 @@ mod tests {
         assert_eq!(s.format.kind, Kind::Word);
         assert_eq!(s.access, Access::Read);
         assert_eq!(
-            s.decode(Data::plain(&[0x10, 0x00])).unwrap(),
+            s.parse(Data::plain(&[0x10, 0x00])).unwrap(),
             Some(Value::Word(0x0010))
         );
         assert_eq!(lookup(Di(0x0400_0C01)).unwrap().access, Access::Write);
         assert_eq!(lookup(Di::DATE).unwrap().access, Access::ReadWrite);
         let a = lookup(Di::ADDRESS).unwrap();
         let v = a
-            .decode(Data::plain(&[0x76, 0x02, 0x02, 0x47, 0x02, 0x02]))
+            .parse(Data::plain(&[0x76, 0x02, 0x02, 0x47, 0x02, 0x02]))
             .unwrap()
             .unwrap();
         assert_eq!(v.to_string(), "020247020276");
@@ -574,7 +584,7 @@ mod tests {
         let m = lookup(Di::REMAINING_MONEY).unwrap();
         assert_eq!((m.unit, m.source), (Unit::Yuan, Source::Prepaid));
         assert_eq!(
-            m.decode(Data::plain(&[0x56, 0x34, 0x12, 0x00]))
+            m.parse(Data::plain(&[0x56, 0x34, 0x12, 0x00]))
                 .unwrap()
                 .unwrap()
                 .to_string(),
@@ -601,7 +611,7 @@ mod tests {
         for n in 1..=5u8 {
             data.extend([n, 0, 0, 0]);
         }
-        let vals: Vec<_> = decode_block(Di(0x0001_FF00), Data::plain(&data))
+        let vals: Vec<_> = parse_block(Di(0x0001_FF00), Data::plain(&data))
             .map(|(e, v)| (e.unwrap().di.0, v.unwrap().unwrap().to_string()))
             .collect();
         assert_eq!(vals.len(), 5);

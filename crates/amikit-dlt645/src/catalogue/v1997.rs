@@ -16,6 +16,7 @@ use crate::value::{Format, TimeLayout, Value};
 
 /// A known 1997 identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry97 {
     /// The identifier.
     pub di: Di97,
@@ -32,8 +33,9 @@ pub struct Entry97 {
 
 impl Entry97 {
     /// Decodes a value; `Ok(None)` for the `FF` filler.
-    pub fn decode<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
-        self.format.decode(data)
+    #[doc(alias = "decode")]
+    pub fn parse<'a>(&self, data: Data<'a>) -> Result<Option<Value<'a>>, ValueError> {
+        self.format.parse(data)
     }
 }
 
@@ -295,12 +297,7 @@ pub fn lookup(di: Di97) -> Option<Entry97> {
     ROWS.iter().find(|r| r.0 == di.0).map(entry)
 }
 
-/// The 2007 identifier of a 1997 item.
-pub fn to_2007(di: Di97) -> Option<Di> {
-    lookup(di).and_then(|e| e.di_2007)
-}
-
-/// The 1997 identifier of a 2007 item.
+/// The 1997 identifier of a 2007 item (the other way: [`Entry97::di_2007`] of [`lookup`]).
 pub fn to_1997(di: Di) -> Option<Di97> {
     ROWS.iter().find(|r| r.1 == di.0).map(|r| Di97(r.0))
 }
@@ -311,9 +308,15 @@ mod tests {
 
     #[test]
     fn map_both_ways() {
-        assert_eq!(to_2007(Di97(0xB613)), Some(Di(0x0201_0300)));
+        assert_eq!(
+            lookup(Di97(0xB613)).and_then(|e| e.di_2007),
+            Some(Di(0x0201_0300))
+        );
         assert_eq!(to_1997(Di(0x0201_0300)), Some(Di97(0xB613)));
-        assert_eq!(to_2007(Di97(0x9010)), Some(Di::FORWARD_ACTIVE_ENERGY));
+        assert_eq!(
+            lookup(Di97(0x9010)).and_then(|e| e.di_2007),
+            Some(Di::FORWARD_ACTIVE_ENERGY)
+        );
         assert_eq!(to_1997(Di(0x0400_0503)), None);
         for r in &ROWS {
             if r.1 != NONE {
@@ -329,7 +332,7 @@ mod tests {
         let e = lookup(Di97(0xB613)).unwrap();
         extern crate std;
         use std::string::ToString;
-        let v = e.decode(Data::plain(&[0x20, 0x02])).unwrap().unwrap();
+        let v = e.parse(Data::plain(&[0x20, 0x02])).unwrap().unwrap();
         assert_eq!(v.to_string(), "220");
     }
 }

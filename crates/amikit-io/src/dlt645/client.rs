@@ -307,8 +307,17 @@ impl Client {
     /// As [`Client::exchange`], and [`Error::Refused`] when the meter refuses (wrong password,
     /// read-only identifier …).
     pub async fn write(&self, address: Address, di: Di, auth: Auth, data: &[u8]) -> Result<()> {
-        self.command(&Repr::write(address, di, auth, Data::plain(data)))
-            .await
+        self.command(&Repr::request(
+            amikit_dlt645::Edition::V2007,
+            address,
+            amikit_dlt645::Request::Write {
+                di: amikit_dlt645::DataId::V2007(di),
+                password: (auth).password,
+                operator: Some((auth).operator),
+                data: Data::plain(data),
+            },
+        ))
+        .await
     }
 
     /// Remote control (function `1C`, DL/T 645-2007 amendment: trip, allow close, guard …) in
@@ -324,8 +333,16 @@ impl Client {
         command: RemoteCommand,
         valid_until: DateTime,
     ) -> Result<()> {
-        self.command(&Repr::remote_control(address, auth, command, valid_until))
-            .await
+        self.command(&Repr::request(
+            amikit_dlt645::Edition::V2007,
+            address,
+            amikit_dlt645::Request::RemoteControl(amikit_dlt645::RemoteControl::plain(
+                auth,
+                command,
+                valid_until,
+            )),
+        ))
+        .await
     }
 
     /// Broadcasts the time (function `08` to `99…99`); meters do not answer.
@@ -334,7 +351,11 @@ impl Client {
     ///
     /// [`Error::Encode`], [`Error::Io`], [`Error::Closed`].
     pub async fn broadcast_time(&self, time: DateTime) -> Result<()> {
-        let request = Repr::broadcast_time(self.config.edition, time);
+        let request = Repr::request(
+            self.config.edition,
+            amikit_dlt645::Address::BROADCAST,
+            amikit_dlt645::Request::BroadcastTime { time },
+        );
         let bytes = encode(&request.with_preamble(self.config.preamble))?;
         let (reply, rx) = oneshot::channel();
         self.submit(

@@ -45,8 +45,8 @@ impl Reading {
     pub fn value(&self) -> Result<Option<Value<'_>>> {
         let data = self.data();
         let decoded = match self.di {
-            DataId::V2007(di) => catalogue::lookup(di).map(|e| e.decode(data)),
-            DataId::V1997(di) => catalogue::v1997::lookup(di).map(|e| e.decode(data)),
+            DataId::V2007(di) => catalogue::lookup(di).map(|e| e.parse(data)),
+            DataId::V1997(di) => catalogue::v1997::lookup(di).map(|e| e.parse(data)),
         };
         match decoded {
             Some(result) => result.map_err(Error::Value),
@@ -69,7 +69,7 @@ impl Reading {
     /// `None` for a 1997 identifier (no block catalogue).
     pub fn members(&self) -> Option<BlockValues<'_>> {
         match self.di {
-            DataId::V2007(di) => Some(catalogue::decode_block(di, self.data())),
+            DataId::V2007(di) => Some(catalogue::parse_block(di, self.data())),
             DataId::V1997(_) => None,
         }
     }

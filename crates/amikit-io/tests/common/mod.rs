@@ -20,7 +20,7 @@ pub const PASSWORD: Password = Password::new(2, 123456);
 pub const CREDENTIALS: &[Credential] = &[Credential::Password(PASSWORD)];
 
 pub fn meter_address(n: u64) -> Address {
-    Address::parse(&format!("{n:012}")).unwrap()
+    Address::try_from(n).unwrap()
 }
 
 pub fn now() -> DateTime {

@@ -564,7 +564,7 @@ mod tests {
     fn meters_bend_reads_and_replace_registers() {
         let counts = Arc::new(FaultCounts::default());
         let m = ChaosMeters::new(1, FaultSet::none(), Rates::default(), counts.clone());
-        let a = Address::parse("000000000101").unwrap();
+        let a = "000000000101".parse::<Address>().unwrap();
         assert_eq!(m.register(&a, 0, 1_000_004), 1_000_004);
         m.arm_bad_reads("000000000101", FaultKind::ReadZero, 1);
         assert_eq!(m.register(&a, 60, 1_000_100), 0);

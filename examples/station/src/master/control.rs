@@ -349,10 +349,10 @@ fn decode_read(di: Di, data: Data<'_>) -> Fwd {
     if di == Di::STATUS_WORD_3 {
         return data
             .first_chunk::<2>()
-            .map_or(Fwd::Unexpected, |b| Fwd::Status(StatusWord3::from_plain(b)));
+            .map_or(Fwd::Unexpected, |b| Fwd::Status(StatusWord3::from(b)));
     }
     let number = catalogue::lookup(di)
-        .and_then(|e| e.decode(data).ok().flatten())
+        .and_then(|e| e.parse(data).ok().flatten())
         .and_then(|v| match v {
             Value645::Number(d) => Some(d),
             _ => None,
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_forwarded_control_frame_round_trips_through_the_645_parser() {
-        let addr = Address645::parse("000000000101").unwrap();
+        let addr = "000000000101".parse::<Address645>().unwrap();
         let mut frame = [0u8; 64];
         let n = dlt645_control_frame(
             addr,
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn read_replies_decode_to_money_and_relay_state() {
-        let addr = Address645::parse("000000000102").unwrap();
+        let addr = "000000000102".parse::<Address645>().unwrap();
         let mut b = [0u8; 64];
         // Remaining money 12.34 yuan: XXXXXX.XX, 4 bytes BCD little-endian 34 12 00 00.
         let reply = Repr645::new(

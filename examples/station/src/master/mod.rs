@@ -745,7 +745,9 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
         let Some(&cust) = customer_by_id.get(&m.customer_id) else {
             continue;
         };
-        let address = amikit_dlt645::Address::parse(&m.address)
+        let address = m
+            .address
+            .parse::<amikit_dlt645::Address>()
             .map_err(|e| MasterError::config(format!("meter {}", m.address), e))?;
         let i = meters.len();
         meter_by_id.insert(m.id, i);

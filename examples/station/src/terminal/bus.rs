@@ -475,7 +475,7 @@ mod tests {
         let repr = Repr::parse_bytes(&reply[..len], Edition::V2007).unwrap();
         match repr.body {
             Body::Reply(Reply::Read { data, .. }) => {
-                let v = amikit_dlt645::value::decode_number(data, 2, false).unwrap();
+                let v = amikit_dlt645::value::parse_number(data, 2, false).unwrap();
                 Ok(v.mantissa)
             }
             other => panic!("unexpected {other:?}"),
@@ -488,11 +488,11 @@ mod tests {
         let start = Civil::new(2026, 3, 2, 8, 0, 0).unwrap().to_sim();
         let mut bus = Bus::new(NoiseConfig::OFF, 7);
         bus.attach(demo_meter(&site, 1, start));
-        let addr = Address::parse("000000000101").unwrap();
+        let addr = "000000000101".parse::<Address>().unwrap();
         // opening 1520.00 kWh, then one hour at 4000 W: 1524.00 kWh
         assert_eq!(read_energy(&mut bus, start, addr).unwrap(), 152_000);
         assert_eq!(read_energy(&mut bus, start + 3600, addr).unwrap(), 152_400);
-        let nobody = Address::parse("000000009999").unwrap();
+        let nobody = "000000009999".parse::<Address>().unwrap();
         assert_eq!(
             read_energy(&mut bus, start, nobody),
             Err(BusError::NoReply { attempts: 8 })
@@ -510,7 +510,7 @@ mod tests {
         }
         bus.burst(Instant::now() + std::time::Duration::from_secs(3600));
         assert!(bus.in_burst());
-        let addr = Address::parse("000000000104").unwrap();
+        let addr = "000000000104".parse::<Address>().unwrap();
         for i in 0..300 {
             // 600 W: 0.01 kWh a minute from 2210.00 kWh
             let e = read_energy(&mut bus, start + 60 * i, addr).unwrap();

@@ -136,7 +136,7 @@ impl Station {
         };
         let mut out = Vec::new();
         if Di(di).is_block() {
-            for (_, v) in catalogue::decode_block(Di(di), data) {
+            for (_, v) in catalogue::parse_block(Di(di), data) {
                 if let Ok(Some(value)) = v
                     && let Some(d) = value.number()
                 {
@@ -145,7 +145,7 @@ impl Station {
             }
         } else {
             let entry = catalogue::lookup(Di(di))?;
-            out.push(entry.decode(data).ok()??.number()?);
+            out.push(entry.parse(data).ok()??.number()?);
         }
         Some(out)
     }
@@ -563,7 +563,7 @@ mod tests {
     fn afn10_forwards_645_bytes_and_f31_sets_the_clock() {
         let start = Civil::new(2026, 3, 2, 10, 0, 0).unwrap();
         let mut p = Pair::new(station(start));
-        let addr = Address::parse("000000000102").unwrap();
+        let addr = "000000000102".parse::<Address>().unwrap();
         let (frame, n) = Repr::read(addr, Di::REMAINING_MONEY)
             .to_array::<32>()
             .unwrap();
@@ -587,7 +587,7 @@ mod tests {
             panic!("{repr:?}")
         };
         // 3.00 yuan at the start (a second of consumption costs less than a fen).
-        let money = amikit_dlt645::value::decode_number(data, 2, false).unwrap();
+        let money = amikit_dlt645::value::parse_number(data, 2, false).unwrap();
         assert_eq!(money.mantissa, 300);
         // A 1C trip built by the master, forwarded as it is: the meter's 9C comes back.
         let until = dlt645_time(p.st.now() + 600).unwrap();
@@ -597,7 +597,7 @@ mod tests {
         };
         let trip = Repr::request(
             Edition::V2007,
-            Address::parse("000000000105").unwrap(),
+            "000000000105".parse::<Address>().unwrap(),
             Request::RemoteControl(RemoteControl::plain(auth, RemoteCommand::Trip, until)),
         );
         let (frame, n) = trip.to_array::<48>().unwrap();

@@ -221,7 +221,10 @@ impl SimMeter {
         currency_unit: Money,
         start: SimSeconds,
     ) -> Result<Self, TerminalError> {
-        let address = Address::parse(&m.address).map_err(at_meter(m, "address"))?;
+        let address = m
+            .address
+            .parse::<Address>()
+            .map_err(at_meter(m, "address"))?;
         let opening = Energy::parse(&m.opening_kwh).map_err(at_meter(m, "opening_kwh"))?;
         let mut config = Profile::StateGridLocal.config();
         config.overload = None;
@@ -660,7 +663,7 @@ fn put(out: &mut [u8], di: u32, value: Decimal) -> Result<usize, ErrorWord> {
     let entry = catalogue::lookup(Di(di)).ok_or(ErrorWord(ErrorWord::NO_REQUESTED_DATA))?;
     entry
         .format
-        .encode(&Value::Number(value), out)
+        .emit(&Value::Number(value), out)
         .map_err(|_| ErrorWord(ErrorWord::OTHER))
 }
 
@@ -753,12 +756,11 @@ impl Handler for SimMeter {
                 } else {
                     TimeLayout::HhMmSs
                 };
-                t.encode(layout, out)
-                    .map_err(|_| ErrorWord(ErrorWord::OTHER))
+                t.emit(layout, out).map_err(|_| ErrorWord(ErrorWord::OTHER))
             }
             0x0400_0401 => {
                 let dst = out.get_mut(..6).ok_or(ErrorWord(ErrorWord::OTHER))?;
-                dst.copy_from_slice(&self.address.to_wire());
+                dst.copy_from_slice(&<[u8; 6]>::from(self.address));
                 Ok(6)
             }
             0x0400_0503 => {
@@ -920,7 +922,7 @@ pub(crate) mod tests {
     }
 
     fn number(bytes: &[u8], decimals: u8) -> i64 {
-        amikit_dlt645::value::decode_number(amikit_dlt645::Data::plain(bytes), decimals, false)
+        amikit_dlt645::value::parse_number(amikit_dlt645::Data::plain(bytes), decimals, false)
             .unwrap()
             .mantissa
     }
@@ -963,7 +965,7 @@ pub(crate) mod tests {
         let addr = m.address();
         let sw3 = |m: &mut SimMeter, at| {
             let (_, v, _) = serve(m, at, &Repr::read(addr, Di::STATUS_WORD_3));
-            StatusWord3::from_plain([v[0], v[1]])
+            StatusWord3::from([v[0], v[1]])
         };
         // Trip: 9C, relay open and commanded open; no consumption while open.
         let (c, _, _) = serve(&mut m, t, &control(addr, RemoteCommand::Trip, t + 600));
@@ -1057,7 +1059,7 @@ pub(crate) mod tests {
             "{net0}"
         );
         let (_, w, _) = serve(&mut m, t + 5 * 3600, &Repr::read(addr, Di::STATUS_WORD_3));
-        assert!(StatusWord3::from_plain([w[0], w[1]]).relay_open());
+        assert!(StatusWord3::from([w[0], w[1]]).relay_open());
         let (_, w, _) = serve(&mut m, t + 5 * 3600, &Repr::read(addr, Di::REMAINING_MONEY));
         assert_eq!(number(&w, 2), 0);
         // An energy token: this meter's wallet is money, so it is refused and stays unused.

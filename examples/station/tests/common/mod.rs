@@ -118,7 +118,7 @@ impl Handler<'_> {
         let pn = *self
             .t
             .pn_of
-            .get(&req.address.to_wire())
+            .get(&<[u8; 6]>::from(req.address))
             .ok_or(Refusal::NoData)?;
         let body = match req.body {
             Body::Request(Request645::RemoteControl(rc)) => {
@@ -274,7 +274,7 @@ impl Fake {
         for &(pn, address, wh) in meters {
             t.energy.insert(pn, wh);
             t.pn_of
-                .insert(Address645::parse(address).unwrap().to_wire(), pn);
+                .insert(<[u8; 6]>::from(address.parse::<Address645>().unwrap()), pn);
         }
         let table = Arc::new(Mutex::new(t));
         let drop_link = Arc::new(AtomicBool::new(false));
