@@ -98,11 +98,19 @@ impl IdentityKey for NoIdentity {
 }
 
 /// AES-128-CMAC (RFC 4493) over [`DOMAIN`] ‖ [`message`] with a per-terminal key: the
-/// software stand-in for an ESAM (feature `cmac`).
+/// software stand-in for an ESAM (feature `cmac`). Its `Debug` shows no key; the key is wiped
+/// when it is dropped.
 #[cfg(feature = "cmac")]
 #[derive(Clone)]
 pub struct AesCmacIdentity {
     key: [u8; 16],
+}
+
+#[cfg(feature = "cmac")]
+impl Drop for AesCmacIdentity {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
 }
 
 #[cfg(feature = "cmac")]

@@ -10,10 +10,16 @@
 //!   PW length;
 //! * a hardware provider implements [`MacProvider::sign`] / [`MacProvider::verify`] itself.
 //!
-//! Verification compares in constant time (`subtle`).
+//! Verification compares in constant time (`subtle`). Key holders print no key in `Debug` and
+//! wipe their key when dropped (`zeroize`).
+//!
+//! A master station talks to many terminals, each with its own PW key: [`TerminalMac`] is a
+//! provider that is told the terminal's address. Every [`MacProvider`] is a [`TerminalMac`] that
+//! uses one key for all terminals (the simple case).
 
 use subtle::ConstantTimeEq;
 
+use crate::address::Address;
 use crate::auxiliary::Tp;
 use crate::error::SecurityError;
 use crate::frame::Repr;
@@ -51,6 +57,96 @@ pub trait MacProvider {
     }
 }
 
+/// Computes and checks PW for a given terminal: a head-end holds one PW key per terminal
+/// (Q/GDW 1376.1-2013 §4.3.4.6.1: PW is computed by the master and checked by the terminal's
+/// ESAM, whose keys are per terminal). The master session passes the address of the terminal
+/// it talks to (MSA 0) with every frame it signs or checks.
+///
+/// Every [`MacProvider`] is one, using the same key for all terminals.
+pub trait TerminalMac {
+    /// Writes the PW of a frame for `terminal` (see [`MacProvider::sign`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError`], e.g. [`SecurityError::BadPw`] when no key is known for `terminal`.
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError>;
+
+    /// Checks a PW received from `terminal` (see [`MacProvider::verify`]). The default signs
+    /// again and compares in constant time.
+    ///
+    /// # Errors
+    ///
+    /// [`SecurityError::BadPw`], [`SecurityError::PwLength`] above 64 bytes, or the error of
+    /// [`TerminalMac::sign_for`].
+    fn verify_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &[u8],
+    ) -> Result<(), SecurityError> {
+        let mut expected = [0u8; 64];
+        let e = expected
+            .get_mut(..pw.len())
+            .ok_or(SecurityError::PwLength {
+                expected: 64,
+                found: pw.len(),
+            })?;
+        self.sign_for(terminal, head, tail, e)?;
+        if bool::from(e.ct_eq(pw)) {
+            Ok(())
+        } else {
+            Err(SecurityError::BadPw)
+        }
+    }
+}
+
+impl<M: MacProvider> TerminalMac for M {
+    fn sign_for(
+        &mut self,
+        _terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        self.sign(head, tail, pw)
+    }
+    fn verify_for(
+        &mut self,
+        _terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &[u8],
+    ) -> Result<(), SecurityError> {
+        self.verify(head, tail, pw)
+    }
+}
+
+/// A [`TerminalMac`] bound to one terminal: the [`MacProvider`] the frame builder and
+/// [`verify_pw`] take.
+#[derive(Debug)]
+pub struct ForTerminal<'a, T: TerminalMac + ?Sized> {
+    /// The per-terminal provider.
+    pub keys: &'a mut T,
+    /// The terminal (MSA 0).
+    pub terminal: Address,
+}
+
+impl<T: TerminalMac + ?Sized> MacProvider for ForTerminal<'_, T> {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        self.keys.sign_for(&self.terminal, head, tail, pw)
+    }
+    fn verify(&mut self, head: &[u8], tail: &[u8], pw: &[u8]) -> Result<(), SecurityError> {
+        self.keys.verify_for(&self.terminal, head, tail, pw)
+    }
+}
+
 /// The all-zero PW test systems send (Q/GDW 1376.1-2013, auxiliary information AUX: PW).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ZeroPw;
@@ -63,11 +159,19 @@ impl MacProvider for ZeroPw {
 }
 
 /// AES-128-CMAC over the user data without the PW field, truncated to the PW length
-/// (≤ 16 bytes). An open substitute for ESAM hardware.
+/// (≤ 16 bytes). An open substitute for ESAM hardware. Its `Debug` shows no key; the key is
+/// wiped when it is dropped.
 #[cfg(feature = "cmac")]
 #[derive(Clone)]
 pub struct AesCmacPw {
     key: [u8; 16],
+}
+
+#[cfg(feature = "cmac")]
+impl Drop for AesCmacPw {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
 }
 
 #[cfg(feature = "cmac")]
@@ -154,11 +258,34 @@ pub fn verify_pw<M: MacProvider + ?Sized>(
 /// * it remembers up to `N` open windows and **never forgets one that is still open**: windows
 ///   that have closed are dropped first; when all `N` are open a new PFC is refused with
 ///   [`SecurityError::ReplayFull`] (size `N` for the request rate × allowed delay you accept).
+///
+/// RAM: 16 bytes per window.
 #[derive(Debug, Clone)]
 pub struct ReplayGuard<const N: usize = 16> {
-    seen: [Option<(u8, u8, i64)>; N],
+    seen: [Window; N],
     /// Seconds a send time may lie ahead of the receiver's clock (clock skew); default 300.
     pub future_tolerance_s: u32,
+}
+
+/// One remembered PFC: who sent it and when its window closes (seconds since 1970).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    expires: i64,
+    msa: u8,
+    pfc: u8,
+    used: bool,
+}
+
+impl Window {
+    const EMPTY: Window = Window {
+        expires: 0,
+        msa: 0,
+        pfc: 0,
+        used: false,
+    };
+    const fn open_at(&self, now_s: i64) -> bool {
+        self.used && self.expires >= now_s
+    }
 }
 
 impl<const N: usize> Default for ReplayGuard<N> {
@@ -172,7 +299,7 @@ impl<const N: usize> ReplayGuard<N> {
     #[must_use]
     pub const fn new() -> Self {
         ReplayGuard {
-            seen: [None; N],
+            seen: [Window::EMPTY; N],
             future_tolerance_s: 300,
         }
     }
@@ -236,7 +363,7 @@ impl<const N: usize> ReplayGuard<N> {
     /// Open windows remembered.
     #[must_use]
     pub fn open_windows(&self) -> usize {
-        self.seen.iter().flatten().count()
+        self.seen.iter().filter(|w| w.used).count()
     }
 
     /// Checks a received Tp at local time `now` and remembers its PFC. A refused Tp leaves the
@@ -254,20 +381,20 @@ impl<const N: usize> ReplayGuard<N> {
         if self
             .seen
             .iter()
-            .flatten()
-            .any(|&(m, p, exp)| m == msa && p == tp.pfc && exp >= now_s)
+            .any(|w| w.open_at(now_s) && w.msa == msa && w.pfc == tp.pfc)
         {
             return Err(SecurityError::Replay(tp.pfc));
         }
         // Only windows that have closed may be forgotten.
-        let free = self
-            .seen
-            .iter()
-            .position(|s| s.is_none_or(|(_, _, exp)| exp < now_s));
-        let Some(slot) = free.and_then(|i| self.seen.get_mut(i)) else {
+        let Some(slot) = self.seen.iter_mut().find(|w| !w.open_at(now_s)) else {
             return Err(SecurityError::ReplayFull(N));
         };
-        *slot = Some((msa, tp.pfc, expires));
+        *slot = Window {
+            expires,
+            msa,
+            pfc: tp.pfc,
+            used: true,
+        };
         Ok(())
     }
 }

@@ -88,6 +88,7 @@ enum M {
     Offline,
     Response(u32, u8),
     Complete(u32, u8, Vec<u8>),
+    Denied(u32),
     Timeout(u32),
     Report(u8),
     Events(Vec<u8>),
@@ -105,6 +106,7 @@ fn m_event(e: MasterEvent<'_>) -> M {
         MasterEvent::Response { id, index, .. } => M::Response(id.0, index),
         MasterEvent::Complete { id, afn, units } => M::Complete(id.0, afn.0, units.to_vec()),
         MasterEvent::Timeout(RequestId(id)) => M::Timeout(id),
+        MasterEvent::Denied(RequestId(id)) => M::Denied(id),
         MasterEvent::Report(r) => M::Report(r.afn.0),
         MasterEvent::Events(r) => M::Events(r.units.to_vec()),
         MasterEvent::Duplicate => M::Duplicate,
@@ -322,7 +324,7 @@ fn per_item_results_and_deny() {
     assert_eq!(items.afn, Afn::CONTROL);
     let errs: Vec<u8> = items.iter().map(|i| i.err).collect();
     assert_eq!(errs, vec![0, 1]);
-    // A read nobody serves is denied (AFN 00 F2).
+    // A read nobody serves is denied (AFN 00 F2): a typed outcome, not a Complete.
     let n = write_units(&mut units, &[(Pn(1), InfoClass(2), &[])]).unwrap();
     let id = rig
         .m
@@ -336,8 +338,11 @@ fn per_item_results_and_deny() {
         )
         .unwrap();
     rig.pump(20);
+    assert!(rig.mev.contains(&M::Denied(id.0)), "{:?}", rig.mev);
     assert!(
-        rig.mev.contains(&M::Complete(id.0, 0x00, vec![0, 0, 2, 0])),
+        !rig.mev
+            .iter()
+            .any(|e| matches!(e, M::Complete(i, ..) if *i == id.0)),
         "{:?}",
         rig.mev
     );
@@ -828,10 +833,13 @@ fn control_frames_expire_at_compressed_speed() {
         .unwrap();
     // Send time 10:00:00 + 1 s × 60 = 10:01:00; allowed delay 5 min.
     assert_eq!((tp.time, tp.delay_min), ([0x00, 0x01, 0x10, 0x14], 5));
-    // 6 real seconds later = 6 simulated minutes: expired, not executed.
+    // 6 real seconds later = 6 simulated minutes: expired, not executed; denied (AFN 00 F2)
+    // with the request's Tp echoed, so that the master can tell which request it was.
     let (ev, reply) = feed(&mut t, &mut h, 7000, &req);
     assert!(ev[0].contains("Expired"), "{ev:?}");
-    assert!(reply.is_empty());
+    let deny = Repr::parse_bytes(&reply, &Profile::default()).unwrap();
+    assert_eq!((deny.afn, deny.units), (Afn::CONFIRM, &[0u8, 0, 2, 0][..]));
+    assert_eq!(deny.tp, Some(tp));
     assert!(h.trips.is_empty());
     // 4 real seconds later = 4 simulated minutes: on time, executed.
     let (ev, _) = feed(&mut t, &mut h, 5000, &req);

@@ -195,6 +195,12 @@ async fn a_proven_terminal_is_read_and_controlled() {
         (Afn::CONFIRM, Some(true))
     );
     assert_eq!(site.lock().unwrap().trips, vec![2]);
+    // A command the terminal refuses (AFN 05 F2 is not served here): AFN 00 F2, all denied.
+    let n = write_units(&mut units, &[(Pn(2), InfoClass(2), &[])]).unwrap();
+    assert!(matches!(
+        fe.control(address(8), &units[..n]).await,
+        Err(Error::Denied)
+    ));
     let confirmation = wait_for(&mut events, |e| {
         matches!(e, FrontEndEvent::Confirmation { .. })
     })
@@ -210,7 +216,7 @@ async fn a_proven_terminal_is_read_and_controlled() {
     let stats = fe.stats();
     assert_eq!(
         (stats.connections, stats.requests, stats.request_timeouts),
-        (1, 402, 0)
+        (1, 403, 0)
     );
 }
 

@@ -6,7 +6,7 @@
 //! | class/sub | type | layout after the subclass |
 //! |---|---|---|
 //! | 0/0–0/3 | [`Credit`] (electricity, water, gas, time) | RND 4, TID 24, amount 16 |
-//! | 0/4–0/7 | [`CurrencyCredit`] (**layout unverified**) | RND 4, TID 24, amount 16 |
+//! | 0/4–0/7 | [`CurrencyCredit`] (**layout assumed**, unit 0.00001 base currency) | RND 4, TID 24, amount 16 |
 //! | 1/0, 1/1 | [`MeterTest`] (not encrypted) | control 36 + MfrCode 8, or control 28 + MfrCode 16 |
 //! | 2/0 | [`MaxPowerLimit`] | RND, TID, limit 16 (amount code, W) |
 //! | 2/1 | [`ClearCredit`] | RND, TID, register 16 |
@@ -141,11 +141,15 @@ pub struct Credit {
 
 /// Class 0, subclasses 4–7: currency transfer.
 ///
-/// **Unverified layout.** No vectors exist. This type assumes the credit layout (RND 4, TID 24,
-/// a 16-bit amount code in currency units), which is what IEC 62055-41 describes for class 0 in
-/// general. A third-party port of "STS202-1 Ed2" instead claims a 20-bit signed amount whose top
-/// four bits replace the RND and a changed CRC input; that variant is not implemented. Do not
-/// rely on this type for interoperability until it is checked against real tokens.
+/// **Layout unverified by vectors.** What is checked against outside material: subclasses 4–7
+/// are the currency transfers for electricity, water, gas and time, and one unit of the amount
+/// is 0.00001 of a *base currency unit* whose denomination the utility chooses when it
+/// configures its meters (STS Association, "Token types", <https://www.sts.org.za/token-types>,
+/// summarising IEC 62055-41 token class 0). What is assumed: the bit layout is that of the unit
+/// credit (RND 4, TID 24, 16-bit amount code, IEC 62055-41 §6.3.2), as no public token of these
+/// subclasses exists to check it with. A third-party port of "STS202-1 Ed2" instead claims a
+/// 20-bit signed amount whose top four bits replace the RND and a changed CRC input; that
+/// variant is not implemented. Check against real tokens before relying on interoperability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CurrencyCredit {
@@ -155,7 +159,7 @@ pub struct CurrencyCredit {
     pub rnd: Rnd,
     /// Token identifier.
     pub tid: Tid,
-    /// The amount code, in currency units (assumed; see above).
+    /// The amount code, in units of 0.00001 base currency unit (see above).
     pub amount: Amount,
 }
 

@@ -148,12 +148,12 @@ pub enum Action {
         /// The register after adding.
         balance: u64,
     },
-    /// A currency credit (0/4–0/7, **unverified layout**): the register is not changed; the
-    /// firmware converts the amount with its tariff.
+    /// A currency credit (0/4–0/7, layout assumed, see [`CurrencyCredit`](crate::block::CurrencyCredit)):
+    /// the unit register is not changed; the firmware credits its money wallet.
     AddCurrency {
         /// The commodity.
         kind: CreditKind,
-        /// The amount code, in currency units (assumed).
+        /// The amount code, in units of 0.00001 base currency unit.
         amount: Amount,
     },
     /// Start the tests/displays selected by `control` (class 1).

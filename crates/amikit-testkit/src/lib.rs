@@ -7,8 +7,10 @@
 //! 2. else `../shared/vectors` relative to the workspace root.
 //!
 //! When `AMIKIT_VECTORS` is not set and the folder is missing (a fresh clone), [`vectors_dir`]
-//! prints that the test is skipped and why, and returns `None`. When `AMIKIT_VECTORS` is set, a
-//! missing folder is a failure: whoever asked for the vectors gets them checked or a red test.
+//! prints that the test is skipped and why, and returns `None`; [`vectors_dir_if_present`] returns
+//! `None` quietly, for tests that check their in-repository vectors anyway and say themselves what
+//! they could not check. When `AMIKIT_VECTORS` is set, a missing folder is a failure: whoever
+//! asked for the vectors gets them checked or a red test.
 
 use std::path::{Path, PathBuf};
 
@@ -36,8 +38,26 @@ pub fn vectors_path() -> PathBuf {
 /// # Panics
 ///
 /// When the folder is missing and `AMIKIT_VECTORS` is set.
-#[allow(clippy::panic)]
 pub fn vectors_dir(test: &str) -> Option<PathBuf> {
+    let dir = vectors_dir_if_present(test);
+    if dir.is_none() {
+        println!(
+            "{test}: SKIPPED, conformance vectors not found at {} (set AMIKIT_VECTORS)",
+            vectors_path().display()
+        );
+    }
+    dir
+}
+
+/// The shared vector folder, or `None` without printing anything when it is missing: for tests
+/// whose own vectors are in the repository and which only add the outside ones when present
+/// (they say themselves what they could not check).
+///
+/// # Panics
+///
+/// When the folder is missing and `AMIKIT_VECTORS` is set.
+#[allow(clippy::panic)]
+pub fn vectors_dir_if_present(test: &str) -> Option<PathBuf> {
     let dir = vectors_path();
     if dir.is_dir() {
         return Some(dir);
@@ -48,10 +68,6 @@ pub fn vectors_dir(test: &str) -> Option<PathBuf> {
             dir.display()
         );
     }
-    println!(
-        "{test}: SKIPPED, conformance vectors not found at {} (set AMIKIT_VECTORS)",
-        dir.display()
-    );
     None
 }
 
@@ -62,14 +78,27 @@ pub fn vectors_dir(test: &str) -> Option<PathBuf> {
 /// # Panics
 ///
 /// When the folder exists but the file is missing or is not valid JSON.
-#[allow(clippy::panic)]
 pub fn load_json(test: &str, relative: &str) -> Option<serde_json::Value> {
-    let path = vectors_dir(test)?.join(relative);
-    let text = std::fs::read_to_string(&path)
+    vectors_dir(test).map(|dir| read_json(test, &dir.join(relative)))
+}
+
+/// [`load_json`] without the "skipped" line: `None` when the folder is missing (see
+/// [`vectors_dir_if_present`]).
+///
+/// # Panics
+///
+/// When the folder exists but the file is missing or is not valid JSON, or when the folder is
+/// missing and `AMIKIT_VECTORS` is set.
+pub fn load_json_if_present(test: &str, relative: &str) -> Option<serde_json::Value> {
+    vectors_dir_if_present(test).map(|dir| read_json(test, &dir.join(relative)))
+}
+
+#[allow(clippy::panic)]
+fn read_json(test: &str, path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{test}: cannot read {}: {e}", path.display()));
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{test}: {} is not valid JSON: {e}", path.display()));
-    Some(value)
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{test}: {} is not valid JSON: {e}", path.display()))
 }
 
 /// Decodes a hex string, ignoring ASCII white space.

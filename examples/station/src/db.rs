@@ -196,6 +196,11 @@ const MIGRATIONS: &[&str] = &[
     UPDATE jobs SET status = 'done' WHERE done = 1;
     CREATE INDEX jobs_by_status ON jobs (status, command_id);
     ",
+    // Version 6 (issue 11, relay reconciliation): the relay command each meter confirmed
+    // last, so that a relay found against it after a restart is still reconciled.
+    "
+    ALTER TABLE meters ADD COLUMN relay_command INTEGER REFERENCES commands (id);
+    ",
 ];
 
 /// The schema version this build writes.

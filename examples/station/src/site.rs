@@ -81,7 +81,10 @@ impl Default for PaymentRules {
 #[serde(deny_unknown_fields)]
 pub struct StsRules {
     /// The money one unit of a currency token's amount is, a decimal string (default `0.01`,
-    /// the fen). Tokens carry money in this unit; meters credit exactly amount × unit.
+    /// the fen). Tokens carry money in this unit; meters credit exactly amount × unit. IEC
+    /// 62055-41 counts the amount in 0.00001 of a base currency unit the utility configures in
+    /// its meters: `0.01` is a base unit of 1 000 (yuan); a site whose meters use the yuan as
+    /// base unit would need 0.00001, finer than money's 0.0001 quantum, and is refused.
     #[serde(default = "StsRules::default_currency_unit")]
     pub currency_unit: String,
 }
@@ -523,6 +526,25 @@ mod tests {
             let path = site.tariff_path(&m.tariff, &workspace_root()).unwrap();
             assert!(path.is_file(), "{}", path.display());
         }
+    }
+
+    #[test]
+    fn currency_unit_finer_than_money_is_refused() {
+        let unit = |u: &str| {
+            StsRules {
+                currency_unit: u.into(),
+            }
+            .unit()
+        };
+        assert_eq!(
+            unit("0.01").unwrap(),
+            amikit_tariff::Money::parse("0.01").unwrap()
+        );
+        assert!(unit("0.0001").is_ok());
+        // IEC 62055-41's 0.00001 of a yuan base unit cannot be held in money's 0.0001 quantum.
+        assert!(unit("0.00001").is_err());
+        assert!(unit("0").is_err());
+        assert!(unit("-0.01").is_err());
     }
 
     const DEMO_KEY: &str = "abababababababab949494949494949401234567";

@@ -193,6 +193,10 @@ async fn reminder_trip_payment_allow_close_and_guard() {
     let stats = get(&m, "/api/stats").await;
     assert!(stats["requests"].as_u64().unwrap() > 0);
     assert!(stats["latency_us"]["p99"].as_u64().is_some());
+    // Every request carries Tp (the terminal requires it, reads included): no read was
+    // denied. The commands the terminal refused on purpose (`deny` above) are counted.
+    assert_eq!(stats["denied_reads"], 0, "{stats}");
+    assert!(stats["denied_commands"].as_u64().unwrap() > 0, "{stats}");
 
     fake.stop().await;
     m.shutdown().await;

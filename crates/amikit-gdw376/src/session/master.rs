@@ -35,7 +35,7 @@ use crate::error::{EncodeError, ParseError, SecurityError};
 use crate::frame::{Frame, Repr};
 use crate::identity::{CHALLENGE_LEN, IdentityKey};
 use crate::profile::Profile;
-use crate::security::{MacProvider, ZeroPw, verify_pw};
+use crate::security::{ForTerminal, TerminalMac, ZeroPw, verify_pw};
 use crate::seq::Seq;
 use core::time::Duration;
 
@@ -212,6 +212,12 @@ pub enum MasterEvent<'a> {
         /// The data-unit regions of all frames, in order.
         units: &'a [u8],
     },
+    /// The terminal denied the request as a whole (Q/GDW 1376.1-2013, application layer,
+    /// confirmation/denial AFN 00H, F2 "all denied"): a command it refused, a read it has no
+    /// data for, or a request refused for security (PW that did not verify, Tp stale,
+    /// replayed or missing, a full replay guard). Delivered instead of
+    /// [`MasterEvent::Complete`].
+    Denied(RequestId),
     /// A multi-frame response did not fit the request's reassembly buffer (its frames were
     /// still delivered as [`MasterEvent::Response`]).
     Overflow(RequestId),
@@ -327,10 +333,12 @@ struct Core<M, const TX: usize, const REQ: usize, const REASM: usize> {
 }
 
 /// One terminal connection, master side. `RX` bounds a received frame, `TX` queued output,
-/// `REQ` outstanding requests, `REASM` the reassembly buffer of each request.
+/// `REQ` outstanding requests, `REASM` the reassembly buffer of each request. `M` computes and
+/// checks PW: any [`MacProvider`](crate::security::MacProvider) (one key for every terminal)
+/// or a [`TerminalMac`] that picks the key of the terminal logged in on this connection.
 #[derive(Debug)]
 pub struct MasterSession<
-    M: MacProvider = ZeroPw,
+    M: TerminalMac = ZeroPw,
     const RX: usize = 2048,
     const TX: usize = 1024,
     const REQ: usize = 4,
@@ -350,10 +358,11 @@ impl<const RX: usize, const TX: usize, const REQ: usize, const REASM: usize>
     }
 }
 
-impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const REASM: usize>
+impl<M: TerminalMac, const RX: usize, const TX: usize, const REQ: usize, const REASM: usize>
     MasterSession<M, RX, TX, REQ, REASM>
 {
-    /// A session computing PW with `mac`; `now` is when the connection was accepted.
+    /// A session computing PW with `mac` (given the terminal's address with every frame);
+    /// `now` is when the connection was accepted.
     #[must_use]
     pub fn with_mac(cfg: MasterConfig, mac: M, now: Instant) -> Self {
         MasterSession {
@@ -561,7 +570,7 @@ impl<M: MacProvider, const RX: usize, const TX: usize, const REQ: usize, const R
     }
 }
 
-impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
+impl<M: TerminalMac, const TX: usize, const REQ: usize, const REASM: usize>
     Core<M, TX, REQ, REASM>
 {
     /// The next PFC. With Tp the echoed PFC tells responses apart; without it, skip PSEQs in
@@ -648,7 +657,11 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
                 e => RequestError::Encode(e),
             })?;
             w.raw(req.units).map_err(|_| RequestError::TooLong)?;
-            w.finish(&mut self.mac).map_err(|e| match e {
+            w.finish(&mut ForTerminal {
+                keys: &mut self.mac,
+                terminal: terminal.with_msa(0),
+            })
+            .map_err(|e| match e {
                 EncodeError::BufferTooSmall { .. } => RequestError::TooLong,
                 e => RequestError::Encode(e),
             })?
@@ -1008,6 +1021,8 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         if done {
             if s.overflow {
                 events(MasterEvent::Overflow(s.id));
+            } else if s.reply_afn == Some(Afn::CONFIRM) && all_denied(&repr, &self.cfg.profile) {
+                events(MasterEvent::Denied(s.id));
             } else {
                 let units = self
                     .reasm
@@ -1046,8 +1061,13 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
         if repr.afn != Afn::AUTHENTICATION {
             return self.fail_proof(SecurityError::BadProof, events);
         }
+        let terminal = self.terminal.unwrap_or(repr.address).with_msa(0);
+        let mut mac = ForTerminal {
+            keys: &mut self.mac,
+            terminal,
+        };
         if self.cfg.profile.pw_len(repr.afn, Direction::Up) > 0
-            && let Err(e) = verify_pw(f.user_data(), repr, &mut self.mac)
+            && let Err(e) = verify_pw(f.user_data(), repr, &mut mac)
         {
             return self.fail_proof(e, events);
         }
@@ -1070,6 +1090,14 @@ impl<M: MacProvider, const TX: usize, const REQ: usize, const REASM: usize>
             self.fail_proof(SecurityError::BadProof, events);
         }
     }
+}
+
+/// True for an AFN 00 F2 (all denied) frame.
+fn all_denied(repr: &Repr<'_>, profile: &Profile) -> bool {
+    repr.afn == Afn::CONFIRM
+        && repr
+            .units(profile)
+            .any(|i| matches!(i, Item::Unit(u) if u.pn == Pn::P0 && u.fn_ == InfoClass(2)))
 }
 
 /// Writes a data-unit region from `(pn, Fn, data)` items, one DA/DT each; returns its length.

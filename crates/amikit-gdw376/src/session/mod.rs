@@ -13,6 +13,7 @@
 //! All buffers are fixed arrays sized by const generics.
 
 pub mod master;
+mod repeat;
 pub mod terminal;
 
 use crate::frame::Repr;

@@ -10,12 +10,24 @@
 //! 0D, 0E, 0F, 10) with data units (split into several frames with FIR/FIN when longer than
 //! `max_units_per_frame` bytes), commands (AFN 01, 04, 05) with AFN 00 F1 (all confirmed),
 //! F2 (all denied) or F3 (per item). PW is verified through the [`MacProvider`], Tp through a
-//! [`ReplayGuard`] once a wall clock is set; a repeated request (same MSA, SEQ and checksum)
-//! gets the previous response again instead of being executed twice.
+//! [`ReplayGuard`] of `GUARD` open windows once a wall clock is set; a repeated request (the
+//! same bytes) gets the previous response again instead of being executed twice, from a cache
+//! of the last exchanges that fit in `REPEAT` bytes (repeat detection comes after PW
+//! verification).
+//!
+//! A request refused for security — PW that does not verify, Tp missing where required, stale,
+//! replayed, unverifiable, or a guard with no free window — is answered with AFN 00 F2
+//! "all denied" (Q/GDW 1376.1-2013, application layer, confirmation/denial AFN 00H: F2 denies
+//! every data unit of the frame received), echoing the request's Tp so that the master can tell which request
+//! was denied. At most [`TerminalConfig::denials_max`] denials go out per
+//! [`TerminalConfig::denials_window`]; beyond that a refusal is silent (a flood of junk does
+//! not make the terminal transmit a flood).
+//!
+//! RAM: the replay guard costs 16 bytes per window (`GUARD`), the repeat cache `REPEAT` bytes.
 
 use crate::address::Address;
 use crate::afn::Afn;
-use crate::auxiliary::Ec;
+use crate::auxiliary::{Ec, Tp};
 use crate::builder::FrameBuilder;
 use crate::control::{Control, Direction};
 use crate::dadt::{DaDt, InfoClass, Pn};
@@ -32,6 +44,7 @@ use crate::time::{DateTime, Instant};
 use crate::units::{ItemResult, ItemResults, Writer};
 use crate::walker::Item;
 
+use super::repeat::RepeatCache;
 use super::{Backoff, Outbox, WallClock, is_confirmation};
 
 /// When heartbeats are sent.
@@ -70,12 +83,21 @@ pub struct TerminalConfig {
     /// refused ([`SecurityError::NoClock`]). Off, for masters that send no Tp: a Tp is checked
     /// only once a calendar time is set, as before.
     pub require_tp: bool,
+    /// Tp required on every request, reads (AFN 09, 0A, 0C, 0D, 0E, 10 …) included, not only
+    /// on PW-carrying ones: every request a master sends is then replay-checked (size the
+    /// terminal's `GUARD` for the requests one Tp window can hold). Off by default.
+    pub require_tp_on_reads: bool,
+    /// Security denials (AFN 00 F2 for a refused PW or Tp) sent at most per
+    /// [`TerminalConfig::denials_window`]; further refusals in the window are silent.
+    pub denials_max: u16,
+    /// The window of [`TerminalConfig::denials_max`].
+    pub denials_window: Duration,
 }
 
 impl TerminalConfig {
     /// Defaults: 2009/2013 strict profile, 1-minute heartbeat after silence, 30 s timeout,
     /// 3 retries, re-dial back-off 5 s … 5 min, 1 KiB of units per frame, Tp required on
-    /// commands.
+    /// commands (not on reads), at most 8 security denials a minute.
     #[must_use]
     pub const fn new(address: Address) -> Self {
         TerminalConfig {
@@ -91,6 +113,9 @@ impl TerminalConfig {
             },
             max_units_per_frame: 1024,
             require_tp: true,
+            require_tp_on_reads: false,
+            denials_max: 8,
+            denials_window: Duration::from_secs(60),
         }
     }
 }
@@ -147,6 +172,12 @@ pub struct ItemRequest<'a> {
     /// The terminal's event counters when the request arrived (EC1 important, EC2 normal):
     /// the header of an AFN 0E reply, whose events run from the request's Pm up to EC.
     pub ec: Ec,
+    /// The request's Tp (PFC, send time, allowed delay), when it carried one; it has passed
+    /// the terminal's expiry and replay checks. A handler may apply a stricter policy of its
+    /// own (e.g. refuse a control older than a minute) with [`ItemRequest::wall`].
+    pub tp: Option<Tp>,
+    /// The terminal's calendar time when the request arrived, when it has one.
+    pub wall: Option<DateTime>,
 }
 
 /// Serves master requests. Both methods have safe defaults (refuse).
@@ -228,15 +259,12 @@ struct Pending {
 }
 
 const REPORT_MAX: usize = 512;
-/// Largest request remembered for repeat detection: an AFN 0F segment of 512 data bytes with
-/// its DA/DT, PW, Tp and a 7-byte address (567 bytes) fits.
-const LAST_REQUEST_MAX: usize = 640;
 const ITEMS_MAX: usize = 64;
 
 /// Everything except the deframer (so that a received frame can borrow the deframer while
 /// the rest is updated).
 #[derive(Debug)]
-struct Core<M, K, const TX: usize> {
+struct Core<M, K, const TX: usize, const GUARD: usize, const REPEAT: usize> {
     cfg: TerminalConfig,
     mac: M,
     identity: K,
@@ -253,29 +281,36 @@ struct Core<M, K, const TX: usize> {
     ec: Ec,
     acd: bool,
     clock: WallClock,
-    guard: ReplayGuard<16>,
-    last_request: [u8; LAST_REQUEST_MAX],
-    last_request_len: usize,
-    last_response: [u8; REPORT_MAX],
-    last_response_len: usize,
+    guard: ReplayGuard<GUARD>,
+    repeat: RepeatCache<REPEAT>,
     reconnects: u32,
+    /// Start of the current denial window and denials sent in it.
+    denial_window: (Instant, u16),
+    denials_withheld: u32,
 }
 
 /// A terminal session. `RX` bounds a received frame, `TX` the queued output and a reply's
 /// data units; `K` answers the master's identity challenge (AFN 06 F1) with this terminal's
-/// key.
+/// key; `GUARD` is the number of Tp windows the replay guard holds open (16 bytes each: size
+/// it for the requests a master sends within one allowed delay — when all are open a new
+/// request is denied); `REPEAT` the bytes of the repeated-request cache (each exchange costs
+/// 4 bytes plus its request and reply; size it for the requests in flight).
 #[derive(Debug)]
 pub struct Terminal<
     M: MacProvider = ZeroPw,
     const RX: usize = 2048,
     const TX: usize = 4096,
     K: IdentityKey = NoIdentity,
+    const GUARD: usize = 32,
+    const REPEAT: usize = 2048,
 > {
     deframer: Deframer<RX>,
-    core: Core<M, K, TX>,
+    core: Core<M, K, TX, GUARD, REPEAT>,
 }
 
-impl<const RX: usize, const TX: usize> Terminal<ZeroPw, RX, TX> {
+impl<const RX: usize, const TX: usize, const GUARD: usize, const REPEAT: usize>
+    Terminal<ZeroPw, RX, TX, NoIdentity, GUARD, REPEAT>
+{
     /// A terminal that accepts the all-zero test PW.
     #[must_use]
     pub fn new(cfg: TerminalConfig) -> Self {
@@ -283,7 +318,9 @@ impl<const RX: usize, const TX: usize> Terminal<ZeroPw, RX, TX> {
     }
 }
 
-impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
+impl<M: MacProvider, const RX: usize, const TX: usize, const GUARD: usize, const REPEAT: usize>
+    Terminal<M, RX, TX, NoIdentity, GUARD, REPEAT>
+{
     /// A terminal verifying PW with `mac` (and no identity key: it cannot answer AFN 06).
     #[must_use]
     pub fn with_mac(cfg: TerminalConfig, mac: M) -> Self {
@@ -291,7 +328,15 @@ impl<M: MacProvider, const RX: usize, const TX: usize> Terminal<M, RX, TX> {
     }
 }
 
-impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<M, RX, TX, K> {
+impl<
+    M: MacProvider,
+    const RX: usize,
+    const TX: usize,
+    K: IdentityKey,
+    const GUARD: usize,
+    const REPEAT: usize,
+> Terminal<M, RX, TX, K, GUARD, REPEAT>
+{
     /// A terminal verifying PW with `mac` and proving its identity with `identity`.
     #[must_use]
     pub fn with_keys(cfg: TerminalConfig, mac: M, identity: K) -> Self {
@@ -315,11 +360,10 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
                 acd: false,
                 clock: WallClock::default(),
                 guard: ReplayGuard::new(),
-                last_request: [0; LAST_REQUEST_MAX],
-                last_request_len: 0,
-                last_response: [0; REPORT_MAX],
-                last_response_len: 0,
+                repeat: RepeatCache::new(),
                 reconnects: 0,
+                denial_window: (Instant(0), 0),
+                denials_withheld: 0,
             },
         }
     }
@@ -367,6 +411,17 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
     #[must_use]
     pub fn acd(&self) -> bool {
         self.core.acd
+    }
+    /// Security refusals that were not answered with a denial because
+    /// [`TerminalConfig::denials_max`] was reached in their window.
+    #[must_use]
+    pub fn denials_withheld(&self) -> u32 {
+        self.core.denials_withheld
+    }
+    /// Tp windows the replay guard holds open.
+    #[must_use]
+    pub fn open_windows(&self) -> usize {
+        self.core.guard.open_windows()
     }
     /// Delay before the next dial attempt (grows with each failure, reset by a login).
     #[must_use]
@@ -504,7 +559,9 @@ impl<M: MacProvider, const RX: usize, const TX: usize, K: IdentityKey> Terminal<
     }
 }
 
-impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
+impl<M: MacProvider, K: IdentityKey, const TX: usize, const GUARD: usize, const REPEAT: usize>
+    Core<M, K, TX, GUARD, REPEAT>
+{
     fn heartbeat_due(&self) -> Instant {
         match self.cfg.heartbeat {
             HeartbeatMode::Fixed => self.next_heartbeat,
@@ -638,71 +695,87 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         // PW first (Q/GDW 1376.1-2013 §4.3.4.6.1): nothing below — not even the cached answer
         // to a repeated request — is given to a frame whose PW does not verify.
         let needs_pw = profile.pw_len(repr.afn, Direction::Down) > 0;
-        if needs_pw && let Err(e) = verify_pw(f.user_data(), &repr, &mut self.mac) {
-            self.reply_confirm(&repr, None, &[]);
-            return events(TerminalEvent::Rejected(Rejection::Security(e)));
-        }
-        // Tp: required on commands (PW-carrying AFNs), checked whenever present.
         let wall = self.clock.at(now);
-        if self.cfg.require_tp && needs_pw && repr.tp.is_none_or(|t| t.delay_min == 0) {
-            return events(TerminalEvent::Rejected(Rejection::Security(
-                SecurityError::TpRequired,
-            )));
-        }
-        if let Some(tp) = repr.tp {
-            match wall {
-                Some(wall) => {
-                    if let Err(e) = self.guard.check_expiry(&wall, &tp) {
-                        return events(TerminalEvent::Rejected(Rejection::Security(e)));
-                    }
-                }
-                None if self.cfg.require_tp => {
-                    return events(TerminalEvent::Rejected(Rejection::Security(
-                        SecurityError::NoClock,
-                    )));
-                }
-                None => {}
-            }
+        if let Err(e) = self.check_security(&f, &repr, needs_pw, wall) {
+            self.deny(now, &repr);
+            return events(TerminalEvent::Rejected(Rejection::Security(e)));
         }
         // A repeated request (the same bytes: a retransmission keeps PSEQ, Tp and PW): send the
         // previous response again, do not execute twice.
         let bytes = f.as_bytes();
-        if self.last_request_len > 0
-            && self.last_response_len > 0
-            && self.last_request.get(..self.last_request_len) == Some(bytes)
-        {
-            if let Some(r) = self.last_response.get(..self.last_response_len) {
-                self.out.push(r);
-            }
+        if let Some(r) = self.repeat.lookup(bytes) {
+            self.out.push(r);
             return events(TerminalEvent::Duplicate);
         }
         if let (Some(tp), Some(wall)) = (repr.tp, wall)
             && let Err(e) = self.guard.check(&wall, repr.address.msa, &tp)
         {
+            self.deny(now, &repr);
             return events(TerminalEvent::Rejected(Rejection::Security(e)));
         }
         let before = self.out.len();
         if repr.afn == Afn::AUTHENTICATION {
             self.serve_identity(&repr);
         } else if repr.afn.is_command() {
-            self.serve_command(&repr, handler);
+            self.serve_command(&repr, wall, handler);
         } else {
-            self.serve_read(&repr, handler);
+            self.serve_read(&repr, wall, handler);
         }
         // Cache the response for a repeated request.
-        self.last_request_len = 0;
-        if let Some(dst) = self.last_request.get_mut(..bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.last_request_len = bytes.len();
-        }
-        self.last_response_len = 0;
         let added = self.out.len().saturating_sub(before);
-        let tail = self.out.tail(added);
-        if let Some(dst) = self.last_response.get_mut(..tail.len()) {
-            dst.copy_from_slice(tail);
-            self.last_response_len = tail.len();
-        }
+        self.repeat.insert(bytes, self.out.tail(added));
         events(TerminalEvent::Request(repr));
+    }
+
+    /// PW, then Tp's presence and expiry (the replay check comes after the repeat cache).
+    fn check_security(
+        &mut self,
+        f: &Frame<&[u8]>,
+        repr: &Repr<'_>,
+        needs_pw: bool,
+        wall: Option<DateTime>,
+    ) -> Result<(), SecurityError> {
+        if needs_pw {
+            verify_pw(f.user_data(), repr, &mut self.mac)?;
+        }
+        // Tp: required on commands (PW-carrying AFNs) — on every request with
+        // `require_tp_on_reads` — and checked whenever present.
+        let required = self.cfg.require_tp && (needs_pw || self.cfg.require_tp_on_reads);
+        if required && repr.tp.is_none_or(|t| t.delay_min == 0) {
+            return Err(SecurityError::TpRequired);
+        }
+        if let Some(tp) = repr.tp {
+            match wall {
+                Some(wall) => {
+                    self.guard.check_expiry(&wall, &tp)?;
+                }
+                None if self.cfg.require_tp => return Err(SecurityError::NoClock),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a request refused for security with AFN 00 F2 (all denied), unless this
+    /// window's allowance of denials is used up (then nothing is sent).
+    fn deny(&mut self, now: Instant, req: &Repr<'_>) {
+        if req.address.group {
+            return;
+        }
+        let (start, sent) = self.denial_window;
+        let (start, sent) =
+            if now.saturating_duration_since(start) >= self.cfg.denials_window || now < start {
+                (now, 0)
+            } else {
+                (start, sent)
+            };
+        if sent >= self.cfg.denials_max {
+            self.denial_window = (start, sent);
+            self.denials_withheld = self.denials_withheld.saturating_add(1);
+            return;
+        }
+        self.denial_window = (start, sent + 1);
+        self.reply_confirm(req, None, &[]);
     }
 
     fn on_confirm(
@@ -840,7 +913,12 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         }
     }
 
-    fn serve_command(&mut self, req: &Repr<'_>, handler: &mut impl RequestHandler) {
+    fn serve_command(
+        &mut self,
+        req: &Repr<'_>,
+        wall: Option<DateTime>,
+        handler: &mut impl RequestHandler,
+    ) {
         let mut results = [ItemResult {
             dadt: DaDt::default(),
             err: 0,
@@ -864,6 +942,8 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                         data,
                         msa: req.address.msa,
                         ec: self.ec,
+                        tp: req.tp,
+                        wall,
                     };
                     handler.command(&r).map_or_else(Refusal::code, |()| 0)
                 }
@@ -878,7 +958,12 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
         self.reply_confirm(req, (!items.is_empty()).then_some(items), &[]);
     }
 
-    fn serve_read(&mut self, req: &Repr<'_>, handler: &mut impl RequestHandler) {
+    fn serve_read(
+        &mut self,
+        req: &Repr<'_>,
+        wall: Option<DateTime>,
+        handler: &mut impl RequestHandler,
+    ) {
         // Collect reply units into scratch, remembering where each ends.
         let mut ends = [0usize; ITEMS_MAX];
         let mut count = 0usize;
@@ -893,6 +978,8 @@ impl<M: MacProvider, K: IdentityKey, const TX: usize> Core<M, K, TX> {
                 data: u.data,
                 msa: req.address.msa,
                 ec: self.ec,
+                tp: req.tp,
+                wall,
             };
             let Ok(dadt) = DaDt::single(u.pn, u.fn_) else {
                 continue;

@@ -393,8 +393,8 @@ impl FrontEnd {
     /// # Errors
     ///
     /// [`Error::NotConnected`], [`Error::Request`] (refused by the session: unproven, no
-    /// calendar time for Tp, too long), [`Error::Timeout`], [`Error::Closed`] (the connection
-    /// ended first).
+    /// calendar time for Tp, too long), [`Error::Denied`] (AFN 00 F2), [`Error::Timeout`],
+    /// [`Error::Closed`] (the connection ended first).
     pub async fn request(
         &self,
         terminal: Address,
@@ -517,6 +517,7 @@ enum Ev {
         confirmed: Option<bool>,
     },
     Failed(RequestId),
+    Denied(RequestId),
     Report {
         afn: Afn,
         units: Vec<u8>,
@@ -800,6 +801,18 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
                         }));
                     }
                 }
+                Ev::Denied(id) => {
+                    if let Some((request, reply)) = self.pending.remove(&id) {
+                        if let Some(terminal) = terminal {
+                            self.shared.emit(FrontEndEvent::Confirmation {
+                                terminal,
+                                request,
+                                confirmed: false,
+                            });
+                        }
+                        let _ = reply.send(Err(Error::Denied));
+                    }
+                }
                 Ev::Report { afn, units } => {
                     self.emit_for(terminal, |terminal| FrontEndEvent::Report {
                         terminal,
@@ -907,6 +920,7 @@ fn collect(event: MasterEvent<'_>, events: &mut Vec<Ev>, counters: &Counters, pr
             }
         }
         MasterEvent::Timeout(id) | MasterEvent::Overflow(id) => Ev::Failed(id),
+        MasterEvent::Denied(id) => Ev::Denied(id),
         MasterEvent::Report(r) => Ev::Report {
             afn: r.afn,
             units: r.units.to_vec(),

@@ -224,6 +224,10 @@ pub struct Rates {
     pub kills_per_day: u32,
     /// Full-disk episodes per simulated day.
     pub disk_fulls_per_day: u32,
+    /// Full-disk episodes, ‰, that also see a meter replaced whose answer is lost (the
+    /// fitter's client gives up) followed by a master kill; the replacement is sent again
+    /// after the restart. The combination of the seed-2 `energy_billed_once` violation.
+    pub replace_in_disk_full: u32,
 }
 
 impl Default for Rates {
@@ -241,6 +245,7 @@ impl Default for Rates {
             impostors_per_day: 1,
             kills_per_day: 3,
             disk_fulls_per_day: 1,
+            replace_in_disk_full: 500,
         }
     }
 }
@@ -262,6 +267,9 @@ pub enum Timed {
     Replace {
         /// Measurement point.
         pn: u16,
+        /// The master's answer is lost and the master killed right after: the replacement
+        /// is sent again once it is back.
+        answer_lost: bool,
     },
     /// The link is down for `minutes` simulated minutes.
     LinkDown {
@@ -360,7 +368,13 @@ impl Schedule {
         if faults.has(FaultKind::MeterReplaced) {
             for _ in 0..n(rates.replacements_per_day) {
                 let Some(&pn) = rng.pick(pns) else { break };
-                entries.push((at(rng), Timed::Replace { pn }));
+                entries.push((
+                    at(rng),
+                    Timed::Replace {
+                        pn,
+                        answer_lost: false,
+                    },
+                ));
             }
         }
         if faults.has(FaultKind::LinkDown) {
@@ -381,12 +395,34 @@ impl Schedule {
                 entries.push((at(rng), Timed::Kill { pause_ms }));
             }
         }
+        let mut disk_fulls = Vec::new();
         if faults.has(FaultKind::DiskFull) {
             for _ in 0..n(rates.disk_fulls_per_day) {
                 // Hours: only writes that need a new page fail, and tables grow a page at a
                 // time.
                 let minutes = u32::try_from(rng.between(180, 480)).unwrap_or(240);
-                entries.push((at(rng), Timed::DiskFull { minutes }));
+                let start = at(rng);
+                entries.push((start, Timed::DiskFull { minutes }));
+                disk_fulls.push((start, minutes));
+            }
+        }
+        // Drawn last, so that the day's other entries are those of a run without the knob.
+        if faults.has(FaultKind::MeterReplaced) && faults.has(FaultKind::MasterKilled) {
+            for (start, minutes) in disk_fulls {
+                if !rng.chance(rates.replace_in_disk_full) {
+                    continue;
+                }
+                let Some(&pn) = rng.pick(pns) else { break };
+                // Inside the episode and inside the day's busy hours.
+                let room = (day_start + 86_400 - 3600 - start).min(i64::from(minutes) * 60 - 60);
+                let within = rng.between(room.min(60), room);
+                entries.push((
+                    start + within,
+                    Timed::Replace {
+                        pn,
+                        answer_lost: true,
+                    },
+                ));
             }
         }
     }
@@ -498,5 +534,60 @@ mod tests {
                 .iter()
                 .all(|(t, _)| (3600..3 * 86_400).contains(t))
         );
+    }
+
+    #[test]
+    fn the_knob_puts_a_lost_replacement_inside_disk_full_episodes_and_nothing_else_moves() {
+        let (all, pns) = (FaultSet::all(), [1, 3, 4]);
+        let always = Rates {
+            replace_in_disk_full: 1000,
+            disk_fulls_per_day: 2,
+            ..Rates::default()
+        };
+        let never = Rates {
+            replace_in_disk_full: 0,
+            ..always
+        };
+        let a = Schedule::draw(2, 0, 10, &all, &always, &pns);
+        let b = Schedule::draw(2, 0, 10, &all, &never, &pns);
+        let lost = |e: &Timed| {
+            matches!(
+                e,
+                Timed::Replace {
+                    answer_lost: true,
+                    ..
+                }
+            )
+        };
+        assert!(!b.entries.iter().any(|(_, e)| lost(e)));
+        let others: Vec<_> = a
+            .entries
+            .iter()
+            .filter(|(_, e)| !lost(e))
+            .cloned()
+            .collect();
+        assert_eq!(others, b.entries);
+        let episodes: Vec<(SimSeconds, SimSeconds)> = a
+            .entries
+            .iter()
+            .filter_map(|(t, e)| match e {
+                Timed::DiskFull { minutes } => Some((*t, *t + i64::from(*minutes) * 60)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(episodes.len(), 20);
+        let replaced: Vec<SimSeconds> = a
+            .entries
+            .iter()
+            .filter(|(_, e)| lost(e))
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(replaced.len(), episodes.len());
+        for t in replaced {
+            assert!(
+                episodes.iter().any(|(s, e)| (*s..*e).contains(&t)),
+                "{t} outside every disk-full episode"
+            );
+        }
     }
 }

@@ -157,6 +157,13 @@ pub struct Report {
     pub disk_full_db_errors: u64,
     /// Relay jobs a fitter carried out by hand and closed.
     pub jobs_done_by_hand: u64,
+    /// The terminal's link: requests served, frames refused (parse, PW, Tp — stale, replayed,
+    /// guard full), the most Tp windows open at once.
+    pub terminal_requests: u64,
+    /// See [`Report::terminal_requests`].
+    pub terminal_rejected: u64,
+    /// See [`Report::terminal_requests`].
+    pub tp_windows_max: u64,
 }
 
 impl Report {
@@ -216,6 +223,11 @@ impl Report {
             self.jobs_done_by_hand,
             self.check_us_per_reading,
             self.violations.len()
+        );
+        let _ = writeln!(
+            s,
+            "terminal: {} requests served, {} refused (PW / Tp / parse), at most {} Tp windows open",
+            self.terminal_requests, self.terminal_rejected, self.tp_windows_max
         );
         for v in &self.violations {
             let _ = writeln!(s, "{v}");
@@ -702,7 +714,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
     );
     // Replacements only on remote meters (their money is checked end to end).
     for (_, e) in &mut schedule.entries {
-        if let Timed::Replace { pn } = e
+        if let Timed::Replace { pn, .. } = e
             && !remote_pns.contains(pn)
         {
             let i = usize::from(*pn) % remote_pns.len().max(1);
@@ -756,6 +768,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         jobs_done,
         ..
     } = run;
+    let link = term.link_stats();
     term.shutdown().await;
     link_task.abort();
     master.kill();
@@ -788,6 +801,9 @@ pub async fn run(opts: SoakOptions) -> Result<Report, String> {
         check_us_per_reading: per_reading,
         disk_full_db_errors: disk_errors,
         jobs_done_by_hand: jobs_done,
+        terminal_requests: link.requests,
+        terminal_rejected: link.rejected,
+        tp_windows_max: link.tp_windows_max,
     })
 }
 
@@ -891,15 +907,29 @@ impl Run {
                     self.meters.arm_bad_reads(&a, kind, reads);
                 }
             }
-            Timed::Replace { pn } => {
+            Timed::Replace { pn, answer_lost } => {
                 let Some(a) = self.address(pn) else {
                     return Ok(());
                 };
                 let initial = self.rng.between(1_000, 100_000);
                 if let Some((fin, init)) = self.meters.replace(&a, initial) {
-                    self.counts
-                        .inject(FaultKind::MeterReplaced, self.live_command_now());
-                    self.pending_replacements.push((a, fin, init));
+                    let met = self.live_command_now();
+                    self.counts.inject(FaultKind::MeterReplaced, met);
+                    if answer_lost {
+                        // The fitter's client gives up before the answer (stored or not),
+                        // the master is killed; the replacement is sent again once it is
+                        // back (`episodes`).
+                        let kwh = |wh: i64| amikit_tariff::Energy::from_wh(wh).to_string();
+                        let body = json!({"final_kwh": kwh(fin), "initial_kwh": kwh(init)});
+                        let path = format!("/api/meters/{a}/replace");
+                        let _ = self.master.api("POST", &path, Some(body)).await;
+                        self.pending_replacements.push((a, fin, init));
+                        self.master.kill();
+                        self.counts.inject(FaultKind::MasterKilled, met);
+                        self.master.start().await?;
+                    } else {
+                        self.pending_replacements.push((a, fin, init));
+                    }
                     self.replace_pending().await;
                 }
             }
@@ -1385,6 +1415,10 @@ pub struct Args {
     /// Print every timed fault as it is injected.
     #[arg(long)]
     pub verbose: bool,
+    /// Full-disk episodes, per mille, that also see a meter replaced whose answer is lost,
+    /// followed by a master kill (the replacement is sent again after the restart).
+    #[arg(long, default_value_t = Rates::default().replace_in_disk_full)]
+    pub replace_in_disk_full: u32,
 }
 
 /// The `soak` example: `--master-child …` runs the master station (the soak's child process);
@@ -1424,6 +1458,7 @@ pub fn main() -> ExitCode {
     opts.deadline_minutes = args.deadline_minutes;
     opts.keep = args.keep;
     opts.verbose = args.verbose;
+    opts.rates.replace_in_disk_full = args.replace_in_disk_full.min(1000);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

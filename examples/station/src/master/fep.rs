@@ -8,14 +8,14 @@
 //! are dropped first, commands never).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use amikit_dlt645::Di;
 use amikit_gdw376::control::Direction;
 use amikit_gdw376::error::SecurityError;
-use amikit_gdw376::security::{AesCmacPw, MacProvider};
+use amikit_gdw376::security::TerminalMac;
 use amikit_gdw376::session::Backoff;
 use amikit_gdw376::session::master::{
     AckStyle, IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError,
@@ -46,16 +46,30 @@ const READ_TRIES: u8 = 3;
 /// Jobs waiting per connection.
 const QUEUE_MAX: usize = 64;
 
-type Session = MasterSession<ConnPw>;
+type Session = MasterSession<SitePw>;
 
-/// The PW key of the connection's terminal, known once it logged in (a connection serves one
-/// terminal). Until then nothing can be signed: the session fails closed.
-#[derive(Debug, Clone, Default)]
-struct ConnPw(Arc<OnceLock<AesCmacPw>>);
+/// The PW keys of the site's terminals (derived from each terminal's site key): the session
+/// signs and checks every frame with the key of the terminal it talks to. A terminal without
+/// a key cannot be signed for: the session fails closed.
+#[derive(Debug, Clone)]
+struct SitePw(Arc<Shared>);
 
-impl MacProvider for ConnPw {
-    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
-        let key = self.0.get().ok_or(SecurityError::BadPw)?;
+impl TerminalMac for SitePw {
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        let key = self
+            .0
+            .term_by_addr
+            .get(&(terminal.a1, terminal.a2))
+            .and_then(|&slot| self.0.terminals.get(slot))
+            .and_then(|t| t.keys.as_ref())
+            .ok_or(SecurityError::BadPw)?
+            .pw();
         let tag = key.tag(head, tail);
         let t = tag.get(..pw.len()).ok_or(SecurityError::PwLength {
             expected: 16,
@@ -109,6 +123,8 @@ enum Ev {
         units: Vec<u8>,
     },
     Failed(RequestId),
+    /// The terminal denied the request (AFN 00 F2).
+    Denied(RequestId),
     /// Events the master pulled (AFN 0E reply).
     Events(Vec<u8>),
     /// Events the terminal reported unasked (AFN 0E report): rate-limited.
@@ -178,7 +194,6 @@ struct Conn {
     reports: ReportWindow,
     shared: Arc<Shared>,
     session: Box<Session>,
-    pw: ConnPw,
     /// The terminal the login named (proof pending or done).
     claimed: Option<usize>,
     /// The terminal, once proven: the connection is registered as its own.
@@ -205,8 +220,9 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             initial: Duration::from_millis(link.response_timeout_ms),
             max: Duration::from_millis(link.response_timeout_ms.saturating_mul(2)),
         };
-        // Set per request (`Conn::issue`): commands and the identity challenge carry Tp.
-        c.tp_delay_min = None;
+        // Tp on every request, reads included (Q/GDW 1376.1-2013 §4.3.4.6.3): the terminal
+        // refuses a request after its allowed delay and any request seen again within it.
+        c.tp_delay_min = Some(link.tp_command_min);
         c.heartbeat_period = Duration::from_millis(link.heartbeat_ms);
         c.offline_after = 3;
         c.ack = AckStyle::AllConfirm;
@@ -217,7 +233,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
     };
     let (tx, mut rx) = mpsc::channel::<ConnCmd>(64);
     let now = Instant(shared.link_ms());
-    let pw = ConnPw::default();
+    let pw = SitePw(shared.clone());
     let prelogin_deadline =
         tokio::time::Instant::now() + Duration::from_millis(link_limits.prelogin_timeout_ms);
     let mut c = Conn {
@@ -225,8 +241,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut stop: watch:
             start: std::time::Instant::now(),
             count: 0,
         },
-        session: Box::new(Session::with_mac(cfg, pw.clone(), now)),
-        pw,
+        session: Box::new(Session::with_mac(cfg, pw, now)),
         claimed: None,
         shared,
         terminal: None,
@@ -321,6 +336,10 @@ fn collect(e: MasterEvent<'_>, evs: &mut Vec<Ev>, stats: &Stats) {
             afn,
             units: units.to_vec(),
         }),
+        MasterEvent::Denied(id) => {
+            Stats::bump(&stats.frames_in);
+            evs.push(Ev::Denied(id));
+        }
         MasterEvent::Overflow(id) | MasterEvent::Timeout(id) => {
             Stats::bump(&stats.timeouts);
             evs.push(Ev::Failed(id));
@@ -428,6 +447,7 @@ impl Conn {
                     self.complete(id, afn, &units);
                 }
                 Ev::Failed(id) => self.failed(id),
+                Ev::Denied(id) => self.denied(id),
                 Ev::Events(units) => self.events(&units),
                 Ev::Report(units) => {
                     if self.report_allowed() {
@@ -485,7 +505,6 @@ impl Conn {
             tracing::warn!(a2 = t.a2, "master: login refused: the terminal has no key");
             return false;
         };
-        let _ = self.pw.0.set(keys.pw());
         self.claimed = Some(slot);
         let challenge = match crate::keys::challenge() {
             Ok(c) => c,
@@ -495,8 +514,6 @@ impl Conn {
             }
         };
         let now = Instant(self.shared.link_ms());
-        self.session
-            .set_tp_delay_min(Some(self.shared.link.tp_command_min));
         self.session.set_pfc(t.pfc.load(Ordering::Relaxed));
         match self
             .session
@@ -677,13 +694,6 @@ impl Conn {
                 }
             };
             let now = Instant(self.shared.link_ms());
-            // Tp (Q/GDW 1376.1-2013 §4.3.4.6.3): the terminal refuses a command after its
-            // allowed delay and any frame seen again within it.
-            let link = &self.shared.link;
-            self.session.set_tp_delay_min(match job {
-                Job::Control { .. } => Some(link.tp_command_min),
-                Job::Forward { .. } | Job::Read { .. } => None,
-            });
             let req = Request {
                 afn,
                 units: self.units.get(..n).unwrap_or(&[]),
@@ -887,6 +897,46 @@ impl Conn {
             }),
             Job::Control { key, .. } => {
                 self.command_done(key, CommandResult::Failed("no response".into()))
+            }
+        }
+    }
+
+    /// The terminal denied a request (AFN 00 F2): a read is asked again with a new request
+    /// (a new PFC and Tp), a command fails this attempt (the tracker decides what next).
+    fn denied(&mut self, id: RequestId) {
+        let Some(f) = self.take(id) else {
+            return;
+        };
+        self.seen();
+        match f.job {
+            Job::Read { meter, tries } => {
+                Stats::bump(&self.shared.stats.denied_reads);
+                self.retry(Job::Read {
+                    meter,
+                    tries: tries + 1,
+                });
+            }
+            Job::Forward {
+                meter,
+                di,
+                tries,
+                verify,
+            } => {
+                Stats::bump(&self.shared.stats.denied_reads);
+                self.retry(Job::Forward {
+                    meter,
+                    di,
+                    tries: tries + 1,
+                    verify,
+                });
+            }
+            Job::Control { key, .. } => {
+                Stats::bump(&self.shared.stats.denied_commands);
+                let why = match self.shared.link.control_via {
+                    ControlVia::Afn05 => "denied by the terminal (AFN 00)",
+                    ControlVia::Afn10 => "forwarding refused by the terminal",
+                };
+                self.command_done(key, CommandResult::Failed(why.to_string()));
             }
         }
     }

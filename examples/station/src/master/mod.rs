@@ -40,7 +40,8 @@
 //! * **Limits** ([`LinkLimits`], `MasterOptions::limits`): at most `max_connections` terminal
 //!   connections (20 000; more are closed at accept), `prelogin_timeout_ms` (10 s) to prove a
 //!   login, `reports_per_minute` (60) unsolicited AFN 0E reports stored per terminal and real
-//!   minute, `write_timeout_ms` (10 s) per write to a terminal. `GET /api/stats` counts
+//!   minute, `write_timeout_ms` (10 s) per write to a terminal, `send_buffer_bytes` (64 KiB)
+//!   of kernel send buffer per terminal connection. `GET /api/stats` counts
 //!   `connections_open`, `connections_refused`, `prelogin_timeouts`, `reports_dropped`,
 //!   `write_timeouts`, `logins_unknown`, `logins_refused`, `logins_proven`.
 //! * **Commands are checked when they leave the queue.** A connection queues commands ahead of
@@ -295,16 +296,23 @@ pub struct LinkLimits {
     /// Real milliseconds a write to a terminal may take before the connection is closed
     /// (`write_timeouts`).
     pub write_timeout_ms: u64,
+    /// The kernel send buffer of each terminal connection, bytes (`SO_SNDBUF`, set on the
+    /// listener and inherited at accept; 0: the kernel's autotuning, up to megabytes a
+    /// connection). Bounds the memory a terminal that stops reading holds, and lets
+    /// `write_timeout_ms` notice it after that many bytes instead of megabytes.
+    pub send_buffer_bytes: u32,
 }
 
 impl Default for LinkLimits {
-    /// 20 000 connections, 10 s to log in, 60 reports a minute, 10 s per write.
+    /// 20 000 connections, 10 s to log in, 60 reports a minute, 10 s per write, a 64 KiB send
+    /// buffer per connection.
     fn default() -> Self {
         Self {
             max_connections: 20_000,
             prelogin_timeout_ms: 10_000,
             reports_per_minute: 60,
             write_timeout_ms: 10_000,
+            send_buffer_bytes: 64 * 1024,
         }
     }
 }
@@ -376,6 +384,22 @@ impl MasterOptions {
     }
 }
 
+/// The terminals' listener on `addr` (address reuse as `TcpListener::bind`); connections it
+/// accepts inherit a send buffer of `send_buffer` bytes (0: the kernel's autotuning).
+fn terminal_listener(addr: SocketAddr, send_buffer: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if send_buffer > 0 {
+        socket.set_send_buffer_size(send_buffer)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// Tracker timing for a clock running `speed` times real time with link timeouts of
 /// `response_timeout_ms`: the acknowledgement timeout covers a request and its two
 /// retransmissions (about 4 × the response timeout, real), retries start after half a real
@@ -428,8 +452,8 @@ pub(crate) struct LinkCfg {
     pub heartbeat_ms: u64,
     pub response_timeout_ms: u64,
     pub control_via: ControlVia,
-    /// Tp's allowed delay (simulated minutes) of commands (AFN 05, AFN 10 with a `1C`
-    /// frame) and the identity challenge: it covers the request and its two retransmissions.
+    /// Tp's allowed delay (simulated minutes) of every request (reads, commands, the identity
+    /// challenge): it covers the request and its two retransmissions.
     pub tp_command_min: u8,
 }
 
@@ -653,8 +677,7 @@ pub async fn start(opts: MasterOptions) -> MasterResult<MasterHandle> {
     let (operators, bootstrap_key) = operators(&opts, api_operators)?;
     let stats = Arc::new(stats::Stats::new());
     let (store, db_thread, reports) = store::Store::spawn(db, lock, stats.clone())?;
-    let listener = TcpListener::bind(opts.listen)
-        .await
+    let listener = terminal_listener(opts.listen, opts.limits.send_buffer_bytes)
         .map_err(|e| MasterError::io(format!("listen {}", opts.listen), e))?;
     let http_listener = TcpListener::bind(opts.http)
         .await

@@ -66,6 +66,11 @@ pub struct Stats {
     pub write_timeouts: AtomicU64,
     /// Terminal connections open now (not reset).
     pub connections_open: AtomicU64,
+    /// Reads (AFN 0C, AFN 10 reads) the terminal denied (AFN 00 F2: no data, or refused for
+    /// PW / Tp — stale, replayed, replay guard full); each is read again with a new request.
+    pub denied_reads: AtomicU64,
+    /// Commands the terminal denied (AFN 00 F2).
+    pub denied_commands: AtomicU64,
     latency: Vec<AtomicU64>,
     latency_max_us: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -110,6 +115,8 @@ impl Stats {
             reports_dropped: counter(),
             write_timeouts: counter(),
             connections_open: counter(),
+            denied_reads: counter(),
+            denied_commands: counter(),
             latency: (0..=BUCKETS).map(|_| counter()).collect(),
             latency_max_us: counter(),
             latency_sum_us: counter(),
@@ -192,6 +199,8 @@ impl Stats {
             &self.prelogin_timeouts,
             &self.reports_dropped,
             &self.write_timeouts,
+            &self.denied_reads,
+            &self.denied_commands,
             &self.latency_max_us,
             &self.latency_sum_us,
         ] {
@@ -236,6 +245,8 @@ impl Stats {
             "reports_dropped": get(&self.reports_dropped),
             "write_timeouts": get(&self.write_timeouts),
             "connections_open": get(&self.connections_open),
+            "denied_reads": get(&self.denied_reads),
+            "denied_commands": get(&self.denied_commands),
             "latency_us": {
                 "samples": samples,
                 "mean": mean,

@@ -21,9 +21,11 @@
 //!   strict 2013 profile, all-zero test PW) keeps its counters across reconnects.
 //! * **Time**: the session runs on real milliseconds (timeouts are real time); the meters, the
 //!   tariff, command validity and event times use the simulated civil clock ([`SimClock`]),
-//!   which AFN 05 F31 can correct. The terminal sets no wall clock in the session, so Tp is
-//!   echoed but not checked: a Tp delay in minutes means nothing to a clock running faster
-//!   than real time (the master station sends none either).
+//!   which AFN 05 F31 can correct. The session is given the simulated calendar (compressed as
+//!   it is) at each connection and requires Tp on every request, reads included
+//!   (Q/GDW 1376.1-2013 §4.3.4.6.3): a stale request, or one seen again within its allowed
+//!   delay, is denied (AFN 00 F2); its replay guard holds [`TP_WINDOWS`] open windows and its
+//!   repeated-request cache [`REPEAT_BYTES`] bytes, sized for the master station's traffic.
 //! * **Events**: what happens at the meters (relay changes, tokens accepted / rejected, local
 //!   credit alarms) is counted as an important event (EC1, ACD) and stored as an ERC record
 //!   ([`erc`]) for AFN 0E F1.
@@ -70,9 +72,22 @@ pub use meter::{MeterView, SimMeter};
 use crate::clock::{Civil, SimClock};
 use crate::site::{FeeControl, Site, workspace_root};
 
+/// Tp windows the terminal's replay guard holds open (16 bytes each). The master station sends
+/// every request with Tp; the windows open at a time are its request rate times the allowed
+/// delay (8 response timeouts, at most 255 simulated minutes: 6.4 s real at the soak's 2400×).
+/// The demo site's terminal (five meters) peaked at 70 open windows in the one-day soak
+/// (`LinkStats::tp_windows_max`); 256 leaves a margin of more than three.
+pub const TP_WINDOWS: usize = 256;
+
+/// Bytes of the terminal's repeated-request cache: about 36 read exchanges (a read with Tp
+/// and its reply are ~110 bytes). A retransmission whose exchange has left the cache is denied
+/// as a replay (the master reads again with a new request).
+pub const REPEAT_BYTES: usize = 4096;
+
 /// The session type: PW and identity keys derived from the terminal's site key
-/// ([`crate::keys`]), 1 KiB receive, 2 KiB transmit buffers.
-type Session = Terminal<AesCmacPw, 1024, 2048, AesCmacIdentity>;
+/// ([`crate::keys`]), 1 KiB receive, 2 KiB transmit buffers, a replay guard of [`TP_WINDOWS`]
+/// windows and a repeat cache of [`REPEAT_BYTES`].
+type Session = Terminal<AesCmacPw, 1024, 2048, AesCmacIdentity, TP_WINDOWS, REPEAT_BYTES>;
 
 /// Real-time settings of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +223,10 @@ pub struct LinkStats {
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// The most Tp windows the session's replay guard held open at once (of [`TP_WINDOWS`]).
+    pub tp_windows_max: u64,
+    /// Security refusals not answered with a denial (the session's rate bound).
+    pub denials_withheld: u64,
 }
 
 #[derive(Debug, Default)]
@@ -219,6 +238,8 @@ struct Counters {
     rejected: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    tp_windows_max: AtomicU64,
+    denials_withheld: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -399,6 +420,8 @@ impl TerminalHandle {
             rejected: g(&c.rejected),
             bytes_in: g(&c.bytes_in),
             bytes_out: g(&c.bytes_out),
+            tp_windows_max: g(&c.tp_windows_max),
+            denials_withheld: g(&c.denials_withheld),
         }
     }
 
@@ -618,10 +641,10 @@ async fn run(
     cfg.heartbeat_period = timing.heartbeat.max(Duration::from_millis(1));
     cfg.response_timeout = timing.response_timeout.max(Duration::from_millis(1));
     cfg.retries = timing.retries;
-    // Tp is checked whenever present (the master's commands and identity challenge carry
-    // it; PW covers it, so it cannot be stripped) against the simulated clock, set at each
-    // connection and compressed as it is. Forwarded reads carry none (see `master`, "Time").
-    cfg.require_tp = false;
+    // Tp required on every request, reads included, and checked against the simulated clock,
+    // set at each connection and compressed as it is (PW covers Tp where the AFN carries PW).
+    cfg.require_tp = true;
+    cfg.require_tp_on_reads = true;
     cfg.reconnect = Backoff {
         initial: timing.reconnect_initial,
         max: timing.reconnect_max,
@@ -768,6 +791,10 @@ async fn serve(
                         let bytes = inbuf.get(..n).unwrap_or(&[]);
                         term.on_bytes(now(), bytes, &mut *st, &mut |e| on_event(shared, e, &mut h));
                     }
+                    let c = &shared.counters;
+                    c.tp_windows_max.fetch_max(term.open_windows() as u64, Ordering::Relaxed);
+                    c.denials_withheld
+                        .store(u64::from(term.denials_withheld()), Ordering::Relaxed);
                     h.report(shared);
                 }
             },
@@ -838,6 +865,9 @@ mod tests {
         Heartbeat,
         Complete(Afn, Vec<u8>),
         Events(Vec<u8>),
+        Denied,
+        /// A response that matched no request (AFN, units).
+        Unmatched(Afn, Vec<u8>),
     }
 
     /// A master station reduced to a gdw376 `MasterSession` on one accepted connection.
@@ -849,18 +879,23 @@ mod tests {
     }
 
     impl Script {
-        async fn accept(listener: &TcpListener) -> Script {
+        async fn accept(listener: &TcpListener, clock: &SimClock) -> Script {
             let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
                 .await
                 .expect("no connection")
                 .unwrap();
             let mut cfg = MasterConfig::new(Profile::STRICT_2013);
-            cfg.tp_delay_min = None;
+            // The terminal requires Tp on every request: the master's calendar is the
+            // simulated one, compressed as it is.
+            cfg.tp_delay_min = Some(crate::master::tp_minutes(8_000, clock.speed()));
             cfg.identity = amikit_gdw376::session::master::IdentityPolicy::NotChecked;
             cfg.response_timeout = Duration::from_secs(2);
+            let mut session = MasterSession::new(cfg, SessionInstant(0));
+            let wall = crate::master::wall_376(clock.now()).unwrap();
+            session.set_wall_clock_scaled(SessionInstant(0), wall, clock.speed());
             Script {
                 stream,
-                session: MasterSession::new(cfg, SessionInstant(0)),
+                session,
                 origin: tokio::time::Instant::now(),
                 seen: Vec::new(),
             }
@@ -878,6 +913,10 @@ mod tests {
                     seen.push(Seen::Complete(afn, units.to_vec()))
                 }
                 MasterEvent::Events(repr) => seen.push(Seen::Events(repr.units.to_vec())),
+                MasterEvent::Denied(_) => seen.push(Seen::Denied),
+                MasterEvent::Unmatched(repr) => {
+                    seen.push(Seen::Unmatched(repr.afn, repr.units.to_vec()))
+                }
                 _ => {}
             }
         }
@@ -931,6 +970,19 @@ mod tests {
                 )
                 .unwrap();
         }
+
+        /// Sends a request at once and returns its frame.
+        async fn request_frame(&mut self, afn: Afn, items: &[(Pn, InfoClass, &[u8])]) -> Vec<u8> {
+            self.request(afn, items);
+            let mut buf = [0u8; 1024];
+            let now = self.now();
+            let seen = &mut self.seen;
+            let n = self
+                .session
+                .poll(now, &mut buf, &mut |e| Self::record(seen, e));
+            self.stream.write_all(&buf[..n]).await.unwrap();
+            buf[..n].to_vec()
+        }
     }
 
     fn data_of(afn: Afn, units: &[u8]) -> Vec<u8> {
@@ -941,17 +993,72 @@ mod tests {
         }
     }
 
+    /// Tp on every request, reads included: 80 reads inside one allowed delay (80 simulated
+    /// minutes at 600×) are all answered — 80 open windows, more than the replay guard's old
+    /// fixed 16 — and a replayed read whose exchange has left the repeat cache is denied
+    /// (AFN 00 F2) instead of being met with silence.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_read_carries_tp_all_are_answered_and_a_replay_is_denied() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock.clone()).unwrap())
+            .await
+            .unwrap();
+        let mut m = Script::accept(&listener, &clock).await;
+        m.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
+        let complete = |s: &[Seen]| {
+            s.iter()
+                .filter(|e| matches!(e, Seen::Complete(Afn::CLASS1, _)))
+                .count()
+        };
+        let mut first = Vec::new();
+        for batch in 0..20 {
+            for i in 0..4u16 {
+                let f = m
+                    .request_frame(Afn::CLASS1, &[(Pn(1 + i), InfoClass(129), &[])])
+                    .await;
+                let r = amikit_gdw376::Repr::parse_bytes(&f, &Profile::STRICT_2013).unwrap();
+                assert!(r.tp.is_some_and(|t| t.delay_min > 0), "a read without Tp");
+                if first.is_empty() {
+                    first = f;
+                }
+            }
+            m.until(|s| complete(s) >= 4 * (batch + 1)).await;
+        }
+        assert_eq!(complete(&m.seen), 80);
+        assert!(!m.seen.contains(&Seen::Denied), "{:?}", m.seen);
+        let stats = handle.link_stats();
+        assert!(stats.tp_windows_max >= 80, "{stats:?}");
+        assert_eq!(stats.rejected, 0);
+        // The first read again, byte for byte: its window is open, its reply long evicted
+        // from the cache: denied, visibly.
+        m.stream.write_all(&first).await.unwrap();
+        m.until(|s| s.iter().any(|e| matches!(e, Seen::Unmatched(..))))
+            .await;
+        let denial = m.seen.iter().find(|e| matches!(e, Seen::Unmatched(..)));
+        assert_eq!(
+            denial,
+            Some(&Seen::Unmatched(Afn::CONFIRM, vec![0, 0, 2, 0])),
+            "{:?}",
+            m.seen
+        );
+        assert_eq!(handle.link_stats().rejected, 1);
+        assert_eq!(complete(&m.seen), 80, "the replay was not served");
+        handle.shutdown().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn logs_in_heartbeats_answers_reports_events_and_reconnects() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // 600x: a simulated minute (the heartbeat period) is 100 ms.
         let clock = SimClock::new(Civil::new(2026, 3, 2, 10, 0, 0), 600);
-        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock).unwrap())
+        let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock.clone()).unwrap())
             .await
             .unwrap();
         let mut notes = handle.subscribe();
-        let mut m = Script::accept(&listener).await;
+        let mut m = Script::accept(&listener, &clock).await;
         m.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
         // Heartbeats after a simulated minute of silence.
         m.until(|s| s.iter().filter(|e| **e == Seen::Heartbeat).count() >= 2)
@@ -1003,7 +1110,7 @@ mod tests {
         assert!(matches!(events[0].event, MeterEvent::TokenRejected { .. }));
         // Drop the link: the terminal re-dials and logs in again on a new connection.
         handle.drop_link();
-        let mut m2 = Script::accept(&listener).await;
+        let mut m2 = Script::accept(&listener, &clock).await;
         m2.until(|s| s.contains(&Seen::Login(0x4403, 1))).await;
         for _ in 0..100 {
             if handle.link_stats().logins == 2 {
@@ -1092,8 +1199,10 @@ mod size_tests {
             std::mem::size_of::<SimMeter>() + std::mem::size_of::<meter::StsDecoder>() + 320;
         let station = std::mem::size_of::<Station>() + std::mem::size_of::<Shared>();
         let total = session + future + meter + station;
-        assert!(session < 8 * 1024, "session {session}");
-        assert!(total < 16 * 1024, "terminal with one meter: {total} bytes");
+        // 8 KiB of buffers and state, 4 KiB of replay guard (Tp on every request), 4 KiB of
+        // repeat cache.
+        assert!(session < 17 * 1024, "session {session}");
+        assert!(total < 25 * 1024, "terminal with one meter: {total} bytes");
     }
 }
 

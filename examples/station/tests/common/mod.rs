@@ -316,9 +316,11 @@ pub async fn run_fake(
     cfg.heartbeat_period = std::time::Duration::from_millis(500);
     // Long enough that a terminal holding frames (`Table::hold`) keeps its link.
     cfg.response_timeout = std::time::Duration::from_secs(5);
-    // Tp checked whenever present (as the station's terminal), against the master's clock.
-    cfg.require_tp = false;
-    let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity> =
+    // Tp required on every request, reads included (as the station's terminal), against the
+    // master's clock.
+    cfg.require_tp = true;
+    cfg.require_tp_on_reads = true;
+    let mut term: Terminal<AesCmacPw, 2048, 4096, AesCmacIdentity, 256, 4096> =
         Terminal::with_keys(cfg, keys.pw(), keys.identity());
     let origin = std::time::Instant::now();
     let now = || Instant(origin.elapsed().as_millis() as u64);

@@ -3,7 +3,7 @@
 //! the unit's outcome. A failed unit returns its customer to the last committed state.
 
 use amikit_prepay::{Command, Engine};
-use amikit_tariff::{ChargeState, Energy, Money};
+use amikit_tariff::{ChargeState, Energy, MeterChange, Money};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -52,9 +52,12 @@ pub(in crate::master) struct Memo {
     guard_at_start: bool,
     low_notified: bool,
     vend_remainder: Money,
-    /// The account's meters and their baselines (last good reading).
-    meters: Vec<(usize, Option<(SimSeconds, Energy)>)>,
+    /// The account's meters, their baselines (last good reading) and last replacements.
+    meters: Vec<MeterMemo>,
 }
+
+/// A meter slot, its baseline (time, register) and its last replacement.
+type MeterMemo = (usize, Option<(SimSeconds, Energy)>, Option<MeterChange>);
 
 /// A unit sent and not yet reported.
 pub(in crate::master) struct Pending {
@@ -84,7 +87,10 @@ impl Core {
                 .map(|a| {
                     a.meters
                         .iter()
-                        .map(|&m| (m, self.meters.get(m).and_then(|s| s.last)))
+                        .map(|&m| {
+                            let ms = self.meters.get(m);
+                            (m, ms.and_then(|s| s.last), ms.and_then(|s| s.last_change))
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -100,9 +106,10 @@ impl Core {
             acc.low_notified = memo.low_notified;
             acc.vend_remainder = memo.vend_remainder;
         }
-        for &(m, last) in &memo.meters {
+        for &(m, last, change) in &memo.meters {
             if let Some(ms) = self.meters.get_mut(m) {
                 ms.last = last;
+                ms.last_change = change;
             }
         }
     }

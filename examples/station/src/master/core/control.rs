@@ -146,6 +146,9 @@ impl Core {
     /// mismatch persists it is a manual job (`relay_mismatch`). Nothing is done while a relay
     /// command or its read-back is pending, while a job is open for the meter, against the
     /// guard, or when the engine no longer wants what the last command did.
+    ///
+    /// While a `relay_mismatch` job is open, a read that shows the relay as the command left
+    /// it (it acted late, or someone fixed it) makes the job moot: the system cancels it.
     pub(super) fn reconcile_observed(
         &mut self,
         slot: usize,
@@ -153,7 +156,7 @@ impl Core {
         open: bool,
         command_open: bool,
     ) {
-        if self.verify.contains_key(&slot) || self.drift.get(&slot) == Some(&Drift::Job) {
+        if self.verify.contains_key(&slot) {
             return;
         }
         let Some(&(cmd, row)) = self.last_relay.get(&slot) else {
@@ -162,6 +165,12 @@ impl Core {
         let Some(meter_id) = self.shared.meters.get(slot).map(|m| m.id) else {
             return;
         };
+        if self.drift.get(&slot) == Some(&Drift::Job) {
+            if relay_matches(cmd.kind, open, command_open) {
+                self.settle_relay_jobs(slot, meter_id, at, cmd, row, open);
+            }
+            return;
+        }
         if self.trackers.relay_pending(meter_id) || self.trackers.relay_job_open(meter_id) {
             return;
         }
@@ -171,17 +180,14 @@ impl Core {
         let Some(engine) = self.accounts.get(ai).and_then(|a| a.engine.as_ref()) else {
             return;
         };
-        // DL/T 645-2007 status word 3 (`04000503`): b4 relay open, b6 open command in force.
-        let (wanted, matches) = match cmd.kind {
-            CommandKind::Trip => (
-                engine.relay() == RelayState::Open && !engine.guarded(),
-                open,
-            ),
+        let wanted = match cmd.kind {
+            CommandKind::Trip => engine.relay() == RelayState::Open && !engine.guarded(),
             CommandKind::AllowClose | CommandKind::DirectClose => {
-                (engine.relay() != RelayState::Open, !command_open)
+                engine.relay() != RelayState::Open
             }
-            _ => (false, true),
+            _ => false,
         };
+        let matches = relay_matches(cmd.kind, open, command_open);
         if !wanted || matches {
             return;
         }
@@ -231,6 +237,36 @@ impl Core {
                 ),
             ));
         }
+        self.flush(w);
+    }
+
+    /// Cancels the meter's open `relay_mismatch` jobs: a read shows the relay as the command
+    /// `row` left it.
+    fn settle_relay_jobs(
+        &mut self,
+        slot: usize,
+        meter_id: i64,
+        at: SimSeconds,
+        cmd: Command,
+        row: i64,
+        open: bool,
+    ) {
+        self.drift.remove(&slot);
+        let customer = self.shared.meters.get(slot).map(|m| m.customer_id);
+        let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
+        let mut w = Writes::default();
+        w.push(Write::RelayJobsSettled {
+            meter: meter_id,
+            at,
+        });
+        w.event(
+            at,
+            customer,
+            None,
+            "relay_settled",
+            json!({"command_id": row, "kind": cmd.kind.name(), "meter": address,
+                   "relay_open": open}),
+        );
         self.flush(w);
     }
 
@@ -463,7 +499,15 @@ impl Core {
                         )
                     {
                         // Read the relay back at once and reconcile it with the command.
+                        // What the relay should show is stored with the outcome, so that a
+                        // restart still reconciles it.
                         self.last_relay.insert(info.meter, (command, row));
+                        if let Some(m) = self.shared.meters.get(info.meter) {
+                            w.push(Write::RelayConfirmed {
+                                meter: m.id,
+                                command: row,
+                            });
+                        }
                         self.verify.insert(
                             info.meter,
                             Verify {
@@ -613,6 +657,18 @@ pub(super) enum Drift {
     Reissued,
     /// A `relay_mismatch` job is open: a person decides.
     Job,
+}
+
+/// Whether the relay read back shows what a relay command of `kind` asked for (DL/T 645-2007
+/// status word 3, `04000503`: b4 relay open, b6 open command in force): a trip leaves it
+/// open, an allow-close or direct close lifts the open command (an allowed relay may stay
+/// open until the customer presses the button).
+fn relay_matches(kind: CommandKind, open: bool, command_open: bool) -> bool {
+    match kind {
+        CommandKind::Trip => open,
+        CommandKind::AllowClose | CommandKind::DirectClose => !command_open,
+        _ => true,
+    }
 }
 
 /// Every command kind (to find the kinds of a group).

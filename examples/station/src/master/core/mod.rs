@@ -37,7 +37,7 @@ use amikit_prepay::{
 use amikit_sts::dkga::{Dkga, VendingKey};
 use amikit_sts::tid::BaseDate;
 use amikit_sts::vend::Vendor;
-use amikit_tariff::{ChargeState, Energy, Money, TariffSet};
+use amikit_tariff::{ChargeState, Energy, MeterChange, Money, TariffSet};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -132,6 +132,8 @@ struct MeterState {
     last_tid: Option<u32>,
     /// The meter's maximum demand, W (the reading plausibility bound).
     max_demand_w: i64,
+    /// The meter's last replacement (a replacement sent again is recognised by it).
+    last_change: Option<MeterChange>,
 }
 
 struct CmdInfo {
@@ -344,8 +346,34 @@ impl Core {
                 base_date,
                 last_tid: loaded.last_tid.get(&m.id).copied(),
                 max_demand_w,
+                last_change: row.and_then(|r| r.last_change).map(|(closing, opening)| {
+                    MeterChange {
+                        closing: Energy::from_wh(closing),
+                        opening: Energy::from_wh(opening),
+                    }
+                }),
             });
         }
+        // The relay command each meter confirmed last (reconciled with the relay whenever
+        // the master learns its state, across restarts too).
+        let last_relay: HashMap<usize, (amikit_prepay::Command, i64)> = shared
+            .meters
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, m)| {
+                let (row, reason) = rows.get(&m.id)?.relay_command.as_ref()?;
+                let cmd = serde_json::from_str(reason.as_deref()?).ok()?;
+                Some((slot, (cmd, *row)))
+            })
+            .collect();
+        // A relay_mismatch job open before the restart: a person decides, nothing is issued.
+        let drift: HashMap<usize, control::Drift> = shared
+            .meters
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| rows.get(&m.id).is_some_and(|r| r.relay_job_open))
+            .map(|(slot, _)| (slot, control::Drift::Job))
+            .collect();
         let n_accounts = accounts.len();
         let mut core = Core {
             trackers: shared.trackers.clone(),
@@ -355,8 +383,8 @@ impl Core {
             meters,
             cmds: HashMap::new(),
             verify: HashMap::new(),
-            last_relay: HashMap::new(),
-            drift: HashMap::new(),
+            last_relay,
+            drift,
             reissued: std::collections::HashSet::new(),
             last_finished: None,
             next_cmd_row: loaded.next_command_id,

@@ -126,6 +126,11 @@ impl Core {
     /// from the last good reading to its final reading is billed once (the tariff crate's
     /// change-of-meter delta), the new meter's initial reading becomes the baseline and the
     /// meter's open exceptions are resolved.
+    ///
+    /// A replacement identical to the meter's last one (same final and initial readings) is
+    /// the same replacement sent again (its answer was lost): it is answered as a duplicate
+    /// and bills nothing. Billing it again would charge the old meter's last part twice and
+    /// put the baseline back to the new meter's initial reading.
     pub(super) fn replace_meter(
         &mut self,
         slot: usize,
@@ -146,12 +151,35 @@ impl Core {
             return refuse(reply, 404, "no such meter".into());
         };
         let (ai, max_w) = (ms.account, ms.max_demand_w);
+        let change = MeterChange { closing, opening };
+        if ms.last_change == Some(change) {
+            let at = self.now();
+            let mut w = Writes::default();
+            w.push(audit.row(
+                at,
+                200,
+                format!(
+                    "meter {address} replacement sent again (final {closing} kWh, initial \
+                     {opening} kWh): duplicate, nothing billed"
+                ),
+            ));
+            w.effect(Effect::Reply {
+                reply,
+                answer: json!({
+                    "meter": address,
+                    "final_kwh": closing.to_string(),
+                    "initial_kwh": opening.to_string(),
+                    "duplicate": true,
+                }),
+            });
+            self.flush(w);
+            return;
+        }
         let Some((t0, e0)) = ms.last else {
             return refuse(reply, 409, "the meter has no reading to bill from".into());
         };
         let at = self.now().max(t0 + 1);
         let register = billing::register();
-        let change = MeterChange { closing, opening };
         let delta = match delta_across_change(register, e0, change, register, opening) {
             Ok(d) => d,
             Err(e) => {
@@ -179,6 +207,7 @@ impl Core {
         let outputs = self.bill(ai, t0, at, delta);
         if let Some(ms) = self.meters.get_mut(slot) {
             ms.last = Some((at, opening));
+            ms.last_change = Some(change);
         }
         let customer_id = self.accounts.get(ai).map(|a| a.id);
         let mut w = Writes::for_account(ai);

@@ -193,6 +193,14 @@ pub struct MeterRow {
     pub relay: Option<String>,
     /// Remaining money as last read (local meters), 1e-4 units.
     pub remaining: Option<i64>,
+    /// The relay command confirmed last: its row id and the command (JSON of
+    /// `amikit_prepay::Command`).
+    pub relay_command: Option<(i64, Option<String>)>,
+    /// The meter's last replacement: the old meter's final and the new meter's initial
+    /// reading, Wh.
+    pub last_change: Option<(i64, i64)>,
+    /// A `relay_mismatch` job is open for the meter (a person decides).
+    pub relay_job_open: bool,
 }
 
 /// A payment stored but not yet applied to the customer's engine (a crash between the two).
@@ -327,9 +335,16 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
     };
     let meters = {
         let mut st = c.prepare(
-            "SELECT id, customer_id, terminal_id, pn, address, last_energy, last_read_at,
-                        relay, remaining
-                 FROM meters ORDER BY id",
+            "SELECT m.id, m.customer_id, m.terminal_id, m.pn, m.address, m.last_energy,
+                        m.last_read_at, m.relay, m.remaining, c.id, c.reason, x.closing,
+                        x.opening,
+                        EXISTS (SELECT 1 FROM jobs j JOIN commands k ON k.id = j.command_id
+                                WHERE k.meter_id = m.id AND j.status = 'open'
+                                  AND j.reason = 'relay_mismatch')
+                 FROM meters m LEFT JOIN commands c ON c.id = m.relay_command
+                 LEFT JOIN meter_changes x ON x.id =
+                     (SELECT MAX(id) FROM meter_changes WHERE meter_id = m.id)
+                 ORDER BY m.id",
         )?;
         st.query_map([], |r| {
             let e: Option<i64> = r.get(5)?;
@@ -343,6 +358,14 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
                 last: e.zip(at),
                 relay: r.get(7)?,
                 remaining: r.get(8)?,
+                relay_command: r
+                    .get::<_, Option<i64>>(9)?
+                    .map(|id| r.get(10).map(|reason| (id, reason)))
+                    .transpose()?,
+                last_change: r
+                    .get::<_, Option<i64>>(11)?
+                    .zip(r.get::<_, Option<i64>>(12)?),
+                relay_job_open: r.get(13)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?

@@ -148,6 +148,14 @@ pub enum Write {
         /// When.
         at: SimSeconds,
     },
+    /// A relay command (trip, allow-close, direct close) confirmed by the meter: what the
+    /// relay should show from now on, kept across restarts for reconciliation.
+    RelayConfirmed {
+        /// Meter row id.
+        meter: i64,
+        /// Command row id.
+        command: i64,
+    },
     /// A manual job for the operator.
     Job {
         /// The command it is about.
@@ -166,6 +174,14 @@ pub enum Write {
         kinds: Vec<&'static str>,
         /// The later command's row.
         by: i64,
+        /// When.
+        at: SimSeconds,
+    },
+    /// Open `relay_mismatch` jobs of `meter` are moot: a read shows the relay as its last
+    /// confirmed command left it. They are cancelled by the system.
+    RelayJobsSettled {
+        /// Meter row id.
+        meter: i64,
         /// When.
         at: SimSeconds,
     },
@@ -450,6 +466,10 @@ impl Write {
                 c.prepare_cached("UPDATE commands SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                     .execute(params![id, status, at])?;
             }
+            Write::RelayConfirmed { meter, command } => {
+                c.prepare_cached("UPDATE meters SET relay_command = ?2 WHERE id = ?1")?
+                    .execute(params![meter, command])?;
+            }
             Write::Job {
                 command,
                 reason,
@@ -474,6 +494,15 @@ impl Write {
                 for kind in kinds {
                     st.execute(params![meter, kind, at, note])?;
                 }
+            }
+            Write::RelayJobsSettled { meter, at } => {
+                c.prepare_cached(
+                    "UPDATE jobs SET status = 'cancelled', closed_by = 'system', closed_at = ?2,
+                            note = 'moot: a read shows the relay as commanded', done = 1
+                     WHERE status = 'open' AND reason = 'relay_mismatch' AND command_id IN
+                           (SELECT id FROM commands WHERE meter_id = ?1)",
+                )?
+                .execute(params![meter, at])?;
             }
             Write::TerminalOnline { terminal, at } => {
                 c.prepare_cached("UPDATE terminals SET online = 1, last_seen = ?2 WHERE id = ?1")?
