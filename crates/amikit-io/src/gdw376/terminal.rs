@@ -114,8 +114,16 @@ impl TerminalDriver {
     /// Starts `terminal` (its address, keys and timers configured) serving requests with
     /// `handler`; returns the driver and its event stream. Must be called inside a tokio
     /// runtime.
-    pub fn spawn<M, K, H>(
-        terminal: Terminal<M, 2048, 4096, K>,
+    pub fn spawn<
+        M,
+        K,
+        H,
+        const RX: usize,
+        const TX: usize,
+        const GUARD: usize,
+        const REPEAT: usize,
+    >(
+        terminal: Terminal<M, RX, TX, K, GUARD, REPEAT>,
         handler: H,
         config: DriverConfig,
     ) -> (TerminalDriver, mpsc::Receiver<DriverEvent>)
@@ -162,8 +170,16 @@ impl TerminalDriver {
     }
 }
 
-struct Runner<M: MacProvider, K: IdentityKey, H> {
-    terminal: Box<Terminal<M, 2048, 4096, K>>,
+struct Runner<
+    M: MacProvider,
+    K: IdentityKey,
+    H,
+    const RX: usize,
+    const TX: usize,
+    const GUARD: usize,
+    const REPEAT: usize,
+> {
+    terminal: Box<Terminal<M, RX, TX, K, GUARD, REPEAT>>,
     handler: H,
     config: DriverConfig,
     events: mpsc::Sender<DriverEvent>,
@@ -171,7 +187,16 @@ struct Runner<M: MacProvider, K: IdentityKey, H> {
     collected: Vec<DriverEvent>,
 }
 
-impl<M: MacProvider, K: IdentityKey, H: RequestHandler> Runner<M, K, H> {
+impl<
+    M: MacProvider,
+    K: IdentityKey,
+    H: RequestHandler,
+    const RX: usize,
+    const TX: usize,
+    const GUARD: usize,
+    const REPEAT: usize,
+> Runner<M, K, H, RX, TX, GUARD, REPEAT>
+{
     fn emit(&self, event: DriverEvent) {
         let _ = self.events.try_send(event);
     }
@@ -261,7 +286,7 @@ impl<M: MacProvider, K: IdentityKey, H: RequestHandler> Runner<M, K, H> {
         queue: &mut mpsc::Receiver<Command>,
     ) -> &'static str {
         let mut buf = vec![0u8; 2048];
-        let mut out = vec![0u8; 4096];
+        let mut out = vec![0u8; TX.max(1)];
         loop {
             // Timers and queued output.
             loop {
