@@ -14,6 +14,35 @@
 //! Every module sits behind a cargo feature of its name (all on by default). The features
 //! `alloc` and `serde` are passed through to every enabled crate that has them; `alloc` is on by
 //! default.
+//! One crate per module, one API: a master station builds a DL/T 645 read of forward active
+//! energy and reads its own frame back, and the tariff module keeps money exact.
+//!
+//! ```
+//! # #[cfg(all(feature = "dlt645", feature = "tariff"))]
+//! # fn main() -> Result<(), Box<dyn core::error::Error>> {
+//! use amikit::dlt645::{Address, Body, DataId, Di, Edition, Frame, Repr, Request};
+//! use amikit::tariff::{Energy, Money, Price, Rounding};
+//!
+//! let meter = Address::parse("000012345678")?;
+//! let mut buf = [0u8; 16];
+//! let n = Repr::read(meter, Di::FORWARD_ACTIVE_ENERGY).emit(&mut buf)?;
+//! let frame = Frame::new_checked(buf.get(..n).ok_or("short")?)?;
+//! let repr = Repr::parse(&frame, Edition::V2007)?;
+//! assert_eq!(repr.address, meter);
+//! assert!(matches!(
+//!     repr.body,
+//!     Body::Request(Request::Read { di: DataId::V2007(Di::FORWARD_ACTIVE_ENERGY), .. })
+//! ));
+//!
+//! // 123.456 kWh at 0.5883 a kWh, rounded half-up to the money quantum.
+//! let cost = Price::parse("0.5883")?.cost_rounded(Energy::parse("123.456")?, Rounding::HalfUp)?;
+//! assert_eq!(cost, Money::parse("72.6292")?);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "dlt645", feature = "tariff")))]
+//! # fn main() {}
+//! ```
+//!
 //! For firmware, turn the defaults off and pick what you need:
 //!
 //! ```toml

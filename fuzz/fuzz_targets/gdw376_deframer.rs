@@ -10,7 +10,7 @@ use amikit_gdw376::frame::check_link;
 use libfuzzer_sys::fuzz_target;
 
 fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
-    let mut d = Deframer::<512>::new();
+    let mut d = Deframer::<512>::default();
     let mut frames = Vec::new();
     let (mut bytes, mut pushes) = (0u64, 0u64);
     for piece in pieces {

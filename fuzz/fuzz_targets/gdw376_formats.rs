@@ -8,9 +8,9 @@ use libfuzzer_sys::fuzz_target;
 fn check<F: DataFormat>(data: &[u8], mask: &[u8]) {
     let Some(b) = data.get(..F::LEN) else { return };
     let _ = read::<F>(b, ReadOptions { ef_absent: true });
-    if let Ok(v) = F::decode(b) {
+    if let Ok(v) = F::parse(b) {
         let mut out = [0u8; 8];
-        v.encode(&mut out).expect("re-encode");
+        v.emit(&mut out).expect("re-encode");
         for i in 0..F::LEN {
             let m = mask.get(i).copied().unwrap_or(0xFF);
             assert_eq!(out[i] & m, b[i] & m, "format {}", F::NUMBER);

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         let Some(p) = Profile::by_name(name) else {
             continue;
         };
-        let Ok(frame) = Frame::new_checked_with(data, &p) else {
+        let Ok(frame) = Frame::new_checked(data, &p) else {
             continue;
         };
         let Ok(r) = Repr::parse(&frame, &p) else {

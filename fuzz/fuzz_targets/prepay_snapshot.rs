@@ -16,15 +16,15 @@ fuzz_target!(|data: &[u8]| {
         None => (SNAPSHOT_LEN, data),
     };
     for chunk in data.chunks(len) {
-        if let Ok(s) = Snapshot::from_bytes(chunk) {
+        if let Ok(s) = Snapshot::parse(chunk) {
             assert!(s.verify());
             if chunk.len() == SNAPSHOT_LEN {
-                assert_eq!(&s.to_bytes()[..], chunk);
+                assert_eq!(&s.emit()[..], chunk);
             } else {
                 assert_eq!(s.charging, None);
                 assert_eq!(s.overload_until, None);
             }
-            assert_eq!(Snapshot::from_bytes(&s.to_bytes()), Ok(s));
+            assert_eq!(Snapshot::parse(&s.emit()), Ok(s));
             copies.push(s);
         }
     }

@@ -58,8 +58,8 @@ struct Input {
 
 fn cipher_of(key: &DecoderKey) -> TokenCipher<'static> {
     match *key {
-        DecoderKey::Bits64(k) => TokenCipher::sta(k, &SAMPLE_TABLES),
-        DecoderKey::Bits128(k) => TokenCipher::misty1(k),
+        DecoderKey::Bits64(k) => TokenCipher::Sta(amikit_sts::cipher::Sta::new(k, &SAMPLE_TABLES)),
+        DecoderKey::Bits128(k) => TokenCipher::Misty1(amikit_sts::cipher::Misty1::from_u128(k)),
     }
 }
 
@@ -88,7 +88,7 @@ fuzz_target!(|input: Input| {
         );
         let mut tokens: Vec<Token> = Vec::new();
         match *op {
-            Op::Raw(v) => tokens.push(Token::from_u128(v % (1 << 66)).unwrap()),
+            Op::Raw(v) => tokens.push(Token::try_from(v % (1 << 66)).unwrap()),
             Op::Credit {
                 tid,
                 rnd,
@@ -138,11 +138,11 @@ fuzz_target!(|input: Input| {
                         DecoderKey::Bits64(key as u64)
                     },
                     kt: KeyType::Unique,
-                    krn: KeyRevision::new(krn % 15 + 1).unwrap(),
+                    krn: KeyRevision::try_from(krn % 15 + 1).unwrap(),
                     ken: KeyExpiry(ken),
-                    ti: TariffIndex::new(ti % 100).unwrap(),
+                    ti: TariffIndex::try_from(ti % 100).unwrap(),
                     rollover,
-                    sgc: SupplyGroupCode::new(sgc % 1_000_000).ok(),
+                    sgc: SupplyGroupCode::try_from(sgc % 1_000_000).ok(),
                 };
                 if let Ok(set) = vendor.key_change(&new) {
                     let mut list: Vec<Token> = set.iter().copied().collect();

@@ -12,7 +12,7 @@ use amikit_tariff::def::{
 };
 use amikit_tariff::{
     ChargeState, Date, DateTime, Energy, Money, MonthDay, Price, Rounding, StandingCharge,
-    TimeOfDay,
+    TariffSet, TimeOfDay,
 };
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -220,7 +220,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let text: &str = u.arbitrary()?;
     parsers(text);
     let def = tariff_def(u, 0)?;
-    let Ok(set) = def.to_tariff_set() else {
+    let Ok(set) = TariffSet::try_from(&def) else {
         return Ok(());
     };
     let mut at = time(u)?;

@@ -8,7 +8,7 @@ use amikit_gdw376::address::Address;
 use amikit_gdw376::control::Direction;
 use amikit_gdw376::deframer::Deframer;
 use amikit_gdw376::format::Format16;
-use amikit_gdw376::units::{GuardOn, RemoteTrip, Value, Writer};
+use amikit_gdw376::units::{GuardOn, RemoteTrip, UnitLayout as _, Value, Writer};
 use amikit_gdw376::walker::{Item, OpaqueReason};
 use amikit_gdw376::{Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp};
 use serde_json::{Value as Json, json};
@@ -135,7 +135,7 @@ pub(crate) fn decode_bytes(
 ) -> Result<(), CliError> {
     let start = bytes.iter().take_while(|&&b| b == 0xFE).count();
     let frame_bytes = bytes.get(start..).unwrap_or(&[]);
-    match Frame::new_checked_with(frame_bytes, profile) {
+    match Frame::new_checked(frame_bytes, profile) {
         // The usual case: exactly one frame (after any FE wake-up bytes).
         Ok(frame) => decode_frame(&frame, profile, printer),
         // Several frames, or garbage around them: find every frame in the stream. When there is
@@ -180,7 +180,7 @@ fn decode_stream(bytes: &[u8], profile: &Profile, printer: &Printer) -> Result<u
             Some(f) => {
                 found += 1;
                 framed += f.len();
-                let frame = Frame::new_checked_with(f, profile)
+                let frame = Frame::new_checked(f, profile)
                     .map_err(|e| CliError::new(format!("not a valid Q/GDW 376.1 frame: {e}")))?;
                 decode_frame(&frame, profile, printer)?;
             }
@@ -277,7 +277,7 @@ fn frame_json(frame: &Frame<&[u8]>, r: &Repr<'_>, profile: &Profile) -> Json {
             "prm": c.prm(),
             "acd_fcb": c.fcb_acd(),
             "fcv": c.fcv(),
-            "function": c.function_code(),
+            "function": u8::from(c.function()),
             "function_name": c.function().name(),
         },
         "address": {
@@ -303,7 +303,7 @@ fn frame_json(frame: &Frame<&[u8]>, r: &Repr<'_>, profile: &Profile) -> Json {
                 "pfc": t.pfc,
                 "send_time": t.send_time().map(|s| s.to_string()).ok(),
                 "delay_min": t.delay_min,
-                "raw": hex::encode_upper(t.to_bytes()),
+                "raw": hex::encode_upper(<[u8; 6]>::from(t)),
             })),
         },
         "checksum": format!("{:02X}", frame.checksum()),
@@ -467,8 +467,7 @@ fn build(b: &BuildArgs, printer: &Printer) -> Result<(), CliError> {
         .map_err(|e| CliError::new(e.to_string()))?;
     let bytes = out.get(..n).unwrap_or(&[]);
     let hex = hex::encode_upper(bytes);
-    let frame =
-        Frame::new_checked_with(bytes, &profile).map_err(|e| CliError::new(e.to_string()))?;
+    let frame = Frame::new_checked(bytes, &profile).map_err(|e| CliError::new(e.to_string()))?;
     let repr = Repr::parse(&frame, &profile).map_err(|e| CliError::new(e.to_string()))?;
     let mut j = frame_json(&frame, &repr, &profile);
     if let Some(o) = j.as_object_mut() {

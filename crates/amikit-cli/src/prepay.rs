@@ -348,7 +348,7 @@ fn inputs(what: &What, at: Timestamp, i: usize) -> Result<Vec<Input>, CliError> 
             operator,
         } => vec![Input::Remote(Remote {
             kind: *command,
-            expires: expires.map_or(at.plus(600), Timestamp::from_datetime),
+            expires: expires.map_or(at.plus(600), Timestamp::from),
             operator: operator.unwrap_or(0),
         })],
         What::Load { watts } => vec![Input::Load { watts: *watts }],
@@ -499,9 +499,8 @@ fn record_text(r: &Record) -> String {
         }
         Record::Parameter => "parameter changed".into(),
         Record::Overload { watts, reclose_at } => {
-            let at = reclose_at
-                .to_datetime()
-                .map_or_else(|| reclose_at.0.to_string(), |t| t.to_string());
+            let at = amikit_prepay::DateTime::try_from(*reclose_at)
+                .map_or_else(|_| reclose_at.0.to_string(), |t| t.to_string());
             format!("overload at {watts} W, reclose at {at}")
         }
         Record::Friendly(true) => "friendly-credit window begins".into(),
@@ -560,7 +559,7 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
             )));
         }
         last = Some(ev.at);
-        let now = Timestamp::from_datetime(ev.at);
+        let now = Timestamp::from(ev.at);
         let mut outs: Vec<Output> = Vec::new();
         for input in inputs(&ev.what, now, i)? {
             let mut pricer = TariffPricer::new(&tariff, &mut state);
@@ -601,9 +600,9 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
             "{}  {:<34} net {:>10}  {:<9} relay {}",
             ev.at,
             describe(&ev.what),
-            engine.net(),
-            engine.credit().name(),
-            engine.relay().name()
+            engine.status().net,
+            engine.status().credit.name(),
+            engine.status().relay.name()
         );
         for o in outs.iter().filter(|o| !matches!(o, Output::Persist(_))) {
             let _ = writeln!(text, "        {}", output_text(o));
@@ -618,11 +617,11 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
     let _ = write!(
         text,
         "end: net {} {currency} (balance {}, debt {}), credit {}, relay {}; {cuts} cuts, {restores} restores, {rejections} rejected inputs",
-        engine.net(),
-        engine.balance(),
-        engine.debt(),
-        engine.credit().name(),
-        engine.relay().name()
+        engine.status().net,
+        engine.status().balance,
+        engine.status().debt,
+        engine.status().credit.name(),
+        engine.status().relay.name()
     );
     let doc = json!({
         "profile": profile.name(),
@@ -641,13 +640,13 @@ fn simulate(a: &SimulateArgs, printer: &Printer) -> Result<(), CliError> {
 
 fn state_json(e: &Engine) -> serde_json::Value {
     json!({
-        "net": e.net(),
-        "balance": e.balance(),
-        "debt": e.debt(),
-        "credit": e.credit(),
-        "relay": e.relay(),
-        "causes": e.causes().iter().map(|c| c.name()).collect::<Vec<_>>(),
-        "guarded": e.guarded(),
-        "alarm": e.alarm(),
+        "net": e.status().net,
+        "balance": e.status().balance,
+        "debt": e.status().debt,
+        "credit": e.status().credit,
+        "relay": e.status().relay,
+        "causes": e.status().causes.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "guarded": e.status().guarded,
+        "alarm": e.status().alarm,
     })
 }

@@ -334,7 +334,7 @@ impl Tables {
 
 fn parse_key(hex: &str) -> Result<DecoderKey, CliError> {
     let bytes = input::hex_bytes(hex)?;
-    DecoderKey::from_bytes(&bytes).map_err(|_| {
+    DecoderKey::try_from(bytes.as_slice()).map_err(|_| {
         CliError::new(format!(
             "a decoder key has 16 or 32 hex digits, got {}",
             bytes.len() * 2
@@ -407,7 +407,7 @@ fn decode(text: &str, key: Option<&KeyArgs>, printer: &Printer) -> Result<(), Cl
             let json = json!({
                 "protocol": "sts",
                 "token": token.to_string(),
-                "class": class.value(),
+                "class": u8::from(class),
                 "encrypted": true,
                 "subclass": null,
                 "crc_ok": null,
@@ -455,12 +455,12 @@ fn describe(
     let mut j = json!({
         "protocol": "sts",
         "token": token.to_string(),
-        "class": data.class().value(),
+        "class": u8::from(data.class()),
         "subclass": data.subclass(),
         "type": data.name(),
         "encryption": encryption,
-        "rnd": data.rnd().map(|r| r.value()),
-        "tid": data.tid().map(Tid::value),
+        "rnd": data.rnd().map(u8::from),
+        "tid": data.tid().map(u32::from),
         "tid_datetime": data.tid().map(|t| t.to_datetime(base).to_string()),
         "base_date": base.year(),
         "amount": null,
@@ -491,9 +491,9 @@ fn describe(
             a.value().to_string()
         };
         set("amount", json!(text));
-        set("amount_raw", json!(hex16(a.raw())));
+        set("amount_raw", json!(hex16(u16::from(a))));
         set("unit", json!(unit));
-        format!("amount: {text} {unit} (code {:04x})", a.raw())
+        format!("amount: {text} {unit} (code {:04x})", u16::from(a))
     };
     match data {
         TokenData::Credit(c) => lines.push(amount(c.amount, true, c.kind.unit())),
@@ -531,11 +531,11 @@ fn describe(
             set("krn", json!(k.krn));
             set("rollover", json!(k.rollover));
             set("three_kct", json!(k.third_section));
-            set("kt", json!(k.kt.value()));
-            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
+            set("kt", json!(u8::from(k.kt)));
+            set("key_bits", json!(format!("{:08x}", u32::from(&k.key_bits))));
             lines.push(format!(
                 "new key section 1: bits {:08x}, KT {}, KRN {}, KENHO {:x}, RO {}, 3KCT {}",
-                k.key_bits.bits(),
+                u32::from(&k.key_bits),
                 k.kt,
                 k.krn,
                 k.ken_high,
@@ -546,29 +546,29 @@ fn describe(
         TokenData::KeyChange2(k) => {
             set("ken_low", json!(k.ken_low));
             set("ti", json!(k.ti));
-            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
+            set("key_bits", json!(format!("{:08x}", u32::from(&k.key_bits))));
             lines.push(format!(
                 "new key section 2: bits {:08x}, TI {}, KENLO {:x}",
-                k.key_bits.bits(),
+                u32::from(&k.key_bits),
                 k.ti,
                 k.ken_low
             ));
         }
         TokenData::KeyChange3(k) => {
             set("sgc_bits", json!(format!("{:03x}", k.sgc_bits)));
-            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
+            set("key_bits", json!(format!("{:08x}", u32::from(&k.key_bits))));
             lines.push(format!(
                 "new key section 3: bits {:08x}, SGC bits {:03x}",
-                k.key_bits.bits(),
+                u32::from(&k.key_bits),
                 k.sgc_bits
             ));
         }
         TokenData::KeyChange4(k) => {
             set("sgc_bits", json!(format!("{:03x}", k.sgc_bits)));
-            set("key_bits", json!(format!("{:08x}", k.key_bits.bits())));
+            set("key_bits", json!(format!("{:08x}", u32::from(&k.key_bits))));
             lines.push(format!(
                 "new key section 4: bits {:08x}, SGC bits {:03x}",
-                k.key_bits.bits(),
+                u32::from(&k.key_bits),
                 k.sgc_bits
             ));
         }
@@ -578,7 +578,7 @@ fn describe(
     if let (Some(rnd), Some(tid)) = (data.rnd(), data.tid()) {
         lines.push(format!(
             "RND {}, TID {} = {} (base {})",
-            rnd.value(),
+            u8::from(rnd),
             tid,
             tid.to_datetime(base),
             base
@@ -603,9 +603,9 @@ fn derive(a: &DeriveArgs, printer: &Printer) -> Result<(), CliError> {
             .parse()
             .map_err(|e| CliError::new(format!("--pan: {e}")))?,
         sgc: a.sgc.parse::<SupplyGroupCode>().map_err(err)?,
-        ti: TariffIndex::new(a.ti).map_err(err)?,
-        krn: KeyRevision::new(a.krn).map_err(err)?,
-        kt: KeyType::new(a.kt).map_err(err)?,
+        ti: TariffIndex::try_from(a.ti).map_err(err)?,
+        krn: KeyRevision::try_from(a.krn).map_err(err)?,
+        kt: KeyType::try_from(a.kt).map_err(err)?,
         base_date: a.base_date,
         ea: a.ea.into(),
     };
@@ -620,8 +620,8 @@ fn derive(a: &DeriveArgs, printer: &Printer) -> Result<(), CliError> {
     let mut j = json!({
         "decoder_key": key_hex(&key),
         "bits": key.bits(),
-        "dkga": format!("{:02}", dkga.number()),
-        "ea": format!("{:02}", params.ea.code()),
+        "dkga": format!("{:02}", u8::from(dkga)),
+        "ea": format!("{:02}", u8::from(params.ea)),
         "pan": params.pan.to_string(),
         "base_date": params.base_date.year(),
     });
@@ -654,7 +654,7 @@ impl RndSource for ProcessRandom {
 fn issue(when: &WhenArgs) -> Result<Issue, CliError> {
     match (&when.tid, &when.time) {
         (Some(tid), _) => Ok(Issue::Tid(
-            Tid::new(*tid).map_err(|e| CliError::new(format!("--tid: {e}")))?,
+            Tid::try_from(*tid).map_err(|e| CliError::new(format!("--tid: {e}")))?,
         )),
         (None, Some(time)) => {
             Ok(Issue::At(time.parse::<DateTime>().map_err(|e| {
@@ -708,10 +708,10 @@ fn generate(kind: &GenerateKind, printer: &Printer) -> Result<(), CliError> {
             let vendor = Vendor::new(cipher, KeyType::Unique, key.base_date);
             let new = NewKey {
                 key: parse_key(new_key)?,
-                kt: KeyType::new(*new_kt).map_err(err)?,
-                krn: KeyRevision::new(*new_krn).map_err(err)?,
+                kt: KeyType::try_from(*new_kt).map_err(err)?,
+                krn: KeyRevision::try_from(*new_krn).map_err(err)?,
                 ken: KeyExpiry(*new_ken),
-                ti: TariffIndex::new(*new_ti).map_err(err)?,
+                ti: TariffIndex::try_from(*new_ti).map_err(err)?,
                 rollover: *rollover,
                 sgc: new_sgc
                     .as_deref()
@@ -757,10 +757,10 @@ fn generate(kind: &GenerateKind, printer: &Printer) -> Result<(), CliError> {
             .ok_or_else(|| CliError::new("--key (the meter's decoder key) is required"))?,
     )?;
     let (cipher, note) = cipher(key, &stamp.key, &tables)?;
-    let kt = KeyType::new(stamp.kt).map_err(|e| CliError::new(e.to_string()))?;
+    let kt = KeyType::try_from(stamp.kt).map_err(|e| CliError::new(e.to_string()))?;
     let vendor = Vendor::new(cipher, kt, stamp.key.base_date);
     let rnd = match stamp.rnd {
-        Some(r) => Rnd::new(r).map_err(|e| CliError::new(format!("--rnd: {e}")))?,
+        Some(r) => Rnd::try_from(r).map_err(|e| CliError::new(format!("--rnd: {e}")))?,
         None => Rnd::random(&mut ProcessRandom),
     };
     let when = issue(&stamp.when)?;
@@ -814,7 +814,7 @@ fn print_token(
     printer: &Printer,
 ) -> Result<(), CliError> {
     let plain = data
-        .to_block()
+        .emit()
         .map_err(|e| CliError::new(format!("internal: {e}")))?;
     let (mut j, _) = describe(token, data, plain, true, base, "", tables_note);
     if let Some(obj) = j.as_object_mut() {

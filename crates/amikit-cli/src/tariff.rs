@@ -150,8 +150,7 @@ pub(crate) fn load<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Res
 
 pub(crate) fn load_tariff(path: &Path) -> Result<(TariffDef, TariffSet), CliError> {
     let def: TariffDef = load(path, "tariff")?;
-    let set = def
-        .to_tariff_set()
+    let set = TariffSet::try_from(&def)
         .map_err(|e| CliError::new(format!("tariff {}: {e}", path.display())))?;
     Ok((def, set))
 }
@@ -172,9 +171,9 @@ fn currency(def: &TariffDef) -> &str {
 fn rate_label(def: &TariffDef, rate: Option<amikit_tariff::Rate>) -> String {
     match rate {
         None => String::new(),
-        Some(r) => match def.rate_name(r.get()) {
+        Some(r) => match def.rate_name(u8::from(r)) {
             Some(n) => n.to_owned(),
-            None => format!("rate {}", r.get()),
+            None => format!("rate {}", u8::from(r)),
         },
     }
 }
@@ -271,8 +270,8 @@ fn quote_json(def: &TariffDef, at: Option<DateTime>, q: &Quote) -> serde_json::V
         .map(|l| match l.kind {
             LineKind::Energy { rate, step } => json!({
                 "kind": "energy",
-                "rate": rate.map(|r| r.get()),
-                "rate_name": rate.and_then(|r| def.rate_name(r.get())),
+                "rate": rate.map(u8::from),
+                "rate_name": rate.and_then(|r| def.rate_name(u8::from(r))),
                 "step": step,
                 "energy_kwh": l.energy.to_string(),
                 "unit_price": l.unit_price.map(|p| p.to_string()),
@@ -447,8 +446,8 @@ fn charge(a: &ChargeArgs, printer: &Printer) -> Result<(), CliError> {
                 "to": i.to.to_string(),
                 "metered_kwh": i.metered.to_string(),
                 "billed_kwh": c.energy.to_string(),
-                "rate": c.rate.map(|r| r.get()),
-                "rate_name": c.rate.and_then(|r| def.rate_name(r.get())),
+                "rate": c.rate.map(u8::from),
+                "rate_name": c.rate.and_then(|r| def.rate_name(u8::from(r))),
                 "step": c.step,
                 "unit_price": c.unit_price.to_string(),
                 "consumption": c.consumption.to_string(),
@@ -474,7 +473,7 @@ fn charge(a: &ChargeArgs, printer: &Printer) -> Result<(), CliError> {
         },
         "total": total.to_string(),
         "period_energy_kwh": state.period_energy().to_string(),
-        "carried_nanos": state.carry().nanos(),
+        "carried_nanos": i64::from(state.snapshot().carry),
     });
     printer.print(text, &json);
     Ok(())

@@ -24,16 +24,12 @@ pub enum AddressWidth {
 impl AddressWidth {
     /// Bytes on the wire.
     #[must_use]
+    #[allow(clippy::len_without_is_empty)] // a width is never empty
     pub const fn len(self) -> usize {
         match self {
             AddressWidth::Five => 5,
             AddressWidth::Seven => 7,
         }
-    }
-    /// Never true; present for clippy's `len_without_is_empty`.
-    #[must_use]
-    pub const fn is_empty(self) -> bool {
-        false
     }
 }
 
@@ -90,7 +86,7 @@ impl Address {
     }
     /// True when every nibble of A1 is a decimal digit.
     #[must_use]
-    pub const fn region_is_bcd(&self) -> bool {
+    pub(crate) const fn region_is_bcd(&self) -> bool {
         let a = self.a1;
         (a & 0xF) < 10 && ((a >> 4) & 0xF) < 10 && ((a >> 8) & 0xF) < 10 && ((a >> 12) & 0xF) < 10
     }

@@ -94,21 +94,18 @@ impl fmt::Display for Afn {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Command(pub u16);
 
-impl Command {
+impl From<(Afn, InfoClass)> for Command {
     /// The id of `Fn` under `afn`.
-    #[must_use]
-    pub const fn new(afn: Afn, fn_: InfoClass) -> Self {
-        Command(((afn.0 as u16) << 8) | fn_.0 as u16)
+    fn from((afn, fn_): (Afn, InfoClass)) -> Self {
+        Command((u16::from(afn.0) << 8) | u16::from(fn_.0))
     }
-    /// The AFN.
-    #[must_use]
-    pub const fn afn(self) -> Afn {
-        Afn((self.0 >> 8) as u8)
-    }
-    /// The Fn.
-    #[must_use]
-    pub const fn fn_(self) -> InfoClass {
-        InfoClass(self.0 as u8)
+}
+
+impl From<Command> for (Afn, InfoClass) {
+    /// The AFN and the Fn of a command id.
+    fn from(c: Command) -> Self {
+        let [afn, fn_] = c.0.to_be_bytes();
+        (Afn(afn), InfoClass(fn_))
     }
 }
 
@@ -119,12 +116,14 @@ mod tests {
     #[test]
     fn command_ids_do_not_collide() {
         // Notes §2.4: AFN 10 F1 and AFN 0E F1 must differ.
-        let forward = Command::new(Afn::FORWARD, InfoClass(1));
-        let events = Command::new(Afn::CLASS3, InfoClass(1));
+        let forward = Command::from((Afn::FORWARD, InfoClass(1)));
+        let events = Command::from((Afn::CLASS3, InfoClass(1)));
         assert_ne!(forward, events);
         assert_eq!(forward.0, 0x1001);
-        assert_eq!(forward.afn(), Afn::FORWARD);
-        assert_eq!(forward.fn_(), InfoClass(1));
+        assert_eq!(
+            <(Afn, InfoClass)>::from(forward),
+            (Afn::FORWARD, InfoClass(1))
+        );
         assert_eq!(Afn(0x0C).name(), "class 1 data");
         assert_eq!(Afn(0x07).name(), "unknown");
     }

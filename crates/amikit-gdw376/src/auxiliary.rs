@@ -19,10 +19,12 @@ pub struct Ec {
 impl Ec {
     /// Wire size.
     pub const LEN: usize = 2;
+}
+
+impl From<Ec> for [u8; 2] {
     /// The two bytes.
-    #[must_use]
-    pub const fn to_bytes(self) -> [u8; 2] {
-        [self.important, self.normal]
+    fn from(ec: Ec) -> [u8; 2] {
+        [ec.important, ec.normal]
     }
 }
 
@@ -41,6 +43,21 @@ pub struct Tp {
     pub delay_min: u8,
 }
 
+impl From<[u8; 6]> for Tp {
+    /// Reads the six bytes.
+    fn from(b: [u8; 6]) -> Tp {
+        Tp::from_bytes(b)
+    }
+}
+
+impl From<Tp> for [u8; 6] {
+    /// The six bytes.
+    fn from(tp: Tp) -> [u8; 6] {
+        let [a, b, c, d] = tp.time;
+        [tp.pfc, a, b, c, d, tp.delay_min]
+    }
+}
+
 impl Tp {
     /// Wire size.
     pub const LEN: usize = 6;
@@ -52,7 +69,7 @@ impl Tp {
     /// [`FormatError::OutOfRange`] when a field is above 99.
     pub fn new(pfc: u8, time: Format16, delay_min: u8) -> Result<Self, FormatError> {
         let mut t = [0u8; 4];
-        time.encode(&mut t)?;
+        time.emit(&mut t)?;
         Ok(Tp {
             pfc,
             time: t,
@@ -68,25 +85,13 @@ impl Tp {
             delay_min: b[5],
         }
     }
-    /// The six bytes.
-    #[must_use]
-    pub const fn to_bytes(self) -> [u8; 6] {
-        [
-            self.pfc,
-            self.time[0],
-            self.time[1],
-            self.time[2],
-            self.time[3],
-            self.delay_min,
-        ]
-    }
     /// The send time.
     ///
     /// # Errors
     ///
     /// [`FormatError::NotBcd`].
     pub fn send_time(&self) -> Result<Format16, FormatError> {
-        Format16::decode(&self.time)
+        Format16::parse(&self.time)
     }
 }
 
@@ -103,6 +108,6 @@ mod tests {
         let t = tp.send_time().unwrap();
         assert_eq!((t.day, t.hour, t.minute, t.second), (16, 10, 44, 19));
         assert_eq!(Tp::new(1, t, 5).unwrap(), tp);
-        assert_eq!(tp.to_bytes(), [0x01, 0x19, 0x44, 0x10, 0x16, 0x05]);
+        assert_eq!(<[u8; 6]>::from(tp), [0x01, 0x19, 0x44, 0x10, 0x16, 0x05]);
     }
 }

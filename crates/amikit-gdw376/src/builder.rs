@@ -5,14 +5,14 @@
 //! PW (through a [`MacProvider`]), EC, Tp, L, CS and the end byte.
 //!
 //! ```
-//! use amikit_gdw376::{Address, Afn, Control, FrameBuilder, Fn, Pn, Profile, Seq, security::ZeroPw};
+//! use amikit_gdw376::{Address, Afn, Control, FrameBuilder, InfoClass, Pn, Profile, Seq, security::ZeroPw};
 //!
 //! // A read of AFN 0C F25 for p1 (as gdw376-050, without Tp).
 //! let b = FrameBuilder::new(&Profile::default(), Control::MASTER_READ,
 //!     Address::new(0x0171, 2082).with_msa(1), Afn::CLASS1, Seq::single(false, false, 11));
 //! let mut out = [0u8; 64];
 //! let mut w = b.begin(&mut out).unwrap();
-//! w.unit(Pn(1), Fn(25), &[]).unwrap();
+//! w.unit(Pn(1), InfoClass(25), &[]).unwrap();
 //! let n = w.finish(&mut ZeroPw).unwrap();
 //! assert_eq!(&out[..n], &[0x68, 0x32, 0, 0x32, 0, 0x68, 0x4B, 0x71, 0x01, 0x22, 0x08, 0x02,
 //!     0x0C, 0x6B, 0x01, 0x01, 0x01, 0x03, 0x66, 0x16]);
@@ -31,19 +31,19 @@ use crate::seq::Seq;
 
 /// A write position over a byte slice; every write is checked.
 #[derive(Debug)]
-pub struct Cursor<'b> {
+pub(crate) struct Cursor<'b> {
     buf: &'b mut [u8],
     pos: usize,
 }
 
 impl<'b> Cursor<'b> {
     /// A cursor at the start of `buf`.
-    pub fn new(buf: &'b mut [u8]) -> Self {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
         Cursor { buf, pos: 0 }
     }
     /// Bytes written so far.
     #[must_use]
-    pub const fn pos(&self) -> usize {
+    pub(crate) const fn pos(&self) -> usize {
         self.pos
     }
     /// Appends bytes.
@@ -51,7 +51,7 @@ impl<'b> Cursor<'b> {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let end = self.pos + bytes.len();
         let got = self.buf.len();
         self.buf
@@ -62,16 +62,16 @@ impl<'b> Cursor<'b> {
         Ok(())
     }
     /// The unwritten rest of the buffer.
-    pub fn rest(&mut self) -> &mut [u8] {
+    pub(crate) fn rest(&mut self) -> &mut [u8] {
         self.buf.get_mut(self.pos..).unwrap_or(&mut [])
     }
     /// Marks `n` bytes of [`Cursor::rest`] as written (saturating at the end).
-    pub fn advance(&mut self, n: usize) {
+    pub(crate) fn advance(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.buf.len());
     }
     /// The bytes written so far.
     #[must_use]
-    pub fn written(&self) -> &[u8] {
+    pub(crate) fn written(&self) -> &[u8] {
         self.buf.get(..self.pos).unwrap_or(&[])
     }
 }
@@ -218,10 +218,10 @@ impl FrameWriter<'_> {
             left -= k;
         }
         if let Some(ec) = self.b.ec {
-            self.c.put(&ec.to_bytes())?;
+            self.c.put(&<[u8; 2]>::from(ec))?;
         }
         if let Some(tp) = self.b.tp {
-            self.c.put(&tp.to_bytes())?;
+            self.c.put(&<[u8; 6]>::from(tp))?;
         }
         let end = self.c.pos();
         if pw_len > 0 {
@@ -236,28 +236,6 @@ impl FrameWriter<'_> {
             let head = head.get(6..).unwrap_or(&[]);
             let tail = tail.get(..end - units_end - pw_len).unwrap_or(&[]);
             mac.sign(head, tail, pw)?;
-        }
-        self.close()
-    }
-
-    /// As [`FrameWriter::finish`] with PW bytes given as they are (e.g. an echo, or a captured
-    /// PW). `pw` must have the profile's length for this AFN and direction.
-    ///
-    /// # Errors
-    ///
-    /// [`EncodeError::OutOfRange`] on a PW of the wrong length, else as [`FrameWriter::finish`].
-    pub fn finish_with_pw(mut self, pw: &[u8]) -> Result<usize, EncodeError> {
-        if pw.len() != self.b.pw_len {
-            return Err(EncodeError::OutOfRange(
-                "PW length differs from the profile's",
-            ));
-        }
-        self.c.put(pw)?;
-        if let Some(ec) = self.b.ec {
-            self.c.put(&ec.to_bytes())?;
-        }
-        if let Some(tp) = self.b.tp {
-            self.c.put(&tp.to_bytes())?;
         }
         self.close()
     }

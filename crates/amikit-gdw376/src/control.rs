@@ -92,7 +92,7 @@ impl Control {
     }
     /// D3–D0: function code.
     #[must_use]
-    pub const fn function_code(self) -> u8 {
+    pub(crate) const fn function_code(self) -> u8 {
         self.0 & 0x0F
     }
     /// The function code, interpreted by PRM.
@@ -106,7 +106,7 @@ impl Control {
     }
     /// This byte with ACD (uplink) / FCB (downlink) set or cleared.
     #[must_use]
-    pub const fn with_fcb_acd(self, on: bool) -> Self {
+    pub(crate) const fn with_fcb_acd(self, on: bool) -> Self {
         if on {
             Control(self.0 | 0x20)
         } else {
@@ -140,6 +140,16 @@ pub enum Function {
     Secondary(SecondaryFunction),
 }
 
+impl From<Function> for u8 {
+    /// The 4-bit function code.
+    fn from(f: Function) -> u8 {
+        match f {
+            Function::Primary(p) => p.code(),
+            Function::Secondary(s) => s.code(),
+        }
+    }
+}
+
 impl Function {
     /// A short English name.
     #[must_use]
@@ -170,10 +180,23 @@ pub enum PrimaryFunction {
     Unknown(u8),
 }
 
+impl From<u8> for PrimaryFunction {
+    /// Decodes a 4-bit function code (the high nibble is ignored).
+    fn from(code: u8) -> Self {
+        Self::from_code(code)
+    }
+}
+
+impl From<PrimaryFunction> for u8 {
+    /// The 4-bit function code.
+    fn from(f: PrimaryFunction) -> u8 {
+        f.code()
+    }
+}
+
 impl PrimaryFunction {
     /// Decodes a 4-bit code.
-    #[must_use]
-    pub const fn from_code(code: u8) -> Self {
+    const fn from_code(code: u8) -> Self {
         match code & 0x0F {
             1 => Self::Reset,
             4 => Self::UserData,
@@ -184,8 +207,7 @@ impl PrimaryFunction {
         }
     }
     /// The 4-bit code.
-    #[must_use]
-    pub const fn code(self) -> u8 {
+    const fn code(self) -> u8 {
         match self {
             Self::Reset => 1,
             Self::UserData => 4,
@@ -226,10 +248,23 @@ pub enum SecondaryFunction {
     Unknown(u8),
 }
 
+impl From<u8> for SecondaryFunction {
+    /// Decodes a 4-bit function code (the high nibble is ignored).
+    fn from(code: u8) -> Self {
+        Self::from_code(code)
+    }
+}
+
+impl From<SecondaryFunction> for u8 {
+    /// The 4-bit function code.
+    fn from(f: SecondaryFunction) -> u8 {
+        f.code()
+    }
+}
+
 impl SecondaryFunction {
     /// Decodes a 4-bit code.
-    #[must_use]
-    pub const fn from_code(code: u8) -> Self {
+    const fn from_code(code: u8) -> Self {
         match code & 0x0F {
             0 => Self::Confirm,
             8 => Self::UserData,
@@ -239,8 +274,7 @@ impl SecondaryFunction {
         }
     }
     /// The 4-bit code.
-    #[must_use]
-    pub const fn code(self) -> u8 {
+    const fn code(self) -> u8 {
         match self {
             Self::Confirm => 0,
             Self::UserData => 8,

@@ -97,13 +97,27 @@ impl fmt::Debug for DaDt {
     }
 }
 
+impl From<[u8; 4]> for DaDt {
+    /// Reads the four bytes (no validation; see [`DaDt::check`]).
+    fn from(b: [u8; 4]) -> Self {
+        DaDt::from_bytes(b)
+    }
+}
+
+impl From<DaDt> for [u8; 4] {
+    /// The four bytes.
+    fn from(d: DaDt) -> [u8; 4] {
+        d.to_bytes()
+    }
+}
+
 impl DaDt {
     /// Wire size.
     pub const LEN: usize = 4;
 
     /// Reads the four bytes (no validation; see [`DaDt::check`]).
     #[must_use]
-    pub const fn from_bytes(b: [u8; 4]) -> Self {
+    pub(crate) const fn from_bytes(b: [u8; 4]) -> Self {
         DaDt {
             da1: b[0],
             da2: b[1],
@@ -167,7 +181,7 @@ impl DaDt {
     /// more than one bit set is read as the Fn *number* inside the group (`03 00` → F3).
     /// A DT1 with one bit set is read as a mask, as the standard says.
     #[must_use]
-    pub const fn fns_number_lenient(self) -> Fns {
+    pub(crate) const fn fns_number_lenient(self) -> Fns {
         if self.dt1.count_ones() > 1 && self.dt1 <= 8 {
             Fns {
                 mask: self.dt1,
@@ -181,7 +195,7 @@ impl DaDt {
     }
     /// Number of (pn, Fn) pairs.
     #[must_use]
-    pub const fn pair_count(self) -> usize {
+    pub(crate) const fn pair_count(self) -> usize {
         let p = if self.da1 == 0 || (self.da1 == 0xFF && self.da2 == 0) {
             1
         } else {
@@ -201,7 +215,7 @@ impl DaDt {
     }
     /// As [`DaDt::pairs`] with [`DaDt::fns_number_lenient`] for the Fn.
     #[must_use]
-    pub const fn pairs_lenient(self) -> Pairs {
+    pub(crate) const fn pairs_lenient(self) -> Pairs {
         Pairs {
             pns: self.pns(),
             current: None,
@@ -215,7 +229,7 @@ impl DaDt {
     /// # Errors
     ///
     /// [`DaDtError::OutOfRange`] above p2040.
-    pub const fn da_for(pn: Pn) -> Result<(u8, u8), DaDtError> {
+    pub(crate) const fn da_for(pn: Pn) -> Result<(u8, u8), DaDtError> {
         if pn.0 == 0 {
             Ok((0, 0))
         } else if pn.is_all() {
@@ -232,7 +246,7 @@ impl DaDt {
     /// # Errors
     ///
     /// [`DaDtError::OutOfRange`] for F0 or above F248.
-    pub const fn dt_for(fn_: InfoClass) -> Result<(u8, u8), DaDtError> {
+    pub(crate) const fn dt_for(fn_: InfoClass) -> Result<(u8, u8), DaDtError> {
         if fn_.0 == 0 || fn_.0 > InfoClass::MAX {
             return Err(DaDtError::OutOfRange { pn: 0, fn_: fn_.0 });
         }

@@ -14,7 +14,7 @@
 //!
 //! let login = [0x68, 0x32, 0x00, 0x32, 0x00, 0x68, 0xC9, 0x71, 0x01, 0x22, 0x08, 0x00, 0x02,
 //!     0x78, 0x00, 0x00, 0x01, 0x00, 0xE0, 0x16];
-//! let mut d = Deframer::<512>::new();
+//! let mut d = Deframer::<512>::default();
 //! let mut frames = 0;
 //! // Garbage, then the frame split over two reads.
 //! for read in [&[0xFE, 0xFE, 0x68, 0x00][..], &login[..7], &login[7..]] {
@@ -90,12 +90,6 @@ pub struct Deframer<const N: usize = 2048> {
     stats: Stats,
 }
 
-impl<const N: usize> Default for Deframer<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// What a candidate's first bytes say.
 enum Header {
     /// Not a frame start.
@@ -136,13 +130,16 @@ impl Sums {
     }
 }
 
-impl<const N: usize> Deframer<N> {
-    /// A deframer for protocol id 2 (Q/GDW 376.1).
-    #[must_use]
-    pub const fn new() -> Self {
+impl<const N: usize> Default for Deframer<N> {
+    /// A deframer for protocol id 2 (Q/GDW 376.1, [`Profile::STRICT_2013`]).
+    fn default() -> Self {
         Self::with_profile(Profile::STRICT_2013)
     }
-    /// A deframer accepting the protocol ids the profile accepts.
+}
+
+impl<const N: usize> Deframer<N> {
+    /// A deframer accepting the protocol ids the profile accepts (`Deframer::default()` is
+    /// the one for [`Profile::STRICT_2013`]: protocol id 2 only).
     #[must_use]
     pub const fn with_profile(profile: Profile) -> Self {
         Deframer {
@@ -532,7 +529,7 @@ mod tests {
         stream.extend_from_slice(&HEARTBEAT);
         stream.extend_from_slice(&LOGIN);
         for chunk in [1usize, 2, 3, 7, 19, 20, 21, 64] {
-            let mut d = Deframer::<256>::new();
+            let mut d = Deframer::<256>::default();
             let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
             let frames = all_frames(&mut d, &reads);
             assert_eq!(
@@ -552,7 +549,7 @@ mod tests {
         let mut stream = bad.to_vec();
         stream.extend_from_slice(&HEARTBEAT);
         for chunk in [1usize, 5, 40] {
-            let mut d = Deframer::<64>::new();
+            let mut d = Deframer::<64>::default();
             let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
             assert_eq!(
                 all_frames(&mut d, &reads),
@@ -568,11 +565,11 @@ mod tests {
         // L announces 200 bytes of user data; the buffer holds 64.
         let mut stream = vec![0x68, 0x22, 0x03, 0x22, 0x03, 0x68, 0x00];
         stream.extend_from_slice(&LOGIN);
-        let mut d = Deframer::<64>::new();
+        let mut d = Deframer::<64>::default();
         let reads: Vec<&[u8]> = stream.chunks(3).collect();
         assert_eq!(all_frames(&mut d, &reads), vec![LOGIN.to_vec()]);
         assert!(d.stats().rejected >= 1);
-        let mut d = Deframer::<64>::new();
+        let mut d = Deframer::<64>::default();
         let o = d.push(&stream[..7]);
         assert_eq!((o.consumed, o.frame), (7, None));
         assert!(matches!(
@@ -589,7 +586,7 @@ mod tests {
         // A valid 20-byte frame, a deframer bounded to 19 bytes: refused in one read exactly as
         // when it arrives in pieces (before, the one-read path returned it).
         for chunk in [1usize, 5, 20] {
-            let mut d = Deframer::<19>::new();
+            let mut d = Deframer::<19>::default();
             let reads: Vec<&[u8]> = LOGIN.chunks(chunk).collect();
             assert!(all_frames(&mut d, &reads).is_empty(), "chunk {chunk}");
             assert!(d.stats().rejected >= 1);
@@ -604,7 +601,7 @@ mod tests {
         stream.extend_from_slice(&[0x00; 300]);
         stream.extend_from_slice(&HEARTBEAT);
         for chunk in [1usize, 3, 7, 64, 1000] {
-            let mut d = Deframer::<512>::new();
+            let mut d = Deframer::<512>::default();
             let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
             assert_eq!(
                 all_frames(&mut d, &reads),
@@ -617,7 +614,7 @@ mod tests {
     #[test]
     fn every_prefix_is_partial() {
         for n in 1..LOGIN.len() {
-            let mut d = Deframer::<64>::new();
+            let mut d = Deframer::<64>::default();
             let o = d.push(&LOGIN[..n]);
             assert_eq!(o.consumed, n);
             assert!(o.frame.is_none());
@@ -657,7 +654,7 @@ mod work_tests {
     }
 
     fn run(stream: &[u8], chunk: usize) -> (usize, Stats) {
-        let mut d = Deframer::<2048>::new();
+        let mut d = Deframer::<2048>::default();
         let mut frames = 0;
         for read in stream.chunks(chunk) {
             let mut rest = read;
@@ -726,7 +723,7 @@ mod work_tests {
                     _ => stream.extend_from_slice(&[0x68, 0x32, 0x00, 0x32]),
                 }
             }
-            let mut d = Deframer::<256>::new();
+            let mut d = Deframer::<256>::default();
             let mut whole = Vec::new();
             let mut rest = &stream[..];
             loop {
@@ -740,7 +737,7 @@ mod work_tests {
             }
             assert!(whole.len() >= want.min(1), "seed {seed}");
             for chunk in [1usize, 2, 5, 19, 64] {
-                let mut d = Deframer::<256>::new();
+                let mut d = Deframer::<256>::default();
                 let mut got = Vec::new();
                 for read in stream.chunks(chunk) {
                     let mut rest = read;

@@ -42,13 +42,13 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 
 /// Reads L: `(user-data length, protocol id)`.
 #[must_use]
-pub const fn split_l(l: u16) -> (usize, u8) {
+pub(crate) const fn split_l(l: u16) -> (usize, u8) {
     ((l >> 2) as usize, (l & 3) as u8)
 }
 
 /// Builds L from a user-data length (≤ 16 383) and a protocol id.
 #[must_use]
-pub const fn make_l(user_len: usize, protocol_id: u8) -> u16 {
+pub(crate) const fn make_l(user_len: usize, protocol_id: u8) -> u16 {
     (((user_len & MAX_USER_LEN) as u16) << 2) | (protocol_id & 3) as u16
 }
 
@@ -64,22 +64,14 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Frame { buffer }
     }
 
-    /// Checks the whole link layer (start bytes, both L copies, protocol id 2, CS, end byte,
-    /// exact length) and wraps the buffer.
+    /// Checks the whole link layer (start bytes, both L copies, a protocol id the profile
+    /// accepts — 2, or also 1 with [`Leniency::PROTOCOL_130`](crate::Leniency::PROTOCOL_130) —,
+    /// CS, end byte, exact length) and wraps the buffer.
     ///
     /// # Errors
     ///
     /// The first [`FrameError`] found.
-    pub fn new_checked(buffer: T) -> Result<Self, FrameError> {
-        Self::new_checked_with(buffer, &Profile::STRICT_2013)
-    }
-
-    /// As [`Frame::new_checked`], accepting the protocol ids the profile allows.
-    ///
-    /// # Errors
-    ///
-    /// The first [`FrameError`] found.
-    pub fn new_checked_with(buffer: T, profile: &Profile) -> Result<Self, FrameError> {
+    pub fn new_checked(buffer: T, profile: &Profile) -> Result<Self, FrameError> {
         let len = check_link(buffer.as_ref(), profile)?;
         let available = buffer.as_ref().len();
         if available > len {
@@ -97,7 +89,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer.as_ref()
     }
     /// The raw L field.
-    pub fn l_field(&self) -> u16 {
+    pub(crate) fn l_field(&self) -> u16 {
         match self.buffer.as_ref() {
             [_, l0, l1, ..] => u16::from_le_bytes([*l0, *l1]),
             _ => 0,
@@ -273,7 +265,7 @@ impl<'a> Repr<'a> {
     ///
     /// [`ParseError::Frame`] for link-layer errors, others as [`Repr::parse`].
     pub fn parse_bytes(bytes: &'a [u8], profile: &Profile) -> Result<Self, ParseError> {
-        let frame = Frame::new_checked_with(bytes, profile)?;
+        let frame = Frame::new_checked(bytes, profile)?;
         Self::parse(&frame, profile)
     }
 
@@ -282,7 +274,7 @@ impl<'a> Repr<'a> {
     /// # Errors
     ///
     /// As [`Repr::parse`].
-    pub fn parse_user_data(
+    pub(crate) fn parse_user_data(
         user: &'a [u8],
         protocol_id: u8,
         profile: &Profile,
@@ -398,10 +390,10 @@ impl<'a> Repr<'a> {
             w.put(pw)?;
         }
         if let Some(ec) = self.ec {
-            w.put(&ec.to_bytes())?;
+            w.put(&<[u8; 2]>::from(ec))?;
         }
         if let Some(tp) = self.tp {
-            w.put(&tp.to_bytes())?;
+            w.put(&<[u8; 6]>::from(tp))?;
         }
         let pos = w.pos();
         let cs = checksum(w.written().get(6..pos).unwrap_or(&[]));
@@ -427,6 +419,17 @@ impl<'a> Repr<'a> {
 mod tests {
     use super::*;
 
+    /// Every user length and protocol id survives the L field (moved from the proptest suite
+    /// when `make_l` / `split_l` became crate-private).
+    #[test]
+    fn l_field_round_trips() {
+        for len in 0..=MAX_USER_LEN {
+            for pid in 0u8..4 {
+                assert_eq!(split_l(make_l(len, pid)), (len, pid));
+            }
+        }
+    }
+
     // gdw376-001 (liangminhua/qgdw376.1.ksy packet-sample/login.3761).
     const LOGIN: [u8; 20] = [
         0x68, 0x32, 0x00, 0x32, 0x00, 0x68, // start, L = 0x0032 twice, start
@@ -439,7 +442,7 @@ mod tests {
 
     #[test]
     fn deconstruct_login() {
-        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let f = Frame::new_checked(&LOGIN[..], &Profile::default()).unwrap();
         assert_eq!(f.user_len(), 12);
         assert_eq!(f.protocol_id(), 2);
         assert_eq!(f.checksum(), 0xE0);
@@ -461,7 +464,7 @@ mod tests {
     #[cfg(feature = "alloc")]
     #[test]
     fn to_vec_is_the_emitted_frame() {
-        let f = Frame::new_checked(&LOGIN[..]).unwrap();
+        let f = Frame::new_checked(&LOGIN[..], &Profile::default()).unwrap();
         let r = Repr::parse(&f, &Profile::default()).unwrap();
         assert_eq!(r.to_vec().unwrap(), LOGIN.to_vec());
     }
@@ -471,7 +474,7 @@ mod tests {
         let mut bad = LOGIN;
         bad[18] ^= 1;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::Checksum {
                 found: 0xE1,
                 computed: 0xE0
@@ -480,30 +483,30 @@ mod tests {
         let mut bad = LOGIN;
         bad[3] = 0x36;
         assert!(matches!(
-            Frame::new_checked(&bad[..]),
+            Frame::new_checked(&bad[..], &Profile::default()),
             Err(FrameError::LengthMismatch { .. })
         ));
         let mut bad = LOGIN;
         bad[19] = 0x17;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::BadEnd(0x17)
         );
         let mut bad = LOGIN;
         bad[1] = 0x31;
         bad[3] = 0x31;
         assert_eq!(
-            Frame::new_checked(&bad[..]).unwrap_err(),
+            Frame::new_checked(&bad[..], &Profile::default()).unwrap_err(),
             FrameError::ProtocolId(1)
         );
-        assert!(Frame::new_checked_with(&bad[..], &Profile::LENIENT).is_ok());
+        assert!(Frame::new_checked(&bad[..], &Profile::LENIENT).is_ok());
         for n in 0..LOGIN.len() {
-            assert!(Frame::new_checked(&LOGIN[..n]).is_err());
+            assert!(Frame::new_checked(&LOGIN[..n], &Profile::default()).is_err());
         }
         let mut long = [0u8; 21];
         long[..20].copy_from_slice(&LOGIN);
         assert_eq!(
-            Frame::new_checked(&long[..]).unwrap_err(),
+            Frame::new_checked(&long[..], &Profile::default()).unwrap_err(),
             FrameError::TrailingBytes(1)
         );
         assert_eq!(check_link(&long, &Profile::default()), Ok(20));
@@ -550,7 +553,10 @@ mod leniency_tests {
             Repr::parse_bytes(&f[..n], &strict),
             Err(ParseError::RegionNotBcd(0x0A01))
         );
-        let lenient = strict.with_leniency(Leniency::REGION_NOT_BCD);
+        let lenient = Profile {
+            leniency: Leniency::REGION_NOT_BCD,
+            ..strict
+        };
         assert_eq!(
             Repr::parse_bytes(&f[..n], &lenient).unwrap().address.a1,
             0x0A01
@@ -564,7 +570,10 @@ mod leniency_tests {
         let (f, n) = login(&strict, 0x0171, &[0x01, 0x02]);
         let r = Repr::parse_bytes(&f[..n], &strict).unwrap();
         assert!(matches!(r.units(&strict).next(), Some(Item::Opaque(_))));
-        let lenient = strict.with_leniency(Leniency::LINK_DATA);
+        let lenient = Profile {
+            leniency: Leniency::LINK_DATA,
+            ..strict
+        };
         let Some(Item::Unit(u)) = r.units(&lenient).next() else {
             panic!()
         };

@@ -49,15 +49,5 @@ pub use seq::Seq;
 pub use time::{DateTime, Instant};
 pub use walker::{Item, Unit, Units};
 
-/// The former name of [`auxiliary`]: `aux` is a reserved file name on Windows, so the module's
-/// file could not be checked out there.
-#[deprecated(since = "0.1.0", note = "renamed to `auxiliary`")]
-#[doc(hidden)]
-pub use auxiliary as aux;
-/// The former name of [`InfoClass`].
-#[deprecated(since = "0.1.0", note = "renamed to `InfoClass`")]
-#[doc(hidden)]
-pub use dadt::InfoClass as Fn;
-
 /// The version of this crate, as published.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -53,11 +53,6 @@ impl Leniency {
     pub const fn contains(self, other: Leniency) -> bool {
         self.0 & other.0 == other.0
     }
-    /// Union.
-    #[must_use]
-    pub const fn with(self, other: Leniency) -> Leniency {
-        Leniency(self.0 | other.0)
-    }
     /// The flags' names, in bit order.
     pub const NAMES: [(&'static str, Leniency); 6] = [
         ("fn-as-number", Leniency::FN_AS_NUMBER),
@@ -67,6 +62,14 @@ impl Leniency {
         ("protocol-130", Leniency::PROTOCOL_130),
         ("link-data", Leniency::LINK_DATA),
     ];
+}
+
+impl core::ops::BitOr for Leniency {
+    type Output = Leniency;
+    /// Union.
+    fn bitor(self, other: Leniency) -> Leniency {
+        Leniency(self.0 | other.0)
+    }
 }
 
 /// PW length on downlink frames of AFN 01, 04, 05, 06, 0F, 10 and uplink AFN 06 (Q/GDW 1376.1-2013, auxiliary information AUX: PW).
@@ -162,30 +165,6 @@ impl Profile {
         })
     }
 
-    /// This profile with other leniencies.
-    #[must_use]
-    pub const fn with_leniency(mut self, l: Leniency) -> Self {
-        self.leniency = l;
-        self
-    }
-    /// This profile with another address width.
-    #[must_use]
-    pub const fn with_address(mut self, w: AddressWidth) -> Self {
-        self.address = w;
-        self
-    }
-    /// This profile with one AFN's PW length changed for one direction.
-    #[must_use]
-    pub fn with_pw_len(mut self, afn: Afn, dir: Direction, len: u8) -> Self {
-        let table = match dir {
-            Direction::Down => &mut self.pw_down,
-            Direction::Up => &mut self.pw_up,
-        };
-        if let Some(slot) = table.get_mut(usize::from(afn.0)) {
-            *slot = len;
-        }
-        self
-    }
     /// True when the leniency is on.
     #[must_use]
     pub const fn allows(&self, l: Leniency) -> bool {
@@ -202,7 +181,7 @@ impl Profile {
     }
     /// True when the L protocol id is accepted (2 always; 1 with [`Leniency::PROTOCOL_130`]).
     #[must_use]
-    pub const fn accepts_protocol_id(&self, id: u8) -> bool {
+    pub(crate) const fn accepts_protocol_id(&self, id: u8) -> bool {
         id == 2 || (id == 1 && self.allows(Leniency::PROTOCOL_130))
     }
 }
@@ -231,18 +210,16 @@ mod tests {
             Profile::NO_PW_FILE_FORWARD.pw_len(Afn(0x05), Direction::Down),
             16
         );
-        assert_eq!(
-            p.with_pw_len(Afn(4), Direction::Down, 0)
-                .pw_len(Afn(4), Direction::Down),
-            0
-        );
+        let mut q = p;
+        q.pw_down[4] = 0;
+        assert_eq!(q.pw_len(Afn(4), Direction::Down), 0);
         for n in Profile::NAMES {
             assert!(Profile::by_name(n).is_some(), "{n}");
         }
         assert!(Profile::by_name("nope").is_none());
         let all = Leniency::NAMES
             .iter()
-            .fold(Leniency::NONE, |a, (_, l)| a.with(*l));
+            .fold(Leniency::NONE, |a, (_, l)| a | *l);
         assert_eq!(all, Leniency::ALL);
         assert!(!p.accepts_protocol_id(1));
         assert!(Profile::LENIENT.accepts_protocol_id(1));

@@ -73,7 +73,7 @@ impl Seq {
     }
     /// This SEQ with TpV changed.
     #[must_use]
-    pub const fn with_tpv(self, tpv: bool) -> Self {
+    pub(crate) const fn with_tpv(self, tpv: bool) -> Self {
         if tpv {
             Seq(self.0 | 0x80)
         } else {

@@ -73,8 +73,8 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
         if pname != "2013" {
             variants += 1;
         }
-        let frame = Frame::new_checked_with(&bytes[..], &profile)
-            .unwrap_or_else(|err| panic!("{id}: {err}"));
+        let frame =
+            Frame::new_checked(&bytes[..], &profile).unwrap_or_else(|err| panic!("{id}: {err}"));
         assert_eq!(
             frame.user_len() as u64,
             e["length_L"].as_u64().unwrap(),
@@ -108,7 +108,7 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
             "{id} prm"
         );
         assert_eq!(
-            u64::from(r.control.function_code()),
+            u64::from(u8::from(r.control.function())),
             e["function_code"].as_u64().unwrap(),
             "{id} fn code"
         );
@@ -193,7 +193,11 @@ fn check_all(name: &str, doc: &J, at_least: usize) {
         match (&aux["Tp"], r.tp) {
             (J::Null, None) => {}
             (tp, Some(got)) => {
-                assert_eq!(hex(&got.to_bytes()), tp["raw"].as_str().unwrap(), "{id} Tp");
+                assert_eq!(
+                    hex(&<[u8; 6]>::from(got)),
+                    tp["raw"].as_str().unwrap(),
+                    "{id} Tp"
+                );
                 assert_eq!(u64::from(got.pfc), tp["pfc"].as_u64().unwrap());
                 assert_eq!(u64::from(got.delay_min), tp["delay_min"].as_u64().unwrap());
                 let t = got.send_time().unwrap();
@@ -437,11 +441,11 @@ fn check_values(id: &str, f: &J, r: &Repr, p: &Profile) -> usize {
             );
             use amikit_gdw376::format::{DataFormat, Format15, Format20};
             assert_eq!(
-                Format20::decode(&u.data[..3]).unwrap().to_string(),
+                Format20::parse(&u.data[..3]).unwrap().to_string(),
                 v["Td_d"].as_str().unwrap()
             );
             assert_eq!(
-                Format15::decode(&u.data[3..8]).unwrap().to_string(),
+                Format15::parse(&u.data[3..8]).unwrap().to_string(),
                 v["read_time"].as_str().unwrap()
             );
             assert_eq!(u64::from(u.data[8]), v["M"].as_u64().unwrap());
@@ -576,7 +580,7 @@ fn check_class1(id: &str, v: &J, r: &Repr, p: &Profile) -> usize {
                 u.value(p, r.afn, r.dir())
             );
             // Its read time is the file's (2018-08-28 16:20).
-            let t = <amikit_gdw376::format::Format15 as amikit_gdw376::format::DataFormat>::decode(
+            let t = <amikit_gdw376::format::Format15 as amikit_gdw376::format::DataFormat>::parse(
                 &u.data[..5],
             )
             .unwrap();

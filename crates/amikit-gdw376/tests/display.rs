@@ -12,7 +12,7 @@ const LOGIN: [u8; 20] = [
 
 #[test]
 fn a_captured_login_prints_as_one_line() {
-    let frame = Frame::new_checked(&LOGIN[..]).expect("frame");
+    let frame = Frame::new_checked(&LOGIN[..], &Profile::default()).expect("frame");
     let repr = Repr::parse(&frame, &Profile::default()).expect("repr");
     assert_eq!(
         repr.to_string(),

@@ -13,7 +13,6 @@ use amikit_gdw376::format::{
     Format18, Format19, Format20, Format21, Format22, Format23, Format24, Format25, Format26,
     Format27,
 };
-use amikit_gdw376::frame::{make_l, split_l};
 use amikit_gdw376::security::ZeroPw;
 use amikit_gdw376::units::{self, Value};
 use amikit_gdw376::walker::Item;
@@ -254,7 +253,7 @@ proptest! {
 
     #[test]
     fn typed_units_round_trip((afn, dir, f, profile, bytes) in unit_case()) {
-        let v = units::decode(&profile, Afn(afn), dir, InfoClass(f), &bytes)
+        let v = units::Value::parse(&profile, Afn(afn), dir, InfoClass(f), &bytes)
             .unwrap_or_else(|e| panic!("AFN {afn:02X} F{f}: {e} in {bytes:02X?}"))
             .unwrap_or_else(|| panic!("AFN {afn:02X} F{f} not typed"));
         let mut out = vec![0u8; bytes.len() + 8];
@@ -269,14 +268,9 @@ proptest! {
     }
 
     #[test]
-    fn l_field(len in 0usize..=0x3FFF, pid in 0u8..4) {
-        prop_assert_eq!(split_l(make_l(len, pid)), (len, pid));
-    }
-
-    #[test]
     fn header_fields(c in any::<u8>(), s in any::<u8>(), a1 in any::<u16>(), a2 in any::<u32>(), a3 in any::<u8>(), wide in any::<bool>()) {
         let ctl = Control(c);
-        prop_assert_eq!(Control::new(ctl.dir(), ctl.prm(), ctl.fcb_acd(), ctl.fcv(), ctl.function_code()), ctl);
+        prop_assert_eq!(Control::new(ctl.dir(), ctl.prm(), ctl.fcb_acd(), ctl.fcv(), u8::from(ctl.function())), ctl);
         let seq = Seq(s);
         prop_assert_eq!(Seq::new(seq.tpv(), seq.fir(), seq.fin(), seq.con(), seq.seq()), seq);
         let width = if wide { AddressWidth::Seven } else { AddressWidth::Five };
@@ -298,7 +292,7 @@ proptest! {
         let pairs: Vec<(Pn, InfoClass)> = d.pairs().collect();
         let expected: Vec<(Pn, InfoClass)> = pns.iter().flat_map(|&p| fns.iter().map(move |&f| (p, f))).collect();
         prop_assert_eq!(pairs, expected);
-        prop_assert_eq!(d.pair_count(), pns.len() * fns.len());
+        prop_assert_eq!(d.pairs().count(), pns.len() * fns.len());
     }
 
     #[test]
@@ -355,9 +349,9 @@ macro_rules! format_props {
                     // Any bytes: decode never panics; a successful decode re-encodes to the same
                     // bytes (all bits of these formats are meaningful).
                     let b = &bytes[..<$ty>::LEN];
-                    if let Ok(v) = <$ty>::decode(b) {
+                    if let Ok(v) = <$ty>::parse(b) {
                         let mut out = [0u8; 8];
-                        v.encode(&mut out).unwrap();
+                        v.emit(&mut out).unwrap();
                         prop_assert_eq!(&out[..<$ty>::LEN], b);
                     }
                 }
@@ -382,8 +376,8 @@ proptest! {
             ($($ty:ty),*) => {$(
                 if let Ok(v) = <$ty>::from_mantissa(m) {
                     let mut out = [0u8; 8];
-                    v.encode(&mut out).unwrap();
-                    let back = <$ty>::decode(&out).unwrap();
+                    v.emit(&mut out).unwrap();
+                    let back = <$ty>::parse(&out).unwrap();
                     prop_assert_eq!(back, v);
                     prop_assert_eq!(back.value().mantissa, m);
                 }
@@ -397,8 +391,8 @@ proptest! {
         use amikit_gdw376::format::AmountUnit;
         let v = Format03 { negative: neg, magnitude: mag, unit: if g { AmountUnit::MwhOrYuan } else { AmountUnit::KwhOrLi } };
         let mut out = [0u8; 4];
-        v.encode(&mut out).unwrap();
-        prop_assert_eq!(Format03::decode(&out).unwrap(), v);
+        v.emit(&mut out).unwrap();
+        prop_assert_eq!(Format03::parse(&out).unwrap(), v);
     }
 }
 

@@ -12,7 +12,7 @@ const LOGIN: [u8; 20] = [
 
 #[test]
 fn a_captured_login_serialises_with_its_units_as_hex() {
-    let frame = Frame::new_checked(&LOGIN[..]).expect("frame");
+    let frame = Frame::new_checked(&LOGIN[..], &Profile::default()).expect("frame");
     let repr = Repr::parse(&frame, &Profile::default()).expect("repr");
     let json = serde_json::to_value(repr).expect("json");
     assert_eq!(json["address"]["a1"], 0x0171);

@@ -14,7 +14,9 @@ use amikit_gdw376::session::master::{
 use amikit_gdw376::session::terminal::{
     HeartbeatMode, ItemRequest, Refusal, RequestHandler, State, Terminal, TerminalConfig,
 };
-use amikit_gdw376::units::{self, EventBlock, EventRecord, Realtime, Registers, Value, Writer};
+use amikit_gdw376::units::{
+    self, EventBlock, EventRecord, Realtime, Registers, UnitLayout as _, Value, Writer,
+};
 use amikit_gdw376::walker::Item;
 use std::time::Duration;
 

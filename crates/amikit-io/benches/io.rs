@@ -133,7 +133,7 @@ impl amikit_gdw376::session::terminal::RequestHandler for F25 {
         req: &amikit_gdw376::session::terminal::ItemRequest<'_>,
         out: &mut [u8],
     ) -> Result<usize, amikit_gdw376::session::terminal::Refusal> {
-        use amikit_gdw376::units::{Realtime, Writer};
+        use amikit_gdw376::units::{Realtime, UnitLayout as _, Writer};
         let mut rt = Realtime::default();
         rt.active_power[0] = amikit_gdw376::format::Format09::from_mantissa(11_173).ok();
         let mut w = Writer::new(out);

@@ -6,7 +6,7 @@ use amikit_gdw376::session::master::{IdentityPolicy, MasterConfig, write_units};
 use amikit_gdw376::session::terminal::{
     ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
-use amikit_gdw376::units::{Reader, Realtime, Writer, read_options};
+use amikit_gdw376::units::{Reader, Realtime, UnitLayout as _, Writer, read_options};
 use amikit_gdw376::{Address, Afn, InfoClass, Item, Pn, Profile};
 use amikit_io::gdw376::{DriverConfig, FrontEnd, FrontEndConfig, FrontEndEvent, TerminalDriver};
 use std::time::Duration;

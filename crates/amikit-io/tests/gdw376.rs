@@ -17,7 +17,9 @@ use amikit_gdw376::session::master::{IdentityPolicy, MasterConfig, write_units};
 use amikit_gdw376::session::terminal::{
     HeartbeatMode, ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
-use amikit_gdw376::units::{EventBlock, EventRecord, Reader, Realtime, Writer, read_options};
+use amikit_gdw376::units::{
+    EventBlock, EventRecord, Reader, Realtime, UnitLayout as _, Writer, read_options,
+};
 use amikit_gdw376::walker::Item;
 use amikit_gdw376::{Address, Afn, DaDt, InfoClass, Pn, Profile, SecurityError};
 use amikit_io::Error;

@@ -56,6 +56,8 @@ pub enum CommandGroup {
     Guard,
 }
 
+named!(CommandKind);
+
 impl CommandKind {
     /// The group this command belongs to.
     #[must_use]

@@ -32,11 +32,30 @@ pub enum Profile {
     Iec62055,
 }
 
+named!(Profile);
+
+/// A profile name that is none of [`Profile::ALL`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile (expected state-grid-local, state-grid-remote or iec62055)")]
+pub struct UnknownProfile;
+
+impl core::str::FromStr for Profile {
+    type Err = UnknownProfile;
+
+    /// The profile of that name (its `Display` form, as used on the command line).
+    fn from_str(name: &str) -> Result<Self, UnknownProfile> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or(UnknownProfile)
+    }
+}
+
 impl Profile {
     /// All profiles.
     pub const ALL: [Self; 3] = [Self::StateGridLocal, Self::StateGridRemote, Self::Iec62055];
 
-    /// The profile's name as used on the command line.
+    /// The profile's name as used on the command line (its `Display` form).
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -44,12 +63,6 @@ impl Profile {
             Self::StateGridRemote => "state-grid-remote",
             Self::Iec62055 => "iec62055",
         }
-    }
-
-    /// The profile called `name` (see [`Profile::name`]).
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// The policy of this profile.
@@ -180,6 +193,7 @@ pub enum Reconnect {
 /// The behaviour that distinguishes the profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Policy {
     /// Own relay, or commands to a remote meter.
     pub actuation: Actuation,
@@ -209,7 +223,7 @@ pub struct Policy {
 ///   share at a time; the rest of every top-up reaches the wallet, and the thresholds apply to
 ///   the **wallet** alone. A customer in debt who pays gets credit (and supply) at once.
 ///
-/// [`Engine::available`](crate::Engine::available) is the figure the thresholds apply to.
+/// [`Status::available`](crate::Status::available) is the figure the thresholds apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -244,7 +258,7 @@ impl DebtRecovery {
     /// Whether the debt counts against the credit the thresholds apply to (only with
     /// [`All`](DebtRecovery::All)).
     #[must_use]
-    pub const fn debt_counts_against_credit(self) -> bool {
+    pub(crate) const fn debt_counts_against_credit(self) -> bool {
         matches!(self, Self::All)
     }
 }
@@ -375,6 +389,7 @@ pub const fn weekday_bit(day: Weekday) -> u8 {
 /// Everything that configures an [`Engine`](crate::Engine).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Config {
     /// Profile behaviour.
     pub policy: Policy,
@@ -592,5 +607,56 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+    use crate::{Cause, Causes, CreditState, Engine, RelayState};
+
+    #[test]
+    fn profile_names_round_trip_and_unknown_is_refused() {
+        for p in Profile::ALL {
+            assert_eq!(p.to_string().parse::<Profile>(), Ok(p));
+            assert_eq!(p.name(), p.to_string());
+        }
+        assert_eq!("state-grid".parse::<Profile>(), Err(UnknownProfile));
+        assert_eq!("".parse::<Profile>(), Err(UnknownProfile));
+    }
+
+    #[test]
+    fn names_are_the_serde_words() {
+        assert_eq!(Cause::Overload.to_string(), "overload");
+        assert_eq!(RelayState::Armed.to_string(), "armed");
+        assert_eq!(CreditState::Alarm2.to_string(), "alarm2");
+    }
+
+    #[test]
+    fn cause_set_operators() {
+        let all = Causes::NONE
+            .with(Cause::Fee, true)
+            .with(Cause::Remote, true);
+        let fee = Causes::NONE.with(Cause::Fee, true);
+        assert_eq!(all - fee, Causes::NONE.with(Cause::Remote, true));
+        assert_eq!(all & fee, fee);
+        assert_eq!(fee - all, Causes::NONE);
+        assert_eq!((all - fee) & fee, Causes::NONE);
+    }
+
+    #[test]
+    fn status_reports_the_opening_balance() {
+        let e = Engine::new(Profile::StateGridLocal.config(), Money::from_raw(-150_000)).unwrap();
+        let s = e.status();
+        // Overdraft 10.00: the wallet stops at −10.00, the other 5.00 is debt.
+        assert_eq!(s.balance, Money::from_raw(-100_000));
+        assert_eq!(s.debt, Money::from_raw(50_000));
+        assert_eq!(s.net, Money::from_raw(-150_000));
+        assert_eq!(s.available, s.net);
+        assert_eq!(s.credit, CreditState::Exhausted);
+        assert!(!s.powered_down && !s.guarded && s.overload_until.is_none());
     }
 }

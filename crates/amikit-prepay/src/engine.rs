@@ -4,7 +4,7 @@ use amikit_tariff::{Energy, Money};
 
 use crate::command::{Command, CommandKind, CommandReason};
 use crate::config::{Actuation, Config, ConfigError, Reconnect};
-use crate::input::{Input, Param, PurchaseId, Remote, TopUpSource, UserAction};
+use crate::input::{Input, InputKind, Param, PurchaseId, Remote, TopUpSource, UserAction};
 use crate::output::{
     AlarmLevel, Cause, Causes, CloseReason, Notification, Output, Record, Rejection, RelayAction,
     RelayState,
@@ -95,6 +95,51 @@ pub struct Engine {
     s: State,
 }
 
+/// A view of an [`Engine`]'s state at one moment ([`Engine::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The wallet; never below minus the overdraft limit.
+    pub balance: Money,
+    /// Debt not covered by the wallet (usage while the wallet was at its floor).
+    pub debt: Money,
+    /// Credit net of debt: `balance − debt` (what the account is worth), saturating.
+    pub net: Money,
+    /// The credit the thresholds apply to: `net` with
+    /// [`DebtRecovery::All`](crate::DebtRecovery::All) (the debt is owed now), the wallet
+    /// (`balance`) with a partial debt-recovery policy (the debt is arrears collected from
+    /// top-ups).
+    pub available: Money,
+    /// The credit state.
+    pub credit: CreditState,
+    /// The relay (for the master-station profile: the state last commanded).
+    pub relay: RelayState,
+    /// The causes currently keeping the relay open (after guard and friendly suppression).
+    pub causes: Causes,
+    /// Whether guard (保电) is on.
+    pub guarded: bool,
+    /// Whether a remote trip is in force (it may be suppressed by guard).
+    pub remote_trip: bool,
+    /// Whether the overdraft / emergency credit is in use (selected, or automatic in this
+    /// profile).
+    pub overdraft_in_use: bool,
+    /// Whether the customer could select the overdraft / emergency credit now.
+    pub emergency_selectable: bool,
+    /// The alarm indication.
+    pub alarm: Option<AlarmLevel>,
+    /// Whether the previous step was inside a friendly-credit window.
+    pub friendly: bool,
+    /// The last accepted purchase count.
+    pub last_sequence: u32,
+    /// The last accepted order number.
+    pub last_order: u64,
+    /// While an overload trip is in force: when it lets the relay reclose.
+    pub overload_until: Option<Timestamp>,
+    /// Whether the engine was powered down ([`Input::PowerDown`]) and waits for
+    /// [`Input::PowerUp`].
+    pub powered_down: bool,
+}
+
 impl Engine {
     /// An engine with `balance` opening credit (below minus the overdraft limit the excess is
     /// debt), the relay closed and no purchases yet. The first
@@ -149,30 +194,38 @@ impl Engine {
         &self.config
     }
 
-    /// The wallet; never below minus the overdraft limit.
+    /// What the engine knows now: balance, debt, credit state, relay, causes, flags and
+    /// purchase counters, in one plain value.
     #[must_use]
-    pub const fn balance(&self) -> Money {
-        self.s.balance
+    pub fn status(&self) -> Status {
+        Status {
+            balance: self.s.balance,
+            debt: self.s.debt,
+            net: self.net(),
+            available: self.available(),
+            credit: self.s.credit,
+            relay: self.s.relay,
+            causes: self.s.causes,
+            guarded: self.guarded(),
+            remote_trip: self.remote_trip(),
+            overdraft_in_use: self.overdraft_in_use(),
+            emergency_selectable: self.emergency_selectable(),
+            alarm: self.s.alarm,
+            friendly: self.s.friendly,
+            last_sequence: self.s.last_sequence,
+            last_order: self.s.last_order,
+            overload_until: self.s.overload_until,
+            powered_down: self.s.down,
+        }
     }
 
-    /// Debt not covered by the wallet (usage while the wallet was at its floor).
-    #[must_use]
-    pub const fn debt(&self) -> Money {
-        self.s.debt
-    }
-
-    /// Credit net of debt: `balance − debt` (what the account is worth).
-    #[must_use]
-    pub const fn net(&self) -> Money {
+    /// Credit net of debt: `balance − debt`.
+    const fn net(&self) -> Money {
         Money::from_raw(self.s.balance.raw().saturating_sub(self.s.debt.raw()))
     }
 
-    /// The credit the thresholds apply to: [`Engine::net`] with
-    /// [`DebtRecovery::All`](crate::DebtRecovery::All) (the debt is owed now), the wallet
-    /// ([`Engine::balance`]) with a partial debt-recovery policy (the debt is arrears collected
-    /// from top-ups).
-    #[must_use]
-    pub const fn available(&self) -> Money {
+    /// The credit the thresholds apply to (see [`Status::available`]).
+    const fn available(&self) -> Money {
         self.available_of(&self.s)
     }
 
@@ -193,103 +246,30 @@ impl Engine {
         }
     }
 
-    /// The credit state.
-    #[must_use]
-    pub const fn credit(&self) -> CreditState {
-        self.s.credit
-    }
-
-    /// The relay (for the master-station profile: the state last commanded).
-    #[must_use]
-    pub const fn relay(&self) -> RelayState {
-        self.s.relay
-    }
-
-    /// The causes currently keeping the relay open (after guard and friendly suppression).
-    #[must_use]
-    pub const fn causes(&self) -> Causes {
-        self.s.causes
-    }
-
-    /// Whether guard (保电) is on.
-    #[must_use]
-    pub const fn guarded(&self) -> bool {
+    const fn guarded(&self) -> bool {
         self.s.flags & flags::GUARD != 0
     }
 
-    /// Whether a remote trip is in force (it may be suppressed by guard).
-    #[must_use]
-    pub const fn remote_trip(&self) -> bool {
+    const fn remote_trip(&self) -> bool {
         self.s.flags & flags::REMOTE_TRIP != 0
     }
 
-    /// Whether the overdraft / emergency credit is in use (selected, or automatic in this
-    /// profile).
-    #[must_use]
-    pub fn overdraft_in_use(&self) -> bool {
+    fn overdraft_in_use(&self) -> bool {
         self.overdraft_limit().is_positive()
             && (self.s.flags & flags::OVERDRAFT_SELECTED != 0
                 || !self.config.policy.overdraft_needs_selection)
     }
 
-    /// Whether the customer could select the overdraft / emergency credit now.
-    #[must_use]
-    pub fn emergency_selectable(&self) -> bool {
+    fn emergency_selectable(&self) -> bool {
         self.emergency_selectable_in(&self.s)
     }
 
-    /// The alarm indication.
-    #[must_use]
-    pub const fn alarm(&self) -> Option<AlarmLevel> {
-        self.s.alarm
-    }
-
-    /// Whether the previous step was inside a friendly-credit window.
-    #[must_use]
-    pub const fn friendly(&self) -> bool {
-        self.s.friendly
-    }
-
-    /// Last accepted purchase count and order number.
-    #[must_use]
-    pub const fn purchases(&self) -> (u32, u64) {
-        (self.s.last_sequence, self.s.last_order)
-    }
-
-    /// Whether the overload protection has the relay open.
-    #[must_use]
-    pub const fn overload_tripped(&self) -> bool {
-        self.s.overload_until.is_some()
-    }
-
-    /// When an overload trip in force lets the relay reclose.
-    #[must_use]
-    pub const fn overload_until(&self) -> Option<Timestamp> {
-        self.s.overload_until
-    }
-
-    /// Whether the engine was powered down ([`Input::PowerDown`]) and waits for
-    /// [`Input::PowerUp`].
-    #[must_use]
-    pub const fn powered_down(&self) -> bool {
-        self.s.down
-    }
-
-    /// The persistent engine state as a sealed snapshot taken at `now`, without a charging
-    /// state (see [`Engine::snapshot_with`]).
-    #[must_use]
-    pub fn snapshot(&self, now: Timestamp) -> Snapshot {
-        self.snapshot_of(now, None)
-    }
-
     /// The persistent state as a sealed snapshot taken at `now`, with `pricer`'s charging
-    /// state ([`Pricer::charging`]): what [`Output::Persist`] carries.
+    /// state ([`Pricer::charging`]): what [`Output::Persist`] carries. Pass
+    /// [`NoCharge`](crate::NoCharge) for a snapshot without a charging state.
     #[must_use]
-    pub fn snapshot_with<P: Pricer + ?Sized>(&self, now: Timestamp, pricer: &P) -> Snapshot {
-        self.snapshot_of(now, pricer.charging())
-    }
-
-    fn snapshot_of(&self, now: Timestamp, charging: Option<Charging>) -> Snapshot {
+    pub fn snapshot<P: Pricer + ?Sized>(&self, now: Timestamp, pricer: &P) -> Snapshot {
+        let charging: Option<Charging> = pricer.charging();
         Snapshot {
             generation: self.s.generation,
             taken_at: now,
@@ -329,7 +309,7 @@ impl Engine {
         pricer: &mut P,
         sink: &mut S,
     ) {
-        let kind = input.kind();
+        let kind = InputKind::from(&input);
         if self.s.down && !matches!(input, Input::PowerUp(_)) {
             sink.push(Output::Reject {
                 input: kind,
@@ -797,7 +777,7 @@ impl Engine {
         self.s.last_persist = now;
         self.s.dirty = false;
         self.s.down = true;
-        sink.push(Output::Persist(self.snapshot_with(now, pricer)));
+        sink.push(Output::Persist(self.snapshot(now, pricer)));
     }
 
     /// The relay position read back from the meter.
@@ -993,9 +973,9 @@ impl Engine {
         if step.top_up {
             // A payment never opens the relay: it may lift causes, never add one (a friendly
             // window that ended since the last input cuts at the next one).
-            causes = causes.intersection(self.s.causes);
+            causes = causes & self.s.causes;
         }
-        let removed = self.s.causes.minus(causes);
+        let removed = self.s.causes - causes;
         if self.s.relay != RelayState::Closed {
             if removed.contains(Cause::Fee) && step.fee_manual {
                 self.s.flags |= flags::NEEDS_USER;
@@ -1084,7 +1064,7 @@ impl Engine {
             self.s.generation = self.s.generation.wrapping_add(1);
             self.s.last_persist = now;
             self.s.dirty = false;
-            sink.push(Output::Persist(self.snapshot_with(now, pricer)));
+            sink.push(Output::Persist(self.snapshot(now, pricer)));
         }
 
         let commands = self.config.policy.actuation == Actuation::Commands;

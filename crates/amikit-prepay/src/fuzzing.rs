@@ -193,11 +193,11 @@ impl Pricer for Recording {
     }
 
     fn charging(&self) -> Option<Charging> {
-        Some(Charging::of(&self.state))
+        Some(Charging::from(&self.state))
     }
 
     fn restore(&mut self, charging: &Charging) {
-        self.state = charging.to_state();
+        self.state = ChargeState::from(charging);
         self.saved = None;
     }
 }
@@ -256,7 +256,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
     for (i, s) in steps.iter().enumerate() {
         let fail = |rule| Err(Violation { step: i, rule });
         now = now.plus(u32::from(s.dt).saturating_mul(3));
-        let (last_seq, last_order) = e.purchases();
+        let (last_seq, last_order) = purchases(&e);
         let pick = |id: IdOp| match id {
             IdOp::NextSequence => PurchaseId::Sequence(last_seq.saturating_add(1)),
             IdOp::LastSequence => PurchaseId::Sequence(last_seq),
@@ -364,7 +364,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 {
                     return fail("recovery is conservative");
                 }
-                if (r.last_sequence, r.last_order) != e.purchases() {
+                if (r.last_sequence, r.last_order) != purchases(&e) {
                     return fail("recovery keeps every accepted purchase");
                 }
                 // The RAM is lost: the charging state must come back from the snapshot.
@@ -375,9 +375,9 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             }
         };
         let before = e.clone();
-        let charging_before = Charging::of(&pricer.state);
-        let net_before = i128::from(e.net().raw());
-        let was_down = e.powered_down();
+        let charging_before = Charging::from(&pricer.state);
+        let net_before = i128::from(e.status().net.raw());
+        let was_down = e.status().powered_down;
         let is_power_up = matches!(s.op, Op::PowerUp { .. });
         let undamaged = matches!(s.op, Op::PowerUp { corrupt } if corrupt % 4 == 3);
         let last_power_up = is_power_up.then(|| input.clone());
@@ -393,7 +393,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             return fail("a refused input changes nothing");
         }
         // 12. Transactional pricing.
-        if rejected && Charging::of(&pricer.state) != charging_before {
+        if rejected && Charging::from(&pricer.state) != charging_before {
             return fail("a refused input leaves the pricer untouched");
         }
         // 10. Powered down.
@@ -410,14 +410,14 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             return fail("powered down: everything but a power-up is refused");
         }
         if matches!(s.op, Op::PowerDown) && !was_down {
-            if !matches!(outs[..], [Output::Persist(_)]) || !e.powered_down() {
+            if !matches!(outs[..], [Output::Persist(_)]) || !e.status().powered_down {
                 return fail("a power-down persists a final snapshot and nothing else");
             }
             at_power_down = Some((
-                e.balance(),
-                e.debt(),
-                e.purchases(),
-                Charging::of(&pricer.state),
+                e.status().balance,
+                e.status().debt,
+                purchases(&e),
+                Charging::from(&pricer.state),
             ));
         }
         if is_power_up
@@ -426,10 +426,10 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
             && undamaged
             && at_power_down.is_some_and(|(b, d, p, c)| {
                 (
-                    e.balance(),
-                    e.debt(),
-                    e.purchases(),
-                    Charging::of(&pricer.state),
+                    e.status().balance,
+                    e.status().debt,
+                    purchases(&e),
+                    Charging::from(&pricer.state),
                 ) != (b, d, p, c)
             })
         {
@@ -442,7 +442,10 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 Output::Command(c) => c.kind == CommandKind::Trip,
                 _ => false,
             });
-            if opens || (e.relay() == RelayState::Open && before.relay() != RelayState::Open) {
+            if opens
+                || (e.status().relay == RelayState::Open
+                    && before.status().relay != RelayState::Open)
+            {
                 return fail("a top-up never opens the relay");
             }
         }
@@ -450,7 +453,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         if let Op::RelayPosition { closed } = s.op
             && !rejected
         {
-            let commanded = before.relay();
+            let commanded = before.status().relay;
             let agrees = (commanded == RelayState::Closed) == closed;
             let mismatch = outs.iter().find_map(|o| match o {
                 Output::RelayMismatch { reissued, .. } => Some(*reissued),
@@ -470,7 +473,7 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 Some(true) if !acts => {
                     return fail("a re-issued mismatch is followed by the action");
                 }
-                Some(false) if acts && e.relay() == commanded => {
+                Some(false) if acts && e.status().relay == commanded => {
                     return fail("a mismatch is re-issued only once");
                 }
                 _ => {}
@@ -502,18 +505,18 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         }
         // 1. Money.
         if !rejected && !matches!(s.op, Op::PowerUp { .. }) {
-            let delta = i128::from(e.net().raw()) - net_before;
+            let delta = i128::from(e.status().net.raw()) - net_before;
             if delta != expect_delta - pricer.charged {
                 return fail("money is conserved exactly");
             }
         }
         // 2. Wallet floor.
         let limit = e.config().limits.overdraft.unwrap_or(Money::ZERO);
-        if i128::from(e.balance().raw()) < -i128::from(limit.raw()) {
+        if i128::from(e.status().balance.raw()) < -i128::from(limit.raw()) {
             return fail("wallet never below minus the overdraft limit");
         }
         // 3. Guard.
-        if e.guarded() {
+        if e.status().guarded {
             let guarded_trip = outs.iter().any(|o| match o {
                 Output::Relay(RelayAction::Open { cause, .. }) => *cause != Cause::Overload,
                 Output::Command(c) => {
@@ -522,35 +525,49 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
                 }
                 _ => false,
             });
-            if guarded_trip || e.causes().contains(Cause::Fee) || e.causes().contains(Cause::Remote)
+            if guarded_trip
+                || e.status().causes.contains(Cause::Fee)
+                || e.status().causes.contains(Cause::Remote)
             {
                 return fail("no fee or remote trip while guarded");
             }
         }
         // 4. Hard cut.
-        if before.credit() == CreditState::Exhausted && e.credit() != CreditState::Exhausted {
+        if before.status().credit == CreditState::Exhausted
+            && e.status().credit != CreditState::Exhausted
+        {
             let allowed = matches!(s.op, Op::TopUp { .. } | Op::Param(_));
-            if !allowed || e.available() <= e.config().limits.reconnect {
+            if !allowed || e.status().available <= e.config().limits.reconnect {
                 return fail("hard cut left only above the reconnect threshold");
             }
         }
-        if e.credit() == CreditState::Exhausted
-            && e.relay() != RelayState::Open
-            && !e.guarded()
-            && !e.friendly()
+        if e.status().credit == CreditState::Exhausted
+            && e.status().relay != RelayState::Open
+            && !e.status().guarded
+            && !e.status().friendly
         {
             return fail("no close in the hard cut");
         }
         // 6. Hoarding.
-        if top_up && !rejected && e.config().limits.hoarding.is_some_and(|h| e.net() > h) {
+        if top_up
+            && !rejected
+            && e.config()
+                .limits
+                .hoarding
+                .is_some_and(|h| e.status().net > h)
+        {
             return fail("hoarding limit never exceeded");
         }
         // 8. Restore after payment.
-        if top_up && !rejected && e.causes().is_empty() && e.relay() == RelayState::Open {
+        if top_up
+            && !rejected
+            && e.status().causes.is_empty()
+            && e.status().relay == RelayState::Open
+        {
             return fail("supply allowed back after a restoring payment");
         }
         // 9. Relay open iff some cause.
-        if (e.relay() == RelayState::Open) == e.causes().is_empty() {
+        if (e.status().relay == RelayState::Open) == e.status().causes.is_empty() {
             return fail("relay open exactly when a cause is active");
         }
         if profile.policy().actuation == Actuation::Commands
@@ -561,9 +578,9 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         for o in &outs {
             if let Output::Persist(snap) = o {
                 if !snap.verify()
-                    || Snapshot::from_bytes(&snap.to_bytes()) != Ok(*snap)
-                    || *snap != e.snapshot_with(now, &pricer)
-                    || snap.charging != Some(Charging::of(&pricer.state))
+                    || Snapshot::parse(&snap.emit()) != Ok(*snap)
+                    || *snap != e.snapshot(now, &pricer)
+                    || snap.charging != Some(Charging::from(&pricer.state))
                 {
                     return fail("persisted snapshots are sealed and current");
                 }
@@ -573,11 +590,12 @@ pub fn check(profile: u8, opening: i32, price: u16, steps: &[Step]) -> Result<()
         // 10. After a power-up the counters are those of before the failure, and the charging
         // state is the snapshot's.
         if is_power_up && !rejected {
-            if e.purchases() != before.purchases() {
+            if purchases(&e) != purchases(&before) {
                 return fail("no purchase lost or replayable after power-up");
             }
             if let Some(Input::PowerUp(r)) = &last_power_up
-                && r.charging.is_some_and(|c| c != Charging::of(&pricer.state))
+                && r.charging
+                    .is_some_and(|c| c != Charging::from(&pricer.state))
             {
                 return fail("the charging state comes back with the snapshot");
             }
@@ -861,7 +879,7 @@ pub fn check_tracker(
                     if ok && finished.get(idx(id)).copied().unwrap_or(true) {
                         return fail("a finished command is never sent");
                     }
-                    if tr.is_live(id) == finished.get(idx(id)).copied().unwrap_or(true) {
+                    if tr.get(id).is_some() == finished.get(idx(id)).copied().unwrap_or(true) {
                         return fail("is_live agrees with the events");
                     }
                 }
@@ -1033,4 +1051,10 @@ pub fn check_tracker(
         });
     }
     Ok(())
+}
+
+/// The last accepted purchase count and order number.
+fn purchases(e: &Engine) -> (u32, u64) {
+    let s = e.status();
+    (s.last_sequence, s.last_order)
 }

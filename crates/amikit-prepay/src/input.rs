@@ -46,8 +46,7 @@ impl TopUpSource {
     /// Whether the customer was at the meter (card, keypad): in profiles with
     /// [`local_top_up_closes`](crate::Policy::local_top_up_closes) that counts as the reconnect
     /// action.
-    #[must_use]
-    pub const fn is_local(self) -> bool {
+    pub(crate) const fn is_local(self) -> bool {
         matches!(self, Self::Card | Self::Token)
     }
 }
@@ -154,8 +153,8 @@ pub enum Input {
     /// Power came back (or a master station restarted); restore this snapshot (see
     /// [`recover`](crate::recover) for choosing one among several copies). The relay position
     /// and the alarm in force come back as they were, without outputs: drive the relay and
-    /// the alarm indicator from [`Engine::relay`](crate::Engine::relay) and
-    /// [`Engine::alarm`](crate::Engine::alarm) afterwards. Outputs follow only where the
+    /// the alarm indicator from [`Status::relay`](crate::Status::relay) and
+    /// [`Status::alarm`](crate::Status::alarm) afterwards. Outputs follow only where the
     /// restored state calls for a change.
     PowerUp(Snapshot),
     /// The supply is failing: the engine answers with a final [`Output::Persist`](crate::Output::Persist)
@@ -199,23 +198,22 @@ pub enum InputKind {
     RelayPosition,
 }
 
-impl Input {
-    /// The kind of this input.
-    #[must_use]
-    pub const fn kind(&self) -> InputKind {
-        match self {
-            Self::Consume { .. } => InputKind::Consume,
-            Self::Charge { .. } => InputKind::Charge,
-            Self::TopUp { .. } => InputKind::TopUp,
-            Self::Refund { .. } => InputKind::Refund,
-            Self::Tick => InputKind::Tick,
-            Self::User(_) => InputKind::User,
-            Self::Remote(_) => InputKind::Remote,
-            Self::Load { .. } => InputKind::Load,
-            Self::SetParam(_) => InputKind::SetParam,
-            Self::PowerUp(_) => InputKind::PowerUp,
-            Self::PowerDown => InputKind::PowerDown,
-            Self::RelayPosition { .. } => InputKind::RelayPosition,
+impl From<&Input> for InputKind {
+    /// The kind of an input.
+    fn from(input: &Input) -> Self {
+        match input {
+            Input::Consume { .. } => Self::Consume,
+            Input::Charge { .. } => Self::Charge,
+            Input::TopUp { .. } => Self::TopUp,
+            Input::Refund { .. } => Self::Refund,
+            Input::Tick => Self::Tick,
+            Input::User(_) => Self::User,
+            Input::Remote(_) => Self::Remote,
+            Input::Load { .. } => Self::Load,
+            Input::SetParam(_) => Self::SetParam,
+            Input::PowerUp(_) => Self::PowerUp,
+            Input::PowerDown => Self::PowerDown,
+            Input::RelayPosition { .. } => Self::RelayPosition,
         }
     }
 }

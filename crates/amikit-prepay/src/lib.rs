@@ -9,6 +9,17 @@ extern crate alloc;
 #[cfg(any(test, feature = "arbitrary"))]
 extern crate std;
 
+/// `Display` from a type's `name()` (the short lower-case name also used by its serde form).
+macro_rules! named {
+    ($($t:ty),* $(,)?) => {$(
+        impl core::fmt::Display for $t {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )*};
+}
+
 pub mod command;
 pub mod config;
 pub mod engine;
@@ -27,9 +38,9 @@ pub mod tracker;
 pub use command::{Command, CommandGroup, CommandKind, CommandReason};
 pub use config::{
     Actuation, Config, ConfigError, DebtRecovery, FriendlyCalendar, LimitField, Limits, Overload,
-    Policy, Profile, Reconnect, Window, weekday_bit,
+    Policy, Profile, Reconnect, UnknownProfile, Window, weekday_bit,
 };
-pub use engine::{Engine, MAX_OUTPUTS, Outputs};
+pub use engine::{Engine, MAX_OUTPUTS, Outputs, Status};
 pub use input::{Input, InputKind, Param, PurchaseId, Remote, TopUpSource, UserAction};
 pub use output::{
     AlarmLevel, Cause, Causes, CloseReason, Notification, Output, Record, Rejection, RelayAction,

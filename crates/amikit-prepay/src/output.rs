@@ -47,6 +47,8 @@ impl Cause {
     }
 }
 
+named!(Cause, RelayState, CloseReason, AlarmLevel);
+
 /// A set of [`Cause`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -79,18 +81,6 @@ impl Causes {
         }
     }
 
-    /// The causes in `self` that are not in `other`.
-    #[must_use]
-    pub const fn minus(self, other: Self) -> Self {
-        Self(self.0 & !other.0)
-    }
-
-    /// The causes in both `self` and `other`.
-    #[must_use]
-    pub const fn intersection(self, other: Self) -> Self {
-        Self(self.0 & other.0)
-    }
-
     /// The cause with the highest precedence, if any.
     #[must_use]
     pub const fn primary(self) -> Option<Cause> {
@@ -110,6 +100,24 @@ impl Causes {
         [Cause::Overload, Cause::Remote, Cause::Fee]
             .into_iter()
             .filter(move |c| self.contains(*c))
+    }
+}
+
+impl core::ops::Sub for Causes {
+    type Output = Self;
+
+    /// The causes in `self` that are not in `rhs`.
+    fn sub(self, rhs: Self) -> Self {
+        Self(self.0 & !rhs.0)
+    }
+}
+
+impl core::ops::BitAnd for Causes {
+    type Output = Self;
+
+    /// The causes in both `self` and `rhs`.
+    fn bitand(self, rhs: Self) -> Self {
+        Self(self.0 & rhs.0)
     }
 }
 
@@ -298,7 +306,7 @@ pub enum Record {
         repaid: Money,
         /// The debt left after it.
         debt: Money,
-        /// The credit after it, as the thresholds see it ([`Engine::available`](crate::Engine::available)).
+        /// The credit after it, as the thresholds see it ([`Status::available`](crate::Status::available)).
         net: Money,
     },
     /// A refund was accepted.

@@ -8,7 +8,7 @@
 //!
 //! [`TariffPricer`] prices through [`Tariff::charge`] / [`TariffSet::charge`] and accrues
 //! standing charges through `accrue_standing`; [`FlatPricer`] is a flat price with the
-//! remainder carried ([`Price::cost_carried`]).
+//! remainder carried ([`Price::exact_cost`] carried by [`Remainder::carry`]).
 //!
 //! **Pricing is transactional.** The engine may still refuse an input after pricing it (a
 //! charge that overflows the account, a negative price). So every successful
@@ -218,7 +218,7 @@ impl<'a, T: ChargeWith + ?Sized> TariffPricer<'a, T> {
 
     fn save(&mut self) {
         if self.saved.is_none() {
-            self.saved = Some(Charging::of(self.state));
+            self.saved = Some(Charging::from(&*self.state));
         }
     }
 }
@@ -242,22 +242,22 @@ impl<T: ChargeWith + ?Sized> Pricer for TariffPricer<'_, T> {
 
     fn rollback(&mut self) {
         if let Some(saved) = self.saved.take() {
-            *self.state = saved.to_state();
+            *self.state = ChargeState::from(&saved);
         }
     }
 
     fn charging(&self) -> Option<Charging> {
-        Some(Charging::of(self.state))
+        Some(Charging::from(&*self.state))
     }
 
     fn restore(&mut self, charging: &Charging) {
-        *self.state = charging.to_state();
+        *self.state = ChargeState::from(charging);
         self.saved = None;
     }
 }
 
 /// A flat price with the sub-quantum remainder carried between charges
-/// ([`Price::cost_carried`]); no standing charge. Transactional; its charging state is the
+/// ([`Price::exact_cost`] carried by [`Remainder::carry`]); no standing charge. Transactional; its charging state is the
 /// carry alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -286,7 +286,7 @@ impl FlatPricer {
 impl Pricer for FlatPricer {
     fn price(&mut self, _at: Timestamp, energy: Energy) -> Result<Money, PriceError> {
         let mut carry = self.carry;
-        let cost = self.price.cost_carried(energy, &mut carry)?;
+        let cost = carry.carry(self.price.exact_cost(energy)?)?;
         self.committed.get_or_insert(self.carry);
         self.carry = carry;
         Ok(cost)

@@ -5,7 +5,7 @@
 //! and at power-up take **the least remaining money and the most overdraft** among the valid
 //! copies. The engine asks for a save with [`Output::Persist`](crate::Output::Persist) (and
 //! answers [`Input::PowerDown`](crate::Input::PowerDown) with a final one); the caller writes
-//! [`Snapshot::to_bytes`] (or the serde form) to as many slots as it has; [`recover`] picks
+//! [`Snapshot::emit`] (or the serde form) to as many slots as it has; [`recover`] picks
 //! what to restore, and [`Input::PowerUp`](crate::Input::PowerUp) restores it.
 //!
 //! A snapshot carries the engine's persistent state **and the tariff charging state** of the
@@ -15,17 +15,17 @@
 //! a charge.
 
 use amikit_tariff::tariff::MAX_LEVIES;
-use amikit_tariff::{ChargeState, DateTime, Energy, Money, Remainder};
+use amikit_tariff::{ChargeSnapshot, ChargeState, DateTime, Energy, Money, Remainder};
 
 use crate::output::{AlarmLevel, RelayState};
 use crate::state::CreditState;
 use crate::time::Timestamp;
 
-/// Length of [`Snapshot::to_bytes`] (format version 2).
+/// Length of [`Snapshot::emit`] (format version 2).
 pub const SNAPSHOT_LEN: usize = 104;
 
 /// Length of the version-1 form (no charging state, no overload hold), still accepted by
-/// [`Snapshot::from_bytes`].
+/// [`Snapshot::parse`].
 pub const SNAPSHOT_V1_LEN: usize = 52;
 
 const MAGIC: [u8; 2] = *b"AP";
@@ -64,6 +64,7 @@ pub mod flags {
 /// sub-quantum remainder lost or charged twice, no standing charge accrued twice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Charging {
     /// Billed energy in the current step period.
     pub period_energy: Energy,
@@ -77,37 +78,38 @@ pub struct Charging {
     pub standing_mark: Option<DateTime>,
 }
 
-impl Charging {
+impl From<&ChargeState> for Charging {
     /// The persistent part of `state`.
-    #[must_use]
-    pub const fn of(state: &ChargeState) -> Self {
+    fn from(state: &ChargeState) -> Self {
+        let s = state.snapshot();
         Self {
-            period_energy: state.period_energy(),
-            as_of: state.as_of(),
-            carry: state.carry(),
-            levy_carries: *state.levy_carries(),
-            standing_mark: state.standing_mark(),
+            period_energy: s.period_energy,
+            as_of: s.as_of,
+            carry: s.carry,
+            levy_carries: s.levy_carries,
+            standing_mark: s.standing_mark,
         }
     }
+}
 
+impl From<&Charging> for ChargeState {
     /// A charging state with these parts (its price cache is rebuilt on the next charge).
-    #[must_use]
-    pub const fn to_state(&self) -> ChargeState {
-        ChargeState::from_parts(
-            self.period_energy,
-            self.as_of,
-            self.carry,
-            self.levy_carries,
-            self.standing_mark,
-        )
+    fn from(c: &Charging) -> Self {
+        ChargeState::from(ChargeSnapshot {
+            period_energy: c.period_energy,
+            as_of: c.as_of,
+            carry: c.carry,
+            levy_carries: c.levy_carries,
+            standing_mark: c.standing_mark,
+        })
     }
 }
 
 /// The persistent part of the engine state, with the pricer's charging state.
 ///
 /// Serde-able (feature `serde`) and convertible to a fixed [`SNAPSHOT_LEN`]-byte little-endian
-/// form ([`Snapshot::to_bytes`]); both carry a CRC-32 (IEEE 802.3, as in zip/Ethernet) over the
-/// fixed form, checked by [`Snapshot::verify`], [`Snapshot::from_bytes`], [`recover`] and
+/// form ([`Snapshot::emit`]); both carry a CRC-32 (IEEE 802.3, as in zip/Ethernet) over the
+/// fixed form, checked by [`Snapshot::verify`], [`Snapshot::parse`], [`recover`] and
 /// [`Input::PowerUp`](crate::Input::PowerUp).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -141,7 +143,7 @@ pub struct Snapshot {
     /// a pricer without one and in version-1 snapshots.
     #[cfg_attr(feature = "serde", serde(default))]
     pub charging: Option<Charging>,
-    /// CRC-32 of the first `SNAPSHOT_LEN − 4` bytes of [`Snapshot::to_bytes`].
+    /// CRC-32 of the first `SNAPSHOT_LEN − 4` bytes of [`Snapshot::emit`].
     pub checksum: u32,
 }
 
@@ -245,7 +247,7 @@ fn time_from(v: i64) -> Option<Option<DateTime>> {
 
 fn remainder_code(r: Remainder) -> u32 {
     // A remainder is below 10^9 < 2^32.
-    u32::try_from(r.nanos()).unwrap_or(u32::MAX)
+    u32::try_from(i64::from(r)).unwrap_or(u32::MAX)
 }
 
 impl Snapshot {
@@ -287,8 +289,7 @@ impl Snapshot {
     }
 
     /// The CRC-32 of the content (what [`Snapshot::checksum`] must hold).
-    #[must_use]
-    pub fn compute_checksum(&self) -> u32 {
+    fn compute_checksum(&self) -> u32 {
         let b = self.body();
         crc32(b.get(..SNAPSHOT_LEN - 4).unwrap_or(&[]))
     }
@@ -334,7 +335,7 @@ impl Snapshot {
     /// Without a charging state, bytes 56–99 are zero. Times are local civil seconds since
     /// 1970 ([`Timestamp`]).
     #[must_use]
-    pub fn to_bytes(&self) -> [u8; SNAPSHOT_LEN] {
+    pub fn emit(&self) -> [u8; SNAPSHOT_LEN] {
         let mut b = self.body();
         if let Some(c) = b.get_mut(SNAPSHOT_LEN - 4..) {
             c.copy_from_slice(&self.checksum.to_le_bytes());
@@ -344,12 +345,12 @@ impl Snapshot {
 
     /// Parses and checks the fixed form: version 2 ([`SNAPSHOT_LEN`] bytes) or version 1
     /// ([`SNAPSHOT_V1_LEN`] bytes: no charging state, no overload hold; the result is resealed
-    /// in the version-2 form, so [`Snapshot::to_bytes`] writes version 2).
+    /// in the version-2 form, so [`Snapshot::emit`] writes version 2).
     ///
     /// # Errors
     ///
     /// [`SnapshotError`] for a wrong length, magic, version, checksum or field value.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, SnapshotError> {
         let (version, len) = match (bytes.get(..2), bytes.get(2), bytes.len()) {
             (_, _, n) if n != SNAPSHOT_LEN && n != SNAPSHOT_V1_LEN => {
                 return Err(SnapshotError::Length(n));
@@ -405,7 +406,7 @@ impl Snapshot {
             let standing_mark = time_from(mark).ok_or(SnapshotError::Field(72))?;
             let mut rems = [Remainder::ZERO; 1 + MAX_LEVIES];
             for (i, (r, c)) in rems.iter_mut().zip(carries).enumerate() {
-                *r = Remainder::from_nanos(i64::from(c))
+                *r = Remainder::try_from(i64::from(c))
                     .map_err(|_| SnapshotError::Field(80 + 4 * i))?;
             }
             let [carry, levies @ ..] = rems;
@@ -625,7 +626,7 @@ mod tests {
 
     #[test]
     fn parses_a_version_1_snapshot_sealed_elsewhere() {
-        let s = Snapshot::from_bytes(&V1_SEALED_ELSEWHERE).unwrap();
+        let s = Snapshot::parse(&V1_SEALED_ELSEWHERE).unwrap();
         assert_eq!(s.generation, 7);
         assert_eq!(s.taken_at, Timestamp(1_767_780_000));
         assert_eq!(s.balance, Money::from_raw(200_000));
@@ -637,34 +638,34 @@ mod tests {
         assert_eq!((s.overload_until, s.charging), (None, None));
         // Resealed in the version-2 form.
         assert!(s.verify());
-        assert_eq!(Snapshot::from_bytes(&s.to_bytes()), Ok(s));
+        assert_eq!(Snapshot::parse(&s.emit()), Ok(s));
         // Every single-bit flip is caught.
         for i in 0..SNAPSHOT_V1_LEN * 8 {
             let mut b = V1_SEALED_ELSEWHERE;
             b[i / 8] ^= 1 << (i % 8);
-            assert!(Snapshot::from_bytes(&b).is_err(), "bit {i}");
+            assert!(Snapshot::parse(&b).is_err(), "bit {i}");
         }
         assert_eq!(
-            Snapshot::from_bytes(&V1_SEALED_ELSEWHERE[..51]),
+            Snapshot::parse(&V1_SEALED_ELSEWHERE[..51]),
             Err(SnapshotError::Length(51))
         );
         // Version 1 does not know the relay-reissued flag.
         let mut b = V1_SEALED_ELSEWHERE;
         b[5] = flags::RELAY_REISSUED;
         reseal(&mut b);
-        assert_eq!(Snapshot::from_bytes(&b), Err(SnapshotError::Field(5)));
+        assert_eq!(Snapshot::parse(&b), Err(SnapshotError::Field(5)));
         // A version byte that does not match the length.
         let mut b = V1_SEALED_ELSEWHERE;
         b[2] = VERSION;
         reseal(&mut b);
-        assert_eq!(Snapshot::from_bytes(&b), Err(SnapshotError::Version(2)));
+        assert_eq!(Snapshot::parse(&b), Err(SnapshotError::Version(2)));
     }
 
     #[test]
     fn parses_a_version_2_snapshot_sealed_elsewhere() {
-        let s = Snapshot::from_bytes(&V2_SEALED_ELSEWHERE).unwrap();
+        let s = Snapshot::parse(&V2_SEALED_ELSEWHERE).unwrap();
         assert_eq!(s.generation, 8);
-        assert_eq!(s.taken_at, Timestamp::from_datetime(dt("2026-01-07T10:05")));
+        assert_eq!(s.taken_at, Timestamp::from(dt("2026-01-07T10:05")));
         assert_eq!((s.balance, s.debt), (Money::from_raw(195_000), Money::ZERO));
         assert_eq!(
             (s.credit, s.relay, s.flags, s.alarm),
@@ -677,31 +678,31 @@ mod tests {
         );
         assert_eq!(
             s.overload_until,
-            Some(Timestamp::from_datetime(dt("2026-01-07T10:06")))
+            Some(Timestamp::from(dt("2026-01-07T10:06")))
         );
         let c = s.charging.unwrap();
         assert_eq!(c.period_energy, Energy::from_wh(2_750_500));
         assert_eq!(c.as_of, Some(dt("2026-01-07T10:05")));
         assert_eq!(c.standing_mark, Some(dt("2026-01-07T00:00")));
-        assert_eq!(c.carry, Remainder::from_nanos(68_000_000).unwrap());
+        assert_eq!(c.carry, Remainder::try_from(68_000_000).unwrap());
         assert_eq!(
             c.levy_carries,
             [
                 Remainder::ZERO,
-                Remainder::from_nanos(5).unwrap(),
+                Remainder::try_from(5).unwrap(),
                 Remainder::ZERO,
                 Remainder::ZERO
             ]
         );
         assert!(s.verify());
-        assert_eq!(s.to_bytes(), V2_SEALED_ELSEWHERE);
+        assert_eq!(s.emit(), V2_SEALED_ELSEWHERE);
         for i in 0..SNAPSHOT_LEN * 8 {
             let mut b = V2_SEALED_ELSEWHERE;
             b[i / 8] ^= 1 << (i % 8);
-            assert!(Snapshot::from_bytes(&b).is_err(), "bit {i}");
+            assert!(Snapshot::parse(&b).is_err(), "bit {i}");
         }
         // The charging state goes through a ChargeState and back unchanged.
-        assert_eq!(Charging::of(&c.to_state()), c);
+        assert_eq!(Charging::from(&ChargeState::from(&c)), c);
     }
 
     #[test]
@@ -717,7 +718,7 @@ mod tests {
             b[at] = value;
             reseal(&mut b);
             assert_eq!(
-                Snapshot::from_bytes(&b),
+                Snapshot::parse(&b),
                 Err(SnapshotError::Field(field)),
                 "{at}"
             );
@@ -726,22 +727,22 @@ mod tests {
         let mut b = V2_SEALED_ELSEWHERE;
         b[64..72].copy_from_slice(&i64::MAX.to_le_bytes());
         reseal(&mut b);
-        assert_eq!(Snapshot::from_bytes(&b), Err(SnapshotError::Field(64)));
+        assert_eq!(Snapshot::parse(&b), Err(SnapshotError::Field(64)));
         // Without the charging bit its bytes must be zero.
         let mut b = V2_SEALED_ELSEWHERE;
         b[7] = 0;
         reseal(&mut b);
-        assert_eq!(Snapshot::from_bytes(&b), Err(SnapshotError::Field(56)));
+        assert_eq!(Snapshot::parse(&b), Err(SnapshotError::Field(56)));
         b[56..100].fill(0);
         reseal(&mut b);
-        let s = Snapshot::from_bytes(&b).unwrap();
+        let s = Snapshot::parse(&b).unwrap();
         assert_eq!(s.charging, None);
-        assert_eq!(s.to_bytes(), b);
+        assert_eq!(s.emit(), b);
     }
 
     #[test]
     fn the_alarm_in_force_round_trips() {
-        let s = Snapshot::from_bytes(&V2_SEALED_ELSEWHERE).unwrap();
+        let s = Snapshot::parse(&V2_SEALED_ELSEWHERE).unwrap();
         for level in [
             None,
             Some(AlarmLevel::Reminder),
@@ -751,9 +752,9 @@ mod tests {
             Some(AlarmLevel::Exhausted),
         ] {
             let with = Snapshot { alarm: level, ..s }.sealed();
-            let bytes = with.to_bytes();
+            let bytes = with.emit();
             assert_eq!(bytes[6], alarm_code(level));
-            assert_eq!(Snapshot::from_bytes(&bytes), Ok(with));
+            assert_eq!(Snapshot::parse(&bytes), Ok(with));
         }
     }
 

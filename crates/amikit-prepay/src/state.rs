@@ -50,3 +50,5 @@ impl CreditState {
         })
     }
 }
+
+named!(CreditState);

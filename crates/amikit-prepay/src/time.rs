@@ -4,11 +4,11 @@
 //! civil time** (seconds since 1970-01-01 00:00:00 local time, no time zone, no leap seconds),
 //! because that is what meters run on, what tariffs are written in and what friendly-credit
 //! windows ("no disconnection between 16:00 and 08:00, at weekends and on public holidays")
-//! mean. [`Timestamp::from_datetime`] and [`Timestamp::to_datetime`] convert to and from the
-//! civil [`DateTime`] of `amikit-core` (the calendar arithmetic is that crate's; the tariff
-//! re-exports the same types).
+//! mean. `From<DateTime>` and `TryFrom<Timestamp>` (for [`DateTime`] and [`Date`]) convert to
+//! and from the civil types of `amikit-core` (the calendar arithmetic is that crate's; the
+//! tariff re-exports the same types).
 
-use amikit_core::{Date, DateTime, Weekday};
+use amikit_core::{CalendarError, Date, DateTime, Weekday};
 
 /// Seconds since 1970-01-01 00:00:00 local civil time (proleptic Gregorian calendar).
 ///
@@ -24,15 +24,8 @@ pub struct Timestamp(pub i64);
 const DAY: i64 = 86_400;
 
 impl Timestamp {
-    /// The timestamp of a civil date-time.
-    #[must_use]
-    pub const fn from_datetime(t: DateTime) -> Self {
-        Self(t.seconds_since_epoch())
-    }
-
     /// The civil date-time, or `None` outside the years 1–9999.
-    #[must_use]
-    pub fn to_datetime(self) -> Option<DateTime> {
+    pub(crate) fn to_datetime(self) -> Option<DateTime> {
         let date = self.date()?;
         let s = self.0.rem_euclid(DAY);
         // s < 86 400: hour < 24, minute < 60, second < 60.
@@ -61,21 +54,18 @@ impl Timestamp {
     }
 
     /// Days since 1970-01-01 (negative before).
-    #[must_use]
-    pub const fn days(self) -> i64 {
+    const fn days(self) -> i64 {
         self.0.div_euclid(DAY)
     }
 
     /// The calendar date, or `None` outside the years 1–9999.
-    #[must_use]
-    pub fn date(self) -> Option<Date> {
+    pub(crate) fn date(self) -> Option<Date> {
         let days = i32::try_from(self.days()).ok()?;
         Date::from_days_since_epoch(days).ok()
     }
 
     /// Minutes since local midnight, 0..=1439.
-    #[must_use]
-    pub const fn minute_of_day(self) -> u16 {
+    pub(crate) const fn minute_of_day(self) -> u16 {
         // rem_euclid(86_400) / 60 < 1440: fits in u16.
         (self.0.rem_euclid(DAY) / 60) as u16
     }
@@ -88,8 +78,35 @@ impl Timestamp {
 }
 
 impl From<DateTime> for Timestamp {
+    /// The timestamp of a civil date-time.
     fn from(t: DateTime) -> Self {
-        Self::from_datetime(t)
+        Self(t.seconds_since_epoch())
+    }
+}
+
+impl TryFrom<Timestamp> for DateTime {
+    type Error = CalendarError;
+
+    /// The civil date-time of a timestamp.
+    ///
+    /// # Errors
+    ///
+    /// [`CalendarError::OutOfRange`] outside the years 1–9999.
+    fn try_from(t: Timestamp) -> Result<Self, CalendarError> {
+        t.to_datetime().ok_or(CalendarError::OutOfRange)
+    }
+}
+
+impl TryFrom<Timestamp> for Date {
+    type Error = CalendarError;
+
+    /// The calendar date of a timestamp.
+    ///
+    /// # Errors
+    ///
+    /// [`CalendarError::OutOfRange`] outside the years 1–9999.
+    fn try_from(t: Timestamp) -> Result<Self, CalendarError> {
+        t.date().ok_or(CalendarError::OutOfRange)
     }
 }
 
@@ -101,7 +118,7 @@ mod tests {
     fn known_dates() {
         // 2026-01-09 is a Friday (any calendar).
         let dt: DateTime = "2026-01-09T18:30:15".parse().unwrap();
-        let t = Timestamp::from_datetime(dt);
+        let t = Timestamp::from(dt);
         assert_eq!(t.to_datetime(), Some(dt));
         assert_eq!(t.weekday(), Weekday::Friday);
         assert_eq!(t.weekday(), dt.date().weekday());
@@ -131,6 +148,11 @@ mod tests {
         );
         assert_eq!(Timestamp(i64::MIN).date(), None);
         assert_eq!(Timestamp(i64::MAX).to_datetime(), None);
+        assert_eq!(
+            DateTime::try_from(Timestamp(i64::MAX)),
+            Err(CalendarError::OutOfRange)
+        );
+        assert_eq!(Date::try_from(Timestamp(-1)), Date::new(1969, 12, 31));
         let _ = Timestamp(i64::MIN).weekday();
     }
 }

@@ -150,6 +150,7 @@ pub enum MootReason {
 /// An open manual job the tracker remembers (to tell the caller when it becomes moot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Job<M> {
     /// The command it is for (finished; no longer live).
     pub id: CommandId,
@@ -166,6 +167,7 @@ pub struct Job<M> {
 /// A command the tracker is following.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Tracked<M> {
     /// Its identifier.
     pub id: CommandId,
@@ -351,13 +353,6 @@ impl<M: Copy + Eq, const N: usize> Tracker<M, N> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
-    }
-
-    /// Whether command `id` is still tracked (not yet finished: acknowledged, failed, expired,
-    /// overdue, superseded or cancelled).
-    #[must_use]
-    pub fn is_live(&self, id: CommandId) -> bool {
-        self.get(id).is_some()
     }
 
     /// Whether attempt `attempt` of command `id`, handed out by a [`TrackerEvent::Send`], may

@@ -104,7 +104,7 @@ fn a_top_up_into_alarm2_from_the_overdraft_keeps_the_supply() {
     run(&mut e, &mut p, wed(9, 1), Input::User(UserAction::Button)); // overdraft selected
     run(&mut e, &mut p, wed(9, 2), kwh("10")); // −5.00, still on the overdraft
     assert_eq!(
-        (e.credit(), e.relay()),
+        (e.status().credit, e.status().relay),
         (CreditState::Zero, RelayState::Closed)
     );
     assert_eq!(
@@ -122,11 +122,11 @@ fn a_top_up_into_alarm2_from_the_overdraft_keeps_the_supply() {
             alarm(AlarmLevel::Alarm2),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // The supply stays on through the rest of the band, to zero.
     assert_eq!(run(&mut e, &mut p, wed(10, 1), Input::Tick), vec![]);
     assert_eq!(run(&mut e, &mut p, wed(10, 1), kwh("1")), vec![]);
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
 }
 
 /// A payment that arrives after a friendly-credit window ended, with no input since, does not
@@ -140,7 +140,7 @@ fn a_top_up_never_ends_a_friendly_window() {
     let mut p = half();
     run(&mut e, &mut p, wed(7, 0), Input::Tick);
     assert_eq!(
-        (e.credit(), e.relay(), e.friendly()),
+        (e.status().credit, e.status().relay, e.status().friendly),
         (CreditState::Exhausted, RelayState::Closed, true)
     );
     // 08:30, a keypad token too small to leave the hard cut (−2.00 ≤ reconnect 0).
@@ -157,7 +157,7 @@ fn a_top_up_never_ends_a_friendly_window() {
             P,
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // The next input ends the window and cuts.
     assert_eq!(
         run(&mut e, &mut p, wed(8, 31), Input::Tick),
@@ -204,7 +204,7 @@ fn refused(f: impl FnOnce(&mut Config)) -> ConfigError {
 #[test]
 fn every_profile_default_is_valid() {
     for p in Profile::ALL {
-        assert_eq!(p.config().validate(), Ok(()), "{}", p.name());
+        assert_eq!(p.config().validate(), Ok(()), "{p}");
     }
 }
 
@@ -397,14 +397,14 @@ fn a_power_failure_neither_loses_nor_repeats_charging_state() {
             let [Output::Persist(snap)] = outs[..] else {
                 panic!("{outs:?}");
             };
-            assert!(e.powered_down());
+            assert!(e.status().powered_down);
             let charging = snap.charging.unwrap();
-            assert_eq!(charging, Charging::of(&state));
+            assert_eq!(charging, Charging::from(&state));
             assert_eq!(charging.period_energy, Energy::from_wh(841));
             assert_ne!(charging.carry, amikit_prepay::tariff::Remainder::ZERO);
             // Nothing but a power-up is accepted now.
             for input in [consume(1), Input::Tick, position(true), Input::PowerDown] {
-                let kind = input.kind();
+                let kind = InputKind::from(&input);
                 assert_eq!(
                     e.step(
                         t.plus(2),
@@ -418,8 +418,8 @@ fn a_power_failure_neither_loses_nor_repeats_charging_state() {
                 );
             }
             // The meter restarts: RAM lost, the snapshot read back from EEPROM.
-            let bytes = snap.to_bytes();
-            let restored = Snapshot::from_bytes(&bytes).unwrap();
+            let bytes = snap.emit();
+            let restored = Snapshot::parse(&bytes).unwrap();
             let back = recover([&restored]).unwrap();
             e = sg_local("0");
             state = ChargeState::new();
@@ -434,15 +434,15 @@ fn a_power_failure_neither_loses_nor_repeats_charging_state() {
                     generation: snap.generation
                 })]
             );
-            assert_eq!(Charging::of(&state), charging);
-            assert!(!e.powered_down());
+            assert_eq!(Charging::from(&state), charging);
+            assert!(!e.status().powered_down);
         }
     }
-    assert_eq!(e.balance(), reference.balance());
-    assert_eq!(Charging::of(&state), Charging::of(&ref_state));
+    assert_eq!(e.status().balance, reference.status().balance);
+    assert_eq!(Charging::from(&state), Charging::from(&ref_state));
     // Without the charging state the restarted meter would have charged the step-2 energy at
     // the step-1 price: the difference is not zero, so the test would notice.
-    assert!(reference.balance() < m("100").checked_sub(m("0.9")).unwrap());
+    assert!(reference.status().balance < m("100").checked_sub(m("0.9")).unwrap());
 }
 
 /// Every persisted snapshot carries the pricer's charging state; recovery takes it from the
@@ -464,7 +464,7 @@ fn persisted_snapshots_carry_the_charging_state() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(snap.charging, Some(Charging::of(&state)));
+    assert_eq!(snap.charging, Some(Charging::from(&state)));
     assert_eq!(
         snap.charging.unwrap().period_energy,
         Energy::from_wh(20_000)
@@ -523,7 +523,7 @@ fn nearly_overflowing() -> Engine {
         &mut amikit_prepay::NoCharge,
     );
     assert!(!outs.iter().any(|o| matches!(o, Output::Reject { .. })));
-    assert_eq!(e.debt(), Money::from_raw(i64::MAX - 3_100_000));
+    assert_eq!(e.status().debt, Money::from_raw(i64::MAX - 3_100_000));
     e
 }
 
@@ -541,7 +541,7 @@ fn the_engine_commits_an_accepted_charge_and_rolls_back_a_refused_one() {
     spy.cost = m("400");
     let before = e.clone();
     for input in [kwh("1"), Input::Tick] {
-        let kind = input.kind();
+        let kind = InputKind::from(&input);
         assert_eq!(
             e.step(wed(10, 2), input, &mut spy)[..],
             [Output::Reject {
@@ -598,7 +598,7 @@ fn a_refused_consumption_leaves_the_charging_state_untouched() {
     );
     assert_eq!(e, before);
     // Exactly as it was (its cached unit price aside, which the next charge rebuilds) …
-    assert_eq!(Charging::of(&state), Charging::of(&state_before));
+    assert_eq!(Charging::from(&state), Charging::from(&state_before));
     assert_eq!(state.period_energy(), Energy::from_wh(7));
     // … so the next accepted charge is the one an untouched state makes.
     let mut reference = state_before;
@@ -622,7 +622,7 @@ fn an_overload_hold_survives_power_down_and_up() {
     run(&mut e, &mut p, t0, Input::Load { watts: 7000 });
     let outs = run(&mut e, &mut p, t0.plus(10), Input::Load { watts: 7000 });
     assert!(outs.contains(&open(Cause::Overload, &[Cause::Overload])));
-    assert_eq!(e.overload_until(), Some(t0.plus(70)));
+    assert_eq!(e.status().overload_until, Some(t0.plus(70)));
     // The supply fails 10 s into the hold and returns 20 s later.
     let outs = e.step(t0.plus(20), Input::PowerDown, &mut p.pricer());
     let [Output::Persist(snap)] = outs[..] else {
@@ -636,7 +636,10 @@ fn an_overload_hold_survives_power_down_and_up() {
             generation: snap.generation
         })]
     );
-    assert_eq!((e.relay(), e.overload_tripped()), (RelayState::Open, true));
+    assert_eq!(
+        (e.status().relay, e.status().overload_until.is_some()),
+        (RelayState::Open, true)
+    );
     assert_eq!(run(&mut e, &mut p, t0.plus(69), Input::Tick), vec![]);
     assert_eq!(
         run(&mut e, &mut p, t0.plus(70), Input::Tick),
@@ -707,7 +710,7 @@ fn a_relay_that_did_not_close_is_reissued_once_then_reported() {
             close(CloseReason::Reconcile),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
 }
 
 #[test]
@@ -715,7 +718,7 @@ fn a_relay_that_did_not_open_is_reissued_with_its_cause() {
     let mut e = sg_local("12");
     let mut p = half();
     run(&mut e, &mut p, wed(9, 0), kwh("20")); // alarm 2: cut
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
     assert_eq!(
         run(&mut e, &mut p, wed(9, 1), position(true)),
         vec![
@@ -724,7 +727,7 @@ fn a_relay_that_did_not_open_is_reissued_with_its_cause() {
             open(Cause::Fee, &[Cause::Fee]),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
     // A new action (the customer restores the cut) starts afresh.
     run(&mut e, &mut p, wed(9, 2), Input::User(UserAction::Button));
     assert_eq!(run(&mut e, &mut p, wed(9, 3), position(true)), vec![]);
@@ -742,7 +745,7 @@ fn the_master_station_sees_the_meter_relay() {
     let mut p = half();
     run(&mut e, &mut p, wed(9, 0), Input::Tick);
     run(&mut e, &mut p, wed(9, 1), Input::Charge { amount: m("12") });
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
     assert_eq!(
         run(&mut e, &mut p, wed(9, 2), position(true)),
         vec![
@@ -758,13 +761,13 @@ fn the_master_station_sees_the_meter_relay() {
         wed(9, 3),
         top_up("20", 1, TopUpSource::Counter),
     );
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!(e.status().relay, RelayState::Armed);
     assert_eq!(run(&mut e, &mut p, wed(9, 4), position(false)), vec![]);
     assert_eq!(
         run(&mut e, &mut p, wed(9, 5), position(true)),
         vec![P, notify(Notification::Restored)]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
 }
 
 // ---- 7. debt recovery per top-up ------------------------------------------------------------
@@ -787,8 +790,8 @@ fn a_guarded_customer_in_debt_who_pays_gets_credit() {
             remote(CommandKind::GuardOn, wed(23, 0)),
         );
         run(&mut e, &mut p, wed(9, 1), kwh("220")); // 110.00: wallet to −10, 100.00 of debt
-        assert_eq!((e.balance(), e.debt()), (m("-10"), m("100")));
-        assert_eq!(e.credit(), CreditState::Exhausted);
+        assert_eq!((e.status().balance, e.status().debt), (m("-10"), m("100")));
+        assert_eq!(e.status().credit, CreditState::Exhausted);
         (e, p)
     };
     // All (the default): 50 repays 50 of debt, nothing reaches the wallet.
@@ -807,7 +810,7 @@ fn a_guarded_customer_in_debt_who_pays_gets_credit() {
         ]
     );
     assert_eq!(
-        (e.balance(), e.debt(), e.credit()),
+        (e.status().balance, e.status().debt, e.status().credit),
         (m("-10"), m("50"), CreditState::Exhausted)
     );
     // 20 % of each top-up: 10.00 repays debt, 40.00 is credit; the thresholds see the wallet.
@@ -831,10 +834,10 @@ fn a_guarded_customer_in_debt_who_pays_gets_credit() {
         ]
     );
     assert_eq!(
-        (e.balance(), e.debt(), e.available()),
+        (e.status().balance, e.status().debt, e.status().available),
         (m("30"), m("90"), m("30"))
     );
-    assert_eq!(e.net(), m("-60"));
+    assert_eq!(e.status().net, m("-60"));
     // The guard is lifted: supply stays on, the debt is collected from later top-ups.
     assert_eq!(
         run(
@@ -851,7 +854,7 @@ fn a_guarded_customer_in_debt_who_pays_gets_credit() {
             P
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // A fixed 15.00 per top-up.
     let (mut e, mut p) = guarded(DebtRecovery::FixedPerTopUp(m("15")));
     run(
@@ -860,7 +863,7 @@ fn a_guarded_customer_in_debt_who_pays_gets_credit() {
         wed(10, 0),
         top_up("50", 1, TopUpSource::Remote),
     );
-    assert_eq!((e.balance(), e.debt()), (m("25"), m("85")));
+    assert_eq!((e.status().balance, e.status().debt), (m("25"), m("85")));
 }
 
 /// The percentage is rounded down to the money quantum (in the customer's favour) and never
@@ -904,7 +907,10 @@ fn debt_recovery_rounds_down_and_survives_power_failure() {
         top_up("10.01", 1, TopUpSource::Remote),
     );
     // 33 % of 10.01 = 3.3033; credit 6.7067 on a wallet of −10.
-    assert_eq!((e.balance(), e.debt()), (m("-3.2933"), m("1.6967")));
+    assert_eq!(
+        (e.status().balance, e.status().debt),
+        (m("-3.2933"), m("1.6967"))
+    );
     let outs = e.step(wed(9, 3), Input::PowerDown, &mut p.pricer());
     let [Output::Persist(snap)] = outs[..] else {
         panic!("{outs:?}");
@@ -914,5 +920,8 @@ fn debt_recovery_rounds_down_and_survives_power_failure() {
         c.policy.debt_recovery = DebtRecovery::PercentOfTopUp(33);
     });
     run(&mut back, &mut p, wed(9, 4), Input::PowerUp(snap));
-    assert_eq!((back.balance(), back.debt()), (m("-3.2933"), m("1.6967")));
+    assert_eq!(
+        (back.status().balance, back.status().debt),
+        (m("-3.2933"), m("1.6967"))
+    );
 }

@@ -105,10 +105,10 @@ fn alarm1_warns_without_cutting() {
             notify(Notification::LowCredit { net: m("10") }),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // Further consumption inside the band changes nothing visible.
     assert_eq!(run(&mut e, &mut p, wed(10, 1), kwh("2")), vec![]);
-    assert_eq!(e.net(), m("9"));
+    assert_eq!(e.status().net, m("9"));
 }
 
 /// Alarm 2: at or below alarm 2 the relay trips; the customer restores it with the button.
@@ -138,7 +138,7 @@ fn alarm2_cuts_and_the_button_restores() {
     );
     // Restored until zero: consumption inside alarm 2 does not trip again.
     assert_eq!(run(&mut e, &mut p, wed(10, 2), kwh("1")), vec![]);
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
 }
 
 /// Alarm 2 is also restored by inserting any card.
@@ -195,7 +195,7 @@ fn zero_cut_overdraft_selection_then_hard_cut() {
     );
     // 19 kWh = 9.5000: −9.5, still inside the overdraft.
     assert_eq!(run(&mut e, &mut p, wed(10, 3), kwh("19")), vec![]);
-    assert_eq!(e.credit(), CreditState::Zero);
+    assert_eq!(e.status().credit, CreditState::Zero);
     // 1 kWh more: −10 = −overdraft limit → OvrTick, hard cut.
     assert_eq!(
         run(&mut e, &mut p, wed(10, 4), kwh("1")),
@@ -215,7 +215,7 @@ fn zero_cut_overdraft_selection_then_hard_cut() {
         vec![]
     );
     assert_eq!(e, before);
-    assert_eq!(e.balance(), m("-10"));
+    assert_eq!(e.status().balance, m("-10"));
 }
 
 fn exhausted_sg(reconnect: &str) -> (Engine, common::Customer) {
@@ -226,8 +226,8 @@ fn exhausted_sg(reconnect: &str) -> (Engine, common::Customer) {
     let mut p = half();
     e.step(wed(9, 0), Input::User(UserAction::Button), &mut p.pricer()); // select the overdraft
     e.step(wed(9, 1), kwh("20"), &mut p.pricer()); // −10: exhausted
-    assert_eq!(e.credit(), CreditState::Exhausted);
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().credit, CreditState::Exhausted);
+    assert_eq!(e.status().relay, RelayState::Open);
     (e, p)
 }
 
@@ -250,8 +250,8 @@ fn hard_cut_needs_the_reconnect_threshold() {
             P,
         ]
     );
-    assert_eq!(e.credit(), CreditState::Exhausted);
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().credit, CreditState::Exhausted);
+    assert_eq!(e.status().relay, RelayState::Open);
     // +1: 6 > 5 → out of the hard cut into alarm 1 (2 < 6 ≤ 10); allowed to close only.
     assert_eq!(
         run(
@@ -270,7 +270,7 @@ fn hard_cut_needs_the_reconnect_threshold() {
             notify(Notification::ReconnectAllowed),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!(e.status().relay, RelayState::Armed);
     assert_eq!(
         run(&mut e, &mut p, wed(10, 2), Input::User(UserAction::Button)),
         vec![P, close(CloseReason::User), notify(Notification::Restored)]
@@ -295,7 +295,7 @@ fn consumption_and_refund_never_lift_the_hard_cut() {
         ),
         reject(InputKind::Refund, Rejection::InsufficientCredit)
     );
-    assert_eq!(e.credit(), CreditState::Exhausted);
+    assert_eq!(e.status().credit, CreditState::Exhausted);
 }
 
 /// A card top-up at the meter is itself the customer's action: the relay closes at once.
@@ -355,9 +355,9 @@ fn allow_close_is_not_close() {
             notify(Notification::ReconnectAllowed),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!(e.status().relay, RelayState::Armed);
     assert_eq!(run(&mut e, &mut p, wed(10, 2), Input::Tick), vec![]);
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!(e.status().relay, RelayState::Armed);
     assert_eq!(
         run(&mut e, &mut p, wed(10, 3), Input::User(UserAction::Button)),
         vec![P, close(CloseReason::User), notify(Notification::Restored)]
@@ -399,7 +399,7 @@ fn any_cause_keeps_the_relay_open_with_precedence() {
     let outs = run(&mut e, &mut p, wed(9, 2), kwh("20"));
     assert!(!outs.iter().any(|o| matches!(o, Output::Relay(_))));
     assert_eq!(
-        e.causes(),
+        e.status().causes,
         Causes::NONE
             .with(Cause::Remote, true)
             .with(Cause::Fee, true)
@@ -412,7 +412,7 @@ fn any_cause_keeps_the_relay_open_with_precedence() {
         remote(CommandKind::DirectClose, exp),
     );
     assert_eq!(outs, vec![remote_record(CommandKind::DirectClose), P]);
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
     // Trip again, then guard: both suppressed, the open relay is actively closed.
     run(&mut e, &mut p, wed(9, 4), remote(CommandKind::Trip, exp));
     assert_eq!(
@@ -449,12 +449,12 @@ fn any_cause_keeps_the_relay_open_with_precedence() {
         ),
         vec![remote_record(CommandKind::GuardOff), P]
     );
-    assert_eq!(e.causes().primary(), Some(Cause::Overload));
+    assert_eq!(e.status().causes.primary(), Some(Cause::Overload));
     // The overload recloses by itself, but remote and fee keep the relay open.
     assert_eq!(run(&mut e, &mut p, wed(9, 7), Input::Tick), vec![]);
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
     assert_eq!(
-        e.causes(),
+        e.status().causes,
         Causes::NONE
             .with(Cause::Remote, true)
             .with(Cause::Fee, true)
@@ -512,10 +512,10 @@ fn guard_suppresses_fee_and_remote_trips() {
         })]
     );
     assert_eq!(
-        (e.balance(), e.debt(), e.net()),
+        (e.status().balance, e.status().debt, e.status().net),
         (m("-10"), m("2"), m("-12"))
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     assert_eq!(
         run(
             &mut e,
@@ -537,7 +537,7 @@ fn guard_suppresses_fee_and_remote_trips() {
         wed(10, 4),
         top_up("20", 1, TopUpSource::Remote),
     );
-    assert_eq!((e.balance(), e.debt()), (m("8"), m("0")));
+    assert_eq!((e.status().balance, e.status().debt), (m("8"), m("0")));
 }
 
 /// Expired remote commands are refused and change nothing.
@@ -565,7 +565,7 @@ fn expired_remote_command_is_ignored() {
         remote(CommandKind::Trip, wed(10, 0)),
     );
     assert_eq!(outs[0], remote_record(CommandKind::Trip));
-    assert_eq!(e.relay(), RelayState::Open);
+    assert_eq!(e.status().relay, RelayState::Open);
 }
 
 /// Hoarding limit (囤积金额限值): a top-up that would take the credit above it is refused.
@@ -663,7 +663,7 @@ fn replayed_or_out_of_sequence_top_ups_are_refused() {
         run(&mut e, &mut p, wed(10, 4), order(1001))[0],
         Output::Record(Record::TopUp { .. })
     ));
-    assert_eq!(e.purchases(), (1, 1001));
+    assert_eq!((e.status().last_sequence, e.status().last_order), (1, 1001));
 }
 
 /// Overload: power at or above the limit for the sustain time trips; a lower sample restarts
@@ -721,7 +721,7 @@ fn parameter_changes_re_evaluate() {
     let mut p = half();
     run(&mut e, &mut p, wed(9, 0), Input::User(UserAction::Button));
     run(&mut e, &mut p, wed(9, 1), kwh("12")); // −6, on the overdraft
-    assert_eq!(e.credit(), CreditState::Zero);
+    assert_eq!(e.status().credit, CreditState::Zero);
     assert_eq!(
         run(
             &mut e,
@@ -739,7 +739,7 @@ fn parameter_changes_re_evaluate() {
             notify(Notification::Cut { cause: Cause::Fee }),
         ]
     );
-    assert_eq!((e.balance(), e.debt()), (m("-5"), m("1")));
+    assert_eq!((e.status().balance, e.status().debt), (m("-5"), m("1")));
     // Hard cut with reconnect 0: a top-up to net 1 leaves it.
     let mut e = engine(Profile::StateGridLocal, "0", |c| {
         c.overload = None;
@@ -753,7 +753,7 @@ fn parameter_changes_re_evaluate() {
         wed(9, 2),
         top_up("13", 1, TopUpSource::Remote),
     ); // net 3 ≤ 5
-    assert_eq!(e.credit(), CreditState::Exhausted);
+    assert_eq!(e.status().credit, CreditState::Exhausted);
     assert_eq!(
         run(
             &mut e,
@@ -884,7 +884,7 @@ fn emergency_credit_threshold_selection_exhaustion_repayment() {
             reminder("-1"),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // Exhausted at −5.
     assert_eq!(
         run(&mut e, &mut p, wed(10, 4), kwh("8")),
@@ -911,7 +911,10 @@ fn emergency_credit_threshold_selection_exhaustion_repayment() {
             P
         ]
     );
-    assert_eq!((e.balance(), e.credit()), (m("0"), CreditState::Exhausted));
+    assert_eq!(
+        (e.status().balance, e.status().credit),
+        (m("0"), CreditState::Exhausted)
+    );
     // 10 more: reconnection allowed, never automatic in this profile (even from the keypad).
     assert_eq!(
         run(
@@ -972,7 +975,7 @@ fn friendly_credit_no_cut_at_night_debt_accrues() {
             reminder("-9.5"),
         ]
     );
-    assert_eq!(e.relay(), RelayState::Closed);
+    assert_eq!(e.status().relay, RelayState::Closed);
     // Thursday 08:00: the window ends and the cut applies.
     let thu8 = at(2026, 1, 8, 8, 0);
     assert_eq!(
@@ -992,8 +995,8 @@ fn friendly_credit_no_cut_at_night_debt_accrues() {
         top_up("12", 1, TopUpSource::Token),
     );
     assert_eq!(outs[0], topped("12", 1, TopUpSource::Token, "4.5", "2.5"));
-    assert_eq!((e.balance(), e.debt()), (m("2.5"), m("0")));
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!((e.status().balance, e.status().debt), (m("2.5"), m("0")));
+    assert_eq!(e.status().relay, RelayState::Armed);
 }
 
 /// The friendly calendar: daily window wrapping midnight, weekend days, holidays.
@@ -1090,7 +1093,7 @@ fn master_profile_turns_thresholds_into_commands() {
         ]
     );
     assert!(matches!(outs[4], Output::Command(c) if c.is_restoring()));
-    assert_eq!(e.relay(), RelayState::Armed);
+    assert_eq!(e.status().relay, RelayState::Armed);
     // The meter reports that the customer closed it: no command is due.
     let mut reported = e.clone();
     assert_eq!(
@@ -1102,7 +1105,7 @@ fn master_profile_turns_thresholds_into_commands() {
         ),
         vec![P, notify(Notification::Restored)]
     );
-    assert_eq!(reported.relay(), RelayState::Closed);
+    assert_eq!(reported.status().relay, RelayState::Closed);
     // An operator's guard is passed on as a command.
     assert_eq!(
         run(
@@ -1153,12 +1156,25 @@ fn power_up_restores_the_snapshot() {
         })]
     );
     assert_eq!(
-        (fresh.balance(), fresh.debt(), fresh.credit(), fresh.relay()),
-        (e.balance(), e.debt(), e.credit(), e.relay())
+        (
+            fresh.status().balance,
+            fresh.status().debt,
+            fresh.status().credit,
+            fresh.status().relay
+        ),
+        (
+            e.status().balance,
+            e.status().debt,
+            e.status().credit,
+            e.status().relay
+        )
     );
-    assert_eq!(fresh.alarm(), Some(AlarmLevel::Exhausted));
-    assert_eq!(fresh.alarm(), e.alarm());
-    assert_eq!(fresh.purchases(), (1, 0));
+    assert_eq!(fresh.status().alarm, Some(AlarmLevel::Exhausted));
+    assert_eq!(fresh.status().alarm, e.status().alarm);
+    assert_eq!(
+        (fresh.status().last_sequence, fresh.status().last_order),
+        (1, 0)
+    );
     // The top-up cannot be replayed after the power failure.
     assert_eq!(
         run(
@@ -1239,10 +1255,10 @@ fn recovery_is_conservative() {
     assert_eq!((r.generation, r.last_sequence), (8, 4));
     assert_eq!(r.relay, b.relay);
     // Bytes round trip.
-    assert_eq!(Snapshot::from_bytes(&r.to_bytes()), Ok(r));
-    let mut bytes = r.to_bytes();
+    assert_eq!(Snapshot::parse(&r.emit()), Ok(r));
+    let mut bytes = r.emit();
     bytes[20] ^= 1;
-    assert!(Snapshot::from_bytes(&bytes).is_err());
+    assert!(Snapshot::parse(&bytes).is_err());
     assert!(recover([&corrupt]).is_err());
     assert!(recover([] as [&Snapshot; 0]).is_err());
     let _ = norm([]);

@@ -471,10 +471,10 @@ fn check_send_refuses_what_is_no_longer_live() {
     let a = tr.submit(t(0), 7, trip(), &mut ev).unwrap();
     poll(&mut tr, 0);
     assert!(tr.check_send(t(1), a, 1).is_ok());
-    assert!(tr.is_live(a));
+    assert!(tr.get(a).is_some());
     // Queued behind reads; meanwhile the customer pays.
     let r = tr.submit(t(2), 7, restore(), &mut ev).unwrap();
-    assert!(!tr.is_live(a));
+    assert!(tr.get(a).is_none());
     assert_eq!(
         tr.check_send(t(3), a, 1),
         Err(TrackerError::UnknownCommand(a.0))
@@ -516,7 +516,7 @@ fn a_restoring_payment_makes_a_trip_job_moot() {
     for s in [0, 30, 60, 90, 150, 180, 300] {
         poll(&mut tr, s);
     }
-    assert!(!tr.is_live(a));
+    assert!(tr.get(a).is_none());
     let jobs: Vec<_> = tr.jobs().map(|j| (j.id, j.meter, j.reason)).collect();
     assert_eq!(jobs, vec![(a, 7, JobReason::TooManyFailures(3))]);
     let mut ev = Events::default();

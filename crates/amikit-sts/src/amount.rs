@@ -40,12 +40,12 @@ pub struct Amount(u16);
 
 impl Amount {
     /// The amount with this raw 16-bit code.
-    pub const fn from_raw(raw: u16) -> Amount {
+    pub(crate) const fn from_raw(raw: u16) -> Amount {
         Amount(raw)
     }
 
     /// The raw 16-bit code.
-    pub const fn raw(self) -> u16 {
+    pub(crate) const fn raw(self) -> u16 {
         self.0
     }
 
@@ -97,11 +97,6 @@ impl Amount {
             _ => None,
         }
     }
-
-    /// Shows the value as a decimal with one fraction digit (tenths), e.g. `25.6`.
-    pub const fn display_tenths(self) -> Tenths {
-        Tenths(self.value() as u64)
-    }
 }
 
 /// A value in tenths shown with one decimal, e.g. `Tenths(256)` shows as `25.6`.
@@ -150,6 +145,20 @@ pub fn parse_tenths(text: &str) -> Result<u64, AmountError> {
             .ok_or(AmountError::TooLarge(u64::MAX))?;
     }
     Ok(tenths)
+}
+
+impl From<u16> for Amount {
+    /// The amount with this raw 16-bit code (any code is valid).
+    fn from(value: u16) -> Self {
+        Self::from_raw(value)
+    }
+}
+
+impl From<Amount> for u16 {
+    /// The value of a [`Amount`].
+    fn from(value: Amount) -> Self {
+        value.raw()
+    }
 }
 
 #[cfg(test)]
@@ -207,7 +216,7 @@ mod tests {
         assert_eq!(parse_tenths("-1"), Err(AmountError::Syntax));
         assert_eq!(parse_tenths("1e3"), Err(AmountError::Syntax));
         assert_eq!(
-            std::format!("{}", Amount::from_raw(0x0100).display_tenths()),
+            std::format!("{}", Tenths(u64::from(Amount::from_raw(0x0100).value()))),
             "25.6"
         );
         assert_eq!(std::format!("{}", Tenths(0)), "0.0");

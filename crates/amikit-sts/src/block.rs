@@ -37,7 +37,7 @@ pub struct Rnd(u8);
 
 impl Rnd {
     /// The RND 0–15.
-    pub const fn new(value: u8) -> Result<Rnd, FieldError> {
+    pub(crate) const fn new(value: u8) -> Result<Rnd, FieldError> {
         if value > 15 {
             Err(FieldError::OutOfRange {
                 field: "RND",
@@ -55,7 +55,7 @@ impl Rnd {
     }
 
     /// 0–15.
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         self.0
     }
 }
@@ -296,7 +296,7 @@ pub struct KeyChange2 {
 ///
 /// For a 128-bit key: key bits 95–64 and the low 12 bits of the new SGC (as a 24-bit binary
 /// number). For a 64-bit key with the 3KCT bit set, the section instead carries the new SGC as
-/// 24 bits followed by 20 zero bits (**unverified**), see [`KeyChange3::sgc_3kct`].
+/// 24 bits followed by 20 zero bits (**unverified**).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyChange3 {
@@ -309,7 +309,7 @@ pub struct KeyChange3 {
 impl KeyChange3 {
     /// The 24-bit SGC of the 64-bit-key 3KCT form, if the 20 trailing bits are zero
     /// (**unverified** layout).
-    pub const fn sgc_3kct(&self) -> Option<u32> {
+    pub(crate) const fn sgc_3kct(&self) -> Option<u32> {
         let bits = self.key_bits.bits();
         if bits & 0xF_FFFF == 0 {
             Some((self.sgc_bits as u32) << 12 | bits >> 20)
@@ -319,7 +319,7 @@ impl KeyChange3 {
     }
 
     /// The 3KCT form for a 64-bit key: the 24-bit SGC then 20 zero bits (**unverified**).
-    pub const fn for_3kct(sgc: u32) -> KeyChange3 {
+    pub(crate) const fn for_3kct(sgc: u32) -> KeyChange3 {
         KeyChange3 {
             sgc_bits: ((sgc >> 12) & 0xFFF) as u16,
             key_bits: KeySection::new((sgc & 0xFFF) << 20),
@@ -611,7 +611,8 @@ impl TokenData {
     }
 
     /// The complete plain 64-bit block, CRC included.
-    pub const fn to_block(&self) -> Result<u64, FieldError> {
+    #[doc(alias = "to_block")]
+    pub const fn emit(&self) -> Result<u64, FieldError> {
         match self.first48() {
             Ok(first48) => Ok(crc::seal(self.class(), first48)),
             Err(e) => Err(e),
@@ -647,6 +648,22 @@ impl TokenData {
     }
 }
 
+impl TryFrom<u8> for Rnd {
+    type Error = FieldError;
+
+    /// The RND with this value; an error above 15 (4 bits).
+    fn try_from(value: u8) -> Result<Self, FieldError> {
+        Self::new(value)
+    }
+}
+
+impl From<Rnd> for u8 {
+    /// The value of a [`Rnd`].
+    fn from(value: Rnd) -> Self {
+        value.value()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,7 +680,7 @@ mod tests {
         assert_eq!(c.rnd.value(), 11);
         assert_eq!(c.tid.value(), 0x19_EB23);
         assert_eq!(c.amount.value(), 256);
-        assert_eq!(data.to_block(), Ok(0x0B19_EB23_0100_C207));
+        assert_eq!(data.emit(), Ok(0x0B19_EB23_0100_C207));
     }
 
     #[test]
@@ -682,7 +699,7 @@ mod tests {
                 key_bits: KeySection::new(0x1D7B_719A)
             })
         );
-        assert_eq!(data.to_block(), Ok(0x3F4A_1D7B_719A_764F));
+        assert_eq!(data.emit(), Ok(0x3F4A_1D7B_719A_764F));
         let data = TokenData::parse(TokenClass::MANAGEMENT, 0x8241_72EF_892E_D7EC).unwrap();
         assert_eq!(
             data,
@@ -706,13 +723,13 @@ mod tests {
             })
         );
         let data = TokenData::parse(TokenClass::INITIATE_TEST, 0x1FFF_FFFF_0000_1D9F).unwrap();
-        assert_eq!(data.to_block(), Ok(0x1FFF_FFFF_0000_1D9F));
+        assert_eq!(data.emit(), Ok(0x1FFF_FFFF_0000_1D9F));
         let too_wide = TokenData::MeterTest(MeterTest {
             format: MeterTestFormat::FourDigitMfr,
             control: 1 << 28,
             manufacturer_code: 0,
         });
-        assert!(too_wide.to_block().is_err());
+        assert!(too_wide.emit().is_err());
     }
 
     #[test]

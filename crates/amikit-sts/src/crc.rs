@@ -27,7 +27,7 @@ pub const fn token_crc(class: TokenClass, first48: u64) -> u16 {
 }
 
 /// Appends the CRC to the first 48 bits: the complete 64-bit plain data block.
-pub const fn seal(class: TokenClass, first48: u64) -> u64 {
+pub(crate) const fn seal(class: TokenClass, first48: u64) -> u64 {
     let first48 = first48 & 0xFFFF_FFFF_FFFF;
     (first48 << 16) | token_crc(class, first48) as u64
 }

@@ -27,7 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::cipher::Des;
+use crate::cipher::{BlockCipher64, Des};
 use crate::error::KeyError;
 use crate::keys::{DecoderKey, EncryptionAlgorithm, KeyParameters, KeyType};
 
@@ -43,7 +43,7 @@ pub enum Dkga {
 
 impl Dkga {
     /// The algorithm with this number (2 or 4).
-    pub const fn from_number(number: u8) -> Result<Dkga, KeyError> {
+    pub(crate) const fn from_number(number: u8) -> Result<Dkga, KeyError> {
         match number {
             2 => Ok(Dkga::Dkga02),
             4 => Ok(Dkga::Dkga04),
@@ -55,7 +55,7 @@ impl Dkga {
     }
 
     /// The number (2 or 4).
-    pub const fn number(self) -> u8 {
+    pub(crate) const fn number(self) -> u8 {
         match self {
             Dkga::Dkga02 => 2,
             Dkga::Dkga04 => 4,
@@ -193,7 +193,7 @@ pub fn dkga04_message(params: &KeyParameters) -> Result<[u8; DKGA04_MESSAGE_LEN]
         params.krn.to_ascii(),
         0x12,
     ]);
-    w.put(&params.pan.to_ascii());
+    w.put(&params.pan.ascii_digits());
     w.put(&bits.to_be_bytes());
     Ok(msg)
 }
@@ -341,6 +341,22 @@ impl fmt::Debug for VendingKey {
 }
 
 impl ZeroizeOnDrop for VendingKey {}
+
+impl TryFrom<u8> for Dkga {
+    type Error = KeyError;
+
+    /// The DKGA numbered 2 or 4.
+    fn try_from(value: u8) -> Result<Self, KeyError> {
+        Self::from_number(value)
+    }
+}
+
+impl From<Dkga> for u8 {
+    /// The value of a [`Dkga`].
+    fn from(value: Dkga) -> Self {
+        value.number()
+    }
+}
 
 #[cfg(test)]
 mod tests {

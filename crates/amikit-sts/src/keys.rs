@@ -37,7 +37,7 @@ impl KeyType {
     }
 
     /// The key type numbered 0–3.
-    pub const fn new(value: u8) -> Result<KeyType, KeyError> {
+    pub(crate) const fn new(value: u8) -> Result<KeyType, KeyError> {
         if value > 3 {
             Err(KeyError::KeyType(value))
         } else {
@@ -46,7 +46,7 @@ impl KeyType {
     }
 
     /// 0–3.
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         match self {
             KeyType::Initialisation => 0,
             KeyType::Default => 1,
@@ -69,7 +69,7 @@ pub struct SupplyGroupCode(u32);
 
 impl SupplyGroupCode {
     /// The SGC 0–999999.
-    pub const fn new(value: u32) -> Result<SupplyGroupCode, KeyError> {
+    pub(crate) const fn new(value: u32) -> Result<SupplyGroupCode, KeyError> {
         if value > 999_999 {
             Err(KeyError::SupplyGroupCode(value))
         } else {
@@ -78,12 +78,12 @@ impl SupplyGroupCode {
     }
 
     /// The value (0–999999).
-    pub const fn value(self) -> u32 {
+    pub(crate) const fn value(self) -> u32 {
         self.0
     }
 
     /// The 6 ASCII digits, zero padded.
-    pub fn to_ascii(self) -> [u8; 6] {
+    pub(crate) fn to_ascii(self) -> [u8; 6] {
         let mut out = [b'0'; 6];
         let mut v = self.0;
         for d in out.iter_mut().rev() {
@@ -94,7 +94,7 @@ impl SupplyGroupCode {
     }
 
     /// The 6 digits as BCD nibbles (for the DKGA02 control block).
-    pub const fn to_bcd(self) -> u32 {
+    pub(crate) const fn to_bcd(self) -> u32 {
         let mut out = 0u32;
         let mut v = self.0;
         let mut shift = 0;
@@ -132,7 +132,7 @@ pub struct TariffIndex(u8);
 
 impl TariffIndex {
     /// The TI 0–99.
-    pub const fn new(value: u8) -> Result<TariffIndex, KeyError> {
+    pub(crate) const fn new(value: u8) -> Result<TariffIndex, KeyError> {
         if value > 99 {
             Err(KeyError::TariffIndex(value))
         } else {
@@ -141,12 +141,12 @@ impl TariffIndex {
     }
 
     /// The value (0–99).
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         self.0
     }
 
     /// The 2 ASCII digits.
-    pub const fn to_ascii(self) -> [u8; 2] {
+    pub(crate) const fn to_ascii(self) -> [u8; 2] {
         [b'0' + self.0 / 10, b'0' + self.0 % 10]
     }
 }
@@ -167,7 +167,7 @@ impl KeyRevision {
     pub const FIRST: KeyRevision = KeyRevision(1);
 
     /// The KRN 1–15.
-    pub const fn new(value: u8) -> Result<KeyRevision, KeyError> {
+    pub(crate) const fn new(value: u8) -> Result<KeyRevision, KeyError> {
         if value == 0 || value > 15 {
             Err(KeyError::KeyRevision(value))
         } else {
@@ -176,12 +176,12 @@ impl KeyRevision {
     }
 
     /// The value (1–15).
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         self.0
     }
 
     /// The upper-case hex digit (DKGA04).
-    pub const fn to_ascii(self) -> u8 {
+    pub(crate) const fn to_ascii(self) -> u8 {
         hex_digit(self.0)
     }
 }
@@ -209,12 +209,12 @@ impl KeyExpiry {
 
     /// The KEN from its two nibbles (KENHO from the first key-change section, KENLO from the
     /// second).
-    pub const fn from_nibbles(high: u8, low: u8) -> KeyExpiry {
+    pub(crate) const fn from_nibbles(high: u8, low: u8) -> KeyExpiry {
         KeyExpiry((high & 0xF) << 4 | (low & 0xF))
     }
 
     /// Whether a token with this TID is expired (`TID >> 16 > KEN`, unless KEN is 0xFF).
-    pub const fn is_expired(self, tid: crate::tid::Tid) -> bool {
+    pub(crate) const fn is_expired(self, tid: crate::tid::Tid) -> bool {
         self.0 != 0xFF && tid.expiry_byte() > self.0
     }
 }
@@ -239,7 +239,7 @@ pub enum EncryptionAlgorithm {
 
 impl EncryptionAlgorithm {
     /// The algorithm with this code (7, 9 or 11).
-    pub const fn from_code(code: u8) -> Result<EncryptionAlgorithm, KeyError> {
+    pub(crate) const fn from_code(code: u8) -> Result<EncryptionAlgorithm, KeyError> {
         match code {
             7 => Ok(EncryptionAlgorithm::Sta),
             9 => Ok(EncryptionAlgorithm::Des),
@@ -249,7 +249,7 @@ impl EncryptionAlgorithm {
     }
 
     /// The code (7, 9, 11).
-    pub const fn code(self) -> u8 {
+    pub(crate) const fn code(self) -> u8 {
         match self {
             EncryptionAlgorithm::Sta => 7,
             EncryptionAlgorithm::Des => 9,
@@ -296,7 +296,7 @@ pub enum DecoderKey {
 
 impl DecoderKey {
     /// The key from 8 or 16 big-endian bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<DecoderKey, KeyError> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<DecoderKey, KeyError> {
         if let Ok(b) = <[u8; 8]>::try_from(bytes) {
             let b = Zeroizing::new(b);
             Ok(DecoderKey::Bits64(u64::from_be_bytes(*b)))
@@ -378,7 +378,7 @@ impl fmt::Debug for DecoderKey {
 /// class 2, subclasses 3, 4, 8 and 9: "Set 1st/2nd/3rd/4th section decoder key").
 ///
 /// A secret like [`DecoderKey`]: `Debug` is redacted, no `Display`, constant-time equality,
-/// zeroized when dropped; [`KeySection::bits`] is the one way out.
+/// zeroized when dropped; `u32::from(&section)` is the one way out.
 #[derive(Clone, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(transparent))]
@@ -386,12 +386,12 @@ pub struct KeySection(u32);
 
 impl KeySection {
     /// The section's 32 key bits.
-    pub const fn new(bits: u32) -> KeySection {
+    pub(crate) const fn new(bits: u32) -> KeySection {
         KeySection(bits)
     }
 
     /// The 32 key bits.
-    pub const fn bits(&self) -> u32 {
+    pub(crate) const fn bits(&self) -> u32 {
         self.0
     }
 }
@@ -444,9 +444,143 @@ pub struct KeyParameters {
     pub ea: EncryptionAlgorithm,
 }
 
+impl TryFrom<u8> for KeyType {
+    type Error = KeyError;
+
+    /// The key type numbered 0–3.
+    fn try_from(value: u8) -> Result<Self, KeyError> {
+        Self::new(value)
+    }
+}
+
+impl From<KeyType> for u8 {
+    /// The value of a [`KeyType`].
+    fn from(value: KeyType) -> Self {
+        value.value()
+    }
+}
+
+impl TryFrom<u32> for SupplyGroupCode {
+    type Error = KeyError;
+
+    /// The SGC 0–999999.
+    fn try_from(value: u32) -> Result<Self, KeyError> {
+        Self::new(value)
+    }
+}
+
+impl From<SupplyGroupCode> for u32 {
+    /// The value of a [`SupplyGroupCode`].
+    fn from(value: SupplyGroupCode) -> Self {
+        value.value()
+    }
+}
+
+impl TryFrom<u8> for TariffIndex {
+    type Error = KeyError;
+
+    /// The tariff index 0–99.
+    fn try_from(value: u8) -> Result<Self, KeyError> {
+        Self::new(value)
+    }
+}
+
+impl From<TariffIndex> for u8 {
+    /// The value of a [`TariffIndex`].
+    fn from(value: TariffIndex) -> Self {
+        value.value()
+    }
+}
+
+impl TryFrom<u8> for KeyRevision {
+    type Error = KeyError;
+
+    /// The key revision number 1–9 … (see the type).
+    fn try_from(value: u8) -> Result<Self, KeyError> {
+        Self::new(value)
+    }
+}
+
+impl From<KeyRevision> for u8 {
+    /// The value of a [`KeyRevision`].
+    fn from(value: KeyRevision) -> Self {
+        value.value()
+    }
+}
+
+impl TryFrom<u8> for EncryptionAlgorithm {
+    type Error = KeyError;
+
+    /// The algorithm of an EA code (07, 09, 11).
+    fn try_from(value: u8) -> Result<Self, KeyError> {
+        Self::from_code(value)
+    }
+}
+
+impl From<EncryptionAlgorithm> for u8 {
+    /// The value of a [`EncryptionAlgorithm`].
+    fn from(value: EncryptionAlgorithm) -> Self {
+        value.code()
+    }
+}
+
+impl From<u32> for KeySection {
+    /// A 32-bit key section.
+    fn from(value: u32) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<&KeySection> for u32 {
+    /// The 32 key bits of a [`KeySection`].
+    fn from(value: &KeySection) -> Self {
+        value.bits()
+    }
+}
+
+impl TryFrom<&[u8]> for DecoderKey {
+    type Error = KeyError;
+
+    /// A 64-bit (8 bytes) or 128-bit (16 bytes) key.
+    fn try_from(bytes: &[u8]) -> Result<Self, KeyError> {
+        Self::from_bytes(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_conversions_check_ranges_and_round_trip() {
+        assert_eq!(
+            u32::from(SupplyGroupCode::try_from(123_456).unwrap()),
+            123_456
+        );
+        assert_eq!(
+            SupplyGroupCode::try_from(1_000_000),
+            Err(KeyError::SupplyGroupCode(1_000_000))
+        );
+        assert_eq!(u8::from(KeyType::try_from(3).unwrap()), 3);
+        assert_eq!(KeyType::try_from(4), Err(KeyError::KeyType(4)));
+        assert_eq!(u8::from(TariffIndex::try_from(99).unwrap()), 99);
+        assert!(TariffIndex::try_from(100).is_err());
+        assert!(KeyRevision::try_from(0).is_err() || KeyRevision::try_from(16).is_err());
+        for ea in [
+            EncryptionAlgorithm::Sta,
+            EncryptionAlgorithm::Des,
+            EncryptionAlgorithm::Misty1,
+        ] {
+            assert_eq!(EncryptionAlgorithm::try_from(u8::from(ea)), Ok(ea));
+        }
+        assert!(EncryptionAlgorithm::try_from(8).is_err());
+        assert_eq!(u32::from(&KeySection::from(0xDEAD_BEEF)), 0xDEAD_BEEF);
+        assert!(DecoderKey::try_from(&[0u8; 9][..]).is_err());
+        assert_eq!(
+            DecoderKey::try_from(&[0u8; 8][..]).map(|k| k.bits()),
+            Ok(64)
+        );
+    }
 
     #[test]
     fn ranges() {

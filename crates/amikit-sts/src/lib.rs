@@ -20,7 +20,7 @@ pub mod token;
 pub mod vend;
 
 pub use block::TokenData;
-pub use cipher::{SAMPLE_TABLES, StaTables, TokenCipher};
+pub use cipher::{BlockCipher64, SAMPLE_TABLES, StaTables, TokenCipher};
 pub use keys::{DecoderKey, EncryptionAlgorithm, KeyParameters};
 pub use meter::{Meter, MeterConfig};
 pub use token::{Token, TokenClass};

@@ -39,7 +39,7 @@
 //! let mut meter: Meter<'_, 50> = Meter::new(config, Some(&SAMPLE_TABLES))?;
 //! let vendor = Vendor::new(meter.cipher().clone(), KeyType::Unique, BaseDate::Y1993);
 //!
-//! let token = vendor.credit(CreditKind::Electricity, 256, Issue::Tid(Tid::new(1_698_595)?), Rnd::new(11)?)?;
+//! let token = vendor.credit(CreditKind::Electricity, 256, Issue::Tid(Tid::try_from(1_698_595)?), Rnd::try_from(11)?)?;
 //! let accepted = meter.enter(token, 0)?;
 //! assert!(matches!(accepted.action, Action::AddCredit { balance: 256, .. }));
 //! assert!(matches!(meter.enter(token, 60), Err(Reject::Used { .. })));
@@ -220,6 +220,7 @@ pub enum Action {
 /// An accepted token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Accepted {
     /// The decoded data block.
     pub data: TokenData,
@@ -723,7 +724,7 @@ mod tests {
 
     fn vendor(key: u64) -> Vendor<'static> {
         Vendor::new(
-            TokenCipher::sta(key, &SAMPLE_TABLES),
+            TokenCipher::Sta(crate::cipher::Sta::new(key, &SAMPLE_TABLES)),
             KeyType::Unique,
             BaseDate::Y1993,
         )
@@ -872,7 +873,7 @@ mod tests {
                 sgc: None,
             })
             .unwrap();
-        let tokens = set.as_slice();
+        let tokens = &set[..];
         // Second section first (any order), then the first: installed.
         assert_eq!(
             m.enter(tokens[1], 10).unwrap().action,
@@ -915,10 +916,10 @@ mod tests {
                 sgc: None,
             })
             .unwrap();
-        m.enter(set.as_slice()[0], 0).unwrap();
+        m.enter(set[0], 0).unwrap();
         // 301 s later the first section has expired: the second starts a new set.
         assert_eq!(
-            m.enter(set.as_slice()[1], 301).unwrap().action,
+            m.enter(set[1], 301).unwrap().action,
             Action::KeyChangePending {
                 received: 0b10,
                 needed: 0b11

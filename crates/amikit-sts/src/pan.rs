@@ -95,19 +95,10 @@ impl MeterPan {
         Ok(MeterPan { digits })
     }
 
-    /// The 18 digits, each 0–9.
+    /// The 18 digits, each 0–9: the issuer identification number (IIN, digits 1–6), the
+    /// decoder reference number (DRN, digits 7–17) and the check digit.
     pub fn digits(&self) -> &[u8; 18] {
         &self.digits
-    }
-
-    /// The issuer identification number: the first 6 digits.
-    pub fn iin(&self) -> &[u8] {
-        self.digits.get(..6).unwrap_or(&[])
-    }
-
-    /// The decoder reference number: digits 7–17.
-    pub fn drn(&self) -> &[u8] {
-        self.digits.get(6..17).unwrap_or(&[])
     }
 
     /// The check digit (the 18th).
@@ -127,7 +118,7 @@ impl MeterPan {
     }
 
     /// The 18 ASCII digits.
-    pub fn to_ascii(&self) -> [u8; 18] {
+    pub(crate) fn ascii_digits(&self) -> [u8; 18] {
         let mut out = [b'0'; 18];
         for (o, d) in out.iter_mut().zip(self.digits) {
             *o = b'0' + d;
@@ -153,7 +144,7 @@ impl FromStr for MeterPan {
 
 impl fmt::Display for MeterPan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ascii = self.to_ascii();
+        let ascii = self.ascii_digits();
         f.write_str(core::str::from_utf8(&ascii).map_err(|_| fmt::Error)?)
     }
 }
@@ -167,7 +158,7 @@ impl fmt::Debug for MeterPan {
 #[cfg(feature = "serde")]
 impl serde::Serialize for MeterPan {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let ascii = self.to_ascii();
+        let ascii = self.ascii_digits();
         serializer.serialize_str(core::str::from_utf8(&ascii).map_err(serde::ser::Error::custom)?)
     }
 }

@@ -31,7 +31,7 @@ impl Tid {
     pub const MAX: u32 = (1 << 24) - 1;
 
     /// The TID with this value; [`TidError::TooLarge`] at 2^24 or more.
-    pub const fn new(value: u32) -> Result<Tid, TidError> {
+    pub(crate) const fn new(value: u32) -> Result<Tid, TidError> {
         if value > Tid::MAX {
             Err(TidError::TooLarge(value))
         } else {
@@ -45,7 +45,7 @@ impl Tid {
     }
 
     /// The TID's value (minutes since the base date).
-    pub const fn value(self) -> u32 {
+    pub(crate) const fn value(self) -> u32 {
         self.0
     }
 
@@ -98,7 +98,7 @@ impl Tid {
     }
 
     /// The top 8 bits, compared with the key expiry number (`TID >> 16 > KEN` is expired).
-    pub const fn expiry_byte(self) -> u8 {
+    pub(crate) const fn expiry_byte(self) -> u8 {
         (self.0 >> 16) as u8
     }
 }
@@ -187,6 +187,22 @@ const fn epoch_minutes(at: &DateTime) -> i64 {
     at.date().days_since_epoch() as i64 * DAY_MINUTES as i64
         + at.hour() as i64 * 60
         + at.minute() as i64
+}
+
+impl TryFrom<u32> for Tid {
+    type Error = TidError;
+
+    /// The TID with this value; [`TidError::TooLarge`] at 2^24 or more.
+    fn try_from(value: u32) -> Result<Self, TidError> {
+        Self::new(value)
+    }
+}
+
+impl From<Tid> for u32 {
+    /// The value of a [`Tid`].
+    fn from(value: Tid) -> Self {
+        value.value()
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl TokenClass {
     }
 
     /// The class as 0–3.
-    pub const fn value(self) -> u8 {
+    pub(crate) const fn value(self) -> u8 {
         self.0
     }
 
@@ -58,7 +58,7 @@ pub struct Token(u128);
 
 impl Token {
     /// The token with this 66-bit value; [`TokenError::TooLarge`] for 2^66 or more.
-    pub const fn from_u128(value: u128) -> Result<Token, TokenError> {
+    pub(crate) const fn from_u128(value: u128) -> Result<Token, TokenError> {
         if value >= TOKEN_LIMIT {
             Err(TokenError::TooLarge)
         } else {
@@ -67,7 +67,7 @@ impl Token {
     }
 
     /// The token's 66-bit value.
-    pub const fn value(self) -> u128 {
+    pub(crate) const fn value(self) -> u128 {
         self.0
     }
 
@@ -105,7 +105,7 @@ impl Token {
     }
 
     /// The 24 ASCII characters of the grouped form `dddd-dddd-dddd-dddd-dddd`.
-    pub fn to_grouped(self) -> [u8; 24] {
+    pub(crate) fn to_grouped(self) -> [u8; 24] {
         let digits = self.to_digits();
         let mut out = [b'-'; 24];
         for (group, chunk) in digits.chunks_exact(4).enumerate() {
@@ -227,9 +227,43 @@ impl<'de> serde::Deserialize<'de> for Token {
     }
 }
 
+impl From<TokenClass> for u8 {
+    /// The value of a [`TokenClass`].
+    fn from(value: TokenClass) -> Self {
+        value.value()
+    }
+}
+
+impl TryFrom<u128> for Token {
+    type Error = TokenError;
+
+    /// The token with this 66-bit value; [`TokenError::TooLarge`] for 2^66 or more.
+    fn try_from(value: u128) -> Result<Self, TokenError> {
+        Self::from_u128(value)
+    }
+}
+
+impl From<Token> for u128 {
+    /// The value of a [`Token`].
+    fn from(value: Token) -> Self {
+        value.value()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_conversions_check_ranges() {
+        use crate::tid::Tid;
+        assert_eq!(Token::try_from(TOKEN_LIMIT), Err(TokenError::TooLarge));
+        let t = Token::try_from(TOKEN_LIMIT - 1).unwrap();
+        assert_eq!(u128::from(t), TOKEN_LIMIT - 1);
+        assert_eq!(u32::from(Tid::try_from(Tid::MAX).unwrap()), Tid::MAX);
+        assert!(Tid::try_from(Tid::MAX + 1).is_err());
+        assert_eq!(u8::from(TokenClass::from_bits(6)), 2);
+    }
 
     // IEC 62055-41 worked example (sample tables): 66-bit 0x2C45ED1618406DF95, class 0,
     // encrypted block C45ED1619406DF95 (IEC 62055-41 worked example of the STA).

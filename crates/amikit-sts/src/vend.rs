@@ -19,12 +19,12 @@
 //!
 //! // IEC 62055-41 worked example: 25.6 kWh at 1996-03-25 13:55, RND 11, sample tables.
 //! let vendor = Vendor::new(
-//!     TokenCipher::sta(0x0ABC_12DE_F345_6789, &SAMPLE_TABLES),
+//!     TokenCipher::Sta(amikit_sts::cipher::Sta::new(0x0ABC_12DE_F345_6789, &SAMPLE_TABLES)),
 //!     KeyType::Unique,
 //!     BaseDate::Y1993,
 //! );
 //! let at: DateTime = "1996-03-25T13:55".parse()?;
-//! let token = vendor.credit(CreditKind::Electricity, 256, Issue::At(at), Rnd::new(11)?)?;
+//! let token = vendor.credit(CreditKind::Electricity, 256, Issue::At(at), Rnd::try_from(11)?)?;
 //! assert_eq!(token.to_string(), "51043465443420856213");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -32,8 +32,8 @@
 use crate::amount::Amount;
 use crate::block::{
     ClearCredit, ClearTamper, Credit, CreditKind, CurrencyCredit, KeyChange1, KeyChange2,
-    KeyChange3, KeyChange4, MaxPhasePowerUnbalanceLimit, MaxPowerLimit, MeterTest, Rnd, TariffRate,
-    TokenData, WaterMeterFactor,
+    KeyChange3, KeyChange4, MaxPhasePowerUnbalanceLimit, MaxPowerLimit, Rnd, TariffRate, TokenData,
+    WaterMeterFactor,
 };
 use crate::cipher::{StaTables, TokenCipher};
 use crate::dkga::VendingKey;
@@ -135,25 +135,12 @@ pub struct KeyChangeTokens {
     len: usize,
 }
 
-impl KeyChangeTokens {
-    /// The tokens (2, 3 or 4).
-    pub fn as_slice(&self) -> &[Token] {
+impl core::ops::Deref for KeyChangeTokens {
+    type Target = [Token];
+
+    /// The tokens (2, 3 or 4), in entry order.
+    fn deref(&self) -> &[Token] {
         self.tokens.get(..self.len).unwrap_or(&[])
-    }
-
-    /// Number of tokens.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always false: a set has at least two tokens.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Iterates over the tokens.
-    pub fn iter(&self) -> core::slice::Iter<'_, Token> {
-        self.as_slice().iter()
     }
 }
 
@@ -301,11 +288,6 @@ impl<'t> Vendor<'t> {
         self.encode(&data)
     }
 
-    /// A class 1 meter test/display token (not encrypted; needs no key).
-    pub fn meter_test(&self, test: &MeterTest) -> Result<Token, VendError> {
-        self.encode(&TokenData::MeterTest(*test))
-    }
-
     /// The key-change token set that installs `new` (encrypted under the meter's current key).
     ///
     /// A 64-bit key gives sections 1 and 2 (plus a 3KCT third section when `new.sgc` is set);
@@ -374,7 +356,10 @@ mod tests {
 
     fn vendor(kt: KeyType) -> Vendor<'static> {
         Vendor::new(
-            TokenCipher::sta(0x0ABC_12DE_F345_6789, &SAMPLE_TABLES),
+            TokenCipher::Sta(crate::cipher::Sta::new(
+                0x0ABC_12DE_F345_6789,
+                &SAMPLE_TABLES,
+            )),
             kt,
             BaseDate::Y1993,
         )
@@ -432,7 +417,7 @@ mod tests {
         new.sgc = Some(SupplyGroupCode::new(123_457).unwrap());
         let set = v.key_change(&new).unwrap();
         assert_eq!(set.len(), 3);
-        let TokenData::KeyChange3(third) = v.cipher().decode(set.as_slice()[2]).unwrap() else {
+        let TokenData::KeyChange3(third) = v.cipher().decode(set[2]).unwrap() else {
             panic!("not a third section")
         };
         assert_eq!(third.sgc_3kct(), Some(123_457));

@@ -20,6 +20,7 @@
     clippy::indexing_slicing
 )]
 
+use amikit_sts::cipher::BlockCipher64;
 use std::fmt::Write as _;
 
 use amikit_sts::amount::{Amount, parse_tenths};
@@ -169,11 +170,12 @@ fn key_parameters(kd: &Value, ea: EncryptionAlgorithm) -> Result<KeyParameters, 
             .ok_or("no SGC")?
             .parse::<SupplyGroupCode>()
             .map_err(|e| e.to_string())?,
-        ti: TariffIndex::new(num(kd, "tariff_index").ok_or("no TI")? as u8)
+        ti: TariffIndex::try_from(num(kd, "tariff_index").ok_or("no TI")? as u8)
             .map_err(|e| e.to_string())?,
-        krn: KeyRevision::new(num(kd, "key_revision_number").ok_or("no KRN")? as u8)
+        krn: KeyRevision::try_from(num(kd, "key_revision_number").ok_or("no KRN")? as u8)
             .map_err(|e| e.to_string())?,
-        kt: KeyType::new(num(kd, "key_type").ok_or("no KT")? as u8).map_err(|e| e.to_string())?,
+        kt: KeyType::try_from(num(kd, "key_type").ok_or("no KT")? as u8)
+            .map_err(|e| e.to_string())?,
         base_date: str_of(kd, "base_date_code").map_or(BaseDate::Y1993, base_date),
         ea,
     })
@@ -263,13 +265,13 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
     }
     if let Some(rnd) = num(f, "rnd") {
         ensure!(
-            data.rnd().map(|r| u64::from(r.value())) == Some(rnd),
+            data.rnd().map(|r| u64::from(u8::from(r))) == Some(rnd),
             "RND != {rnd}"
         );
     }
     if let Some(tid) = num(f, "tid") {
         ensure!(
-            data.tid().map(|t| u64::from(t.value())) == Some(tid),
+            data.tid().map(|t| u64::from(u32::from(t))) == Some(tid),
             "TID != {tid}"
         );
         let stated = str_of(f, "tid_datetime").or_else(|| str_of(f, "tid_datetime_base1993"));
@@ -347,9 +349,9 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
                 Some(u64::from(k.third_section)) == num(f, "res"),
                 "RES/3KCT"
             );
-            ensure!(Some(u64::from(k.kt.value())) == num(f, "kt"), "KT");
+            ensure!(Some(u64::from(u8::from(k.kt))) == num(f, "kt"), "KT");
             ensure!(
-                Some(u64::from(k.key_bits.bits())) == str_of(f, "nkho_hex").map(hex_u64),
+                Some(u64::from(u32::from(&k.key_bits))) == str_of(f, "nkho_hex").map(hex_u64),
                 "NKHO"
             );
         }
@@ -357,7 +359,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
             ensure!(Some(u64::from(k.ken_low)) == num(f, "kenlo"), "KENLO");
             ensure!(Some(u64::from(k.ti)) == num(f, "ti"), "TI");
             ensure!(
-                Some(u64::from(k.key_bits.bits())) == str_of(f, "nklo_hex").map(hex_u64),
+                Some(u64::from(u32::from(&k.key_bits))) == str_of(f, "nklo_hex").map(hex_u64),
                 "NKLO"
             );
         }
@@ -367,7 +369,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
                 "SGC part"
             );
             ensure!(
-                Some(u64::from(k.key_bits.bits())) == str_of(f, "nk_part_hex").map(hex_u64),
+                Some(u64::from(u32::from(&k.key_bits))) == str_of(f, "nk_part_hex").map(hex_u64),
                 "NK part"
             );
         }
@@ -377,7 +379,7 @@ fn check_fields(data: &TokenData, plain: u64, f: &Value, base: BaseDate) -> Resu
                 "SGC part"
             );
             ensure!(
-                Some(u64::from(k.key_bits.bits())) == str_of(f, "nk_part_hex").map(hex_u64),
+                Some(u64::from(u32::from(&k.key_bits))) == str_of(f, "nk_part_hex").map(hex_u64),
                 "NK part"
             );
         }
@@ -435,7 +437,7 @@ impl TokenCheck<'_> {
         self.v
             .get("key_derivation")
             .and_then(|kd| num(kd, "key_type"))
-            .map_or(KeyType::Unique, |k| KeyType::new(k as u8).unwrap())
+            .map_or(KeyType::Unique, |k| KeyType::try_from(k as u8).unwrap())
     }
 
     /// Decode: transposition, decryption, CRC, fields; then re-encode to the same token.
@@ -444,13 +446,13 @@ impl TokenCheck<'_> {
         let token = self.token();
         if let Some(h) = str_of(v, "token_66bit_hex") {
             ensure!(
-                token.value() == hex_u128(h),
+                u128::from(token) == hex_u128(h),
                 "66-bit value {:x} != {h}",
-                token.value()
+                u128::from(token)
             );
         }
         ensure!(
-            Some(u64::from(token.class().value())) == num(v, "token_class"),
+            Some(u64::from(u8::from(token.class()))) == num(v, "token_class"),
             "class {}",
             token.class()
         );
@@ -586,7 +588,10 @@ impl TokenCheck<'_> {
                 cipher,
                 decoder_key(str_of(self.v, "decoder_key_hex").unwrap()),
             ),
-            None => (TokenCipher::sta(0, &SAMPLE_TABLES), DecoderKey::Bits64(0)),
+            None => (
+                TokenCipher::Sta(amikit_sts::cipher::Sta::new(0, &SAMPLE_TABLES)),
+                DecoderKey::Bits64(0),
+            ),
         };
         let mut config = MeterConfig::new(key, cipher.algorithm(), self.key_type(), self.base());
         if let TokenData::Credit(c) = data {
@@ -717,7 +722,7 @@ fn default_key_refusal(v: &Value, tables: &StaTables) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let vendor = Vendor::for_meter(&vk, &params, Some(tables)).map_err(|e| e.to_string())?;
-    let at = Issue::Tid(Tid::new(5_871_715).unwrap());
+    let at = Issue::Tid(Tid::try_from(5_871_715).unwrap());
     let refused = vendor.credit(CreditKind::Electricity, 1, at, Rnd::default());
     ensure!(
         refused == Err(amikit_sts::error::VendError::DefaultKey),
@@ -727,8 +732,8 @@ fn default_key_refusal(v: &Value, tables: &StaTables) -> Result<(), String> {
         .encode(&TokenData::Credit(amikit_sts::block::Credit {
             kind: CreditKind::Electricity,
             rnd: Rnd::default(),
-            tid: Tid::new(5_871_715).unwrap(),
-            amount: Amount::from_raw(1),
+            tid: Tid::try_from(5_871_715).unwrap(),
+            amount: Amount::from(1),
         }))
         .map_err(|e| e.to_string())?;
     let key = vk.derive(&params).map_err(|e| e.to_string())?;
@@ -928,14 +933,14 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
             );
             let key = hex_u64(str_of(v, "decoder_key_hex").unwrap());
             let plain = hex_u64(str_of(v, "plaintext_block_hex").unwrap());
-            let cipher = TokenCipher::sta(key, &SAMPLE_TABLES);
+            let cipher = TokenCipher::Sta(amikit_sts::cipher::Sta::new(key, &SAMPLE_TABLES));
             let data = TokenData::parse(TokenClass::TRANSFER, plain).map_err(|e| e.to_string())?;
             let f = &v["plaintext_fields"];
             let TokenData::Credit(c) = data else {
                 return Err("not a credit block".into());
             };
-            ensure!(Some(u64::from(c.rnd.value())) == num(f, "rnd"), "RND");
-            ensure!(Some(u64::from(c.tid.value())) == num(f, "tid"), "TID");
+            ensure!(Some(u64::from(u8::from(c.rnd))) == num(f, "rnd"), "RND");
+            ensure!(Some(u64::from(u32::from(c.tid))) == num(f, "tid"), "TID");
             ensure!(
                 Some(u64::from(c.amount.value())) == num(f, "amount_tenths"),
                 "amount"
@@ -956,7 +961,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
                 "token {token}"
             );
             ensure!(
-                token.value() == hex_u128(str_of(v, "token_66bit_hex").unwrap()),
+                u128::from(token) == hex_u128(str_of(v, "token_66bit_hex").unwrap()),
                 "66-bit value"
             );
             // Vending from the stated inputs (25.6 kWh at 1996-03-25 13:55, RND 11).
@@ -967,7 +972,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
                     CreditKind::Electricity,
                     256,
                     Issue::At(at),
-                    Rnd::new(11).unwrap(),
+                    Rnd::try_from(11).unwrap(),
                 )
                 .map_err(|e| e.to_string())?;
             ensure!(vended == token, "vended {vended}");
@@ -977,7 +982,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
                 let production = tables
                     .production
                     .ok_or("same_inputs_with_real_tables without the production tables")?;
-                let real_token = TokenCipher::sta(key, production)
+                let real_token = TokenCipher::Sta(amikit_sts::cipher::Sta::new(key, production))
                     .encode(&data)
                     .map_err(|e| e.to_string())?;
                 ensure!(
@@ -1021,29 +1026,29 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
             match (num(v, "tid"), num(v, "tid_issued")) {
                 (Some(tid), _) if tid > u64::from(Tid::MAX) => {
                     ensure!(naive.is_err(), "{at} should roll over, got {naive:?}");
-                    let minute_before = Tid::new(Tid::MAX).unwrap().to_datetime(base);
+                    let minute_before = Tid::try_from(Tid::MAX).unwrap().to_datetime(base);
                     ensure!(
-                        Tid::from_datetime(&minute_before, base).map(Tid::value) == Ok(Tid::MAX),
+                        Tid::from_datetime(&minute_before, base).map(u32::from) == Ok(Tid::MAX),
                         "last valid minute"
                     );
                 }
                 (Some(tid), _) => {
                     ensure!(
-                        naive.map(|t| u64::from(t.value())) == Ok(tid),
+                        naive.map(|t| u64::from(u32::from(t))) == Ok(tid),
                         "{naive:?} != {tid}"
                     );
                     ensure!(
-                        Tid::new(tid as u32).unwrap().to_datetime(base) == at,
+                        Tid::try_from(tid as u32).unwrap().to_datetime(base) == at,
                         "TID {tid} back to {at}"
                     );
                 }
                 (None, Some(issued)) => {
                     let naive_expected = num(v, "naive_tid").unwrap();
                     ensure!(
-                        naive.map(|t| u64::from(t.value())) == Ok(naive_expected),
+                        naive.map(|t| u64::from(u32::from(t))) == Ok(naive_expected),
                         "naive {naive:?}"
                     );
-                    let ours = Tid::for_issue(&at, base).map(|t| u64::from(t.value()));
+                    let ours = Tid::for_issue(&at, base).map(|t| u64::from(u32::from(t)));
                     ensure!(ours == Ok(issued), "issued {ours:?} != {issued}");
                 }
                 _ => return Err("no expected TID".into()),
@@ -1064,7 +1069,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
             );
             let key = 0x0ABC_12DE_F345_6789;
             let vendor = Vendor::new(
-                TokenCipher::sta(key, &SAMPLE_TABLES),
+                TokenCipher::Sta(amikit_sts::cipher::Sta::new(key, &SAMPLE_TABLES)),
                 KeyType::Unique,
                 BaseDate::Y1993,
             );
@@ -1082,7 +1087,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
                         .credit(
                             CreditKind::Electricity,
                             1,
-                            Issue::Tid(Tid::new(tid).unwrap()),
+                            Issue::Tid(Tid::try_from(tid).unwrap()),
                             Rnd::default(),
                         )
                         .unwrap()
@@ -1140,7 +1145,7 @@ fn run(vectors: &Value, tables: Tables<'_>, report: &mut Report) {
     let amounts = arr("amount_vectors_from_sts531_tokens");
     for v in &amounts {
         let raw = hex_u64(str_of(v, "amount_raw_hex").unwrap()) as u16;
-        let a = Amount::from_raw(raw);
+        let a = Amount::from(raw);
         let value = num(v, "value_tenths").unwrap();
         let result = (|| {
             ensure!(u64::from(a.value()) == value, "value {}", a.value());

@@ -31,9 +31,9 @@ const NEW128: u128 = 0x7E3D_91A5_C2F8_4B6E_D05C_A937_1F84_62EB;
 fn params(ea: EncryptionAlgorithm) -> KeyParameters {
     KeyParameters {
         pan: "600727000000000009".parse().unwrap(),
-        sgc: SupplyGroupCode::new(123_457).unwrap(),
-        ti: TariffIndex::new(1).unwrap(),
-        krn: KeyRevision::new(1).unwrap(),
+        sgc: SupplyGroupCode::try_from(123_457).unwrap(),
+        ti: TariffIndex::try_from(1).unwrap(),
+        krn: KeyRevision::try_from(1).unwrap(),
         kt: KeyType::Unique,
         base_date: BaseDate::Y1993,
         ea,
@@ -123,11 +123,11 @@ fn key_change_sections_do_not_show_in_debug() {
     let new = NewKey {
         key: DecoderKey::Bits128(NEW128),
         kt: KeyType::Unique,
-        krn: KeyRevision::new(2).unwrap(),
+        krn: KeyRevision::try_from(2).unwrap(),
         ken: KeyExpiry::NEVER,
-        ti: TariffIndex::new(1).unwrap(),
+        ti: TariffIndex::try_from(1).unwrap(),
         rollover: false,
-        sgc: Some(SupplyGroupCode::new(123_457).unwrap()),
+        sgc: Some(SupplyGroupCode::try_from(123_457).unwrap()),
     };
     let secret = NEW128.to_be_bytes();
     check("NewKey", &new, &secret);
@@ -152,7 +152,7 @@ fn key_change_sections_do_not_show_in_debug() {
             TokenData::KeyChange1(KeyChange1 { key_bits, .. })
             | TokenData::KeyChange2(KeyChange2 { key_bits, .. })
             | TokenData::KeyChange3(KeyChange3 { key_bits, .. })
-            | TokenData::KeyChange4(KeyChange4 { key_bits, .. }) => key_bits.bits(),
+            | TokenData::KeyChange4(KeyChange4 { key_bits, .. }) => u32::from(key_bits),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -168,7 +168,7 @@ fn key_change_sections_do_not_show_in_debug() {
     check("Meter after key change", &meter, &secret);
     check(
         "KeySection",
-        &KeySection::new(words[0]),
+        &KeySection::from(words[0]),
         &words[0].to_be_bytes(),
     );
 }
@@ -181,7 +181,7 @@ fn key_errors_carry_no_key() {
         assert_hidden("KeyError", &e.to_string(), &long);
         assert_hidden("KeyError", &format!("{e:?}"), &long);
     }
-    let e = DecoderKey::from_bytes(&long).unwrap_err();
+    let e = DecoderKey::try_from(&long[..]).unwrap_err();
     assert_hidden("KeyError", &e.to_string(), &long);
     // a key of the wrong size for the algorithm: the message names sizes only
     let k = DecoderKey::Bits128(NEW128);
@@ -194,12 +194,12 @@ fn zeroize_wipes_keys() {
     let mut k = DecoderKey::Bits128(NEW128);
     k.zeroize();
     assert_eq!(k, DecoderKey::Bits128(0));
-    let mut k = DecoderKey::from_bytes(&VK02).unwrap();
+    let mut k = DecoderKey::try_from(&VK02[..]).unwrap();
     k.zeroize();
     assert_eq!(k, DecoderKey::Bits64(0));
-    let mut s = KeySection::new(0xDEAD_BEEF);
+    let mut s = KeySection::from(0xDEAD_BEEF);
     s.zeroize();
-    assert_eq!(s.bits(), 0);
+    assert_eq!(u32::from(&s), 0);
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn credit_still_flows_after_the_key_types_lost_copy() {
             CreditKind::Electricity,
             100,
             amikit_sts::vend::Issue::At("2024-01-01T10:00".parse().unwrap()),
-            amikit_sts::block::Rnd::new(3).unwrap(),
+            amikit_sts::block::Rnd::try_from(3).unwrap(),
         )
         .unwrap();
     meter.enter(token, 0).unwrap();

@@ -73,6 +73,7 @@ pub enum DebtRecovery {
 /// Where a top-up went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct TopUpReceipt {
     /// The order number.
     pub order: OrderNo,

@@ -14,7 +14,7 @@ pub use amikit_core::calendar::{
 
 /// Number of midnights (starts of days) in `(from, to]`; 0 if `to <= from`.
 #[must_use]
-pub fn days_started(from: DateTime, to: DateTime) -> u32 {
+pub(crate) fn days_started(from: DateTime, to: DateTime) -> u32 {
     if to <= from {
         return 0;
     }
@@ -27,7 +27,7 @@ pub fn days_started(from: DateTime, to: DateTime) -> u32 {
 
 /// Number of Monday midnights in `(from, to]`; 0 if `to <= from`.
 #[must_use]
-pub fn weeks_started(from: DateTime, to: DateTime) -> u32 {
+pub(crate) fn weeks_started(from: DateTime, to: DateTime) -> u32 {
     if to <= from {
         return 0;
     }
@@ -38,7 +38,7 @@ pub fn weeks_started(from: DateTime, to: DateTime) -> u32 {
 
 /// Number of first-of-month midnights in `(from, to]`; 0 if `to <= from`.
 #[must_use]
-pub fn months_started(from: DateTime, to: DateTime) -> u32 {
+pub(crate) fn months_started(from: DateTime, to: DateTime) -> u32 {
     if to <= from {
         return 0;
     }

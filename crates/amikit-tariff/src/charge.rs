@@ -9,8 +9,9 @@
 //! * **Head-end side, from register readings**: [`Register::delta`] turns two readings into
 //!   consumption with rollover at the register's width and a clear error for a register that
 //!   went backwards; [`delta_across_change`] handles a meter replacement (closing reading of
-//!   the old meter, opening reading of the new one); [`Tariff::charge_readings`] prices the
-//!   interval and refuses an interval whose price changes inside it.
+//!   the old meter, opening reading of the new one); [`TariffSet::charge_interval`] prices the
+//!   interval and refuses an interval whose price changes inside it,
+//!   [`TariffSet::charge_apportioned`] splits it at the price changes.
 //! * **Standing charges**: [`Tariff::accrue_standing`] charges the periods started since the
 //!   last accrual, with levies.
 //!
@@ -86,55 +87,23 @@ impl ChargeState {
         s
     }
 
-    /// A state restored from the parts its accessors return ([`period_energy`](Self::period_energy),
-    /// [`as_of`](Self::as_of), [`carry`](Self::carry), [`levy_carries`](Self::levy_carries),
-    /// [`standing_mark`](Self::standing_mark)), e.g. from a power-fail snapshot that cannot hold
-    /// the serde form. The cached price is not part of it and is rebuilt on the next charge.
-    #[must_use]
-    pub const fn from_parts(
-        period_energy: Energy,
-        as_of: Option<DateTime>,
-        carry: Remainder,
-        levy_carries: [Remainder; MAX_LEVIES],
-        standing_mark: Option<DateTime>,
-    ) -> Self {
-        let mut s = Self::new();
-        s.period_energy = period_energy;
-        s.as_of = as_of;
-        s.carry = carry;
-        s.levy_carry = levy_carries;
-        s.standing_mark = standing_mark;
-        s
-    }
-
     /// Billed energy in the current step period.
     #[must_use]
     pub const fn period_energy(&self) -> Energy {
         self.period_energy
     }
 
-    /// Time of the last charge (or the `as_of` given at creation).
+    /// The persistent part of this state (what a power-fail snapshot must keep); restore it
+    /// with `ChargeState::from(snapshot)`.
     #[must_use]
-    pub const fn as_of(&self) -> Option<DateTime> {
-        self.as_of
-    }
-
-    /// The sub-quantum remainder carried on the consumption line.
-    #[must_use]
-    pub const fn carry(&self) -> Remainder {
-        self.carry
-    }
-
-    /// The sub-quantum remainders carried on the levy lines.
-    #[must_use]
-    pub const fn levy_carries(&self) -> &[Remainder; MAX_LEVIES] {
-        &self.levy_carry
-    }
-
-    /// When standing charges were last accrued.
-    #[must_use]
-    pub const fn standing_mark(&self) -> Option<DateTime> {
-        self.standing_mark
+    pub const fn snapshot(&self) -> ChargeSnapshot {
+        ChargeSnapshot {
+            period_energy: self.period_energy,
+            as_of: self.as_of,
+            carry: self.carry,
+            levy_carries: self.levy_carry,
+            standing_mark: self.standing_mark,
+        }
     }
 
     /// Sets the standing-charge mark (e.g. the account's start): standing charges accrue for
@@ -143,10 +112,9 @@ impl ChargeState {
         self.standing_mark = Some(at);
     }
 
-    /// Forgets the cached price (after a clock correction). Charges re-price automatically when
-    /// the tariff changes (its fingerprint differs) or a boundary passes; this is never needed
-    /// for correctness otherwise.
-    pub fn invalidate(&mut self) {
+    /// Forgets the cached price. Charges re-price automatically when the tariff changes (its
+    /// fingerprint differs) or a boundary passes.
+    fn invalidate(&mut self) {
         self.cache.fingerprint = 0;
     }
 
@@ -161,22 +129,55 @@ impl ChargeState {
     /// Ends all carries (account closure, final bill): the sum of the carried fractions on all
     /// lines, rounded with `rounding` (0 or a few quanta), and resets them to zero.
     pub fn settle_carries(&mut self, rounding: Rounding) -> Money {
-        let mut total: i128 = i128::from(self.carry.nanos());
+        let mut total: i128 = i128::from(i64::from(self.carry));
         for c in &self.levy_carry {
-            total = total.saturating_add(i128::from(c.nanos()));
+            total = total.saturating_add(i128::from(i64::from(*c)));
         }
         self.carry = Remainder::ZERO;
         self.levy_carry = [Remainder::ZERO; MAX_LEVIES];
         // At most 5e9 nanos: always representable.
-        ExactMoney::from_nanos(total)
+        ExactMoney::from(total)
             .round(rounding)
             .unwrap_or(Money::ZERO)
+    }
+}
+
+/// The persistent part of a [`ChargeState`] ([`ChargeState::snapshot`]): period energy,
+/// carries and marks, without the price cache (rebuilt on the next charge). For a power-fail
+/// snapshot that cannot hold the serde form of the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ChargeSnapshot {
+    /// Billed energy in the current step period.
+    pub period_energy: Energy,
+    /// Time of the last charge (or the `as_of` given at creation).
+    pub as_of: Option<DateTime>,
+    /// The sub-quantum remainder carried on the consumption line.
+    pub carry: Remainder,
+    /// The sub-quantum remainders carried on the levy lines.
+    pub levy_carries: [Remainder; MAX_LEVIES],
+    /// When standing charges were last accrued.
+    pub standing_mark: Option<DateTime>,
+}
+
+impl From<ChargeSnapshot> for ChargeState {
+    /// A state restored from its persistent part (the price cache is rebuilt on the next
+    /// charge).
+    fn from(s: ChargeSnapshot) -> Self {
+        let mut state = Self::new();
+        state.period_energy = s.period_energy;
+        state.as_of = s.as_of;
+        state.carry = s.carry;
+        state.levy_carry = s.levy_carries;
+        state.standing_mark = s.standing_mark;
+        state
     }
 }
 
 /// The money for one charge of consumption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Charge {
     /// Billed energy (metered × CT × PT).
     pub energy: Energy,
@@ -226,6 +227,7 @@ impl Charge {
 /// Standing charges accrued over some periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct StandingCharges {
     /// Number of periods (days, weeks or months) that started.
     pub periods: u32,
@@ -305,22 +307,6 @@ impl Tariff {
         self.charge_inner(state, from, energy, None)
     }
 
-    /// Charges the consumption between two readings of one register (head-end side):
-    /// [`Register::delta`] then [`Self::charge_interval`] over `[previous.at, current.at)`.
-    ///
-    /// # Errors
-    /// As [`Register::delta`] and [`Self::charge_interval`].
-    pub fn charge_readings(
-        &self,
-        state: &mut ChargeState,
-        register: Register,
-        previous: Reading,
-        current: Reading,
-    ) -> Result<Charge, ChargeError> {
-        let delta = register.delta(previous.value, current.value)?;
-        self.charge_interval(state, previous.at, current.at, delta)
-    }
-
     /// Standing charges for the periods started since the state's mark, up to `at`, with the
     /// levies that apply to them (carried like consumption levies). The first call on a state
     /// without a mark only sets it. No standing charge in the tariff: zero.
@@ -393,9 +379,7 @@ impl Tariff {
                 continue;
             }
             // charge nanos × ppm / 1e6 = raw × ppm × 1000: exact.
-            let exact = charge
-                .exact()
-                .mul_ppm(i64::from(levy.ppm()), Rounding::Down)?;
+            let exact = ExactMoney::from(charge).mul_ppm(i64::from(levy.ppm()), Rounding::Down)?;
             let m = to_money(i, exact)?;
             if let Some(slot) = out.levies.get_mut(i) {
                 *slot = m;
@@ -513,7 +497,8 @@ impl Tariff {
             (None, _) | (Some(_), Pricing::Flat(_)) => (cache.rate, cache.rate_price),
             (Some(r), Pricing::Tou(t)) => (
                 Some(r),
-                t.rate_price(r).ok_or(ChargeError::UnknownRate(r.get()))?,
+                t.rate_price(r)
+                    .ok_or(ChargeError::UnknownRate(u8::from(r)))?,
             ),
         };
         let billed = energy.checked_mul(self.multiplier_factor())?;
@@ -545,7 +530,7 @@ impl Tariff {
             unit = rate_price.checked_add(cache.step_price)?;
         }
 
-        let base = ExactMoney::from_nanos(
+        let base = ExactMoney::from(
             fine.checked_mul(NANOS_PER_FINE)
                 .ok_or(QuantityError::Overflow)?,
         );
@@ -561,7 +546,7 @@ impl Tariff {
             .zip(levies.iter_mut())
         {
             // fine × 1e6 nanos × ppm / 1e6 = fine × ppm nanos: exact.
-            let exact = ExactMoney::from_nanos(
+            let exact = ExactMoney::from(
                 fine.checked_mul(i128::from(levy.ppm()))
                     .ok_or(QuantityError::Overflow)?,
             );
@@ -605,20 +590,6 @@ impl TariffSet {
         self.active(at).charge(state, at, energy)
     }
 
-    /// [`Tariff::charge_rated`] with the tariff in force at `at`.
-    ///
-    /// # Errors
-    /// As [`Tariff::charge_rated`].
-    pub fn charge_rated(
-        &self,
-        state: &mut ChargeState,
-        at: DateTime,
-        rate: Rate,
-        energy: Energy,
-    ) -> Result<Charge, ChargeError> {
-        self.active(at).charge_rated(state, at, rate, energy)
-    }
-
     /// [`Tariff::charge_interval`] with the tariff in force at `from`; an activation strictly
     /// inside the interval is a price change.
     ///
@@ -642,7 +613,7 @@ impl TariffSet {
     /// (rounded down to the Wh, the last piece takes the rest) and the pieces are charged in
     /// time order. This is what a head-end does with two register readings that straddle a
     /// price change; the result sums the pieces (rate, step and unit price are the last
-    /// piece's). Use per-rate registers and [`Self::charge_rated`] when the meter has them:
+    /// piece's). Use per-rate registers and [`Tariff::charge_rated`] (on [`Self::active`]) when the meter has them:
     /// apportioning by time assumes a constant load.
     ///
     /// # Errors
@@ -663,7 +634,7 @@ impl TariffSet {
     /// let tou = TouTable::new(
     ///     &[None, Some(Price::parse("0.568")?), None, Some(Price::parse("0.288")?)],
     ///     &[day],
-    ///     &[Season::every_day(MonthDay::new(1, 1)?, DayTableId::new(1).unwrap())],
+    ///     &[Season::every_day(MonthDay::new(1, 1)?, DayTableId::try_from(1).unwrap())],
     ///     &[],
     /// )?;
     /// let tariff = TariffSet::new(Tariff::tou(tou));
@@ -741,21 +712,6 @@ impl TariffSet {
         }
     }
 
-    /// [`Tariff::charge_readings`] with the tariff in force at `previous.at`.
-    ///
-    /// # Errors
-    /// As [`Tariff::charge_readings`].
-    pub fn charge_readings(
-        &self,
-        state: &mut ChargeState,
-        register: Register,
-        previous: Reading,
-        current: Reading,
-    ) -> Result<Charge, ChargeError> {
-        let delta = register.delta(previous.value, current.value)?;
-        self.charge_interval(state, previous.at, current.at, delta)
-    }
-
     /// [`Tariff::accrue_standing`] with the tariff in force at `at`.
     ///
     /// # Errors
@@ -806,7 +762,7 @@ impl Register {
             });
         }
         let kwh = 10i64.pow(u32::from(integer_digits));
-        Self::with_modulus(Energy::from_kwh(kwh)?)
+        Self::with_modulus(Energy::from_units(kwh)?)
     }
 
     /// The rollover modulus.
@@ -915,11 +871,11 @@ mod tests {
         let dt = DayTable::new(&[
             Period {
                 start: tod("08:00"),
-                rate: Rate::new(1).unwrap(),
+                rate: Rate::try_from(1).unwrap(),
             },
             Period {
                 start: tod("22:00"),
-                rate: Rate::new(2).unwrap(),
+                rate: Rate::try_from(2).unwrap(),
             },
         ])
         .unwrap();
@@ -928,7 +884,7 @@ mod tests {
             &[dt],
             &[Season::every_day(
                 MonthDay::new(1, 1).unwrap(),
-                DayTableId::new(1).unwrap(),
+                DayTableId::try_from(1).unwrap(),
             )],
             &[],
         )
@@ -951,28 +907,10 @@ mod tests {
         tariff
             .charge(&mut st, t("2024-03-01T10:00"), Energy::from_wh(1))
             .unwrap();
-        assert_ne!(st.carry(), Remainder::ZERO);
-        let back = ChargeState::from_parts(
-            st.period_energy(),
-            st.as_of(),
-            st.carry(),
-            *st.levy_carries(),
-            st.standing_mark(),
-        );
-        assert_eq!(
-            (
-                back.period_energy(),
-                back.as_of(),
-                back.carry(),
-                back.standing_mark()
-            ),
-            (
-                st.period_energy(),
-                st.as_of(),
-                st.carry(),
-                st.standing_mark()
-            )
-        );
+        assert_ne!(st.carry, Remainder::ZERO);
+        let back = ChargeState::from(st.snapshot());
+        assert_eq!(back.snapshot(), st.snapshot());
+        assert_ne!(back, st); // the price cache is not part of the snapshot
         // The next charges are the same to the last remainder (the cache is rebuilt).
         let (mut a, mut b) = (st, back);
         for i in 0..50 {
@@ -983,7 +921,7 @@ mod tests {
                 tariff.charge(&mut b, at, e).unwrap()
             );
         }
-        assert_eq!(a.carry(), b.carry());
+        assert_eq!(a.carry, b.carry);
     }
 
     #[test]
@@ -1000,7 +938,7 @@ mod tests {
         assert_eq!(c.consumption, m("11.86"));
         assert_eq!(c.total, m("11.86"));
         assert_eq!(c.step, Some(2));
-        assert_eq!(c.rate, Rate::new(1));
+        assert_eq!(c.rate, Rate::try_from(1).ok());
         assert_eq!(c.unit_price, p("0.618"));
         assert_eq!(st.period_energy(), kwh("2770"));
         // 23:00 the same day (valley), 2040 kWh: 2030 kWh left in step 2, then 10 in step 3:
@@ -1110,10 +1048,10 @@ mod tests {
             .charge(&mut st, t("2024-01-01"), Energy::from_wh(7))
             .unwrap();
         assert_eq!(c.total, Money::ZERO);
-        assert_eq!(st.carry().nanos(), 21_000_000);
-        assert_eq!(st.levy_carries()[0].nanos(), 3_360_000);
+        assert_eq!(i64::from(st.carry), 21_000_000);
+        assert_eq!(i64::from(st.levy_carry[0]), 3_360_000);
         assert_eq!(st.settle_carries(Rounding::Up), Money::from_raw(1));
-        assert!(st.carry().is_zero());
+        assert!(st.carry.is_zero());
     }
 
     #[test]
@@ -1139,7 +1077,7 @@ mod tests {
         assert_eq!(c.total, m("4.166"));
         assert_eq!(c.energy, kwh("12"));
         assert!(c.settled);
-        assert_eq!(c.rate, Rate::new(1));
+        assert_eq!(c.rate, Rate::try_from(1).ok());
         assert_eq!(st.period_energy(), kwh("9"));
         // Within one price, it is charge_interval.
         let mut a = ChargeState::new();
@@ -1179,17 +1117,17 @@ mod tests {
             .charge_rated(
                 &mut st,
                 t("2024-03-02T12:00"),
-                Rate::new(2).unwrap(),
+                Rate::try_from(2).unwrap(),
                 kwh("10"),
             )
             .unwrap();
         assert_eq!(c.consumption, m("2.88"));
-        assert_eq!(c.rate, Rate::new(2));
+        assert_eq!(c.rate, Rate::try_from(2).ok());
         assert_eq!(
             tariff.charge_rated(
                 &mut st,
                 t("2024-03-02T12:00"),
-                Rate::new(3).unwrap(),
+                Rate::try_from(3).unwrap(),
                 kwh("1")
             ),
             Err(ChargeError::UnknownRate(3))
@@ -1250,35 +1188,35 @@ mod tests {
             at: t(at),
             value: kwh(v),
         };
+        // The head-end's two steps: the register delta, then the interval.
+        let readings = |st: &mut ChargeState, prev: Reading, cur: Reading| {
+            let delta = reg.delta(prev.value, cur.value)?;
+            tariff.charge_interval(st, prev.at, cur.at, delta)
+        };
         // 07:45-08:00 ends at the boundary: valley.
-        let c = tariff
-            .charge_readings(
-                &mut st,
-                reg,
-                r("2024-03-02T07:45", "100"),
-                r("2024-03-02T08:00", "101"),
-            )
-            .unwrap();
+        let c = readings(
+            &mut st,
+            r("2024-03-02T07:45", "100"),
+            r("2024-03-02T08:00", "101"),
+        )
+        .unwrap();
         assert_eq!(c.consumption, m("0.288"));
         // 07:45-08:15 crosses 08:00.
         assert_eq!(
-            tariff.charge_readings(
+            readings(
                 &mut st,
-                reg,
                 r("2024-03-02T07:45", "100"),
                 r("2024-03-02T08:15", "101")
             ),
             Err(ChargeError::CrossesPriceChange(t("2024-03-02T08:00")))
         );
         // 23:00-02:00 crosses midnight but stays in the valley: fine.
-        let c = tariff
-            .charge_readings(
-                &mut st,
-                reg,
-                r("2024-03-02T23:00", "101"),
-                r("2024-03-03T02:00", "103"),
-            )
-            .unwrap();
+        let c = readings(
+            &mut st,
+            r("2024-03-02T23:00", "101"),
+            r("2024-03-03T02:00", "103"),
+        )
+        .unwrap();
         assert_eq!(c.consumption, m("0.576"));
         // An interval across the yearly settlement.
         assert_eq!(
@@ -1385,8 +1323,11 @@ mod tests {
         // 0.80; 2024-05-01 (Labour Day, a special day) uses the winter table.
         // 1 kWh each: 04-30 23:59 winter 0.50; 05-01 00:00 holiday 0.50; 05-02 00:00 summer
         // 0.80; 09-30 23:59 summer 0.80; 10-01 00:00 winter 0.50.
-        let (r1, r2) = (Rate::new(1).unwrap(), Rate::new(2).unwrap());
-        let (winter, summer) = (DayTableId::new(1).unwrap(), DayTableId::new(2).unwrap());
+        let (r1, r2) = (Rate::try_from(1).unwrap(), Rate::try_from(2).unwrap());
+        let (winter, summer) = (
+            DayTableId::try_from(1).unwrap(),
+            DayTableId::try_from(2).unwrap(),
+        );
         let tou = TouTable::new(
             &[Some(p("0.5")), Some(p("0.8"))],
             &[DayTable::all_day(r1), DayTable::all_day(r2)],
@@ -1445,6 +1386,6 @@ mod tests {
         let mut one = ChargeState::new();
         let c = tariff.charge(&mut one, at, kwh("1000")).unwrap();
         assert_eq!((c.consumption, c.levies[0]), (cons, vat));
-        assert_eq!(one.carry(), st.carry());
+        assert_eq!(one.carry, st.carry);
     }
 }

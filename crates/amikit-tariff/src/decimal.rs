@@ -72,12 +72,6 @@ macro_rules! decimal_conversions {
             pub fn from_decimal(d: Decimal, rounding: Rounding) -> Result<Self, QuantityError> {
                 Ok($t::$make(to_raw(d, $decimals, rounding)?))
             }
-
-            /// The exact value as a `Decimal`.
-            #[must_use]
-            pub fn to_decimal(self) -> Decimal {
-                Decimal::from(self)
-            }
         }
     };
 }
@@ -97,7 +91,7 @@ mod tests {
             let m = Money::from_raw(raw);
             assert_eq!(Money::try_from(Decimal::from(m)).unwrap(), m);
             let e = Energy::from_wh(raw);
-            assert_eq!(Energy::try_from(e.to_decimal()).unwrap(), e);
+            assert_eq!(Energy::try_from(Decimal::from(e)).unwrap(), e);
         }
         let d: Decimal = "2.00005".parse().unwrap();
         assert_eq!(
@@ -116,7 +110,7 @@ mod tests {
         assert_eq!(Money::try_from(d), Err(QuantityError::Inexact));
         let big = Decimal::MAX;
         assert_eq!(Money::try_from(big), Err(QuantityError::Overflow));
-        assert_eq!(Energy::from_wh(1500).to_decimal().to_string(), "1.500");
+        assert_eq!(Decimal::from(Energy::from_wh(1500)).to_string(), "1.500");
         assert_eq!(Price::try_from(Decimal::new(5283, 4)).unwrap().raw(), 5283);
     }
 }

@@ -1,6 +1,6 @@
 //! Tariff definitions as data: serde structures for JSON and TOML files (features `serde` and
 //! `alloc`). A definition is turned into a validated [`TariffSet`](crate::TariffSet) by
-//! [`TariffDef::to_tariff_set`] (see [`crate::validate`]); nothing in a definition is trusted
+//! `TariffSet::try_from(&def)` (see [`crate::validate`]); nothing in a definition is trusted
 //! before that.
 //!
 //! Money, prices and energies are decimal **strings** (`"0.5283"`; integers are accepted as

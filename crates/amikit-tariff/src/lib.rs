@@ -27,7 +27,8 @@ pub mod validate;
 pub use balance::{Applied, Balance, DebtRecovery, OrderNo, RecoveryPeriod, TopUpReceipt};
 pub use calendar::{Date, DateTime, MonthDay, TimeOfDay, Weekday};
 pub use charge::{
-    Charge, ChargeState, MeterChange, Reading, Register, StandingCharges, delta_across_change,
+    Charge, ChargeSnapshot, ChargeState, MeterChange, Reading, Register, StandingCharges,
+    delta_across_change,
 };
 pub use error::{
     BalanceError, CalendarError, ChargeError, ParseError, QuantityError, QuoteError, Table,

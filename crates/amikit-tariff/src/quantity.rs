@@ -42,7 +42,7 @@ fn to_i64(v: i128) -> Result<i64, QuantityError> {
 }
 
 macro_rules! fixed_common {
-    ($t:ident, $scale:expr, $decimals:expr, $unit:literal) => {
+    ($t:ident, $scale:expr, $decimals:expr, $unit:literal, $from_raw:ident, $raw:ident) => {
         impl $t {
             /// Zero.
             pub const ZERO: Self = Self(0);
@@ -57,15 +57,16 @@ macro_rules! fixed_common {
             pub const DECIMALS: u32 = $decimals;
 
             /// The value whose integer representation is `raw` (see the module table for the
-            /// unit).
+            /// unit: `Energy::from_wh`, `Money::from_raw`, `Price::from_raw`).
             #[must_use]
-            pub const fn from_raw(raw: i64) -> Self {
+            pub const fn $from_raw(raw: i64) -> Self {
                 Self(raw)
             }
 
-            /// The integer representation (see the module table for the unit).
+            /// The integer representation (see the module table for the unit: `Energy::wh`,
+            /// `Money::raw`, `Price::raw`).
             #[must_use]
-            pub const fn raw(self) -> i64 {
+            pub const fn $raw(self) -> i64 {
                 self.0
             }
 
@@ -140,14 +141,6 @@ macro_rules! fixed_common {
                     .checked_mul(i128::from(num))
                     .ok_or(QuantityError::Overflow)?;
                 Ok(Self(to_i64(rounding.divide(p, i128::from(den))?)?))
-            }
-
-            /// `self / divisor`, rounded with `rounding`.
-            ///
-            /// # Errors
-            /// [`QuantityError::DivisionByZero`], [`QuantityError::Overflow`].
-            pub fn div_int(self, divisor: i64, rounding: Rounding) -> Result<Self, QuantityError> {
-                self.mul_ratio(1, divisor, rounding)
             }
 
             /// Rounds to `decimals` decimal places (fewer than [`Self::DECIMALS`]) with
@@ -255,14 +248,13 @@ macro_rules! fixed_common {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
 
-fixed_common!(Money, MONEY_SCALE, 4, "currency unit.");
+fixed_common!(Money, MONEY_SCALE, 4, "currency unit.", from_raw, raw);
 
-impl Money {
-    /// The exact value of this amount, for sums with sub-quantum parts.
-    #[must_use]
-    pub const fn exact(self) -> ExactMoney {
+impl From<Money> for ExactMoney {
+    /// The exact value of an amount, for sums with sub-quantum parts.
+    fn from(m: Money) -> ExactMoney {
         // i64 * 1e9 always fits in i128.
-        ExactMoney((self.0 as i128) * (NANO as i128))
+        ExactMoney(i128::from(m.0) * i128::from(NANO))
     }
 }
 
@@ -279,35 +271,7 @@ impl Money {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Energy(i64);
 
-fixed_common!(Energy, ENERGY_SCALE, 3, "kWh.");
-
-impl Energy {
-    /// `wh` watt-hours.
-    #[must_use]
-    pub const fn from_wh(wh: i64) -> Self {
-        Self(wh)
-    }
-
-    /// The energy in watt-hours.
-    #[must_use]
-    pub const fn wh(self) -> i64 {
-        self.0
-    }
-
-    /// `kwh` whole kilowatt-hours.
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`].
-    pub const fn from_kwh(kwh: i64) -> Result<Self, QuantityError> {
-        Self::from_units(kwh)
-    }
-
-    /// The smaller of two energies.
-    #[must_use]
-    pub const fn min(self, other: Self) -> Self {
-        if self.0 <= other.0 { self } else { other }
-    }
-}
+fixed_common!(Energy, ENERGY_SCALE, 3, "kWh.", from_wh, wh);
 
 /// A unit price in 1e-4 currency units per kWh (`XXXX.XXXX` 元/kWh, the format of DL/T 645 rate
 /// and step prices).
@@ -320,17 +284,26 @@ impl Energy {
 /// assert_eq!(cost.round(Rounding::HalfUp)?, Money::parse("0.6519")?);
 /// // carried: the 0.0000222 is kept for the next charge instead of being dropped
 /// let mut carry = Remainder::ZERO;
-/// assert_eq!(p.cost_carried(Energy::from_wh(1234), &mut carry)?, Money::parse("0.6519")?);
-/// assert_eq!(carry.nanos(), 222_000_000);
+/// assert_eq!(carry.carry(p.exact_cost(Energy::from_wh(1234))?)?, Money::parse("0.6519")?);
+/// assert_eq!(i64::from(carry), 222_000_000);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Price(i64);
 
-fixed_common!(Price, PRICE_SCALE, 4, "currency unit per kWh.");
+fixed_common!(
+    Price,
+    PRICE_SCALE,
+    4,
+    "currency unit per kWh.",
+    from_raw,
+    raw
+);
 
 impl Price {
-    /// The exact money for `energy` at this price (no rounding).
+    /// The exact money for `energy` at this price (no rounding): round it with
+    /// [`ExactMoney::round`], or carry its sub-quantum part into the next charge with
+    /// [`Remainder::carry`].
     ///
     /// # Errors
     /// [`QuantityError::Overflow`] (only for products beyond ±1.7e29 money quanta).
@@ -349,29 +322,6 @@ impl Price {
     /// [`QuantityError::Overflow`].
     pub fn cost(self, energy: Energy) -> Result<Cost, QuantityError> {
         self.exact_cost(energy)?.split()
-    }
-
-    /// The money for `energy` at this price, rounded to the money quantum with `rounding`.
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`].
-    pub fn cost_rounded(self, energy: Energy, rounding: Rounding) -> Result<Money, QuantityError> {
-        self.exact_cost(energy)?.round(rounding)
-    }
-
-    /// The money for `energy` at this price with the sub-quantum part carried in `carry`: the
-    /// fraction left from earlier calls is added first and the new fraction is stored back.
-    /// Summing the returned amounts over any split of an energy total gives exactly
-    /// `cost(total)` plus what the carry held at the start, to the last quantum.
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`]; `carry` is unchanged on error.
-    pub fn cost_carried(
-        self,
-        energy: Energy,
-        carry: &mut Remainder,
-    ) -> Result<Money, QuantityError> {
-        carry.carry(self.exact_cost(energy)?)
     }
 
     /// The energy that `money` buys at this price, rounded to the Wh with `rounding`
@@ -394,23 +344,25 @@ impl Price {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ExactMoney(i128);
 
+impl From<i128> for ExactMoney {
+    /// The amount whose representation is `nanos` (1e-9 money quantum each).
+    fn from(nanos: i128) -> ExactMoney {
+        ExactMoney(nanos)
+    }
+}
+
+impl From<ExactMoney> for i128 {
+    /// The representation in 1e-9 money quantum.
+    fn from(m: ExactMoney) -> i128 {
+        m.0
+    }
+}
+
 impl ExactMoney {
     /// Zero.
     pub const ZERO: Self = Self(0);
     /// Units of this type in one money quantum (1e-4 currency).
     pub const PER_QUANTUM: i64 = NANO;
-
-    /// The amount whose representation is `nanos` (1e-9 money quantum each).
-    #[must_use]
-    pub const fn from_nanos(nanos: i128) -> Self {
-        Self(nanos)
-    }
-
-    /// The representation in 1e-9 money quantum.
-    #[must_use]
-    pub const fn nanos(self) -> i128 {
-        self.0
-    }
 
     /// `self + rhs`.
     ///
@@ -496,13 +448,19 @@ pub struct Remainder(i64);
 
 impl TryFrom<i64> for Remainder {
     type Error = QuantityError;
-    /// [`Remainder::from_nanos`].
+    /// A remainder of `nanos` (1e-9 money quantum each): [`QuantityError::Overflow`] unless
+    /// `0 <= nanos < Remainder::PER_QUANTUM`.
     fn try_from(nanos: i64) -> Result<Self, QuantityError> {
-        Self::from_nanos(nanos)
+        if (0..NANO).contains(&nanos) {
+            Ok(Self(nanos))
+        } else {
+            Err(QuantityError::Overflow)
+        }
     }
 }
 
 impl From<Remainder> for i64 {
+    /// The remainder in 1e-9 money quantum.
     fn from(r: Remainder) -> i64 {
         r.0
     }
@@ -513,24 +471,6 @@ impl Remainder {
     pub const ZERO: Self = Self(0);
     /// Units of this type in one money quantum: the remainder is always below this.
     pub const PER_QUANTUM: i64 = NANO;
-
-    /// A remainder of `nanos` (1e-9 money quantum each).
-    ///
-    /// # Errors
-    /// [`QuantityError::Overflow`] unless `0 <= nanos < PER_QUANTUM`.
-    pub const fn from_nanos(nanos: i64) -> Result<Self, QuantityError> {
-        if nanos >= 0 && nanos < NANO {
-            Ok(Self(nanos))
-        } else {
-            Err(QuantityError::Overflow)
-        }
-    }
-
-    /// The remainder in 1e-9 money quantum.
-    #[must_use]
-    pub const fn nanos(self) -> i64 {
-        self.0
-    }
 
     /// True if nothing is carried.
     #[must_use]
@@ -578,6 +518,7 @@ impl Remainder {
 /// the exact value is `money + remainder / 1e9` quanta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Cost {
     /// Whole money quanta (floor of the exact value).
     pub money: Money,
@@ -585,19 +526,20 @@ pub struct Cost {
     pub remainder: Remainder,
 }
 
-impl Cost {
-    /// The exact value.
-    #[must_use]
-    pub const fn exact(self) -> ExactMoney {
-        ExactMoney((self.money.0 as i128) * (NANO as i128) + (self.remainder.0 as i128))
+impl From<Cost> for ExactMoney {
+    /// The exact value of a split amount.
+    fn from(c: Cost) -> ExactMoney {
+        ExactMoney(i128::from(c.money.0) * i128::from(NANO) + i128::from(c.remainder.0))
     }
+}
 
+impl Cost {
     /// Rounds the exact value to the money quantum with `rounding`.
     ///
     /// # Errors
     /// [`QuantityError::Overflow`].
     pub fn round(self, rounding: Rounding) -> Result<Money, QuantityError> {
-        self.exact().round(rounding)
+        ExactMoney::from(self).round(rounding)
     }
 }
 
@@ -778,12 +720,12 @@ mod serde_impls {
 // ---- amikit-core `Decimal` ------------------------------------------------------------------
 
 macro_rules! core_decimal_conversions {
-    ($t:ident) => {
+    ($t:ident, $from_raw:ident, $raw:ident) => {
         impl From<$t> for amikit_core::Decimal {
             /// Exact: the raw integer with the quantity's decimals as the scale.
             fn from(v: $t) -> amikit_core::Decimal {
                 // DECIMALS is 3 or 4.
-                amikit_core::Decimal::new(v.raw(), $t::DECIMALS as u8)
+                amikit_core::Decimal::new(v.$raw(), $t::DECIMALS as u8)
             }
         }
 
@@ -793,7 +735,7 @@ macro_rules! core_decimal_conversions {
             /// quantity's decimals, [`QuantityError::Overflow`] if it is out of range.
             fn try_from(d: amikit_core::Decimal) -> Result<Self, QuantityError> {
                 let r = d.rescale_exact($t::DECIMALS as u8)?;
-                Ok($t::from_raw(r.mantissa))
+                Ok($t::$from_raw(r.mantissa))
             }
         }
 
@@ -808,15 +750,15 @@ macro_rules! core_decimal_conversions {
                 rounding: Rounding,
             ) -> Result<Self, QuantityError> {
                 let r = d.rescale($t::DECIMALS as u8, rounding)?;
-                Ok($t::from_raw(r.mantissa))
+                Ok($t::$from_raw(r.mantissa))
             }
         }
     };
 }
 
-core_decimal_conversions!(Money);
-core_decimal_conversions!(Energy);
-core_decimal_conversions!(Price);
+core_decimal_conversions!(Money, from_raw, raw);
+core_decimal_conversions!(Energy, from_wh, wh);
+core_decimal_conversions!(Price, from_raw, raw);
 
 #[cfg(test)]
 mod tests {
@@ -928,7 +870,7 @@ mod tests {
         assert_eq!(Energy::MAX.checked_mul(2), Err(QuantityError::Overflow));
         assert_eq!(Money::from_units(i64::MAX), Err(QuantityError::Overflow));
         assert_eq!(
-            Money::from_raw(1).div_int(0, Rounding::Down),
+            Money::from_raw(1).mul_ratio(1, 0, Rounding::Down),
             Err(QuantityError::DivisionByZero)
         );
         // i64::MAX * i64::MAX * 1e6 does not fit i128
@@ -988,7 +930,9 @@ mod tests {
         let mut carry = Remainder::ZERO;
         let mut total = Money::ZERO;
         for _ in 0..1000 {
-            let m = p.cost_carried(Energy::from_wh(1), &mut carry).unwrap();
+            let m = carry
+                .carry(p.exact_cost(Energy::from_wh(1)).unwrap())
+                .unwrap();
             total = total.checked_add(m).unwrap();
         }
         assert_eq!(total, Money::parse("0.5283").unwrap());
@@ -996,7 +940,8 @@ mod tests {
         // Without the carry, flooring each 5.283 quanta to 5 would lose 0.0283.
         let floored: i64 = (0..1000)
             .map(|_| {
-                p.cost_rounded(Energy::from_wh(1), Rounding::Down)
+                p.exact_cost(Energy::from_wh(1))
+                    .and_then(|e| e.round(Rounding::Down))
                     .unwrap()
                     .raw()
             })
@@ -1012,8 +957,8 @@ mod tests {
             .cost(Energy::from_wh(-1))
             .unwrap();
         assert_eq!(c.money.raw(), -6);
-        assert_eq!(c.remainder.nanos(), 717_000_000);
-        assert_eq!(c.exact().nanos(), -5_283_000_000);
+        assert_eq!(i64::from(c.remainder), 717_000_000);
+        assert_eq!(i128::from(ExactMoney::from(c)), -5_283_000_000);
         assert_eq!(c.round(Rounding::HalfUp).unwrap().raw(), -5);
         assert_eq!(c.round(Rounding::Up).unwrap().raw(), -6);
     }
@@ -1021,30 +966,33 @@ mod tests {
     #[test]
     fn carry_wide_path() {
         // An amount beyond the i64 fast path still carries exactly.
-        let mut carry = Remainder::from_nanos(999_999_999).unwrap();
-        let big = ExactMoney::from_nanos(i128::from(i64::MAX) * 4 + 1);
+        let mut carry = Remainder::try_from(999_999_999).unwrap();
+        let big = ExactMoney::from(i128::from(i64::MAX) * 4 + 1);
         let m = carry.carry(big).unwrap();
         let exact = i128::from(i64::MAX) * 4 + 1 + 999_999_999;
         assert_eq!(i128::from(m.raw()), exact.div_euclid(1_000_000_000));
-        assert_eq!(i128::from(carry.nanos()), exact.rem_euclid(1_000_000_000));
+        assert_eq!(
+            i128::from(i64::from(carry)),
+            exact.rem_euclid(1_000_000_000)
+        );
         let mut c2 = Remainder::ZERO;
         assert_eq!(
-            c2.carry(ExactMoney::from_nanos(i128::MAX)),
+            c2.carry(ExactMoney::from(i128::MAX)),
             Err(QuantityError::Overflow)
         );
         assert!(c2.is_zero());
-        assert!(Remainder::from_nanos(1_000_000_000).is_err());
-        assert!(Remainder::from_nanos(-1).is_err());
+        assert!(Remainder::try_from(1_000_000_000).is_err());
+        assert!(Remainder::try_from(-1).is_err());
     }
 
     #[test]
     fn settle_rounds_the_last_fraction() {
-        let half = Remainder::from_nanos(500_000_000).unwrap();
+        let half = Remainder::try_from(500_000_000).unwrap();
         assert_eq!(half.settle(Rounding::HalfUp).raw(), 1);
         assert_eq!(half.settle(Rounding::HalfEven).raw(), 0);
         assert_eq!(half.settle(Rounding::Down).raw(), 0);
         assert_eq!(
-            Remainder::from_nanos(1).unwrap().settle(Rounding::Up).raw(),
+            Remainder::try_from(1).unwrap().settle(Rounding::Up).raw(),
             1
         );
         assert_eq!(Remainder::ZERO.settle(Rounding::Up).raw(), 0);
@@ -1063,15 +1011,18 @@ mod tests {
         );
         // and the energy bought never costs more than the money
         let e = p.energy_for(m, Rounding::Down).unwrap();
-        assert!(p.cost_rounded(e, Rounding::Up).unwrap() <= m);
+        assert!(p.exact_cost(e).unwrap().round(Rounding::Up).unwrap() <= m);
     }
 
     #[test]
     fn levy_ppm_is_exact_on_products() {
         // 1 Wh at 0.0001 /kWh = 1e6 nanos; 16 % VAT = 160000 ppm -> 160000 nanos exactly.
         let e = Price::from_raw(1).exact_cost(Energy::from_wh(1)).unwrap();
-        assert_eq!(e.nanos(), 1_000_000);
-        assert_eq!(e.mul_ppm(160_000, Rounding::Down).unwrap().nanos(), 160_000);
+        assert_eq!(i128::from(e), 1_000_000);
+        assert_eq!(
+            i128::from(e.mul_ppm(160_000, Rounding::Down).unwrap()),
+            160_000
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub enum LineKind {
 /// One line of an itemised quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct QuoteLine {
     /// What the line is for.
     pub kind: LineKind,
@@ -65,6 +66,7 @@ pub struct QuoteLine {
 /// An itemised quote.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Quote {
     /// Metered energy (what the customer's meter will count).
     pub energy: Energy,
@@ -243,7 +245,7 @@ impl Schedule {
 /// `fine × factor` nanos (factor 1e6 for consumption, ppm for a levy).
 fn exact(fine: i128, factor: i64) -> Result<ExactMoney, QuantityError> {
     fine.checked_mul(i128::from(factor))
-        .map(ExactMoney::from_nanos)
+        .map(ExactMoney::from)
         .ok_or(QuantityError::Overflow)
 }
 

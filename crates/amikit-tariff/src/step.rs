@@ -185,7 +185,7 @@ impl Settlement {
 
     /// The first settlement instant strictly after `t`.
     #[must_use]
-    pub fn next_after(&self, t: DateTime) -> Option<DateTime> {
+    pub(crate) fn next_after(&self, t: DateTime) -> Option<DateTime> {
         let year = t.date().year();
         match self {
             Self::Yearly(dates) => [year, year.saturating_add(1)]
@@ -246,6 +246,7 @@ pub struct StepTable {
 
 /// Where period energy stands in a step table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct StepPosition {
     /// The step of the next Wh (1-based).
     pub step: u8,
@@ -393,7 +394,7 @@ mod tests {
     use super::*;
 
     fn kwh(n: i64) -> Energy {
-        Energy::from_kwh(n).unwrap()
+        Energy::from_units(n).unwrap()
     }
     fn p(s: &str) -> Price {
         Price::parse(s).unwrap()

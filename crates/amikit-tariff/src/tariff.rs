@@ -92,7 +92,7 @@ impl StandingCharge {
 
     /// Number of periods that start in `(from, to]`.
     #[must_use]
-    pub fn periods_between(self, from: DateTime, to: DateTime) -> u32 {
+    pub(crate) fn periods_between(self, from: DateTime, to: DateTime) -> u32 {
         match self {
             Self::PerDay(_) => calendar::days_started(from, to),
             Self::PerWeek(_) => calendar::weeks_started(from, to),
@@ -154,6 +154,7 @@ pub enum Pricing {
 /// The unit price in force at one moment for one period-to-date usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct UnitPrice {
     /// The time-of-use rate (`None` for a flat tariff).
     pub rate: Option<Rate>,
@@ -173,7 +174,7 @@ pub struct UnitPrice {
 /// ```
 /// use amikit_tariff::{Energy, Levy, Money, Price, Tariff};
 /// let t = Tariff::flat(Price::parse("25.0")?)?.with_levy(Levy::new(160_000, true)?)?;
-/// let q = t.quote_energy(None, Energy::ZERO, Energy::from_kwh(10)?, amikit_tariff::Rounding::HalfUp)?;
+/// let q = t.quote_energy(None, Energy::ZERO, Energy::from_units(10)?, amikit_tariff::Rounding::HalfUp)?;
 /// // 10 kWh × 25.00 = 250.00, VAT 16 % = 40.00
 /// assert_eq!(q.total, Money::parse("290")?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -349,7 +350,7 @@ impl Tariff {
 
     /// CT × PT, or 1 without a multiplier.
     #[must_use]
-    pub fn multiplier_factor(&self) -> i64 {
+    pub(crate) fn multiplier_factor(&self) -> i64 {
         self.multiplier.map_or(1, Multiplier::factor)
     }
 
@@ -358,12 +359,6 @@ impl Tariff {
     #[must_use]
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
-    }
-
-    /// True for a time-of-use tariff.
-    #[must_use]
-    pub fn is_time_of_use(&self) -> bool {
-        matches!(self.pricing, Pricing::Tou(_))
     }
 
     /// The rate, its price and the time until which they hold (`None` = forever), at `at`.
@@ -474,7 +469,7 @@ impl TariffSet {
     /// The activation time still ahead of `at`, if any (charges cache prices only until then).
     #[must_use]
     #[inline]
-    pub fn pending_activation(&self, at: DateTime) -> Option<DateTime> {
+    pub(crate) fn pending_activation(&self, at: DateTime) -> Option<DateTime> {
         match &self.passive {
             Some(p) if at < p.activation => Some(p.activation),
             _ => None,

@@ -41,16 +41,21 @@ pub struct Rate(u8);
 
 impl TryFrom<u8> for Rate {
     type Error = TariffError;
-    /// [`Rate::new`]; out of range is [`TariffError::TooMany`].
+    /// Rate `n`, if `1 <= n <= MAX_RATES`; out of range is [`TariffError::TooMany`].
     fn try_from(n: u8) -> Result<Self, TariffError> {
-        Self::new(n).ok_or(TariffError::TooMany {
-            table: Table::Rates,
-            max: MAX_RATES as u16,
-        })
+        if n >= 1 && n as usize <= MAX_RATES {
+            Ok(Self(n))
+        } else {
+            Err(TariffError::TooMany {
+                table: Table::Rates,
+                max: MAX_RATES as u16,
+            })
+        }
     }
 }
 
 impl From<Rate> for u8 {
+    /// The rate number (1-based).
     fn from(v: Rate) -> u8 {
         v.0
     }
@@ -65,22 +70,6 @@ impl Rate {
     pub const FLAT: Rate = Rate(3);
     /// Rate 4, 谷 valley.
     pub const VALLEY: Rate = Rate(4);
-
-    /// Rate `n`, if `1 <= n <= MAX_RATES`.
-    #[must_use]
-    pub const fn new(n: u8) -> Option<Self> {
-        if n >= 1 && n as usize <= MAX_RATES {
-            Some(Self(n))
-        } else {
-            None
-        }
-    }
-
-    /// The rate number (1-based).
-    #[must_use]
-    pub const fn get(self) -> u8 {
-        self.0
-    }
 
     const fn slot(self) -> usize {
         (self.0 as usize).saturating_sub(1)
@@ -98,38 +87,27 @@ pub struct DayTableId(u8);
 
 impl TryFrom<u8> for DayTableId {
     type Error = TariffError;
-    /// [`DayTableId::new`]; out of range is [`TariffError::TooMany`].
+    /// Day table `n`, if `1 <= n <= MAX_DAY_TABLES`; out of range is [`TariffError::TooMany`].
     fn try_from(n: u8) -> Result<Self, TariffError> {
-        Self::new(n).ok_or(TariffError::TooMany {
-            table: Table::DayTables,
-            max: MAX_DAY_TABLES as u16,
-        })
+        if n >= 1 && n as usize <= MAX_DAY_TABLES {
+            Ok(Self(n))
+        } else {
+            Err(TariffError::TooMany {
+                table: Table::DayTables,
+                max: MAX_DAY_TABLES as u16,
+            })
+        }
     }
 }
 
 impl From<DayTableId> for u8 {
+    /// The day table number (1-based).
     fn from(v: DayTableId) -> u8 {
         v.0
     }
 }
 
 impl DayTableId {
-    /// Day table `n`, if `1 <= n <= MAX_DAY_TABLES`.
-    #[must_use]
-    pub const fn new(n: u8) -> Option<Self> {
-        if n >= 1 && n as usize <= MAX_DAY_TABLES {
-            Some(Self(n))
-        } else {
-            None
-        }
-    }
-
-    /// The day table number (1-based).
-    #[must_use]
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-
     const fn slot(self) -> usize {
         (self.0 as usize).saturating_sub(1)
     }
@@ -199,7 +177,7 @@ impl DayTable {
     /// The rate at `t` and the start of the next period today (`None`: the rate runs until
     /// midnight).
     #[must_use]
-    pub fn rate_at(&self, t: TimeOfDay) -> (Rate, Option<TimeOfDay>) {
+    pub(crate) fn rate_at(&self, t: TimeOfDay) -> (Rate, Option<TimeOfDay>) {
         // Index of the first period starting after t.
         let next = self.periods.iter().position(|p| p.start > t);
         let current = match next {
@@ -299,7 +277,7 @@ impl TouTable {
         for dt in &day_tables {
             for p in dt.periods() {
                 if rates.get(p.rate.slot()).copied().flatten().is_none() {
-                    return Err(TariffError::UnknownRate { rate: p.rate.get() });
+                    return Err(TariffError::UnknownRate { rate: p.rate.0 });
                 }
             }
         }
@@ -311,9 +289,7 @@ impl TouTable {
             Vec::from_slice(seasons).map_err(|_| too_many(Table::Seasons, MAX_SEASONS))?;
         for (i, s) in seasons.iter().enumerate() {
             if let Some(bad) = s.week.iter().find(|id| !table_exists(**id)) {
-                return Err(TariffError::UnknownDayTable {
-                    day_table: bad.get(),
-                });
+                return Err(TariffError::UnknownDayTable { day_table: bad.0 });
             }
             if let Some(prev) = i.checked_sub(1).and_then(|j| seasons.get(j))
                 && prev.start >= s.start
@@ -328,7 +304,7 @@ impl TouTable {
         for (i, s) in special_days.iter().enumerate() {
             if !table_exists(s.day_table) {
                 return Err(TariffError::UnknownDayTable {
-                    day_table: s.day_table.get(),
+                    day_table: s.day_table.0,
                 });
             }
             if special_days.iter().take(i).any(|e| e.date == s.date) {
@@ -345,27 +321,9 @@ impl TouTable {
         })
     }
 
-    /// One rate at one price, all day, every day (a flat tariff written as time-of-use).
-    ///
-    /// # Errors
-    /// [`TariffError::NegativePrice`].
-    pub fn single_rate(rate: Rate, price: Price) -> Result<Self, TariffError> {
-        let mut rates = [None; MAX_RATES];
-        if let Some(slot) = rates.get_mut(rate.slot()) {
-            *slot = Some(price);
-        }
-        let start = MonthDay::new(1, 1)?;
-        Self::new(
-            rates.get(..=rate.slot()).unwrap_or(&[]),
-            &[DayTable::all_day(rate)],
-            &[Season::every_day(start, DayTableId(1))],
-            &[],
-        )
-    }
-
     /// The price of `rate`, if the table prices it.
     #[must_use]
-    pub fn rate_price(&self, rate: Rate) -> Option<Price> {
+    pub(crate) fn rate_price(&self, rate: Rate) -> Option<Price> {
         self.rates.get(rate.slot()).copied().flatten()
     }
 
@@ -395,7 +353,7 @@ impl TouTable {
 
     /// The season in force on `date`.
     #[must_use]
-    pub fn season_for(&self, date: Date) -> Option<&Season> {
+    pub(crate) fn season_for(&self, date: Date) -> Option<&Season> {
         let md = date.month_day();
         self.seasons
             .iter()
@@ -406,7 +364,7 @@ impl TouTable {
 
     /// The day table in force on `date`: a special day's, else the season's for the weekday.
     #[must_use]
-    pub fn day_table_for(&self, date: Date) -> Option<(DayTableId, &DayTable)> {
+    pub(crate) fn day_table_for(&self, date: Date) -> Option<(DayTableId, &DayTable)> {
         let special = self
             .special_days
             .iter()
@@ -426,7 +384,7 @@ impl TouTable {
     /// The rate and its price at `at`, and when the day table's next period starts (`None`:
     /// at the next midnight, when the day table itself may change).
     #[must_use]
-    pub fn rate_at(&self, at: DateTime) -> Option<(Rate, Price, Option<TimeOfDay>)> {
+    pub(crate) fn rate_at(&self, at: DateTime) -> Option<(Rate, Price, Option<TimeOfDay>)> {
         let (_, table) = self.day_table_for(at.date())?;
         let (rate, next) = table.rate_at(at.time_of_day());
         Some((rate, self.rate_price(rate)?, next))
@@ -489,8 +447,8 @@ mod tests {
             },
         ])
         .unwrap();
-        let one = DayTableId::new(1).unwrap();
-        let two = DayTableId::new(2).unwrap();
+        let one = DayTableId::try_from(1).unwrap();
+        let two = DayTableId::try_from(2).unwrap();
         let workweek = [one, one, one, one, one, two, two];
         let summer = [one, one, one, one, one, one, two];
         TouTable::new(
@@ -531,7 +489,7 @@ mod tests {
 
     fn rate_at(t: &TouTable, s: &str) -> (u8, Option<TimeOfDay>) {
         let (r, _, n) = t.rate_at(s.parse().unwrap()).unwrap();
-        (r.get(), n)
+        (r.0, n)
     }
 
     #[test]
@@ -562,7 +520,7 @@ mod tests {
     #[test]
     fn every_season_boundary_and_weekday() {
         let t = table();
-        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.get();
+        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.0;
         // Saturday 2024-06-29 (season 1): table 2; Saturday 2024-07-06 (season 2): table 1.
         assert_eq!(id("2024-06-29"), 2);
         assert_eq!(id("2024-06-30"), 2); // Sunday, season 1
@@ -579,7 +537,7 @@ mod tests {
     #[test]
     fn special_days_override() {
         let t = table();
-        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.get();
+        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.0;
         assert_eq!(id("2024-10-01"), 2); // Tuesday, recurring holiday
         assert_eq!(id("2025-10-01"), 2); // Wednesday, recurring holiday
         assert_eq!(id("2024-09-30"), 2); // Monday, one-off date
@@ -589,13 +547,13 @@ mod tests {
     #[test]
     fn seasons_wrap_into_the_next_year() {
         // Seasons starting 03-01 and 11-01: January belongs to the 11-01 season.
-        let one = DayTableId::new(1).unwrap();
-        let two = DayTableId::new(2).unwrap();
+        let one = DayTableId::try_from(1).unwrap();
+        let two = DayTableId::try_from(2).unwrap();
         let t = TouTable::new(
             &[Some(p("1")), Some(p("2"))],
             &[
-                DayTable::all_day(Rate::new(1).unwrap()),
-                DayTable::all_day(Rate::new(2).unwrap()),
+                DayTable::all_day(Rate::try_from(1).unwrap()),
+                DayTable::all_day(Rate::try_from(2).unwrap()),
             ],
             &[
                 Season::every_day(MonthDay::new(3, 1).unwrap(), one),
@@ -604,7 +562,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.get();
+        let id = |s: &str| t.day_table_for(s.parse().unwrap()).unwrap().0.0;
         assert_eq!(id("2024-01-15"), 2);
         assert_eq!(id("2024-02-29"), 2);
         assert_eq!(id("2024-03-01"), 1);
@@ -614,9 +572,9 @@ mod tests {
 
     #[test]
     fn validation_errors() {
-        let one = DayTableId::new(1).unwrap();
+        let one = DayTableId::try_from(1).unwrap();
         let jan1 = MonthDay::new(1, 1).unwrap();
-        let dt = DayTable::all_day(Rate::new(2).unwrap());
+        let dt = DayTable::all_day(Rate::try_from(2).unwrap());
         assert_eq!(
             TouTable::new(
                 &[Some(p("1"))],
@@ -639,7 +597,7 @@ mod tests {
             TouTable::new(
                 &[None, Some(p("1"))],
                 core::slice::from_ref(&dt),
-                &[Season::every_day(jan1, DayTableId::new(2).unwrap())],
+                &[Season::every_day(jan1, DayTableId::try_from(2).unwrap())],
                 &[]
             ),
             Err(TariffError::UnknownDayTable { day_table: 2 })
@@ -698,6 +656,6 @@ mod tests {
                 max: 14
             })
         );
-        assert!(Rate::new(0).is_none() && Rate::new(15).is_none());
+        assert!(Rate::try_from(0).is_err() && Rate::try_from(15).is_err());
     }
 }

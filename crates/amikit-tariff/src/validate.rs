@@ -1,4 +1,4 @@
-//! Turning a [`TariffDef`] into a validated [`TariffSet`], with typed errors: overlapping or
+//! Turning a [`TariffDef`] into a validated [`TariffSet`] (`TariffSet::try_from(&def)`), with typed errors: overlapping or
 //! missing periods, unsorted steps, an unknown rate or day table, a negative price, a bad
 //! settlement date, …
 //!
@@ -13,7 +13,7 @@
 //!     ]}]
 //!   }
 //! }"#)?;
-//! let err = def.to_tariff_set().unwrap_err();
+//! let err = amikit_tariff::TariffSet::try_from(&def).unwrap_err();
 //! assert_eq!(err.error, TariffError::OverlappingPeriods { day_table: 1, minute: 21 * 60 });
 //! # Ok::<(), serde_json::Error>(())
 //! ```
@@ -43,18 +43,18 @@ pub struct DefError {
 
 const MINUTES: usize = 24 * 60;
 
-impl TariffDef {
-    /// Validates the definition and builds the tariff set (current + optional passive).
-    ///
-    /// # Errors
+impl TryFrom<&TariffDef> for TariffSet {
+    type Error = DefError;
+
+    /// Validates the definition and builds the tariff set (current + optional passive);
     /// [`DefError`] with the first problem found.
-    pub fn to_tariff_set(&self) -> Result<TariffSet, DefError> {
-        let current = self.to_tariff().map_err(|error| DefError {
+    fn try_from(def: &TariffDef) -> Result<TariffSet, DefError> {
+        let current = Tariff::try_from(def).map_err(|error| DefError {
             in_passive: false,
             error,
         })?;
         let mut set = TariffSet::new(current);
-        if let Some(p) = &self.passive {
+        if let Some(p) = &def.passive {
             let passive_err = |error| DefError {
                 in_passive: true,
                 error,
@@ -62,23 +62,24 @@ impl TariffDef {
             if p.tariff.passive.is_some() {
                 return Err(passive_err(TariffError::NestedPassive));
             }
-            let t = p.tariff.to_tariff().map_err(passive_err)?;
+            let t = Tariff::try_from(&p.tariff).map_err(passive_err)?;
             set = set.with_passive(p.activation, t);
         }
         Ok(set)
     }
+}
 
-    /// Validates and builds this tariff alone (ignoring `passive`).
-    ///
-    /// # Errors
-    /// [`TariffError`].
-    pub fn to_tariff(&self) -> Result<Tariff, TariffError> {
-        let mut tariff = match (&self.price, &self.tou) {
+impl TryFrom<&TariffDef> for Tariff {
+    type Error = TariffError;
+
+    /// Validates and builds the definition's tariff alone (ignoring `passive`).
+    fn try_from(def: &TariffDef) -> Result<Tariff, TariffError> {
+        let mut tariff = match (&def.price, &def.tou) {
             (Some(p), None) => Tariff::flat(*p)?,
             (None, Some(tou)) => Tariff::tou(build_tou(tou)?),
             _ => return Err(TariffError::PricingChoice),
         };
-        if let Some(steps) = &self.steps {
+        if let Some(steps) = &def.steps {
             let settlement = match &steps.settlement {
                 SettlementDef::Monthly { day, hour } => Settlement::monthly(*day, *hour)?,
                 SettlementDef::Yearly(dates) => {
@@ -95,10 +96,10 @@ impl TariffDef {
                 settlement,
             )?);
         }
-        if let Some(sc) = self.standing_charge {
+        if let Some(sc) = def.standing_charge {
             tariff = tariff.with_standing_charge(sc)?;
         }
-        for (i, l) in self.levies.iter().enumerate() {
+        for (i, l) in def.levies.iter().enumerate() {
             let bad = TariffError::BadLevy {
                 index: u8::try_from(i).unwrap_or(u8::MAX),
             };
@@ -107,10 +108,10 @@ impl TariffDef {
             let ppm = u32::try_from(ppm).map_err(|_| bad)?;
             tariff = tariff.with_levy(Levy::new(ppm, l.on_standing_charge).map_err(|_| bad)?)?;
         }
-        if self.ct.is_some() || self.pt.is_some() {
+        if def.ct.is_some() || def.pt.is_some() {
             tariff = tariff.with_multiplier(Some(Multiplier::new(
-                self.ct.unwrap_or(1),
-                self.pt.unwrap_or(1),
+                def.ct.unwrap_or(1),
+                def.pt.unwrap_or(1),
             )?));
         }
         Ok(tariff)
@@ -121,11 +122,11 @@ fn build_tou(def: &TouDef) -> Result<TouTable, TariffError> {
     // Rates: ids 1..=MAX_RATES, unique.
     let mut rates: Vec<Option<Price>> = Vec::new();
     for r in &def.rates {
-        let rate = Rate::new(r.id).ok_or(TariffError::TooMany {
+        let rate = Rate::try_from(r.id).map_err(|_| TariffError::TooMany {
             table: Table::Rates,
             max: MAX_RATES as u16,
         })?;
-        let slot = usize::from(rate.get()).saturating_sub(1);
+        let slot = usize::from(u8::from(rate)).saturating_sub(1);
         if rates.len() <= slot {
             rates.resize(slot.saturating_add(1), None);
         }
@@ -167,7 +168,7 @@ fn build_tou(def: &TouDef) -> Result<TouTable, TariffError> {
             .ok_or(TariffError::UnknownDayTable { day_table: id })?;
         u8::try_from(pos.saturating_add(1))
             .ok()
-            .and_then(DayTableId::new)
+            .and_then(|n| DayTableId::try_from(n).ok())
             .ok_or(TariffError::UnknownDayTable { day_table: id })
     };
 
@@ -229,7 +230,7 @@ fn build_day_table(id: u8, periods: &[crate::def::PeriodDef]) -> Result<DayTable
     // Rate of every minute of the day (0 = not covered).
     let mut minute_rate = [0u8; MINUTES];
     for p in periods {
-        Rate::new(p.rate).ok_or(TariffError::UnknownRate { rate: p.rate })?;
+        Rate::try_from(p.rate).map_err(|_| TariffError::UnknownRate { rate: p.rate })?;
         let from = usize::from(p.from.minutes());
         let to = usize::from(p.to.minutes());
         let len = if to > from {
@@ -269,7 +270,7 @@ fn build_day_table(id: u8, periods: &[crate::def::PeriodDef]) -> Result<DayTable
                     u8::try_from(minute / 60).unwrap_or(0),
                     u8::try_from(minute % 60).unwrap_or(0),
                 )?,
-                rate: Rate::new(*r).ok_or(TariffError::UnknownRate { rate: *r })?,
+                rate: Rate::try_from(*r).map_err(|_| TariffError::UnknownRate { rate: *r })?,
             });
         }
         prev = *r;
@@ -278,7 +279,7 @@ fn build_day_table(id: u8, periods: &[crate::def::PeriodDef]) -> Result<DayTable
         // One rate all day.
         let r = minute_rate.first().copied().unwrap_or(0);
         return Ok(DayTable::all_day(
-            Rate::new(r).ok_or(TariffError::UnknownRate { rate: r })?,
+            Rate::try_from(r).map_err(|_| TariffError::UnknownRate { rate: r })?,
         ));
     }
     DayTable::new(&out).map_err(|e| match e {
@@ -333,16 +334,16 @@ mod tests {
         }
     }
     fn err(def: &TariffDef) -> TariffError {
-        def.to_tariff_set().unwrap_err().error
+        TariffSet::try_from(def).unwrap_err().error
     }
 
     #[test]
     fn valid_definition_builds() {
-        let set = base().to_tariff_set().unwrap();
+        let set = TariffSet::try_from(&base()).unwrap();
         let t = set.current();
         let (rate, price, _) = t.rate_segment("2024-01-01T03:00".parse().unwrap()).unwrap();
         assert_eq!(
-            (rate.map(Rate::get), price),
+            (rate.map(u8::from), price),
             (Some(2), Price::parse("0.288").unwrap())
         );
         assert_eq!(base().rate_name(1), Some("peak"));
@@ -370,7 +371,7 @@ mod tests {
             }
         );
         d.tou.as_mut().unwrap().day_tables[0].periods = vec![period("00:00", "00:00", 1)];
-        assert!(d.to_tariff_set().is_ok());
+        assert!(TariffSet::try_from(&d).is_ok());
         d.tou.as_mut().unwrap().day_tables[0].periods = vec![];
         assert_eq!(err(&d), TariffError::Empty(Table::Periods));
     }
@@ -459,7 +460,7 @@ mod tests {
             day: 1,
             hour: 0,
         }]);
-        assert!(d.to_tariff_set().is_ok());
+        assert!(TariffSet::try_from(&d).is_ok());
         d.price = Some(Price::parse("1").unwrap());
         assert_eq!(err(&d), TariffError::PricingChoice);
     }
@@ -476,7 +477,7 @@ mod tests {
             on_standing_charge: true,
         }];
         d.ct = Some(40);
-        let set = d.to_tariff_set().unwrap();
+        let set = TariffSet::try_from(&d).unwrap();
         assert_eq!(set.current().levies()[0].ppm(), 160_000);
         assert_eq!(set.current().multiplier_factor(), 40);
         d.levies[0].percent = "16.00001".into();
@@ -496,7 +497,7 @@ mod tests {
             activation: "2025-01-01".parse().unwrap(),
             tariff: inner,
         }));
-        let e = d.to_tariff_set().unwrap_err();
+        let e = TariffSet::try_from(&d).unwrap_err();
         assert_eq!(
             e,
             DefError {

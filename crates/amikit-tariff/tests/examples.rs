@@ -17,7 +17,7 @@ fn load(name: &str) -> (TariffDef, TariffSet) {
     );
     let text = std::fs::read_to_string(&path).unwrap();
     let def: TariffDef = toml::from_str(&text).unwrap();
-    let set = def.to_tariff_set().unwrap();
+    let set = TariffSet::try_from(&def).unwrap();
     (def, set)
 }
 
@@ -51,7 +51,7 @@ fn chinese_residential_quotes() {
     assert_eq!(
         q.lines[0].kind,
         LineKind::Energy {
-            rate: Rate::new(2),
+            rate: Rate::try_from(2).ok(),
             step: Some(1)
         }
     );
@@ -78,7 +78,7 @@ fn chinese_residential_quotes() {
     assert_eq!(
         q.lines[1].kind,
         LineKind::Energy {
-            rate: Rate::new(2),
+            rate: Rate::try_from(2).ok(),
             step: Some(3)
         }
     );

@@ -36,15 +36,15 @@ fn charging_does_not_allocate() {
         &[day],
         &[Season::every_day(
             MonthDay::new(1, 1).unwrap(),
-            DayTableId::new(1).unwrap(),
+            DayTableId::try_from(1).unwrap(),
         )],
         &[],
     )
     .unwrap();
     let steps = StepTable::new(
         &[
-            Energy::from_kwh(2760).unwrap(),
-            Energy::from_kwh(4800).unwrap(),
+            Energy::from_units(2760).unwrap(),
+            Energy::from_units(4800).unwrap(),
         ],
         &[p("0"), p("0.05"), p("0.3")],
         Settlement::yearly(&[SettlementDate::new(1, 1, 0).unwrap()]).unwrap(),
@@ -71,7 +71,7 @@ fn charging_does_not_allocate() {
             .unwrap()
         })
         .collect();
-    let mut state = ChargeState::with_period_energy(Energy::from_kwh(4700).unwrap(), times[0]);
+    let mut state = ChargeState::with_period_energy(Energy::from_units(4700).unwrap(), times[0]);
     let before = ALLOC.allocations();
     let mut settled = 0;
     for at in &times {

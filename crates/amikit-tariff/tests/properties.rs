@@ -33,7 +33,7 @@ fn tariff() -> impl Strategy<Value = Tariff> {
                     .iter()
                     .map(|(m, r)| Period {
                         start: TimeOfDay::new((m / 60) as u8, (m % 60) as u8).unwrap(),
-                        rate: Rate::new(*r).unwrap(),
+                        rate: Rate::try_from(*r).unwrap(),
                     })
                     .collect();
                 let rates: Vec<Option<Price>> =
@@ -43,7 +43,7 @@ fn tariff() -> impl Strategy<Value = Tariff> {
                     &[DayTable::new(&periods).unwrap()],
                     &[Season::every_day(
                         MonthDay::new(1, 1).unwrap(),
-                        DayTableId::new(1).unwrap(),
+                        DayTableId::try_from(1).unwrap(),
                     )],
                     &[],
                 )
@@ -129,8 +129,8 @@ proptest! {
         let c = t.charge(&mut whole, at, Energy::from_wh(parts.iter().sum())).unwrap();
         prop_assert_eq!((cons, levies, total), (c.consumption, c.levy_total, c.total));
         prop_assert_eq!(split.period_energy(), whole.period_energy());
-        prop_assert_eq!(split.carry(), whole.carry());
-        prop_assert_eq!(split.levy_carries(), whole.levy_carries());
+        prop_assert_eq!(split.snapshot().carry, whole.snapshot().carry);
+        prop_assert_eq!(split.snapshot().levy_carries, whole.snapshot().levy_carries);
     }
 
     /// quote(money -> energy) then charge(energy) never exceeds the money, the quote says

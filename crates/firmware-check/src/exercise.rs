@@ -128,7 +128,7 @@ fn gdw376(seed: u32) -> u32 {
     use amikit_gdw376::session::terminal::{
         ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
     };
-    use amikit_gdw376::units::{Realtime, Value, Writer};
+    use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
     use amikit_gdw376::walker::Item;
     use amikit_gdw376::{
         Address, Afn, Control, FrameBuilder, InfoClass, Instant, Pn, Profile, Repr, Seq,
@@ -181,7 +181,7 @@ fn gdw376(seed: u32) -> u32 {
     );
     let m = t.poll(Instant(u64::from(seed) + 1), &mut out, &mut |_| events += 1);
     // master side again: deframe and decode the reply with its typed values
-    let mut d = Deframer::<512>::new();
+    let mut d = Deframer::<512>::default();
     let mut rest = out.get(..m).unwrap_or(&[]);
     loop {
         let o = d.push(rest);
@@ -225,9 +225,9 @@ fn sts(seed: u32) -> u32 {
         return seed;
     };
     let (Ok(sgc), Ok(ti), Ok(krn)) = (
-        SupplyGroupCode::new(seed % 1_000_000),
-        TariffIndex::new((seed % 100) as u8),
-        KeyRevision::new((seed % 9 + 1) as u8),
+        SupplyGroupCode::try_from(seed % 1_000_000),
+        TariffIndex::try_from((seed % 100) as u8),
+        KeyRevision::try_from((seed % 9 + 1) as u8),
     ) else {
         return seed;
     };
@@ -250,7 +250,7 @@ fn sts(seed: u32) -> u32 {
         return digest;
     };
     let vendor = Vendor::new(
-        TokenCipher::sta(key, &SAMPLE_TABLES),
+        TokenCipher::Sta(amikit_sts::cipher::Sta::new(key, &SAMPLE_TABLES)),
         KeyType::Unique,
         BaseDate::Y1993,
     );
@@ -265,7 +265,7 @@ fn sts(seed: u32) -> u32 {
         Management::MaxPowerLimit {
             watts: u64::from(seed % 20_000),
         },
-        Issue::Tid(Tid::from_bits(tid.value().wrapping_add(2))),
+        Issue::Tid(Tid::from_bits(u32::from(tid).wrapping_add(2))),
         Rnd::from_bits((seed >> 4) as u8),
     );
     for token in [credit, limit].into_iter().flatten() {
@@ -277,7 +277,7 @@ fn sts(seed: u32) -> u32 {
             }
             Err(_) => fold(0xBAD),
         }
-        fold(token.value() as u64);
+        fold(u128::from(token) as u64);
     }
     fold(meter.credit());
 
@@ -288,14 +288,18 @@ fn sts(seed: u32) -> u32 {
         *b = (wide >> ((i % 8) * 8)) as u8 ^ i as u8;
     }
     if let Ok(Ok(DecoderKey::Bits128(k))) = Dkga04::new(&vk).map(|d| d.derive(&params)) {
-        let misty = Vendor::new(TokenCipher::misty1(k), KeyType::Unique, BaseDate::Y1993);
+        let misty = Vendor::new(
+            TokenCipher::Misty1(amikit_sts::cipher::Misty1::from_u128(k)),
+            KeyType::Unique,
+            BaseDate::Y1993,
+        );
         if let Ok(token) = misty.credit(
             CreditKind::Water,
             u64::from(seed % 1000),
             Issue::Tid(tid),
             Rnd::default(),
         ) {
-            fold(token.value() as u64);
+            fold(u128::from(token) as u64);
             fold(u64::from(misty.cipher().decode(token).is_ok()));
         }
         fold(k as u64);
@@ -314,7 +318,7 @@ fn tariff(seed: u32) -> u32 {
     };
     let run = || -> Option<u32> {
         let s = i64::from(seed);
-        let (peak, valley) = (Rate::new(1)?, Rate::new(2)?);
+        let (peak, valley) = (Rate::try_from(1).ok()?, Rate::try_from(2).ok()?);
         let day = DayTable::new(&[
             Period {
                 start: TimeOfDay::new(8, 0).ok()?,
@@ -334,7 +338,7 @@ fn tariff(seed: u32) -> u32 {
             &[day],
             &[Season::every_day(
                 MonthDay::new(1, 1).ok()?,
-                DayTableId::new(1)?,
+                DayTableId::try_from(1).ok()?,
             )],
             &[],
         )
@@ -438,7 +442,7 @@ fn prepay(seed: u32) -> u32 {
                     saved = Some(*snap);
                 }
             }
-            digest = digest.rotate_left(3) ^ (engine.net().raw() as u32) ^ out.len() as u32;
+            digest = digest.rotate_left(3) ^ (engine.status().net.raw() as u32) ^ out.len() as u32;
         }
         // Power failure: a final snapshot with the charging state, bytes round trip, recovery
         // from two copies, power-up with the charging state lost from RAM.
@@ -456,7 +460,7 @@ fn prepay(seed: u32) -> u32 {
         }
         state = ChargeState::new();
         let snap = saved?;
-        let back = Snapshot::from_bytes(&snap.to_bytes()).ok()?;
+        let back = Snapshot::parse(&snap.emit()).ok()?;
         let r = recover([&back, &snap]).ok()?;
         out.clear();
         engine.handle(
@@ -479,7 +483,7 @@ fn prepay(seed: u32) -> u32 {
         tracker.poll(t0.plus(seed % 100), &mut events);
         let _ = tracker.fail(t0.plus(seed % 100 + 1), id, &mut events);
         tracker.poll(t0.plus(seed % 7_000), &mut events);
-        Some(digest ^ (engine.balance().raw() as u32) ^ events.0 as u32 ^ r.checksum)
+        Some(digest ^ (engine.status().balance.raw() as u32) ^ events.0 as u32 ^ r.checksum)
     };
     run().unwrap_or(seed)
 }

@@ -1,5 +1,5 @@
 //! The deployment both examples read: terminals, the meters behind them, their customers,
-//! tariffs, fee-control mode and STS key parameters (`examples/sites/*.toml`).
+//! tariffs, fee-control mode and STS key parameters (`examples/station/sites/*.toml`).
 //!
 //! The master station seeds its database from it on first start (customers, meters, tariffs,
 //! opening balances); the terminal builds its simulated meters from it. Both therefore agree on
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 /// The demo deployment, compiled in (the default of `--site`).
-pub const DEMO_SITE: &str = include_str!("../../sites/demo.toml");
+pub const DEMO_SITE: &str = include_str!("../sites/demo.toml");
 
 /// A deployment: one region, the master-station address, tariffs and terminals.
 #[derive(Debug, Clone, Deserialize)]
@@ -500,8 +500,7 @@ pub fn read_tariff_file(path: &Path) -> Result<amikit_tariff::def::TariffDef, St
     } else {
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
     };
-    def.to_tariff_set()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    amikit_tariff::TariffSet::try_from(&def).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(def)
 }
 

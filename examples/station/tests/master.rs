@@ -508,8 +508,8 @@ async fn vending_local_meters_events_and_api_errors() {
     let params = KeyParameters {
         pan: "600727000000000009".parse().unwrap(),
         sgc: "123457".parse().unwrap(),
-        ti: TariffIndex::new(1).unwrap(),
-        krn: KeyRevision::new(1).unwrap(),
+        ti: TariffIndex::try_from(1).unwrap(),
+        krn: KeyRevision::try_from(1).unwrap(),
         kt: KeyType::Unique,
         base_date: BaseDate::Y2014,
         ea: EncryptionAlgorithm::Misty1,

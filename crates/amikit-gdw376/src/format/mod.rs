@@ -40,15 +40,15 @@ pub trait DataFormat: Sized {
     /// # Errors
     ///
     /// [`FormatError::Truncated`] on a short slice, [`FormatError::NotBcd`] on a bad nibble.
-    fn decode(bytes: &[u8]) -> Result<Self, FormatError>;
-    /// Checks that [`DataFormat::decode`] would succeed, without building the value.
+    fn parse(bytes: &[u8]) -> Result<Self, FormatError>;
+    /// Checks that [`DataFormat::parse`] would succeed, without building the value.
     ///
     /// # Errors
     ///
-    /// As [`DataFormat::decode`].
+    /// As [`DataFormat::parse`].
     #[inline]
     fn validate(bytes: &[u8]) -> Result<(), FormatError> {
-        Self::decode(bytes).map(|_| ())
+        Self::parse(bytes).map(|_| ())
     }
     /// Encodes into the first [`DataFormat::LEN`] bytes of `out`.
     ///
@@ -56,7 +56,7 @@ pub trait DataFormat: Sized {
     ///
     /// [`FormatError::Truncated`] when `out` is short, [`FormatError::OutOfRange`] when the
     /// value does not fit.
-    fn encode(&self, out: &mut [u8]) -> Result<(), FormatError>;
+    fn emit(&self, out: &mut [u8]) -> Result<(), FormatError>;
 }
 
 /// How absent-data markers are read.
@@ -70,7 +70,7 @@ pub struct ReadOptions {
 /// True when every byte is `EE` (absent data).
 #[must_use]
 #[inline]
-pub fn is_absent(bytes: &[u8]) -> bool {
+pub(crate) fn is_absent(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| b == 0xEE)
 }
 
@@ -78,7 +78,7 @@ pub fn is_absent(bytes: &[u8]) -> bool {
 ///
 /// # Errors
 ///
-/// As [`DataFormat::decode`].
+/// As [`DataFormat::parse`].
 #[inline]
 pub fn read<F: DataFormat>(bytes: &[u8], opts: ReadOptions) -> Result<Option<F>, FormatError> {
     let field = bytes.get(..F::LEN).ok_or(FormatError::Truncated {
@@ -88,17 +88,17 @@ pub fn read<F: DataFormat>(bytes: &[u8], opts: ReadOptions) -> Result<Option<F>,
     if is_absent(field) || (opts.ef_absent && field.iter().all(|&b| b == 0xEF)) {
         return Ok(None);
     }
-    F::decode(field).map(Some)
+    F::parse(field).map(Some)
 }
 
 /// Writes `Some(value)` or, for `None`, `EE` bytes (absent).
 ///
 /// # Errors
 ///
-/// As [`DataFormat::encode`].
+/// As [`DataFormat::emit`].
 pub fn write<F: DataFormat>(value: Option<&F>, out: &mut [u8]) -> Result<(), FormatError> {
     match value {
-        Some(v) => v.encode(out),
+        Some(v) => v.emit(out),
         None => {
             let got = out.len();
             out.get_mut(..F::LEN)

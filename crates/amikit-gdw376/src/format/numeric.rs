@@ -106,7 +106,7 @@ macro_rules! bcd_number {
             const LEN: usize = $len;
             const NUMBER: u8 = $num;
 #[inline]
-            fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+            fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
                 let b: [u8; $len] = take(bytes)?;
                 let top = b[$len - 1];
                 let (negative, mask) = if $signed { (top & 0x80 != 0, 0x07) } else { (false, 0x0F) };
@@ -118,7 +118,7 @@ macro_rules! bcd_number {
                 let b: [u8; $len] = take(bytes)?;
                 check_digits(&b, if $signed { 0x07 } else { 0x0F })
             }
-            fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+            fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
                 let mut b = [0u8; $len];
                 put_digits(&mut b, u64::from(self.magnitude), if $signed { 7 } else { 9 })?;
                 if $signed && self.negative {
@@ -226,7 +226,7 @@ pub struct Format02 {
 impl Format02 {
     /// The power of ten: 4 − G.
     #[must_use]
-    pub const fn exponent(&self) -> i8 {
+    pub(crate) const fn exponent(&self) -> i8 {
         4 - (self.g & 7) as i8
     }
     /// The exact value.
@@ -246,7 +246,7 @@ impl Format02 {
 impl DataFormat for Format02 {
     const LEN: usize = 2;
     const NUMBER: u8 = 2;
-    fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+    fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let [b0, b1] = take::<2>(bytes)?;
         let lo = bcd2(b0, 0)?;
         let h = b1 & 0x0F;
@@ -262,7 +262,7 @@ impl DataFormat for Format02 {
             g: b1 >> 5,
         })
     }
-    fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+    fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.digits > 999 || self.g > 7 {
             return Err(FormatError::OutOfRange);
         }
@@ -319,24 +319,26 @@ pub struct Amount {
     pub small_units: i64,
 }
 
-impl Format03 {
-    /// The signed number as written (in the flagged unit).
-    #[must_use]
-    pub fn signed(&self) -> i64 {
-        let m = i64::from(self.magnitude);
-        if self.negative { -m } else { m }
-    }
+impl From<Format03> for Amount {
     /// The amount in the small unit (kWh or 厘): ×1000 when the flag says MWh or 元.
-    #[must_use]
-    pub fn in_small_units(&self) -> Amount {
-        let v = self.signed();
+    fn from(f: Format03) -> Amount {
+        let v = f.signed();
         Amount {
-            small_units: if self.unit == AmountUnit::MwhOrYuan {
+            small_units: if f.unit == AmountUnit::MwhOrYuan {
                 v * 1000
             } else {
                 v
             },
         }
+    }
+}
+
+impl Format03 {
+    /// The signed number as written (in the flagged unit).
+    #[must_use]
+    pub(crate) fn signed(&self) -> i64 {
+        let m = i64::from(self.magnitude);
+        if self.negative { -m } else { m }
     }
     /// A fee in 元 as an exact decimal (厘 → 3 decimals).
     #[must_use]
@@ -351,7 +353,7 @@ impl Format03 {
 impl DataFormat for Format03 {
     const LEN: usize = 4;
     const NUMBER: u8 = 3;
-    fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+    fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let [b0, b1, b2, b3] = take::<4>(bytes)?;
         let low = digits(&[b0, b1, b2], 0x0F)?;
         let h = b3 & 0x0F;
@@ -372,7 +374,7 @@ impl DataFormat for Format03 {
             },
         })
     }
-    fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+    fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.magnitude > 9_999_999 {
             return Err(FormatError::OutOfRange);
         }
@@ -427,14 +429,14 @@ pub struct Format04 {
 impl DataFormat for Format04 {
     const LEN: usize = 1;
     const NUMBER: u8 = 4;
-    fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+    fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let [b] = take::<1>(bytes)?;
         Ok(Format04 {
             down: b & 0x80 != 0,
             percent: bcd2(b & 0x7F, 0)?,
         })
     }
-    fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+    fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.percent > 79 {
             return Err(FormatError::OutOfRange);
         }
@@ -455,68 +457,68 @@ mod tests {
         // PF total 99 09 = 99.9 % (format 05), U_a 90 21 = 219.0 V (format 07),
         // I_a 00 17 00 = 1.700 A (format 25).
         assert_eq!(
-            Format09::decode(&[0x73, 0x11, 0x01]).unwrap().value(),
+            Format09::parse(&[0x73, 0x11, 0x01]).unwrap().value(),
             Decimal::new(11173, 4)
         );
         assert_eq!(
-            Format05::decode(&[0x99, 0x09]).unwrap().value(),
+            Format05::parse(&[0x99, 0x09]).unwrap().value(),
             Decimal::new(999, 1)
         );
         assert_eq!(
-            Format07::decode(&[0x90, 0x21]).unwrap().value(),
+            Format07::parse(&[0x90, 0x21]).unwrap().value(),
             Decimal::new(2190, 1)
         );
         assert_eq!(
-            Format25::decode(&[0x00, 0x17, 0x00]).unwrap().value(),
+            Format25::parse(&[0x00, 0x17, 0x00]).unwrap().value(),
             Decimal::new(1700, 3)
         );
         // gdw376-051: PF 00 10 = 100.0 %, U 27 24 = 242.7 V.
         assert_eq!(
-            Format05::decode(&[0x00, 0x10]).unwrap().value(),
+            Format05::parse(&[0x00, 0x10]).unwrap().value(),
             Decimal::new(1000, 1)
         );
         assert_eq!(
-            Format07::decode(&[0x27, 0x24]).unwrap().value(),
+            Format07::parse(&[0x27, 0x24]).unwrap().value(),
             Decimal::new(2427, 1)
         );
         // gdw376-054: 01 00 00 00 00 = 0.0100 kWh (format 14).
         assert_eq!(
-            Format14::decode(&[0x00, 0x01, 0, 0, 0]).unwrap().value(),
+            Format14::parse(&[0x00, 0x01, 0, 0, 0]).unwrap().value(),
             Decimal::new(100, 4)
         );
         // Sign bit.
         assert_eq!(
-            Format09::decode(&[0x00, 0x50, 0x80]).unwrap().value(),
+            Format09::parse(&[0x00, 0x50, 0x80]).unwrap().value(),
             Decimal::new(-5000, 4)
         );
-        assert!(Format07::decode(&[0x0A, 0x00]).is_err());
+        assert!(Format07::parse(&[0x0A, 0x00]).is_err());
     }
 
     #[test]
     fn format02_and_03() {
         // Format 02: 0x25 0x81 → G=100 (10^0), S=0, hundreds 1 → 125.
-        let v = Format02::decode(&[0x25, 0x81]).unwrap();
+        let v = Format02::parse(&[0x25, 0x81]).unwrap();
         assert_eq!(v.value(), Decimal::new(125, 0));
-        let w = Format02::decode(&[0x25, 0xF1]).unwrap(); // G=111 → 10^-3, S=1
+        let w = Format02::parse(&[0x25, 0xF1]).unwrap(); // G=111 → 10^-3, S=1
         assert_eq!(w.value(), Decimal::new(-125, 3));
         // Format 03 (Q/GDW 1376.1-2013 Appendix A, table A.4): G (D6) flags MWh/元; S in D4.
-        let f = Format03::decode(&[0x00, 0x10, 0x00, 0x40]).unwrap();
+        let f = Format03::parse(&[0x00, 0x10, 0x00, 0x40]).unwrap();
         assert_eq!(f.magnitude, 1000);
         assert_eq!(f.unit, AmountUnit::MwhOrYuan);
-        assert_eq!(f.in_small_units().small_units, 1_000_000);
+        assert_eq!(Amount::from(f).small_units, 1_000_000);
         assert_eq!(f.as_yuan(), Decimal::new(1000, 0));
-        let g = Format03::decode(&[0x00, 0x50, 0x00, 0x10]).unwrap();
+        let g = Format03::parse(&[0x00, 0x50, 0x00, 0x10]).unwrap();
         assert_eq!(g.signed(), -5000);
         assert_eq!(g.as_yuan(), Decimal::new(-5000, 3));
         let mut out = [0u8; 4];
-        g.encode(&mut out).unwrap();
+        g.emit(&mut out).unwrap();
         assert_eq!(out, [0x00, 0x50, 0x00, 0x10]);
         assert!(
             Format03 {
                 magnitude: 10_000_000,
                 ..g
             }
-            .encode(&mut out)
+            .emit(&mut out)
             .is_err()
         );
     }

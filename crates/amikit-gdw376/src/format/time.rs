@@ -30,7 +30,7 @@ macro_rules! bcd_time {
             const LEN: usize = [$(stringify!($field)),+].len();
             const NUMBER: u8 = $num;
 #[inline]
-            fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+            fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
                 let b: [u8; Self::LEN] = take(bytes)?;
                 let mut it = b.iter().copied().enumerate();
                 Ok($name {
@@ -40,7 +40,7 @@ macro_rules! bcd_time {
                     },)+
                 })
             }
-            fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+            fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
                 put(out, [$(to_bcd2(self.$field)?),+])
             }
         }
@@ -156,7 +156,7 @@ impl Format01 {
 impl DataFormat for Format01 {
     const LEN: usize = 6;
     const NUMBER: u8 = 1;
-    fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+    fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let [ss, mm, hh, dd, wm, yy] = take::<6>(bytes)?;
         Ok(Format01 {
             second: bcd2(ss, 0)?,
@@ -168,7 +168,7 @@ impl DataFormat for Format01 {
             year: bcd2(yy, 5)?,
         })
     }
-    fn encode(&self, out: &mut [u8]) -> Result<(), FormatError> {
+    fn emit(&self, out: &mut [u8]) -> Result<(), FormatError> {
         if self.weekday > 7 || self.month > 19 {
             return Err(FormatError::OutOfRange);
         }
@@ -317,48 +317,44 @@ mod tests {
     #[test]
     fn vector_values() {
         // gdw376-062: 00 39 07 17 43 15 → 2015-03-17T07:39:00, weekday 2.
-        let c = Format01::decode(&[0x00, 0x39, 0x07, 0x17, 0x43, 0x15]).unwrap();
+        let c = Format01::parse(&[0x00, 0x39, 0x07, 0x17, 0x43, 0x15]).unwrap();
         assert_eq!(c.to_string(), "2015-03-17T07:39:00");
         assert_eq!(c.weekday, 2);
         let mut out = [0u8; 6];
-        c.encode(&mut out).unwrap();
+        c.emit(&mut out).unwrap();
         assert_eq!(out, [0x00, 0x39, 0x07, 0x17, 0x43, 0x15]);
         // gdw376-042: 55 30 10 12 83 15 → 2015-03-12T10:30:55, weekday 4.
-        let c = Format01::decode(&[0x55, 0x30, 0x10, 0x12, 0x83, 0x15]).unwrap();
+        let c = Format01::parse(&[0x55, 0x30, 0x10, 0x12, 0x83, 0x15]).unwrap();
         assert_eq!(c.to_string(), "2015-03-12T10:30:55");
         assert_eq!(c.weekday, 4);
         // gdw376-074: 40 14 31 07 10 → 2010-07-31T14:40.
-        let t = Format15::decode(&[0x40, 0x14, 0x31, 0x07, 0x10]).unwrap();
+        let t = Format15::parse(&[0x40, 0x14, 0x31, 0x07, 0x10]).unwrap();
         assert_eq!(t.to_string(), "2010-07-31T14:40");
         assert!(t.is_plausible());
         // gdw376-066: 27 08 18 → 2018-08-27; gdw376-070: 07 18 → 2018-07.
         assert_eq!(
-            Format20::decode(&[0x27, 0x08, 0x18]).unwrap().to_string(),
+            Format20::parse(&[0x27, 0x08, 0x18]).unwrap().to_string(),
             "2018-08-27"
         );
         assert_eq!(
-            Format21::decode(&[0x07, 0x18]).unwrap().to_string(),
+            Format21::parse(&[0x07, 0x18]).unwrap().to_string(),
             "2018-07"
         );
-        assert!(Format15::decode(&[0x4A, 0, 0, 0, 0]).is_err());
-        assert!(
-            !Format15::decode(&[0x61, 0, 1, 1, 0])
-                .unwrap()
-                .is_plausible()
-        );
+        assert!(Format15::parse(&[0x4A, 0, 0, 0, 0]).is_err());
+        assert!(!Format15::parse(&[0x61, 0, 1, 1, 0]).unwrap().is_plausible());
     }
 
     #[test]
     fn civil_conversions() {
         // gdw376-062: 2015-03-17T07:39:00, a Tuesday (week 2).
-        let c = Format01::decode(&[0x00, 0x39, 0x07, 0x17, 0x43, 0x15]).unwrap();
+        let c = Format01::parse(&[0x00, 0x39, 0x07, 0x17, 0x43, 0x15]).unwrap();
         let t = DateTime::try_from(c).unwrap();
         assert_eq!(t.to_string(), "2015-03-17T07:39:00");
         assert_eq!(Format01::try_from(t), Ok(c));
         let sunday = DateTime::new(2024, 3, 3, 12, 0, 0).unwrap();
         assert_eq!(Format01::try_from(sunday).map(|f| f.weekday), Ok(7));
         // gdw376-074: 2010-07-31T14:40.
-        let f = Format15::decode(&[0x40, 0x14, 0x31, 0x07, 0x10]).unwrap();
+        let f = Format15::parse(&[0x40, 0x14, 0x31, 0x07, 0x10]).unwrap();
         let t = DateTime::try_from(f).unwrap();
         assert_eq!(t.to_string(), "2010-07-31T14:40:00");
         assert_eq!(Format15::try_from(t.add_seconds(59).unwrap()), Ok(f));

@@ -1,6 +1,6 @@
 //! AFN 0C (class-1 realtime data) reply units, also the bodies of AFN 0D (frozen) units.
 
-use super::codec::{FormatSeq, Reader, Writer};
+use super::codec::{FormatSeq, Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 use crate::format::{
     DataFormat, Format05, Format07, Format08, Format09, Format11, Format14, Format15, Format25,
@@ -49,12 +49,15 @@ fn put_arr<F: DataFormat>(w: &mut Writer<'_>, v: &[Option<F>]) -> Result<(), Enc
 impl Realtime {
     /// Wire size.
     pub const LEN: usize = 67;
+}
+
+impl<'a> UnitLayout<'a> for Realtime {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`] (e.g. `EF` filler under a strict profile).
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(Realtime {
             read_time: r.fmt()?,
             active_power: arr(r)?,
@@ -71,7 +74,7 @@ impl Realtime {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`], [`EncodeError::Format`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.fmt(self.read_time.as_ref())?;
         put_arr(w, &self.active_power)?;
         put_arr(w, &self.reactive_power)?;
@@ -83,7 +86,7 @@ impl Realtime {
     }
 }
 
-/// F25 as decoded by [`decode`](super::decode): the unit's 67 bytes, checked field by field;
+/// F25 as decoded by [`Value::parse`](super::Value::parse): the unit's 67 bytes, checked field by field;
 /// [`RealtimeRef::get`] (or a field accessor) reads the typed values. Keeps
 /// [`Value`](super::Value) small, so that decoding a unit moves no large struct around.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,33 +95,6 @@ pub struct RealtimeRef<'a> {
 }
 
 impl<'a> RealtimeRef<'a> {
-    /// Checks the 67 bytes (every field absent or valid) and wraps them.
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        let start = r.remaining();
-        r.check::<Format15>()?;
-        for _ in 0..8 {
-            r.check::<Format09>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format05>()?;
-        }
-        for _ in 0..3 {
-            r.check::<Format07>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format25>()?;
-        }
-        for _ in 0..4 {
-            r.check::<Format09>()?;
-        }
-        Ok(RealtimeRef {
-            raw: start.get(..Realtime::LEN).unwrap_or(&[]),
-        })
-    }
     /// The typed values.
     #[must_use]
     pub fn get(&self) -> Realtime {
@@ -129,12 +105,42 @@ impl<'a> RealtimeRef<'a> {
     pub const fn as_bytes(&self) -> &'a [u8] {
         self.raw
     }
+}
+
+impl<'a> UnitLayout<'a> for RealtimeRef<'a> {
+    /// Checks the 67 bytes (every field absent or valid) and wraps them.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        /// Checker and count of each run of fields, in wire order. A table of checkers keeps
+        /// one copy of each format's check instead of 24 inlined ones (firmware `.text`).
+        type Check = fn(&mut Reader<'_>) -> Result<(), UnitError>;
+        const FIELDS: [(Check, u8); 6] = [
+            (|r| r.check::<Format15>(), 1), // read time
+            (|r| r.check::<Format09>(), 8), // active and reactive power
+            (|r| r.check::<Format05>(), 4), // power factor
+            (|r| r.check::<Format07>(), 3), // voltage
+            (|r| r.check::<Format25>(), 4), // current, neutral current
+            (|r| r.check::<Format09>(), 4), // apparent power
+        ];
+        let start = r.remaining();
+        for (check, count) in FIELDS {
+            for _ in 0..count {
+                check(r)?;
+            }
+        }
+        Ok(RealtimeRef {
+            raw: start.get(..Realtime::LEN).unwrap_or(&[]),
+        })
+    }
     /// Writes the unit.
     ///
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(self.raw)
     }
 }
@@ -147,7 +153,7 @@ impl serde::Serialize for RealtimeRef<'_> {
     }
 }
 
-/// F167 as decoded by [`decode`](super::decode): the 41 (2009) or 46 (2013) bytes, checked;
+/// F167 as decoded by [`Value::parse`](super::Value::parse): the 41 (2009) or 46 (2013) bytes, checked;
 /// [`PurchaseInfoRef::get`] reads the typed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseInfoRef<'a> {
@@ -155,14 +161,6 @@ pub struct PurchaseInfoRef<'a> {
 }
 
 impl<'a> PurchaseInfoRef<'a> {
-    /// Checks the 41 bytes (2009 layout) and wraps them.
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        Self::parse_version(r, Version::V2009)
-    }
     /// Checks the unit of an edition (41 bytes for 2009, 46 for 2013) and wraps it.
     ///
     /// # Errors
@@ -193,12 +191,23 @@ impl<'a> PurchaseInfoRef<'a> {
     pub fn get(&self) -> PurchaseInfo {
         PurchaseInfo::parse(&mut Reader::new(self.raw, super::codec::VALIDATED)).unwrap_or_default()
     }
+}
+
+impl<'a> UnitLayout<'a> for PurchaseInfoRef<'a> {
+    /// Checks the 41 bytes (2009 layout) and wraps them.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        Self::parse_version(r, Version::V2009)
+    }
     /// Writes the unit.
     ///
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(self.raw)
     }
 }
@@ -233,33 +242,6 @@ impl<'a, F: DataFormat> Registers<'a, F> {
     pub fn total(&self) -> Option<F> {
         self.values.get(0)
     }
-    /// Parses the unit.
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        let read_time = r.fmt()?;
-        let m = usize::from(r.u8()?);
-        Ok(Registers {
-            read_time,
-            values: r.seq(m + 1)?,
-        })
-    }
-    /// Writes the unit.
-    ///
-    /// # Errors
-    ///
-    /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`] without a total.
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.fmt(self.read_time.as_ref())?;
-        let m = u8::try_from(self.tariffs()).map_err(|_| EncodeError::OutOfRange("tariffs"))?;
-        if self.values.is_empty() {
-            return Err(EncodeError::OutOfRange("registers need a total"));
-        }
-        w.u8(m)?;
-        w.bytes(self.values.as_bytes())
-    }
     /// Writes such a unit from values (total first).
     ///
     /// # Errors
@@ -276,6 +258,36 @@ impl<'a, F: DataFormat> Registers<'a, F> {
         w.fmt(read_time)?;
         w.u8(u8::try_from(values.len() - 1).map_err(|_| EncodeError::OutOfRange("tariffs"))?)?;
         put_arr(w, values)
+    }
+}
+
+impl<'a, F: DataFormat> UnitLayout<'a> for Registers<'a, F> {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`], [`UnitError::Format`].
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let read_time = r.fmt()?;
+        let m = usize::from(r.u8()?);
+        Ok(Registers {
+            read_time,
+            values: r.seq(m + 1)?,
+        })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`] without a total.
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.fmt(self.read_time.as_ref())?;
+        let m = u8::try_from(self.tariffs()).map_err(|_| EncodeError::OutOfRange("tariffs"))?;
+        if self.values.is_empty() {
+            return Err(EncodeError::OutOfRange("registers need a total"));
+        }
+        w.u8(m)?;
+        w.bytes(self.values.as_bytes())
     }
 }
 
@@ -316,12 +328,15 @@ impl<'a> EnergyRegisters<'a> {
     pub fn tariffs(&self) -> usize {
         self.active.len().saturating_sub(1)
     }
+}
+
+impl<'a> UnitLayout<'a> for EnergyRegisters<'a> {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let read_time = r.fmt()?;
         let n = usize::from(r.u8()?) + 1;
         Ok(EnergyRegisters {
@@ -337,7 +352,7 @@ impl<'a> EnergyRegisters<'a> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] when the four runs differ in length, else as [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         let n = self.active.len();
         if n == 0
             || self.reactive.len() != n
@@ -373,13 +388,13 @@ pub struct ParamChanges {
     pub last_period_change: Option<Format15>,
 }
 
-impl ParamChanges {
+impl<'a> UnitLayout<'a> for ParamChanges {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(ParamChanges {
             read_time: r.fmt()?,
             clock_changes: r.fmt()?,
@@ -393,7 +408,7 @@ impl ParamChanges {
     /// # Errors
     ///
     /// As [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.fmt(self.read_time.as_ref())?;
         w.fmt(self.clock_changes.as_ref())?;
         w.fmt(self.last_clock_change.as_ref())?;
@@ -449,12 +464,15 @@ impl PurchaseInfo {
     pub const LEN: usize = 41;
     /// Bytes the 2013 unit has after them.
     pub const EXTENSION_2013: usize = 5;
+}
+
+impl<'a> UnitLayout<'a> for PurchaseInfo {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(PurchaseInfo {
             read_time: r.fmt()?,
             purchases: r.fmt()?,
@@ -478,7 +496,7 @@ impl PurchaseInfo {
     /// # Errors
     ///
     /// As [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.fmt(self.read_time.as_ref())?;
         w.fmt(self.purchases.as_ref())?;
         w.fmt(self.remaining_money.as_ref())?;
@@ -511,13 +529,13 @@ pub struct Settlement<'a> {
     pub unsettled: FormatSeq<'a, Format14>,
 }
 
-impl<'a> Settlement<'a> {
+impl<'a> UnitLayout<'a> for Settlement<'a> {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let read_time = r.fmt()?;
         let n = usize::from(r.u8()?) + 1;
         Ok(Settlement {
@@ -531,7 +549,7 @@ impl<'a> Settlement<'a> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] when the runs differ, else as [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         let n = self.settled.len();
         if n == 0 || self.unsettled.len() != n {
             return Err(EncodeError::OutOfRange("settlement runs differ"));
@@ -573,7 +591,7 @@ mod purchase_info_tests {
             let p = v.get();
             assert_eq!(
                 p.read_time.unwrap().to_string(),
-                Format15::decode(&unit[..5]).unwrap().to_string()
+                Format15::parse(&unit[..5]).unwrap().to_string()
             );
             assert_eq!(p.purchases.unwrap().magnitude, 12);
             assert_eq!(p.remaining_money.unwrap().value().to_string(), "1234.5678");

@@ -6,6 +6,39 @@ use core::marker::PhantomData;
 use crate::error::{EncodeError, FormatError, UnitError};
 use crate::format::{DataFormat, ReadOptions, read, write};
 
+/// A typed data-unit layout of Q/GDW 1376.1-2013 Appendix B: read from a unit's data with
+/// [`UnitLayout::parse`] and written back with [`UnitLayout::emit`] (the crate's `parse` / `emit`
+/// verb pair; [`Value::parse`](crate::units::Value::parse) picks the layout from AFN, Fn and
+/// direction).
+///
+/// ```
+/// use amikit_gdw376::units::{Reader, RemoteTrip, UnitLayout, Writer};
+/// use amikit_gdw376::format::ReadOptions;
+/// let trip = RemoteTrip { alarm_delay_min: 5, ..RemoteTrip::default() };
+/// let mut buf = [0u8; 8];
+/// let mut w = Writer::new(&mut buf);
+/// trip.emit(&mut w)?;
+/// let n = w.pos();
+/// let mut r = Reader::new(&buf[..n], ReadOptions::default());
+/// assert_eq!(RemoteTrip::parse(&mut r)?, trip);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait UnitLayout<'a>: Sized {
+    /// Reads the layout from `r`, leaving `r` after it.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError`] for too few bytes or a field that does not fit its data format.
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError>;
+
+    /// Writes the layout to `w`.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError`] for a full buffer or a value its data format cannot hold.
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
+}
+
 /// Reads fields from a unit's bytes, tracking the offset for error reports.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
@@ -22,17 +55,12 @@ impl<'a> Reader<'a> {
     }
     /// The read options.
     #[must_use]
-    pub const fn options(&self) -> ReadOptions {
+    pub(crate) const fn options(&self) -> ReadOptions {
         self.opts
-    }
-    /// Current offset.
-    #[must_use]
-    pub const fn offset(&self) -> usize {
-        self.off
     }
     /// Bytes not read yet.
     #[must_use]
-    pub fn remaining(&self) -> &'a [u8] {
+    pub(crate) fn remaining(&self) -> &'a [u8] {
         self.data.get(self.off..).unwrap_or(&[])
     }
     /// Takes `n` bytes.
@@ -303,7 +331,7 @@ impl Writer<'_> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] when `at` was not written yet.
-    pub fn patch(&mut self, at: usize, v: u8) -> Result<(), EncodeError> {
+    pub(crate) fn patch(&mut self, at: usize, v: u8) -> Result<(), EncodeError> {
         if at >= self.pos {
             return Err(EncodeError::OutOfRange("patch position"));
         }

@@ -1,7 +1,7 @@
 //! AFN 09 F1: terminal version information (41 bytes). The layout follows the 2009 text as the
 //! reference C library reads it; no capture in the shared vectors confirms it.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 use crate::format::Format20;
 
@@ -33,13 +33,13 @@ pub struct TerminalVersion {
     pub hardware_date: Option<Format20>,
 }
 
-impl TerminalVersion {
+impl<'a> UnitLayout<'a> for TerminalVersion {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(TerminalVersion {
             vendor: r.array()?,
             device: r.array()?,
@@ -56,7 +56,7 @@ impl TerminalVersion {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`], [`EncodeError::Format`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(&self.vendor)?;
         w.bytes(&self.device)?;
         w.bytes(&self.software)?;

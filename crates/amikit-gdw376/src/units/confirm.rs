@@ -1,7 +1,7 @@
 //! AFN 00: confirm / deny. F1 all confirmed and F2 all denied carry no data; F3 confirms or
 //! denies item by item: `AFN {DA DT ERR}*`.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::afn::Afn;
 use crate::dadt::DaDt;
 use crate::error::{EncodeError, UnitError};
@@ -87,15 +87,6 @@ impl<'a> ItemResults<'a> {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-    /// Writes the unit.
-    ///
-    /// # Errors
-    ///
-    /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.u8(self.afn.0)?;
-        w.bytes(self.items)
-    }
     /// Writes an F3 unit from items.
     ///
     /// # Errors
@@ -112,6 +103,21 @@ impl<'a> ItemResults<'a> {
             w.u8(it.err)?;
         }
         Ok(())
+    }
+}
+
+impl<'a> UnitLayout<'a> for ItemResults<'a> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        ItemResults::parse(r)
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`].
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u8(self.afn.0)?;
+        w.bytes(self.items)
     }
 }
 

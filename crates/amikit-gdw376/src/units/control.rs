@@ -2,7 +2,7 @@
 //! F2 allow close, F16/F24 purchase control on/off, F26/F34 payment-reminder alarm on/off and
 //! F33 guard off carry no data.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 
 /// F1 (pn = control round): remote trip, one byte. D7–D4: alarm delay before the trip
@@ -18,13 +18,13 @@ pub struct RemoteTrip {
     pub limit_half_hours: u8,
 }
 
-impl RemoteTrip {
+impl<'a> UnitLayout<'a> for RemoteTrip {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let b = r.u8()?;
         Ok(RemoteTrip {
             alarm_delay_min: b >> 4,
@@ -36,7 +36,7 @@ impl RemoteTrip {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] above 15, [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         if self.alarm_delay_min > 15 || self.limit_half_hours > 15 {
             return Err(EncodeError::OutOfRange("remote trip nibble above 15"));
         }
@@ -52,13 +52,13 @@ pub struct GuardOn {
     pub half_hours: u8,
 }
 
-impl GuardOn {
+impl<'a> UnitLayout<'a> for GuardOn {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(GuardOn {
             half_hours: r.u8()?,
         })
@@ -68,7 +68,7 @@ impl GuardOn {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u8(self.half_hours)
     }
 }

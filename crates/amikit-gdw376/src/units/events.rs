@@ -3,7 +3,7 @@
 //! walked by `Le`, never by a fixed table (Q/GDW 1376.1-2013, AFN 0EH, event record format): unknown and vendor ERCs (e.g. 52) are
 //! kept as raw records, and a record longer than its known layout keeps its extra bytes.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::dadt::DaDt;
 use crate::error::{EncodeError, UnitError};
 use crate::format::{DataFormat, Format07, Format15, ReadOptions, read};
@@ -18,13 +18,13 @@ pub struct EventRequest {
     pub pn: u8,
 }
 
-impl EventRequest {
+impl<'a> UnitLayout<'a> for EventRequest {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(EventRequest {
             pm: r.u8()?,
             pn: r.u8()?,
@@ -35,7 +35,7 @@ impl EventRequest {
     /// # Errors
     ///
     /// As [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u8(self.pm)?;
         w.u8(self.pn)
     }
@@ -192,33 +192,6 @@ pub struct EventBlock<'a> {
 }
 
 impl<'a> EventBlock<'a> {
-    /// Parses the unit (all records must be complete).
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        let ec1 = r.u8()?;
-        let ec2 = r.u8()?;
-        let pm = r.u8()?;
-        let pn = r.u8()?;
-        let start = r.remaining();
-        let mut len = 0usize;
-        for _ in 0..pn.wrapping_sub(pm) {
-            let _erc = r.u8()?;
-            let le = r.u8()?;
-            r.bytes(usize::from(le))?;
-            len += 2 + usize::from(le);
-        }
-        Ok(EventBlock {
-            ec1,
-            ec2,
-            pm,
-            pn,
-            records: start.get(..len).unwrap_or(&[]),
-            opts: r.options(),
-        })
-    }
     /// The records, in order.
     pub fn records(&self) -> impl Iterator<Item = EventRecord<'a>> + 'a {
         let mut rest = self.records;
@@ -233,15 +206,6 @@ impl<'a> EventBlock<'a> {
     pub fn events(&self) -> impl Iterator<Item = Erc<'a>> + 'a {
         let opts = self.opts;
         self.records().map(move |r| r.decode(opts))
-    }
-    /// Writes the unit.
-    ///
-    /// # Errors
-    ///
-    /// As [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.bytes(&[self.ec1, self.ec2, self.pm, self.pn])?;
-        w.bytes(self.records)
     }
     /// Writes a block from records; `pn` is set to `pm + records`.
     ///
@@ -267,6 +231,45 @@ impl<'a> EventBlock<'a> {
                 .ok_or(EncodeError::OutOfRange("event count"))?;
         }
         w.patch(start + 3, pm.wrapping_add(n))
+    }
+}
+
+impl<'a> UnitLayout<'a> for EventBlock<'a> {
+    /// Parses the unit (all records must be complete).
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`].
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let ec1 = r.u8()?;
+        let ec2 = r.u8()?;
+        let pm = r.u8()?;
+        let pn = r.u8()?;
+        let start = r.remaining();
+        let mut len = 0usize;
+        for _ in 0..pn.wrapping_sub(pm) {
+            let _erc = r.u8()?;
+            let le = r.u8()?;
+            r.bytes(usize::from(le))?;
+            len += 2 + usize::from(le);
+        }
+        Ok(EventBlock {
+            ec1,
+            ec2,
+            pm,
+            pn,
+            records: start.get(..len).unwrap_or(&[]),
+            opts: r.options(),
+        })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer`].
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.bytes(&[self.ec1, self.ec2, self.pm, self.pn])?;
+        w.bytes(self.records)
     }
 }
 

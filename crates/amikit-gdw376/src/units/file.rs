@@ -1,7 +1,7 @@
 //! AFN 0F F1: file transfer. Downlink `file-id attr cmd n-segments(2) index(4) len(2) data`;
 //! the reply returns the segment index (4 bytes).
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 
 /// AFN 0F F1 downlink: one file segment.
@@ -23,13 +23,13 @@ pub struct FileSegment<'a> {
     pub data: &'a [u8],
 }
 
-impl<'a> FileSegment<'a> {
+impl<'a> UnitLayout<'a> for FileSegment<'a> {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         let file_id = r.u8()?;
         let attr = r.u8()?;
         let cmd = r.u8()?;
@@ -50,7 +50,7 @@ impl<'a> FileSegment<'a> {
     /// # Errors
     ///
     /// [`EncodeError::OutOfRange`] above 65 535 data bytes, else as [`Writer`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(&[self.file_id, self.attr, self.cmd])?;
         w.u16(self.segments)?;
         w.u32(self.index)?;

@@ -1,6 +1,6 @@
 //! Typed data units for the prepaid-critical set (see the crate README for the list).
 //!
-//! [`decode`] turns a walked [`Unit`](crate::Unit)'s bytes into a [`Value`] when a typed layout
+//! [`Value::parse`] turns a walked [`Unit`](crate::Unit)'s bytes into a [`Value`] when a typed layout
 //! is known for its AFN, Fn, direction and profile (`Ok(None)` otherwise — the bytes stay
 //! available). Every value can be written back with [`Value::emit`].
 
@@ -21,14 +21,14 @@ pub use class1::{
     Settlement,
 };
 pub use class2::{TdKind, TimeLabel};
-pub use codec::{FormatSeq, Reader, Writer};
+pub use codec::{FormatSeq, Reader, UnitLayout, Writer};
 pub use common::HexBytes;
 pub use config::TerminalVersion;
 pub use confirm::{ItemResult, ItemResults};
 pub use control::{GuardOn, RemoteTrip};
 pub use events::{Erc, EventBlock, EventRecord, EventRequest};
 pub use file::FileSegment;
-pub use forward::{CommControl, ForwardReply, ForwardRequest};
+pub use forward::{CommControl, ForwardReply, ForwardRequest, Parity, SerialSettings};
 pub use param::{CommParams, MasterAddresses, MeterConfig, MeterTable, PurchaseControl};
 
 use crate::afn::Afn;
@@ -144,94 +144,104 @@ pub fn read_options(profile: &Profile) -> ReadOptions {
     }
 }
 
-/// Decodes a unit's data when a typed layout is known; `Ok(None)` when not.
-///
-/// # Errors
-///
-/// [`UnitError`] when the layout is known but the bytes do not fit it (length, non-BCD digits).
-pub fn decode<'a>(
-    profile: &Profile,
-    afn: Afn,
-    dir: Direction,
-    fn_: InfoClass,
-    data: &'a [u8],
-) -> Result<Option<Value<'a>>, UnitError> {
-    let mut r = Reader::new(data, read_options(profile));
-    let down = matches!(dir, Direction::Down);
-    let f = fn_.0;
-    let v = match (afn.0, down, f) {
-        (0x00, _, 1 | 2) => Value::Empty,
-        (0x00, _, 3) => Value::ItemResults(ItemResults::parse(&mut r)?),
-        (0x01, true, 1..=4) => Value::Empty,
-        (0x02, _, 1..=3) if profile.allows(Leniency::LINK_DATA) && !data.is_empty() => {
-            Value::LinkData(r.bytes(data.len())?)
-        }
-        (0x02, _, 1..=3) => Value::Empty,
-        (0x04, true, _) | (0x0A, false, _) => match f {
-            1 => Value::CommParams(CommParams::parse(&mut r)?),
-            3 => Value::MasterAddresses(MasterAddresses::parse(&mut r)?),
-            10 => Value::MeterTable(MeterTable::parse(&mut r)?),
-            47 => Value::PurchaseControl(PurchaseControl::parse(&mut r)?),
-            _ => return Ok(None),
-        },
-        (0x0A, true, _) if data.is_empty() => Value::Empty,
-        (0x05, true, 1) => Value::RemoteTrip(RemoteTrip::parse(&mut r)?),
-        (0x05, true, 2 | 16 | 24 | 26 | 33 | 34) => Value::Empty,
-        (0x05, true, 25) => Value::GuardOn(GuardOn::parse(&mut r)?),
-        (0x05, true, 31) => Value::ClockSync(r.fmt()?),
-        (0x09, true, _) | (0x0C, true, _) if data.is_empty() => Value::Empty,
-        (0x09, false, 1) => Value::TerminalVersion(TerminalVersion::parse(&mut r)?),
-        (0x0C, false, _) => match f {
-            2 => Value::Clock(r.fmt()?),
-            23 => Value::Remaining(r.fmt()?),
-            25 => Value::Realtime(RealtimeRef::parse(&mut r)?),
-            33 | 34 | 37 | 38 => Value::EnergyRegisters(EnergyRegisters::parse(&mut r)?),
-            129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
-            130 | 132..=136 | 138 | 140..=144 => Value::ReactiveEnergy(Registers::parse(&mut r)?),
-            166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
-            167 => Value::PurchaseInfo(PurchaseInfoRef::parse_version(&mut r, profile.version)?),
-            168 => Value::Settlement(Settlement::parse(&mut r)?),
-            _ => return Ok(None),
-        },
-        (0x0D, _, _) => {
-            let Some(kind) = TdKind::of(f) else {
-                return Ok(None);
-            };
-            let label = TimeLabel::parse(&mut r, kind)?;
-            if down {
-                Value::FrozenRequest(label)
-            } else {
-                match f {
-                    1 | 2 | 9 | 10 | 17 | 18 => Value::FrozenEnergy {
-                        label,
-                        registers: EnergyRegisters::parse(&mut r)?,
-                    },
-                    161 | 163 | 169 | 171 | 177 | 179 => Value::FrozenActive {
-                        label,
-                        registers: Registers::parse(&mut r)?,
-                    },
-                    162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => Value::FrozenReactive {
-                        label,
-                        registers: Registers::parse(&mut r)?,
-                    },
-                    _ => return Ok(None),
+impl<'a> Value<'a> {
+    /// Reads a unit's data when a typed layout is known for its AFN, Fn, direction and
+    /// profile; `Ok(None)` when not (the bytes stay available).
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError`] when the layout is known but the bytes do not fit it (length, non-BCD
+    /// digits).
+    pub fn parse(
+        profile: &Profile,
+        afn: Afn,
+        dir: Direction,
+        fn_: InfoClass,
+        data: &'a [u8],
+    ) -> Result<Option<Value<'a>>, UnitError> {
+        let mut r = Reader::new(data, read_options(profile));
+        let down = matches!(dir, Direction::Down);
+        let f = fn_.0;
+        let v = match (afn.0, down, f) {
+            (0x00, _, 1 | 2) => Value::Empty,
+            (0x00, _, 3) => Value::ItemResults(ItemResults::parse(&mut r)?),
+            (0x01, true, 1..=4) => Value::Empty,
+            (0x02, _, 1..=3) if profile.allows(Leniency::LINK_DATA) && !data.is_empty() => {
+                Value::LinkData(r.bytes(data.len())?)
+            }
+            (0x02, _, 1..=3) => Value::Empty,
+            (0x04, true, _) | (0x0A, false, _) => match f {
+                1 => Value::CommParams(CommParams::parse(&mut r)?),
+                3 => Value::MasterAddresses(MasterAddresses::parse(&mut r)?),
+                10 => Value::MeterTable(MeterTable::parse(&mut r)?),
+                47 => Value::PurchaseControl(PurchaseControl::parse(&mut r)?),
+                _ => return Ok(None),
+            },
+            (0x0A, true, _) if data.is_empty() => Value::Empty,
+            (0x05, true, 1) => Value::RemoteTrip(RemoteTrip::parse(&mut r)?),
+            (0x05, true, 2 | 16 | 24 | 26 | 33 | 34) => Value::Empty,
+            (0x05, true, 25) => Value::GuardOn(GuardOn::parse(&mut r)?),
+            (0x05, true, 31) => Value::ClockSync(r.fmt()?),
+            (0x09, true, _) | (0x0C, true, _) if data.is_empty() => Value::Empty,
+            (0x09, false, 1) => Value::TerminalVersion(TerminalVersion::parse(&mut r)?),
+            (0x0C, false, _) => match f {
+                2 => Value::Clock(r.fmt()?),
+                23 => Value::Remaining(r.fmt()?),
+                25 => Value::Realtime(RealtimeRef::parse(&mut r)?),
+                33 | 34 | 37 | 38 => Value::EnergyRegisters(EnergyRegisters::parse(&mut r)?),
+                129 | 131 | 137 | 139 => Value::ActiveEnergy(Registers::parse(&mut r)?),
+                130 | 132..=136 | 138 | 140..=144 => {
+                    Value::ReactiveEnergy(Registers::parse(&mut r)?)
+                }
+                166 => Value::ParamChanges(ParamChanges::parse(&mut r)?),
+                167 => {
+                    Value::PurchaseInfo(PurchaseInfoRef::parse_version(&mut r, profile.version)?)
+                }
+                168 => Value::Settlement(Settlement::parse(&mut r)?),
+                _ => return Ok(None),
+            },
+            (0x0D, _, _) => {
+                let Some(kind) = TdKind::of(f) else {
+                    return Ok(None);
+                };
+                let label = TimeLabel::parse(&mut r, kind)?;
+                if down {
+                    Value::FrozenRequest(label)
+                } else {
+                    match f {
+                        1 | 2 | 9 | 10 | 17 | 18 => Value::FrozenEnergy {
+                            label,
+                            registers: EnergyRegisters::parse(&mut r)?,
+                        },
+                        161 | 163 | 169 | 171 | 177 | 179 => Value::FrozenActive {
+                            label,
+                            registers: Registers::parse(&mut r)?,
+                        },
+                        162 | 164..=168 | 170 | 172..=176 | 178 | 180..=184 => {
+                            Value::FrozenReactive {
+                                label,
+                                registers: Registers::parse(&mut r)?,
+                            }
+                        }
+                        _ => return Ok(None),
+                    }
                 }
             }
-        }
-        (0x0E, true, 1 | 2) => Value::EventRequest(EventRequest::parse(&mut r)?),
-        (0x0E, false, 1 | 2) => Value::Events(EventBlock::parse(&mut r)?),
-        (0x06, _, 1) => Value::AuthRequest(r.array()?),
-        (0x06, _, 2) => Value::AuthResponse(r.array()?),
-        (0x06, _, 3) => Value::RandomRequest(r.array()?),
-        (0x06, _, 4) => Value::RandomResponse(r.array()?),
-        (0x0F, true, 1) => Value::FileSegment(FileSegment::parse(&mut r)?),
-        (0x0F, false, 1) => Value::FileAck(r.u32()?),
-        (0x10, true, 1) => Value::ForwardRequest(ForwardRequest::parse(&mut r)?),
-        (0x10, false, 1) => Value::ForwardReply(ForwardReply::parse(&mut r)?),
-        _ => return Ok(None),
-    };
-    r.end()?;
-    Ok(Some(v))
+            (0x0E, true, 1 | 2) => Value::EventRequest(EventRequest::parse(&mut r)?),
+            (0x0E, false, 1 | 2) => Value::Events(EventBlock::parse(&mut r)?),
+            (0x06, _, 1) => Value::AuthRequest(r.array()?),
+            (0x06, _, 2) => Value::AuthResponse(r.array()?),
+            (0x06, _, 3) => Value::RandomRequest(r.array()?),
+            (0x06, _, 4) => Value::RandomResponse(r.array()?),
+            (0x0F, true, 1) => Value::FileSegment(FileSegment::parse(&mut r)?),
+            (0x0F, false, 1) => Value::FileAck(r.u32()?),
+            (0x10, true, 1) => Value::ForwardRequest(ForwardRequest::parse(&mut r)?),
+            (0x10, false, 1) => Value::ForwardReply(ForwardReply::parse(&mut r)?),
+            _ => return Ok(None),
+        };
+        r.end()?;
+        Ok(Some(v))
+    }
 }
 
 impl Value<'_> {
@@ -291,17 +301,17 @@ impl Value<'_> {
 }
 
 impl<'a> crate::walker::Unit<'a> {
-    /// Decodes this unit's data (see [`decode`]).
+    /// Decodes this unit's data (see [`Value::parse`]).
     ///
     /// # Errors
     ///
-    /// As [`decode`].
+    /// As [`Value::parse`].
     pub fn value(
         &self,
         profile: &Profile,
         afn: Afn,
         dir: Direction,
     ) -> Result<Option<Value<'a>>, UnitError> {
-        decode(profile, afn, dir, self.fn_, self.data)
+        Value::parse(profile, afn, dir, self.fn_, self.data)
     }
 }

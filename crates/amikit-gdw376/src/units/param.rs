@@ -1,6 +1,6 @@
 //! AFN 04 (set) / AFN 0A (query reply) parameter units: F1, F3, F10, F47.
 
-use super::codec::{Reader, Writer};
+use super::codec::{Reader, UnitLayout, Writer};
 use crate::error::{EncodeError, UnitError};
 use crate::format::{Format03, Format12};
 
@@ -45,12 +45,15 @@ impl CommParams {
     pub const fn pack_timeout(timeout_s: u16, retries: u8) -> u16 {
         (timeout_s & 0x0FFF) | (((retries & 3) as u16) << 12)
     }
+}
+
+impl<'a> UnitLayout<'a> for CommParams {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(CommParams {
             rts_20ms: r.u8()?,
             master_delay_min: r.u8()?,
@@ -64,7 +67,7 @@ impl CommParams {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u8(self.rts_20ms)?;
         w.u8(self.master_delay_min)?;
         w.u16(self.timeout_retry)?;
@@ -105,12 +108,15 @@ impl MasterAddresses {
     pub fn apn_str(&self) -> &str {
         Self::apn_of(&self.apn)
     }
+}
+
+impl<'a> UnitLayout<'a> for MasterAddresses {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(MasterAddresses {
             main_ip: r.array()?,
             main_port: r.u16()?,
@@ -124,7 +130,7 @@ impl MasterAddresses {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.bytes(&self.main_ip)?;
         w.u16(self.main_port)?;
         w.bytes(&self.backup_ip)?;
@@ -179,7 +185,7 @@ impl MeterConfig {
     #[must_use]
     pub fn address_digits(&self) -> Option<u64> {
         use crate::format::DataFormat;
-        Format12::decode(&self.address).ok().map(|f| f.magnitude)
+        Format12::parse(&self.address).ok().map(|f| f.magnitude)
     }
     fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
         Ok(MeterConfig {
@@ -221,16 +227,6 @@ pub struct MeterTable<'a> {
 }
 
 impl<'a> MeterTable<'a> {
-    /// Parses the unit.
-    ///
-    /// # Errors
-    ///
-    /// [`UnitError::Length`].
-    pub fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
-        let n = usize::from(r.u16()?);
-        let raw = r.bytes(n * MeterConfig::LEN)?;
-        Ok(MeterTable { raw })
-    }
     /// Number of meters.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -247,15 +243,6 @@ impl<'a> MeterTable<'a> {
             .chunks_exact(MeterConfig::LEN)
             .filter_map(|c| MeterConfig::parse(&mut Reader::new(c, Default::default())).ok())
     }
-    /// Writes the unit.
-    ///
-    /// # Errors
-    ///
-    /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`] above 65 535 meters.
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.u16(u16::try_from(self.len()).map_err(|_| EncodeError::OutOfRange("meter count"))?)?;
-        w.bytes(self.raw)
-    }
     /// Writes an F10 unit from meter records.
     ///
     /// # Errors
@@ -271,6 +258,28 @@ impl<'a> MeterTable<'a> {
             m.emit(w)?;
         }
         Ok(())
+    }
+}
+
+impl<'a> UnitLayout<'a> for MeterTable<'a> {
+    /// Parses the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`UnitError::Length`].
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
+        let n = usize::from(r.u16()?);
+        let raw = r.bytes(n * MeterConfig::LEN)?;
+        Ok(MeterTable { raw })
+    }
+    /// Writes the unit.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferTooSmall`], [`EncodeError::OutOfRange`] above 65 535 meters.
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u16(u16::try_from(self.len()).map_err(|_| EncodeError::OutOfRange("meter count"))?)?;
+        w.bytes(self.raw)
     }
 }
 
@@ -302,18 +311,13 @@ pub struct PurchaseControl {
     pub trip: Option<Format03>,
 }
 
-impl PurchaseControl {
-    /// True for the append flag (`55`).
-    #[must_use]
-    pub const fn is_append(&self) -> bool {
-        self.mode == PURCHASE_APPEND
-    }
+impl<'a> UnitLayout<'a> for PurchaseControl {
     /// Parses the unit.
     ///
     /// # Errors
     ///
     /// [`UnitError::Length`], [`UnitError::Format`].
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, UnitError> {
+    fn parse(r: &mut Reader<'a>) -> Result<Self, UnitError> {
         Ok(PurchaseControl {
             order: r.u32()?,
             mode: r.u8()?,
@@ -327,7 +331,7 @@ impl PurchaseControl {
     /// # Errors
     ///
     /// [`EncodeError::BufferTooSmall`], [`EncodeError::Format`].
-    pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    fn emit(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.u32(self.order)?;
         w.u8(self.mode)?;
         w.fmt(self.amount.as_ref())?;

@@ -920,6 +920,8 @@ fn collect(event: MasterEvent<'_>, events: &mut Vec<Ev>, counters: &Counters, pr
             }
         }
         MasterEvent::Timeout(id) | MasterEvent::Overflow(id) => Ev::Failed(id),
+        // AFN 00 F2, all denied (a refused command, no data, a stale Tp or a bad PW): the
+        // request fails at once as denied instead of timing out.
         MasterEvent::Denied(id) => Ev::Denied(id),
         MasterEvent::Report(r) => Ev::Report {
             afn: r.afn,

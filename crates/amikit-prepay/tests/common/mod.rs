@@ -33,7 +33,7 @@ pub(crate) fn wed(h: u8, min: u8) -> Timestamp {
 
 /// `year-month-day hh:mm`.
 pub(crate) fn at(year: u16, month: u8, day: u8, h: u8, min: u8) -> Timestamp {
-    Timestamp::from_datetime(DateTime::new(year, month, day, h, min, 0).unwrap())
+    Timestamp::from(DateTime::new(year, month, day, h, min, 0).unwrap())
 }
 
 /// A flat tariff of 0.5000 per kWh (`amikit_tariff::Tariff::flat`).

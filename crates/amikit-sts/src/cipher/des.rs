@@ -4,6 +4,7 @@
 //! itself (the RustCrypto `des` crate) is checked against FIPS 81 / NIST SP 800-17 vectors, and
 //! it is also the block cipher inside DKGA02. DES parity bits of the key are ignored.
 
+use super::BlockCipher64;
 use core::fmt;
 
 use zeroize::ZeroizeOnDrop;
@@ -23,16 +24,18 @@ impl Des {
             inner: des::Des::new(&key.to_be_bytes().into()),
         }
     }
+}
 
+impl BlockCipher64 for Des {
     /// Encrypts one block (big-endian).
-    pub fn encrypt(&self, block: u64) -> u64 {
+    fn encrypt(&self, block: u64) -> u64 {
         let mut b = block.to_be_bytes().into();
         self.inner.encrypt_block(&mut b);
         u64::from_be_bytes(b.into())
     }
 
     /// Decrypts one block (big-endian).
-    pub fn decrypt(&self, block: u64) -> u64 {
+    fn decrypt(&self, block: u64) -> u64 {
         let mut b = block.to_be_bytes().into();
         self.inner.decrypt_block(&mut b);
         u64::from_be_bytes(b.into())

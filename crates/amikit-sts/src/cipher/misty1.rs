@@ -10,6 +10,7 @@
 //! The key schedule (the eight 16-bit words K and the eight derived K') is computed once in
 //! [`Misty1::new`]; a block then costs 8 FO and 10 FL evaluations.
 
+use super::BlockCipher64;
 use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -167,9 +168,11 @@ impl Misty1 {
         }
         (u32::from(d0) << 16) | u32::from(d1)
     }
+}
 
+impl BlockCipher64 for Misty1 {
     /// Encrypts one block (big-endian: the high 32 bits are D0).
-    pub fn encrypt(&self, block: u64) -> u64 {
+    fn encrypt(&self, block: u64) -> u64 {
         let mut d0 = (block >> 32) as u32;
         let mut d1 = block as u32;
         for round in (0..8).step_by(2) {
@@ -184,7 +187,7 @@ impl Misty1 {
     }
 
     /// Decrypts one block.
-    pub fn decrypt(&self, block: u64) -> u64 {
+    fn decrypt(&self, block: u64) -> u64 {
         let mut d1 = (block >> 32) as u32;
         let mut d0 = block as u32;
         d0 = self.fl_inv(d0, 8);

@@ -14,39 +14,13 @@ use crate::error::{DecodeError, FieldError, KeyError};
 use crate::keys::{DecoderKey, EncryptionAlgorithm};
 use crate::token::{Token, TokenClass};
 
-/// A 64-bit block cipher.
+/// A 64-bit block cipher: EA07, EA09 and EA11 (IEC 62055-41 encrypts and decrypts the token's
+/// data block as one 64-bit block), and [`TokenCipher`] over any of them.
 pub trait BlockCipher64 {
     /// Encrypts one 64-bit block.
-    fn encrypt_block(&self, block: u64) -> u64;
+    fn encrypt(&self, block: u64) -> u64;
     /// Decrypts one 64-bit block.
-    fn decrypt_block(&self, block: u64) -> u64;
-}
-
-impl BlockCipher64 for Sta<'_> {
-    fn encrypt_block(&self, block: u64) -> u64 {
-        self.encrypt(block)
-    }
-    fn decrypt_block(&self, block: u64) -> u64 {
-        self.decrypt(block)
-    }
-}
-
-impl BlockCipher64 for Des {
-    fn encrypt_block(&self, block: u64) -> u64 {
-        self.encrypt(block)
-    }
-    fn decrypt_block(&self, block: u64) -> u64 {
-        self.decrypt(block)
-    }
-}
-
-impl BlockCipher64 for Misty1 {
-    fn encrypt_block(&self, block: u64) -> u64 {
-        self.encrypt(block)
-    }
-    fn decrypt_block(&self, block: u64) -> u64 {
-        self.decrypt(block)
-    }
+    fn decrypt(&self, block: u64) -> u64;
 }
 
 /// A token cipher for one decoder key: EA07, EA09 or EA11, key schedule precomputed.
@@ -85,21 +59,6 @@ impl<'t> TokenCipher<'t> {
         }
     }
 
-    /// EA07 with a 64-bit key.
-    pub fn sta(key: u64, tables: &'t StaTables) -> TokenCipher<'t> {
-        TokenCipher::Sta(Sta::new(key, tables))
-    }
-
-    /// EA09 with a 64-bit key.
-    pub fn des(key: u64) -> TokenCipher<'static> {
-        TokenCipher::Des(Des::new(key))
-    }
-
-    /// EA11 with a 128-bit key.
-    pub fn misty1(key: u128) -> TokenCipher<'static> {
-        TokenCipher::Misty1(Misty1::from_u128(key))
-    }
-
     /// Which algorithm this is.
     pub fn algorithm(&self) -> EncryptionAlgorithm {
         match self {
@@ -109,29 +68,11 @@ impl<'t> TokenCipher<'t> {
         }
     }
 
-    /// Encrypts one 64-bit block.
-    pub fn encrypt(&self, block: u64) -> u64 {
-        match self {
-            TokenCipher::Sta(c) => c.encrypt(block),
-            TokenCipher::Des(c) => c.encrypt(block),
-            TokenCipher::Misty1(c) => c.encrypt(block),
-        }
-    }
-
-    /// Decrypts one 64-bit block.
-    pub fn decrypt(&self, block: u64) -> u64 {
-        match self {
-            TokenCipher::Sta(c) => c.decrypt(block),
-            TokenCipher::Des(c) => c.decrypt(block),
-            TokenCipher::Misty1(c) => c.decrypt(block),
-        }
-    }
-
     /// Makes the token for `data`: the plain block with its CRC, encrypted (except class 1),
     /// with the class transposed in.
     pub fn encode(&self, data: &TokenData) -> Result<Token, FieldError> {
         let class = data.class();
-        let block = data.to_block()?;
+        let block = data.emit()?;
         let block = if class.is_encrypted() {
             self.encrypt(block)
         } else {
@@ -159,10 +100,7 @@ impl<'t> TokenCipher<'t> {
 /// Makes a class 1 (initiate meter test/display) token, which needs no key.
 pub fn encode_meter_test(test: &MeterTest) -> Result<Token, FieldError> {
     let data = TokenData::MeterTest(*test);
-    Ok(Token::from_block(
-        TokenClass::INITIATE_TEST,
-        data.to_block()?,
-    ))
+    Ok(Token::from_block(TokenClass::INITIATE_TEST, data.emit()?))
 }
 
 /// Decodes a token that is not encrypted (class 1); [`DecodeError::NeedsKey`] for the others.
@@ -177,10 +115,19 @@ pub fn decode_unencrypted(token: Token) -> Result<TokenData, DecodeError> {
 }
 
 impl BlockCipher64 for TokenCipher<'_> {
-    fn encrypt_block(&self, block: u64) -> u64 {
-        self.encrypt(block)
+    fn encrypt(&self, block: u64) -> u64 {
+        match self {
+            TokenCipher::Sta(c) => c.encrypt(block),
+            TokenCipher::Des(c) => c.encrypt(block),
+            TokenCipher::Misty1(c) => c.encrypt(block),
+        }
     }
-    fn decrypt_block(&self, block: u64) -> u64 {
-        self.decrypt(block)
+
+    fn decrypt(&self, block: u64) -> u64 {
+        match self {
+            TokenCipher::Sta(c) => c.decrypt(block),
+            TokenCipher::Des(c) => c.decrypt(block),
+            TokenCipher::Misty1(c) => c.decrypt(block),
+        }
     }
 }

@@ -24,6 +24,7 @@
 //! and 64 single-bit moves. The tables take about 10 KiB; [`StaTables::new`] is a `const fn`, so
 //! a firmware can build them at compile time into flash.
 
+use super::BlockCipher64;
 use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -276,9 +277,11 @@ impl<'t> Sta<'t> {
     pub fn tables(&self) -> &'t StaTables {
         self.tables
     }
+}
 
+impl BlockCipher64 for Sta<'_> {
     /// Encrypts one 64-bit block.
-    pub fn encrypt(&self, block: u64) -> u64 {
+    fn encrypt(&self, block: u64) -> u64 {
         let mut x = block;
         for &select in &self.select {
             x = substitute_permute(&self.tables.sp, select, x);
@@ -287,7 +290,7 @@ impl<'t> Sta<'t> {
     }
 
     /// Decrypts one 64-bit block.
-    pub fn decrypt(&self, block: u64) -> u64 {
+    fn decrypt(&self, block: u64) -> u64 {
         // Rounds in reverse: inverse-permute, then (inverse-substitute with round key r,
         // inverse-permute) for r = 15..1, then inverse-substitute with round key 0.
         let mut x = block;

@@ -393,7 +393,7 @@ impl ChaosLink {
         mut rd: tokio::net::tcp::OwnedReadHalf,
         mut wr: tokio::net::tcp::OwnedWriteHalf,
     ) {
-        let mut deframer: Deframer<2048> = Deframer::new();
+        let mut deframer: Deframer<2048> = Deframer::default();
         let mut buf = [0u8; 2048];
         let mut held: Option<(Vec<u8>, tokio::time::Instant)> = None;
         loop {
@@ -491,7 +491,7 @@ mod tests {
     }
 
     async fn read_frames(s: &mut TcpStream, n: usize) -> Vec<Vec<u8>> {
-        let mut d: Deframer<2048> = Deframer::new();
+        let mut d: Deframer<2048> = Deframer::default();
         let mut out = Vec::new();
         let mut buf = [0u8; 1024];
         while out.len() < n {
@@ -517,7 +517,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_link_relays_frames_duplicates_and_goes_down() {
-        assert!(amikit_gdw376::Frame::new_checked(frame(0x0C, 1)).is_ok());
+        assert!(
+            amikit_gdw376::Frame::new_checked(frame(0x0C, 1), &amikit_gdw376::Profile::default())
+                .is_ok()
+        );
         let master = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let up = master.local_addr().unwrap();
         let counts = Arc::new(FaultCounts::default());

@@ -574,7 +574,10 @@ fn reprice(
     let mut state = ChargeState::new();
     let mut total = Money::ZERO;
     for &(from, to, energy) in intervals {
-        let (Some(f), Some(t)) = (sim_ts(from).to_datetime(), sim_ts(to).to_datetime()) else {
+        let (Some(f), Some(t)) = (
+            amikit_tariff::DateTime::try_from(sim_ts(from)).ok(),
+            amikit_tariff::DateTime::try_from(sim_ts(to)).ok(),
+        ) else {
             continue;
         };
         if let Ok(c) = tariff.charge_apportioned(&mut state, f, t, energy) {

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
@@ -30,14 +30,18 @@ pub use super::error::ApiError;
 use super::error::MasterResult;
 use super::msg::{AuditStamp, CoreMsg};
 use super::msg::{PaymentAnswer, PaymentOutcome};
-use super::store::{CommandFilter, EventFilter, ExceptionFilter, Page, time_json};
+use super::store::{CommandFilter, EventFilter, ExceptionFilter, Page};
+use super::views::{
+    ErrorBody, ListPage, NewOperator, OperatorView, PaymentRefused, PaymentView, Revoked, SimTime,
+    StatsReset, StatsView, TerminalMeter, TerminalView, to_json,
+};
 use super::{CustInfo, Shared};
 use crate::site::FeeControl;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(json!({"error": self.message}))).into_response()
+        (status, axum::Json(ErrorBody::new(&self.message))).into_response()
     }
 }
 
@@ -180,23 +184,35 @@ async fn ask<T>(shared: &Shared, msg: CoreMsg, rx: oneshot::Receiver<T>) -> Resu
         .map_err(|_| ApiError::new(503, "master is stopping"))
 }
 
-/// The JSON of a payment's decision, and its HTTP status.
-fn payment_status(outcome: &PaymentOutcome, duplicate: bool) -> (StatusCode, Value) {
-    let (name, status, extra) = match outcome {
-        PaymentOutcome::Applied { seq } => ("applied", StatusCode::OK, json!({"seq": seq})),
+/// The decision part of a payment's answer (status, outcome, seq, reason), and its HTTP
+/// status; the rest of the [`PaymentView`] is filled in by the caller.
+fn payment_status(outcome: &PaymentOutcome, duplicate: bool) -> (StatusCode, PaymentView) {
+    let (name, status, seq, reason) = match outcome {
+        PaymentOutcome::Applied { seq } => ("applied", StatusCode::OK, Some(*seq), None),
         PaymentOutcome::Refused { reason } => {
-            ("refused", StatusCode::CONFLICT, json!({"reason": reason}))
+            ("refused", StatusCode::CONFLICT, None, Some(reason.clone()))
         }
     };
-    let mut v = if duplicate {
-        json!({"status": "duplicate", "outcome": name})
+    let (status_name, outcome) = if duplicate {
+        ("duplicate", Some(name))
     } else {
-        json!({"status": name})
+        (name, None)
     };
-    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-        o.extend(e.clone());
-    }
-    (status, v)
+    let view = PaymentView {
+        status: status_name,
+        outcome,
+        seq,
+        reason,
+        order_no: String::new(),
+        customer: String::new(),
+        customer_id: 0,
+        amount: String::new(),
+        balance: None,
+        net: None,
+        credit: None,
+        relay: None,
+    };
+    (status, view)
 }
 
 /// The audit stamp of a request (its row is written with the change it makes).
@@ -243,8 +259,12 @@ async fn payment(
             let note = format!("payment {order_no} refused: {}", e.message);
             let r = (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({"status": "refused", "reason": e.message,
-                                  "error": e.message, "order_no": order_no})),
+                axum::Json(PaymentRefused {
+                    status: "refused",
+                    reason: &e.message,
+                    error: &e.message,
+                    order_no: &order_no,
+                }),
             );
             return Ok(noted(r.into_response(), Some(note)));
         }
@@ -304,17 +324,16 @@ async fn payment(
         PaymentAnswer::Duplicate(o) => payment_status(o, true),
     };
     let (reply, rx) = oneshot::channel();
-    let view = ask(&shared, CoreMsg::Customer { customer, reply }, rx)
-        .await?
-        .unwrap_or(Value::Null);
-    if let Some(o) = body.as_object_mut() {
-        o.insert("order_no".into(), json!(order_no));
-        o.insert("customer".into(), json!(name));
-        o.insert("customer_id".into(), json!(customer));
-        o.insert("amount".into(), json!(amount.to_string()));
-        for k in ["balance", "net", "credit", "relay"] {
-            o.insert(k.into(), view.get(k).cloned().unwrap_or(Value::Null));
-        }
+    let view = ask(&shared, CoreMsg::Customer { customer, reply }, rx).await?;
+    body.order_no = order_no;
+    body.customer = name;
+    body.customer_id = customer;
+    body.amount = amount.to_string();
+    if let Some(super::views::Wallet::Master(w)) = view.map(|v| v.wallet) {
+        body.balance = Some(w.balance);
+        body.net = Some(w.net);
+        body.credit = Some(w.credit);
+        body.relay = Some(w.relay);
     }
     Ok(noted((status, axum::Json(body)).into_response(), note))
 }
@@ -329,7 +348,7 @@ fn hide_digits(t: &mut Value, who: &Principal) {
         o.remove("token_grouped");
         o.insert(
             "digits".into(),
-            json!("only the operator who sold it sees them"),
+            Value::from("only the operator who sold it sees them"),
         );
     }
 }
@@ -377,8 +396,8 @@ async fn token(
         let mut t = serde_json::to_value(t).unwrap_or(Value::Null);
         hide_digits(&mut t, &who);
         if let Some(o) = t.as_object_mut() {
-            o.insert("status".into(), json!("duplicate"));
-            o.insert("order_no".into(), json!(order_no));
+            o.insert("status".into(), Value::from("duplicate"));
+            o.insert("order_no".into(), Value::from(order_no.as_str()));
         }
         let note = format!("token {order_no}: duplicate");
         return Ok(noted(axum::Json(t).into_response(), Some(note)));
@@ -435,7 +454,7 @@ async fn customers(State(shared): St, Query(q): Q) -> Res {
     let p = page(&q)?;
     let (reply, rx) = oneshot::channel();
     let all = ask(&shared, CoreMsg::Customers { reply }, rx).await?;
-    Ok(axum::Json(paged_values(all, p)))
+    Ok(axum::Json(paged(all, |c| c.id, p)))
 }
 
 /// Rows of a list page when `limit` is not given.
@@ -488,17 +507,31 @@ fn probe(p: Page) -> Page {
 /// Answers a page of a list: `{items, next}`, `next` the `after` of the following page (null
 /// on the last one). `rows` were fetched with [`probe`].
 fn rows<T: Serialize>(r: MasterResult<Vec<T>>, p: Page) -> Res {
-    let rows = r?;
-    let all = serde_json::to_value(rows).map_err(|e| ApiError::new(500, e.to_string()))?;
-    Ok(axum::Json(cut(all, p)))
+    let rows = r?
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| ApiError::new(500, e.to_string()))?;
+    Ok(axum::Json(cut(rows, p)))
 }
 
-/// `{items, next}` of rows already after the cursor (at most `limit + 1`).
-fn cut(all: Value, p: Page) -> Value {
-    let mut items = match all {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
+/// A page of a list held in memory (rows in id order).
+fn paged<T: Serialize>(all: Vec<T>, id: impl Fn(&T) -> i64, p: Page) -> Value {
+    let rows = all
+        .iter()
+        .filter(|r| id(r) > p.after)
+        .take(
+            usize::try_from(p.limit)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        )
+        .map(to_json)
+        .collect();
+    cut(rows, p)
+}
+
+/// `{items, next}` ([`ListPage`]) of rows already after the cursor (at most `limit + 1`).
+fn cut(mut items: Vec<Value>, p: Page) -> Value {
     let limit = usize::try_from(p.limit).unwrap_or(usize::MAX);
     let more = items.len() > limit;
     items.truncate(limit);
@@ -507,24 +540,7 @@ fn cut(all: Value, p: Page) -> Value {
     } else {
         None
     };
-    json!({"items": items, "next": next})
-}
-
-/// A page of a list held in memory (rows with an `id`, in id order).
-fn paged_values(all: Value, p: Page) -> Value {
-    let rows: Vec<Value> = match all {
-        Value::Array(a) => a
-            .into_iter()
-            .filter(|v| v.get("id").and_then(Value::as_i64).unwrap_or(0) > p.after)
-            .take(
-                usize::try_from(p.limit)
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(1),
-            )
-            .collect(),
-        _ => Vec::new(),
-    };
-    cut(Value::Array(rows), p)
+    to_json(&ListPage { items, next })
 }
 
 async fn events(State(shared): St, Query(q): Q) -> Res {
@@ -547,9 +563,8 @@ async fn commands(State(shared): St, Query(q): Q) -> Res {
 
 async fn jobs(State(shared): St, Query(q): Q) -> Res {
     let p = page(&q)?;
-    let all = serde_json::to_value(shared.store.list_jobs().await?)
-        .map_err(|e| ApiError::new(500, e.to_string()))?;
-    Ok(axum::Json(paged_values(all, p)))
+    let all = shared.store.list_jobs().await?;
+    Ok(axum::Json(paged(all, |j| j.id, p)))
 }
 
 async fn outbox(State(shared): St, Query(q): Q) -> Res {
@@ -581,21 +596,22 @@ async fn audit(State(shared): St, Query(q): Q) -> Res {
 }
 
 async fn operators(State(shared): St) -> Res {
-    let list: Vec<Value> = shared
+    let items: Vec<OperatorView> = shared
         .operators
         .list()
         .into_iter()
-        .map(|(name, role, source)| {
-            let source = match source {
+        .map(|(name, role, source)| OperatorView {
+            name,
+            role: role.name(),
+            source: match source {
                 auth::Source::Configured => "configured",
                 auth::Source::Api(_) => "api",
                 auth::Source::Bootstrap => "bootstrap",
-            };
-            json!({"name": name, "role": role.name(), "source": source})
+            },
         })
         .collect();
     // Few by nature (configured or made by an admin): one page.
-    Ok(axum::Json(json!({"items": list, "next": null})))
+    Ok(axum::Json(to_json(&ListPage { items, next: None })))
 }
 
 async fn create_operator(
@@ -645,12 +661,12 @@ async fn create_operator(
             ..op
         })
         .map_err(|e| ApiError::new(409, e.to_string()))?;
-    let body = json!({
-        "name": name,
-        "role": role.name(),
-        "key": key.expose(),
-        "note": "the key is shown once: it is stored only as a salted hash",
-    });
+    let body = NewOperator {
+        name: &name,
+        role: role.name(),
+        key: key.expose(),
+        note: "the key is shown once: it is stored only as a salted hash",
+    };
     Ok(noted(
         (StatusCode::CREATED, axum::Json(body)).into_response(),
         None,
@@ -679,7 +695,11 @@ async fn revoke_operator(
     shared.store.revoke_operator(id, at, audit).await?;
     shared.operators.remove(&name);
     Ok(noted(
-        axum::Json(json!({"name": name, "revoked": true})).into_response(),
+        axum::Json(Revoked {
+            name: &name,
+            revoked: true,
+        })
+        .into_response(),
         None,
     ))
 }
@@ -705,22 +725,22 @@ async fn exceptions(State(shared): St, Query(q): Q) -> Res {
 }
 
 fn energy_of(v: &Value, name: &str) -> Result<Energy, ApiError> {
-    let e =
-        match field(v, name) {
-            Some(Value::String(s)) => Energy::parse(s.trim())
-                .map_err(|e| ApiError::new(400, format!("{name} {s:?}: {e}")))?,
-            Some(Value::Number(n)) if n.is_i64() => n
-                .as_i64()
-                .and_then(|k| Energy::from_kwh(k).ok())
-                .ok_or_else(|| ApiError::new(422, format!("{name} out of range")))?,
-            Some(_) => {
-                return Err(ApiError::new(
-                    400,
-                    format!("{name}: write decimals as a string (\"1520.75\")"),
-                ));
-            }
-            None => return Err(ApiError::new(400, format!("{name} is required"))),
-        };
+    let e = match field(v, name) {
+        Some(Value::String(s)) => {
+            Energy::parse(s.trim()).map_err(|e| ApiError::new(400, format!("{name} {s:?}: {e}")))?
+        }
+        Some(Value::Number(n)) if n.is_i64() => n
+            .as_i64()
+            .and_then(|k| Energy::from_units(k).ok())
+            .ok_or_else(|| ApiError::new(422, format!("{name} out of range")))?,
+        Some(_) => {
+            return Err(ApiError::new(
+                400,
+                format!("{name}: write decimals as a string (\"1520.75\")"),
+            ));
+        }
+        None => return Err(ApiError::new(400, format!("{name} is required"))),
+    };
     if e.is_negative() {
         return Err(ApiError::new(422, format!("{name} must not be negative")));
     }
@@ -774,40 +794,45 @@ async fn terminals(State(shared): St, Query(q): Q) -> Res {
         )
         .map(|t| {
             let seen = t.last_seen.load(Ordering::Relaxed);
-            json!({
-                "id": t.id,
-                "a1": format!("{:04X}", t.a1),
-                "a2": t.a2,
-                "online": t.online.load(Ordering::Relaxed),
-                "last_seen": time_json((seen != i64::MIN).then_some(seen)),
-                "meters": t.meters.iter().filter_map(|&m| shared.meters.get(m))
-                    .map(|m| json!({"pn": m.pn, "address": m.address_text}))
-                    .collect::<Vec<_>>(),
+            to_json(&TerminalView {
+                id: t.id,
+                a1: format!("{:04X}", t.a1),
+                a2: t.a2,
+                online: t.online.load(Ordering::Relaxed),
+                last_seen: SimTime((seen != i64::MIN).then_some(seen)),
+                meters: t
+                    .meters
+                    .iter()
+                    .filter_map(|&m| shared.meters.get(m))
+                    .map(|m| TerminalMeter {
+                        pn: m.pn,
+                        address: m.address_text.clone(),
+                    })
+                    .collect(),
             })
         })
         .collect();
-    Ok(axum::Json(cut(Value::Array(list), p)))
+    Ok(axum::Json(cut(list, p)))
 }
 
 async fn stats(State(shared): St) -> Res {
-    let mut v = shared.stats.to_json();
     let online = shared
         .terminals
         .iter()
         .filter(|t| t.online.load(Ordering::Relaxed))
         .count();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("terminals".into(), json!(shared.terminals.len()));
-        o.insert("online".into(), json!(online));
-        o.insert("sim_time".into(), time_json(Some(shared.clock.now())));
-        o.insert("rss_bytes".into(), json!(rss_bytes()));
-    }
-    Ok(axum::Json(v))
+    Ok(axum::Json(to_json(&StatsView {
+        counters: shared.stats.snapshot(),
+        terminals: shared.terminals.len(),
+        online,
+        sim_time: SimTime::at(shared.clock.now()),
+        rss_bytes: rss_bytes(),
+    })))
 }
 
 async fn stats_reset(State(shared): St) -> Res {
     shared.stats.reset();
-    Ok(axum::Json(json!({"reset": true})))
+    Ok(axum::Json(to_json(&StatsReset { reset: true })))
 }
 
 /// Resident set size of this process (Linux `/proc/self/statm`), if known.

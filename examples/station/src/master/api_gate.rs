@@ -29,11 +29,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Shared;
 use super::auth::{Principal, Role};
 use super::store::Write;
+use super::views::ErrorBody;
 
 /// Marks an answer whose audit row was written with its change (the gate writes none).
 #[derive(Debug, Clone, Copy)]
@@ -228,7 +228,7 @@ pub(crate) fn audit_write(
     }
 }
 
-fn refusal(status: StatusCode, body: serde_json::Value) -> Response {
+fn refusal(status: StatusCode, body: ErrorBody<'_>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -275,7 +275,7 @@ pub(crate) async fn gate(
 
     if let Err((status, why)) = check_source(&shared.origins, req.headers(), mutating) {
         audit(None, status, &why);
-        return refusal(status, json!({"error": why}));
+        return refusal(status, ErrorBody::new(&why));
     }
     let principal = bearer(req.headers()).and_then(|k| shared.operators.authenticate(k));
     let Some(principal) = principal else {
@@ -286,8 +286,11 @@ pub(crate) async fn gate(
         };
         audit(None, StatusCode::UNAUTHORIZED, why);
         let body = match need {
-            Need::Role(r) => json!({"error": why, "required_role": r.name()}),
-            Need::AnyRole => json!({"error": why}),
+            Need::Role(r) => ErrorBody {
+                required_role: Some(r.name()),
+                ..ErrorBody::new(why)
+            },
+            Need::AnyRole => ErrorBody::new(why),
         };
         return refusal(StatusCode::UNAUTHORIZED, body);
     };
@@ -298,7 +301,11 @@ pub(crate) async fn gate(
         audit(Some(&principal), StatusCode::FORBIDDEN, &why);
         return refusal(
             StatusCode::FORBIDDEN,
-            json!({"error": why, "required_role": required.name(), "role": principal.role.name()}),
+            ErrorBody {
+                error: &why,
+                required_role: Some(required.name()),
+                role: Some(principal.role.name()),
+            },
         );
     }
     req.extensions_mut().insert(principal.clone());

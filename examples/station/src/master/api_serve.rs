@@ -119,9 +119,9 @@ pub(crate) async fn serve(
                                 Ok(r) => r.unwrap_or_else(|never| match never {}),
                                 Err(_) => (
                                     StatusCode::REQUEST_TIMEOUT,
-                                    axum::Json(
-                                        serde_json::json!({"error": "request took too long"}),
-                                    ),
+                                    axum::Json(super::views::ErrorBody::new(
+                                        "request took too long",
+                                    )),
                                 )
                                     .into_response(),
                             };

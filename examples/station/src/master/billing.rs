@@ -151,7 +151,7 @@ impl Pricer for IntervalPricer<'_> {
     }
 
     fn standing(&mut self, at: Timestamp) -> Result<Money, PriceError> {
-        let at = at.to_datetime().ok_or(PriceError::Time)?;
+        let at = DateTime::try_from(at).map_err(|_| PriceError::Time)?;
         Ok(self.tariff.accrue_standing(self.state, at)?.total)
     }
 }
@@ -227,10 +227,7 @@ mod tests {
         let path = site
             .tariff_path("residential", &crate::site::workspace_root())
             .unwrap();
-        crate::site::read_tariff_file(&path)
-            .unwrap()
-            .to_tariff_set()
-            .unwrap()
+        TariffSet::try_from(&crate::site::read_tariff_file(&path).unwrap()).unwrap()
     }
 
     fn dt(s: &str) -> DateTime {
@@ -364,7 +361,7 @@ mod tests {
             },
             &mut NoCharge,
         );
-        assert_eq!(e.credit(), CreditState::Exhausted);
+        assert_eq!(e.status().credit, CreditState::Exhausted);
         assert!(fx.iter().any(|o| matches!(
             o,
             Output::Command(c) if c.kind == CommandKind::Trip
@@ -382,7 +379,7 @@ mod tests {
         // The same purchase count again is refused.
         let fx = e.step(now, pay(1), &mut NoCharge);
         assert!(fx.iter().any(|o| matches!(o, Output::Reject { .. })));
-        assert_eq!(e.net(), Money::parse("19.5").unwrap());
+        assert_eq!(e.status().net, Money::parse("19.5").unwrap());
         // A negative trip threshold is an overdraft; a positive one is alarm 2.
         let mut m = li.clone();
         m.trip_threshold = "-5".into();

@@ -20,7 +20,7 @@ pub struct Args {
     /// SQLite database file (created, migrated and seeded from the site on first start).
     #[arg(long, default_value = "master.db")]
     pub db: PathBuf,
-    /// Site file (default: the compiled-in demo site, examples/sites/demo.toml).
+    /// Site file (default: the compiled-in demo site, examples/station/sites/demo.toml).
     #[arg(long)]
     pub site: Option<PathBuf>,
     /// Address terminals connect to.

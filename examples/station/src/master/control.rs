@@ -24,6 +24,7 @@ use amikit_dlt645::{
     RemoteCommand, RemoteControl, Reply, Repr as Repr645, Request as Request645, StatusWord3,
 };
 use amikit_gdw376::control::Direction;
+use amikit_gdw376::units::UnitLayout as _;
 use amikit_gdw376::units::{CommControl, ForwardRequest, GuardOn, RemoteTrip, Value, Writer};
 use amikit_gdw376::{Afn, DaDt, InfoClass, Item, Pn, Profile, Units};
 use amikit_prepay::{
@@ -266,9 +267,8 @@ pub fn dlt645_control_frame(
     expires: Timestamp,
     out: &mut [u8],
 ) -> MasterResult<usize> {
-    let t = expires
-        .to_datetime()
-        .ok_or_else(|| MasterError::encode("expiry outside the calendar"))?;
+    let t = amikit_tariff::DateTime::try_from(expires)
+        .map_err(|_| MasterError::encode("expiry outside the calendar"))?;
     let until = amikit_dlt645::DateTime::ymd_hms(
         t.date().year(),
         t.date().month(),

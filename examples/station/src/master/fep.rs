@@ -25,7 +25,6 @@ use amikit_gdw376::units::{Value, read_options};
 use amikit_gdw376::{Address, Afn, InfoClass, Instant, Item, Pn, Units};
 use amikit_prepay::{CommandKind, Timestamp};
 use amikit_tariff::Energy;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -39,6 +38,7 @@ use super::error::MasterResult;
 use super::msg::{CommandResult, ConnCmd, CoreMsg};
 use super::stats::Stats;
 use super::store::Write;
+use super::views::{CommandDropped, TerminalRecord, to_json};
 use super::{ControlVia, Shared, sim_ts};
 
 /// Attempts per read per round.
@@ -625,8 +625,13 @@ impl Conn {
             m.map(|m| m.customer_id),
             terminal,
             "command_dropped",
-            &json!({"command_id": row, "kind": kind.name(), "attempt": attempt,
-                    "meter": m.map(|m| m.address_text.clone()), "reason": e.to_string()}),
+            &CommandDropped {
+                command_id: row,
+                kind: kind.name(),
+                attempt,
+                meter: m.map(|m| m.address_text.clone()),
+                reason: e.to_string(),
+            },
         ));
         false
     }
@@ -975,7 +980,6 @@ impl Conn {
                 let idx = block.pm.wrapping_add(u8::try_from(i).unwrap_or(u8::MAX));
                 let fresh = ptr.is_none_or(|p| idx.wrapping_sub(p) < 128);
                 if fresh {
-                    let decoded = serde_json::to_value(rec.decode(opts)).unwrap_or_default();
                     // The amikit terminal's records of meter events (ERC 19, 20, 23, 33) carry
                     // the measurement point after the time (see `terminal::erc`).
                     let slot = match (rec.erc, rec.data.get(5..7)) {
@@ -998,13 +1002,14 @@ impl Conn {
                     }
                     rows.push((
                         meter.map(|m| m.customer_id),
-                        json!({
-                            "erc": rec.erc,
-                            "name": erc_name(rec.erc),
-                            "index": idx,
-                            "meter": meter.map(|m| m.address_text.clone()),
-                            "data": rec.data.iter().map(|b| format!("{b:02X}")).collect::<String>(),
-                            "event": decoded,
+                        rec.erc,
+                        to_json(&TerminalRecord {
+                            erc: rec.erc,
+                            name: erc_name(rec.erc),
+                            index: idx,
+                            meter: meter.map(|m| m.address_text.clone()),
+                            data: hex::encode_upper(rec.data),
+                            event: rec.decode(opts),
                         }),
                     ));
                 }
@@ -1017,9 +1022,8 @@ impl Conn {
         let id = t.id;
         let mut writes: Vec<Write> = rows
             .into_iter()
-            .map(|(customer, r)| {
-                let kind = format!("erc{}", r.get("erc").and_then(|e| e.as_u64()).unwrap_or(0));
-                Write::event(at, customer, Some(id), &kind, &r)
+            .map(|(customer, erc, r)| {
+                Write::event(at, customer, Some(id), &format!("erc{erc}"), &r)
             })
             .collect();
         writes.push(Write::EventPointer {

@@ -14,12 +14,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Shared;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::store::queries::CloseJob;
+use super::views::{JobClosedAlready, to_json};
 
 /// Longest `note` accepted, characters.
 const NOTE_MAX: usize = 500;
@@ -69,11 +70,14 @@ async fn close(
         .map_err(|e| ApiError::new(503, format!("not recorded: {e}")))?;
     let ok = axum::http::StatusCode::OK;
     match r {
-        CloseJob::Closed(job) => Ok((ok, axum::Json(json!(job)))),
+        CloseJob::Closed(job) => Ok((ok, axum::Json(to_json(&job)))),
         CloseJob::Missing => Err(ApiError::new(404, format!("no job {id}"))),
         CloseJob::AlreadyClosed(job) => Ok((
             axum::http::StatusCode::CONFLICT,
-            axum::Json(json!({"error": "the job is closed already", "job": job})),
+            axum::Json(to_json(&JobClosedAlready {
+                error: "the job is closed already",
+                job: &job,
+            })),
         )),
     }
 }

@@ -229,6 +229,7 @@ pub mod msg;
 pub mod stats;
 pub mod store;
 pub mod vend_split;
+pub mod views;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

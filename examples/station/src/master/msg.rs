@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::control::CmdKey;
 use super::error::ApiError;
+use super::views::CustomerView;
 use crate::clock::SimSeconds;
 
 /// What a meter (or the terminal, or the link) answered to a command.
@@ -159,17 +160,17 @@ pub enum CoreMsg {
         /// The answer.
         reply: oneshot::Sender<Result<Value, ApiError>>,
     },
-    /// All customers as JSON.
+    /// All customers, in id order.
     Customers {
         /// The answer.
-        reply: oneshot::Sender<Value>,
+        reply: oneshot::Sender<Vec<CustomerView>>,
     },
-    /// One customer as JSON.
+    /// One customer.
     Customer {
         /// Customer row id.
         customer: i64,
         /// The answer.
-        reply: oneshot::Sender<Option<Value>>,
+        reply: oneshot::Sender<Option<CustomerView>>,
     },
     /// Vend an STS credit token.
     Vend {

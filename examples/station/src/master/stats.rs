@@ -6,7 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::views::{LatencyView, StatsCounters, to_json};
 
 /// Histogram resolution: 50 µs buckets up to 100 ms, then one overflow bucket.
 const BUCKET_US: u64 = 50;
@@ -211,52 +213,57 @@ impl Stats {
         }
     }
 
-    /// The counters as JSON (`GET /api/stats`).
-    pub fn to_json(&self) -> Value {
+    /// The counters now (`GET /api/stats`).
+    pub fn snapshot(&self) -> StatsCounters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let samples: u64 = self.latency.iter().map(get).sum();
         let mean = self
             .latency_sum_us
             .load(Ordering::Relaxed)
             .checked_div(samples);
-        json!({
-            "connections": get(&self.connections),
-            "logins": get(&self.logins),
-            "heartbeats": get(&self.heartbeats),
-            "frames_in": get(&self.frames_in),
-            "frames_out": get(&self.frames_out),
-            "bytes_in": get(&self.bytes_in),
-            "bytes_out": get(&self.bytes_out),
-            "requests": get(&self.requests),
-            "responses": get(&self.responses),
-            "timeouts": get(&self.timeouts),
-            "rejected": get(&self.rejected),
-            "readings": get(&self.readings),
-            "db_batches": get(&self.db_batches),
-            "db_ops": get(&self.db_ops),
-            "db_errors": get(&self.db_errors),
-            "db_full_sync_commits": get(&self.db_full_sync_commits),
-            "commands_dropped": get(&self.commands_dropped),
-            "logins_unknown": get(&self.logins_unknown),
-            "logins_refused": get(&self.logins_refused),
-            "logins_proven": get(&self.logins_proven),
-            "connections_refused": get(&self.connections_refused),
-            "prelogin_timeouts": get(&self.prelogin_timeouts),
-            "reports_dropped": get(&self.reports_dropped),
-            "write_timeouts": get(&self.write_timeouts),
-            "connections_open": get(&self.connections_open),
-            "denied_reads": get(&self.denied_reads),
-            "denied_commands": get(&self.denied_commands),
-            "latency_us": {
-                "samples": samples,
-                "mean": mean,
-                "p50": self.latency_quantile_us(500),
-                "p90": self.latency_quantile_us(900),
-                "p99": self.latency_quantile_us(990),
-                "max": get(&self.latency_max_us),
-                "bucket": BUCKET_US,
+        StatsCounters {
+            connections: get(&self.connections),
+            logins: get(&self.logins),
+            heartbeats: get(&self.heartbeats),
+            frames_in: get(&self.frames_in),
+            frames_out: get(&self.frames_out),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            requests: get(&self.requests),
+            responses: get(&self.responses),
+            timeouts: get(&self.timeouts),
+            rejected: get(&self.rejected),
+            readings: get(&self.readings),
+            db_batches: get(&self.db_batches),
+            db_ops: get(&self.db_ops),
+            db_errors: get(&self.db_errors),
+            db_full_sync_commits: get(&self.db_full_sync_commits),
+            commands_dropped: get(&self.commands_dropped),
+            logins_unknown: get(&self.logins_unknown),
+            logins_refused: get(&self.logins_refused),
+            logins_proven: get(&self.logins_proven),
+            connections_refused: get(&self.connections_refused),
+            prelogin_timeouts: get(&self.prelogin_timeouts),
+            reports_dropped: get(&self.reports_dropped),
+            write_timeouts: get(&self.write_timeouts),
+            connections_open: get(&self.connections_open),
+            denied_reads: get(&self.denied_reads),
+            denied_commands: get(&self.denied_commands),
+            latency_us: LatencyView {
+                samples,
+                mean,
+                p50: self.latency_quantile_us(500),
+                p90: self.latency_quantile_us(900),
+                p99: self.latency_quantile_us(990),
+                max: get(&self.latency_max_us),
+                bucket: BUCKET_US,
             },
-        })
+        }
+    }
+
+    /// The counters as JSON (`GET /api/stats`).
+    pub fn to_json(&self) -> Value {
+        to_json(&self.snapshot())
     }
 }
 

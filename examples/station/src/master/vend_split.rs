@@ -73,7 +73,7 @@ pub fn split(paid: Money, carried: Money, unit: Money) -> Result<CurrencyVend, V
     let amount = if u64::from(ceil.value()) <= units {
         ceil
     } else {
-        Amount::from_raw(ceil.raw().saturating_sub(1))
+        Amount::from(u16::from(ceil).saturating_sub(1))
     };
     let credit_raw = i64::from(amount.value())
         .checked_mul(unit.raw())

@@ -16,6 +16,7 @@ use std::time::Instant;
 use amikit_dlt645::deframer::{Deframer, Event};
 use amikit_dlt645::{Address, Direction, Frame};
 
+use super::error::TerminalError;
 use super::meter::SimMeter;
 use crate::clock::SimSeconds;
 
@@ -68,7 +69,7 @@ impl NoiseConfig {
 
     /// Parses `off`, `light`, `burst`, or `garbage=P,flip=P,echo=P,drop=P` with each `P` a
     /// probability per frame as a decimal (`0.05`) or a percentage (`5%`); missing keys are 0.
-    pub fn parse(text: &str) -> Result<NoiseConfig, String> {
+    pub fn parse(text: &str) -> Result<NoiseConfig, TerminalError> {
         match text.trim() {
             "" | "off" | "none" => return Ok(Self::OFF),
             "light" => return Ok(Self::LIGHT),
@@ -77,16 +78,15 @@ impl NoiseConfig {
         }
         let mut n = Self::OFF;
         for part in text.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("noise: {part:?} is not key=probability"))?;
-            let p = per_mille(v.trim()).ok_or_else(|| format!("noise: bad probability {v:?}"))?;
+            let bad = || TerminalError::Noise(part.trim().to_string());
+            let (k, v) = part.split_once('=').ok_or_else(bad)?;
+            let p = per_mille(v.trim()).ok_or_else(bad)?;
             match k.trim() {
                 "garbage" => n.garbage = p,
                 "flip" => n.flip = p,
                 "echo" => n.echo = p,
                 "drop" => n.drop = p,
-                other => return Err(format!("noise: unknown key {other:?}")),
+                _ => return Err(bad()),
             }
         }
         Ok(n)
@@ -119,7 +119,7 @@ fn per_mille(v: &str) -> Option<u16> {
 }
 
 /// Counters of the bus.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BusStats {
     /// Exchanges asked for.
     pub exchanges: u64,
@@ -459,6 +459,11 @@ mod tests {
         assert!(NoiseConfig::parse("flip=2").is_err());
         assert!(NoiseConfig::parse("noise=0.1").is_err());
         assert!(NoiseConfig::parse("flip=x").is_err());
+        // The error names the part that does not parse.
+        assert!(matches!(
+            NoiseConfig::parse("flip=0.1, echo"),
+            Err(TerminalError::Noise(part)) if part == "echo"
+        ));
     }
 
     fn read_energy(bus: &mut Bus, now: SimSeconds, addr: Address) -> Result<i64, BusError> {

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::{NoiseConfig, TerminalHandle, TerminalOptions};
+use super::error::BoxError;
+use super::{NoiseConfig, TerminalError, TerminalHandle, TerminalOptions};
 use crate::clock::{Civil, SimClock};
 use crate::site::Site;
 
@@ -87,11 +88,15 @@ pub fn parse_civil(text: &str) -> Result<Civil, String> {
     Ok(c)
 }
 
-fn resolve(text: &str) -> Result<SocketAddr, String> {
+fn resolve(text: &str) -> Result<SocketAddr, TerminalError> {
+    let refused = |source: BoxError| TerminalError::MasterAddress {
+        text: text.to_string(),
+        source,
+    };
     text.to_socket_addrs()
-        .map_err(|e| format!("--master {text}: {e}"))?
+        .map_err(|e| refused(e.into()))?
         .next()
-        .ok_or_else(|| format!("--master {text}: no address"))
+        .ok_or_else(|| refused("no address".into()))
 }
 
 /// Runs the example with these arguments; exit status 1 on errors, 2 on usage errors.
@@ -128,9 +133,9 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Args) -> Result<(), TerminalError> {
     let site = match &args.site {
-        Some(p) => Site::load(p)?,
+        Some(p) => Site::load(p).map_err(TerminalError::Site)?,
         None => Site::demo(),
     };
     let a2 = match args.a2 {
@@ -139,10 +144,10 @@ async fn run(args: Args) -> Result<(), String> {
             .terminals
             .first()
             .map(|t| t.a2)
-            .ok_or("the site has no terminals")?,
+            .ok_or(TerminalError::NoTerminals)?,
     };
     let master = resolve(&args.master)?;
-    let start = parse_civil(&args.start)?;
+    let start = parse_civil(&args.start).map_err(TerminalError::StartTime)?;
     // Started by another process at `--start-epoch-ms`: the same simulated clock.
     let clock = match args.start_epoch_ms {
         Some(epoch) => SimClock::since_epoch(start, args.speed, epoch),

@@ -474,7 +474,7 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use amikit_gdw376::units::{Erc, Reader};
+    use amikit_gdw376::units::{Erc, Reader, UnitLayout as _};
 
     #[test]
     fn records_round_trip_and_walk_as_gdw376_events() {

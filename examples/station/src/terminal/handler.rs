@@ -19,6 +19,7 @@
 //! after the bus's retries makes an AFN 0C item absent from the answer (all absent: AFN 00 F2)
 //! and an AFN 05 item denied.
 
+use amikit_gdw376::units::UnitLayout as _;
 use std::collections::VecDeque;
 
 use amikit_dlt645::{
@@ -308,7 +309,7 @@ impl Station {
     }
 
     fn clock_sync(&mut self, data: &[u8]) -> Result<(), Refusal> {
-        let t = Format01::decode(data).map_err(|_| Refusal::Denied)?;
+        let t = Format01::parse(data).map_err(|_| Refusal::Denied)?;
         let at = Civil::new(
             2000 + i32::from(t.year),
             t.month,
@@ -658,7 +659,7 @@ mod tests {
             year: 26,
         };
         let mut b = [0u8; 6];
-        t.encode(&mut b).unwrap();
+        t.emit(&mut b).unwrap();
         let (afn, units) = p.request(Afn::CONTROL, &[(Pn::P0, InfoClass(31), &b)]);
         assert_eq!(first_unit(afn, &units).1, InfoClass(1));
         let now = Civil::from_sim(p.st.now());

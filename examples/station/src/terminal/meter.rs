@@ -53,6 +53,7 @@ use amikit_sts::meter::{Action, MeterConfig, Reject};
 use amikit_sts::tid::BaseDate;
 
 use super::erc::{Cause, MeterEvent, StationEvent, TokenRejection};
+use super::error::{TerminalError, at_meter};
 use super::hooks::{Hooks, RelayBehaviour};
 use crate::clock::{Civil, SimSeconds};
 use crate::site::{FeeControl, SiteMeter};
@@ -79,7 +80,7 @@ pub fn timestamp(t: SimSeconds) -> Timestamp {
 
 /// The tariff calendar's date-time of a simulated time.
 pub fn tariff_time(t: SimSeconds) -> Option<amikit_tariff::DateTime> {
-    timestamp(t).to_datetime()
+    amikit_tariff::DateTime::try_from(timestamp(t)).ok()
 }
 
 /// A DL/T 645 date-time of a simulated time.
@@ -110,10 +111,13 @@ pub fn sim_of_dlt645(t: &Dt645) -> SimSeconds {
 }
 
 /// Reads a tariff file into a validated tariff set ([`crate::site::read_tariff_file`]).
-pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, String> {
-    crate::site::read_tariff_file(path)?
-        .to_tariff_set()
-        .map_err(|e| format!("tariff {}: {e}", path.display()))
+pub fn load_tariff(path: &std::path::Path) -> Result<TariffSet, TerminalError> {
+    TariffSet::try_from(&crate::site::read_tariff_file(path).map_err(TerminalError::Site)?).map_err(
+        |e| TerminalError::Tariff {
+            path: path.to_path_buf(),
+            source: e.into(),
+        },
+    )
 }
 
 /// Parses hex digits into bytes.
@@ -129,30 +133,33 @@ pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The site's STS vending key (DKGA04), prepared.
-pub fn vending_key(site: &crate::site::Site) -> Result<Option<VendingKey>, String> {
+pub fn vending_key(site: &crate::site::Site) -> Result<Option<VendingKey>, TerminalError> {
     let Some(v) = &site.vending else {
         return Ok(None);
     };
-    let bytes = v.dkga04_key.hex_bytes("vending key")?;
+    let bytes = v
+        .dkga04_key
+        .hex_bytes("vending key")
+        .map_err(TerminalError::Site)?;
     VendingKey::new(amikit_sts::dkga::Dkga::Dkga04, &bytes)
         .map(Some)
-        .map_err(|e| format!("vending key: {e}"))
+        .map_err(|e| TerminalError::sts("vending key", e))
 }
 
 /// The STS key parameters of a site meter (EA11 MISTY1 for the demo site's DKGA04 keys).
-pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, String> {
-    let e = |what: &str, err: &dyn std::fmt::Display| format!("sts {what}: {err}");
+pub fn key_parameters(sts: &crate::site::StsMeter) -> Result<KeyParameters, TerminalError> {
+    use TerminalError as E;
     Ok(KeyParameters {
-        pan: sts.pan.parse().map_err(|x| e("pan", &x))?,
+        pan: sts.pan.parse().map_err(|x| E::sts("sts pan", x))?,
         sgc: sts
             .sgc
             .parse::<SupplyGroupCode>()
-            .map_err(|x| e("sgc", &x))?,
-        ti: TariffIndex::new(sts.ti.parse::<u8>().map_err(|x| e("ti", &x))?)
-            .map_err(|x| e("ti", &x))?,
-        krn: KeyRevision::new(sts.krn).map_err(|x| e("krn", &x))?,
-        kt: KeyType::new(sts.kt).map_err(|x| e("kt", &x))?,
-        base_date: BaseDate::from_year(sts.base_date).map_err(|x| e("base date", &x))?,
+            .map_err(|x| E::sts("sts sgc", x))?,
+        ti: TariffIndex::try_from(sts.ti.parse::<u8>().map_err(|x| E::sts("sts ti", x))?)
+            .map_err(|x| E::sts("sts ti", x))?,
+        krn: KeyRevision::try_from(sts.krn).map_err(|x| E::sts("sts krn", x))?,
+        kt: KeyType::try_from(sts.kt).map_err(|x| E::sts("sts kt", x))?,
+        base_date: BaseDate::from_year(sts.base_date).map_err(|x| E::sts("sts base date", x))?,
         ea: EncryptionAlgorithm::Misty1,
     })
 }
@@ -229,8 +236,8 @@ pub struct SimMeter {
     late: Option<(SimSeconds, Remote)>,
 }
 
-fn money(text: &str, what: &str) -> Result<Money, String> {
-    Money::parse(text).map_err(|e| format!("{what} {text:?}: {e}"))
+fn money(m: &SiteMeter, text: &str, what: &'static str) -> Result<Money, TerminalError> {
+    Money::parse(text).map_err(|e| TerminalError::meter(m, what, format!("{text:?}: {e}")))
 }
 
 impl SimMeter {
@@ -242,18 +249,16 @@ impl SimMeter {
         vending: Option<&VendingKey>,
         currency_unit: Money,
         start: SimSeconds,
-    ) -> Result<Self, String> {
-        let ctx = |e: String| format!("meter {} (pn {}): {e}", m.address, m.pn);
-        let address = Address::parse(&m.address).map_err(|e| ctx(e.to_string()))?;
-        let opening =
-            Energy::parse(&m.opening_kwh).map_err(|e| ctx(format!("opening_kwh: {e}")))?;
+    ) -> Result<Self, TerminalError> {
+        let address = Address::parse(&m.address).map_err(at_meter(m, "address"))?;
+        let opening = Energy::parse(&m.opening_kwh).map_err(at_meter(m, "opening_kwh"))?;
         let mut config = Profile::StateGridLocal.config();
         config.overload = None;
         let balance = match m.fee_control {
             FeeControl::Local => {
-                let trip = money(&m.trip_threshold, "trip_threshold").map_err(ctx)?;
+                let trip = money(m, &m.trip_threshold, "trip_threshold")?;
                 config.limits = Limits {
-                    alarm1: Some(money(&m.alarm_threshold, "alarm_threshold").map_err(ctx)?),
+                    alarm1: Some(money(m, &m.alarm_threshold, "alarm_threshold")?),
                     alarm2: trip.is_positive().then_some(trip),
                     overdraft: None,
                     emergency_threshold: None,
@@ -261,7 +266,7 @@ impl SimMeter {
                     reconnect: trip.max(Money::ZERO),
                     hoarding: config.limits.hoarding,
                 };
-                money(&m.opening_balance, "opening_balance").map_err(ctx)?
+                money(m, &m.opening_balance, "opening_balance")?
             }
             FeeControl::Remote => {
                 // No wallet: every money threshold off, a credit that never runs out.
@@ -276,28 +281,26 @@ impl SimMeter {
                 Money::from_raw(i64::MAX / 4)
             }
         };
-        let engine = Engine::new(config, balance).map_err(|e| ctx(format!("engine: {e}")))?;
+        let engine = Engine::new(config, balance).map_err(at_meter(m, "engine"))?;
         let sts = match &m.sts {
             None => None,
             Some(s) => {
-                let params = key_parameters(s).map_err(ctx)?;
+                let params = key_parameters(s)?;
                 // The key the meter was made with: its own (a terminal's site), or derived
                 // from the vending key (tests that hold the whole site).
                 let key = match (&s.decoder_key, vending) {
                     (Some(dk), _) => {
-                        let bytes = dk.hex_bytes("decoder key").map_err(ctx)?;
-                        amikit_sts::keys::DecoderKey::from_bytes(&bytes)
-                            .map_err(|e| ctx(format!("decoder key: {e}")))?
+                        let bytes = dk
+                            .hex_bytes("decoder key")
+                            .map_err(at_meter(m, "decoder key"))?;
+                        amikit_sts::keys::DecoderKey::try_from(bytes.as_slice())
+                            .map_err(at_meter(m, "decoder key"))?
                     }
-                    (None, Some(vk)) => vk.derive(&params).map_err(|e| ctx(format!("key: {e}")))?,
-                    (None, None) => {
-                        return Err(ctx(
-                            "has STS parameters but no decoder key (and no vending key)".into(),
-                        ));
-                    }
+                    (None, Some(vk)) => vk.derive(&params).map_err(at_meter(m, "key"))?,
+                    (None, None) => return Err(TerminalError::NoDecoderKey(m.address.clone())),
                 };
                 let decoder = StsDecoder::new(MeterConfig::from_parameters(key, &params), None)
-                    .map_err(|e| ctx(format!("decoder: {e}")))?;
+                    .map_err(at_meter(m, "decoder"))?;
                 Some(Box::new(decoder))
             }
         };
@@ -335,12 +338,12 @@ impl SimMeter {
             };
             meter
                 .step(start, Input::Remote(guard), Cause::Other)
-                .map_err(|e| ctx(format!("guard: {e}")))?;
+                .map_err(at_meter(m, "guard"))?;
         }
         // The first step reports the opening relay and alarm state.
         meter
             .step(start, Input::Tick, Cause::Fee)
-            .map_err(|e| ctx(format!("opening state: {e}")))?;
+            .map_err(at_meter(m, "opening state"))?;
         meter.sw3 = meter.status_word();
         meter.events.clear();
         (meter.trips, meter.restores, meter.alarms) = (0, 0, 0);
@@ -380,18 +383,18 @@ impl SimMeter {
 
     /// Status word 3.
     pub fn status_word(&self) -> u16 {
-        let mut w = match self.engine.relay() {
+        let mut w = match self.engine.status().relay {
             RelayState::Closed => 0,
             RelayState::Open => StatusWord3::RELAY_OPEN | StatusWord3::RELAY_COMMAND_OPEN,
             RelayState::Armed => StatusWord3::RELAY_OPEN,
         };
-        if self.engine.alarm().is_some() {
+        if self.engine.status().alarm.is_some() {
             w |= SW3_ALARM;
         }
         if self.fee == FeeControl::Local {
             w |= SW3_PREPAID_MONEY;
         }
-        if self.engine.guarded() {
+        if self.engine.status().guarded {
             w |= SW3_GUARD;
         }
         w
@@ -424,7 +427,7 @@ impl SimMeter {
                         pn: self.pn,
                         event: MeterEvent::CreditAlarm {
                             level,
-                            net: self.engine.net().raw(),
+                            net: self.engine.status().net.raw(),
                         },
                     });
                 }
@@ -468,7 +471,7 @@ impl SimMeter {
             let start = self.last;
             let end = ((start.div_euclid(60) + 1) * 60).min(now);
             self.last = end;
-            if self.engine.relay() != RelayState::Closed {
+            if self.engine.status().relay != RelayState::Closed {
                 continue;
             }
             self.joules += i64::from(self.load_watts) * (end - start);
@@ -485,7 +488,7 @@ impl SimMeter {
                         .ok()
                 })
                 .and_then(|u| u.rate)
-                .map_or(3, |r| r.get());
+                .map_or(3, u8::from);
             let slot = if (1..=4).contains(&rate) { rate } else { 3 };
             if let Some(r) = self.rate_wh.get_mut(usize::from(slot - 1)) {
                 *r += wh;
@@ -509,15 +512,15 @@ impl SimMeter {
             operator: 0,
         };
         let _ = self.step(now, Input::Remote(remote), Cause::Remote);
-        self.engine.relay()
+        self.engine.status().relay
     }
 
     /// The customer presses the button; returns what happened.
     pub fn press_button(&mut self, now: SimSeconds) -> String {
         self.advance(now);
-        let before = self.engine.relay();
+        let before = self.engine.status().relay;
         let _ = self.step(now, Input::User(UserAction::Button), Cause::Button);
-        match (before, self.engine.relay()) {
+        match (before, self.engine.status().relay) {
             (RelayState::Armed, RelayState::Closed) => "supply restored".into(),
             (_, RelayState::Closed) => "supply is on".into(),
             (_, RelayState::Open) => "supply stays off (not allowed to close)".into(),
@@ -529,19 +532,20 @@ impl SimMeter {
         &mut self,
         now: SimSeconds,
         reason: TokenRejection,
-        text: String,
-    ) -> Result<String, String> {
+        detail: String,
+    ) -> Result<String, TerminalError> {
         self.tokens_rejected += 1;
         self.events.push(StationEvent {
             at: now,
             pn: self.pn,
             event: MeterEvent::TokenRejected { reason },
         });
-        Err(text)
+        Err(TerminalError::TokenRefused { reason, detail })
     }
 
-    /// A token typed on the keypad: `Ok(what it did)` or `Err(why it was rejected)`.
-    pub fn keypad(&mut self, now: SimSeconds, token: &str) -> Result<String, String> {
+    /// A token typed on the keypad: `Ok(what it did)` or why it was refused
+    /// ([`TerminalError::TokenRefused`]).
+    pub fn keypad(&mut self, now: SimSeconds, token: &str) -> Result<String, TerminalError> {
         self.advance(now);
         let Some(sts) = self.sts.as_deref() else {
             return self.reject(
@@ -572,7 +576,7 @@ impl SimMeter {
         };
         let (tenths, money, tid) = match (accepted.action, accepted.data) {
             (Action::AddCredit { tenths, .. }, TokenData::Credit(c)) => {
-                (tenths, None, c.tid.value())
+                (tenths, None, u32::from(c.tid))
             }
             (Action::AddCurrency { amount, .. }, TokenData::Currency(c)) => {
                 let money = i64::from(amount.value())
@@ -581,7 +585,7 @@ impl SimMeter {
                 let Some(money) = money else {
                     return self.reject(now, TokenRejection::Range, "amount out of range".into());
                 };
-                (0, Some(money), c.tid.value())
+                (0, Some(money), u32::from(c.tid))
             }
             (action, _) => {
                 // A management token: accepted by the decoder, nothing to do for the wallet.
@@ -605,7 +609,7 @@ impl SimMeter {
                     ),
                 );
             };
-            let id = PurchaseId::Sequence(self.engine.purchases().0.wrapping_add(1));
+            let id = PurchaseId::Sequence(self.engine.status().last_sequence.wrapping_add(1));
             let top_up = Input::TopUp {
                 amount,
                 id,
@@ -618,7 +622,7 @@ impl SimMeter {
                     format!("{what}: refused by the meter: {r}"),
                 );
             }
-            (Some(amount), Some(self.engine.net()))
+            (Some(amount), Some(self.engine.status().net))
         } else {
             (None, None)
         };
@@ -637,7 +641,7 @@ impl SimMeter {
         Ok(match (credited, net) {
             (Some(c), Some(n)) => format!(
                 "{c} credited, balance {n}, relay {}",
-                self.engine.relay().name()
+                self.engine.status().relay.name()
             ),
             _ => format!("{what} added to the meter's STS credit register (remote fee control)"),
         })
@@ -652,13 +656,13 @@ impl SimMeter {
             address: self.address.to_string(),
             customer: self.customer.clone(),
             fee_control: self.fee,
-            relay: self.engine.relay(),
+            relay: self.engine.status().relay,
             energy: Energy::from_wh(self.total_wh),
             rate_energy: self.rate_wh.map(Energy::from_wh),
-            balance: local.then(|| self.engine.net()),
-            credit: local.then(|| self.engine.credit()),
-            alarm: self.engine.alarm(),
-            guarded: self.engine.guarded(),
+            balance: local.then(|| self.engine.status().net),
+            credit: local.then(|| self.engine.status().credit),
+            alarm: self.engine.status().alarm,
+            guarded: self.engine.status().guarded,
             status_word: self.status_word(),
             tokens_accepted: self.tokens_accepted,
             tokens_rejected: self.tokens_rejected,
@@ -671,7 +675,7 @@ impl SimMeter {
 
     /// Active power now, in 1e-4 kW (0 while the relay is open).
     fn power(&self) -> i64 {
-        if self.engine.relay() == RelayState::Closed {
+        if self.engine.status().relay == RelayState::Closed {
             i64::from(self.load_watts) * 10
         } else {
             0
@@ -793,7 +797,7 @@ impl Handler for SimMeter {
             }
             // Remaining money / overdraft (local fee control only), 元 with 2 decimals.
             0x0090_0200 | 0x0090_0201 if self.fee == FeeControl::Local => {
-                let net = self.engine.net().raw() / 100;
+                let net = self.engine.status().net.raw() / 100;
                 let v = if di == 0x0090_0200 {
                     net.max(0)
                 } else {
@@ -882,7 +886,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 amikit_sts::amount::Amount::from_value_exact(units).unwrap(),
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()
@@ -900,7 +904,7 @@ pub(crate) mod tests {
                 CreditKind::Electricity,
                 tenths,
                 issue,
-                Rnd::new(rnd).unwrap(),
+                Rnd::try_from(rnd).unwrap(),
             )
             .unwrap()
             .to_string()
@@ -1088,7 +1092,17 @@ pub(crate) mod tests {
         // An energy token: this meter's wallet is money, so it is refused and stays unused.
         let energy = vend(&site, 2, 250, "2026-03-02T13:50", 4);
         let err = m.keypad(t + 5 * 3600, &energy).unwrap_err();
-        assert!(err.contains("currency tokens"), "{err}");
+        assert!(
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Unsupported,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("currency tokens"), "{err}");
         // A 14.20 currency token: exactly 14.20 credited; closes the relay.
         let token = vend_money(&site, 2, 1420, "2026-03-02T13:55", 3);
         let said = m.keypad(t + 5 * 3600, &token).unwrap();
@@ -1100,14 +1114,30 @@ pub(crate) mod tests {
         assert_eq!(v.tokens_accepted, 1);
         // The same token again: used.
         let err = m.keypad(t + 5 * 3600 + 60, &token).unwrap_err();
-        assert!(err.contains("already used"), "{err}");
+        assert!(
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Used,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("already used"), "{err}");
         // Another meter's token: authentication fails.
         let err = m
             .keypad(t + 5 * 3600 + 60, "1234-5678-9012-3456-7890")
             .unwrap_err();
         assert!(
-            err.contains("authentication") || err.contains("format"),
-            "{err}"
+            matches!(
+                err,
+                TerminalError::TokenRefused {
+                    reason: TokenRejection::Authentication | TokenRejection::Format,
+                    ..
+                }
+            ),
+            "{err:?}"
         );
         let v = m.view(t + 5 * 3600 + 60);
         assert_eq!((v.tokens_accepted, v.tokens_rejected), (1, 3));

@@ -41,6 +41,7 @@
 pub mod bus;
 pub mod cli;
 pub mod erc;
+pub mod error;
 pub mod handler;
 pub mod hooks;
 pub mod meter;
@@ -58,6 +59,7 @@ use amikit_gdw376::session::terminal::{State, Terminal, TerminalConfig, Terminal
 use amikit_gdw376::{Address as Address376, Instant as SessionInstant};
 use amikit_prepay::tariff::TariffSet;
 use amikit_sts::dkga::VendingKey;
+pub use error::TerminalError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -155,8 +157,13 @@ impl TerminalOptions {
     /// # Errors
     /// When an STS meter of terminal `a2` has no decoder key and the site no vending key to
     /// derive it from, or a key does not load.
-    pub fn new(site: Site, a2: u16, master: SocketAddr, clock: SimClock) -> Result<Self, String> {
-        let mut site = site.for_terminals()?;
+    pub fn new(
+        site: Site,
+        a2: u16,
+        master: SocketAddr,
+        clock: SimClock,
+    ) -> Result<Self, TerminalError> {
+        let mut site = site.for_terminals().map_err(TerminalError::Site)?;
         // Nor the other terminals' secrets.
         for t in site.terminals.iter_mut().filter(|t| t.a2 != a2) {
             t.key = None;
@@ -169,10 +176,7 @@ impl TerminalOptions {
         if let Some(t) = site.terminals.iter().find(|t| t.a2 == a2) {
             for m in &t.meters {
                 if m.sts.as_ref().is_some_and(|s| s.decoder_key.is_none()) {
-                    return Err(format!(
-                        "meter {}: STS parameters but no decoder key (and no vending key)",
-                        m.address
-                    ));
+                    return Err(TerminalError::NoDecoderKey(m.address.clone()));
                 }
             }
         }
@@ -207,7 +211,7 @@ impl std::fmt::Display for Note {
 }
 
 /// Counters of a terminal's link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkStats {
     /// TCP connections made.
     pub connects: u64,
@@ -311,15 +315,15 @@ impl TerminalHandle {
         self.shared.a2
     }
 
-    /// Types `token` on the keypad of the meter at `pn`: `Ok(what it did)`, or `Err(why it
-    /// was rejected)` (also when there is no such meter).
-    pub fn keypad(&self, pn: u16, token: &str) -> Result<String, String> {
+    /// Types `token` on the keypad of the meter at `pn`: `Ok(what it did)`, or why it was
+    /// refused ([`TerminalError::TokenRefused`], or [`TerminalError::NoMeter`]).
+    pub fn keypad(&self, pn: u16, token: &str) -> Result<String, TerminalError> {
         let r = {
             let mut st = self.shared.station();
             let now = st.now();
             let r = match st.bus.meter_mut(pn) {
                 Some(m) => m.keypad(now, token),
-                None => return Err(format!("no meter at pn {pn}")),
+                None => return Err(TerminalError::NoMeter(pn)),
             };
             st.collect_events();
             r
@@ -455,13 +459,13 @@ impl TerminalHandle {
 struct Tariffs(HashMap<String, Arc<TariffSet>>);
 
 impl Tariffs {
-    fn get(&mut self, site: &Site, name: &str) -> Result<Arc<TariffSet>, String> {
+    fn get(&mut self, site: &Site, name: &str) -> Result<Arc<TariffSet>, TerminalError> {
         if let Some(t) = self.0.get(name) {
             return Ok(Arc::clone(t));
         }
         let path = site
             .tariff_path(name, &workspace_root())
-            .ok_or_else(|| format!("unknown tariff {name:?}"))?;
+            .ok_or_else(|| TerminalError::UnknownTariff(name.to_string()))?;
         let t = Arc::new(meter::load_tariff(&path)?);
         self.0.insert(name.to_string(), Arc::clone(&t));
         Ok(t)
@@ -469,8 +473,8 @@ impl Tariffs {
 }
 
 /// A1 of the site (its 4 BCD digits read as hex, the way the address field carries them).
-fn region(site: &Site) -> Result<u16, String> {
-    u16::from_str_radix(&site.region, 16).map_err(|_| format!("region {:?}", site.region))
+fn region(site: &Site) -> Result<u16, TerminalError> {
+    u16::from_str_radix(&site.region, 16).map_err(|_| TerminalError::Region(site.region.clone()))
 }
 
 struct Prepared {
@@ -489,20 +493,18 @@ fn prepare(
     tariffs: &mut Tariffs,
     vending: Option<&VendingKey>,
     hooks: &Hooks,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, TerminalError> {
     let a1 = region(site)?;
     let terminal = site
         .terminals
         .iter()
         .find(|t| t.a2 == a2)
-        .ok_or_else(|| format!("the site has no terminal with a2 {a2}"))?;
-    let keys = terminal.keys().ok_or_else(|| {
-        format!("terminal {a2} has no key in the site file: the master would refuse its login")
-    })?;
+        .ok_or(TerminalError::NoTerminal(a2))?;
+    let keys = terminal.keys().ok_or(TerminalError::NoKey(a2))?;
     let start = clock.now();
     let mut bus = Bus::new(noise, 0x9E37_79B9_7F4A_7C15 ^ u64::from(a2));
     let mut has_local = false;
-    let currency_unit = site.sts.unit()?;
+    let currency_unit = site.sts.unit().map_err(TerminalError::Site)?;
     for m in &terminal.meters {
         let tariff = tariffs.get(site, &m.tariff)?;
         has_local |= m.fee_control == FeeControl::Local;
@@ -543,9 +545,9 @@ fn spawn(p: Prepared, master: SocketAddr, timing: Timing) -> TerminalHandle {
 
 /// Starts a terminal (inside a tokio runtime): builds its meters from the site and spawns the
 /// link task. Fails when the site has no such terminal or a tariff / key does not load.
-pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, String> {
+pub async fn start(opts: TerminalOptions) -> Result<TerminalHandle, TerminalError> {
     // Whatever was put in `opts.site`, the terminal keeps no vending key.
-    let site = opts.site.for_terminals()?;
+    let site = opts.site.for_terminals().map_err(TerminalError::Site)?;
     let p = prepare(
         &site,
         opts.a2,
@@ -568,8 +570,8 @@ pub async fn start_many(
     noise: NoiseConfig,
     timing: Timing,
     ramp: Duration,
-) -> Result<Vec<TerminalHandle>, String> {
-    let site = &site.for_terminals()?;
+) -> Result<Vec<TerminalHandle>, TerminalError> {
+    let site = &site.for_terminals().map_err(TerminalError::Site)?;
     let mut tariffs = Tariffs::default();
     let n = u32::try_from(a2s.len().max(1)).unwrap_or(u32::MAX);
     let mut out = Vec::with_capacity(a2s.len());
@@ -593,12 +595,12 @@ pub async fn start_many(
 /// A site for scale runs: `terminals` terminals (A2 1…n) with one remote-fee-control meter
 /// each, copied from the first remote meter of `base` (address `0000` + 8 digits of the A2,
 /// customer `customer-<a2>`), with `base`'s region, tariffs and vending key.
-pub fn scale_site(base: &Site, terminals: u16) -> Result<Site, String> {
+pub fn scale_site(base: &Site, terminals: u16) -> Result<Site, TerminalError> {
     let template = base
         .meters()
         .map(|(_, m)| m)
         .find(|m| m.fee_control == FeeControl::Remote)
-        .ok_or("the base site has no remote-fee-control meter")?;
+        .ok_or(TerminalError::NoRemoteMeter)?;
     let mut site = base.clone();
     site.terminals = (1..=terminals)
         .map(|a2| crate::site::SiteTerminal {
@@ -854,6 +856,7 @@ mod tests {
     use amikit_gdw376::session::master::{
         MasterConfig, MasterEvent, MasterSession, Request as MasterRequest, write_units,
     };
+    use amikit_gdw376::units::UnitLayout as _;
     use amikit_gdw376::units::{EventBlock, Reader, Registers};
     use amikit_gdw376::{Afn, Direction, InfoClass, Item, Pn, Profile, Units};
     use tokio::net::TcpListener;
@@ -1144,7 +1147,7 @@ mod tests {
         let err = start(TerminalOptions::new(Site::demo(), 9, addr, clock.clone()).unwrap())
             .await
             .unwrap_err();
-        assert!(err.contains("a2 9"), "{err}");
+        assert!(matches!(err, TerminalError::NoTerminal(9)), "{err:?}");
         // Nobody listens: the terminal keeps re-dialling and stops when asked.
         let handle = start(TerminalOptions::new(Site::demo(), 1, addr, clock).unwrap())
             .await

@@ -26,6 +26,7 @@ pub use amikit_gdw376::security::AesCmacPw;
 pub use amikit_gdw376::session::terminal::{
     ItemRequest, Refusal, RequestHandler, Terminal, TerminalConfig,
 };
+use amikit_gdw376::units::UnitLayout as _;
 pub use amikit_gdw376::units::{
     EventBlock, EventRecord, EventRequest, ForwardReply, ForwardRequest, Reader, Registers, Writer,
     read_options,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use amikit_prepay::{
     Command, CommandKind, Input, NoCharge, Output, RelayState, Remote, TrackerEvent,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::control::CmdKey;
@@ -15,6 +15,7 @@ use super::super::error::ApiError;
 use super::super::msg::{AuditStamp, CommandResult, ConnCmd};
 use super::super::sim_ts;
 use super::super::store::{CommandRow, Write, ts_to_sim};
+use super::super::views::{self, GuardView, to_json};
 use super::commit::Effect;
 use super::{CmdInfo, Core, Writes};
 use crate::clock::SimSeconds;
@@ -54,7 +55,7 @@ impl Core {
             }),
             &mut NoCharge,
         );
-        let guarded = engine.guarded();
+        let guarded = engine.status().guarded;
         let outputs: Vec<Output> = out.iter().copied().collect();
         let mut w = Writes::for_account(ai);
         w.event(
@@ -62,7 +63,7 @@ impl Core {
             Some(customer),
             None,
             if on { "guard_on" } else { "guard_off" },
-            json!({}),
+            &views::NoDetail {},
         );
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
@@ -76,7 +77,7 @@ impl Core {
         ));
         w.effect(Effect::Reply {
             reply,
-            answer: json!({"customer": customer, "guarded": guarded}),
+            answer: to_json(&GuardView { customer, guarded }),
         });
         self.flush(w);
     }
@@ -112,11 +113,17 @@ impl Core {
         };
         let customer = self.accounts.get(ai).map(|a| a.id);
         let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
-        let detail = json!({"command_id": v.row, "kind": kind.name(), "meter": address,
-                            "relay_open": open, "open_command": command_open,
-                            "reissued": v.reissued});
+        let detail = views::RelayMismatch {
+            command_id: v.row,
+            kind: kind.name(),
+            meter: address,
+            relay_open: open,
+            open_command: command_open,
+            reissued: v.reissued,
+            observed: None,
+        };
         let mut w = Writes::for_account(ai);
-        w.event(at, customer, None, "relay_mismatch", detail);
+        w.event(at, customer, None, "relay_mismatch", &detail);
         if v.reissued {
             self.drift.insert(slot, Drift::Job);
             w.push(Write::Job {
@@ -129,7 +136,11 @@ impl Core {
                 customer,
                 None,
                 "manual_job",
-                json!({"command_id": v.row, "kind": kind.name(), "reason": "relay_mismatch"}),
+                &views::ManualJob {
+                    command_id: v.row,
+                    kind: kind.name(),
+                    reason: "relay_mismatch",
+                },
             );
         } else {
             self.submit(slot, v.command, at, &mut w);
@@ -181,9 +192,11 @@ impl Core {
             return;
         };
         let wanted = match cmd.kind {
-            CommandKind::Trip => engine.relay() == RelayState::Open && !engine.guarded(),
+            CommandKind::Trip => {
+                engine.status().relay == RelayState::Open && !engine.status().guarded
+            }
             CommandKind::AllowClose | CommandKind::DirectClose => {
-                engine.relay() != RelayState::Open
+                engine.status().relay != RelayState::Open
             }
             _ => false,
         };
@@ -194,11 +207,17 @@ impl Core {
         let customer = self.accounts.get(ai).map(|a| a.id);
         let address = self.shared.meters.get(slot).map(|m| m.address_text.clone());
         let persists = self.drift.get(&slot) == Some(&Drift::Reissued);
-        let detail = json!({"command_id": row, "kind": cmd.kind.name(), "meter": address,
-                            "relay_open": open, "open_command": command_open,
-                            "reissued": persists, "observed": true});
+        let detail = views::RelayMismatch {
+            command_id: row,
+            kind: cmd.kind.name(),
+            meter: address.clone(),
+            relay_open: open,
+            open_command: command_open,
+            reissued: persists,
+            observed: Some(true),
+        };
         let mut w = Writes::for_account(ai);
-        w.event(at, customer, None, "relay_mismatch", detail);
+        w.event(at, customer, None, "relay_mismatch", &detail);
         if persists {
             w.push(Write::Job {
                 command: row,
@@ -210,7 +229,11 @@ impl Core {
                 customer,
                 None,
                 "manual_job",
-                json!({"command_id": row, "kind": cmd.kind.name(), "reason": "relay_mismatch"}),
+                &views::ManualJob {
+                    command_id: row,
+                    kind: cmd.kind.name(),
+                    reason: "relay_mismatch",
+                },
             );
             self.drift.insert(slot, Drift::Job);
         } else {
@@ -264,8 +287,12 @@ impl Core {
             customer,
             None,
             "relay_settled",
-            json!({"command_id": row, "kind": cmd.kind.name(), "meter": address,
-                   "relay_open": open}),
+            &views::RelaySettled {
+                command_id: row,
+                kind: cmd.kind.name(),
+                meter: address,
+                relay_open: open,
+            },
         );
         self.flush(w);
     }
@@ -489,8 +516,12 @@ impl Core {
                         customer,
                         None,
                         &format!("command_{status}"),
-                        json!({"command_id": row, "kind": command.kind.name(),
-                               "reason": command.reason, "meter": address}),
+                        &views::CommandStatus {
+                            command_id: row,
+                            kind: command.kind.name(),
+                            reason: &command.reason,
+                            meter: address,
+                        },
                     );
                     if matches!(outcome, amikit_prepay::Outcome::Acknowledged)
                         && matches!(
@@ -565,7 +596,11 @@ impl Core {
                         customer,
                         None,
                         "manual_job",
-                        json!({"command_id": row, "kind": command.kind.name(), "reason": reason_s}),
+                        &views::ManualJob {
+                            command_id: row,
+                            kind: command.kind.name(),
+                            reason: &reason_s,
+                        },
                     );
                 }
             }
@@ -598,7 +633,10 @@ impl Core {
             None,
             Some(t.id),
             kind,
-            json!({"a2": t.a2, "meters": t.meters.len()}),
+            &views::TerminalLink {
+                a2: t.a2,
+                meters: t.meters.len(),
+            },
         );
         self.tracker_events(ev, &mut w);
         self.flush(w);
@@ -629,7 +667,7 @@ impl Core {
             .accounts
             .get(ms.account)
             .and_then(|a| a.engine.as_ref())
-            .is_some_and(|e| e.relay() != RelayState::Closed);
+            .is_some_and(|e| e.status().relay != RelayState::Closed);
         let watch = info.fee == FeeControl::Local
             || engine_open
             || ms.relay_open == Some(true)

@@ -38,7 +38,8 @@ use amikit_sts::dkga::{Dkga, VendingKey};
 use amikit_sts::tid::BaseDate;
 use amikit_sts::vend::Vendor;
 use amikit_tariff::{ChargeState, Energy, MeterChange, Money, TariffSet};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::billing::{self, money_from_text, notification_kind, notification_text};
@@ -47,6 +48,7 @@ use super::error::ApiError;
 use super::error::{MasterError, MasterResult};
 use super::msg::{CoreMsg, PaymentAnswer};
 use super::store::{Loaded, Report, StoredState, Write};
+use super::views::{self as api_views, CustomerView, to_json};
 use super::{Shared, sim_ts};
 use crate::clock::SimSeconds;
 use crate::site::{FeeControl, Site, SiteMeter};
@@ -86,9 +88,9 @@ impl Writes {
         customer: Option<i64>,
         terminal: Option<i64>,
         kind: &str,
-        detail: Value,
+        detail: &impl Serialize,
     ) {
-        self.push(Write::event(at, customer, terminal, kind, &detail));
+        self.push(Write::event(at, customer, terminal, kind, &to_json(detail)));
     }
 }
 
@@ -112,7 +114,7 @@ struct Account {
 impl Account {
     fn stored(&self, now: Timestamp) -> StoredState {
         StoredState {
-            engine: self.engine.as_ref().map(|e| e.snapshot(now)),
+            engine: self.engine.as_ref().map(|e| e.snapshot(now, &NoCharge)),
             charge: self.charge.clone(),
             init_done: self.init_done,
             guard_at_start: self.guard_at_start,
@@ -515,17 +517,17 @@ impl Core {
                 reply,
             } => self.guard(customer, on, audit, reply),
             CoreMsg::Customers { reply } => {
-                let all: Vec<Value> = (0..self.accounts.len())
-                    .map(|i| self.account_json(i))
+                let all: Vec<CustomerView> = (0..self.accounts.len())
+                    .filter_map(|i| self.account_view(i))
                     .collect();
-                let _ = reply.send(Value::Array(all));
+                let _ = reply.send(all);
             }
             CoreMsg::Customer { customer, reply } => {
                 let v = self
                     .shared
                     .customer_by_id
                     .get(&customer)
-                    .map(|&i| self.account_json(i));
+                    .and_then(|&i| self.account_view(i));
                 let _ = reply.send(v);
             }
             CoreMsg::Vend {
@@ -582,7 +584,7 @@ impl Core {
                 }
                 Output::Record(r) => {
                     if let Some((kind, detail)) = record_event(r) {
-                        w.event(at, Some(cid), None, kind, detail);
+                        w.event(at, Some(cid), None, kind, &detail);
                     }
                 }
                 Output::Reject { input, reason } => w.event(
@@ -590,7 +592,10 @@ impl Core {
                     Some(cid),
                     None,
                     "engine_refused",
-                    json!({"input": format!("{input:?}"), "reason": reason.to_string()}),
+                    &api_views::EngineRefused {
+                        input: format!("{input:?}"),
+                        reason: reason.to_string(),
+                    },
                 ),
                 // The station feeds no relay position yet, so no mismatch is reported.
                 Output::Persist(_)
@@ -681,11 +686,18 @@ fn record_event(r: &Record) -> Option<(&'static str, Value)> {
     match r {
         Record::CreditChanged { from, to, net } => Some((
             "credit_state",
-            json!({"from": from.name(), "to": to.name(), "net": net.to_string()}),
+            to_json(&api_views::CreditChanged {
+                from: from.name(),
+                to: to.name(),
+                net: net.to_string(),
+            }),
         )),
         Record::Remote { kind, operator } => Some((
             "remote_input",
-            json!({"kind": kind.name(), "operator": operator}),
+            to_json(&api_views::RemoteInput {
+                kind: kind.name(),
+                operator: *operator,
+            }),
         )),
         Record::TopUp {
             amount,
@@ -694,15 +706,24 @@ fn record_event(r: &Record) -> Option<(&'static str, Value)> {
             ..
         } => Some((
             "top_up",
-            json!({"amount": amount.to_string(), "repaid": repaid.to_string(), "net": net.to_string()}),
+            to_json(&api_views::TopUp {
+                amount: amount.to_string(),
+                repaid: repaid.to_string(),
+                net: net.to_string(),
+            }),
         )),
-        Record::Alarm2Restored => Some(("alarm2_restored", json!({}))),
-        Record::Parameter => Some(("parameter", json!({}))),
-        Record::Overload { watts, .. } => Some(("overload", json!({"watts": watts}))),
-        Record::Friendly(on) => Some(("friendly", json!({"on": on}))),
+        Record::Alarm2Restored => Some(("alarm2_restored", to_json(&api_views::NoDetail {}))),
+        Record::Parameter => Some(("parameter", to_json(&api_views::NoDetail {}))),
+        Record::Overload { watts, .. } => {
+            Some(("overload", to_json(&api_views::Overload { watts: *watts })))
+        }
+        Record::Friendly(on) => Some(("friendly", to_json(&api_views::Friendly { on: *on }))),
         Record::Refund { amount, net, .. } => Some((
             "refund",
-            json!({"amount": amount.to_string(), "net": net.to_string()}),
+            to_json(&api_views::Refund {
+                amount: amount.to_string(),
+                net: net.to_string(),
+            }),
         )),
         Record::DebtAccrued { .. } | Record::EmergencySelected | Record::PoweredUp { .. } => None,
     }

@@ -9,13 +9,13 @@
 
 use amikit_prepay::{Input, NoCharge, Output, PurchaseId, TopUpSource};
 use amikit_tariff::Money;
-use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::super::error::ApiError;
 use super::super::msg::{AuditStamp, PaymentOutcome};
 use super::super::sim_ts;
 use super::super::store::Write;
+use super::super::views;
 use super::commit::Effect;
 use super::{Core, PaymentReply, Writes};
 
@@ -48,7 +48,7 @@ impl Core {
             )));
             return;
         };
-        let seq = engine.purchases().0.saturating_add(1);
+        let seq = engine.status().last_sequence.saturating_add(1);
         let mut next = engine.clone();
         let out = next.step(
             sim_ts(at),
@@ -82,7 +82,11 @@ impl Core {
                     Some(customer),
                     None,
                     "payment_refused",
-                    json!({"order_no": order_no, "amount": amount.to_string(), "reason": reason}),
+                    &views::PaymentEngineRefused {
+                        order_no: &order_no,
+                        amount: amount.to_string(),
+                        reason: &reason,
+                    },
                 );
                 PaymentOutcome::Refused { reason }
             }
@@ -105,7 +109,11 @@ impl Core {
                     Some(customer),
                     None,
                     "payment",
-                    json!({"order_no": order_no, "seq": seq, "amount": amount.to_string()}),
+                    &views::PaymentApplied {
+                        order_no: &order_no,
+                        seq,
+                        amount: amount.to_string(),
+                    },
                 );
                 self.dispatch(ai, at, &outputs, false, &mut w);
                 self.save_account(ai, at, &mut w);
@@ -145,7 +153,7 @@ impl Core {
         let Some(engine) = self.accounts.get(ai).and_then(|a| a.engine.as_ref()) else {
             return;
         };
-        let seq = engine.purchases().0.saturating_add(1);
+        let seq = engine.status().last_sequence.saturating_add(1);
         let mut next = engine.clone();
         let out = next.step(
             sim_ts(at),
@@ -184,7 +192,11 @@ impl Core {
                     Some(customer),
                     None,
                     "payment",
-                    json!({"order_no": order_no, "seq": seq, "amount": amount.to_string()}),
+                    &views::PaymentApplied {
+                        order_no,
+                        seq,
+                        amount: amount.to_string(),
+                    },
                 );
                 self.dispatch(ai, at, &outputs, false, &mut w);
                 self.save_account(ai, at, &mut w);

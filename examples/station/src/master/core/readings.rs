@@ -3,7 +3,7 @@
 
 use amikit_prepay::{Input, NoCharge, Notification, Output, RelayState};
 use amikit_tariff::{Energy, MeterChange, Money, delta_across_change};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::billing::{self, IntervalPricer, notification_kind, notification_text};
@@ -12,6 +12,7 @@ use super::super::msg::AuditStamp;
 use super::super::sim_ts;
 use super::super::stats::Stats;
 use super::super::store::Write;
+use super::super::views::{self, to_json};
 use super::commit::Effect;
 use super::{Core, Writes, outbox};
 use crate::clock::SimSeconds;
@@ -61,8 +62,12 @@ impl Core {
                             customer_id,
                             terminal_id,
                             "reading_exception",
-                            json!({"meter": info.address_text, "previous_kwh": e0.to_string(),
-                                   "current_kwh": energy.to_string(), "reason": why.name()}),
+                            &views::ReadingException {
+                                meter: &info.address_text,
+                                previous_kwh: e0.to_string(),
+                                current_kwh: energy.to_string(),
+                                reason: why.name(),
+                            },
                         );
                         self.flush(w);
                         return;
@@ -95,8 +100,10 @@ impl Core {
         let Some(acc) = self.accounts.get_mut(ai) else {
             return outputs;
         };
-        let (Some(from), Some(to_dt)) = (sim_ts(from).to_datetime(), sim_ts(to).to_datetime())
-        else {
+        let (Some(from), Some(to_dt)) = (
+            amikit_tariff::DateTime::try_from(sim_ts(from)).ok(),
+            amikit_tariff::DateTime::try_from(sim_ts(to)).ok(),
+        ) else {
             return outputs;
         };
         let tariff = acc.tariff.clone();
@@ -165,11 +172,11 @@ impl Core {
             ));
             w.effect(Effect::Reply {
                 reply,
-                answer: json!({
-                    "meter": address,
-                    "final_kwh": closing.to_string(),
-                    "initial_kwh": opening.to_string(),
-                    "duplicate": true,
+                answer: to_json(&views::MeterReplacedAgain {
+                    meter: address,
+                    final_kwh: closing.to_string(),
+                    initial_kwh: opening.to_string(),
+                    duplicate: true,
                 }),
             });
             self.flush(w);
@@ -219,14 +226,14 @@ impl Core {
             opening: opening.wh(),
             billed: delta.wh(),
         });
-        let detail = json!({
-            "meter": address,
-            "previous_kwh": e0.to_string(),
-            "final_kwh": closing.to_string(),
-            "initial_kwh": opening.to_string(),
-            "billed_kwh": delta.to_string(),
-        });
-        w.event(at, customer_id, None, "meter_replaced", detail.clone());
+        let detail = views::MeterReplaced {
+            meter: address.clone(),
+            previous_kwh: e0.to_string(),
+            final_kwh: closing.to_string(),
+            initial_kwh: opening.to_string(),
+            billed_kwh: delta.to_string(),
+        };
+        w.event(at, customer_id, None, "meter_replaced", &detail);
         self.dispatch(ai, at, &outputs, false, &mut w);
         self.save_account(ai, at, &mut w);
         w.push(audit.row(
@@ -238,7 +245,7 @@ impl Core {
         ));
         w.effect(Effect::Reply {
             reply,
-            answer: detail,
+            answer: to_json(&detail),
         });
         self.flush(w);
         self.update_watch(slot);
@@ -275,7 +282,10 @@ impl Core {
                     Some(id),
                     None,
                     "low_balance",
-                    json!({"meter": info.address_text, "remaining": money.to_string()}),
+                    &views::LowBalance {
+                        meter: &info.address_text,
+                        remaining: money.to_string(),
+                    },
                 );
             } else if money > acc.alarm && acc.low_notified {
                 acc.low_notified = false;
@@ -313,7 +323,7 @@ impl Core {
                 customer_id,
                 None,
                 if open { "relay_open" } else { "relay_closed" },
-                json!({"meter": address}),
+                &views::RelayChanged { meter: &address },
             );
         }
         // The customer closed an armed relay with the button: tell the engine (its close
@@ -322,7 +332,7 @@ impl Core {
         if !open
             && let Some(acc) = self.accounts.get_mut(ai)
             && let Some(engine) = acc.engine.as_mut()
-            && engine.relay() == RelayState::Armed
+            && engine.status().relay == RelayState::Armed
         {
             let out = engine.step(
                 sim_ts(at),

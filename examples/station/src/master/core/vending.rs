@@ -11,15 +11,15 @@ use amikit_sts::keys::{
 use amikit_sts::tid::{BaseDate, Tid};
 use amikit_sts::vend::{Issue, Vendor};
 use amikit_tariff::Money;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::super::error::{ApiError, MasterError, MasterResult};
 use super::super::msg::AuditStamp;
 use super::super::store::Write;
 use super::super::vend_split::{self, CurrencyVend, VendSplitError};
+use super::super::views::{self, SimTime, VendView, to_json};
 use super::commit::Effect;
-use super::views::at_json;
 use super::{Core, Writes};
 use crate::clock::SimSeconds;
 
@@ -55,20 +55,20 @@ impl Core {
         };
         let digits = v.token.to_string();
         let grouped = format!("{:#}", v.token);
-        let answer = json!({
-            "status": "vended",
-            "token": digits,
-            "token_grouped": grouped,
-            "meter": v.address,
-            "customer": v.customer,
-            "amount": amount.to_string(),
-            "carried_in": v.carried.to_string(),
-            "credit": v.split.credit.to_string(),
-            "remainder": v.split.remainder.to_string(),
-            "tid": v.tid,
-            "order_no": order_no,
-            "sold_by": seller,
-            "at": at_json(at),
+        let answer = to_json(&VendView {
+            status: "vended",
+            token: digits.clone(),
+            token_grouped: grouped,
+            meter: v.address.clone(),
+            customer: v.customer,
+            amount: amount.to_string(),
+            carried_in: v.carried.to_string(),
+            credit: v.split.credit.to_string(),
+            remainder: v.split.remainder.to_string(),
+            tid: v.tid,
+            order_no: order_no.clone(),
+            sold_by: seller.clone(),
+            at: SimTime::at(at),
         });
         // The token, the customer's new remainder, its event and audit row and the answer in
         // one unit of the customer's chain: the digits go out only once stored
@@ -97,9 +97,14 @@ impl Core {
             Some(v.customer),
             None,
             "token",
-            json!({"meter": v.address, "order_no": order_no, "amount": amount.to_string(),
-                   "credit": v.split.credit.to_string(),
-                   "remainder": v.split.remainder.to_string(), "tid": v.tid}),
+            &views::TokenSold {
+                meter: &v.address,
+                order_no: &order_no,
+                amount: amount.to_string(),
+                credit: v.split.credit.to_string(),
+                remainder: v.split.remainder.to_string(),
+                tid: v.tid,
+            },
         );
         w.push(audit.row(
             at,
@@ -162,17 +167,18 @@ impl Core {
         let mut tid = Tid::for_issue(&sts_at, ms.base_date)
             .map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
         if let Some(last) = ms.last_tid
-            && tid.value() <= last
+            && u32::from(tid) <= last
         {
             // Two tokens in the same minute: the meter refuses a TID it has seen.
             let mut next = last.saturating_add(1);
-            while Tid::new(next).is_ok_and(Tid::is_reserved) {
+            while Tid::try_from(next).is_ok_and(Tid::is_reserved) {
                 next = next.saturating_add(1);
             }
-            tid = Tid::new(next).map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
+            tid = Tid::try_from(next).map_err(|e| ApiError::new(500, format!("tid: {e}")))?;
         }
-        let rnd =
-            amikit_sts::block::Rnd::from_bits((tid.value() ^ u32::from(split.amount.raw())) as u8);
+        let rnd = amikit_sts::block::Rnd::from_bits(
+            (u32::from(tid) ^ u32::from(u16::from(split.amount))) as u8,
+        );
         // IEC 62055-41 token class 0, subclass 4: currency transfer for electricity.
         let token = vendor
             .currency_credit(
@@ -187,13 +193,13 @@ impl Core {
             meter_id: info.id,
             customer: acc.id,
             account,
-            tid: tid.value(),
+            tid: u32::from(tid),
             split,
             carried,
             address: info.address_text.clone(),
         };
         if let Some(ms) = self.meters.get_mut(slot) {
-            ms.last_tid = Some(tid.value());
+            ms.last_tid = Some(u32::from(tid));
         }
         Ok(vended)
     }
@@ -213,9 +219,9 @@ pub(super) fn sts_vendor(
             .sgc
             .parse::<SupplyGroupCode>()
             .map_err(|x| e("sgc", &x))?,
-        ti: TariffIndex::new(ti).map_err(|x| e("ti", &x))?,
-        krn: KeyRevision::new(sts.krn).map_err(|x| e("krn", &x))?,
-        kt: KeyType::new(sts.kt).map_err(|x| e("kt", &x))?,
+        ti: TariffIndex::try_from(ti).map_err(|x| e("ti", &x))?,
+        krn: KeyRevision::try_from(sts.krn).map_err(|x| e("krn", &x))?,
+        kt: KeyType::try_from(sts.kt).map_err(|x| e("kt", &x))?,
         base_date,
         ea: EncryptionAlgorithm::Misty1,
     };

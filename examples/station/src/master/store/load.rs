@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use amikit_prepay::{Engine, Snapshot};
+use amikit_prepay::{Engine, NoCharge, Snapshot};
 use amikit_tariff::def::TariffDef;
 use amikit_tariff::{ChargeState, TariffSet};
 use rusqlite::{OptionalExtension, params};
@@ -100,7 +100,7 @@ pub fn seed(db: &mut Db, site: &Site, root: &Path, now: SimSeconds) -> MasterRes
                 if m.fee_control == FeeControl::Remote {
                     let engine = Engine::new(billing::engine_config(m)?, opening)
                         .map_err(|e| MasterError::config(format!("customer {}", m.customer), e))?;
-                    state.engine = Some(engine.snapshot(sim_ts(now)));
+                    state.engine = Some(engine.snapshot(sim_ts(now), &NoCharge));
                 }
                 let fee = match m.fee_control {
                     FeeControl::Remote => "remote",
@@ -273,8 +273,7 @@ pub fn load(db: &Db) -> MasterResult<Loaded> {
             let (id, name, def) = row?;
             let def: TariffDef = serde_json::from_str(&def)
                 .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
-            let set = def
-                .to_tariff_set()
+            let set = amikit_tariff::TariffSet::try_from(&def)
                 .map_err(|e| MasterError::config(format!("tariff {name}"), e))?;
             tariffs.insert(id, (name, set));
         }

@@ -600,7 +600,7 @@ pub fn resume_time(path: &std::path::Path) -> Option<SimSeconds> {
 /// Seconds since 1970 (local) of a simulated time, for JSON output next to the civil time.
 pub fn time_json(at: Option<SimSeconds>) -> serde_json::Value {
     match at {
-        Some(t) => serde_json::json!(crate::clock::Civil::from_sim(t).to_string()),
+        Some(t) => serde_json::Value::String(crate::clock::Civil::from_sim(t).to_string()),
         None => serde_json::Value::Null,
     }
 }

@@ -321,14 +321,14 @@ impl Write {
         customer: Option<i64>,
         terminal: Option<i64>,
         kind: &str,
-        detail: &serde_json::Value,
+        detail: &impl serde::Serialize,
     ) -> Self {
         Self::Event {
             at,
             customer,
             terminal,
             kind: kind.to_string(),
-            detail: detail.to_string(),
+            detail: serde_json::to_string(detail).unwrap_or_else(|_| "null".into()),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Charging interval readings against a stepped time-of-use tariff (amikit-tariff).
 //!
-//! `cargo bench --bench tariff`. Throughput is in readings (elements) per second.
+//! `cargo bench -p amikit-tariff`. Throughput is in readings (elements) per second.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use amikit::tariff::{
+use amikit_tariff::{
     ChargeState, DateTime, DayTable, DayTableId, Energy, Levy, Money, MonthDay, Period, Price,
     Rate, Season, Settlement, SettlementDate, StepTable, Tariff, TouTable,
 };
@@ -23,7 +23,7 @@ const READINGS: usize = 1_000_000;
 fn stepped_tou() -> Tariff {
     let p = |s: &str| Price::parse(s).unwrap();
     let at = |s: &str| s.parse().unwrap();
-    let r = |n| Rate::new(n).unwrap();
+    let r = |n| Rate::try_from(n).unwrap();
     let workday = DayTable::new(&[
         Period {
             start: at("00:00"),
@@ -62,7 +62,10 @@ fn stepped_tou() -> Tariff {
         },
     ])
     .unwrap();
-    let (one, two) = (DayTableId::new(1).unwrap(), DayTableId::new(2).unwrap());
+    let (one, two) = (
+        DayTableId::try_from(1).unwrap(),
+        DayTableId::try_from(2).unwrap(),
+    );
     let tou = TouTable::new(
         &[
             Some(p("0.9")),
@@ -110,7 +113,7 @@ fn readings(n: usize, step_s: i64, max_wh: i64) -> Vec<(DateTime, Energy)> {
     for i in 0..n {
         let s = i as i64 * step_s;
         let date =
-            amikit::tariff::Date::from_days_since_epoch(10_957 + (s / 86_400) as i32).unwrap();
+            amikit_tariff::Date::from_days_since_epoch(10_957 + (s / 86_400) as i32).unwrap();
         let sod = s % 86_400;
         let at = DateTime::new(
             date.year(),

@@ -11,11 +11,11 @@
 
 use std::hint::black_box;
 
-use amikit::prepay::{
+use amikit_prepay::{
     CommandKind, Engine, Input, Money, Outputs, Profile, PurchaseId, Remote, TariffPricer,
     Timestamp, TopUpSource,
 };
-use amikit::tariff::{
+use amikit_tariff::{
     ChargeState, DayTable, DayTableId, Energy, MonthDay, Period, Price, Rate, Season, Settlement,
     SettlementDate, StepTable, Tariff, TouTable,
 };
@@ -45,7 +45,7 @@ fn tariff() -> Tariff {
         &[day],
         &[Season::every_day(
             MonthDay::new(1, 1).unwrap(),
-            DayTableId::new(1).unwrap(),
+            DayTableId::try_from(1).unwrap(),
         )],
         &[],
     )
@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
         // Reference run: the expected result.
         let (mut e, mut st) = (engine.clone(), ChargeState::new());
         let outputs = run(&mut e, &tariff, &mut st, &events);
-        let expected = (e.net(), e.credit(), outputs);
+        let expected = (e.status().net, e.status().credit, outputs);
         g.bench_function(format!("engine_{}", profile.name()), |b| {
             b.iter_batched_ref(
                 || (engine.clone(), ChargeState::new()),
@@ -133,7 +133,7 @@ fn bench(c: &mut Criterion) {
                     let before = ALLOC.allocations();
                     let n = run(e, &tariff, st, black_box(&events));
                     assert_eq!(ALLOC.allocations(), before, "an event allocated");
-                    assert_eq!((e.net(), e.credit(), n), expected);
+                    assert_eq!((e.status().net, e.status().credit, n), expected);
                 },
                 BatchSize::LargeInput,
             );
@@ -141,7 +141,7 @@ fn bench(c: &mut Criterion) {
     }
     // The engine alone (nothing priced): its own cost per event.
     {
-        use amikit::prepay::NoCharge;
+        use amikit_prepay::NoCharge;
         let engine = Engine::new(
             Profile::StateGridLocal.config(),
             Money::parse("100").unwrap(),

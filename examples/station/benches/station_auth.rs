@@ -2,7 +2,7 @@
 //! API request pays to find its operator. A presented key is compared with every operator's
 //! salted HMAC-SHA-256 (no early exit), so the cost grows with the number of operators.
 //!
-//! `cargo bench --bench station_auth`. Throughput is in requests (elements) per second.
+//! `cargo bench -p amikit-station --bench station_auth`. Throughput is in requests (elements) per second.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -83,7 +83,7 @@ async fn billing(addr: &MasterHandle) -> Vec<(String, String, String)> {
 
 /// Wh of a kWh decimal string.
 fn kwh(s: &str) -> i64 {
-    amikit::tariff::Energy::parse(s).unwrap().wh()
+    amikit_tariff::Energy::parse(s).unwrap().wh()
 }
 
 #[test]

@@ -10,9 +10,9 @@
 
 use std::hint::black_box;
 
-use amikit::dlt645::catalogue;
-use amikit::dlt645::deframer::{Deframer, Event};
-use amikit::dlt645::{Address, Body, Data, DataId, Decimal, Di, Edition, Frame, Reply, Repr};
+use amikit_dlt645::catalogue;
+use amikit_dlt645::deframer::{Deframer, Event};
+use amikit_dlt645::{Address, Body, Data, DataId, Decimal, Di, Edition, Frame, Reply, Repr};
 use amikit_testkit::alloc::CountingAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -14,12 +14,12 @@
 
 use std::hint::black_box;
 
-use amikit::gdw376::deframer::Deframer;
-use amikit::gdw376::format::{Format05, Format07, Format09, Format15, Format25};
-use amikit::gdw376::security::ZeroPw;
-use amikit::gdw376::units::{Realtime, Value, Writer};
-use amikit::gdw376::walker::Item;
-use amikit::gdw376::{
+use amikit_gdw376::deframer::Deframer;
+use amikit_gdw376::format::{Format05, Format07, Format09, Format15, Format25};
+use amikit_gdw376::security::ZeroPw;
+use amikit_gdw376::units::{Realtime, UnitLayout as _, Value, Writer};
+use amikit_gdw376::walker::Item;
+use amikit_gdw376::{
     Address, Afn, Control, Frame, FrameBuilder, InfoClass, Pn, Profile, Repr, Seq, Tp,
 };
 use amikit_testkit::alloc::CountingAllocator;
@@ -211,7 +211,7 @@ fn benches(c: &mut Criterion) {
             let Some(Value::ForwardReply(f)) = u.value(&p, r.afn, r.dir()).unwrap() else {
                 panic!()
             };
-            let inner = amikit::dlt645::Frame::new_checked(f.payload).unwrap();
+            let inner = amikit_dlt645::Frame::new_checked(f.payload).unwrap();
             assert_eq!(inner.control().0, 0x91);
             black_box(inner.data_raw().len())
         })
@@ -263,7 +263,7 @@ fn benches(c: &mut Criterion) {
     for (name, decode) in [("deframe", false), ("deframe_decode", true)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(&stream);
                 let mut frames = 0usize;
                 let mut units = 0usize;
@@ -308,7 +308,7 @@ fn benches(c: &mut Criterion) {
     for (name, input) in [("crafted", &crafted), ("random", &random)] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut d = Deframer::<2048>::new();
+                let mut d = Deframer::<2048>::default();
                 let mut rest: &[u8] = black_box(input);
                 loop {
                     let o = d.push(rest);
