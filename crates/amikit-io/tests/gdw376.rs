@@ -402,3 +402,76 @@ async fn shutdown_closes_every_connection_and_fails_their_requests() {
     // Nobody accepts any more: the driver's next dial fails.
     wait_for(&mut dev, |e| matches!(e, DriverEvent::DialFailed { .. })).await;
 }
+
+/// A toy PW (tests only): every byte is the byte sum of the frame XOR the terminal's A2.
+fn toy_pw(a2: u32, head: &[u8], tail: &[u8], pw: &mut [u8]) {
+    let sum = head.iter().chain(tail).fold(0u8, |s, b| s.wrapping_add(*b));
+    pw.fill(sum ^ a2 as u8);
+}
+
+/// The master's key store: one key per terminal.
+struct PwKeys;
+
+impl amikit_gdw376::security::TerminalMac for PwKeys {
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        toy_pw(terminal.a2, head, tail, pw);
+        Ok(())
+    }
+}
+
+/// A terminal's own key.
+struct TerminalPw(u32);
+
+impl amikit_gdw376::security::MacProvider for TerminalPw {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        toy_pw(self.0, head, tail, pw);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn commands_carry_the_pw_of_their_terminal_and_a_bad_pw_is_denied() {
+    let (fe, mut events) = FrontEnd::bind_with(
+        "127.0.0.1:0",
+        master(IdentityPolicy::NotChecked),
+        PwKeys,
+        Key(0),
+    )
+    .await
+    .unwrap();
+    let addr = fe.local_addr().to_string();
+    let mut drivers = Vec::new();
+    let mut sites = Vec::new();
+    // Terminal 13 holds its own key; terminal 14 holds terminal 99's.
+    for (a2, key) in [(13, 13), (14, 99)] {
+        let site = Arc::new(Mutex::new(Site::default()));
+        let terminal: Terminal<TerminalPw> =
+            Terminal::with_mac(terminal_config(a2), TerminalPw(key));
+        drivers.push(TerminalDriver::spawn(
+            terminal,
+            Handler(Arc::clone(&site)),
+            DriverConfig::new(&addr),
+        ));
+        sites.push(site);
+        wait_for(&mut events, |e| {
+            matches!(e, FrontEndEvent::Registered { .. })
+        })
+        .await;
+    }
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(3), InfoClass(1), &[0x00])]).unwrap();
+    let response = fe.control(address(13), &units[..n]).await.unwrap();
+    assert_eq!(response.confirmed, Some(true));
+    assert!(matches!(
+        fe.control(address(14), &units[..n]).await,
+        Err(Error::Denied)
+    ));
+    assert_eq!(sites[0].lock().unwrap().trips, vec![3]);
+    assert!(sites[1].lock().unwrap().trips.is_empty());
+}

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amikit_gdw376::identity::{CHALLENGE_LEN, IdentityKey, NoIdentity};
-use amikit_gdw376::security::{MacProvider, ZeroPw};
+use amikit_gdw376::security::{TerminalMac, ZeroPw};
 use amikit_gdw376::session::master::{
     IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError, RequestId,
 };
@@ -315,8 +315,9 @@ impl FrontEnd {
         Self::bind_with(addr, config, ZeroPw, NoIdentity).await
     }
 
-    /// Listens on `addr`; every session computes PW with a clone of `mac`, and challenges
-    /// logins with `identity` (which holds, or derives, each terminal's key).
+    /// Listens on `addr`; every session computes and checks PW with `mac` (one key store shared
+    /// by all connections, asked for the key of the terminal each frame is for), and
+    /// challenges logins with `identity` (which holds, or derives, each terminal's key).
     ///
     /// # Errors
     ///
@@ -328,9 +329,10 @@ impl FrontEnd {
         identity: K,
     ) -> io::Result<(FrontEnd, mpsc::Receiver<FrontEndEvent>)>
     where
-        M: MacProvider + Clone + Send + 'static,
+        M: TerminalMac + Send + 'static,
         K: IdentityKey + Send + 'static,
     {
+        let mac = SharedMac(Arc::new(Mutex::new(mac)));
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (events, stream) = mpsc::channel(config.event_buffer.max(1));
@@ -446,10 +448,10 @@ impl FrontEnd {
 async fn accept_loop<M, K>(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mac: M,
+    mac: SharedMac<M>,
     identity: Arc<Mutex<K>>,
 ) where
-    M: MacProvider + Clone + Send + 'static,
+    M: TerminalMac + Send + 'static,
     K: IdentityKey + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
@@ -501,6 +503,39 @@ async fn accept_loop<M, K>(
     }
 }
 
+/// One PW key store shared by every connection's session.
+struct SharedMac<M>(Arc<Mutex<M>>);
+
+impl<M> Clone for SharedMac<M> {
+    fn clone(&self) -> Self {
+        SharedMac(Arc::clone(&self.0))
+    }
+}
+
+impl<M: TerminalMac> TerminalMac for SharedMac<M> {
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        let mut mac = self.0.lock().map_err(|_| SecurityError::BadPw)?;
+        mac.sign_for(terminal, head, tail, pw)
+    }
+
+    fn verify_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &[u8],
+    ) -> Result<(), SecurityError> {
+        let mut mac = self.0.lock().map_err(|_| SecurityError::BadPw)?;
+        mac.verify_for(terminal, head, tail, pw)
+    }
+}
+
 /// An owned [`MasterEvent`].
 enum Ev {
     Login(Address),
@@ -526,10 +561,10 @@ enum Ev {
     Rejected(ParseError),
 }
 
-struct Connection<M: MacProvider, K> {
+struct Connection<M: TerminalMac, K> {
     shared: Arc<Shared>,
     identity: Arc<Mutex<K>>,
-    session: Box<MasterSession<M>>,
+    session: Box<MasterSession<SharedMac<M>>>,
     peer: SocketAddr,
     /// The address of the login on this connection.
     claimed: Option<Address>,
@@ -541,7 +576,7 @@ struct Connection<M: MacProvider, K> {
     out: Vec<u8>,
 }
 
-impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
+impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
     async fn run(mut self, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
         let config = self.shared.config;
         let login_deadline = tokio::time::Instant::now() + config.login_timeout;
