@@ -475,3 +475,97 @@ async fn commands_carry_the_pw_of_their_terminal_and_a_bad_pw_is_denied() {
     assert_eq!(sites[0].lock().unwrap().trips, vec![3]);
     assert!(sites[1].lock().unwrap().trips.is_empty());
 }
+
+/// Admits every terminal but 30; resumes terminal 15 at PFC 200; records what it is told.
+#[derive(Default)]
+struct Registry {
+    suspended: Mutex<Vec<(Address, amikit_io::gdw376::SessionState)>>,
+}
+
+impl amikit_io::gdw376::TerminalRegistry for Registry {
+    fn admit(&self, terminal: &Address) -> bool {
+        terminal.a2 != 30
+    }
+    fn resume(&self, terminal: &Address) -> amikit_io::gdw376::SessionState {
+        amikit_io::gdw376::SessionState {
+            pfc: (terminal.a2 == 15).then_some(200),
+            event_pointer: None,
+        }
+    }
+    fn suspend(&self, terminal: &Address, state: amikit_io::gdw376::SessionState) {
+        self.suspended.lock().unwrap().push((*terminal, state));
+    }
+}
+
+#[tokio::test]
+async fn the_registry_admits_resumes_and_keeps_session_state() {
+    let registry = Arc::new(Registry::default());
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.terminals = registry.clone();
+    let (fe, mut events) = front_end(config).await;
+    let addr = fe.local_addr().to_string();
+
+    let (_refused, _, _) = driver(&addr, terminal_config(30), Key(0));
+    let gone = wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(matches!(
+        gone,
+        FrontEndEvent::Disconnected {
+            terminal: None,
+            reason: DisconnectReason::NotAdmitted,
+            ..
+        }
+    ));
+
+    let (_driver, _, _) = driver(&addr, terminal_config(15), Key(0));
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
+    fe.read(address(15), &units[..n]).await.unwrap();
+    fe.read(address(15), &units[..n]).await.unwrap();
+    fe.shutdown();
+    wait_for(&mut events, |e| {
+        matches!(
+            e,
+            FrontEndEvent::Disconnected {
+                terminal: Some(_),
+                ..
+            }
+        )
+    })
+    .await;
+    // Two requests after PFC 200.
+    let suspended = registry.suspended.lock().unwrap().clone();
+    assert_eq!(suspended.len(), 1, "{suspended:?}");
+    assert_eq!(suspended[0].0, address(15));
+    assert_eq!(suspended[0].1.pfc, Some(202));
+}
+
+#[tokio::test]
+async fn a_simulated_calendar_is_shared_by_front_end_and_terminal() {
+    // Tp is written and checked in 2030, far from the system clock: with either side on the
+    // system clock the command would be refused as stale.
+    let at = || amikit_gdw376::DateTime::new(2030, 1, 1, 8, 0, 0).ok();
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.clock = Arc::new(at);
+    let (fe, mut events) = front_end(config).await;
+    let site = Arc::new(Mutex::new(Site::default()));
+    let terminal: Terminal = Terminal::new(terminal_config(16));
+    let mut driver_config = DriverConfig::new(fe.local_addr().to_string());
+    driver_config.clock = Arc::new(at);
+    let _driver = TerminalDriver::spawn(terminal, Handler(Arc::clone(&site)), driver_config);
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
+    let response = fe.control(address(16), &units[..n]).await.unwrap();
+    assert_eq!(response.confirmed, Some(true));
+    assert_eq!(site.lock().unwrap().trips, vec![1]);
+}

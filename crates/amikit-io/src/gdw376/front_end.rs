@@ -29,11 +29,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{Instrument, debug, debug_span, info, warn};
 
 use super::link::{instant_since, tokio_instant, wall};
+use crate::clock::WallClock;
 use crate::error::{Error, Result};
 
 /// Front-end settings.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct FrontEndConfig {
     /// The session settings of every connection (profile, MSA, timeouts, Tp, identity policy).
     pub master: MasterConfig,
@@ -43,8 +44,8 @@ pub struct FrontEndConfig {
     pub login_timeout: Duration,
     /// Time a peer has to take a frame we write.
     pub write_timeout: Duration,
-    /// Seconds east of UTC of the calendar time written in Tp.
-    pub utc_offset: i32,
+    /// The calendar time written in Tp.
+    pub clock: WallClock,
     /// Events buffered for the consumer of the event stream; beyond, events are counted in
     /// [`FrontEndStats::events_dropped`] and dropped (a slow consumer never stalls terminals).
     pub event_buffer: usize,
@@ -57,23 +58,81 @@ pub struct FrontEndConfig {
     /// §4.3.4.6.3) and refuses new ones when its memory is full, so reads with a long Tp
     /// would soon lock a busy terminal out.
     pub read_tp_delay_min: Option<u8>,
+    /// What the station knows about its terminals: who may log in, where their sessions
+    /// continue. Default: [`AnyTerminal`].
+    pub terminals: Arc<dyn TerminalRegistry>,
 }
+
+/// Where a terminal's session stands, kept across its connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionState {
+    /// The frame counter (PFC) of the last request sent to it.
+    pub pfc: Option<u8>,
+    /// Where the next event pull starts (its Pn after the last events stored).
+    pub event_pointer: Option<u8>,
+}
+
+/// What the master station knows about its terminals, asked by the front end.
+pub trait TerminalRegistry: Send + Sync {
+    /// Whether `terminal` may log in; a refused login closes the connection
+    /// ([`DisconnectReason::NotAdmitted`]). Default: every terminal.
+    fn admit(&self, terminal: &Address) -> bool {
+        let _ = terminal;
+        true
+    }
+
+    /// Where the session of `terminal`, which just logged in, continues: its last PFC (a
+    /// terminal's replay guard remembers PFCs while their Tp windows are open, so a counter
+    /// that started again from 0 would be refused, Q/GDW 1376.1-2013 §4.3.4.6.3) and its event
+    /// pointer (events already stored are not pulled again). Default: from scratch.
+    fn resume(&self, terminal: &Address) -> SessionState {
+        let _ = terminal;
+        SessionState::default()
+    }
+
+    /// The session state of a registered terminal whose connection ended: keep it for
+    /// [`TerminalRegistry::resume`]. Default: forgotten.
+    fn suspend(&self, terminal: &Address, state: SessionState) {
+        let _ = (terminal, state);
+    }
+}
+
+/// Every terminal may log in; nothing is kept across connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyTerminal;
+
+impl TerminalRegistry for AnyTerminal {}
 
 impl FrontEndConfig {
     /// Safe defaults around `master`: 1024 connections, 30 s to log in, 10 s write timeout,
     /// China Standard Time, 1024 buffered events, 64 queued requests per terminal, no Tp on
     /// reads.
-    pub const fn new(master: MasterConfig) -> Self {
+    pub fn new(master: MasterConfig) -> Self {
         FrontEndConfig {
             master,
             max_connections: 1024,
             login_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
-            utc_offset: crate::clock::CHINA_STANDARD_TIME,
+            clock: crate::clock::system_clock(crate::clock::CHINA_STANDARD_TIME),
             event_buffer: 1024,
             queue: 64,
             read_tp_delay_min: None,
+            terminals: Arc::new(AnyTerminal),
         }
+    }
+}
+
+impl std::fmt::Debug for FrontEndConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEndConfig")
+            .field("master", &self.master)
+            .field("max_connections", &self.max_connections)
+            .field("login_timeout", &self.login_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("event_buffer", &self.event_buffer)
+            .field("queue", &self.queue)
+            .field("read_tp_delay_min", &self.read_tp_delay_min)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,6 +174,8 @@ pub enum DisconnectReason {
     WriteTimeout,
     /// The terminal failed its identity proof.
     ProofFailed,
+    /// The registry refused the terminal ([`TerminalRegistry::admit`]).
+    NotAdmitted,
     /// A newer connection of the same terminal took over.
     Replaced,
     /// The front end was shut down ([`FrontEnd::shutdown`]).
@@ -578,7 +639,8 @@ struct Connection<M: TerminalMac, K> {
 
 impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
     async fn run(mut self, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
-        let config = self.shared.config;
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
         let login_deadline = tokio::time::Instant::now() + config.login_timeout;
         // Created here, handed to the registry when the terminal is registered: once the
         // registry drops it (a newer connection took over), `commands` ends.
@@ -715,7 +777,7 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
         while let Some(command) = self.waiting.pop_front() {
             let now = instant_since(self.shared.base);
             // Calendar time as an input before every request (Tp); none: refused (NoClock).
-            if let Some(wall) = wall(self.shared.config.utc_offset) {
+            if let Some(wall) = wall(&self.shared.config.clock) {
                 self.session.set_wall_clock(now, wall);
             }
             self.session.set_tp_delay_min(self.tp_delay(command.afn));
@@ -769,6 +831,24 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
             let terminal = self.claimed;
             match event {
                 Ev::Login(address) => {
+                    if !self.shared.config.terminals.admit(&address) {
+                        warn!(terminal = %address, "login refused by the registry");
+                        self.shared.emit(FrontEndEvent::Login {
+                            terminal: address,
+                            peer: self.peer,
+                        });
+                        result = Err(DisconnectReason::NotAdmitted);
+                        continue;
+                    }
+                    if self.claimed != Some(address) {
+                        let state = self.shared.config.terminals.resume(&address);
+                        if let Some(pfc) = state.pfc {
+                            self.session.set_pfc(pfc);
+                        }
+                        if let Some(pointer) = state.event_pointer {
+                            self.session.set_event_pointer(pointer);
+                        }
+                    }
                     self.claimed = Some(address);
                     self.shared.emit(FrontEndEvent::Login {
                         terminal: address,
@@ -884,7 +964,7 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
             return;
         }
         let now = instant_since(self.shared.base);
-        if let Some(wall) = wall(self.shared.config.utc_offset) {
+        if let Some(wall) = wall(&self.shared.config.clock) {
             self.session.set_wall_clock(now, wall);
         }
         self.session
@@ -902,6 +982,15 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
     }
 
     async fn close(mut self, reason: DisconnectReason) {
+        if let Some(terminal) = self.registered {
+            self.shared.config.terminals.suspend(
+                &terminal,
+                SessionState {
+                    pfc: Some(self.session.pfc()),
+                    event_pointer: self.session.event_pointer(),
+                },
+            );
+        }
         // Only our own entry (its receiver is gone): a newer connection may have replaced it.
         if let Some(terminal) = self.registered
             && let Ok(mut registry) = self.shared.registry.lock()
