@@ -319,6 +319,8 @@ pub struct FrontEndStats {
 }
 
 struct Command {
+    /// The caller's span: the connection task logs the request's progress in it.
+    span: tracing::Span,
     afn: Afn,
     units: Vec<u8>,
     con: bool,
@@ -472,18 +474,26 @@ impl FrontEnd {
             .ok()
             .and_then(|r| r.get(&terminal.with_msa(0)).cloned())
             .ok_or(Error::NotConnected(terminal))?;
+        let span = debug_span!("gdw376_request", %terminal, %afn);
         let (reply, rx) = oneshot::channel();
         let command = Command {
+            span: span.clone(),
             afn,
             units: units.to_vec(),
             con,
             reply,
         };
-        sender
-            .send(command)
-            .await
-            .map_err(|_| Error::NotConnected(terminal))?;
-        rx.await.map_err(|_| Error::Closed)?
+        async {
+            sender
+                .send(command)
+                .await
+                .map_err(|_| Error::NotConnected(terminal))?;
+            let result = rx.await.map_err(|_| Error::Closed)?;
+            debug!(ok = result.is_ok(), "request finished");
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// Reads realtime (class 1) data: AFN 0C with `units`, e.g. F25 of a measurement point.
@@ -792,7 +802,7 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
                         .counters
                         .requests
                         .fetch_add(1, Ordering::Relaxed);
-                    debug!(?id, afn = %command.afn, "request sent");
+                    command.span.in_scope(|| debug!(?id, "request sent"));
                     self.pending.insert(id, (command.afn, command.reply));
                     issued = true;
                 }
