@@ -569,3 +569,29 @@ async fn a_simulated_calendar_is_shared_by_front_end_and_terminal() {
     assert_eq!(response.confirmed, Some(true));
     assert_eq!(site.lock().unwrap().trips, vec![1]);
 }
+
+#[tokio::test]
+async fn callers_beyond_the_queue_wait_their_turn() {
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.queue = 1;
+    let (fe, mut events) = front_end(config).await;
+    let (_driver, _, _) = driver(&fe.local_addr().to_string(), terminal_config(17), Key(0));
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
+    let mut callers = Vec::new();
+    for _ in 0..12 {
+        let fe = fe.clone();
+        let units = units[..n].to_vec();
+        callers.push(tokio::spawn(
+            async move { fe.read(address(17), &units).await },
+        ));
+    }
+    for c in callers {
+        assert_eq!(c.await.unwrap().unwrap().afn, Afn::CLASS1);
+    }
+    assert_eq!(fe.stats().requests, 12);
+}

@@ -701,7 +701,11 @@ impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
                         }
                     }
                 },
-                command = commands.recv(), if self.registered.is_some() => match command {
+                // Taken only while the waiting line has room: callers beyond it wait on the
+                // bounded channel instead of growing memory here.
+                command = commands.recv(),
+                    if self.registered.is_some() && self.waiting.len() < config.queue.max(1) =>
+                match command {
                     Some(command) => self.waiting.push_back(command),
                     None => break DisconnectReason::Replaced,
                 },
