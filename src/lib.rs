@@ -35,7 +35,8 @@
 //! ));
 //!
 //! // 123.456 kWh at 0.5883 a kWh, rounded half-up to the money quantum.
-//! let cost = Price::parse("0.5883")?.cost_rounded(Energy::parse("123.456")?, Rounding::HalfUp)?;
+//! let exact = Price::parse("0.5883")?.exact_cost(Energy::parse("123.456")?)?;
+//! let cost = exact.round(Rounding::HalfUp)?;
 //! assert_eq!(cost, Money::parse("72.6292")?);
 //! # Ok(())
 //! # }
