@@ -43,6 +43,10 @@ pub enum Error {
     /// No connection to that terminal.
     #[error("terminal {0} is not connected")]
     NotConnected(amikit_gdw376::Address),
+    /// The terminal denied the request as a whole (AFN 00 F2: a refused command, no data, or
+    /// a security refusal).
+    #[error("the terminal denied the request")]
+    Denied,
     /// The Q/GDW 376.1 session refused to send the request.
     #[error("the session refused the request: {0}")]
     Request(amikit_gdw376::session::master::RequestError),

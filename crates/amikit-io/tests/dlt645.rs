@@ -241,3 +241,19 @@ async fn reads_over_a_pseudo_terminal_pair_with_echo() {
     assert!(client.stats().echo_bytes > 0);
     serve.abort();
 }
+
+#[tokio::test]
+async fn any_byte_stream_carries_a_bus_an_in_memory_pipe_here() {
+    let (master_end, meter_end) = tokio::io::duplex(256);
+    let (meters, _) = meters(1);
+    let server = MeterServer::new(meters).with_clock(|| Some(now()));
+    let serve = tokio::spawn(async move { server.serve(meter_end).await });
+    let mut config = ClientConfig::serial();
+    config.gap = Duration::ZERO;
+    let client = Client::new(master_end, config);
+    let reading = client.read(meter_address(1), LONG).await.unwrap();
+    assert_eq!(reading.data().len(), LONG_LEN);
+    drop(client);
+    // The bus task ends with its last handle and closes the pipe: the server sees the end.
+    serve.await.unwrap().unwrap();
+}

@@ -197,6 +197,12 @@ async fn a_proven_terminal_is_read_and_controlled() {
         (Afn::CONFIRM, Some(true))
     );
     assert_eq!(site.lock().unwrap().trips, vec![2]);
+    // A command the terminal refuses (AFN 05 F2 is not served here): AFN 00 F2, all denied.
+    let n = write_units(&mut units, &[(Pn(2), InfoClass(2), &[])]).unwrap();
+    assert!(matches!(
+        fe.control(address(8), &units[..n]).await,
+        Err(Error::Denied)
+    ));
     let confirmation = wait_for(&mut events, |e| {
         matches!(e, FrontEndEvent::Confirmation { .. })
     })
@@ -212,7 +218,7 @@ async fn a_proven_terminal_is_read_and_controlled() {
     let stats = fe.stats();
     assert_eq!(
         (stats.connections, stats.requests, stats.request_timeouts),
-        (1, 402, 0)
+        (1, 403, 0)
     );
 }
 
@@ -397,4 +403,197 @@ async fn shutdown_closes_every_connection_and_fails_their_requests() {
     assert!(fe.terminals().is_empty());
     // Nobody accepts any more: the driver's next dial fails.
     wait_for(&mut dev, |e| matches!(e, DriverEvent::DialFailed { .. })).await;
+}
+
+/// A toy PW (tests only): every byte is the byte sum of the frame XOR the terminal's A2.
+fn toy_pw(a2: u32, head: &[u8], tail: &[u8], pw: &mut [u8]) {
+    let sum = head.iter().chain(tail).fold(0u8, |s, b| s.wrapping_add(*b));
+    pw.fill(sum ^ a2 as u8);
+}
+
+/// The master's key store: one key per terminal.
+struct PwKeys;
+
+impl amikit_gdw376::security::TerminalMac for PwKeys {
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        toy_pw(terminal.a2, head, tail, pw);
+        Ok(())
+    }
+}
+
+/// A terminal's own key.
+struct TerminalPw(u32);
+
+impl amikit_gdw376::security::MacProvider for TerminalPw {
+    fn sign(&mut self, head: &[u8], tail: &[u8], pw: &mut [u8]) -> Result<(), SecurityError> {
+        toy_pw(self.0, head, tail, pw);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn commands_carry_the_pw_of_their_terminal_and_a_bad_pw_is_denied() {
+    let (fe, mut events) = FrontEnd::bind_with(
+        "127.0.0.1:0",
+        master(IdentityPolicy::NotChecked),
+        PwKeys,
+        Key(0),
+    )
+    .await
+    .unwrap();
+    let addr = fe.local_addr().to_string();
+    let mut drivers = Vec::new();
+    let mut sites = Vec::new();
+    // Terminal 13 holds its own key; terminal 14 holds terminal 99's.
+    for (a2, key) in [(13, 13), (14, 99)] {
+        let site = Arc::new(Mutex::new(Site::default()));
+        let terminal: Terminal<TerminalPw> =
+            Terminal::with_mac(terminal_config(a2), TerminalPw(key));
+        drivers.push(TerminalDriver::spawn(
+            terminal,
+            Handler(Arc::clone(&site)),
+            DriverConfig::new(&addr),
+        ));
+        sites.push(site);
+        wait_for(&mut events, |e| {
+            matches!(e, FrontEndEvent::Registered { .. })
+        })
+        .await;
+    }
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(3), InfoClass(1), &[0x00])]).unwrap();
+    let response = fe.control(address(13), &units[..n]).await.unwrap();
+    assert_eq!(response.confirmed, Some(true));
+    assert!(matches!(
+        fe.control(address(14), &units[..n]).await,
+        Err(Error::Denied)
+    ));
+    assert_eq!(sites[0].lock().unwrap().trips, vec![3]);
+    assert!(sites[1].lock().unwrap().trips.is_empty());
+}
+
+/// Admits every terminal but 30; resumes terminal 15 at PFC 200; records what it is told.
+#[derive(Default)]
+struct Registry {
+    suspended: Mutex<Vec<(Address, amikit_io::gdw376::SessionState)>>,
+}
+
+impl amikit_io::gdw376::TerminalRegistry for Registry {
+    fn admit(&self, terminal: &Address) -> bool {
+        terminal.a2 != 30
+    }
+    fn resume(&self, terminal: &Address) -> amikit_io::gdw376::SessionState {
+        amikit_io::gdw376::SessionState {
+            pfc: (terminal.a2 == 15).then_some(200),
+            event_pointer: None,
+        }
+    }
+    fn suspend(&self, terminal: &Address, state: amikit_io::gdw376::SessionState) {
+        self.suspended.lock().unwrap().push((*terminal, state));
+    }
+}
+
+#[tokio::test]
+async fn the_registry_admits_resumes_and_keeps_session_state() {
+    let registry = Arc::new(Registry::default());
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.terminals = registry.clone();
+    let (fe, mut events) = front_end(config).await;
+    let addr = fe.local_addr().to_string();
+
+    let (_refused, _, _) = driver(&addr, terminal_config(30), Key(0));
+    let gone = wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(matches!(
+        gone,
+        FrontEndEvent::Disconnected {
+            terminal: None,
+            reason: DisconnectReason::NotAdmitted,
+            ..
+        }
+    ));
+
+    let (_driver, _, _) = driver(&addr, terminal_config(15), Key(0));
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
+    fe.read(address(15), &units[..n]).await.unwrap();
+    fe.read(address(15), &units[..n]).await.unwrap();
+    fe.shutdown();
+    wait_for(&mut events, |e| {
+        matches!(
+            e,
+            FrontEndEvent::Disconnected {
+                terminal: Some(_),
+                ..
+            }
+        )
+    })
+    .await;
+    // Two requests after PFC 200.
+    let suspended = registry.suspended.lock().unwrap().clone();
+    assert_eq!(suspended.len(), 1, "{suspended:?}");
+    assert_eq!(suspended[0].0, address(15));
+    assert_eq!(suspended[0].1.pfc, Some(202));
+}
+
+#[tokio::test]
+async fn a_simulated_calendar_is_shared_by_front_end_and_terminal() {
+    // Tp is written and checked in 2030, far from the system clock: with either side on the
+    // system clock the command would be refused as stale.
+    let at = || amikit_gdw376::DateTime::new(2030, 1, 1, 8, 0, 0).ok();
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.clock = Arc::new(at);
+    let (fe, mut events) = front_end(config).await;
+    let site = Arc::new(Mutex::new(Site::default()));
+    let terminal: Terminal = Terminal::new(terminal_config(16));
+    let mut driver_config = DriverConfig::new(fe.local_addr().to_string());
+    driver_config.clock = Arc::new(at);
+    let _driver = TerminalDriver::spawn(terminal, Handler(Arc::clone(&site)), driver_config);
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(1), &[0x00])]).unwrap();
+    let response = fe.control(address(16), &units[..n]).await.unwrap();
+    assert_eq!(response.confirmed, Some(true));
+    assert_eq!(site.lock().unwrap().trips, vec![1]);
+}
+
+#[tokio::test]
+async fn callers_beyond_the_queue_wait_their_turn() {
+    let mut config = master(IdentityPolicy::NotChecked);
+    config.queue = 1;
+    let (fe, mut events) = front_end(config).await;
+    let (_driver, _, _) = driver(&fe.local_addr().to_string(), terminal_config(17), Key(0));
+    wait_for(&mut events, |e| {
+        matches!(e, FrontEndEvent::Registered { .. })
+    })
+    .await;
+    let mut units = [0u8; 8];
+    let n = write_units(&mut units, &[(Pn(1), InfoClass(25), &[])]).unwrap();
+    let mut callers = Vec::new();
+    for _ in 0..12 {
+        let fe = fe.clone();
+        let units = units[..n].to_vec();
+        callers.push(tokio::spawn(
+            async move { fe.read(address(17), &units).await },
+        ));
+    }
+    for c in callers {
+        assert_eq!(c.await.unwrap().unwrap().afn, Afn::CLASS1);
+    }
+    assert_eq!(fe.stats().requests, 12);
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amikit_gdw376::identity::{CHALLENGE_LEN, IdentityKey, NoIdentity};
-use amikit_gdw376::security::{MacProvider, ZeroPw};
+use amikit_gdw376::security::{TerminalMac, ZeroPw};
 use amikit_gdw376::session::master::{
     IdentityPolicy, MasterConfig, MasterEvent, MasterSession, Request, RequestError, RequestId,
 };
@@ -29,11 +29,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::{Instrument, debug, debug_span, info, warn};
 
 use super::link::{instant_since, tokio_instant, wall};
+use crate::clock::WallClock;
 use crate::error::{Error, Result};
 
 /// Front-end settings.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct FrontEndConfig {
     /// The session settings of every connection (profile, MSA, timeouts, Tp, identity policy).
     pub master: MasterConfig,
@@ -43,8 +44,8 @@ pub struct FrontEndConfig {
     pub login_timeout: Duration,
     /// Time a peer has to take a frame we write.
     pub write_timeout: Duration,
-    /// Seconds east of UTC of the calendar time written in Tp.
-    pub utc_offset: i32,
+    /// The calendar time written in Tp.
+    pub clock: WallClock,
     /// Events buffered for the consumer of the event stream; beyond, events are counted in
     /// [`FrontEndStats::events_dropped`] and dropped (a slow consumer never stalls terminals).
     pub event_buffer: usize,
@@ -57,23 +58,81 @@ pub struct FrontEndConfig {
     /// §4.3.4.6.3) and refuses new ones when its memory is full, so reads with a long Tp
     /// would soon lock a busy terminal out.
     pub read_tp_delay_min: Option<u8>,
+    /// What the station knows about its terminals: who may log in, where their sessions
+    /// continue. Default: [`AnyTerminal`].
+    pub terminals: Arc<dyn TerminalRegistry>,
 }
+
+/// Where a terminal's session stands, kept across its connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionState {
+    /// The frame counter (PFC) of the last request sent to it.
+    pub pfc: Option<u8>,
+    /// Where the next event pull starts (its Pn after the last events stored).
+    pub event_pointer: Option<u8>,
+}
+
+/// What the master station knows about its terminals, asked by the front end.
+pub trait TerminalRegistry: Send + Sync {
+    /// Whether `terminal` may log in; a refused login closes the connection
+    /// ([`DisconnectReason::NotAdmitted`]). Default: every terminal.
+    fn admit(&self, terminal: &Address) -> bool {
+        let _ = terminal;
+        true
+    }
+
+    /// Where the session of `terminal`, which just logged in, continues: its last PFC (a
+    /// terminal's replay guard remembers PFCs while their Tp windows are open, so a counter
+    /// that started again from 0 would be refused, Q/GDW 1376.1-2013 §4.3.4.6.3) and its event
+    /// pointer (events already stored are not pulled again). Default: from scratch.
+    fn resume(&self, terminal: &Address) -> SessionState {
+        let _ = terminal;
+        SessionState::default()
+    }
+
+    /// The session state of a registered terminal whose connection ended: keep it for
+    /// [`TerminalRegistry::resume`]. Default: forgotten.
+    fn suspend(&self, terminal: &Address, state: SessionState) {
+        let _ = (terminal, state);
+    }
+}
+
+/// Every terminal may log in; nothing is kept across connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyTerminal;
+
+impl TerminalRegistry for AnyTerminal {}
 
 impl FrontEndConfig {
     /// Safe defaults around `master`: 1024 connections, 30 s to log in, 10 s write timeout,
     /// China Standard Time, 1024 buffered events, 64 queued requests per terminal, no Tp on
     /// reads.
-    pub const fn new(master: MasterConfig) -> Self {
+    pub fn new(master: MasterConfig) -> Self {
         FrontEndConfig {
             master,
             max_connections: 1024,
             login_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
-            utc_offset: crate::clock::CHINA_STANDARD_TIME,
+            clock: crate::clock::system_clock(crate::clock::CHINA_STANDARD_TIME),
             event_buffer: 1024,
             queue: 64,
             read_tp_delay_min: None,
+            terminals: Arc::new(AnyTerminal),
         }
+    }
+}
+
+impl std::fmt::Debug for FrontEndConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEndConfig")
+            .field("master", &self.master)
+            .field("max_connections", &self.max_connections)
+            .field("login_timeout", &self.login_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("event_buffer", &self.event_buffer)
+            .field("queue", &self.queue)
+            .field("read_tp_delay_min", &self.read_tp_delay_min)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,6 +174,8 @@ pub enum DisconnectReason {
     WriteTimeout,
     /// The terminal failed its identity proof.
     ProofFailed,
+    /// The registry refused the terminal ([`TerminalRegistry::admit`]).
+    NotAdmitted,
     /// A newer connection of the same terminal took over.
     Replaced,
     /// The front end was shut down ([`FrontEnd::shutdown`]).
@@ -258,6 +319,8 @@ pub struct FrontEndStats {
 }
 
 struct Command {
+    /// The caller's span: the connection task logs the request's progress in it.
+    span: tracing::Span,
     afn: Afn,
     units: Vec<u8>,
     con: bool,
@@ -315,8 +378,9 @@ impl FrontEnd {
         Self::bind_with(addr, config, ZeroPw, NoIdentity).await
     }
 
-    /// Listens on `addr`; every session computes PW with a clone of `mac`, and challenges
-    /// logins with `identity` (which holds, or derives, each terminal's key).
+    /// Listens on `addr`; every session computes and checks PW with `mac` (one key store shared
+    /// by all connections, asked for the key of the terminal each frame is for), and
+    /// challenges logins with `identity` (which holds, or derives, each terminal's key).
     ///
     /// # Errors
     ///
@@ -328,9 +392,10 @@ impl FrontEnd {
         identity: K,
     ) -> io::Result<(FrontEnd, mpsc::Receiver<FrontEndEvent>)>
     where
-        M: MacProvider + Clone + Send + 'static,
+        M: TerminalMac + Send + 'static,
         K: IdentityKey + Send + 'static,
     {
+        let mac = SharedMac(Arc::new(Mutex::new(mac)));
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (events, stream) = mpsc::channel(config.event_buffer.max(1));
@@ -393,8 +458,8 @@ impl FrontEnd {
     /// # Errors
     ///
     /// [`Error::NotConnected`], [`Error::Request`] (refused by the session: unproven, no
-    /// calendar time for Tp, too long), [`Error::Timeout`], [`Error::Closed`] (the connection
-    /// ended first).
+    /// calendar time for Tp, too long), [`Error::Denied`] (AFN 00 F2), [`Error::Timeout`],
+    /// [`Error::Closed`] (the connection ended first).
     pub async fn request(
         &self,
         terminal: Address,
@@ -409,18 +474,26 @@ impl FrontEnd {
             .ok()
             .and_then(|r| r.get(&terminal.with_msa(0)).cloned())
             .ok_or(Error::NotConnected(terminal))?;
+        let span = debug_span!("gdw376_request", %terminal, %afn);
         let (reply, rx) = oneshot::channel();
         let command = Command {
+            span: span.clone(),
             afn,
             units: units.to_vec(),
             con,
             reply,
         };
-        sender
-            .send(command)
-            .await
-            .map_err(|_| Error::NotConnected(terminal))?;
-        rx.await.map_err(|_| Error::Closed)?
+        async {
+            sender
+                .send(command)
+                .await
+                .map_err(|_| Error::NotConnected(terminal))?;
+            let result = rx.await.map_err(|_| Error::Closed)?;
+            debug!(ok = result.is_ok(), "request finished");
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// Reads realtime (class 1) data: AFN 0C with `units`, e.g. F25 of a measurement point.
@@ -446,10 +519,10 @@ impl FrontEnd {
 async fn accept_loop<M, K>(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mac: M,
+    mac: SharedMac<M>,
     identity: Arc<Mutex<K>>,
 ) where
-    M: MacProvider + Clone + Send + 'static,
+    M: TerminalMac + Send + 'static,
     K: IdentityKey + Send + 'static,
 {
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
@@ -501,6 +574,39 @@ async fn accept_loop<M, K>(
     }
 }
 
+/// One PW key store shared by every connection's session.
+struct SharedMac<M>(Arc<Mutex<M>>);
+
+impl<M> Clone for SharedMac<M> {
+    fn clone(&self) -> Self {
+        SharedMac(Arc::clone(&self.0))
+    }
+}
+
+impl<M: TerminalMac> TerminalMac for SharedMac<M> {
+    fn sign_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &mut [u8],
+    ) -> Result<(), SecurityError> {
+        let mut mac = self.0.lock().map_err(|_| SecurityError::BadPw)?;
+        mac.sign_for(terminal, head, tail, pw)
+    }
+
+    fn verify_for(
+        &mut self,
+        terminal: &Address,
+        head: &[u8],
+        tail: &[u8],
+        pw: &[u8],
+    ) -> Result<(), SecurityError> {
+        let mut mac = self.0.lock().map_err(|_| SecurityError::BadPw)?;
+        mac.verify_for(terminal, head, tail, pw)
+    }
+}
+
 /// An owned [`MasterEvent`].
 enum Ev {
     Login(Address),
@@ -517,6 +623,7 @@ enum Ev {
         confirmed: Option<bool>,
     },
     Failed(RequestId),
+    Denied(RequestId),
     Report {
         afn: Afn,
         units: Vec<u8>,
@@ -525,10 +632,10 @@ enum Ev {
     Rejected(ParseError),
 }
 
-struct Connection<M: MacProvider, K> {
+struct Connection<M: TerminalMac, K> {
     shared: Arc<Shared>,
     identity: Arc<Mutex<K>>,
-    session: Box<MasterSession<M>>,
+    session: Box<MasterSession<SharedMac<M>>>,
     peer: SocketAddr,
     /// The address of the login on this connection.
     claimed: Option<Address>,
@@ -540,9 +647,10 @@ struct Connection<M: MacProvider, K> {
     out: Vec<u8>,
 }
 
-impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
+impl<M: TerminalMac, K: IdentityKey> Connection<M, K> {
     async fn run(mut self, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
-        let config = self.shared.config;
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
         let login_deadline = tokio::time::Instant::now() + config.login_timeout;
         // Created here, handed to the registry when the terminal is registered: once the
         // registry drops it (a newer connection took over), `commands` ends.
@@ -593,7 +701,11 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
                         }
                     }
                 },
-                command = commands.recv(), if self.registered.is_some() => match command {
+                // Taken only while the waiting line has room: callers beyond it wait on the
+                // bounded channel instead of growing memory here.
+                command = commands.recv(),
+                    if self.registered.is_some() && self.waiting.len() < config.queue.max(1) =>
+                match command {
                     Some(command) => self.waiting.push_back(command),
                     None => break DisconnectReason::Replaced,
                 },
@@ -679,7 +791,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
         while let Some(command) = self.waiting.pop_front() {
             let now = instant_since(self.shared.base);
             // Calendar time as an input before every request (Tp); none: refused (NoClock).
-            if let Some(wall) = wall(self.shared.config.utc_offset) {
+            if let Some(wall) = wall(&self.shared.config.clock) {
                 self.session.set_wall_clock(now, wall);
             }
             self.session.set_tp_delay_min(self.tp_delay(command.afn));
@@ -694,7 +806,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
                         .counters
                         .requests
                         .fetch_add(1, Ordering::Relaxed);
-                    debug!(?id, afn = %command.afn, "request sent");
+                    command.span.in_scope(|| debug!(?id, "request sent"));
                     self.pending.insert(id, (command.afn, command.reply));
                     issued = true;
                 }
@@ -733,6 +845,24 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
             let terminal = self.claimed;
             match event {
                 Ev::Login(address) => {
+                    if !self.shared.config.terminals.admit(&address) {
+                        warn!(terminal = %address, "login refused by the registry");
+                        self.shared.emit(FrontEndEvent::Login {
+                            terminal: address,
+                            peer: self.peer,
+                        });
+                        result = Err(DisconnectReason::NotAdmitted);
+                        continue;
+                    }
+                    if self.claimed != Some(address) {
+                        let state = self.shared.config.terminals.resume(&address);
+                        if let Some(pfc) = state.pfc {
+                            self.session.set_pfc(pfc);
+                        }
+                        if let Some(pointer) = state.event_pointer {
+                            self.session.set_event_pointer(pointer);
+                        }
+                    }
                     self.claimed = Some(address);
                     self.shared.emit(FrontEndEvent::Login {
                         terminal: address,
@@ -800,6 +930,18 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
                         }));
                     }
                 }
+                Ev::Denied(id) => {
+                    if let Some((request, reply)) = self.pending.remove(&id) {
+                        if let Some(terminal) = terminal {
+                            self.shared.emit(FrontEndEvent::Confirmation {
+                                terminal,
+                                request,
+                                confirmed: false,
+                            });
+                        }
+                        let _ = reply.send(Err(Error::Denied));
+                    }
+                }
                 Ev::Report { afn, units } => {
                     self.emit_for(terminal, |terminal| FrontEndEvent::Report {
                         terminal,
@@ -836,7 +978,7 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
             return;
         }
         let now = instant_since(self.shared.base);
-        if let Some(wall) = wall(self.shared.config.utc_offset) {
+        if let Some(wall) = wall(&self.shared.config.clock) {
             self.session.set_wall_clock(now, wall);
         }
         self.session
@@ -854,6 +996,15 @@ impl<M: MacProvider, K: IdentityKey> Connection<M, K> {
     }
 
     async fn close(mut self, reason: DisconnectReason) {
+        if let Some(terminal) = self.registered {
+            self.shared.config.terminals.suspend(
+                &terminal,
+                SessionState {
+                    pfc: Some(self.session.pfc()),
+                    event_pointer: self.session.event_pointer(),
+                },
+            );
+        }
         // Only our own entry (its receiver is gone): a newer connection may have replaced it.
         if let Some(terminal) = self.registered
             && let Ok(mut registry) = self.shared.registry.lock()
@@ -906,15 +1057,10 @@ fn collect(event: MasterEvent<'_>, events: &mut Vec<Ev>, counters: &Counters, pr
                 confirmed,
             }
         }
-        // The terminal answered AFN 00 F2 (all denied, e.g. a stale Tp or a bad PW): the request
-        // completes as not confirmed instead of timing out.
-        MasterEvent::Denied(id) => Ev::Complete {
-            id,
-            afn: Afn::CONFIRM,
-            units: Vec::new(),
-            confirmed: Some(false),
-        },
         MasterEvent::Timeout(id) | MasterEvent::Overflow(id) => Ev::Failed(id),
+        // AFN 00 F2, all denied (a refused command, no data, a stale Tp or a bad PW): the
+        // request fails at once as denied instead of timing out.
+        MasterEvent::Denied(id) => Ev::Denied(id),
         MasterEvent::Report(r) => Ev::Report {
             afn: r.afn,
             units: r.units.to_vec(),

@@ -12,8 +12,8 @@ pub(crate) fn tokio_instant(base: tokio::time::Instant, at: Instant) -> tokio::t
     base + std::time::Duration::from_millis(at.0)
 }
 
-/// Local civil time for Tp (`None`: a broken system clock; requests with Tp are then refused,
-/// failing closed).
-pub(crate) fn wall(utc_offset: i32) -> Option<DateTime> {
-    crate::clock::local_now(utc_offset)
+/// Calendar time for Tp (`None`: no valid time; requests with Tp are then refused, failing
+/// closed).
+pub(crate) fn wall(clock: &crate::clock::WallClock) -> Option<DateTime> {
+    clock()
 }

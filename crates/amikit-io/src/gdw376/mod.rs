@@ -9,6 +9,7 @@ mod link;
 mod terminal;
 
 pub use front_end::{
-    DisconnectReason, FrontEnd, FrontEndConfig, FrontEndEvent, FrontEndStats, Response,
+    AnyTerminal, DisconnectReason, FrontEnd, FrontEndConfig, FrontEndEvent, FrontEndStats,
+    Response, SessionState, TerminalRegistry,
 };
 pub use terminal::{DriverConfig, DriverEvent, TerminalDriver};

@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, debug_span, info, warn};
 
 use super::link::{instant_since, tokio_instant, wall};
+use crate::clock::WallClock;
 
 /// Driver settings.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DriverConfig {
     /// The master station (`host:port`).
     pub master: String,
@@ -27,8 +28,8 @@ pub struct DriverConfig {
     pub dial_timeout: Duration,
     /// Time the master has to take a frame we write.
     pub write_timeout: Duration,
-    /// Seconds east of UTC of the calendar time Tp is checked against.
-    pub utc_offset: i32,
+    /// The calendar time Tp is checked against.
+    pub clock: WallClock,
     /// Events buffered for the consumer; beyond, they are dropped.
     pub event_buffer: usize,
 }
@@ -41,9 +42,20 @@ impl DriverConfig {
             master: master.into(),
             dial_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
-            utc_offset: crate::clock::CHINA_STANDARD_TIME,
+            clock: crate::clock::system_clock(crate::clock::CHINA_STANDARD_TIME),
             event_buffer: 256,
         }
+    }
+}
+
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverConfig")
+            .field("master", &self.master)
+            .field("dial_timeout", &self.dial_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("event_buffer", &self.event_buffer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -114,8 +126,16 @@ impl TerminalDriver {
     /// Starts `terminal` (its address, keys and timers configured) serving requests with
     /// `handler`; returns the driver and its event stream. Must be called inside a tokio
     /// runtime.
-    pub fn spawn<M, K, H>(
-        terminal: Terminal<M, 2048, 4096, K>,
+    pub fn spawn<
+        M,
+        K,
+        H,
+        const RX: usize,
+        const TX: usize,
+        const GUARD: usize,
+        const REPEAT: usize,
+    >(
+        terminal: Terminal<M, RX, TX, K, GUARD, REPEAT>,
         handler: H,
         config: DriverConfig,
     ) -> (TerminalDriver, mpsc::Receiver<DriverEvent>)
@@ -162,8 +182,16 @@ impl TerminalDriver {
     }
 }
 
-struct Runner<M: MacProvider, K: IdentityKey, H> {
-    terminal: Box<Terminal<M, 2048, 4096, K>>,
+struct Runner<
+    M: MacProvider,
+    K: IdentityKey,
+    H,
+    const RX: usize,
+    const TX: usize,
+    const GUARD: usize,
+    const REPEAT: usize,
+> {
+    terminal: Box<Terminal<M, RX, TX, K, GUARD, REPEAT>>,
     handler: H,
     config: DriverConfig,
     events: mpsc::Sender<DriverEvent>,
@@ -171,7 +199,16 @@ struct Runner<M: MacProvider, K: IdentityKey, H> {
     collected: Vec<DriverEvent>,
 }
 
-impl<M: MacProvider, K: IdentityKey, H: RequestHandler> Runner<M, K, H> {
+impl<
+    M: MacProvider,
+    K: IdentityKey,
+    H: RequestHandler,
+    const RX: usize,
+    const TX: usize,
+    const GUARD: usize,
+    const REPEAT: usize,
+> Runner<M, K, H, RX, TX, GUARD, REPEAT>
+{
     fn emit(&self, event: DriverEvent) {
         let _ = self.events.try_send(event);
     }
@@ -249,7 +286,7 @@ impl<M: MacProvider, K: IdentityKey, H: RequestHandler> Runner<M, K, H> {
     }
 
     fn set_clock(&mut self) {
-        if let Some(wall) = wall(self.config.utc_offset) {
+        if let Some(wall) = wall(&self.config.clock) {
             self.terminal.set_wall_clock(instant_since(self.base), wall);
         }
     }
@@ -261,7 +298,7 @@ impl<M: MacProvider, K: IdentityKey, H: RequestHandler> Runner<M, K, H> {
         queue: &mut mpsc::Receiver<Command>,
     ) -> &'static str {
         let mut buf = vec![0u8; 2048];
-        let mut out = vec![0u8; 4096];
+        let mut out = vec![0u8; TX.max(1)];
         loop {
             // Timers and queued output.
             loop {
